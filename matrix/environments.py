@@ -1,0 +1,162 @@
+"""Environments: one Keras backend on one device, read from `matrix/axes.toml`.
+
+This module owns the list of environments and how each is set up (requirements and
+environment variables). It imports only the standard library, because the noxfile imports it
+to parametrize its sessions and must never import Keras.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, cast
+
+Backend = Literal["tensorflow", "jax", "torch"]
+Device = Literal["cpu", "gpu"]
+
+AXES_PATH = Path(__file__).with_name("axes.toml")
+BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch")
+DEVICES: tuple[Device, ...] = ("cpu", "gpu")
+
+
+class AxesError(ValueError):
+    """`axes.toml` is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """One column of the matrix.
+
+    Attributes:
+        backend: exactly what `keras.backend.backend()` returns in it.
+        device: `cpu` or `gpu`.
+        requirements: pip requirement strings, Keras included.
+        env: environment variables set for the run (e.g. `CUDA_VISIBLE_DEVICES=""` on CPU).
+        default: whether bare `nox` runs it.
+    """
+
+    backend: Backend
+    device: Device
+    requirements: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    default: bool
+
+    @property
+    def id(self) -> str:
+        """The environment id, `<backend>-<device>`, e.g. `jax-cpu`."""
+        return f"{self.backend}-{self.device}"
+
+    def variables(self) -> dict[str, str]:
+        """Environment variables for the run, `KERAS_BACKEND` and `KCM_DEVICE` included."""
+        return {**dict(self.env), "KERAS_BACKEND": self.backend, "KCM_DEVICE": self.device}
+
+
+def _field(table: dict[str, object], key: str, where: str, kind: type) -> object:
+    if key not in table:
+        raise AxesError(f"{AXES_PATH.name}: missing field `{where}.{key}`.")
+    value = table[key]
+    if not isinstance(value, kind):
+        raise AxesError(
+            f"{AXES_PATH.name}: field `{where}.{key}` must be a {kind.__name__}. "
+            f"Received: {key}={value!r}"
+        )
+    return value
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise AxesError(
+            f"{AXES_PATH.name}: field `{where}` must be a list of strings. Received: {value!r}"
+        )
+    return tuple(cast(list[str], value))
+
+
+def load_environments(path: Path = AXES_PATH) -> list[Environment]:
+    """Reads the environments from `axes.toml`, backends outer, devices inner.
+
+    Args:
+        path: the axes file.
+
+    Returns:
+        Every backend × device environment, in file order.
+
+    Raises:
+        AxesError: a field is missing or of the wrong type; the message names it.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise AxesError(f"{path}: not valid TOML: {exc}") from exc
+    common = _strings(
+        _field(cast(dict[str, object], _field(data, "common", "", dict)), "requirements",
+               "common", list),
+        "common.requirements",
+    )
+    backends = cast(dict[str, object], _field(data, "backends", "", dict))
+    devices = cast(dict[str, object], _field(data, "devices", "", dict))
+    environments = []
+    for backend, spec in backends.items():
+        if backend not in BACKENDS:
+            raise AxesError(
+                f"{path.name}: unknown backend `backends.{backend}`; Keras 3 backends are "
+                f"{', '.join(BACKENDS)}. Received: backend={backend!r}"
+            )
+        spec = cast(dict[str, object], spec)
+        for device, dspec in devices.items():
+            if device not in DEVICES:
+                raise AxesError(
+                    f"{path.name}: unknown device `devices.{device}`. Received: device={device!r}"
+                )
+            dspec = cast(dict[str, object], dspec)
+            reqs = _strings(_field(spec, device, f"backends.{backend}", list),
+                            f"backends.{backend}.{device}")
+            env = cast(dict[str, object], dspec.get("env", {}))
+            environments.append(
+                Environment(
+                    backend=cast(Backend, backend),
+                    device=cast(Device, device),
+                    requirements=common + reqs,
+                    env=tuple((str(k), str(v)) for k, v in env.items()),
+                    default=bool(dspec.get("default", False)),
+                )
+            )
+    return environments
+
+
+def get_environment(environment_id: str) -> Environment:
+    """Looks an environment up by id.
+
+    Raises:
+        KeyError: no such environment; the message lists the known ids.
+    """
+    environments = load_environments()
+    for environment in environments:
+        if environment.id == environment_id:
+            return environment
+    known = ", ".join(e.id for e in environments)
+    raise KeyError(f"Unknown environment. Expected one of: {known}. Received: {environment_id!r}")
+
+
+def gpu_visible() -> tuple[bool, str]:
+    """Tells whether an NVIDIA GPU is visible to this machine, without importing a framework.
+
+    Returns:
+        (visible, detail): detail is the device list from `nvidia-smi -L`, or why none is seen.
+    """
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+        return False, "CUDA_VISIBLE_DEVICES is empty, so every GPU is hidden"
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return False, "no GPU visible: nvidia-smi is not on PATH (no NVIDIA driver)"
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"no GPU visible: nvidia-smi failed: {exc}"
+    lines = [line for line in out.stdout.splitlines() if line.startswith("GPU ")]
+    if out.returncode != 0 or not lines:
+        return False, f"no GPU visible: nvidia-smi -L listed none (exit {out.returncode})"
+    return True, "; ".join(lines)
