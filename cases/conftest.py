@@ -1,0 +1,132 @@
+"""pytest plumbing for a run: the `--catalog` option, progress, and crash bookkeeping.
+
+A run is `pytest cases/test_cases.py -n 1 --max-worker-restart ... --timeout ...` (see the
+noxfile). One xdist worker runs every case; when a case kills it (abort, segfault) or
+pytest-timeout ends it, xdist reports "worker 'gw0' crashed while running ..." and starts a
+new worker for the rest. To tell a timeout from a crash and keep what the case printed, each
+worker sends its stderr to `$KCM_WORKDIR/worker-stderr.log` and writes a heartbeat (the case
+started and where its output begins) before each case; on a crash the controller reads both.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_STDERR_LOG = "worker-stderr.log"
+_HEARTBEAT = "heartbeat.json"
+_PRINTED_LIMIT = 4000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--catalog", action="append", default=[], metavar="PATH",
+        help="an extra case module (defines CASES); may be given more than once",
+    )
+
+
+def _workdir() -> Path | None:
+    raw = os.environ.get("KCM_WORKDIR")
+    return Path(raw) if raw else None
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    workdir = _workdir()
+    if workdir is None or not _is_worker(config):
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = open(workdir / _STDERR_LOG, "ab", buffering=0)  # noqa: SIM115 - lives with the worker
+    os.dup2(log.fileno(), 2)
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+
+
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
+    workdir = _workdir()
+    if workdir is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return
+    log = workdir / _STDERR_LOG
+    beat = {"nodeid": nodeid, "started": time.time(),
+            "offset": log.stat().st_size if log.exists() else 0}
+    (workdir / _HEARTBEAT).write_text(json.dumps(beat), encoding="utf-8")
+
+
+def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None]:
+    try:
+        beat = json.loads((workdir / _HEARTBEAT).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "", None
+    if beat.get("nodeid") != nodeid:
+        return "", None
+    with open(workdir / _STDERR_LOG, "rb") as log:
+        log.seek(int(beat.get("offset", 0)))
+        printed = log.read().decode("utf-8", errors="replace")
+    return printed[-_PRINTED_LIMIT:], time.time() - float(beat["started"])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+    """On the controller: label a dead worker's case `timeout` or `crash`, with its output."""
+    workdir = _workdir()
+    printed, elapsed = ("", None) if workdir is None else _printed_since(workdir, crashitem)
+    timed_out = "Timeout +++" in printed
+    if timed_out:
+        line = f"ended by pytest-timeout after {elapsed:.1f} s" if elapsed else \
+            "ended by pytest-timeout"
+    else:
+        lines = [ln for ln in printed.splitlines() if ln.strip()]
+        fatal = [ln for ln in lines if "Fatal Python error" in ln or "Segmentation" in ln]
+        line = (fatal or lines or ["the worker process died without printing a reason"])[0]
+    report.user_properties.append(("ended_by", "timeout" if timed_out else "crash"))
+    report.user_properties.append(("printed", line))
+    report.user_properties.append(("printed_tail", printed[-_PRINTED_LIMIT:]))
+
+
+class _Progress:
+    """Prints one line every few cases: environment, cases done of total, failures so far."""
+
+    def __init__(self, environment: str) -> None:
+        self.environment = environment
+        self.total = 0
+        self.done = 0
+        self.bad: dict[str, int] = {}
+        self.last = 0.0
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.total = len(ids)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call" and not (report.when == "???" or report.failed):
+            return
+        self.done += 1
+        if report.failed:
+            key = "crashed" if report.when == "???" else "failed"
+            self.bad[key] = self.bad.get(key, 0) + 1
+        now = time.monotonic()
+        if now - self.last > 5 or self.done == self.total:
+            self.last = now
+            bad = ", ".join(f"{n} {k}" for k, n in sorted(self.bad.items())) or "no failures"
+            sys.stdout.write(f"\n[{self.environment}] {self.done}/{self.total} cases, {bad}\n")
+            sys.stdout.flush()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _is_worker(config) or config.pluginmanager.has_plugin("kcm-progress"):
+        return
+    environment = os.environ.get("KCM_ENVIRONMENT", os.environ.get("KERAS_BACKEND", "?"))
+    config.pluginmanager.register(_Progress(environment), "kcm-progress")

@@ -1,0 +1,225 @@
+"""Embedding cases: index rank × index dtype × index values × mask, in every mode.
+
+The layer is `Embedding(input_dim=10, output_dim=4)` with seeded weights; the reference is a
+NumPy row lookup that refuses ids outside [0, input_dim) and non-integer id dtypes
+(`matrix.reference.lookup`). Also here: the three examples of the article this project grew
+from (`../shared/seeds/`), written as they were typed there, so its claims are checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases.core import INPUT_DTYPES, MODES, Case, InputSpec, LayerSpec, Mode
+
+INPUT_DIM = 10
+OUTPUT_DIM = 4
+
+#: In-range ids by rank: a scalar, (seq,), (batch, seq) and (batch, seq, ids_per_step).
+IDS_BY_RANK: dict[int, Any] = {
+    0: 3,
+    1: [1, 2, 3, 4, 5],
+    2: [[1, 2, 3], [4, 5, 6]],
+    3: [[[1, 2], [3, 4], [5, 6]], [[7, 8], [9, 1], [2, 3]]],
+}
+SIGNED = ("int8", "int16", "int32", "int64", "float16", "float32", "float64")
+FLOATS = ("float16", "float32", "float64")
+
+
+def embedding(**kwargs: Any) -> LayerSpec:
+    """An `Embedding(input_dim=10, output_dim=4, **kwargs)` spec."""
+    return LayerSpec(
+        class_name="Embedding",
+        init_kwargs={"input_dim": INPUT_DIM, "output_dim": OUTPUT_DIM, **kwargs},
+    )
+
+
+def call_text(case_layers: tuple[LayerSpec, ...], arg: str, mode: Mode) -> str:
+    """What the user typed, as one line of Python."""
+    if mode == "eager":
+        text = arg
+        for spec in case_layers:
+            text = f"{spec.render()}({text})"
+        return text
+    stack = " -> ".join(spec.render() for spec in case_layers)
+    return f"keras.Model(Input -> {stack}).predict({arg})"
+
+
+def _ids_text(ids: Any, dtype: str) -> str:
+    return f"np.array({ids!r}, dtype={dtype!r})"
+
+
+def _case(group: str, axes: dict[str, str | int], ids: Any, dtype: str, mode: Mode,
+          **extra: Any) -> Case:
+    layers = (embedding(),)
+    return Case(
+        group=group,
+        description=call_text(layers, _ids_text(ids, dtype), mode),
+        axes={"layer": "Embedding", **axes, "mode": mode},
+        layers=layers,
+        input=InputSpec(dtype=dtype, ids=ids),
+        mode=mode,
+        **extra,
+    )
+
+
+def dtype_cases() -> list[Case]:
+    """In-range ids of every rank and every supported dtype, eager and predict.
+
+    `predict` needs a batch axis, so rank 0 runs eagerly only.
+    """
+    cases = []
+    for rank, ids in IDS_BY_RANK.items():
+        for dtype in INPUT_DTYPES:
+            values = ids
+            if dtype == "bool":  # a bool tensor holds only 0 and 1
+                values = _to_bool(ids)
+            for mode in MODES:
+                if mode == "predict" and rank == 0:
+                    continue
+                cases.append(
+                    _case(
+                        "embedding-dtype",
+                        {"rank": rank, "input_dtype": dtype, "values": "in_range",
+                         "mask": "none"},
+                        values, dtype, mode,
+                    )
+                )
+    return cases
+
+
+def _to_bool(ids: Any) -> Any:
+    if isinstance(ids, list):
+        return [_to_bool(v) for v in ids]
+    return bool(ids % 2)
+
+
+def value_cases() -> list[Case]:
+    """Ids a correct layer must refuse: past `input_dim`, negative, and fractional.
+
+    Out of range: exactly `input_dim` (10) and far past it (100, which every dtype holds).
+    Negative: -1 and -11 (below `-input_dim`), for dtypes that hold negatives. Fractional:
+    1.5 and 2.7 as in the article's second example, for float dtypes.
+    """
+    cases = []
+    specs: list[tuple[str, int | float, tuple[str, ...]]] = [
+        ("out_of_range", INPUT_DIM, tuple(d for d in INPUT_DTYPES if d != "bool")),
+        ("out_of_range", 100, tuple(d for d in INPUT_DTYPES if d != "bool")),
+        ("negative", -1, SIGNED),
+        ("negative", -11, SIGNED),
+        ("fractional", 1.5, FLOATS),
+        ("fractional", 2.7, FLOATS),
+    ]
+    for values, bad, dtypes in specs:
+        ids = [[1, 2, 3], [4, bad, 6]]
+        for dtype in dtypes:
+            for mode in MODES:
+                cases.append(
+                    _case(
+                        "embedding-values",
+                        {"rank": 2, "input_dtype": dtype, "values": values,
+                         "bad_id": str(bad), "mask": "none"},
+                        ids, dtype, mode,
+                    )
+                )
+    return cases
+
+
+SEQUENCES = ((1, 2, 3), (4, 5), (6,))
+
+
+def mask_cases() -> list[Case]:
+    """Padded sequences from `keras.utils.pad_sequences`, `mask_zero` off and on.
+
+    Checks both the output rows and `Embedding.compute_mask(ids)` against `ids != 0`.
+    """
+    cases = []
+    for dtype in ("int32", "int64"):
+        for padding in ("pre", "post"):
+            for mask_zero in (False, True):
+                for check in ("output", "mask"):
+                    if check == "mask" and not mask_zero:
+                        continue
+                    for mode in MODES:
+                        layer = embedding(mask_zero=mask_zero)
+                        arg = (f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}, "
+                               f"padding={padding!r}, dtype={dtype!r})")
+                        text = call_text((layer,), arg, mode)
+                        if check == "mask":
+                            text = f"{layer.render()}.compute_mask({arg})"
+                            if mode == "predict":
+                                text = f"keras.Model(Input -> {layer.render()}.compute_mask)" \
+                                       f".predict({arg})"
+                        cases.append(
+                            Case(
+                                group="embedding-mask",
+                                description=text,
+                                axes={"layer": "Embedding", "rank": 2, "input_dtype": dtype,
+                                      "values": "padded", "padding": padding,
+                                      "mask": "mask_zero" if mask_zero else "none",
+                                      "check": check, "mode": mode},
+                                layers=(layer,),
+                                input=InputSpec(dtype=dtype, sequences=SEQUENCES,
+                                                padding=padding),
+                                mode=mode,
+                                check=check,
+                            )
+                        )
+    return cases
+
+
+def article_cases() -> list[Case]:
+    """The article's three examples, as typed there (vocabulary 1000, 128 dimensions).
+
+    Its claims, checked rather than trusted: example 1 says a rank-1 array raises ValueError;
+    example 2 says float ids raise TypeError; example 3 says SimpleRNN ignores the padding.
+    """
+    big = LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 1000, "output_dim": 128})
+    masked = LayerSpec(class_name="Embedding",
+                       init_kwargs={"input_dim": 1000, "output_dim": 128, "mask_zero": True})
+    rnn = LayerSpec(class_name="SimpleRNN", init_kwargs={"units": 32})
+    frac = [[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]]
+    seqs = ((1, 2, 3), (4, 5), (6,))
+    return [
+        Case(
+            group="article",
+            description="Embedding(1000, 128)(np.array([1, 2, 3, 4, 5])): article example 1 "
+                        "claims a ValueError for a rank-1 input",
+            axes={"layer": "Embedding", "example": 1, "rank": 1, "input_dtype": "int64",
+                  "values": "in_range", "mask": "none", "mode": "eager"},
+            layers=(big,), input=InputSpec(dtype="int64", ids=[1, 2, 3, 4, 5]), mode="eager",
+        ),
+        Case(
+            group="article",
+            description="keras.Model(Input((3,)) -> Embedding(1000, 128)).predict("
+                        "np.array([1, 2, 3])): a rank-1 array fed to a model built for a batch",
+            axes={"layer": "Embedding", "example": 1, "rank": 1, "input_dtype": "int64",
+                  "values": "in_range", "mask": "none", "mode": "predict"},
+            layers=(big,), input=InputSpec(dtype="int64", ids=[1, 2, 3]), mode="predict",
+            model_input_shape=(3,),
+        ),
+        Case(
+            group="article",
+            description="Embedding(1000, 128)(np.array([[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]], "
+                        "dtype='float32')): article example 2 claims a TypeError",
+            axes={"layer": "Embedding", "example": 2, "rank": 2, "input_dtype": "float32",
+                  "values": "fractional", "mask": "none", "mode": "eager"},
+            layers=(big,), input=InputSpec(dtype="float32", ids=frac), mode="eager",
+        ),
+        Case(
+            group="article",
+            description="SimpleRNN(32)(Embedding(1000, 128, mask_zero=True)(keras.utils."
+                        "pad_sequences([[1, 2, 3], [4, 5], [6]], padding='post'))): "
+                        "article example 3",
+            axes={"layer": "Embedding", "example": 3, "rank": 2, "input_dtype": "int32",
+                  "values": "padded", "padding": "post", "mask": "mask_zero",
+                  "consumer": "SimpleRNN", "mode": "eager"},
+            layers=(masked, rnn),
+            input=InputSpec(dtype="int32", sequences=seqs, padding="post"), mode="eager",
+        ),
+    ]
+
+
+def cases() -> list[Case]:
+    """Every Embedding case of this family."""
+    return dtype_cases() + value_cases() + mask_cases() + article_cases()

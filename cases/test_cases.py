@@ -1,0 +1,173 @@
+"""The one pytest module that executes the catalog in a run.
+
+Run by the `run` nox session inside an environment's virtualenv with `KERAS_BACKEND` set:
+`test_environment` records the provenance and checks the environment is what was asked for;
+`test_case` runs each case, records its observation as a user property (pytest-reportlog
+writes it; `matrix.results` folds it) and fails when it differs from the NumPy reference.
+Cells covered by a limitation are strict xfails, so a stale limitation shows as `xpassed`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import importlib.metadata
+import os
+import platform
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cases import Catalog, load_catalog
+from cases.core import KERAS_RUNNER, Case
+from cases.expect import expected
+from cases.limitations import covering
+from matrix import reference
+from matrix.results import Observation, judge
+
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+DEVICE = os.environ.get("KCM_DEVICE", "cpu")
+DISTRIBUTIONS = ("keras", "keras-nightly", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
+                 "jax-cuda12-plugin", "torch", "numpy", "ml-dtypes", "h5py", "pytest",
+                 "pytest-xdist", "pytest-timeout")
+
+
+@functools.cache
+def _catalog(extra: tuple[str, ...]) -> Catalog:
+    return load_catalog(extra)
+
+
+def _catalog_of(config: pytest.Config) -> Catalog:
+    return _catalog(tuple(config.getoption("catalog") or ()))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "case" not in metafunc.fixturenames:
+        return
+    catalog = _catalog_of(metafunc.config)
+    params = []
+    for case in catalog.cases:
+        limitation = covering(catalog.limitations, case, BACKEND, DEVICE)
+        marks = []
+        if limitation is not None:
+            marks.append(pytest.mark.xfail(
+                reason=f"{limitation.description} <{limitation.link}>", strict=True))
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("case", params)
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in DISTRIBUTIONS:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _backend_facts(backend: str) -> dict[str, Any]:
+    """What the framework itself says about devices, build and numeric flags."""
+    import keras
+
+    facts: dict[str, Any] = {"floatx": keras.config.floatx()}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        facts["devices"] = [d.name for d in tf.config.list_physical_devices()]
+        facts["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
+        facts["tf32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+        facts["build_cuda"] = bool(tf.test.is_built_with_cuda())
+    elif backend == "jax":
+        import jax
+
+        facts["devices"] = [str(d) for d in jax.devices()]
+        facts["gpus"] = [str(d) for d in jax.devices() if d.platform == "gpu"]
+        facts["device_kind"] = jax.devices()[0].device_kind
+        facts["x64"] = bool(jax.config.jax_enable_x64)
+    elif backend == "torch":
+        import torch
+
+        facts["build_cuda"] = torch.version.cuda  # None for a CPU build
+        facts["torch_version"] = torch.__version__
+        gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
+            if torch.cuda.is_available() else []
+        facts["gpus"] = gpus
+        facts["devices"] = ["cpu", *gpus]
+        facts["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    return facts
+
+
+def test_environment(record_property: Any) -> None:
+    """Records provenance and checks this process is the environment that was asked for."""
+    import keras
+
+    facts = _backend_facts(keras.backend.backend())
+    checks = {
+        "backend": (keras.backend.backend() == BACKEND,
+                    f"KERAS_BACKEND={BACKEND!r}, keras.backend.backend()="
+                    f"{keras.backend.backend()!r}"),
+    }
+    if DEVICE == "cpu":
+        checks["no_gpu_visible"] = (not facts.get("gpus"),
+                                    f"GPUs visible to {BACKEND}: {facts.get('gpus')}")
+        if BACKEND == "torch":
+            checks["torch_cpu_build"] = (facts.get("build_cuda") is None,
+                                         f"torch {facts.get('torch_version')}, "
+                                         f"torch.version.cuda={facts.get('build_cuda')!r}")
+    else:
+        checks["gpu_visible"] = (bool(facts.get("gpus")),
+                                 f"GPUs visible to {BACKEND}: {facts.get('gpus')}")
+    gpus = facts.get("gpus") or []
+    record_property("versions", _versions())
+    record_property("provenance", {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "device_name": ", ".join(gpus) if gpus else (platform.processor() or "cpu"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "git_commit": os.environ.get("KCM_GIT_COMMIT", "unknown"),
+        "backend_facts": facts,
+        "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
+    })
+    failed = [f"{name}: {detail}" for name, (ok, detail) in checks.items() if not ok]
+    assert not failed, "environment check failed: " + "; ".join(failed)
+
+
+def _observe(case: Case) -> tuple[Observation, str | None, float]:
+    """Runs a Keras case; returns its observation, the reference's error, and the tolerance."""
+    from cases.runner import run_case
+
+    want = expected(case)
+    observation, output = run_case(case)
+    if observation.kind == "value" and want.values is not None and output is not None:
+        try:
+            max_err, _ = reference.compare(np.asarray(want.values, dtype=np.float64),
+                                           np.asarray(output, dtype=np.float64))
+        except ValueError:  # shapes differ: judge() reports the mismatch
+            max_err = None
+        observation = dataclasses.replace(observation, max_abs_error=max_err)
+    return observation, want.error, want.tolerance
+
+
+def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) -> None:
+    """Runs one case and compares it with the NumPy reference."""
+    marker = request.node.get_closest_marker("xfail")
+    if marker is not None:
+        record_property("limitation", marker.kwargs.get("reason"))
+    if case.runner != KERAS_RUNNER:
+        raw = _catalog_of(request.config).runners[case.runner](case)
+        observation, error, tolerance = Observation(**raw), None, 0.0
+    else:
+        observation, error, tolerance = _observe(case)
+    record_property("observation", dataclasses.asdict(observation))
+    problem = judge(error, tolerance, observation)
+    if problem is None and DEVICE == "gpu" and observation.kind == "value":
+        where = (observation.device or "").lower()
+        if "gpu" not in where and "cuda" not in where:
+            problem = f"the output lived on {observation.device!r}, not on a GPU"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)

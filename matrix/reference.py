@@ -1,0 +1,615 @@
+"""The NumPy reference: what each kind of case should compute, written once.
+
+This module owns the oracle of the matrix (DESIGN.md section 5). A case sets a layer's weights
+from :func:`seeded_weights`, so every backend computes with the same numbers, and this module says
+what the answer is:
+
+- a lookup (`keras.layers.Embedding`): :func:`lookup`, with ids outside ``[0, input_dim)`` an error;
+- a padding mask (``Embedding(mask_zero=True).compute_mask``): :func:`padding_mask`;
+- masked consumers of that mask: :func:`simple_rnn`, :func:`gru`, :func:`lstm`,
+  :func:`global_average_pooling_1d`, :func:`global_max_pooling_1d`;
+- how close is close enough: :data:`TOLERANCES`, :func:`tolerance`, and :func:`compare`.
+
+It imports nothing but NumPy and the standard library, never Keras or a framework: the oracle must
+not share code with what it judges. Every float computation is done in float64; callers cast.
+
+Conventions: ``x`` has shape ``(batch, timesteps, features)``; ``mask`` is a bool array of shape
+``(batch, timesteps)`` where ``True`` marks a valid step, or ``None`` for all steps valid (Keras's
+convention, keras/src/layers/rnn/rnn.py, "Call arguments: mask").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "TOLERANCES",
+    "compare",
+    "global_average_pooling_1d",
+    "global_max_pooling_1d",
+    "gru",
+    "lookup",
+    "lstm",
+    "padding_mask",
+    "rnn_weight_shapes",
+    "seeded_weights",
+    "simple_rnn",
+    "tolerance",
+]
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+AnyArray = npt.NDArray[Any]
+
+# A recurrent cell: (x_t (batch, features), states) -> new states; the first is the output.
+_Cell = Callable[[FloatArray, tuple[FloatArray, ...]], tuple[FloatArray, ...]]
+
+
+# --------------------------------------------------------------------------------------------
+# Lookup and mask
+# --------------------------------------------------------------------------------------------
+
+
+def lookup(weights: AnyArray, ids: AnyArray) -> FloatArray:
+    """Looks ids up in an embedding table: the `keras.layers.Embedding` contract.
+
+    The contract is ids in ``[0, input_dim)``: the Keras doc of `Embedding` says it "Turns
+    nonnegative integers (indexes) into dense vectors of fixed size"
+    (keras/src/layers/core/embedding.py). Note that `keras.ops.take`, which `Embedding.call` uses,
+    and NumPy indexing both wrap a negative id (``-1`` is the last row); this reference deliberately
+    does not, so a backend that returns the last row for ``-1`` is recorded as having diverged.
+
+    Ids are judged by value, not by dtype: a float or bool tensor whose values are whole numbers
+    (``1.0``, ``True``) holds valid ids, since converting it loses nothing, and Keras documents no
+    dtype requirement. A fractional id (``1.5``) is not an index at all, so it is refused: the
+    article this project grew from claims a TypeError there, and a backend that truncates
+    ``1.5`` to row 1 has silently diverged.
+
+    Args:
+        weights: The table, shape ``(input_dim, output_dim)``, any real dtype.
+        ids: Ids, any shape ``ids.shape`` (rank 0 included), any integer, float or bool dtype;
+            values far past the int32 range are judged by value, never wrapped.
+
+    Returns:
+        The rows, float64, shape ``ids.shape + (output_dim,)``. Values are copied exactly (every
+        float16, bfloat16 and float32 value is exact in float64).
+
+    Raises:
+        ValueError: If `weights` is not rank 2.
+        TypeError: If `ids` is not numeric, or holds a value that is not a whole number
+            (fractional, NaN or infinite).
+        IndexError: If any id is negative or ``>= input_dim``.
+    """
+    table = np.asarray(weights)
+    if table.ndim != 2:
+        raise ValueError(
+            "Embedding weights must have shape (input_dim, output_dim). "
+            f"Received: weights.shape={table.shape}"
+        )
+    index = np.asarray(ids)
+    if index.dtype.kind == "b":
+        index = index.astype(np.int64)
+    elif index.dtype.kind == "f":
+        whole = np.isfinite(index) & (np.floor(index) == index)
+        if not np.all(whole):
+            raise TypeError(
+                "Embedding ids must be whole numbers. "
+                f"Received: ids={_preview(index[~whole])} of dtype {index.dtype}"
+            )
+        index = index.astype(np.int64)
+    elif index.dtype.kind not in ("i", "u"):
+        raise TypeError(
+            "Embedding ids must be of a numeric dtype. "
+            f"Received: ids.dtype={index.dtype} (ids={_preview(index)})"
+        )
+    input_dim = table.shape[0]
+    # Comparing with Python ints is exact for every integer dtype (NEP 50), uint64 included.
+    out_of_range = (index < 0) | (index >= input_dim)
+    if np.any(out_of_range):
+        bad = index[out_of_range]
+        raise IndexError(
+            f"Embedding ids must be in the range [0, input_dim) with input_dim={input_dim}. "
+            f"Received: ids={_preview(bad)} ({bad.size} out of range)"
+        )
+    result: FloatArray = table.astype(np.float64)[index]
+    return result
+
+
+def padding_mask(ids: AnyArray) -> BoolArray:
+    """Computes the padding mask of ids: what ``Embedding(mask_zero=True).compute_mask`` returns.
+
+    Keras computes ``ops.not_equal(inputs, 0)`` (keras/src/layers/core/embedding.py,
+    `compute_mask`).
+
+    Args:
+        ids: Ids of any shape and numeric dtype.
+
+    Returns:
+        ``ids != 0``, bool, shape ``ids.shape``: ``True`` where the step is valid.
+    """
+    result: BoolArray = np.asarray(np.asarray(ids) != 0, dtype=np.bool_)
+    return result
+
+
+def seeded_weights(
+    shapes: Sequence[tuple[int, ...]], seed: int, scale: float = 0.5
+) -> list[npt.NDArray[np.float32]]:
+    """Draws the weights every backend is given, so all compute with the same numbers.
+
+    One `np.random.default_rng(seed)` stream draws, in order, one array per shape uniformly in
+    ``[-scale, scale)`` (in float64, then rounded to the nearest float32). Every backend's case
+    calls this with the same seed in the same NumPy, so all see the same numbers. Across NumPy
+    releases the PCG64 bit stream is fixed, but NEP 19 lets `Generator` methods change their
+    output in a feature release; tests/test_reference.py pins one value to notice that.
+
+    Args:
+        shapes: The shapes, in the order the layer lists ``layer.weights``
+            (see :func:`rnn_weight_shapes`).
+        seed: The seed of the stream.
+        scale: Half the width of the interval; must be positive and finite.
+
+    Returns:
+        One float32 array per shape, in order.
+
+    Raises:
+        ValueError: If `scale` is not positive and finite, or a shape has a negative dimension.
+    """
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"`scale` must be positive and finite. Received: scale={scale}")
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-scale, scale, size=shape).astype(np.float32) for shape in shapes]
+
+
+def _preview(values: AnyArray, limit: int = 5) -> str:
+    """Formats at most `limit` values of an array for an error message."""
+    flat = values.reshape(-1)
+    shown = ", ".join(str(v) for v in flat[:limit].tolist())
+    more = ", ..." if flat.size > limit else ""
+    return f"[{shown}{more}]" if values.ndim else shown
+
+
+# --------------------------------------------------------------------------------------------
+# Recurrent layers
+# --------------------------------------------------------------------------------------------
+
+_GATES: Final[dict[str, int]] = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def rnn_weight_shapes(layer: str, features: int, units: int) -> list[tuple[int, ...]]:
+    """Gives the shapes of a recurrent layer's weights, in the order Keras lists ``layer.weights``.
+
+    The order is ``kernel``, ``recurrent_kernel``, ``bias``, as each cell's `build` creates them
+    (keras/src/layers/rnn/simple_rnn.py, gru.py, lstm.py), with Keras 3 defaults: ``use_bias=True``
+    and, for GRU, ``reset_after=True`` (so its bias has shape ``(2, 3 * units)``).
+
+    Args:
+        layer: ``"SimpleRNN"``, ``"GRU"`` or ``"LSTM"`` (the Keras class name).
+        features: The size of the last axis of the input.
+        units: The layer's ``units``.
+
+    Returns:
+        ``[(features, g * units), (units, g * units), bias_shape]`` with ``g`` 1, 3 or 4.
+
+    Raises:
+        ValueError: If `layer` is not one of the three, or `features` or `units` is not positive.
+    """
+    if layer not in _GATES:
+        raise ValueError(f"`layer` must be one of {sorted(_GATES)}. Received: layer={layer!r}")
+    if features < 1 or units < 1:
+        raise ValueError(
+            f"`features` and `units` must be positive. Received: features={features}, units={units}"
+        )
+    width = _GATES[layer] * units
+    bias: tuple[int, ...] = (2, width) if layer == "GRU" else (width,)
+    return [(features, width), (units, width), bias]
+
+
+def simple_rnn(
+    x: AnyArray,
+    mask: AnyArray | None,
+    kernel: AnyArray,
+    recurrent_kernel: AnyArray,
+    bias: AnyArray,
+    *,
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+) -> FloatArray:
+    """Runs `keras.layers.SimpleRNN` with its defaults (tanh, ``use_bias=True``, zero state).
+
+    Each step computes ``h_t = tanh(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)``
+    (keras/src/layers/rnn/simple_rnn.py, `SimpleRNNCell.call`). Masking and direction follow
+    :func:`_run_masked`.
+
+    Args:
+        x: Inputs, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool, shape ``(batch, timesteps)``, or ``None`` for all valid.
+        kernel: Shape ``(features, units)``.
+        recurrent_kernel: Shape ``(units, units)``.
+        bias: Shape ``(units,)``.
+        return_sequences: Whether to return every step's output, not only the last.
+        go_backwards: Whether to process the time axis in reverse.
+
+    Returns:
+        float64, shape ``(batch, units)``, or ``(batch, timesteps, units)`` with
+        `return_sequences`.
+
+    Raises:
+        ValueError: If a shape does not match the ones above.
+    """
+    xs, valid = _check_sequence(x, mask)
+    units = _check_weights("SimpleRNN", xs.shape[2], kernel, recurrent_kernel, bias)
+    w, u, b = _as_float64(kernel, recurrent_kernel, bias)
+
+    def cell(x_t: FloatArray, states: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+        h = np.tanh(x_t @ w + b + states[0] @ u)
+        return (h,)
+
+    return _run_masked(
+        xs, valid, cell, (units,), return_sequences=return_sequences, go_backwards=go_backwards
+    )
+
+
+def gru(
+    x: AnyArray,
+    mask: AnyArray | None,
+    kernel: AnyArray,
+    recurrent_kernel: AnyArray,
+    bias: AnyArray,
+    *,
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+) -> FloatArray:
+    """Runs `keras.layers.GRU` with its Keras 3 defaults (``reset_after=True``).
+
+    Gates are laid out ``z, r, h`` along the last axis of each weight; ``bias[0]`` is the input
+    bias and ``bias[1]`` the recurrent bias. Each step computes (keras/src/layers/rnn/gru.py,
+    `GRUCell.call`)::
+
+        z = sigmoid(x_t @ Wz + bz_in + h @ Uz + bz_rec)
+        r = sigmoid(x_t @ Wr + br_in + h @ Ur + br_rec)
+        hh = tanh(x_t @ Wh + bh_in + r * (h @ Uh + bh_rec))
+        h_t = z * h + (1 - z) * hh
+
+    Masking and direction follow :func:`_run_masked`.
+
+    Args:
+        x: Inputs, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool, shape ``(batch, timesteps)``, or ``None`` for all valid.
+        kernel: Shape ``(features, 3 * units)``.
+        recurrent_kernel: Shape ``(units, 3 * units)``.
+        bias: Shape ``(2, 3 * units)``.
+        return_sequences: Whether to return every step's output, not only the last.
+        go_backwards: Whether to process the time axis in reverse.
+
+    Returns:
+        float64, shape ``(batch, units)``, or ``(batch, timesteps, units)`` with
+        `return_sequences`.
+
+    Raises:
+        ValueError: If a shape does not match the ones above.
+    """
+    xs, valid = _check_sequence(x, mask)
+    units = _check_weights("GRU", xs.shape[2], kernel, recurrent_kernel, bias)
+    w, u, b = _as_float64(kernel, recurrent_kernel, bias)
+
+    def cell(x_t: FloatArray, states: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+        h = states[0]
+        x_z, x_r, x_h = np.split(x_t @ w + b[0], 3, axis=-1)
+        h_z, h_r, h_h = np.split(h @ u + b[1], 3, axis=-1)
+        z = _sigmoid(x_z + h_z)
+        r = _sigmoid(x_r + h_r)
+        hh = np.tanh(x_h + r * h_h)
+        return (z * h + (1.0 - z) * hh,)
+
+    return _run_masked(
+        xs, valid, cell, (units,), return_sequences=return_sequences, go_backwards=go_backwards
+    )
+
+
+def lstm(
+    x: AnyArray,
+    mask: AnyArray | None,
+    kernel: AnyArray,
+    recurrent_kernel: AnyArray,
+    bias: AnyArray,
+    *,
+    return_sequences: bool = False,
+    go_backwards: bool = False,
+) -> FloatArray:
+    """Runs `keras.layers.LSTM` with its defaults (tanh, recurrent sigmoid, zero states).
+
+    Gates are laid out ``i, f, c, o`` along the last axis of each weight. Each step computes
+    (keras/src/layers/rnn/lstm.py, `LSTMCell.call`)::
+
+        i, f, g, o = split(x_t @ kernel + h @ recurrent_kernel + bias, 4)
+        c_t = sigmoid(f) * c + sigmoid(i) * tanh(g)
+        h_t = sigmoid(o) * tanh(c_t)
+
+    The output is ``h_t``. `unit_forget_bias` only changes the bias initializer, and the case
+    overwrites the bias. Masking and direction follow :func:`_run_masked`; a masked step keeps
+    both ``h`` and ``c``.
+
+    Args:
+        x: Inputs, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool, shape ``(batch, timesteps)``, or ``None`` for all valid.
+        kernel: Shape ``(features, 4 * units)``.
+        recurrent_kernel: Shape ``(units, 4 * units)``.
+        bias: Shape ``(4 * units,)``.
+        return_sequences: Whether to return every step's output, not only the last.
+        go_backwards: Whether to process the time axis in reverse.
+
+    Returns:
+        float64, shape ``(batch, units)``, or ``(batch, timesteps, units)`` with
+        `return_sequences`.
+
+    Raises:
+        ValueError: If a shape does not match the ones above.
+    """
+    xs, valid = _check_sequence(x, mask)
+    units = _check_weights("LSTM", xs.shape[2], kernel, recurrent_kernel, bias)
+    w, u, b = _as_float64(kernel, recurrent_kernel, bias)
+
+    def cell(x_t: FloatArray, states: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+        h, c = states
+        gate_i, gate_f, gate_c, gate_o = np.split(x_t @ w + h @ u + b, 4, axis=-1)
+        c_new = _sigmoid(gate_f) * c + _sigmoid(gate_i) * np.tanh(gate_c)
+        return (_sigmoid(gate_o) * np.tanh(c_new), c_new)
+
+    return _run_masked(
+        xs,
+        valid,
+        cell,
+        (units, units),
+        return_sequences=return_sequences,
+        go_backwards=go_backwards,
+    )
+
+
+def _run_masked(
+    x: FloatArray,
+    valid: BoolArray,
+    cell: _Cell,
+    state_sizes: tuple[int, ...],
+    *,
+    return_sequences: bool,
+    go_backwards: bool,
+) -> FloatArray:
+    """Runs a cell over time as `keras.layers.RNN` does, with Keras 3 defaults.
+
+    - The initial states are zeros (``RNN.get_initial_state``).
+    - ``zero_output_for_mask=False`` (the `RNN` default, keras/src/layers/rnn/rnn.py): at a masked
+      step the states are left unchanged and the output is the previous step's output (zeros
+      before the first valid step). Every backend's `rnn` does this (keras/src/backend/*/rnn.py,
+      ``where(mask_t, output, prev_output)``; JAX's scan takes ``states[0]``, which is the same
+      thing for these three cells).
+    - ``go_backwards=True`` processes the steps from last to first, and with
+      ``return_sequences=True`` the outputs come in processing order, that is reversed in time:
+      ``outputs[:, k]`` belongs to input step ``timesteps - 1 - k`` (the `RNN` doc: "process the
+      input sequence backwards and return the reversed sequence").
+    - The last output is the output after the last processed step.
+
+    Args:
+        x: Inputs, float64, shape ``(batch, timesteps, features)``.
+        valid: bool, shape ``(batch, timesteps)``.
+        cell: The step function; it returns the new states, and its output is the first.
+        state_sizes: The size of each state, ``(units,)`` or ``(units, units)``.
+        return_sequences: Whether to return every step's output.
+        go_backwards: Whether to process the time axis in reverse.
+
+    Returns:
+        float64, shape ``(batch, units)`` or ``(batch, timesteps, units)``.
+    """
+    batch, timesteps, _ = x.shape
+    states = tuple(np.zeros((batch, size)) for size in state_sizes)
+    output = np.zeros((batch, state_sizes[0]))
+    outputs: list[FloatArray] = []
+    order = range(timesteps - 1, -1, -1) if go_backwards else range(timesteps)
+    for t in order:
+        keep = valid[:, t, np.newaxis]
+        new_states = cell(x[:, t, :], states)
+        output = np.where(keep, new_states[0], output)
+        states = tuple(
+            np.where(keep, new, old) for new, old in zip(new_states, states, strict=True)
+        )
+        outputs.append(output)
+    if return_sequences:
+        sequence: FloatArray = np.stack(outputs, axis=1)
+        return sequence
+    return output
+
+
+def _check_sequence(x: AnyArray, mask: AnyArray | None) -> tuple[FloatArray, BoolArray]:
+    """Checks ``x`` ``(batch, timesteps, features)`` and its mask; returns them as float64, bool.
+
+    Raises:
+        ValueError: If `x` is not rank 3 with at least one step, or `mask` is not
+            ``(batch, timesteps)``.
+    """
+    xs = np.asarray(x, dtype=np.float64)
+    if xs.ndim != 3 or xs.shape[1] < 1:
+        raise ValueError(
+            "Inputs must have shape (batch, timesteps, features) with timesteps >= 1. "
+            f"Received: x.shape={xs.shape}"
+        )
+    if mask is None:
+        return xs, np.ones(xs.shape[:2], dtype=np.bool_)
+    valid = np.asarray(mask).astype(np.bool_)
+    if valid.shape != xs.shape[:2]:
+        raise ValueError(
+            f"The mask must have shape (batch, timesteps)={xs.shape[:2]}. "
+            f"Received: mask.shape={valid.shape}"
+        )
+    return xs, valid
+
+
+def _check_weights(
+    layer: str, features: int, kernel: AnyArray, recurrent_kernel: AnyArray, bias: AnyArray
+) -> int:
+    """Checks the weight shapes against :func:`rnn_weight_shapes`; returns ``units``.
+
+    Raises:
+        ValueError: If a shape differs from what Keras builds.
+    """
+    received = [np.shape(kernel), np.shape(recurrent_kernel), np.shape(bias)]
+    units = received[1][0] if len(received[1]) == 2 else 0
+    expected = rnn_weight_shapes(layer, features, units) if units > 0 else None
+    if expected is None or [tuple(s) for s in received] != expected:
+        raise ValueError(
+            f"{layer} weights must have shapes (kernel, recurrent_kernel, bias)={expected}. "
+            f"Received: shapes={received}"
+        )
+    return units
+
+
+def _as_float64(*arrays: AnyArray) -> tuple[FloatArray, ...]:
+    """Casts each array to float64."""
+    return tuple(np.asarray(a, dtype=np.float64) for a in arrays)
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    """The logistic function, ``1 / (1 + exp(-z))``, Keras's default recurrent activation."""
+    with np.errstate(over="ignore"):  # exp(-z) overflows to inf for z << 0; the result is 0.
+        result: FloatArray = 1.0 / (1.0 + np.exp(-z))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------------------------
+
+
+def global_average_pooling_1d(x: AnyArray, mask: AnyArray | None) -> FloatArray:
+    """Averages over the valid steps: `keras.layers.GlobalAveragePooling1D` with a mask.
+
+    Keras computes ``sum(where(mask, x, 0)) / sum(mask)`` over the steps axis
+    (keras/src/layers/pooling/global_average_pooling1d.py, `call`), so a row with no valid step
+    is ``0 / 0``: NaN. This reference gives the same NaN, without a NumPy RuntimeWarning.
+
+    Args:
+        x: Inputs, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool, shape ``(batch, timesteps)``, or ``None`` for all valid.
+
+    Returns:
+        float64, shape ``(batch, features)``; NaN in the rows with no valid step.
+
+    Raises:
+        ValueError: If `x` is not rank 3 or `mask` is not ``(batch, timesteps)``.
+    """
+    xs, valid = _check_sequence(x, mask)
+    keep = valid[:, :, np.newaxis]
+    total = np.where(keep, xs, 0.0).sum(axis=1)
+    count = keep.sum(axis=1, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result: FloatArray = total / count
+    return result
+
+
+def global_max_pooling_1d(x: AnyArray, mask: AnyArray | None) -> FloatArray:
+    """Takes the maximum over the valid steps: the masked semantics of max pooling.
+
+    Keras differs: `keras.layers.GlobalMaxPooling1D.call` takes no mask and computes
+    ``ops.max(inputs, axis=1)`` over every step (keras/src/layers/pooling/global_max_pooling1d.py),
+    so after ``Embedding(mask_zero=True)`` the padded steps (the embedding of id 0) take part in
+    the maximum, and the mask is dropped silently. Calling this function with ``mask=None`` gives
+    what Keras computes.
+
+    Args:
+        x: Inputs, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool, shape ``(batch, timesteps)``, or ``None`` for all valid.
+
+    Returns:
+        float64, shape ``(batch, features)``; ``-inf`` (the maximum of an empty set) in the rows
+        with no valid step.
+
+    Raises:
+        ValueError: If `x` is not rank 3 or `mask` is not ``(batch, timesteps)``.
+    """
+    xs, valid = _check_sequence(x, mask)
+    result: FloatArray = np.where(valid[:, :, np.newaxis], xs, -np.inf).max(axis=1)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Tolerances and comparison
+# --------------------------------------------------------------------------------------------
+
+# Absolute tolerances, by kind of computation and Keras dtype name. Outputs are O(1): weights are
+# drawn in [-0.5, 0.5) and the recurrent outputs are bounded by tanh.
+TOLERANCES: Final[dict[str, dict[str, float]]] = {
+    # A lookup copies values: any difference at all is a bug, in every dtype.
+    "lookup": {"float16": 0.0, "bfloat16": 0.0, "float32": 0.0, "float64": 0.0},
+    # A mask is booleans: exact.
+    "mask": {"float16": 0.0, "bfloat16": 0.0, "float32": 0.0, "float64": 0.0},
+    # A sum over a few steps then a division: a few units in the last place of the dtype
+    # (float32 eps 1.2e-7, float16 eps 9.8e-4, bfloat16 eps 7.8e-3). float64 stays tight so that a
+    # backend silently computing float64 in float32 (JAX without x64) is caught.
+    "pooling": {"float16": 1e-2, "bfloat16": 3e-2, "float32": 1e-6, "float64": 1e-12},
+    # Matmuls, sigmoid and tanh, compounded over the steps: looser than pooling, and vendor math
+    # libraries (oneDNN, XLA, Eigen) may fuse and reorder the float32 sums.
+    "recurrent": {"float16": 1e-2, "bfloat16": 3e-2, "float32": 1e-5, "float64": 1e-10},
+}
+
+
+def tolerance(kind: str, dtype: str) -> float:
+    """Gives the absolute tolerance for a kind of computation in a Keras dtype.
+
+    Args:
+        kind: ``"lookup"``, ``"mask"``, ``"pooling"`` or ``"recurrent"``.
+        dtype: A Keras dtype name: ``"float16"``, ``"bfloat16"``, ``"float32"`` or ``"float64"``.
+
+    Returns:
+        The largest absolute error that still counts as a match.
+
+    Raises:
+        KeyError: If `kind` or `dtype` has no tolerance written down.
+    """
+    if kind not in TOLERANCES:
+        raise KeyError(
+            f"No tolerance for this kind; expected one of {sorted(TOLERANCES)}. "
+            f"Received: kind={kind!r}"
+        )
+    by_dtype = TOLERANCES[kind]
+    if dtype not in by_dtype:
+        raise KeyError(
+            f"No tolerance for this dtype of kind {kind!r}; expected one of {sorted(by_dtype)}. "
+            f"Received: dtype={dtype!r}"
+        )
+    return by_dtype[dtype]
+
+
+def compare(expected: AnyArray, observed: AnyArray) -> tuple[float, int]:
+    """Measures how far an observed output is from the reference.
+
+    The error is computed in float64. Where both are NaN the error is 0 (Keras's own NaN, e.g. an
+    all-masked average); where exactly one is NaN it is ``inf``; equal infinities count as 0.
+
+    Args:
+        expected: The reference output, any shape.
+        observed: The backend's output, same shape, any real or bool dtype.
+
+    Returns:
+        ``(max_abs_error, nan_count)``: the largest absolute error (0.0 for empty arrays) and how
+        many NaNs `observed` holds.
+
+    Raises:
+        ValueError: If the shapes differ.
+    """
+    want = np.asarray(expected, dtype=np.float64)
+    got = np.asarray(observed, dtype=np.float64)
+    if want.shape != got.shape:
+        raise ValueError(
+            "Expected and observed outputs must have the same shape. "
+            f"Received: expected.shape={want.shape}, observed.shape={got.shape}"
+        )
+    want_nan, got_nan = np.isnan(want), np.isnan(got)
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN; equal values are set to 0 below.
+        error = np.abs(want - got)
+    error = np.where(want == got, 0.0, error)
+    error = np.where(want_nan & got_nan, 0.0, error)
+    error = np.where(want_nan ^ got_nan, np.inf, error)
+    max_error = float(error.max()) if error.size else 0.0
+    return max_error, int(got_nan.sum())

@@ -1,0 +1,567 @@
+"""The results data model, and the fold of a pytest report log into a run file.
+
+Types (frozen, keyword-only dataclasses; pydantic validates them only at the JSON boundary):
+`Outcome` (pytest's words plus `crashed`, `timeout`, `not_run`), `Observation` (what really
+happened), `Result` (one cell), `CaseInfo`, `EnvironmentInfo`, `Run` (one environment's results
+and provenance) and `Matrix` (all runs merged; every report format renders from it).
+
+The fold reads the event stream that pytest-reportlog writes for one environment's run and
+turns every test report into a `Result`: the observation the case recorded as a user property,
+and the outcome pytest gave it (xfail marks come from `cases/limitations.py`). A worker that
+died is `crashed`, or `timeout` when pytest-timeout ended it (the heartbeat in
+`cases/conftest.py` tells which).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+SCHEMA_VERSION = 1
+MESSAGE_LIMIT = 500
+ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
+
+
+class Outcome(StrEnum):
+    """The outcome of one cell: pytest's vocabulary plus the three a matrix needs."""
+
+    PASSED = "passed"  # ran and matched the reference
+    FAILED = "failed"  # ran and differed, and no limitation covers it
+    XFAILED = "xfailed"  # differed, as a limitation says it does
+    XPASSED = "xpassed"  # a limitation says it differs, but it matched: the limitation is stale
+    SKIPPED = "skipped"  # not applicable in this environment
+    ERROR = "error"  # the harness broke (setup, teardown, or no result recorded)
+    CRASHED = "crashed"  # the process died while running the case
+    TIMEOUT = "timeout"  # the case ran past its time limit and was ended
+    NOT_RUN = "not_run"  # the environment did not run (no GPU, no run file)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """What happened when a case ran, whatever the reference said.
+
+    Attributes:
+        kind: `value`, `error`, `crash`, `timeout` or `not_run`.
+        error_type: the exception class name, e.g. `InvalidArgumentError` (errors only).
+        message: first meaningful line of the error or reason, ANSI stripped, at most 500
+            characters.
+        shape: shape of the output, e.g. `[2, 3, 4]` for (batch, seq, output_dim).
+        dtype: Keras dtype name of the output, e.g. `float32`, `bool`.
+        max_abs_error: largest absolute difference from the reference (output units); inf
+            where exactly one side holds NaN; None when no comparison was possible.
+        nan_count: NaN entries in the output.
+        device: where the output tensor (or, for `predict`, the weights) really lived, as
+            the framework names it (`cpu:0`, `cuda:0`, `/job:localhost/.../device:CPU:0`).
+    """
+
+    kind: ObservationKind
+    error_type: str | None = None
+    message: str | None = None
+    shape: list[int] | None = None
+    dtype: str | None = None
+    max_abs_error: float | None = None
+    nan_count: int | None = None
+    device: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """One cell of the matrix: a case in an environment."""
+
+    case: str
+    environment: str
+    outcome: Outcome
+    observed: Observation
+    duration_s: float = 0.0
+    limitation: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseInfo:
+    """What the report shows of a case (the contract's `cases` entries, plus `expected`).
+
+    Attributes:
+        expected: the reference's answer in words: `values` or `error: <why>`.
+        limitations: description and link of each limitation declared for it, by environment.
+    """
+
+    id: str
+    group: str
+    description: str
+    axes: dict[str, str | int]
+    expected: str = "values"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentInfo:
+    """One column: the contract's `environments` entries, plus the provenance of its run.
+
+    Attributes:
+        ran: whether the environment's cases ran here (False: no GPU, no run file).
+        reason: why it did not run, when `ran` is False.
+        versions: package versions (`importlib.metadata`), `python` included.
+        provenance: platform, device name, date, git commit, flags that change results
+            (x64, TF32, floatx) and the environment checks (backend, torch build).
+    """
+
+    id: str
+    backend: str
+    device: str
+    ran: bool
+    reason: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One environment's run file, `reports/runs/<environment>.json`."""
+
+    schema_version: int
+    environment: EnvironmentInfo
+    cases: list[CaseInfo]
+    results: list[Result]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Matrix:
+    """Every run merged: `reports/compatibility.json` (contract, schema_version 1)."""
+
+    schema_version: int
+    generated_at: str
+    environments: list[EnvironmentInfo]
+    cases: list[CaseInfo]
+    results: list[Result]
+    problems: list[str] = field(default_factory=list)
+
+
+RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
+MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_KERAS_WRAPPER = re.compile(r"^(Exception encountered when calling|Arguments received by)")
+
+
+def clean_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The first meaningful line of an error message, ANSI escapes stripped, cut to `limit`.
+
+    Keras wraps a layer's error as "Exception encountered when calling Embedding.call()."
+    followed by the original message; that wrapper line is skipped so the cell shows the cause.
+    Control characters other than tab are removed.
+    """
+    text = _ANSI.sub("", text)
+    lines = [line.strip() for line in text.splitlines()]
+    useful = [line for line in lines if line and not _KERAS_WRAPPER.match(line)]
+    first = useful[0] if useful else (lines[0] if lines else "")
+    first = "".join(ch for ch in first if ch == "\t" or ch.isprintable())
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
+def error_observation(exc: BaseException) -> Observation:
+    """The observation of an exception raised by Keras or the backend."""
+    return Observation(kind="error", error_type=type(exc).__name__,
+                       message=clean_message(str(exc)) or type(exc).__name__)
+
+
+def judge(expected_error: str | None, tolerance: float, observation: Observation) -> str | None:
+    """Compares an observation with the reference.
+
+    Args:
+        expected_error: the reference's reason to refuse the input, or None if it expects
+            values.
+        tolerance: largest absolute error that still matches.
+        observation: what ran; `max_abs_error` already computed for values.
+
+    Returns:
+        None when it matches; otherwise one line saying how it differs.
+    """
+    if expected_error is not None:
+        if observation.kind == "error":
+            return None
+        nan = f", {observation.nan_count} NaN" if observation.nan_count else ""
+        return (f"silent divergence: the reference refuses this input ({expected_error}) "
+                f"but the backend returned values of shape {observation.shape}{nan}")
+    if observation.kind == "error":
+        return f"the reference expects values, the backend raised {observation.error_type}: " \
+               f"{observation.message}"
+    if observation.max_abs_error is None:
+        return f"the output could not be compared with the reference (shape {observation.shape})"
+    if observation.max_abs_error > tolerance:
+        return (f"values differ from the reference: max abs error {observation.max_abs_error:.3g}"
+                f" > tolerance {tolerance:g}, {observation.nan_count or 0} NaN")
+    return None
+
+
+# --- the fold -------------------------------------------------------------------------------
+
+CRASH_MARK = "crashed while running"
+TIMEOUT_MARK = "timeout"
+
+
+def _case_id(nodeid: str) -> str | None:
+    match = re.search(r"::test_case\[(.*)\]$", nodeid)
+    return match.group(1) if match else None
+
+
+def _props(report: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in report.get("user_properties") or []}
+
+
+def _longrepr_text(report: Mapping[str, Any]) -> str:
+    longrepr = report.get("longrepr")
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, str):
+        return longrepr
+    if isinstance(longrepr, list | tuple):  # skip reports: (path, lineno, message)
+        return str(longrepr[-1])
+    crash = (longrepr.get("reprcrash") or {}) if isinstance(longrepr, dict) else {}
+    return str(crash.get("message") or "")
+
+
+def _outcome(report: Mapping[str, Any], text: str) -> Outcome:
+    outcome = report.get("outcome")
+    xfail = "wasxfail" in report
+    if CRASH_MARK in text:
+        return Outcome.TIMEOUT if _props(report).get("ended_by") == TIMEOUT_MARK \
+            else Outcome.CRASHED
+    if outcome == "passed":
+        return Outcome.XPASSED if xfail else Outcome.PASSED
+    if outcome == "skipped":
+        return Outcome.XFAILED if xfail else Outcome.SKIPPED
+    if "[XPASS(strict)]" in text:
+        return Outcome.XPASSED
+    return Outcome.FAILED if report.get("when") == "call" else Outcome.ERROR
+
+
+def _observation_for(outcome: Outcome, props: Mapping[str, Any], text: str) -> Observation:
+    if outcome in (Outcome.CRASHED, Outcome.TIMEOUT):
+        kind: ObservationKind = "crash" if outcome is Outcome.CRASHED else "timeout"
+        return Observation(kind=kind, message=clean_message(props.get("printed") or text))
+    raw = props.get("observation")
+    if isinstance(raw, dict):
+        return TypeAdapter(Observation).validate_python(raw)
+    return Observation(kind="error", error_type="HarnessError",
+                       message=clean_message(text) or "no observation was recorded")
+
+
+def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
+                 ) -> tuple[list[Result], dict[str, Any]]:
+    """Turns report-log events into results.
+
+    Args:
+        reports: decoded lines of a pytest-reportlog file.
+        environment: the environment id the results belong to.
+
+    Returns:
+        (results by case in log order, the environment's recorded properties from
+        `test_environment`, empty if that test did not report).
+    """
+    by_case: dict[str, Result] = {}
+    env_props: dict[str, Any] = {}
+    for report in reports:
+        if report.get("$report_type") != "TestReport":
+            continue
+        nodeid = str(report.get("nodeid", ""))
+        if nodeid.endswith("::test_environment") and report.get("when") == "call":
+            env_props = _props(report)
+            env_props["check_outcome"] = report.get("outcome")
+            env_props["check_message"] = clean_message(_longrepr_text(report))
+            continue
+        case = _case_id(nodeid)
+        when = report.get("when")
+        if case is None:
+            continue
+        if when != "call" and report.get("outcome") == "passed":
+            continue  # a passing setup or teardown says nothing new
+        if when == "teardown" and case in by_case:
+            continue  # the call already decided this cell
+        text = _longrepr_text(report)
+        props = _props(report)
+        outcome = _outcome(report, text)
+        observed = _observation_for(outcome, props, text)
+        by_case[case] = Result(
+            case=case, environment=environment, outcome=outcome, observed=observed,
+            duration_s=round(float(report.get("duration") or 0.0), 4),
+            limitation=props.get("limitation") or report.get("wasxfail") or None,
+        )
+    return list(by_case.values()), env_props
+
+
+def read_report_log(path: Path) -> list[dict[str, Any]]:
+    """Reads a pytest-reportlog file, skipping a last line cut short by a killed run.
+
+    Raises:
+        ValueError: a line other than the last is not JSON; names the file and line.
+    """
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    events = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if number == len(lines):
+                break
+            raise ValueError(f"{path}:{number}: not a JSON report-log line: {exc}") from exc
+    return events
+
+
+def missing_results(results: Sequence[Result], cases: Sequence[CaseInfo], environment: str,
+                    outcome: Outcome, kind: ObservationKind, reason: str) -> list[Result]:
+    """Results for the cases that have none, so every case has a cell."""
+    have = {r.case for r in results}
+    return [
+        Result(case=c.id, environment=environment, outcome=outcome,
+               observed=Observation(kind=kind, message=reason))
+        for c in cases if c.id not in have
+    ]
+
+
+# --- run files ------------------------------------------------------------------------------
+
+class RunFileError(ValueError):
+    """A run file cannot be used; the message names the file and the field."""
+
+
+def dump_run(run: Run, path: Path) -> None:
+    """Writes a run file atomically (write a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(RUN_ADAPTER.dump_json(run, indent=1))
+    tmp.replace(path)
+
+
+def load_run(path: Path) -> Run:
+    """Reads and validates a run file.
+
+    Raises:
+        RunFileError: unreadable, truncated, of another schema version, or a field is
+            invalid; the message names the file and the field.
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFileError(f"{path}: cannot be read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise RunFileError(f"{path}: not valid JSON (truncated?): {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RunFileError(f"{path}: expected a JSON object at the top level.")
+    version = raw.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RunFileError(f"{path}: field `schema_version` is {version!r}; this harness "
+                           f"reads schema_version {SCHEMA_VERSION}.")
+    try:
+        run = RUN_ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RunFileError(f"{path}: field `{where}`: {first['msg']} "
+                           f"({exc.error_count()} problem(s) in all)") from exc
+    env_id = run.environment.id
+    stray = {r.environment for r in run.results} - {env_id}
+    if stray:
+        raise RunFileError(f"{path}: field `results[].environment` holds {sorted(stray)}, "
+                           f"but the file is for {env_id!r}.")
+    return run
+
+
+def replace_outcome(result: Result, outcome: Outcome) -> Result:
+    """A copy of `result` with another outcome."""
+    return replace(result, outcome=outcome)
+
+
+# --- the matrix -----------------------------------------------------------------------------
+
+MATCHED = frozenset({Outcome.PASSED, Outcome.XPASSED})
+RAN = frozenset({Outcome.PASSED, Outcome.FAILED, Outcome.XFAILED, Outcome.XPASSED,
+                 Outcome.CRASHED, Outcome.TIMEOUT})
+
+
+def cell_signature(result: Result) -> tuple[str, bool, bool]:
+    """What a cell did, coarsely: (observation kind, matched the reference, held NaN).
+
+    Two environments that ran a case disagree when their signatures differ.
+    """
+    return (result.observed.kind, result.outcome in MATCHED, bool(result.observed.nan_count))
+
+
+def divergent_cases(matrix: Matrix) -> list[str]:
+    """Case ids on which the environments that ran disagree (kind, match, or NaN), in order."""
+    seen: dict[str, set[tuple[str, bool, bool]]] = {}
+    for result in matrix.results:
+        if result.outcome in RAN:
+            seen.setdefault(result.case, set()).add(cell_signature(result))
+    return [c.id for c in matrix.cases if len(seen.get(c.id, ())) > 1]
+
+
+def silent_divergences(matrix: Matrix) -> list[Result]:
+    """Cells that returned values without error but disagree with the reference.
+
+    Values where the reference expects an error, values that differ from it, or NaN where
+    it expects none: the most important thing this matrix finds.
+    """
+    return [r for r in matrix.results
+            if r.observed.kind == "value" and r.outcome in (Outcome.FAILED, Outcome.XFAILED)]
+
+
+def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
+               generated_at: str, problems: Sequence[str] = ()) -> Matrix:
+    """Merges run files into the matrix.
+
+    Args:
+        runs: validated runs, at most one per environment.
+        environments: every declared environment, in column order; one with no run is
+            `not_run` ("no run file"), never a 0% column.
+        generated_at: ISO 8601 time stamp.
+        problems: messages about run files that could not be used; shown in every format.
+
+    Returns:
+        The matrix: every case of every run, and exactly one result per case × environment.
+
+    Raises:
+        ValueError: two runs for one environment.
+    """
+    by_env: dict[str, Run] = {}
+    for run in runs:
+        env_id = run.environment.id
+        if env_id in by_env:
+            raise ValueError(f"two run files for environment {env_id!r}; keep one.")
+        by_env[env_id] = run
+    cases: dict[str, CaseInfo] = {}
+    for run in runs:
+        for case in run.cases:
+            cases.setdefault(case.id, case)
+    case_list = list(cases.values())
+    envs: list[EnvironmentInfo] = []
+    results: list[Result] = []
+    declared = {e.id for e in environments}
+    extra = [r.environment for r in runs if r.environment.id not in declared]
+    for env in [*environments, *extra]:
+        run = by_env.get(env.id)
+        if run is None:
+            reason = env.reason or "no run file: this environment has not been run here"
+            envs.append(replace(env, ran=False, reason=reason))
+            results += missing_results([], case_list, env.id, Outcome.NOT_RUN, "not_run",
+                                       reason)
+            continue
+        envs.append(run.environment)
+        own = [r for r in run.results if r.case in cases]
+        results += own
+        if run.environment.ran:
+            why = "this case was not in the catalog when this environment ran"
+            results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run", why)
+        else:
+            results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run",
+                                       run.environment.reason or "not run")
+    order = {c.id: i for i, c in enumerate(case_list)}
+    col = {e.id: i for i, e in enumerate(envs)}
+    results.sort(key=lambda r: (order[r.case], col[r.environment]))
+    return Matrix(schema_version=SCHEMA_VERSION, generated_at=generated_at, environments=envs,
+                  cases=case_list, results=results, problems=list(problems))
+
+
+# --- command line: fold a log, or record an environment that did not run --------------------
+
+def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
+    """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
+    from cases import load_catalog
+    from cases.core import KERAS_RUNNER
+    from cases.expect import expected
+
+    infos = []
+    for case in load_catalog(extra).cases:
+        want = "values"
+        if case.runner == KERAS_RUNNER:
+            error = expected(case).error
+            want = f"error: {error}" if error else "values"
+        infos.append(CaseInfo(id=case.id, group=case.group, description=case.description,
+                              axes=dict(case.axes), expected=want))
+    return infos
+
+
+def _environment_info(environment: str, ran: bool, reason: str | None,
+                      props: Mapping[str, Any]) -> EnvironmentInfo:
+    from matrix.environments import get_environment
+
+    env = get_environment(environment)
+    return EnvironmentInfo(id=env.id, backend=env.backend, device=env.device, ran=ran,
+                           reason=reason, versions=dict(props.get("versions") or {}),
+                           provenance=dict(props.get("provenance") or {}))
+
+
+def fold_run(environment: str, log: Path, extra: Sequence[str]) -> Run:
+    """Folds one environment's report log into its `Run`.
+
+    Every case of the catalog gets a cell: a case with no report (the run was interrupted
+    before it) is `error` with that reason, so nothing is silently missing.
+    """
+    events = read_report_log(log) if log.exists() else []
+    results, props = fold_reports(events, environment)
+    finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
+    infos = catalog_infos(extra)
+    known = {c.id for c in infos}
+    results = [r for r in results if r.case in known]
+    status = finish[-1].get("exitstatus") if finish else None
+    reason = None if status is not None else "the pytest run did not finish (interrupted?)"
+    results += missing_results(results, infos, environment, Outcome.ERROR, "not_run",
+                               "the run recorded no result for this case")
+    order = {c.id: i for i, c in enumerate(infos)}
+    results.sort(key=lambda r: order[r.case])
+    props = dict(props)
+    provenance = dict(props.get("provenance") or {})
+    provenance["pytest_exitstatus"] = status
+    provenance["environment_check"] = {"outcome": props.get("check_outcome"),
+                                       "message": props.get("check_message")}
+    props["provenance"] = provenance
+    env = _environment_info(environment, ran=bool(events), reason=reason, props=props)
+    return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
+
+
+def not_run(environment: str, reason: str, extra: Sequence[str]) -> Run:
+    """The run file of an environment that did not run here, every cell `not_run`."""
+    infos = catalog_infos(extra)
+    results = missing_results([], infos, environment, Outcome.NOT_RUN, "not_run", reason)
+    env = _environment_info(environment, ran=False, reason=reason, props={})
+    return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m matrix.results {fold,not-run} --environment ID --output PATH ...`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m matrix.results", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("fold", "not-run"):
+        cmd = sub.add_parser(name)
+        cmd.add_argument("--environment", required=True)
+        cmd.add_argument("--output", required=True, type=Path)
+        cmd.add_argument("--catalog", action="append", default=[])
+        if name == "fold":
+            cmd.add_argument("--log", required=True, type=Path)
+        else:
+            cmd.add_argument("--reason", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "fold":
+        run = fold_run(args.environment, args.log, args.catalog)
+    else:
+        run = not_run(args.environment, args.reason, args.catalog)
+    dump_run(run, args.output)
+    counts: dict[str, int] = {}
+    for result in run.results:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(f"{args.output}: {len(run.results)} cells for {args.environment} ({summary})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Nox sessions of keras-compat-matrix: run the catalog per environment, then report.
+
+`nox` runs every CPU environment and then `report`. `nox -l` lists the sessions;
+`nox -t jax` or `nox -k "jax and cpu"` selects environments; `nox -s tests` runs the tests.
+This file never imports Keras: each environment runs in its own virtualenv and process.
+
+Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatable),
+`--output DIR` (where the run file goes; default `reports/runs`), `--timeout SECONDS` (per
+case; default 120); anything else goes to pytest (e.g. `-k "rank2 and int64"`).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT))
+
+from matrix.environments import Environment, gpu_visible, load_environments  # noqa: E402
+
+nox.needs_version = ">=2025.5.1"
+nox.options.default_venv_backend = "virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = False
+
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+ENVIRONMENTS = load_environments()
+RUNS_DIR = ROOT / "reports" / "runs"
+WORK_DIR = ROOT / "reports" / ".work"
+DEFAULT_TIMEOUT_S = 120
+#: Restarts of the worker a run allows; each crashed or timed-out case costs one.
+MAX_WORKER_RESTARTS = 1000
+
+nox.options.sessions = [f"run({e.id})"
+                        for e in ENVIRONMENTS if e.default] + ["report"]
+
+
+def _git_commit() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty.strip() else "")
+
+
+def _split_posargs(posargs: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Separates the harness's own options from the arguments passed on to pytest."""
+    own: dict[str, list[str]] = {"--catalog": [], "--output": [], "--timeout": []}
+    rest: list[str] = []
+    args = iter(posargs)
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key in own:
+            own[key].append(value or next(args, ""))
+        else:
+            rest.append(arg)
+    return own, rest
+
+
+def _find(backend: str, device: str) -> Environment:
+    for environment in ENVIRONMENTS:
+        if (environment.backend, environment.device) == (backend, device):
+            return environment
+    raise ValueError(f"no environment {backend}-{device} in matrix/axes.toml")
+
+
+def _params() -> list[nox.param]:
+    return [nox.param(e.backend, e.device, id=f"{e.backend}-{e.device}",
+                      tags=[e.backend, e.device, e.id])
+            for e in ENVIRONMENTS]
+
+
+def _fold_args(catalogs: list[str]) -> list[str]:
+    return [arg for path in catalogs for arg in ("--catalog", path)]
+
+
+@nox.session(tags=["run"])
+@nox.parametrize(("backend", "device"), _params())
+def run(session: nox.Session, backend: str, device: str) -> None:
+    """Run the case catalog on one backend and device; write reports/runs/<environment>.json."""
+    environment = _find(backend, device)
+    own, pytest_args = _split_posargs(list(session.posargs))
+    out_dir = Path(own["--output"][-1]) if own["--output"] else RUNS_DIR
+    out_dir = out_dir if out_dir.is_absolute() else ROOT / out_dir
+    run_file = out_dir / f"{environment.id}.json"
+    timeout = own["--timeout"][-1] if own["--timeout"] else str(DEFAULT_TIMEOUT_S)
+    catalogs = [str(Path(p).resolve()) for p in own["--catalog"]]
+    session.install(*nox.project.dependency_groups(PYPROJECT, "run"))
+    session.chdir(ROOT)
+    if device == "gpu":
+        visible, detail = gpu_visible()
+        if not visible:
+            if run_file.exists() and json.loads(run_file.read_text()).get(
+                    "environment", {}).get("ran"):
+                session.warn(f"{detail}; kept {run_file.relative_to(ROOT)}, which holds cells "
+                             "that really ran on a GPU elsewhere.")
+                return
+            session.run("python", "-m", "matrix.results", "not-run", "--environment",
+                        environment.id, "--reason", detail, "--output", str(run_file),
+                        *_fold_args(catalogs))
+            session.warn(f"{environment.id}: {detail}; every cell is recorded as not_run.")
+            return
+    session.install(*environment.requirements)
+    work = WORK_DIR / environment.id
+    work.mkdir(parents=True, exist_ok=True)
+    for stale in work.iterdir():
+        stale.unlink()
+    log = work / "report-log.jsonl"
+    env = {**environment.variables(), "KCM_ENVIRONMENT": environment.id,
+           "KCM_WORKDIR": str(work), "KCM_GIT_COMMIT": _git_commit(),
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
+    session.run(
+        "python", "-m", "pytest", "cases/test_cases.py", "-p", "no:cacheprovider",
+        "-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}",
+        f"--timeout={timeout}", "--timeout-method=thread", f"--report-log={log}",
+        "-q", "-s", "-rN", "--no-header", "-W", "ignore::UserWarning",
+        *_fold_args(catalogs), *pytest_args,
+        env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
+    )
+    session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
+                "--log", str(log), "--output", str(run_file), *_fold_args(catalogs), env=env)
+
+
+@nox.session(tags=["report"])
+def report(session: nox.Session) -> None:
+    """Fold every run file into reports/compatibility.{md,html,json} and print a summary."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    session.run("python", "-m", "matrix.report", "--runs", str(RUNS_DIR),
+                "--out", str(ROOT / "reports"), *session.posargs)
+
+
+@nox.session(tags=["tests"])
+def tests(session: nox.Session) -> None:
+    """Run the harness tests and the end-to-end slice on all three CPU backends."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.chdir(ROOT)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """Check style and types: ruff and mypy --strict."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.chdir(ROOT)
+    session.run("ruff", "check", ".")
+    session.run("mypy")
