@@ -23,6 +23,8 @@ import pytest
 _STDERR_LOG = "worker-stderr.log"
 _HEARTBEAT = "heartbeat.json"
 _PRINTED_LIMIT = 4000
+#: The node ids collected for the run, written by the controller beside the report log.
+COLLECTED = "collected.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,6 +109,10 @@ class _Progress:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.total = len(ids)
+        workdir = _workdir()
+        if workdir is not None:  # the fold tells deselected cases from lost ones with this
+            workdir.mkdir(parents=True, exist_ok=True)
+            (workdir / COLLECTED).write_text(json.dumps(ids), encoding="utf-8")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not (report.when == "???" or report.failed):

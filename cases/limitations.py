@@ -57,4 +57,40 @@ KERAS_EMBEDDING_SRC = (
     "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/core/embedding.py"
 )
 
-LIMITATIONS: tuple[Limitation, ...] = ()
+JAX_TAKE_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take.html"
+
+LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
+                    "raising: an id >= input_dim silently becomes a NaN row",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"values": ("out_of_range",)},
+    ),
+    Limitation(
+        description="JAX's take fills rows for ids below -input_dim with NaN instead of raising",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"values": ("negative",), "bad_id": ("-11",)},
+    ),
+    Limitation(
+        description="keras.ops.take wraps a negative id like NumPy: Embedding returns the last "
+                    "row for id -1 on every backend instead of refusing it (the Embedding "
+                    "contract is ids in [0, input_dim), keras-team/keras#20145)",
+        link="https://github.com/keras-team/keras/issues/20145",
+        axes={"values": ("negative",), "bad_id": ("-1",)},
+    ),
+    Limitation(
+        description="Embedding.call casts non-integer ids to int32, so a fractional id such as "
+                    "1.5 is truncated to row 1 with no error (the article claims a TypeError)",
+        link=KERAS_EMBEDDING_SRC,
+        axes={"values": ("fractional",)},
+    ),
+    Limitation(
+        description="Keras's torch backend has no uint64 (PyTorch's unsigned types past uint8 "
+                    "are limited): convert_to_tensor raises 'Unsupported dtype for PyTorch'",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"input_dtype": ("uint64",), "values": ("in_range",)},
+    ),
+)

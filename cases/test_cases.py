@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import functools
 import importlib.metadata
+import json
 import os
 import platform
 import sys
@@ -92,13 +93,18 @@ def _backend_facts(backend: str) -> dict[str, Any]:
         import torch
 
         facts["build_cuda"] = torch.version.cuda  # None for a CPU build
-        facts["torch_version"] = torch.__version__
+        facts["torch_version"] = str(torch.__version__)  # a str subclass
         gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] \
             if torch.cuda.is_available() else []
         facts["gpus"] = gpus
         facts["devices"] = ["cpu", *gpus]
         facts["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     return facts
+
+
+def _plain(value: Any) -> Any:
+    """JSON-plain copy: xdist's channel refuses str subclasses such as torch's TorchVersion."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def test_environment(record_property: Any) -> None:
@@ -122,8 +128,8 @@ def test_environment(record_property: Any) -> None:
         checks["gpu_visible"] = (bool(facts.get("gpus")),
                                  f"GPUs visible to {BACKEND}: {facts.get('gpus')}")
     gpus = facts.get("gpus") or []
-    record_property("versions", _versions())
-    record_property("provenance", {
+    record_property("versions", _plain(_versions()))
+    record_property("provenance", _plain({
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
@@ -132,7 +138,7 @@ def test_environment(record_property: Any) -> None:
         "git_commit": os.environ.get("KCM_GIT_COMMIT", "unknown"),
         "backend_facts": facts,
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
-    })
+    }))
     failed = [f"{name}: {detail}" for name, (ok, detail) in checks.items() if not ok]
     assert not failed, "environment check failed: " + "; ".join(failed)
 
@@ -163,7 +169,7 @@ def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) 
         observation, error, tolerance = Observation(**raw), None, 0.0
     else:
         observation, error, tolerance = _observe(case)
-    record_property("observation", dataclasses.asdict(observation))
+    record_property("observation", _plain(dataclasses.asdict(observation)))
     problem = judge(error, tolerance, observation)
     if problem is None and DEVICE == "gpu" and observation.kind == "value":
         where = (observation.device or "").lower()

@@ -146,19 +146,30 @@ RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
 MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
-_KERAS_WRAPPER = re.compile(r"^(Exception encountered when calling|Arguments received by)")
+# Lines that frame an error rather than state it: Keras's layer wrapper, TensorFlow's graph
+# execution banner and the traceback it appends, xdist's node markers.
+_NOISE = re.compile(
+    r"^(Exception encountered when calling|Arguments received by|Graph execution error"
+    r"|Detected at node|File \"|Traceback \(most recent|\[\[|•)"
+)
+_TF_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_TF_OP = re.compile(r"\s*\[Op:[^\]]*\]$")
 
 
 def clean_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """The first meaningful line of an error message, ANSI escapes stripped, cut to `limit`.
 
     Keras wraps a layer's error as "Exception encountered when calling Embedding.call()."
-    followed by the original message; that wrapper line is skipped so the cell shows the cause.
-    Control characters other than tab are removed.
+    followed by the original message, and TensorFlow prefixes graph errors with a banner and a
+    traceback; those lines are skipped, and TensorFlow's `{{function_node ...}}` prefix and
+    `[Op:...]` suffix are cut, so the cell shows the cause, e.g.
+    "indices[0,1] = 10 is not in [0, 10)". Control characters other than tab are removed.
     """
     text = _ANSI.sub("", text)
     lines = [line.strip() for line in text.splitlines()]
-    useful = [line for line in lines if line and not _KERAS_WRAPPER.match(line)]
+    useful = [_TF_OP.sub("", _TF_NODE.sub("", line)) for line in lines
+              if line and not _NOISE.match(line)]
+    useful = [line for line in useful if line]
     first = useful[0] if useful else (lines[0] if lines else "")
     first = "".join(ch for ch in first if ch == "\t" or ch.isprintable())
     return first if len(first) <= limit else first[: limit - 1] + "…"
@@ -508,6 +519,10 @@ def fold_run(environment: str, log: Path, extra: Sequence[str]) -> Run:
     results, props = fold_reports(events, environment)
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     infos = catalog_infos(extra)
+    collected_file = log.parent / "collected.json"
+    if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
+        selected = {_case_id(n) for n in json.loads(collected_file.read_text(encoding="utf-8"))}
+        infos = [c for c in infos if c.id in selected]
     known = {c.id for c in infos}
     results = [r for r in results if r.case in known]
     status = finish[-1].get("exitstatus") if finish else None

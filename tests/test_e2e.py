@@ -1,0 +1,160 @@
+"""End-to-end: the real `run` nox session on all three CPU backends, over a catalog slice.
+
+These tests create (or reuse) each environment's virtualenv under `.nox/`, run real Keras on
+real TensorFlow, JAX and PyTorch, fold the log and assert what was observed. They write their
+run files to a temporary folder, never to `reports/runs/`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.results import Outcome, Result, Run, load_run
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE = ROOT / "tests" / "data" / "hostile_catalog.py"
+
+pytestmark = pytest.mark.e2e
+
+#: The slice: in-range ids, id == input_dim, id -1, float ids, and the article's examples.
+SLICE = ("embedding-dtype-rank2-int32-in_range-none-eager or "
+         "embedding-values-rank2-int32-out_of_range-10-none-eager or "
+         "embedding-values-rank2-int32-negative-1-none-eager or "
+         "embedding-values-rank2-float32-fractional-1.5-none-eager or "
+         "article or "
+         "mask-consumers-lstm-rank2-int32-padded-post-mask_zero-predict or "
+         "embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager")
+
+
+def run_session(environment: str, out: Path, *args: str) -> Run:
+    """Runs `nox -s run(<environment>) -- --output <out> ...` and loads its run file."""
+    command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+               "-s", f"run({environment})", "--", "--output", str(out), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return load_run(out / f"{environment}.json")
+
+
+def cells(run: Run) -> dict[str, Result]:
+    return {r.case: r for r in run.results}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    out = tmp_path_factory.mktemp("runs")
+    return {env: run_session(env, out, "-k", SLICE)
+            for env in ("tensorflow-cpu", "jax-cpu", "torch-cpu")}
+
+
+def test_environments_are_what_was_asked(runs: dict[str, Run]) -> None:
+    for env_id, run in runs.items():
+        info = run.environment
+        assert info.ran, env_id
+        assert info.versions["keras"] == "3.15.1"
+        checks = info.provenance["checks"]
+        assert checks["backend"]["ok"], checks
+        assert checks["no_gpu_visible"]["ok"], checks
+        assert info.provenance["git_commit"] != "unknown"
+    torch_checks = runs["torch-cpu"].environment.provenance["checks"]
+    assert torch_checks["torch_cpu_build"]["ok"], torch_checks
+    assert runs["torch-cpu"].environment.provenance["backend_facts"]["build_cuda"] is None
+
+
+def test_slice_is_exactly_the_selected_cases(runs: dict[str, Run]) -> None:
+    for run in runs.values():
+        ids = {c.id for c in run.cases}
+        assert len(ids) == 11, sorted(ids)
+        assert {r.case for r in run.results} == ids
+
+
+def test_in_range_lookup_passes_exactly_on_cpu(runs: dict[str, Run]) -> None:
+    for env_id, run in runs.items():
+        cell = cells(run)["embedding-dtype-rank2-int32-in_range-none-eager"]
+        assert cell.outcome is Outcome.PASSED, (env_id, cell)
+        assert cell.observed.shape == [2, 3, 4]
+        assert cell.observed.dtype == "float32"
+        assert cell.observed.max_abs_error == 0.0
+        assert "cpu" in (cell.observed.device or "").lower(), cell.observed.device
+
+
+def test_out_of_range_raises_on_tf_and_torch_and_is_nan_on_jax(runs: dict[str, Run]) -> None:
+    case = "embedding-values-rank2-int32-out_of_range-10-none-eager"
+    tf, jx, pt = (cells(runs[e])[case] for e in ("tensorflow-cpu", "jax-cpu", "torch-cpu"))
+    assert tf.observed.kind == "error"
+    assert tf.observed.error_type == "InvalidArgumentError"
+    assert tf.outcome is Outcome.PASSED
+    assert pt.observed.kind == "error"
+    assert pt.observed.error_type == "IndexError"
+    assert pt.outcome is Outcome.PASSED
+    # JAX's take fills out-of-bounds rows with NaN: a silent divergence, never `passed`.
+    assert jx.observed.kind == "value"
+    assert jx.observed.nan_count == 4
+    assert jx.outcome in (Outcome.FAILED, Outcome.XFAILED)
+
+
+def test_negative_id_silently_returns_the_last_row_everywhere(runs: dict[str, Run]) -> None:
+    for env_id, run in runs.items():
+        cell = cells(run)["embedding-values-rank2-int32-negative-1-none-eager"]
+        assert cell.observed.kind == "value", (env_id, cell)
+        assert cell.outcome in (Outcome.FAILED, Outcome.XFAILED), (env_id, cell)
+
+
+def test_article_examples_are_observed(runs: dict[str, Run]) -> None:
+    for env_id, run in runs.items():
+        got = cells(run)
+        # Example 1: a rank-1 input works on the layer (the article's ValueError is not raised)
+        direct = got["article-1-rank1-int64-in_range-none-eager"]
+        assert direct.outcome is Outcome.PASSED, (env_id, direct)
+        assert direct.observed.shape == [5, 128]
+        # ... but a model built for Input((3,)) refuses it.
+        model = got["article-1-rank1-int64-in_range-none-predict"]
+        assert model.observed.kind == "error", (env_id, model)
+        assert model.observed.error_type == "ValueError"
+        # Example 2: fractional float ids are not refused (no TypeError): truncated instead.
+        frac = got["article-2-rank2-float32-fractional-none-eager"]
+        assert frac.observed.kind == "value", (env_id, frac)
+        assert frac.outcome in (Outcome.FAILED, Outcome.XFAILED)
+        # Example 3: SimpleRNN after a masked embedding matches the masked NumPy reference.
+        rnn = got["article-3-rank2-int32-padded-post-mask_zero-simplernn-eager"]
+        assert rnn.outcome is Outcome.PASSED, (env_id, rnn)
+        assert rnn.observed.shape == [3, 32]
+        assert rnn.observed.max_abs_error is not None
+        assert rnn.observed.max_abs_error <= 1e-5
+
+
+def test_mask_and_masked_lstm_match_the_reference(runs: dict[str, Run]) -> None:
+    for env_id, run in runs.items():
+        got = cells(run)
+        mask = got["embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager"]
+        assert mask.outcome is Outcome.PASSED, (env_id, mask)
+        assert mask.observed.dtype == "bool"
+        lstm = got["mask-consumers-lstm-rank2-int32-padded-post-mask_zero-predict"]
+        assert lstm.outcome is Outcome.PASSED, (env_id, lstm)
+        assert lstm.observed.shape == [3, 3]
+
+
+def test_crash_and_hang_cost_one_cell_each(tmp_path: Path) -> None:
+    run = run_session("jax-cpu", tmp_path, "--catalog", str(HOSTILE), "--timeout", "20",
+                      "-k", "hostile")
+    got = cells(run)
+    abort = got["hostile-abort-eager"]
+    assert abort.outcome is Outcome.CRASHED, abort
+    assert abort.observed.kind == "crash"
+    assert "Aborted" in (abort.observed.message or ""), abort.observed
+    segv = got["hostile-segfault-eager"]
+    assert segv.outcome is Outcome.CRASHED, segv
+    assert "Segmentation fault" in (segv.observed.message or ""), segv.observed
+    hang = got["hostile-hang-eager"]
+    assert hang.outcome is Outcome.TIMEOUT, hang
+    assert hang.observed.kind == "timeout"
+    assert "pytest-timeout" in (hang.observed.message or "")
+    after = got["hostile-after-eager"]
+    assert after.outcome is Outcome.PASSED, after
+    assert after.observed.shape == [1, 2, 4]

@@ -1,0 +1,305 @@
+"""Tests of `matrix.report`: the JSON contract, Markdown golden file, HTML escaping, problems.
+
+No framework is imported: the matrix is built by hand. To rewrite the golden files after an
+intended change of the output, run `KCM_UPDATE_GOLDEN=1 pytest tests/test_report.py` and
+review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.report import (
+    collect,
+    main,
+    print_summary,
+    render_html,
+    render_json,
+    render_markdown,
+    script_json,
+    write_reports,
+)
+from matrix.results import (
+    MATRIX_ADAPTER,
+    CaseInfo,
+    EnvironmentInfo,
+    Matrix,
+    Observation,
+    Outcome,
+    Result,
+    Run,
+    divergent_cases,
+    dump_run,
+    merge_runs,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "report"
+NOW = "2025-01-02T03:04:05+00:00"
+SCRIPT = "<script>alert(1)</script>"
+
+ENVS = [
+    EnvironmentInfo(id="tensorflow-cpu", backend="tensorflow", device="cpu", ran=False),
+    EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=False),
+    EnvironmentInfo(id="torch-cpu", backend="torch", device="cpu", ran=False),
+    EnvironmentInfo(id="jax-gpu", backend="jax", device="gpu", ran=False),
+]
+CASES = [
+    CaseInfo(id="embedding-rank2-int32-in_range", group="embedding",
+             description="Embedding lookup of in-range int32 indices, rank 2",
+             axes={"layer": "Embedding", "rank": 2, "input_dtype": "int32",
+                   "values": "in_range", "mode": "eager"}),
+    CaseInfo(id="embedding-rank2-int32-out_of_range", group="embedding",
+             description="Embedding lookup of an index past input_dim",
+             axes={"layer": "Embedding", "rank": 2, "input_dtype": "int32",
+                   "values": "out_of_range", "mode": "eager"},
+             expected="error: index 12 is out of range for input_dim=10"),
+    CaseInfo(id="mask_consumers-lstm-explicit", group="mask-consumers",
+             description="Embedding then LSTM with an explicit float mask",
+             axes={"layer": "Embedding", "consumer": "LSTM", "mask": "explicit",
+                   "mode": "eager"},
+             expected="error: the mask must be boolean"),
+]
+LIMITATION = "JAX clamps out-of-range indices instead of raising <https://example.org/jax>"
+
+
+def _values(nan: int = 0, error: float | None = 0.0, device: str = "cpu:0") -> Observation:
+    return Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=error,
+                       nan_count=nan, device=device)
+
+
+def _error(error_type: str, message: str) -> Observation:
+    return Observation(kind="error", error_type=error_type, message=message)
+
+
+def _run(env: EnvironmentInfo, cells: list[tuple[Outcome, Observation, str | None]]) -> Run:
+    ran = EnvironmentInfo(
+        id=env.id, backend=env.backend, device=env.device, ran=True,
+        versions={"keras": "3.15.1", "python": "3.11.7", env.backend: "1.0.0"},
+        provenance={"device_name": "x86_64", "date": "2025-01-01T00:00:00+00:00",
+                    "git_commit": "0123456789abcdef0123456789abcdef01234567"})
+    results = [Result(case=case.id, environment=env.id, outcome=outcome, observed=obs,
+                      duration_s=0.25, limitation=limitation)
+               for case, (outcome, obs, limitation) in zip(CASES, cells, strict=True)]
+    return Run(schema_version=1, environment=ran, cases=CASES, results=results)
+
+
+def _runs() -> list[Run]:
+    bad_mask = _error("ValueError", f"\x1b[31mbad mask {SCRIPT} & </script>\x1b[0m")
+    return [
+        _run(ENVS[0], [
+            (Outcome.PASSED, _values(), None),
+            (Outcome.PASSED, _error("InvalidArgumentError", "indices[0,1] = 12 is not in "
+                                    "[0, 10)"), None),
+            (Outcome.PASSED, bad_mask, None),
+        ]),
+        _run(ENVS[1], [
+            (Outcome.PASSED, _values(), None),
+            (Outcome.XFAILED, _values(nan=4, error=float("inf")), LIMITATION),
+            (Outcome.PASSED, _error("TypeError", "mask | must be bool"), None),
+        ]),
+        _run(ENVS[2], [
+            (Outcome.PASSED, _values(), None),
+            (Outcome.PASSED, _error("IndexError", "index out of range in self"), None),
+            (Outcome.PASSED, _error("RuntimeError", "mask must be bool"), None),
+        ]),
+    ]
+
+
+@pytest.fixture
+def matrix() -> Matrix:
+    """3 cases by 4 environments; jax-gpu has no run file, so it is `not_run`."""
+    return merge_runs(_runs(), ENVS, NOW)
+
+
+def _golden(name: str, text: str) -> None:
+    """Compares `text` with a golden file; rewrites it when KCM_UPDATE_GOLDEN=1."""
+    path = GOLDEN / name
+    if os.environ.get("KCM_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.exists(), f"{path} is missing; create it with KCM_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), \
+        f"{name} differs from its golden file; if intended, rerun with KCM_UPDATE_GOLDEN=1"
+
+
+# --- JSON -----------------------------------------------------------------------------------
+
+def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
+    data = json.loads(render_json(matrix), parse_constant=pytest.fail)
+    assert set(data) == {"schema_version", "generator", "generated_at", "environments",
+                         "cases", "results", "problems"}
+    assert data["schema_version"] == 1
+    assert "nox -s report" in data["generator"]
+    assert data["generated_at"] == NOW
+    for env in data["environments"]:
+        assert {"id", "backend", "device", "ran", "versions"} <= set(env)
+    for case in data["cases"]:
+        assert set(case) == {"id", "group", "description", "axes", "expected"}
+    observed = {"kind", "error_type", "message", "shape", "dtype", "max_abs_error",
+                "nan_count", "device"}
+    for result in data["results"]:
+        assert set(result) == {"case", "environment", "outcome", "observed", "duration_s",
+                               "limitation"}
+        assert set(result["observed"]) == observed
+    pairs = [(r["case"], r["environment"]) for r in data["results"]]
+    assert len(pairs) == len(set(pairs)) == 3 * 4
+
+
+def test_json_round_trips_and_writes_infinity_as_a_string(matrix: Matrix) -> None:
+    text = render_json(matrix)
+    assert '"max_abs_error": "Infinity"' in text
+    assert MATRIX_ADAPTER.validate_json(text) == matrix
+
+
+# --- divergences ----------------------------------------------------------------------------
+
+def test_divergences_list_exactly_the_diverging_case(matrix: Matrix) -> None:
+    assert divergent_cases(matrix) == ["embedding-rank2-int32-out_of_range"]
+    markdown = render_markdown(matrix)
+    section = markdown.split("## Divergences", 1)[1].split("## Legend", 1)[0]
+    assert "embedding-rank2-int32-out_of_range" in section
+    assert "embedding-rank2-int32-in_range" not in section
+    assert "mask_consumers-lstm-explicit" not in section
+    assert "error: InvalidArgumentError" in section
+    assert "values, 4 NaN" in section
+    html = render_html(matrix)
+    table = html.split('id="divergence-table"', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r"<code>([^<]*)</code>", table) == ["embedding-rank2-int32-out_of_range"]
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+def test_markdown_matches_golden(matrix: Matrix) -> None:
+    _golden("compatibility.md", render_markdown(matrix))
+
+
+def test_markdown_escapes_untrusted_text() -> None:
+    env = EnvironmentInfo(id="jax-gpu", backend="jax", device="gpu", ran=False,
+                          reason=f"no GPU | {SCRIPT}")
+    markdown = render_markdown(merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"]))
+    assert SCRIPT not in markdown
+    assert "\\<script\\>" in markdown
+    assert "no GPU \\| " in markdown
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+def test_html_escapes_messages(matrix: Matrix) -> None:
+    html = render_html(matrix)
+    assert "<script>alert" not in html
+    assert "</script> & " not in html
+    # The message is in the embedded JSON, with <, > and & as JSON escapes.
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e \\u0026" in html
+    assert "\x1b" not in html
+    # Exactly our two script elements: the data and the code.
+    assert html.count("<script") == 2
+    assert html.count("</script>") == 2
+
+
+def test_html_escapes_text_from_the_runs() -> None:
+    env = EnvironmentInfo(id="jax-gpu", backend="jax", device="gpu", ran=False,
+                          reason=f"no GPU {SCRIPT}")
+    html = render_html(merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"]))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert" not in html
+
+
+def test_script_json_cannot_end_the_element() -> None:
+    text = str(script_json({"m": "</script><!-- & \u2028"}))
+    assert "<" not in text
+    assert ">" not in text
+    assert "&" not in text
+    assert json.loads(text) == {"m": "</script><!-- & \u2028"}
+
+
+def test_html_is_one_offline_page(matrix: Matrix) -> None:
+    html = render_html(matrix)
+    assert "nox -s report" in html
+    assert NOW in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert 'class="cell o-xfailed"' in html
+    assert "0123456789ab" in html  # the short git commit
+
+
+# --- problems and missing environments ------------------------------------------------------
+
+def test_bad_run_file_is_a_problem_and_the_rest_renders(tmp_path: Path) -> None:
+    runs = _runs()
+    dump_run(runs[1], tmp_path / "jax-cpu.json")
+    good = (tmp_path / "jax-cpu.json").read_text(encoding="utf-8")
+    (tmp_path / "torch-cpu.json").write_text(good[: len(good) // 2], encoding="utf-8")
+    matrix = collect(tmp_path, ENVS, now=NOW)
+    assert len(matrix.problems) == 1
+    assert "torch-cpu.json" in matrix.problems[0]
+    assert "JSON" in matrix.problems[0]
+    envs = {e.id: e for e in matrix.environments}
+    assert envs["jax-cpu"].ran
+    assert not envs["torch-cpu"].ran
+    assert "torch-cpu.json" in (envs["torch-cpu"].reason or "")
+    markdown = render_markdown(matrix)
+    assert "## Problems" in markdown
+    assert "torch-cpu.json" in markdown.split("## Environments", 1)[0]
+    assert "2/3 (67%)" in markdown  # jax-cpu: 2 passed of 3 that ran (one xfailed)
+
+
+def test_two_files_for_one_environment(tmp_path: Path) -> None:
+    run = _runs()[0]
+    dump_run(run, tmp_path / "a.json")
+    dump_run(run, tmp_path / "b.json")
+    matrix = collect(tmp_path, ENVS[:1], now=NOW)
+    assert len(matrix.problems) == 1
+    assert "b.json" in matrix.problems[0]
+    assert "environment.id" in matrix.problems[0]
+    assert matrix.environments[0].ran
+
+
+def test_missing_environment_is_not_run_never_zero_percent(matrix: Matrix) -> None:
+    gpu = next(e for e in matrix.environments if e.id == "jax-gpu")
+    assert not gpu.ran
+    assert {r.outcome for r in matrix.results if r.environment == "jax-gpu"} == \
+        {Outcome.NOT_RUN}
+    markdown = render_markdown(matrix)
+    row = next(line for line in markdown.splitlines() if line.startswith("| `jax-gpu`"))
+    assert "no: no run file" in row
+    assert "0%" not in row
+    assert "0/" not in row
+    assert "not run" in row
+
+
+# --- files, terminal and command line -------------------------------------------------------
+
+def test_write_reports_and_summary(matrix: Matrix, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    paths = write_reports(matrix, tmp_path / "out")
+    assert [p.name for p in paths] == ["compatibility.md", "compatibility.html",
+                                       "compatibility.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
+    print_summary(matrix)
+    out = capsys.readouterr().out
+    assert "jax-gpu" in out
+    assert "1 divergent case, 1 silent divergence" in out
+
+
+def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--runs", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    dump_run(_runs()[0], runs / "tensorflow-cpu.json")
+    (runs / "broken.json").write_text("{", encoding="utf-8")
+    assert main(["--runs", str(runs), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "broken.json" in out
+    data = json.loads((tmp_path / "out" / "compatibility.json").read_text(encoding="utf-8"))
+    assert any(e["id"] == "tensorflow-cpu" and e["ran"] for e in data["environments"])
+
+
+def test_no_framework_imported() -> None:
+    assert not {"keras", "tensorflow", "jax", "torch"} & set(sys.modules)
