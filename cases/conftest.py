@@ -23,6 +23,7 @@ import pytest
 _STDERR_LOG = "worker-stderr.log"
 _HEARTBEAT = "heartbeat.json"
 _PRINTED_LIMIT = 4000
+_READ_LIMIT = 1 << 20
 #: The node ids collected for the run, written by the controller beside the report log.
 COLLECTED = "collected.json"
 
@@ -50,7 +51,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / _STDERR_LOG, "ab", buffering=0)  # noqa: SIM115 - lives with the worker
+    # Both streams: pytest-timeout prints its banner on the terminal (stdout), and
+    # faulthandler prints "Fatal Python error" on stderr.
+    os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
     faulthandler.enable(file=sys.stderr, all_threads=True)
 
@@ -74,8 +79,8 @@ def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None]:
         return "", None
     with open(workdir / _STDERR_LOG, "rb") as log:
         log.seek(int(beat.get("offset", 0)))
-        printed = log.read().decode("utf-8", errors="replace")
-    return printed[-_PRINTED_LIMIT:], time.time() - float(beat["started"])
+        printed = log.read(_READ_LIMIT).decode("utf-8", errors="replace")
+    return printed, time.time() - float(beat["started"])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -83,7 +88,9 @@ def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any
     """On the controller: label a dead worker's case `timeout` or `crash`, with its output."""
     workdir = _workdir()
     printed, elapsed = ("", None) if workdir is None else _printed_since(workdir, crashitem)
-    timed_out = "Timeout +++" in printed
+    limit = float(sched.config.getoption("timeout", None) or 0) if sched is not None else 0.0
+    # pytest-timeout's banner says so; when the kill leaves no banner, the clock does.
+    timed_out = "Timeout +++" in printed or bool(limit and elapsed and elapsed >= limit * 0.98)
     if timed_out:
         line = f"ended by pytest-timeout after {elapsed:.1f} s" if elapsed else \
             "ended by pytest-timeout"

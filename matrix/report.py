@@ -101,6 +101,7 @@ BACKEND_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "jax": ("jax", "jaxlib"),
     "torch": ("torch",),
 }
+EXPECTED_WIDTH = 72  # the Markdown divergence table cuts `expected`; the HTML keeps it whole
 PASS_NOTE = ("passed/ran counts `passed` and `xpassed` (both matched the reference) over the "
              "cases that ran; `skipped`, `error` and `not_run` are not counted as ran.")
 
@@ -340,6 +341,10 @@ def render_markdown(matrix: Matrix) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _md_cell(result: Result | None) -> str:
     return "no result" if result is None else label(result.outcome)
 
@@ -356,7 +361,7 @@ def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[R
         cases = {c.id: c for c in matrix.cases}
         rows = []
         for case_id in divergent:
-            row = [_code(case_id), _md(cases[case_id].expected)]
+            row = [_code(case_id), _md(_cut(cases[case_id].expected, EXPECTED_WIDTH))]
             for env in ran:
                 result = cells.get((case_id, env.id))
                 row.append("no result" if result is None else
@@ -425,7 +430,8 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     commit = str(prov.get("git_commit") or "—")
     return {
         "id": env.id, "backend": env.backend, "device": env.device, "ran": env.ran,
-        "ran_text": ran_text(env), "keras": env.versions.get("keras", "—"),
+        "ran_text": ran_text(env), "reason": env.reason or "not run",
+        "keras": env.versions.get("keras", "—"),
         "backend_version": backend_version(env), "python": env.versions.get("python", "—"),
         "device_name": str(prov.get("device_name") or "—"),
         "date": str(prov.get("date") or "—"),
