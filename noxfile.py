@@ -122,7 +122,7 @@ def run(session: nox.Session, backend: str, device: str) -> None:
         "python", "-m", "pytest", "cases/test_cases.py", "-p", "no:cacheprovider",
         "-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}",
         f"--timeout={timeout}", "--timeout-method=thread", f"--report-log={log}",
-        "-q", "-s", "-rN", "--tb=no", "--no-header", "-W", "ignore::UserWarning",
+        "-q", "-s", "-rN", "--tb=no", "--no-header", "-W", "ignore",
         *_fold_args(catalogs), *pytest_args,
         env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
     )
