@@ -123,6 +123,7 @@ def run(session: nox.Session, backend: str, device: str) -> None:
         "-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}",
         f"--timeout={timeout}", "--timeout-method=thread", f"--report-log={log}",
         "-q", "-s", "-rN", "--tb=no", "--no-header", "-W", "ignore",
+        f"--junitxml={out_dir.parent / 'junit' / (environment.id + '.xml')}",
         *_fold_args(catalogs), *pytest_args,
         env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
     )
@@ -154,3 +155,19 @@ def lint(session: nox.Session) -> None:
     session.chdir(ROOT)
     session.run("ruff", "check", ".")
     session.run("mypy")
+
+
+@nox.session(tags=["diff"])
+def diff(session: nox.Session) -> None:
+    """Compare two compatibility.json files: regressions, fixes, changed cells (Markdown)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    session.run("python", "-m", "matrix.diff", *session.posargs)
+
+
+@nox.session(tags=["publish"])
+def publish(session: nox.Session) -> None:
+    """Build the published site (report, history, diff against the last run) in site/."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    session.run("python", "-m", "matrix.publish", *session.posargs)

@@ -55,8 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # faulthandler prints "Fatal Python error" on stderr.
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
-    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
-    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
+    # These wrap fds 1 and 2 for the worker's whole life; nothing closes them.
+    sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")  # noqa: SIM115
     faulthandler.enable(file=sys.stderr, all_threads=True)
 
 

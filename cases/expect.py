@@ -96,7 +96,9 @@ def layer_weights(case: Case) -> list[list[np.ndarray]]:
     return weights
 
 
-def _compute(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]) -> tuple[np.ndarray, str]:
+def _compute(
+    case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
+) -> tuple[np.ndarray, str]:
     if case.model_input_shape is not None and tuple(ids.shape[1:]) != case.model_input_shape:
         raise ValueError(
             "The input does not match the model's Input shape: expected (batch,) + "

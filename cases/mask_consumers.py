@@ -8,7 +8,7 @@ is the unmasked control, so a consumer that ignores the mask shows as a mismatch
 
 from __future__ import annotations
 
-from cases.core import MODES, Case, InputSpec, LayerSpec
+from cases.core import MODES, Case, InputSpec, LayerSpec, Padding
 from cases.embedding import call_text, embedding
 
 UNITS = 3
@@ -29,7 +29,7 @@ def cases() -> list[Case]:
     """Consumer × padding × mask × mode, plus a batch with an all-padding row."""
     out = []
     for consumer, kwargs in CONSUMERS.items():
-        variants: list[tuple[str, str, tuple[tuple[int, ...], ...], tuple[bool, ...]]] = [
+        variants: list[tuple[str, Padding, tuple[tuple[int, ...], ...], tuple[bool, ...]]] = [
             ("padded", "pre", SEQUENCES, (False, True)),
             ("padded", "post", SEQUENCES, (False, True)),
             ("all_padding", "post", WITH_EMPTY_ROW, (True,)),

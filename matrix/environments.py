@@ -117,8 +117,8 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
             env = cast(dict[str, object], dspec.get("env", {}))
             environments.append(
                 Environment(
-                    backend=cast(Backend, backend),
-                    device=cast(Device, device),
+                    backend=backend,
+                    device=device,
                     requirements=common + reqs,
                     env=tuple((str(k), str(v)) for k, v in env.items()),
                     default=bool(dspec.get("default", False)),

@@ -311,7 +311,7 @@ def render_markdown(matrix: Matrix) -> str:
         f"> Generated file, do not edit: written by `python -m matrix.report` at "
         f"{matrix.generated_at}. Regenerate with `{REGENERATE}`.",
         "",
-        f"{_plural(len(matrix.cases), 'case')} × "  # noqa: RUF001 - the "by" sign
+        f"{_plural(len(matrix.cases), 'case')} × "
         f"{_plural(len(envs), 'environment')}; "
         f"{_plural(len(divergent), 'divergent case')}; "
         f"{_plural(len(silent), 'silent divergence')}.",

@@ -457,22 +457,22 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
     declared = {e.id for e in environments}
     extra = [r.environment for r in runs if r.environment.id not in declared]
     for env in [*environments, *extra]:
-        run = by_env.get(env.id)
-        if run is None:
+        found = by_env.get(env.id)
+        if found is None:
             reason = env.reason or "no run file: this environment has not been run here"
             envs.append(replace(env, ran=False, reason=reason))
             results += missing_results([], case_list, env.id, Outcome.NOT_RUN, "not_run",
                                        reason)
             continue
-        envs.append(run.environment)
-        own = [r for r in run.results if r.case in cases]
+        envs.append(found.environment)
+        own = [r for r in found.results if r.case in cases]
         results += own
-        if run.environment.ran:
+        if found.environment.ran:
             why = "this case was not in the catalog when this environment ran"
             results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run", why)
         else:
             results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run",
-                                       run.environment.reason or "not run")
+                                       found.environment.reason or "not run")
     order = {c.id: i for i, c in enumerate(case_list)}
     col = {e.id: i for i, e in enumerate(envs)}
     results.sort(key=lambda r: (order[r.case], col[r.environment]))
