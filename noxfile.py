@@ -6,7 +6,8 @@ This file never imports Keras: each environment runs in its own virtualenv and p
 
 Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatable),
 `--output DIR` (where the run file goes; default `reports/runs`), `--timeout SECONDS` (per
-case; default 120); anything else goes to pytest (e.g. `-k "rank2 and int64"`).
+case; default 120), `--shard I/N` (every N-th case from the I-th, into
+`<environment>.shard-I-of-N.json`); anything else goes to pytest (e.g. `-k "rank2 and int64"`).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _git_commit() -> str:
 
 def _split_posargs(posargs: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     """Separates the harness's own options from the arguments passed on to pytest."""
-    own: dict[str, list[str]] = {"--catalog": [], "--output": [], "--timeout": []}
+    own: dict[str, list[str]] = {"--catalog": [], "--output": [], "--timeout": [],
+                                 "--shard": []}
     rest: list[str] = []
     args = iter(posargs)
     for arg in args:
@@ -90,7 +92,12 @@ def run(session: nox.Session, backend: str, device: str) -> None:
     own, pytest_args = _split_posargs(list(session.posargs))
     out_dir = Path(own["--output"][-1]) if own["--output"] else RUNS_DIR
     out_dir = out_dir if out_dir.is_absolute() else ROOT / out_dir
-    run_file = out_dir / f"{environment.id}.json"
+    shard = own["--shard"][-1] if own["--shard"] else None
+    suffix = ""
+    if shard is not None:
+        index, _, count = shard.partition("/")
+        suffix = f".shard-{index}-of-{count}"
+    run_file = out_dir / f"{environment.id}{suffix}.json"
     timeout = own["--timeout"][-1] if own["--timeout"] else str(DEFAULT_TIMEOUT_S)
     catalogs = [str(Path(p).resolve()) for p in own["--catalog"]]
     session.install(*nox.project.dependency_groups(PYPROJECT, "run"))
@@ -109,7 +116,7 @@ def run(session: nox.Session, backend: str, device: str) -> None:
             session.warn(f"{environment.id}: {detail}; every cell is recorded as not_run.")
             return
     session.install(*environment.requirements)
-    work = WORK_DIR / environment.id
+    work = WORK_DIR / f"{environment.id}{suffix}"
     work.mkdir(parents=True, exist_ok=True)
     for stale in work.iterdir():
         stale.unlink()
@@ -123,12 +130,13 @@ def run(session: nox.Session, backend: str, device: str) -> None:
         "-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}",
         f"--timeout={timeout}", "--timeout-method=thread", f"--report-log={log}",
         "-q", "-s", "-rN", "--tb=no", "--no-header", "-W", "ignore",
-        f"--junitxml={out_dir.parent / 'junit' / (environment.id + '.xml')}",
-        *_fold_args(catalogs), *pytest_args,
+        f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
+        *_fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
         env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
     )
     session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
-                "--log", str(log), "--output", str(run_file), *_fold_args(catalogs), env=env)
+                "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
+                *(["--shard", shard] if shard else []), env=env)
 
 
 @nox.session(tags=["report"])

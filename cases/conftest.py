@@ -33,6 +33,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--catalog", action="append", default=[], metavar="PATH",
         help="an extra case module (defines CASES); may be given more than once",
     )
+    parser.addoption(
+        "--shard", default=None, metavar="I/N",
+        help="run only shard I of N (1-based): every N-th case of the catalog, starting at I",
+    )
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """Parses `I/N` (1 <= I <= N).
+
+    Raises:
+        pytest.UsageError: the text is not of that form; the message quotes it.
+    """
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise pytest.UsageError(f"--shard must be I/N with 1 <= I <= N. Received: --shard={text}")
+    return int(index), int(count)
 
 
 def _workdir() -> Path | None:
@@ -46,6 +64,7 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_KeepEnvironmentCheck(), "kcm-keep-environment-check")
     workdir = _workdir()
     if workdir is None or not _is_worker(config):
         return
@@ -116,13 +135,15 @@ class _Progress:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self.total = len(ids)
+        self.total = sum("::test_case[" in i for i in ids)
         workdir = _workdir()
         if workdir is not None:  # the fold tells deselected cases from lost ones with this
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / COLLECTED).write_text(json.dumps(ids), encoding="utf-8")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if "::test_case[" not in report.nodeid:
+            return
         if report.when != "call" and not (report.when == "???" or report.failed):
             return
         self.done += 1
@@ -144,3 +165,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     environment = os.environ.get("KCM_ENVIRONMENT", os.environ.get("KERAS_BACKEND", "?"))
     config.pluginmanager.register(_Progress(environment), "kcm-progress")
+
+
+_ENVIRONMENT_TEST = "test_environment"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """Remembers the environment check and the full order before `-k` or `--shard` act."""
+    session.stash[_ENV_ITEMS] = [i for i in items if i.name == _ENVIRONMENT_TEST]
+    session.stash[_ALL_ITEMS] = [i for i in items if i.name != _ENVIRONMENT_TEST]
+
+
+_ENV_ITEMS = pytest.StashKey[list[pytest.Item]]()
+_ALL_ITEMS = pytest.StashKey[list[pytest.Item]]()
+
+
+class _KeepEnvironmentCheck:
+    """Puts `test_environment` back first: every run, even a slice, records its provenance."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        shard = parse_shard(config.getoption("shard"))
+        if shard is not None:
+            index, count = shard
+            cases = [i for i in items if i.name != _ENVIRONMENT_TEST]
+            # Position in the full catalog order, so shards of one catalog never overlap.
+            order = {item.nodeid: n for n, item in enumerate(session.stash.get(_ALL_ITEMS, []))}
+            drop = [i for i in cases if order.get(i.nodeid, 0) % count != index - 1]
+            if drop:
+                config.hook.pytest_deselected(items=drop)
+                dropped = set(map(id, drop))
+                items[:] = [i for i in items if id(i) not in dropped]
+        for item in reversed(session.stash.get(_ENV_ITEMS, [])):
+            if item not in items:
+                items.insert(0, item)

@@ -14,6 +14,7 @@ died is `crashed`, or `timeout` when pytest-timeout ended it (the heartbeat in
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -385,6 +386,59 @@ def load_run(path: Path) -> Run:
     return run
 
 
+def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:
+    """Combines the shard run files of one environment into one run.
+
+    Args:
+        shards: (path, run) of each shard file, e.g. `jax-cpu.shard-1-of-3.json`.
+
+    Returns:
+        One run holding every shard's cases and results, with `provenance["shards"]` listing
+        the shards combined.
+
+    Raises:
+        RunFileError: the shards are of different environments, catalogs, shard counts or
+            package versions, or two of them hold the same case; the message names the files.
+    """
+    (first_path, first), *rest = shards
+    env = first.environment
+    count = str(env.provenance.get("shard") or "1/1").partition("/")[2]
+    seen: dict[str, Path] = {c.id: first_path for c in first.cases}
+    for path, run in rest:
+        other = run.environment
+        names = f"{first_path.name} and {path.name}"
+        if other.id != env.id:
+            raise RunFileError(f"{names}: shards of different environments "
+                               f"({env.id!r}, {other.id!r}).")
+        if str(other.provenance.get("shard") or "1/1").partition("/")[2] != count:
+            raise RunFileError(f"{names}: field `environment.provenance.shard` differs in "
+                               f"shard count ({env.provenance.get('shard')!r}, "
+                               f"{other.provenance.get('shard')!r}).")
+        for key in ("catalog",):
+            if other.provenance.get(key) != env.provenance.get(key):
+                raise RunFileError(f"{names}: field `environment.provenance.{key}` differs: "
+                                   "the shards ran different catalogs.")
+        if other.versions != env.versions:
+            raise RunFileError(f"{names}: field `environment.versions` differs: the shards "
+                               "ran different package versions.")
+        for case in run.cases:
+            if case.id in seen:
+                raise RunFileError(f"{seen[case.id].name} and {path.name}: both hold case "
+                                   f"{case.id!r}; shards must not overlap.")
+            seen[case.id] = path
+    cases = [c for _, run in shards for c in run.cases]
+    results = [r for _, run in shards for r in run.results]
+    provenance = {**env.provenance, "shard": None,
+                  "shards": sorted(str(run.environment.provenance.get("shard"))
+                                   for _, run in shards)}
+    ran = all(run.environment.ran for _, run in shards)
+    reasons = [run.environment.reason for _, run in shards if run.environment.reason]
+    merged_env = replace(env, ran=ran, reason="; ".join(reasons) or None,
+                         provenance=provenance)
+    return Run(schema_version=SCHEMA_VERSION, environment=merged_env, cases=cases,
+               results=results)
+
+
 def replace_outcome(result: Result, outcome: Outcome) -> Result:
     """A copy of `result` with another outcome."""
     return replace(result, outcome=outcome)
@@ -509,7 +563,16 @@ def _environment_info(environment: str, ran: bool, reason: str | None,
                            provenance=dict(props.get("provenance") or {}))
 
 
-def fold_run(environment: str, log: Path, extra: Sequence[str]) -> Run:
+def catalog_fingerprint(infos: Sequence[CaseInfo]) -> dict[str, Any]:
+    """Identifies a catalog version: its size and a hash of its case ids and expectations."""
+    digest = hashlib.sha256()
+    for info in infos:
+        digest.update(f"{info.id}\0{info.expected}\n".encode())
+    return {"cases": len(infos), "fingerprint": digest.hexdigest()[:16]}
+
+
+def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | None = None
+             ) -> Run:
     """Folds one environment's report log into its `Run`.
 
     Every case of the catalog gets a cell: a case with no report (the run was interrupted
@@ -519,6 +582,7 @@ def fold_run(environment: str, log: Path, extra: Sequence[str]) -> Run:
     results, props = fold_reports(events, environment)
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     infos = catalog_infos(extra)
+    catalog = catalog_fingerprint(infos)
     collected_file = log.parent / "collected.json"
     if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
         selected = {_case_id(n) for n in json.loads(collected_file.read_text(encoding="utf-8"))}
@@ -534,6 +598,8 @@ def fold_run(environment: str, log: Path, extra: Sequence[str]) -> Run:
     props = dict(props)
     provenance = dict(props.get("provenance") or {})
     provenance["pytest_exitstatus"] = status
+    provenance["catalog"] = catalog
+    provenance["shard"] = shard
     provenance["environment_check"] = {"outcome": props.get("check_outcome"),
                                        "message": props.get("check_message")}
     props["provenance"] = provenance
@@ -562,11 +628,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd.add_argument("--catalog", action="append", default=[])
         if name == "fold":
             cmd.add_argument("--log", required=True, type=Path)
+            cmd.add_argument("--shard", default=None)
         else:
             cmd.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
     if args.command == "fold":
-        run = fold_run(args.environment, args.log, args.catalog)
+        run = fold_run(args.environment, args.log, args.catalog, args.shard)
     else:
         run = not_run(args.environment, args.reason, args.catalog)
     dump_run(run, args.output)

@@ -1,0 +1,97 @@
+"""Tests of the environment axes and of the sessions nox derives from them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.environments import AxesError, get_environment, gpu_visible, load_environments
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_six_environments_with_contract_ids() -> None:
+    environments = load_environments()
+    assert [e.id for e in environments] == ["tensorflow-cpu", "tensorflow-gpu", "jax-cpu",
+                                            "jax-gpu", "torch-cpu", "torch-gpu"]
+    assert [e.id for e in environments if e.default] == ["tensorflow-cpu", "jax-cpu",
+                                                         "torch-cpu"]
+
+
+def test_requirements_pin_keras_and_each_backend() -> None:
+    tf, jax_cpu, torch_cpu = (get_environment(i) for i in ("tensorflow-cpu", "jax-cpu",
+                                                            "torch-cpu"))
+    assert tf.requirements == ("keras==3.15.1", "tensorflow-cpu==2.21.0")
+    assert jax_cpu.requirements == ("keras==3.15.1", "jax[cpu]==0.10.2")
+    assert torch_cpu.requirements == ("keras==3.15.1", "torch==2.13.0")
+    assert "cuda" in " ".join(get_environment("jax-gpu").requirements)
+
+
+def test_cpu_environments_hide_every_gpu() -> None:
+    variables = get_environment("torch-cpu").variables()
+    assert variables["CUDA_VISIBLE_DEVICES"] == ""
+    assert variables["JAX_PLATFORMS"] == "cpu"
+    assert variables["KERAS_BACKEND"] == "torch"
+    assert "CUDA_VISIBLE_DEVICES" not in get_environment("torch-gpu").variables()
+
+
+def test_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match=r"Expected one of: tensorflow-cpu.*Received: 'mxnet-cpu'"):
+        get_environment("mxnet-cpu")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[backends]\n", r"missing field `.common`"),
+        ('[common]\nrequirements = "keras"\n[backends]\n[devices]\n',
+         r"field `common.requirements` must be a list"),
+        ('[common]\nrequirements = []\n[backends.mxnet]\ncpu = []\n[devices.cpu]\n',
+         r"unknown backend `backends.mxnet`"),
+        ('[common]\nrequirements = []\n[backends.jax]\n[devices.cpu]\n',
+         r"missing field `backends.jax.cpu`"),
+        ("[common\n", r"not valid TOML"),
+    ],
+)
+def test_malformed_axes_name_the_field(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "axes.toml"
+    path.write_text(text)
+    with pytest.raises(AxesError, match=message):
+        load_environments(path)
+
+
+def test_gpu_is_not_visible_when_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    visible, detail = gpu_visible()
+    assert not visible
+    assert "hidden" in detail
+
+
+def test_gpu_visible_without_nvidia_smi(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    visible, detail = gpu_visible()
+    assert not visible
+    assert "nvidia-smi is not on PATH" in detail
+
+
+def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
+    def listed(*args: str) -> list[dict[str, object]]:
+        done = subprocess.run([sys.executable, "-m", "nox", "--json", "-l", *args], cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        return list(json.loads(done.stdout))
+
+    runs = {str(s["session"]): s for s in listed("-t", "run")}
+    defaults = [s["session"] for s in listed()]
+    assert defaults == ["run(tensorflow-cpu)", "run(jax-cpu)", "run(torch-cpu)", "report"]
+    assert set(runs) == {f"run({e.id})" for e in load_environments()}
+    assert runs["run(jax-cpu)"]["tags"] == ["run", "jax", "cpu", "jax-cpu"]
+    assert runs["run(jax-cpu)"]["call_spec"] == {"backend": "jax", "device": "cpu"}
+    everything = listed("-s", "report", "tests", "lint", "diff", "publish")
+    assert {s["name"] for s in everything} == {"report", "tests", "lint", "diff", "publish"}
+    for session in [*everything, *runs.values()]:
+        assert session["description"], session["session"]
