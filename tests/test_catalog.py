@@ -36,7 +36,8 @@ def test_ids_are_derived_and_stable() -> None:
 
 def test_every_description_is_one_line() -> None:
     for case in builtin_cases():
-        assert case.description and "\n" not in case.description, case.id
+        assert case.description, case.id
+        assert "\n" not in case.description, case.id
 
 
 def test_catalog_covers_the_axes_of_the_main_job() -> None:
