@@ -5,9 +5,13 @@ cannot be used becomes a problem shown at the top of every format, never a crash
 renderers turn the `Matrix` into
 
 - `compatibility.json`: the contract (schema_version 1) plus a `generator` line;
-- `compatibility.md`: environments, divergences and the grid as tables a code host renders;
-- `compatibility.html`: one offline page (inline CSS and a little vanilla JS, no CDN) with
-  filters and a detail panel that renders from JSON embedded in the page;
+- `compatibility.md`: environments, divergences, error clusters, pivots per axis and the
+  grid, as tables a code host renders and that stay aligned in the raw text;
+- `compatibility.html`: one offline page (inline CSS and vanilla JS, no CDN, no server):
+  the grid with filters (environment, backend, device, group, every case axis, outcome,
+  error cluster), the divergences and silent-divergences views, pivots linked to the
+  filtered grid, and a detail panel per cell with the observation, the limitation and a
+  repro snippet;
 - a rich summary table for the terminal.
 
 Every outcome is shown as a word, with colour or a symbol beside it, never colour alone.
@@ -27,10 +31,11 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -272,6 +277,246 @@ def _nonfinite(value: float) -> str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
+# --- views shared by every format: limitations, repro snippets, clusters, pivots ------------
+
+_LINK = re.compile(r"\s*<(https?://[^<>\s]+)>\s*$")
+
+
+def limitation_link(text: str | None) -> tuple[str, str | None]:
+    """Splits `Result.limitation` ("<description> <https://link>") into (description, url).
+
+    Only `http` and `https` links are returned, so a hostile run file cannot plant a
+    `javascript:` link; text without a link comes back whole with None.
+    """
+    if not text:
+        return "", None
+    match = _LINK.search(text)
+    if match is None:
+        return text.strip(), None
+    return text[: match.start()].strip(), match.group(1)
+
+
+# Keras layer classes are CamelCase calls; `Input` and `Model` are not in keras.layers here.
+_CLASS_CALL = re.compile(r"(?<![\w.])([A-Z][A-Za-z0-9]*)\(")
+_PREDICT = re.compile(r"^keras\.Model\((?P<chain>.+)\)\.predict\((?P<data>.+)\)$")
+_INPUT = re.compile(r"^Input(?:\((?P<shape>.*)\))?$")
+PRINT_OUTPUT = (
+    "out = keras.ops.convert_to_numpy(out)\n"
+    'print("shape", out.shape, "dtype", out.dtype)\n'
+    'if out.dtype.kind == "f":\n'
+    '    print("NaN count", int(np.isnan(out).sum()))\n'
+    "print(out)\n"
+)
+
+
+def _split_note(description: str) -> tuple[str, str]:
+    """(code, note): the description up to its first `: ` outside brackets, and the rest."""
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(description):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == ":" and depth == 0 and description[i + 1: i + 2] == " ":
+            return description[:i].strip(), description[i + 2:].strip()
+    return description.strip(), ""
+
+
+def _predict_body(chain: str, data: str, dtype: object) -> str | None:
+    steps = [s.strip() for s in chain.split(" -> ")]
+    first = _INPUT.match(steps[0])
+    if first is None or len(steps) < 2:
+        return None
+    shape = first.group("shape") or "x.shape[1:]"
+    dtype_arg = f", dtype={str(dtype)!r}" if dtype else ""
+    lines = [f"x = {data}", f"inputs = keras.Input(shape={shape}{dtype_arg})", "h = inputs"]
+    for step in steps[1:]:
+        if step.endswith(".compute_mask"):  # the mask of the layer, as the model's output
+            lines += [f"layer = {step.removesuffix('.compute_mask')}", "layer(h)",
+                      "h = layer.compute_mask(h)"]
+        else:
+            lines.append(f"h = {step}(h)")
+    lines += ["model = keras.Model(inputs, h)", "out = model.predict(x, verbose=0)"]
+    return "\n".join(lines) + "\n"
+
+
+def repro_body(case: CaseInfo) -> str:
+    """The backend-independent part of a repro snippet: imports, the call, the output.
+
+    `case.repro` (a runnable snippet generated from the case spec, where the catalog provides
+    one) wins; otherwise the snippet is built from `description`, which is one line of
+    Python for an eager call and `keras.Model(Input -> A -> B).predict(x)` for `predict`.
+    Weights are Keras's own initialisation, not the run's seeded ones: errors, NaN and
+    shapes reproduce; exact values may differ.
+    """
+    given = getattr(case, "repro", None)
+    if isinstance(given, str) and given.strip():
+        return f"# {case.id}\n{given.rstrip()}\n"
+    code, note = _split_note(case.description)
+    match = _PREDICT.match(code)
+    body = None
+    if match is not None:
+        body = _predict_body(match.group("chain"), match.group("data"),
+                             case.axes.get("input_dtype"))
+    if body is None:
+        body = f"out = {code}\n"
+    classes = sorted({name for name in _CLASS_CALL.findall(code) if name != "Input"})
+    head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
+    if note:
+        head.append(f"# {note}")
+    head += ["import keras", "import numpy as np"]
+    if classes:
+        head.append(f"from keras.layers import {', '.join(classes)}")
+    return "\n".join(head) + "\n\n" + body + PRINT_OUTPUT
+
+
+def repro_header(env: EnvironmentInfo) -> str:
+    """The environment part of a repro snippet: the backend, and no GPU for a CPU one."""
+    lines = ["import os", "",
+             f'os.environ["KERAS_BACKEND"] = "{env.backend}"  # read once, when keras is '
+             "imported"]
+    if env.device == "cpu":
+        lines += ['os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU environment: hide GPUs',
+                  'os.environ["JAX_PLATFORMS"] = "cpu"']
+    return "\n".join(lines) + "\n"
+
+
+def repro_snippet(case: CaseInfo, env: EnvironmentInfo) -> str:
+    """A few lines of Python that reproduce `case` on `env`'s backend, runnable as is."""
+    return repro_header(env) + repro_body(case)
+
+
+# Normalising a message: the same cause reads the same whatever the ids, names and shapes.
+_NORMALISE = (
+    (re.compile(r"0x[0-9a-fA-F]+"), "<addr>"),
+    (re.compile(r"'[^']*'|\"[^\"]*\""), "<name>"),
+    (re.compile(r"[(\[]\s*-?\d+(?:\s*,\s*-?\d+)*\s*,?\s*[)\]]"), "<shape>"),
+    (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])"), "<n>"),
+)
+PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
+                     Outcome.TIMEOUT})
+
+
+def normalise_message(message: str) -> str:
+    """`message` with addresses, quoted names, shapes and numbers made placeholders."""
+    text = " ".join(message.split())
+    for pattern, placeholder in _NORMALISE:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+def error_signature(result: Result, expects_error: bool) -> str | None:
+    """The normalised cause of a cell that did not match the reference; None if it matched.
+
+    Errors read `<error type>: <normalised message>`; crashes and timeouts have their own
+    signatures; silent divergences read `values where an error was expected` (with NaN
+    rows, where there were), `NaN where values were expected` or `values differ from the
+    reference`.
+    """
+    if result.outcome not in PROBLEM:
+        return None
+    obs = result.observed
+    if obs.kind == "crash":
+        return "crashed: " + normalise_message(obs.message or "the process died")
+    if obs.kind == "timeout":
+        return "timed out"
+    if obs.kind == "not_run":
+        return "no result: " + normalise_message(obs.message or "")
+    if obs.kind == "error":
+        return f"{obs.error_type or 'error'}: {normalise_message(obs.message or '')}"
+    if expects_error:
+        return "values where an error was expected" + (", NaN rows" if obs.nan_count else "")
+    if obs.nan_count:
+        return "NaN where values were expected"
+    return "values differ from the reference"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cluster:
+    """Cells that did not match the reference, grouped by one normalised signature."""
+
+    signature: str
+    results: list[Result]
+    example: str  # one raw message (or observation) of the cluster
+
+    @property
+    def environments(self) -> Counter[str]:
+        """Cells per environment."""
+        return Counter(r.environment for r in self.results)
+
+    @property
+    def outcomes(self) -> Counter[Outcome]:
+        """Cells per outcome."""
+        return Counter(r.outcome for r in self.results)
+
+
+def error_clusters(matrix: Matrix) -> list[Cluster]:
+    """Every cell that did not match (`failed`, `xfailed`, `error`, `crashed`, `timeout`),
+    grouped by `error_signature`, largest cluster first."""
+    expects = {c.id: c.expected.startswith("error") for c in matrix.cases}
+    groups: dict[str, list[Result]] = {}
+    for result in matrix.results:
+        signature = error_signature(result, expects.get(result.case, False))
+        if signature is not None:
+            groups.setdefault(signature, []).append(result)
+    clusters = [Cluster(signature=sig, results=cells,
+                        example=cells[0].observed.message or short_observation(cells[0]))
+                for sig, cells in groups.items()]
+    return sorted(clusters, key=lambda c: -len(c.results))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pivot:
+    """Share of cases that matched, per value of one axis × environment."""
+
+    axis: str
+    values: list[str | int]
+    # (value, environment id) -> (matched, ran)
+    counts: dict[tuple[str | int, str], tuple[int, int]]
+
+
+PIVOT_MAX_VALUES = 40
+
+
+def pivots(matrix: Matrix) -> list[Pivot]:
+    """One pivot per case axis taking 2 to 40 values (group included), in catalog order."""
+    values: dict[str, dict[str | int, None]] = {"group": {}}
+    for case in matrix.cases:
+        values["group"][case.group] = None
+        for key, value in case.axes.items():
+            values.setdefault(key, {})[value] = None
+    axis_of = {c.id: c for c in matrix.cases}
+    tally: dict[str, dict[tuple[str | int, str], list[int]]] = {k: {} for k in values}
+    for result in matrix.results:
+        case = axis_of.get(result.case)
+        if case is None or result.outcome not in RAN:
+            continue
+        matched = result.outcome in MATCHED
+        for key, value in (("group", case.group), *case.axes.items()):
+            slot = tally[key].setdefault((value, result.environment), [0, 0])
+            slot[0] += matched
+            slot[1] += 1
+    return [Pivot(axis=key, values=list(vals),
+                  counts={k: (v[0], v[1]) for k, v in tally[key].items()})
+            for key, vals in values.items() if 2 <= len(vals) <= PIVOT_MAX_VALUES]
+
+
+def share(matched: int, ran: int) -> str:
+    """`matched/ran (percent)`, `—` when nothing ran."""
+    return f"{matched}/{ran} ({100 * matched / ran:.0f}%)" if ran else "—"
+
+
+def silent_cases(matrix: Matrix, silent: Sequence[Result] | None = None) -> list[str]:
+    """Case ids with at least one silent divergence, in catalog order."""
+    ids = {r.case for r in (silent_divergences(matrix) if silent is None else silent)}
+    return [c.id for c in matrix.cases if c.id in ids]
+
+
 # --- Markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|<>`*[]"})
@@ -292,18 +537,22 @@ def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 
 def render_markdown(matrix: Matrix) -> str:
-    """`compatibility.md`: problems, environments, divergences, legend, then the full grid.
+    """`compatibility.md`: environments, divergences, error clusters, pivots, then the grid.
+
+    Tables hold words only (no emoji, whose width differs between fonts), so every table
+    stays aligned in the raw text as well as rendered on a code host.
 
     Args:
         matrix: the merged matrix.
 
     Returns:
-        GitHub-flavoured Markdown ending in a newline; tables are aligned in the raw text.
+        GitHub-flavoured Markdown ending in a newline.
     """
     cells = _cells(matrix)
     counts = _counts(matrix)
     divergent = divergent_cases(matrix)
     silent = silent_divergences(matrix)
+    clusters = error_clusters(matrix)
     envs = matrix.environments
     out = [
         "# Keras 3 compatibility matrix",
@@ -314,24 +563,40 @@ def render_markdown(matrix: Matrix) -> str:
         f"{_plural(len(matrix.cases), 'case')} × "
         f"{_plural(len(envs), 'environment')}; "
         f"{_plural(len(divergent), 'divergent case')}; "
-        f"{_plural(len(silent), 'silent divergence')}.",
+        f"{_plural(len(silent), 'silent divergence')}; "
+        f"{_plural(sum(len(c.results) for c in clusters), 'failing cell')}, "
+        f"{_plural(len(clusters), 'cause')}.",
+        "",
+        "Contents: [environments](#environments) · [divergences](#divergences) · "
+        "[error clusters](#error-clusters) · [pivots](#pivots) · [legend](#legend) · "
+        "[results](#results)",
         "",
     ]
     if matrix.problems:
         out += ["## Problems", "", "These run files could not be used and were skipped:", ""]
-        out += [f"- ⛔ {_md(p)}" for p in matrix.problems]
+        out += [f"- {_md(p)}" for p in matrix.problems]
         out.append("")
     outcomes = _present_outcomes(matrix)
-    rows = [[f"`{e.id}`", e.backend, e.device, _md(ran_text(e)),
-             e.versions.get("keras", "—"), backend_version(e),
-             *[str(counts[e.id][o]) for o in outcomes], pass_count(e, counts[e.id])]
+    rows = [[f"`{e.id}`", e.backend, e.device, _md(ran_text(e)), pass_count(e, counts[e.id]),
+             *[str(counts[e.id][o]) for o in outcomes]]
             for e in envs]
-    headers = ["environment", "backend", "device", "ran", "keras", "backend version",
-               *[label(o) for o in outcomes], "passed/ran"]
+    headers = ["environment", "backend", "device", "ran", "passed/ran",
+               *[o.value for o in outcomes]]
     out += ["## Environments", "", _table(rows, headers), "", PASS_NOTE, ""]
+    prov = [[f"`{e.id}`", e.versions.get("keras", "—"), backend_version(e),
+             e.versions.get("python", "—"), _md(str(e.provenance.get("device_name") or "—")),
+             _md(str(e.provenance.get("date") or "—")),
+             _code(_short_commit(str(e.provenance.get("git_commit") or "—")))]
+            for e in envs if e.ran]
+    if prov:
+        out += ["Provenance of the environments that ran:", "",
+                _table(prov, ["environment", "keras", "backend version", "python",
+                              "device name", "date", "git commit"]), ""]
     out += _md_divergences(matrix, divergent, silent, cells)
-    legend = [[SYMBOLS[o], o.value, MEANINGS[o]] for o in Outcome]
-    out += ["## Legend", "", _table(legend, ["symbol", "outcome", "meaning"]), ""]
+    out += _md_clusters(clusters)
+    out += _md_pivots(matrix, pivots(matrix))
+    legend = [[o.value, MEANINGS[o]] for o in Outcome]
+    out += ["## Legend", "", _table(legend, ["outcome", "meaning"]), ""]
     out += ["## Results", ""]
     for group, cases in _groups(matrix.cases).items():
         grid = [[_code(c.id), *[_md_cell(cells.get((c.id, e.id))) for e in envs]]
@@ -346,7 +611,7 @@ def _cut(text: str, width: int) -> str:
 
 
 def _md_cell(result: Result | None) -> str:
-    return "no result" if result is None else label(result.outcome)
+    return "no result" if result is None else result.outcome.value
 
 
 def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[Result],
@@ -356,8 +621,8 @@ def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[R
     if not divergent:
         out += ["No case divides the environments that ran.", ""]
     else:
-        out += ["Cases on which the environments that ran disagree (kind of result, match "
-                "with the reference, or NaN):", ""]
+        out += [f"{_plural(len(divergent), 'case')} on which the environments that ran "
+                "disagree (kind of result, match with the reference, or NaN):", ""]
         cases = {c.id: c for c in matrix.cases}
         rows = []
         for case_id in divergent:
@@ -365,20 +630,51 @@ def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[R
             for env in ran:
                 result = cells.get((case_id, env.id))
                 row.append("no result" if result is None else
-                           f"{label(result.outcome)}: {_md(short_observation(result))}")
+                           f"{result.outcome.value}: {_md(short_observation(result))}")
             rows.append(row)
         out += [_table(rows, ["case", "expected", *[e.id for e in ran]]), ""]
     if silent:
         out += ["### Silent divergences", "",
-                "Cells that returned values without an error, where the reference disagrees:",
-                ""]
-        rows = [[_code(r.case), f"`{r.environment}`", label(r.outcome),
-                 _md(short_observation(r)), _md(r.limitation or "—")] for r in silent]
-        out += [_table(rows, ["case", "environment", "outcome", "observed", "limitation"]),
-                ""]
+                f"{_plural(len(silent), 'cell')} returned values without an error, where the "
+                "reference disagrees:", ""]
+        rows = [[_code(r.case), f"`{r.environment}`", r.outcome.value,
+                 _md(short_observation(r)), _md(limitation_link(r.limitation)[0] or "—"),
+                 limitation_link(r.limitation)[1] or "—"] for r in silent]
+        out += [_table(rows, ["case", "environment", "outcome", "observed", "limitation",
+                              "link"]), ""]
     return out
 
 
+def _md_clusters(clusters: Sequence[Cluster]) -> list[str]:
+    out = ["## Error clusters", ""]
+    if not clusters:
+        return [*out, "Every cell that ran matched the reference.", ""]
+    total = sum(len(c.results) for c in clusters)
+    out += [f"{_plural(total, 'failing cell')}, {_plural(len(clusters), 'cause')} "
+            "(`failed`, `xfailed`, `error`, `crashed` and `timeout` cells, grouped by their "
+            "error type and message with numbers, names and shapes as placeholders):", ""]
+    rows = [[_md(c.signature), str(len(c.results)),
+             _md(", ".join(f"{e} {n}" for e, n in c.environments.items())),
+             _md(", ".join(f"{o.value} {n}" for o, n in c.outcomes.items())),
+             _code(c.results[0].case), _md(_cut(c.example, EXPECTED_WIDTH))]
+            for c in clusters]
+    out += [_table(rows, ["cause", "cells", "environments", "outcomes", "for example",
+                          "message"]), ""]
+    return out
+
+
+def _md_pivots(matrix: Matrix, tables: Sequence[Pivot]) -> list[str]:
+    out = ["## Pivots", "",
+           "Per axis value and environment: cases that matched the reference over those "
+           "that ran.", ""]
+    envs = matrix.environments
+    for pivot in tables:
+        rows = [[_md(str(v)), *[share(*pivot.counts.get((v, e.id), (0, 0))) if e.ran
+                                else "not run" for e in envs]]
+                for v in pivot.values]
+        out += [f"### {_md(pivot.axis)} × environment", "",
+                _table(rows, [pivot.axis, *[e.id for e in envs]]), ""]
+    return out
 # --- HTML -----------------------------------------------------------------------------------
 
 def _jinja() -> Environment:
@@ -400,16 +696,16 @@ def script_json(value: Any) -> Markup:
     return Markup(text)  # escaped above for this context
 
 
-def _cell_data(result: Result | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
+def _observation_data(result: Result) -> dict[str, Any]:
     obs = result.observed
+    description, link = limitation_link(result.limitation)
     raw: dict[str, Any] = {
-        "outcome": result.outcome.value, "kind": obs.kind, "error_type": obs.error_type,
+        "kind": obs.kind, "error_type": obs.error_type,
         "message": clean_message(obs.message) if obs.message else None,
         "shape": obs.shape, "dtype": obs.dtype, "max_abs_error": obs.max_abs_error,
-        "nan_count": obs.nan_count, "device": obs.device, "duration_s": result.duration_s,
-        "limitation": result.limitation, "short": short_observation(result),
+        "nan_count": obs.nan_count, "device": obs.device,
+        "limitation": description or None, "link": link,
+        "short": short_observation(result),
     }
     error = obs.max_abs_error
     if error is not None and not math.isfinite(error):
@@ -442,12 +738,36 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     }
 
 
-def render_html(matrix: Matrix) -> str:
-    """`compatibility.html`: one static page that works offline.
+def _share_class(matched: int, ran: int) -> str:
+    if not ran:
+        return "p-none"
+    if matched == ran:
+        return "p-all"
+    return "p-most" if matched * 2 >= ran else "p-few"
 
-    The grid is server-rendered (one word per cell); the details of a cell, its case and
-    its limitation are rendered on click from JSON embedded in the page, so the page stays
-    light at thousands of cells.
+
+def _pivot_view(pivot: Pivot, envs: Sequence[EnvironmentInfo]) -> dict[str, Any]:
+    key = "group" if pivot.axis == "group" else f"ax.{pivot.axis}"
+    rows = []
+    for value in pivot.values:
+        row = []
+        for env in envs:
+            matched, ran = pivot.counts.get((value, env.id), (0, 0))
+            row.append({"text": share(matched, ran) if env.ran else "not run",
+                        "cls": _share_class(matched, ran) if env.ran else "p-none",
+                        "href": f"#f:{quote(key)}={quote(str(value))}&env={quote(env.id)}"})
+        rows.append({"value": value, "cells": row,
+                     "href": f"#f:{quote(key)}={quote(str(value))}"})
+    return {"axis": pivot.axis, "rows": rows}
+
+
+def render_html(matrix: Matrix) -> str:
+    """`compatibility.html`: one static page that works offline (no CDN, no server).
+
+    The grid is rendered here, one word per cell and a colour beside it, so it reads with
+    JavaScript off; filters, views, pivot links and the detail panel (observation,
+    limitation, repro snippet) run from JSON embedded in the page. Observations are stored
+    once per distinct value, so the page stays light at thousands of cases.
 
     Args:
         matrix: the merged matrix.
@@ -458,22 +778,61 @@ def render_html(matrix: Matrix) -> str:
     cells = _cells(matrix)
     counts = _counts(matrix)
     divergent = divergent_cases(matrix)
+    silent = silent_divergences(matrix)
+    clusters = error_clusters(matrix)
     divergent_set = set(divergent)
+    silent_set = {r.case for r in silent}
+    silent_cells = {(r.case, r.environment) for r in silent}
     envs = matrix.environments
     index = {c.id: i for i, c in enumerate(matrix.cases)}
+    axis_keys = list(dict.fromkeys(k for c in matrix.cases for k in c.axes))
+    group_names = list(_groups(matrix.cases))
+    group_index = {g: i for i, g in enumerate(group_names)}
+    outcome_index = {o: i for i, o in enumerate(Outcome)}
+    cluster_of = {(r.case, r.environment): k for k, cl in enumerate(clusters)
+                  for r in cl.results}
+    observations: dict[tuple[Any, ...], int] = {}
+    obs_data: list[dict[str, Any]] = []
+    cell_rows: list[list[Any]] = []
+    grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
+    for c_index, case in enumerate(matrix.cases):
+        flat: list[Any] = []
+        words: list[tuple[str, str]] = []
+        for env in envs:
+            result = cells.get((case.id, env.id))
+            if result is None:
+                flat += [-1, -1, 0, -1]
+                words.append(("none", ""))
+                continue
+            key = (result.observed, result.limitation, result.outcome in MATCHED)
+            slot = observations.get(key)
+            if slot is None:
+                slot = observations[key] = len(obs_data)
+                obs_data.append(_observation_data(result))
+            flat += [outcome_index[result.outcome], slot, result.duration_s,
+                     cluster_of.get((case.id, env.id), -1)]
+            words.append((result.outcome.value,
+                          " sd" if (case.id, env.id) in silent_cells else ""))
+        flags = (1 if case.id in divergent_set else 0) | (2 if case.id in silent_set else 0)
+        cell_rows.append(flat)
+        grid_rows[case.group].append({"index": c_index, "id": case.id, "flags": flags,
+                                      "cells": words})
     data = {
-        "environments": [{"id": e.id, "ran": e.ran, "reason": e.reason} for e in envs],
-        "cases": [{"id": c.id, "group": c.group, "description": c.description,
-                   "axes": c.axes, "expected": c.expected,
-                   "divergent": c.id in divergent_set} for c in matrix.cases],
-        "cells": [[_cell_data(cells.get((c.id, e.id))) for e in envs] for c in matrix.cases],
+        "outcomes": [o.value for o in Outcome],
+        "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
+                          "reason": e.reason, "head": repro_header(e)} for e in envs],
+        "axes": axis_keys,
+        "groups": group_names,
+        "cases": [[c.id, group_index[c.group], c.description,
+                   [c.axes.get(k) for k in axis_keys], c.expected,
+                   (1 if c.id in divergent_set else 0) | (2 if c.id in silent_set else 0),
+                   repro_body(c)] for c in matrix.cases],
+        "observations": obs_data,
+        "cells": cell_rows,
+        "clusters": [cl.signature for cl in clusters],
     }
-    groups = [
-        {"name": name,
-         "rows": [{"index": index[c.id], "id": c.id, "divergent": c.id in divergent_set,
-                   "cells": [cells.get((c.id, e.id)) for e in envs]} for c in cases]}
-        for name, cases in _groups(matrix.cases).items()
-    ]
+    axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
+                   for k in axis_keys}
     ran = [(i, e) for i, e in enumerate(envs) if e.ran]
     divergences = [
         {"index": index[case_id], "id": case_id,
@@ -481,15 +840,28 @@ def render_html(matrix: Matrix) -> str:
          "cells": [(i, cells.get((case_id, e.id))) for i, e in ran]}
         for case_id in divergent
     ]
+    cluster_views = [
+        {"signature": cl.signature, "count": len(cl.results), "example": cl.example,
+         "case": cl.results[0].case,
+         "environments": ", ".join(f"{e} {n}" for e, n in cl.environments.items()),
+         "outcomes": ", ".join(f"{o.value} {n}" for o, n in cl.outcomes.items())}
+        for cl in clusters
+    ]
     template = _jinja().get_template("compatibility.html.j2")
     return template.render(
         matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
         envs=[_env_view(e, counts[e.id]) for e in envs],
+        backends=list(dict.fromkeys(e.backend for e in envs)),
+        devices=list(dict.fromkeys(e.device for e in envs)),
         outcomes=list(Outcome), present=_present_outcomes(matrix),
-        symbols=SYMBOLS, meanings=MEANINGS, pass_note=PASS_NOTE,
-        groups=groups, divergences=divergences, ran=[e for _, e in ran],
-        silent=len(silent_divergences(matrix)), short=short_observation, plural=_plural,
-        data=script_json(data),
+        meanings=MEANINGS, pass_note=PASS_NOTE,
+        groups=[{"name": g, "index": group_index[g], "rows": grid_rows[g]}
+                for g in group_names],
+        axis_values=axis_values, divergences=divergences, ran=[e for _, e in ran],
+        silent=len(silent), silent_cases=len(silent_set), clusters=cluster_views,
+        failing=sum(len(cl.results) for cl in clusters),
+        pivots=[_pivot_view(p, envs) for p in pivots(matrix)],
+        short=short_observation, plural=_plural, data=script_json(data),
     )
 
 

@@ -90,7 +90,8 @@ class CaseInfo:
 
     Attributes:
         expected: the reference's answer in words: `values` or `error: <why>`.
-        limitations: description and link of each limitation declared for it, by environment.
+        repro: Python that reproduces the case once a line sets `KERAS_BACKEND`
+            (`cases/repro.py`); None for cases of test-only runners.
     """
 
     id: str
@@ -98,6 +99,7 @@ class CaseInfo:
     description: str
     axes: dict[str, str | int]
     expected: str = "values"
+    repro: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -541,15 +543,17 @@ def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     from cases import load_catalog
     from cases.core import KERAS_RUNNER
     from cases.expect import expected
+    from cases.repro import snippet
 
     infos = []
     for case in load_catalog(extra).cases:
-        want = "values"
+        want, repro = "values", None
         if case.runner == KERAS_RUNNER:
             error = expected(case).error
             want = f"error: {error}" if error else "values"
+            repro = snippet(case)
         infos.append(CaseInfo(id=case.id, group=case.group, description=case.description,
-                              axes=dict(case.axes), expected=want))
+                              axes=dict(case.axes), expected=want, repro=repro))
     return infos
 
 
