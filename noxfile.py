@@ -123,6 +123,7 @@ def run(session: nox.Session, backend: str, device: str) -> None:
     log = work / "report-log.jsonl"
     env = {**environment.variables(), "KCM_ENVIRONMENT": environment.id,
            "KCM_WORKDIR": str(work), "KCM_GIT_COMMIT": _git_commit(),
+           "KCM_ARTIFACTS": str(out_dir.parent / "artifacts"),
            "PYTHONDONTWRITEBYTECODE": "1"}
     session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
     session.run(

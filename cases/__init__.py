@@ -1,7 +1,8 @@
 """The case catalog: Keras calls described as data, and the known divergences.
 
 Importing this package imports NumPy and nothing heavier: no Keras, no backend. Family modules
-(`embedding`, `mask_consumers`) build cases by plain loops over axes; `load_catalog` adds the
+(`embedding`, `mask_consumers`, `modes`, `policies`, `padding`) build cases by plain loops
+over axes; `load_catalog` adds the
 case modules a user keeps elsewhere (`nox -- --catalog path/to/my_cases.py`) and refuses a
 malformed catalog before anything runs. `cases/test_cases.py` executes the catalog in a run.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cases import embedding, mask_consumers
+from cases import embedding, mask_consumers, modes, padding, policies
 from cases.core import KERAS_RUNNER, Case, CatalogError, validate_catalog
 from cases.limitations import LIMITATIONS, Limitation
 
@@ -43,7 +44,8 @@ class Catalog:
 
 def builtin_cases() -> list[Case]:
     """The built-in catalog, in report order."""
-    return embedding.cases() + mask_consumers.cases()
+    return (embedding.cases() + mask_consumers.cases() + modes.cases() + policies.cases()
+            + padding.cases())
 
 
 def _load_module(path: Path) -> ModuleType:

@@ -17,11 +17,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Mode = Literal["eager", "predict"]
-Check = Literal["output", "mask"]
+Mode = Literal["eager", "predict", "jit_compile", "fit", "save_load"]
+Check = Literal["output", "mask", "weights", "ids"]
 Padding = Literal["pre", "post"]
 
-MODES: tuple[Mode, ...] = ("eager", "predict")
+#: Every mode the runner knows: a layer called directly, `Model.predict`, `Model.predict`
+#: after `compile(jit_compile=True)` (XLA, `jax.jit`, `torch.compile`), one `Model.fit` step,
+#: and a `.keras` file saved under one backend then loaded and run under this one.
+MODES: tuple[Mode, ...] = ("eager", "predict", "jit_compile", "fit", "save_load")
+#: The inference modes every family runs in.
+CALL_MODES: tuple[Mode, ...] = ("eager", "predict", "jit_compile")
+#: Keras dtype policies a case may run under (`keras.config.set_dtype_policy`), plus
+#: `floatx_bfloat16` for `keras.config.set_floatx("bfloat16")`.
+DTYPE_POLICIES: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16",
+                                   "floatx_bfloat16")
 
 #: Keras dtype names accepted for an index tensor, with the NumPy dtype that holds them.
 INPUT_DTYPES: Mapping[str, str] = {
@@ -41,7 +50,8 @@ INPUT_DTYPES: Mapping[str, str] = {
 
 #: Keras layer classes the runner knows how to build and give seeded weights to.
 LAYER_CLASSES: frozenset[str] = frozenset(
-    {"Embedding", "SimpleRNN", "GRU", "LSTM", "GlobalAveragePooling1D"}
+    {"Embedding", "SimpleRNN", "GRU", "LSTM", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
+     "Bidirectional", "Dense", "Attention", "MultiHeadAttention"}
 )
 
 #: The runner that executes ordinary cases; test-only catalogs may register others.
@@ -67,10 +77,22 @@ class LayerSpec:
     class_name: str
     init_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
-    def render(self) -> str:
-        """The constructor call as Python source, e.g. `Embedding(input_dim=10, output_dim=4)`."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.init_kwargs.items())
-        return f"{self.class_name}({args})"
+    def render(self, prefix: str = "") -> str:
+        """The constructor call as Python source, e.g. `Embedding(input_dim=10, output_dim=4)`.
+
+        Args:
+            prefix: put before every class name, e.g. `keras.layers.`.
+        """
+        args = ", ".join(
+            f"{k}={v.render(prefix) if isinstance(v, LayerSpec) else repr(v)}"
+            for k, v in self.init_kwargs.items()
+        )
+        return f"{prefix}{self.class_name}({args})"
+
+    def class_names(self) -> list[str]:
+        """This class name and those of any wrapped layer (`Bidirectional(layer=...)`)."""
+        inner = [v for v in self.init_kwargs.values() if isinstance(v, LayerSpec)]
+        return [self.class_name, *(n for spec in inner for n in spec.class_names())]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,8 +127,18 @@ class Case:
             `{"layer": "Embedding", "rank": 2, "input_dtype": "int32", "mode": "eager"}`.
         layers: the stack, called in order on the input; `layers[0]` is the Embedding.
         input: the index tensor.
-        mode: `eager` (layers called directly) or `predict` (a functional `keras.Model`).
-        check: `output` (the last layer's output) or `mask` (`layers[0].compute_mask(ids)`).
+        mode: `eager` (layers called directly), `predict` (a functional `keras.Model`),
+            `jit_compile` (that model compiled with `jit_compile=True`), `fit` (one SGD step)
+            or `save_load` (saved as `.keras` under `saved_on`, loaded here).
+        check: `output` (the last layer's output), `mask` (`layers[0].compute_mask(ids)`),
+            `weights` (the embedding table after a `fit` step) or `ids` (the padded ids that
+            `keras.utils.pad_sequences` returns).
+        dtype_policy: one of `DTYPE_POLICIES`, or None for Keras's default.
+        saved_on: in `save_load`, the backend whose saved file is loaded.
+        fit: in `fit`, the learning rate and what the loss adds: `{"learning_rate": 0.5}`.
+        pad: for `check="ids"`, the keyword arguments of `keras.utils.pad_sequences`.
+        embedding_methods: methods called on the built Embedding, with their arguments, after
+            its weights are set: `{"enable_lora": (2,)}`, `{"quantize": ("int8",)}`.
         model_input_shape: in `predict`, the `keras.Input` shape without the batch axis when it
             differs from the data's (the article's rank-mismatch example); None means the data's.
         seed: seeds the NumPy generator that sets every layer's weights.
@@ -121,6 +153,11 @@ class Case:
     mode: Mode
     check: Check = "output"
     model_input_shape: tuple[int | None, ...] | None = None
+    dtype_policy: str | None = None
+    saved_on: str | None = None
+    fit: Mapping[str, Any] | None = None
+    pad: Mapping[str, Any] | None = None
+    embedding_methods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     seed: int = 0
     runner: str = KERAS_RUNNER
     id: str = field(default="", compare=False)
@@ -173,19 +210,27 @@ def validate_catalog(cases: Sequence[Case], source: str = "catalog") -> None:
                 f"({', '.join(INPUT_DTYPES)}). Received: dtype={case.input.dtype!r}"
             )
         for spec in case.layers:
-            if spec.class_name not in LAYER_CLASSES:
-                raise CatalogError(
-                    f"{where}: field `layers` names an unknown layer class. Expected one of "
-                    f"{', '.join(sorted(LAYER_CLASSES))}. Received: class_name={spec.class_name!r}"
-                )
+            for name in spec.class_names():
+                if name not in LAYER_CLASSES:
+                    raise CatalogError(
+                        f"{where}: field `layers` names an unknown layer class. Expected one "
+                        f"of {', '.join(sorted(LAYER_CLASSES))}. Received: class_name={name!r}"
+                    )
         if not case.layers or case.layers[0].class_name != "Embedding":
             raise CatalogError(f"{where}: field `layers` must start with an Embedding.")
         if case.mode not in MODES:
             raise CatalogError(f"{where}: field `mode` must be one of {MODES}. "
                                f"Received: mode={case.mode!r}")
-        if case.check not in ("output", "mask"):
-            raise CatalogError(f"{where}: field `check` must be `output` or `mask`. "
-                               f"Received: check={case.check!r}")
+        if case.check not in ("output", "mask", "weights", "ids"):
+            raise CatalogError(f"{where}: field `check` must be `output`, `mask`, `weights` "
+                               f"or `ids`. Received: check={case.check!r}")
+        if case.dtype_policy is not None and case.dtype_policy not in DTYPE_POLICIES:
+            raise CatalogError(f"{where}: field `dtype_policy` must be one of "
+                               f"{', '.join(DTYPE_POLICIES)}. "
+                               f"Received: dtype_policy={case.dtype_policy!r}")
+        if (case.mode == "save_load") != (case.saved_on is not None):
+            raise CatalogError(f"{where}: field `saved_on` is required in mode `save_load` "
+                               f"and only there. Received: saved_on={case.saved_on!r}")
         if (case.input.ids is None) == (case.input.sequences is None):
             raise CatalogError(f"{where}: field `input` needs exactly one of `ids` or "
                                "`sequences`.")

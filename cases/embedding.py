@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import INPUT_DTYPES, MODES, Case, InputSpec, LayerSpec, Mode
+from cases.core import INPUT_DTYPES, CALL_MODES, Case, InputSpec, LayerSpec, Mode
 
 INPUT_DIM = 10
 OUTPUT_DIM = 4
@@ -42,6 +42,8 @@ def call_text(case_layers: tuple[LayerSpec, ...], arg: str, mode: Mode) -> str:
             text = f"{spec.render()}({text})"
         return text
     stack = " -> ".join(spec.render() for spec in case_layers)
+    if mode == "jit_compile":
+        return f"keras.Model(Input -> {stack}), compile(jit_compile=True), predict({arg})"
     return f"keras.Model(Input -> {stack}).predict({arg})"
 
 
@@ -64,9 +66,9 @@ def _case(group: str, axes: dict[str, str | int], ids: Any, dtype: str, mode: Mo
 
 
 def dtype_cases() -> list[Case]:
-    """In-range ids of every rank and every supported dtype, eager and predict.
+    """In-range ids of every rank and every supported dtype, in every inference mode.
 
-    `predict` needs a batch axis, so rank 0 runs eagerly only.
+    `predict` and `jit_compile` need a batch axis, so rank 0 runs eagerly only.
     """
     cases = []
     for rank, ids in IDS_BY_RANK.items():
@@ -74,8 +76,8 @@ def dtype_cases() -> list[Case]:
             values = ids
             if dtype == "bool":  # a bool tensor holds only 0 and 1
                 values = _to_bool(ids)
-            for mode in MODES:
-                if mode == "predict" and rank == 0:
+            for mode in CALL_MODES:
+                if mode != "eager" and rank == 0:
                     continue
                 cases.append(
                     _case(
@@ -109,11 +111,14 @@ def value_cases() -> list[Case]:
         ("negative", -11, SIGNED),
         ("fractional", 1.5, FLOATS),
         ("fractional", 2.7, FLOATS),
+        # Past int32: JAX without x64 and Keras's torch cast would wrap these to small ids.
+        ("out_of_range", 2**31 + 3, ("int64", "uint64")),
+        ("out_of_range", 2**32 + 7, ("int64", "uint64")),
     ]
     for values, bad, dtypes in specs:
         ids = [[1, 2, 3], [4, bad, 6]]
         for dtype in dtypes:
-            for mode in MODES:
+            for mode in CALL_MODES:
                 cases.append(
                     _case(
                         "embedding-values",
@@ -140,16 +145,17 @@ def mask_cases() -> list[Case]:
                 for check in ("output", "mask"):
                     if check == "mask" and not mask_zero:
                         continue
-                    for mode in MODES:
+                    for mode in CALL_MODES:
                         layer = embedding(mask_zero=mask_zero)
                         arg = (f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}, "
                                f"padding={padding!r}, dtype={dtype!r})")
                         text = call_text((layer,), arg, mode)
                         if check == "mask":
                             text = f"{layer.render()}.compute_mask({arg})"
-                            if mode == "predict":
-                                text = f"keras.Model(Input -> {layer.render()}.compute_mask)" \
-                                       f".predict({arg})"
+                            if mode != "eager":
+                                jit = ", jit_compile=True" if mode == "jit_compile" else ""
+                                text = f"keras.Model(Input -> {layer.render()}.compute_mask" \
+                                       f"{jit}).predict({arg})"
                         cases.append(
                             Case(
                                 group="embedding-mask",

@@ -7,21 +7,25 @@ run (`cases/runner.py`) gives Keras the very same weights, so any difference is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from cases.core import INPUT_DTYPES, Case
+from cases.core import INPUT_DTYPES, Case, LayerSpec
 from matrix import reference
 
 #: Exceptions by which the reference says "a correct backend refuses this input".
 CONTRACT_ERRORS = (TypeError, IndexError, ValueError)
 
-#: Output dtype of every case until dtype policies join the catalog (Keras's default floatx).
-OUTPUT_DTYPE = "float32"
+#: The output dtype each dtype policy promises (Keras docs, "Mixed precision").
+POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "float16",
+                       "mixed_bfloat16": "bfloat16", "floatx_bfloat16": "bfloat16"}
 
-_RNN_LAYERS = {"SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm}
+_RNN: dict[str, Callable[..., np.ndarray]] = {
+    "SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm,
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,37 +33,46 @@ class Expected:
     """The reference's answer for one case.
 
     Attributes:
-        values: the expected output (float64, or bool for a mask), or None when an error is.
+        values: the expected output (float64, bool for a mask, ints for padded ids), or None
+            when an error is expected.
         error: why the reference refuses the input (`"IndexError: ..."`), or None.
         kind: the computation kind that picks the tolerance (`lookup`, `mask`, `recurrent`,
-            `pooling`).
+            `pooling`, `attention`, `training`, `quantized`).
         tolerance: the largest absolute error that still matches, in output units.
+        dtype: the Keras dtype name the output must have, or None when not checked.
     """
 
     values: np.ndarray | None
     error: str | None
     kind: str
     tolerance: float
+    dtype: str | None = None
 
 
-def pad_sequences(sequences: Sequence[Sequence[int]], padding: str, dtype: str) -> np.ndarray:
-    """NumPy padding of ragged sequences with 0 to the longest length.
+def pad_sequences(sequences: Sequence[Sequence[Any]], *, padding: str = "pre",
+                  truncating: str = "pre", maxlen: int | None = None, value: Any = 0,
+                  dtype: str = "int32") -> np.ndarray:
+    """NumPy padding of ragged sequences: the documented `keras.utils.pad_sequences`.
 
-    Mirrors `keras.utils.pad_sequences(sequences, padding=padding, dtype=dtype)` with
-    `truncating="pre"`, `maxlen=None`, `value=0` (Keras docs, `keras.utils.pad_sequences`).
+    Sequences longer than `maxlen` lose their first (`truncating="pre"`) or last steps;
+    shorter ones get `value` before (`padding="pre"`) or after them (Keras docs,
+    `keras.utils.pad_sequences`).
 
     Returns:
-        (batch, timesteps) array of `dtype`.
+        (batch, maxlen or the longest length) array of `dtype`.
     """
-    length = max((len(s) for s in sequences), default=0)
-    out = np.zeros((len(sequences), length), dtype=INPUT_DTYPES[dtype])
+    length = maxlen if maxlen is not None else max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), length), value, dtype=INPUT_DTYPES.get(dtype, dtype))
     for row, seq in enumerate(sequences):
-        if not seq:
+        kept = list(seq)
+        if len(kept) > length:
+            kept = kept[-length:] if truncating == "pre" else kept[:length]
+        if not kept:
             continue
         if padding == "post":
-            out[row, : len(seq)] = seq
+            out[row, : len(kept)] = kept
         else:
-            out[row, length - len(seq) :] = seq
+            out[row, length - len(kept):] = kept
     return out
 
 
@@ -67,8 +80,30 @@ def input_array(case: Case) -> np.ndarray:
     """The index tensor as NumPy holds it, of the case's dtype and shape."""
     spec = case.input
     if spec.sequences is not None:
-        return pad_sequences(spec.sequences, spec.padding or "pre", spec.dtype)
+        return pad_sequences(spec.sequences, padding=spec.padding or "pre", dtype=spec.dtype)
     return np.array(spec.ids, dtype=INPUT_DTYPES[spec.dtype])
+
+
+def _shapes(spec: LayerSpec, features: int) -> tuple[list[tuple[int, ...]], int]:
+    """The weight shapes of a layer fed `features`, and its output features."""
+    kw = spec.init_kwargs
+    name = spec.class_name
+    if name == "Embedding":
+        return [(int(kw["input_dim"]), int(kw["output_dim"]))], int(kw["output_dim"])
+    if name in _RNN:
+        units = int(kw["units"])
+        return reference.rnn_weight_shapes(name, features, units), units
+    if name == "Bidirectional":
+        inner: LayerSpec = kw["layer"]
+        shapes, units = _shapes(inner, features)
+        return shapes + shapes, 2 * units
+    if name == "Dense":
+        units = int(kw["units"])
+        return [(features, units), (units,)], units
+    if name == "MultiHeadAttention":
+        return (reference.multi_head_attention_weight_shapes(
+            features, int(kw["num_heads"]), int(kw["key_dim"])), features)
+    return [], features
 
 
 def layer_weights(case: Case) -> list[list[np.ndarray]]:
@@ -80,56 +115,74 @@ def layer_weights(case: Case) -> list[list[np.ndarray]]:
     weights: list[list[np.ndarray]] = []
     features = 0
     for position, spec in enumerate(case.layers):
-        kwargs = spec.init_kwargs
-        seed = case.seed + position
-        if spec.class_name == "Embedding":
-            shape = (int(kwargs["input_dim"]), int(kwargs["output_dim"]))
-            weights.append(reference.seeded_weights([shape], seed))
-            features = shape[1]
-        elif spec.class_name in _RNN_LAYERS:
-            units = int(kwargs["units"])
-            shapes = reference.rnn_weight_shapes(spec.class_name, features, units)
-            weights.append(reference.seeded_weights(shapes, seed))
-            features = units
-        else:
-            weights.append([])
+        shapes, features = _shapes(spec, features)
+        weights.append(reference.seeded_weights(shapes, case.seed + position) if shapes else [])
     return weights
 
 
-def _compute(
-    case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
-) -> tuple[np.ndarray, str]:
+def _check_model_input(case: Case, ids: np.ndarray) -> None:
     if case.model_input_shape is not None and tuple(ids.shape[1:]) != case.model_input_shape:
         raise ValueError(
             "The input does not match the model's Input shape: expected (batch,) + "
             f"{case.model_input_shape}. Received: ids.shape={ids.shape}"
         )
-    embedding = case.layers[0]
-    mask_zero = bool(embedding.init_kwargs.get("mask_zero", False))
+
+
+def _layer(spec: LayerSpec, x: np.ndarray, mask: np.ndarray | None, w: list[np.ndarray]
+           ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Applies one consumer layer; returns (output, mask it passes on, tolerance kind)."""
+    kw = spec.init_kwargs
+    name = spec.class_name
+    if name in _RNN:
+        sequences = bool(kw.get("return_sequences", False))
+        out = _RNN[name](x, mask, *w, return_sequences=sequences,
+                         go_backwards=bool(kw.get("go_backwards", False)))
+        return out, (mask if sequences else None), "recurrent"
+    if name == "Bidirectional":
+        inner: LayerSpec = kw["layer"]
+        half = len(w) // 2
+        forward = _RNN[inner.class_name](x, mask, *w[:half])
+        backward = _RNN[inner.class_name](x, mask, *w[half:], go_backwards=True)
+        return np.concatenate([forward, backward], axis=-1), None, "recurrent"
+    if name == "GlobalAveragePooling1D":
+        return reference.global_average_pooling_1d(x, mask), None, "pooling"
+    if name == "GlobalMaxPooling1D":
+        return reference.global_max_pooling_1d(x, mask), None, "pooling"
+    if name == "Dense":
+        return reference.dense(x, *w), mask, "recurrent"
+    if name == "Attention":
+        return reference.dot_attention(x, mask), mask, "attention"
+    if name == "MultiHeadAttention":
+        return reference.multi_head_attention(x, mask, w), mask, "attention"
+    raise NotImplementedError(f"no reference for layer {name!r}")
+
+
+_KIND_RANK = {"lookup": 0, "recurrent": 1, "pooling": 1, "attention": 2}
+
+
+def _compute(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
+             ) -> tuple[np.ndarray, str]:
+    _check_model_input(case, ids)
     table = weights[0][0]
     if case.check == "mask":
         reference.lookup(table, ids)  # the same ids must also be valid for the lookup
         return reference.padding_mask(ids), "mask"
+    if case.check == "weights":
+        fit = dict(case.fit or {})
+        kw = case.layers[0].init_kwargs
+        # "l2" is keras.regularizers.L2() with its default factor, 0.01 (Keras docs).
+        l2 = 0.01 if kw.get("embeddings_regularizer") == "l2" else 0.0
+        non_negative = kw.get("embeddings_constraint") == "non_neg"
+        return reference.sgd_step_mse(table, ids, float(fit["learning_rate"]), l2=l2,
+                                      non_negative=non_negative), "training"
     x = reference.lookup(table, ids).astype(np.float64)
+    mask_zero = bool(case.layers[0].init_kwargs.get("mask_zero", False))
     mask = reference.padding_mask(ids) if mask_zero else None
-    kind = "lookup"
+    kind = "quantized" if "quantize" in case.embedding_methods else "lookup"
     for spec, layer_w in zip(case.layers[1:], weights[1:], strict=True):
-        kw = spec.init_kwargs
-        if spec.class_name in _RNN_LAYERS:
-            x = _RNN_LAYERS[spec.class_name](
-                x,
-                mask,
-                *layer_w,
-                return_sequences=bool(kw.get("return_sequences", False)),
-                go_backwards=bool(kw.get("go_backwards", False)),
-            )
-            kind = "recurrent"
-        elif spec.class_name == "GlobalAveragePooling1D":
-            x = reference.global_average_pooling_1d(x, mask)
-            kind = "pooling"
-        else:  # validate_catalog refuses other classes before this point
-            raise NotImplementedError(f"no reference for layer {spec.class_name!r}")
-        mask = None  # neither an RNN without return_sequences nor a pooling passes a mask on
+        x, mask, layer_kind = _layer(spec, x, mask, layer_w)
+        if _KIND_RANK.get(layer_kind, 0) >= _KIND_RANK.get(kind, 0):
+            kind = layer_kind
     return x, kind
 
 
@@ -138,19 +191,32 @@ def expected(case: Case) -> Expected:
 
     Returns:
         `Expected` with values, or with `error` when the reference refuses the input (an id
-        outside [0, input_dim), a non-integer id dtype, an input of the wrong rank).
+        outside [0, input_dim), a fractional id, an input of the wrong rank).
 
     Raises:
         Exception: any other exception means the reference itself is broken for this case;
             callers refuse the case at collection and name it.
     """
+    if case.check == "ids":
+        pad = dict(case.pad or {})
+        values = pad_sequences(case.input.sequences or (), **pad)
+        return Expected(values=values, error=None, kind="mask", tolerance=0.0,
+                        dtype=str(pad.get("dtype", "int32")))
     ids = input_array(case)
     weights = layer_weights(case)
+    out_dtype = POLICY_OUTPUT_DTYPE[case.dtype_policy]
     try:
         values, kind = _compute(case, ids, weights)
     except CONTRACT_ERRORS as exc:
         kind = "mask" if case.check == "mask" else "lookup"
         return Expected(values=None, error=f"{type(exc).__name__}: {exc}", kind=kind,
                         tolerance=0.0)
+    if case.check == "mask":
+        return Expected(values=values, error=None, kind=kind, tolerance=0.0, dtype="bool")
+    if case.check == "weights":
+        # The table keeps the variable dtype: float32 unless floatx is bfloat16.
+        var_dtype = "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
+        return Expected(values=values, error=None, kind=kind,
+                        tolerance=reference.tolerance(kind, var_dtype), dtype=var_dtype)
     return Expected(values=values, error=None, kind=kind,
-                    tolerance=reference.tolerance(kind, OUTPUT_DTYPE))
+                    tolerance=reference.tolerance(kind, out_dtype), dtype=out_dtype)

@@ -87,6 +87,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"values": ("fractional",)},
     ),
     Limitation(
+        description="GlobalMaxPooling1D takes no mask: padded steps (the embedding of id 0) "
+                    "enter the maximum, and an all-padding row returns values instead of -inf",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/pooling/"
+             "global_max_pooling1d.py",
+        axes={"consumer": ("GlobalMaxPooling1D",), "mask": ("mask_zero",)},
+    ),
+    Limitation(
         description="Keras's torch backend has no uint64 (PyTorch's unsigned types past uint8 "
                     "are limited): convert_to_tensor raises 'Unsupported dtype for PyTorch'",
         link="https://github.com/pytorch/pytorch/issues/58734",

@@ -3,40 +3,71 @@
 Imported only inside a run (by `cases/test_cases.py`), where `KERAS_BACKEND` has fixed the
 backend. Every layer gets the seeded weights of `cases.expect.layer_weights`, so the backend
 computes with the very numbers the NumPy reference uses.
+
+Modes: `eager` calls the layers directly; `predict` builds a functional `keras.Model`;
+`jit_compile` compiles that model with `jit_compile=True` first; `fit` runs one SGD step and
+observes the embedding table; `save_load` loads the `.keras` file saved under `saved_on`
+(and, on that backend itself, saves it first). Saved files live in `$KCM_ARTIFACTS/<backend>/`
+with a JSON sidecar saying which Keras saved them, when.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
-from cases.core import Case
+from cases.core import Case, LayerSpec
 from cases.expect import input_array, layer_weights
 from matrix.results import Observation, error_observation
 
 
-def _build_layers(case: Case) -> list[Any]:
-    return [getattr(keras.layers, spec.class_name)(**spec.init_kwargs) for spec in case.layers]
+class NotRun(Exception):  # noqa: N818 - an outcome, not an error
+    """The case cannot run in this environment (e.g. no saved file from another backend)."""
 
 
-def _set_weights(layers: list[Any], case: Case, ids_shape: tuple[int, ...]) -> None:
-    """Builds each layer for the data's shape and sets its seeded weights."""
-    shape: Any = (None, *ids_shape[1:]) if len(ids_shape) else ()
+def artifacts_dir() -> Path:
+    """Where saved `.keras` files are kept, one folder per backend."""
+    return Path(os.environ.get("KCM_ARTIFACTS", "reports/artifacts"))
+
+
+def _build(spec: LayerSpec) -> Any:
+    kwargs = {k: _build(v) if isinstance(v, LayerSpec) else v
+              for k, v in spec.init_kwargs.items()}
+    return getattr(keras.layers, spec.class_name)(**kwargs)
+
+
+def _forward(layers: list[Any], x: Any) -> Any:
+    """Calls the stack: attention layers attend to themselves (query = value = x)."""
+    for layer in layers:
+        if isinstance(layer, keras.layers.Attention):
+            x = layer([x, x])
+        elif isinstance(layer, keras.layers.MultiHeadAttention):
+            x = layer(x, x)
+        else:
+            x = layer(x)
+    return x
+
+
+def _set_weights(layers: list[Any], case: Case) -> None:
     for layer, weights in zip(layers, layer_weights(case), strict=True):
-        if not layer.built:
-            layer.build(shape)
-        if weights:
-            got = [tuple(w.shape) for w in layer.get_weights()]
-            want = [tuple(w.shape) for w in weights]
-            if got != want:
-                raise RuntimeError(
-                    f"harness: {layer.__class__.__name__} weights have shapes {got}, the "
-                    f"reference has {want}"
-                )
-            layer.set_weights(weights)
-        shape = layer.compute_output_shape(shape)
+        if not weights:
+            continue
+        got = [tuple(w.shape) for w in layer.get_weights()]
+        want = [tuple(w.shape) for w in weights]
+        if got != want:
+            raise RuntimeError(f"harness: {layer.__class__.__name__} weights have shapes {got}, "
+                               f"the reference has {want}")
+        layer.set_weights(weights)
+    for method, args in case.embedding_methods.items():
+        getattr(layers[0], method)(*args)
 
 
 def _tensor_device(value: Any) -> str | None:
@@ -50,6 +81,11 @@ def _tensor_device(value: Any) -> str | None:
     return None
 
 
+def _weights_device(layer: Any) -> str | None:
+    variables = getattr(layer, "weights", None) or []
+    return _tensor_device(variables[0].value) if variables else None
+
+
 def _ids(case: Case) -> np.ndarray:
     if case.input.sequences is not None:
         # As the user would: Keras pads the ragged sequences itself.
@@ -60,32 +96,104 @@ def _ids(case: Case) -> np.ndarray:
     return input_array(case)
 
 
-def _eager(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
-    _set_weights(layers, case, ids.shape)
-    if case.check == "mask":
-        out = layers[0].compute_mask(ids)
-        return out, _tensor_device(out)
-    out = ids
-    for layer in layers:
-        out = layer(out)
-    return out, _tensor_device(out)
-
-
-def _predict(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+def _model(case: Case, layers: list[Any], ids: np.ndarray) -> Any:
     shape = case.model_input_shape or tuple(ids.shape[1:])
     inputs = keras.Input(shape=shape, dtype=case.input.dtype)
-    outputs = inputs
     if case.check == "mask":
         layers[0](inputs)
         outputs = layers[0].compute_mask(inputs)
     else:
-        for layer in layers:
-            outputs = layer(outputs)
+        outputs = _forward(layers, inputs)
     model = keras.Model(inputs, outputs)
-    _set_weights(layers, case, (0, *shape))
+    _set_weights(layers, case)
+    return model
+
+
+def _eager(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+    if len(layers) == 1 or ids.ndim < 2:
+        layers[0].build(ids.shape)
+    else:  # a symbolic call builds every layer for the data's shape, weights set after
+        _forward(layers, keras.Input(shape=ids.shape[1:], dtype=case.input.dtype))
+    _set_weights(layers, case)
+    out = layers[0].compute_mask(ids) if case.check == "mask" else _forward(layers, ids)
+    return out, _tensor_device(out)
+
+
+def _predict(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+    model = _model(case, layers, ids)
+    if case.mode == "jit_compile":
+        model.compile(jit_compile=True)
     out = model.predict(ids, verbose=0)
     # predict returns NumPy; the weights say where the computation ran.
-    return out, _tensor_device(layers[0].embeddings.value)
+    return out, _weights_device(layers[0])
+
+
+def _fit(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+    model = _model(case, layers, ids)
+    rate = float((case.fit or {})["learning_rate"])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=rate), loss="mse")
+    target = np.zeros(model.output_shape[1:], dtype="float32")[np.newaxis]
+    target = np.repeat(target, len(ids), axis=0)
+    model.fit(ids, target, batch_size=len(ids), epochs=1, shuffle=False, verbose=0)
+    table = layers[0].embeddings
+    return keras.ops.convert_to_numpy(table.value), _tensor_device(table.value)
+
+
+def _save_load(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+    backend = keras.backend.backend()
+    saved_on = case.saved_on or backend
+    folder = artifacts_dir() / saved_on
+    path = folder / f"{case.group}-{case.axes.get('model', 'model')}.keras"
+    sidecar = path.with_suffix(".json")
+    if saved_on == backend:
+        model = _model(case, layers, ids)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.stem + ".tmp.keras")
+        model.save(tmp)
+        tmp.replace(path)
+        sidecar.write_text(json.dumps({
+            "saved_on": backend, "keras": keras.__version__, "case": case.id,
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }, indent=1), encoding="utf-8")
+    elif not path.exists():
+        raise NotRun(f"no model saved under {saved_on}: {path} is missing; run "
+                     f"`nox -s \"run({saved_on}-cpu)\"` first")
+    loaded = keras.models.load_model(path)
+    out = loaded.predict(ids, verbose=0)
+    return out, _weights_device(loaded.layers[1] if len(loaded.layers) > 1 else loaded)
+
+
+@contextlib.contextmanager
+def _dtype_policy(policy: str | None) -> Iterator[None]:
+    """Applies a dtype policy (or floatx) for one case and restores the defaults after."""
+    if policy is None:
+        yield
+        return
+    # The raw global (None until a policy is set): `keras.config.dtype_policy()` would return
+    # a float32 policy object, and restoring that would pin float32 over any later floatx.
+    from keras.src.backend.common import global_state
+
+    before_policy = global_state.get_global_attribute("dtype_policy", None)
+    before_floatx = keras.config.floatx()
+    try:
+        if policy == "floatx_bfloat16":
+            keras.config.set_floatx("bfloat16")
+        else:
+            keras.config.set_dtype_policy(policy)
+        yield
+    finally:
+        keras.config.set_floatx(before_floatx)
+        global_state.set_global_attribute("dtype_policy", before_policy)
+
+
+_MODES = {"eager": _eager, "predict": _predict, "jit_compile": _predict, "fit": _fit,
+          "save_load": _save_load}
+
+
+def _pad(case: Case) -> tuple[Any, str | None]:
+    out = keras.utils.pad_sequences([list(s) for s in case.input.sequences or ()],
+                                    **dict(case.pad or {}))
+    return np.asarray(out), "host (NumPy)"
 
 
 def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
@@ -94,19 +202,33 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
     Returns:
         (observation, output as NumPy or None). An exception raised by Keras or the backend is
         an observation of kind `error`, never an exception of this function.
+
+    Raises:
+        NotRun: the case cannot run here; the reason says why.
     """
+    weights_dtype = None
     try:
-        ids = _ids(case)
-        layers = _build_layers(case)
-        run = _eager if case.mode == "eager" else _predict
-        out, device = run(case, layers, ids)
+        with _dtype_policy(case.dtype_policy):
+            if case.check == "ids":
+                out, device = _pad(case)
+            else:
+                ids = _ids(case)
+                layers = [_build(spec) for spec in case.layers]
+                out, device = _MODES[case.mode](case, layers, ids)
+                variables = getattr(layers[0], "weights", None) or []
+                if variables:
+                    weights_dtype = keras.backend.standardize_dtype(variables[0].dtype)
         if out is None:
-            return Observation(kind="value", shape=None, dtype="None", device=device), None
+            return Observation(kind="value", shape=None, dtype="None", device=device,
+                               weights_dtype=weights_dtype), None
+        dtype = keras.backend.standardize_dtype(getattr(out, "dtype", None) or "float32")
         array = np.asarray(keras.ops.convert_to_numpy(out))
-        dtype = keras.backend.standardize_dtype(getattr(out, "dtype", array.dtype))
+    except NotRun:
+        raise
     except Exception as exc:
         return error_observation(exc), None
-    nan_count = int(np.isnan(array).sum()) if array.dtype.kind == "f" else 0
+    floating = array.dtype.kind == "f" or "float" in str(array.dtype)  # ml_dtypes bfloat16
+    nan_count = int(np.isnan(array.astype(np.float64)).sum()) if floating else 0
     observation = Observation(kind="value", shape=list(array.shape), dtype=dtype,
-                              nan_count=nan_count, device=device)
+                              nan_count=nan_count, device=device, weights_dtype=weights_dtype)
     return observation, array

@@ -540,8 +540,11 @@ def global_max_pooling_1d(x: AnyArray, mask: AnyArray | None) -> FloatArray:
 # Absolute tolerances, by kind of computation and Keras dtype name. Outputs are O(1): weights are
 # drawn in [-0.5, 0.5) and the recurrent outputs are bounded by tanh.
 TOLERANCES: Final[dict[str, dict[str, float]]] = {
-    # A lookup copies values: any difference at all is a bug, in every dtype.
-    "lookup": {"float16": 0.0, "bfloat16": 0.0, "float32": 0.0, "float64": 0.0},
+    # A lookup copies values: in float32 and float64 any difference at all is a bug. A float16
+    # or bfloat16 output (a mixed dtype policy, or floatx bfloat16) is the float32 weight
+    # rounded once: half a unit in the last place of a value below 0.5 in magnitude is
+    # 2**-12 (float16) and 2**-9 (bfloat16).
+    "lookup": {"float16": 2.5e-4, "bfloat16": 2e-3, "float32": 0.0, "float64": 0.0},
     # A mask is booleans: exact.
     "mask": {"float16": 0.0, "bfloat16": 0.0, "float32": 0.0, "float64": 0.0},
     # A sum over a few steps then a division: a few units in the last place of the dtype
@@ -551,6 +554,14 @@ TOLERANCES: Final[dict[str, dict[str, float]]] = {
     # Matmuls, sigmoid and tanh, compounded over the steps: looser than pooling, and vendor math
     # libraries (oneDNN, XLA, Eigen) may fuse and reorder the float32 sums.
     "recurrent": {"float16": 1e-2, "bfloat16": 3e-2, "float32": 1e-5, "float64": 1e-10},
+    # Projections, a softmax and a weighted sum, then a masked mean: like the recurrent kind.
+    "attention": {"float16": 1e-2, "bfloat16": 3e-2, "float32": 1e-5, "float64": 1e-10},
+    # One SGD step on the embedding table: a scatter-add of small gradients, then a subtraction.
+    "training": {"float16": 1e-3, "bfloat16": 1e-2, "float32": 1e-6, "float64": 1e-12},
+    # `Embedding.quantize("int8")`: each row is scaled by its absolute maximum over 127 and
+    # rounded, so an output is off by at most half a step: 0.5 / 127 / 2 < 2e-3 for weights
+    # in [-0.5, 0.5) (keras/src/quantizers/quantizers.py, abs_max_quantize).
+    "quantized": {"float16": 1e-2, "bfloat16": 3e-2, "float32": 2e-3, "float64": 2e-3},
 }
 
 
@@ -613,3 +624,141 @@ def compare(expected: AnyArray, observed: AnyArray) -> tuple[float, int]:
     error = np.where(want_nan ^ got_nan, np.inf, error)
     max_error = float(error.max()) if error.size else 0.0
     return max_error, int(got_nan.sum())
+
+
+# --------------------------------------------------------------------------------------------
+# Dense, attention, training
+# --------------------------------------------------------------------------------------------
+
+
+def dense(x: AnyArray, kernel: AnyArray, bias: AnyArray) -> FloatArray:
+    """`keras.layers.Dense` with no activation: ``x @ kernel + bias`` on the last axis.
+
+    Args:
+        x: Inputs, shape ``(..., features)``.
+        kernel: ``(features, units)``.
+        bias: ``(units,)``.
+
+    Returns:
+        float64, shape ``(..., units)``.
+    """
+    xs, k, b = _as_float64(x, kernel, bias)
+    result: FloatArray = xs @ k + b
+    return result
+
+
+def _masked_softmax(scores: FloatArray, allowed: BoolArray | None) -> FloatArray:
+    """Softmax over the last axis where `allowed`; a row with nothing allowed is uniform.
+
+    Keras adds -1e9 to the disallowed scores (keras/src/layers/activations/softmax.py and
+    layers/attention/attention.py), which in float32 makes a fully disallowed row uniform; such
+    rows belong to padded queries, whose outputs the masked consumers below ignore anyway.
+    """
+    if allowed is not None:
+        none = ~allowed.any(axis=-1, keepdims=True)
+        scores = np.where(allowed | none, scores, -np.inf)
+        scores = np.where(none, 0.0, scores)
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(shifted)
+    result: FloatArray = weights / weights.sum(axis=-1, keepdims=True)
+    return result
+
+
+def dot_attention(x: AnyArray, mask: AnyArray | None) -> FloatArray:
+    """`keras.layers.Attention()([x, x])` (self-attention, dot scores, no scale, no dropout).
+
+    Scores ``x @ x^T`` over the valid value steps, a softmax, the weighted sum of values; the
+    outputs of padded queries are zeroed, as Keras multiplies the result by the query mask
+    (keras/src/layers/attention/attention.py, `call`).
+
+    Args:
+        x: Query = value = key, shape ``(batch, timesteps, features)``.
+        mask: Valid steps, bool ``(batch, timesteps)``, or None.
+
+    Returns:
+        float64, shape ``(batch, timesteps, features)``.
+    """
+    xs, valid = _check_sequence(x, mask)
+    scores = np.einsum("bqd,bkd->bqk", xs, xs)
+    allowed = np.broadcast_to(valid[:, np.newaxis, :], scores.shape) if mask is not None else None
+    out = np.einsum("bqk,bkd->bqd", _masked_softmax(scores, allowed), xs)
+    result: FloatArray = out * valid[:, :, np.newaxis]
+    return result
+
+
+def multi_head_attention_weight_shapes(features: int, num_heads: int, key_dim: int
+                                       ) -> list[tuple[int, ...]]:
+    """Shapes of `keras.layers.MultiHeadAttention` weights, in the order Keras lists them.
+
+    Query, key and value projections (kernel ``(features, heads, key_dim)``, bias
+    ``(heads, key_dim)``), then the output projection (kernel ``(heads, key_dim, features)``,
+    bias ``(features,)``), per keras/src/layers/attention/multi_head_attention.py.
+    """
+    proj = [(features, num_heads, key_dim), (num_heads, key_dim)]
+    return [*proj, *proj, *proj, (num_heads, key_dim, features), (features,)]
+
+
+def multi_head_attention(x: AnyArray, mask: AnyArray | None, weights: Sequence[AnyArray]
+                         ) -> FloatArray:
+    """`keras.layers.MultiHeadAttention(num_heads, key_dim)(x, x)`, no dropout.
+
+    The attention mask is ``query_mask[:, :, None] & value_mask[:, None, :]``, as Keras builds
+    it from the inputs' masks; scores are scaled by ``1 / sqrt(key_dim)``.
+
+    Args:
+        x: Query = value = key, ``(batch, timesteps, features)``.
+        mask: Valid steps ``(batch, timesteps)`` or None.
+        weights: In the order of :func:`multi_head_attention_weight_shapes`.
+
+    Returns:
+        float64, shape ``(batch, timesteps, features)``.
+    """
+    xs, valid = _check_sequence(x, mask)
+    wq, bq, wk, bk, wv, bv, wo, bo = _as_float64(*weights)
+    q = np.einsum("btd,dhk->bthk", xs, wq) + bq
+    k = np.einsum("btd,dhk->bthk", xs, wk) + bk
+    v = np.einsum("btd,dhk->bthk", xs, wv) + bv
+    scores = np.einsum("bqhk,bshk->bhqs", q, k) / np.sqrt(q.shape[-1])
+    allowed = None
+    if mask is not None:
+        pair = valid[:, :, np.newaxis] & valid[:, np.newaxis, :]
+        allowed = np.broadcast_to(pair[:, np.newaxis], scores.shape)
+    attn = _masked_softmax(scores, allowed)
+    context = np.einsum("bhqs,bshk->bqhk", attn, v)
+    result: FloatArray = np.einsum("bqhk,hkd->bqd", context, wo) + bo
+    return result
+
+
+def sgd_step_mse(table: AnyArray, ids: AnyArray, learning_rate: float,
+                 l2: float = 0.0, non_negative: bool = False) -> FloatArray:
+    """The embedding table after one SGD step on the mean squared error to a zero target.
+
+    The model is ``Embedding`` alone, the loss ``mean((table[ids] - 0) ** 2)`` over every output
+    element (Keras's "mse" then "sum_over_batch_size"), plus ``l2 * sum(table ** 2)`` for
+    `keras.regularizers.L2(l2)`. A row never looked up moves only by the regularizer; with
+    `non_negative` the updated table is clipped at 0 (`keras.constraints.NonNeg`, applied after
+    the optimizer step).
+
+    Args:
+        table: ``(input_dim, output_dim)``.
+        ids: ids of any shape; validated by :func:`lookup`.
+        learning_rate: SGD's learning rate.
+        l2: L2 regularization factor.
+        non_negative: apply the NonNeg constraint.
+
+    Returns:
+        float64 ``(input_dim, output_dim)``.
+
+    Raises:
+        TypeError, IndexError: as :func:`lookup`.
+    """
+    rows = lookup(table, ids)
+    index = np.asarray(ids).astype(np.int64)
+    grad = np.zeros(np.asarray(table).shape, dtype=np.float64)
+    np.add.at(grad, index.reshape(-1), (2.0 * rows / rows.size).reshape(-1, rows.shape[-1]))
+    base = np.asarray(table, dtype=np.float64)
+    grad += 2.0 * l2 * base
+    result: FloatArray = base - learning_rate * grad
+    if non_negative:
+        result = np.maximum(result, 0.0)
+    return result

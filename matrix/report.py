@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pydantic_core
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
-from tabulate import tabulate
 
 from matrix.results import (
     MATCHED,
@@ -262,13 +262,10 @@ def render_json(matrix: Matrix) -> str:
     Returns:
         Indented JSON text ending in a newline.
     """
-    data = json.loads(MATRIX_ADAPTER.dump_json(matrix))
-    for index, result in enumerate(matrix.results):
-        error = result.observed.max_abs_error
-        if error is not None and not math.isfinite(error):
-            data["results"][index]["observed"]["max_abs_error"] = _nonfinite(error)
+    data = MATRIX_ADAPTER.dump_python(matrix)  # floats stay floats, inf included
     ordered = {"schema_version": data.pop("schema_version"), "generator": GENERATOR, **data}
-    return json.dumps(ordered, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    text = pydantic_core.to_json(ordered, indent=1, inf_nan_mode="strings").decode("utf-8")
+    return text + "\n"
 
 
 def _nonfinite(value: float) -> str:
@@ -354,9 +351,9 @@ def repro_body(case: CaseInfo) -> str:
     Weights are Keras's own initialisation, not the run's seeded ones: errors, NaN and
     shapes reproduce; exact values may differ.
     """
-    given = getattr(case, "repro", None)
-    if isinstance(given, str) and given.strip():
-        return f"# {case.id}\n{given.rstrip()}\n"
+    head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
+    if case.repro and case.repro.strip():
+        return "\n".join(head) + "\n" + case.repro.rstrip() + "\n"
     code, note = _split_note(case.description)
     match = _PREDICT.match(code)
     body = None
@@ -366,7 +363,6 @@ def repro_body(case: CaseInfo) -> str:
     if body is None:
         body = f"out = {code}\n"
     classes = sorted({name for name in _CLASS_CALL.findall(code) if name != "Input"})
-    head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
     if note:
         head.append(f"# {note}")
     head += ["import keras", "import numpy as np"]
@@ -493,11 +489,11 @@ def pivots(matrix: Matrix) -> list[Pivot]:
     axis_of = {c.id: c for c in matrix.cases}
     tally: dict[str, dict[tuple[str | int, str], list[int]]] = {k: {} for k in values}
     for result in matrix.results:
-        case = axis_of.get(result.case)
-        if case is None or result.outcome not in RAN:
+        info = axis_of.get(result.case)
+        if info is None or result.outcome not in RAN:
             continue
         matched = result.outcome in MATCHED
-        for key, value in (("group", case.group), *case.axes.items()):
+        for key, value in (("group", info.group), *info.axes.items()):
             slot = tally[key].setdefault((value, result.environment), [0, 0])
             slot[0] += matched
             slot[1] += 1
@@ -533,7 +529,20 @@ def _code(text: str) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    """A GitHub-flavoured table, padded so it stays aligned in the raw text.
+
+    Written here rather than with tabulate, whose per-cell type inference takes seconds at
+    60,000 cells; every cell is text already.
+    """
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            if len(cell) > widths[i]:
+                widths[i] = len(cell)
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(headers), rule, *(line(row) for row in rows)])
 
 
 def render_markdown(matrix: Matrix) -> str:
@@ -738,6 +747,13 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     }
 
 
+def _divergence_cell(env_index: int, result: Result | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    return {"e": env_index, "outcome": result.outcome.value,
+            "text": f"{result.outcome.value}: {short_observation(result)}"}
+
+
 def _share_class(matched: int, ran: int) -> str:
     if not ran:
         return "p-none"
@@ -759,6 +775,15 @@ def _pivot_view(pivot: Pivot, envs: Sequence[EnvironmentInfo]) -> dict[str, Any]
         rows.append({"value": value, "cells": row,
                      "href": f"#f:{quote(key)}={quote(str(value))}"})
     return {"axis": pivot.axis, "rows": rows}
+
+
+# A grid cell is one of a few fixed fragments (the word, its colour class, the silent mark):
+# joined here once per row rather than rendered 60,000 times by the template.
+_CELL_HTML: dict[tuple[Outcome, bool], str] = {
+    (o, silent): f'<td class="o-{o.value}{" sd" if silent else ""}">{o.value}</td>'
+    for o in Outcome for silent in (False, True)
+}
+_NO_CELL_HTML = '<td class="o-none">no result</td>'
 
 
 def render_html(matrix: Matrix) -> str:
@@ -797,26 +822,28 @@ def render_html(matrix: Matrix) -> str:
     grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
     for c_index, case in enumerate(matrix.cases):
         flat: list[Any] = []
-        words: list[tuple[str, str]] = []
+        words: list[str] = []
         for env in envs:
             result = cells.get((case.id, env.id))
             if result is None:
                 flat += [-1, -1, 0, -1]
-                words.append(("none", ""))
+                words.append(_NO_CELL_HTML)
                 continue
-            key = (result.observed, result.limitation, result.outcome in MATCHED)
+            obs = result.observed
+            key = (obs.kind, obs.error_type, obs.message, tuple(obs.shape or ()), obs.dtype,
+                   obs.max_abs_error, obs.nan_count, obs.device, result.limitation,
+                   result.outcome in MATCHED)
             slot = observations.get(key)
             if slot is None:
                 slot = observations[key] = len(obs_data)
                 obs_data.append(_observation_data(result))
             flat += [outcome_index[result.outcome], slot, result.duration_s,
                      cluster_of.get((case.id, env.id), -1)]
-            words.append((result.outcome.value,
-                          " sd" if (case.id, env.id) in silent_cells else ""))
+            words.append(_CELL_HTML[result.outcome, (case.id, env.id) in silent_cells])
         flags = (1 if case.id in divergent_set else 0) | (2 if case.id in silent_set else 0)
         cell_rows.append(flat)
         grid_rows[case.group].append({"index": c_index, "id": case.id, "flags": flags,
-                                      "cells": words})
+                                      "cells": Markup("".join(words))})
     data = {
         "outcomes": [o.value for o in Outcome],
         "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
@@ -837,7 +864,7 @@ def render_html(matrix: Matrix) -> str:
     divergences = [
         {"index": index[case_id], "id": case_id,
          "expected": matrix.cases[index[case_id]].expected,
-         "cells": [(i, cells.get((case_id, e.id))) for i, e in ran]}
+         "cells": [_divergence_cell(i, cells.get((case_id, e.id))) for i, e in ran]}
         for case_id in divergent
     ]
     cluster_views = [

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import to_json
 
 SCHEMA_VERSION = 1
 MESSAGE_LIMIT = 500
@@ -60,6 +61,8 @@ class Observation:
         nan_count: NaN entries in the output.
         device: where the output tensor (or, for `predict`, the weights) really lived, as
             the framework names it (`cpu:0`, `cuda:0`, `/job:localhost/.../device:CPU:0`).
+        weights_dtype: Keras dtype name of the embedding table's variable, e.g. `float32`
+            under `mixed_float16`, `bfloat16` under floatx bfloat16.
     """
 
     kind: ObservationKind
@@ -70,6 +73,7 @@ class Observation:
     max_abs_error: float | None = None
     nan_count: int | None = None
     device: str | None = None
+    weights_dtype: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +188,8 @@ def error_observation(exc: BaseException) -> Observation:
                        message=clean_message(str(exc)) or type(exc).__name__)
 
 
-def judge(expected_error: str | None, tolerance: float, observation: Observation) -> str | None:
+def judge(expected_error: str | None, tolerance: float, observation: Observation,
+          expected_dtype: str | None = None) -> str | None:
     """Compares an observation with the reference.
 
     Args:
@@ -192,6 +197,7 @@ def judge(expected_error: str | None, tolerance: float, observation: Observation
             values.
         tolerance: largest absolute error that still matches.
         observation: what ran; `max_abs_error` already computed for values.
+        expected_dtype: the Keras dtype name the output must have, or None.
 
     Returns:
         None when it matches; otherwise one line saying how it differs.
@@ -210,12 +216,17 @@ def judge(expected_error: str | None, tolerance: float, observation: Observation
     if observation.max_abs_error > tolerance:
         return (f"values differ from the reference: max abs error {observation.max_abs_error:.3g}"
                 f" > tolerance {tolerance:g}, {observation.nan_count or 0} NaN")
+    if expected_dtype is not None and observation.dtype != expected_dtype:
+        return (f"the output dtype is {observation.dtype}, the reference expects "
+                f"{expected_dtype}")
     return None
 
 
 # --- the fold -------------------------------------------------------------------------------
 
 CRASH_MARK = "crashed while running"
+#: A case skips with this prefix when it cannot run here (`pytest.skip("not_run: why")`).
+NOT_RUN_MARK = "not_run: "
 TIMEOUT_MARK = "timeout"
 
 
@@ -249,7 +260,9 @@ def _outcome(report: Mapping[str, Any], text: str) -> Outcome:
     if outcome == "passed":
         return Outcome.XPASSED if xfail else Outcome.PASSED
     if outcome == "skipped":
-        return Outcome.XFAILED if xfail else Outcome.SKIPPED
+        if xfail:
+            return Outcome.XFAILED
+        return Outcome.NOT_RUN if NOT_RUN_MARK in text else Outcome.SKIPPED
     if "[XPASS(strict)]" in text:
         return Outcome.XPASSED
     return Outcome.FAILED if report.get("when") == "call" else Outcome.ERROR
@@ -259,6 +272,9 @@ def _observation_for(outcome: Outcome, props: Mapping[str, Any], text: str) -> O
     if outcome in (Outcome.CRASHED, Outcome.TIMEOUT):
         kind: ObservationKind = "crash" if outcome is Outcome.CRASHED else "timeout"
         return Observation(kind=kind, message=clean_message(props.get("printed") or text))
+    if outcome is Outcome.NOT_RUN:
+        reason = text.split(NOT_RUN_MARK, 1)[-1]
+        return Observation(kind="not_run", message=clean_message(reason))
     raw = props.get("observation")
     if isinstance(raw, dict):
         return TypeAdapter(Observation).validate_python(raw)
@@ -350,7 +366,8 @@ def dump_run(run: Run, path: Path) -> None:
     """Writes a run file atomically (write a temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(RUN_ADAPTER.dump_json(run, indent=1))
+    # inf (a NaN where values were expected) is kept as the string "Infinity", not null.
+    tmp.write_bytes(to_json(run, indent=1, inf_nan_mode="strings"))
     tmp.replace(path)
 
 

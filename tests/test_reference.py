@@ -378,15 +378,19 @@ def test_global_max_pooling_masked_and_all_masked_row() -> None:
 
 
 def test_tolerances() -> None:
-    for dtype in ("float16", "bfloat16", "float32", "float64"):
+    for dtype in ("float32", "float64"):
         assert ref.tolerance("lookup", dtype) == 0.0
+    for dtype in ("float16", "bfloat16", "float32", "float64"):
         assert ref.tolerance("mask", dtype) == 0.0
+    # A rounded float16 / bfloat16 lookup is within half an ulp of |v| < 0.5.
+    assert ref.tolerance("lookup", "float16") >= 2.0**-12
+    assert ref.tolerance("lookup", "bfloat16") >= 2.0**-9
     assert ref.tolerance("recurrent", "float32") == 1e-5
     assert ref.tolerance("pooling", "float32") == 1e-6
     assert ref.tolerance("pooling", "float16") == 1e-2
     assert ref.tolerance("recurrent", "bfloat16") == 3e-2
-    with pytest.raises(KeyError, match="Received: kind='attention'"):
-        ref.tolerance("attention", "float32")
+    with pytest.raises(KeyError, match="Received: kind='convolution'"):
+        ref.tolerance("convolution", "float32")
     with pytest.raises(KeyError, match="Received: dtype='int8'"):
         ref.tolerance("pooling", "int8")
 
@@ -406,3 +410,40 @@ def test_compare_nans_and_infinities() -> None:
 def test_compare_shape_mismatch() -> None:
     with pytest.raises(ValueError, match=r"expected.shape=\(2, 3\), observed.shape=\(3, 2\)"):
         ref.compare(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_dense_attention_and_training_by_hand() -> None:
+    x = np.array([[[1.0, 0.0], [0.0, 2.0]]])  # (batch 1, steps 2, features 2)
+    np.testing.assert_allclose(ref.dense(x, np.eye(2) * 2, np.array([1.0, -1.0])),
+                               [[[3.0, -1.0], [1.0, 3.0]]])
+    # Self-attention with the second step masked: every query attends to step 0 only, and the
+    # masked query's output is zeroed.
+    out = ref.dot_attention(x, np.array([[True, False]]))
+    np.testing.assert_allclose(out, [[[1.0, 0.0], [0.0, 0.0]]])
+    # Unmasked: scores [[1, 0], [0, 4]] -> softmax rows [e/(e+1), 1/(e+1)], [1/(1+e^4), ...].
+    full = ref.dot_attention(x, None)
+    e = np.e
+    np.testing.assert_allclose(full[0, 0], [e / (e + 1), 2 / (e + 1)])
+    # One SGD step: table rows 1 and 2, ids [[1, 1, 2]], lr 0.5; d/dE mean(E[ids]^2) over 6
+    # elements is 2 * E / 6 per occurrence: row 1 twice, row 2 once, row 0 unchanged.
+    table = np.array([[9.0, 9.0], [3.0, 6.0], [-3.0, 1.5]])
+    step = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5)
+    np.testing.assert_allclose(step, [[9.0, 9.0], [2.0, 4.0], [-2.5, 1.25]])
+    clipped = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, non_negative=True)
+    np.testing.assert_allclose(clipped, [[9.0, 9.0], [2.0, 4.0], [0.0, 1.25]])
+    regular = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, l2=0.1)
+    np.testing.assert_allclose(regular[0], [9.0 - 0.5 * 0.2 * 9.0] * 2)
+    with pytest.raises(IndexError):
+        ref.sgd_step_mse(table, np.array([[3]]), 0.5)
+
+
+def test_multi_head_attention_with_identity_projections_is_scaled_dot_attention() -> None:
+    x = np.array([[[1.0, 0.0], [0.0, 2.0], [5.0, 5.0]]])
+    eye = np.eye(2).reshape(2, 1, 2)
+    zeros = np.zeros((1, 2))
+    weights = [eye, zeros, eye, zeros, eye, zeros, np.eye(2).reshape(1, 2, 2), np.zeros(2)]
+    mask = np.array([[True, True, False]])
+    out = ref.multi_head_attention(x, mask, weights)
+    scores = np.array([[1.0, 0.0], [0.0, 4.0]]) / np.sqrt(2)
+    w = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(out[0, :2], w @ x[0, :2])

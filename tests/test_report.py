@@ -17,11 +17,17 @@ import pytest
 
 from matrix.report import (
     collect,
+    error_clusters,
+    error_signature,
+    limitation_link,
     main,
+    normalise_message,
+    pivots,
     print_summary,
     render_html,
     render_json,
     render_markdown,
+    repro_snippet,
     script_json,
     write_reports,
 )
@@ -141,13 +147,14 @@ def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
     for env in data["environments"]:
         assert {"id", "backend", "device", "ran", "versions"} <= set(env)
     for case in data["cases"]:
-        assert set(case) == {"id", "group", "description", "axes", "expected"}
+        # Contract keys; fields the harness adds later (e.g. `repro`) are allowed.
+        assert {"id", "group", "description", "axes", "expected"} <= set(case)
     observed = {"kind", "error_type", "message", "shape", "dtype", "max_abs_error",
                 "nan_count", "device"}
     for result in data["results"]:
-        assert set(result) == {"case", "environment", "outcome", "observed", "duration_s",
+        assert set(result) >= {"case", "environment", "outcome", "observed", "duration_s",
                                "limitation"}
-        assert set(result["observed"]) == observed
+        assert set(result["observed"]) >= observed
     pairs = [(r["case"], r["environment"]) for r in data["results"]]
     assert len(pairs) == len(set(pairs)) == 3 * 4
 
@@ -299,6 +306,116 @@ def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "broken.json" in out
     data = json.loads((tmp_path / "out" / "compatibility.json").read_text(encoding="utf-8"))
     assert any(e["id"] == "tensorflow-cpu" and e["ran"] for e in data["environments"])
+
+
+# --- views: limitations, clusters, pivots, repro snippets -----------------------------------
+
+def test_limitation_link() -> None:
+    assert limitation_link(LIMITATION) == (
+        "JAX clamps out-of-range indices instead of raising", "https://example.org/jax")
+    assert limitation_link("no link here") == ("no link here", None)
+    assert limitation_link("bad <javascript:alert(1)>")[1] is None
+    assert limitation_link(None) == ("", None)
+
+
+def test_normalise_message_keeps_the_cause() -> None:
+    a = normalise_message("indices[1,1] = 10 is not in [0, 10)")
+    b = normalise_message("indices[0,2] = 100 is not in [0, 10)")
+    assert a == b
+    assert normalise_message("Invalid input for 'keras_tensor_192' int32") == \
+        "Invalid input for <name> int32"
+
+
+def test_error_clusters(matrix: Matrix) -> None:
+    clusters = error_clusters(matrix)
+    assert [(c.signature, len(c.results)) for c in clusters] == [
+        ("values where an error was expected, NaN rows", 1)]
+    crash = Result(case="x", environment="jax-cpu", outcome=Outcome.CRASHED,
+                   observed=Observation(kind="crash", message="Segfault at 0x7f00"))
+    assert error_signature(crash, expects_error=False) == "crashed: Segfault at <addr>"
+    timeout = Result(case="x", environment="jax-cpu", outcome=Outcome.TIMEOUT,
+                     observed=Observation(kind="timeout", message="Timeout (>60.0s)"))
+    assert error_signature(timeout, expects_error=False) == "timed out"
+    failed = Result(case="x", environment="jax-cpu", outcome=Outcome.FAILED,
+                    observed=_error("IndexError", "index 12 is out of bounds for size 10"))
+    assert error_signature(failed, expects_error=False) == \
+        "IndexError: index <n> is out of bounds for size <n>"
+
+
+def test_pivots(matrix: Matrix) -> None:
+    by_axis = {p.axis: p for p in pivots(matrix)}
+    assert "layer" not in by_axis  # one value only
+    values = by_axis["values"]
+    assert values.values == ["in_range", "out_of_range"]
+    assert values.counts[("out_of_range", "jax-cpu")] == (0, 1)
+    assert values.counts[("in_range", "jax-cpu")] == (1, 1)
+    assert ("in_range", "jax-gpu") not in values.counts
+
+
+REAL = Path(__file__).parents[1] / "reports" / "compatibility.json"
+
+
+@pytest.mark.parametrize("description", [
+    "Embedding(input_dim=10, output_dim=4)(np.array([[1, 2, 3], [4, 10, 6]], dtype='int32'))",
+    "keras.Model(Input -> Embedding(input_dim=10, output_dim=4) -> LSTM(units=3))"
+    ".predict(keras.utils.pad_sequences([[1, 2, 3, 4], [5, 6], [7]], padding='pre'))",
+    "keras.Model(Input((3,)) -> Embedding(1000, 128)).predict(np.array([1, 2, 3])): a rank-1 "
+    "array fed to a model built for a batch",
+    "keras.Model(Input -> Embedding(input_dim=10, output_dim=4, mask_zero=True).compute_mask)"
+    ".predict(keras.utils.pad_sequences([[1, 2, 3], [4, 5], [6]], padding='post', "
+    "dtype='int32'))",
+    "SimpleRNN(32)(Embedding(1000, 128, mask_zero=True)(keras.utils.pad_sequences([[1, 2, 3], "
+    "[4, 5], [6]], padding='post'))): article example 3",
+])
+def test_repro_snippet_from_description_is_python(description: str) -> None:
+    case = CaseInfo(id="c", group="g", description=description,
+                    axes={"input_dtype": "int32", "mode": "predict"})
+    env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True)
+    code = repro_snippet(case, env)
+    compile(code, "<repro>", "exec")
+    assert 'os.environ["KERAS_BACKEND"] = "jax"' in code
+    assert code.index("KERAS_BACKEND") < code.index("import keras")
+    assert 'os.environ["CUDA_VISIBLE_DEVICES"] = ""' in code
+    assert "->" not in code.split("import numpy as np", 1)[1]
+
+
+def test_repro_snippet_prefers_the_catalog_one() -> None:
+    case = CaseInfo(id="c", group="g", description="not python at all", axes={},
+                    repro="import keras\nprint(keras.__version__)\n")
+    env = EnvironmentInfo(id="torch-gpu", backend="torch", device="gpu", ran=True)
+    code = repro_snippet(case, env)
+    assert code.endswith("import keras\nprint(keras.__version__)\n")
+    assert "CUDA_VISIBLE_DEVICES" not in code
+    compile(code, "<repro>", "exec")
+
+
+def test_every_real_case_has_a_python_repro() -> None:
+    """Each case of the committed real run gives a snippet that compiles."""
+    if not REAL.exists():
+        pytest.fail(f"{REAL} is missing; regenerate it with `nox`")
+    real = MATRIX_ADAPTER.validate_json(REAL.read_text(encoding="utf-8"))
+    for case in real.cases:
+        for env in real.environments[:1]:
+            compile(repro_snippet(case, env), case.id, "exec")
+
+
+def test_html_golden(matrix: Matrix) -> None:
+    _golden("compatibility.html", render_html(matrix))
+
+
+def test_markdown_tables_stay_aligned(matrix: Matrix) -> None:
+    table: list[str] = []
+    for line in [*render_markdown(matrix).splitlines(), ""]:
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            widths = {len(row) for row in table}
+            assert len(widths) == 1, table
+            bars = {tuple(i for i, ch in enumerate(row) if ch == "|" and row[i - 1] != "\\")
+                    for row in table}
+            assert len(bars) == 1, table
+        table = []
 
 
 def test_no_framework_imported() -> None:

@@ -1,0 +1,85 @@
+"""Writes the publish fixtures beside this file: small hand-made run files and a previous site.
+
+`runs/`: `jax-cpu` (ran: 2 passed, 1 failed, 1 xfailed), `torch-cpu` in two shards (all
+passed), no file for `tensorflow-cpu` nor the GPU environments. `previous/`: the site as
+published the day before (jax-cpu's `c3` passed then, so today it regressed), with one run in
+its history. Regenerate with `python tests/data/publish/make_fixtures.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[2]))
+
+from matrix.report import declared_environments, render_json  # noqa: E402
+from matrix.results import (  # noqa: E402
+    SCHEMA_VERSION,
+    CaseInfo,
+    EnvironmentInfo,
+    Observation,
+    Outcome,
+    Result,
+    Run,
+    dump_run,
+    merge_runs,
+)
+
+CASES = [CaseInfo(id=f"c{i}", group="fixture", description=f"case {i}",
+                  axes={"layer": "Embedding", "rank": i}) for i in range(1, 5)]
+VALUE = Observation(kind="value", shape=[2, 4], dtype="float32", max_abs_error=0.0,
+                    nan_count=0, device="cpu:0")
+
+
+def _run(env_id: str, backend: str, outcomes: dict[str, Outcome], date: str,
+         shard: str | None = None) -> Run:
+    cases = [c for c in CASES if c.id in outcomes]
+    results = [Result(case=c.id, environment=env_id, outcome=outcomes[c.id],
+                      observed=VALUE if outcomes[c.id] is not Outcome.FAILED else
+                      Observation(kind="value", shape=[2, 4], dtype="float32",
+                                  max_abs_error=1.0, nan_count=0, device="cpu:0"),
+                      duration_s=0.01) for c in cases]
+    env = EnvironmentInfo(id=env_id, backend=backend, device="cpu", ran=True,
+                          versions={"keras": "3.15.1", backend: "1.0"},
+                          provenance={"date": date, "git_commit": "f" * 40, "shard": shard})
+    return Run(schema_version=SCHEMA_VERSION, environment=env, cases=cases, results=results)
+
+
+def main() -> None:
+    """Rewrites `runs/` and `previous/`."""
+    for name in ("runs", "previous"):
+        shutil.rmtree(HERE / name, ignore_errors=True)
+    today, yesterday = "2026-11-29T03:00:00+00:00", "2026-11-28T03:00:00+00:00"
+    p, f, x = Outcome.PASSED, Outcome.FAILED, Outcome.XFAILED
+    dump_run(_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": f, "c4": x}, today),
+             HERE / "runs" / "jax-cpu.json")
+    dump_run(_run("torch-cpu", "torch", {"c1": p, "c3": p}, today, "1/2"),
+             HERE / "runs" / "torch-cpu.shard-1-of-2.json")
+    dump_run(_run("torch-cpu", "torch", {"c2": p, "c4": p}, today, "2/2"),
+             HERE / "runs" / "torch-cpu.shard-2-of-2.json")
+
+    before = [_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": p, "c4": x}, yesterday),
+              _run("torch-cpu", "torch", {"c1": p, "c2": p, "c3": p, "c4": p}, yesterday)]
+    matrix = merge_runs(before, declared_environments(), yesterday)
+    previous = HERE / "previous"
+    entry = previous / "history" / "2026-11-28-aaaaaaa"
+    entry.mkdir(parents=True)
+    (previous / "compatibility.json").write_text(render_json(matrix), encoding="utf-8")
+    shutil.copy2(previous / "compatibility.json", entry / "compatibility.json")
+    counts = {e.id: {"passed": 0, "ran": 0, "total": 4, "ran_env": False,
+                     "reason": "no run file"} for e in matrix.environments}
+    counts["jax-cpu"] = {"passed": 3, "ran": 4, "total": 4, "ran_env": True, "reason": None}
+    counts["torch-cpu"] = {"passed": 4, "ran": 4, "total": 4, "ran_env": True, "reason": None}
+    rows = [{"id": entry.name, "date": yesterday, "commit": "a" * 40, "run_url": None,
+             "environments": counts, "regressions": None, "path": f"history/{entry.name}/",
+             "has_diff": False}]
+    (previous / "history" / "index.json").write_text(json.dumps(rows, indent=1) + "\n",
+                                                      encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The HTML report driven in headless Chromium: filters, views, details, escaping, offline.
+
+Uses Debian's chromium (`/usr/bin/chromium`, or `KCM_CHROMIUM`) through Playwright's
+`executable_path`: no browser download. Missing chromium or playwright is a failure, not a
+skip: CI installs both (`apt-get install -y chromium`, `playwright` in the `test` group).
+A screenshot of the page with a cell's details open is kept in `$KCM_TEST_OUTPUT/browser/`
+(default `reports/.work/test-output/browser/`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matrix.report import render_html
+from matrix.results import (
+    CaseInfo,
+    EnvironmentInfo,
+    Matrix,
+    Observation,
+    Outcome,
+    Result,
+    divergent_cases,
+    silent_divergences,
+)
+
+CHROMIUM = os.environ.get("KCM_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OUTPUT = Path(os.environ.get("KCM_TEST_OUTPUT", Path(__file__).parents[1] / "reports" / ".work"
+                             / "test-output")) / "browser"
+HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
+LINK = "JAX fills out-of-range rows with NaN <https://example.org/jax-take>"
+
+ENVS = ["tensorflow-cpu", "jax-cpu", "torch-cpu", "jax-gpu"]
+VALUES = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0,
+                     nan_count=0, device="cpu:0")
+NAN = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=float("inf"),
+                  nan_count=4, device="cpu:0")
+
+
+def _error(error_type: str, message: str) -> Observation:
+    return Observation(kind="error", error_type=error_type, message=message)
+
+
+def _matrix() -> Matrix:
+    envs = [EnvironmentInfo(id=e, backend=e.split("-")[0], device=e.split("-")[1],
+                            ran=e != "jax-gpu", reason=None if e != "jax-gpu" else "no GPU",
+                            versions={"keras": "3.15.1"},
+                            provenance={"git_commit": "0123456789abcdef0123"})
+            for e in ENVS]
+    rows: dict[str, tuple[str, dict[str, Any], str, list[tuple[Outcome, Observation, str | None]]]]
+    rows = {
+        "emb-in_range": ("embedding", {"values": "in_range", "rank": 2}, "values",
+                         [(Outcome.PASSED, VALUES, None)] * 3),
+        "emb-out_of_range": ("embedding", {"values": "out_of_range", "rank": 2},
+                             "error: index 10 out of range",
+                             [(Outcome.PASSED, _error("InvalidArgumentError", "indices[1,1] = 10")),
+                              (Outcome.XFAILED, NAN, LINK),
+                              (Outcome.PASSED, _error("IndexError", "index out of range"))]),
+        "emb-negative": ("embedding", {"values": "negative", "rank": 2}, "error: negative id",
+                         [(Outcome.XFAILED, VALUES, LINK)] * 3),
+        "mask-lstm": ("mask", {"values": "padded", "rank": 3}, "error: bad mask",
+                      [(Outcome.PASSED, _error("ValueError", HOSTILE), None),
+                       (Outcome.PASSED, _error("TypeError", "bad mask"), None),
+                       (Outcome.FAILED, _error("RuntimeError", "mask must be bool"), None)]),
+    }
+    cases, results = [], []
+    for case_id, (group, axes, expected, cells) in rows.items():
+        cases.append(CaseInfo(id=case_id, group=group, description=(
+            "Embedding(input_dim=10, output_dim=4)(np.array([[1, 2]], dtype='int32'))"),
+            axes={"layer": "Embedding", "mode": "eager", **axes}, expected=expected))
+        for env, cell in zip(ENVS, [*cells, None], strict=True):
+            if cell is None:
+                results.append(Result(case=case_id, environment=env, outcome=Outcome.NOT_RUN,
+                                      observed=Observation(kind="not_run", message="no GPU")))
+                continue
+            outcome, observed, *rest = cell
+            results.append(Result(case=case_id, environment=env, outcome=outcome,
+                                  observed=observed, duration_s=0.5,
+                                  limitation=rest[0] if rest else None))
+    return Matrix(schema_version=1, generated_at="2025-01-02T03:04:05+00:00",
+                  environments=envs, cases=cases, results=results)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: add it to the `test` dependency group "
+                    "(pip install playwright; no `playwright install` is needed)")
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"chromium not found at {CHROMIUM}: `apt-get install -y chromium`, or set "
+                    "KCM_CHROMIUM")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    path = tmp_path / "compatibility.html"
+    path.write_text(render_html(_matrix()), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    tab = context.new_page()
+    errors: list[str] = []
+    remote: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("request", lambda request: remote.append(request.url)
+           if not request.url.startswith(("file:", "data:", "about:")) else None)
+    tab.goto(path.as_uri())
+    yield tab
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+    assert remote == [], f"the page made requests: {remote}"
+
+
+def _visible_rows(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "#grid tr[data-c]", "rows => rows.filter(r => !r.hidden && r.offsetParent !== null)"
+        ".map(r => r.querySelector('code').textContent)")
+
+
+def _visible_columns(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        "#grid thead th", "ths => ths.slice(1).filter(th => th.offsetParent !== null)"
+        ".map(th => th.firstChild.textContent.trim())")
+
+
+def test_filters_hide_the_right_rows(page: Any) -> None:
+    assert _visible_rows(page) == ["emb-in_range", "emb-out_of_range", "emb-negative",
+                                   "mask-lstm"]
+    page.click("#filters input[name=env][value=jax-gpu]")
+    assert _visible_columns(page) == ["tensorflow-cpu", "jax-cpu", "torch-cpu"]
+    page.click("#filters input[name=outcome][value=passed]")
+    # Rows with a cell other than `passed` among the shown columns.
+    assert _visible_rows(page) == ["emb-out_of_range", "emb-negative", "mask-lstm"]
+    page.click("#filters input[name=backend][value=torch]")
+    assert _visible_columns(page) == ["tensorflow-cpu", "jax-cpu"]
+    assert _visible_rows(page) == ["emb-out_of_range", "emb-negative"]
+    page.click("#f-reset")
+    page.click("#filters details summary")
+    page.select_option("#filters select[name='ax.values']", "negative")
+    assert _visible_rows(page) == ["emb-negative"]
+    page.select_option("#f-group", "mask")
+    assert _visible_rows(page) == []
+    assert "#f:" in page.url  # the filtered grid is a link
+
+
+def test_views_list_exactly_the_divergent_and_silent_cases(page: Any) -> None:
+    matrix = _matrix()
+    page.click("#filters input[name=view][value=divergent]")
+    assert _visible_rows(page) == divergent_cases(matrix) == [
+        "emb-out_of_range", "mask-lstm"]
+    page.click("#filters input[name=view][value=silent]")
+    silent = list(dict.fromkeys(r.case for r in silent_divergences(matrix)))
+    assert _visible_rows(page) == silent == ["emb-out_of_range", "emb-negative"]
+    page.click("#filters input[name=view][value=all]")
+    page.click("#link-divergent")
+    assert _visible_rows(page) == divergent_cases(matrix)
+
+
+def test_pivot_and_cluster_links_filter_the_grid(page: Any) -> None:
+    page.click("table.pivot[data-axis=values] a[href*='out_of_range'][href*='env=jax-cpu']")
+    assert _visible_rows(page) == ["emb-out_of_range"]
+    assert _visible_columns(page) == ["jax-cpu"]
+    page.click("#cluster-table a:text('show in grid') >> nth=0")
+    assert _visible_columns(page) == ENVS
+    # The largest cause: values where the reference refuses negative ids, on all three.
+    assert page.text_content("#cluster-table tbody tr td code") == \
+        "values where an error was expected"
+    assert _visible_rows(page) == ["emb-negative"]
+    assert page.eval_on_selector_all("#grid td.in-cluster", "tds => tds.length") == 3
+
+
+def test_cell_click_shows_details_and_repro(page: Any) -> None:
+    assert page.is_hidden("#detail")
+    page.click("#grid tr[data-c='1'] td >> nth=1")  # emb-out_of_range on jax-cpu
+    assert page.is_visible("#detail")
+    text = page.text_content("#detail-body")
+    for expected in ("emb-out_of_range", "xfailed", "jax-cpu", "NaN count", "4",
+                     "max abs error", "Infinity", "JAX fills out-of-range rows with NaN",
+                     "values where an error was expected, NaN rows"):
+        assert expected in text
+    assert page.get_attribute("#detail-body a", "href") == "https://example.org/jax-take"
+    code = page.text_content("#detail-body code.repro")
+    assert 'os.environ["KERAS_BACKEND"] = "jax"' in code
+    compile(code, "<repro>", "exec")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "report-detail.png"), full_page=True)
+    page.keyboard.press("Escape")
+    assert page.is_hidden("#detail")
+
+
+def test_hostile_message_renders_as_text(page: Any) -> None:
+    page.click("#grid tr[data-c='3'] td >> nth=0")  # mask-lstm on tensorflow-cpu
+    text = page.text_content("#detail-body")
+    assert HOSTILE in text
+    assert page.evaluate("window.__xss") is None
+    assert page.query_selector("#detail-body img") is None
+    assert page.query_selector("#detail-body script") is None
+    assert page.evaluate("document.querySelectorAll('script').length") == 2

@@ -1,0 +1,177 @@
+"""Tests of `matrix.diff`: categories of change, the Markdown (golden), exit codes, bad files.
+
+No framework is imported. To rewrite the golden file after an intended change, run
+`KCM_UPDATE_GOLDEN=1 pytest tests/test_diff.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from matrix.diff import diff_matrices, main, observation_change, render_diff
+from matrix.report import render_json
+from matrix.results import (
+    CaseInfo,
+    EnvironmentInfo,
+    Matrix,
+    Observation,
+    Outcome,
+    Result,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "report" / "diff.md"
+VALUES = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0,
+                     nan_count=0, device="cpu:0")
+NAN = Observation(kind="value", shape=[2, 3, 4], dtype="float32",
+                  max_abs_error=float("inf"), nan_count=4, device="cpu:0")
+
+
+def _error(error_type: str, message: str) -> Observation:
+    return Observation(kind="error", error_type=error_type, message=message)
+
+
+def _env(env_id: str, ran: bool = True, keras: str = "3.15.1") -> EnvironmentInfo:
+    backend, device = env_id.split("-")
+    return EnvironmentInfo(id=env_id, backend=backend, device=device, ran=ran,
+                           versions={"keras": keras} if ran else {})
+
+
+def _matrix(envs: list[EnvironmentInfo], cells: dict[tuple[str, str], tuple[Outcome, Observation]]
+            ) -> Matrix:
+    case_ids = list(dict.fromkeys(c for c, _ in cells))
+    cases = [CaseInfo(id=c, group="g", description=c, axes={"mode": "eager"}) for c in case_ids]
+    results = [Result(case=c, environment=e, outcome=o, observed=obs)
+               for (c, e), (o, obs) in cells.items()]
+    return Matrix(schema_version=1, generated_at="2025-01-01T00:00:00+00:00",
+                  environments=envs, cases=cases, results=results)
+
+
+P, F, X = Outcome.PASSED, Outcome.FAILED, Outcome.XFAILED
+
+
+def _pair() -> tuple[Matrix, Matrix]:
+    old = _matrix([_env("jax-cpu"), _env("torch-cpu"), _env("jax-gpu")], {
+        ("a", "jax-cpu"): (P, VALUES), ("a", "torch-cpu"): (P, VALUES),
+        ("a", "jax-gpu"): (P, VALUES),
+        ("b", "jax-cpu"): (X, NAN), ("b", "torch-cpu"): (P, _error("IndexError", "index 10")),
+        ("b", "jax-gpu"): (P, VALUES),
+        ("c", "jax-cpu"): (F, VALUES), ("c", "torch-cpu"): (P, VALUES),
+        ("c", "jax-gpu"): (P, VALUES),
+        ("gone", "jax-cpu"): (P, VALUES), ("gone", "torch-cpu"): (P, VALUES),
+        ("gone", "jax-gpu"): (P, VALUES),
+    })
+    new = _matrix([_env("jax-cpu", keras="3.16.0"), _env("torch-cpu"), _env("jax-gpu", False),
+                   _env("tensorflow-cpu")], {
+        ("a", "jax-cpu"): (F, replace(VALUES, max_abs_error=0.5)),
+        ("a", "torch-cpu"): (P, VALUES),
+        ("a", "jax-gpu"): (Outcome.NOT_RUN, Observation(kind="not_run")),
+        ("a", "tensorflow-cpu"): (P, VALUES),
+        ("b", "jax-cpu"): (P, _error("IndexError", "index 12 is out of bounds")),
+        ("b", "torch-cpu"): (P, _error("RuntimeError", "<script>alert(1)</script> | x")),
+        ("b", "jax-gpu"): (Outcome.NOT_RUN, Observation(kind="not_run")),
+        ("b", "tensorflow-cpu"): (P, VALUES),
+        ("c", "jax-cpu"): (X, VALUES), ("c", "torch-cpu"): (P, VALUES),
+        ("c", "jax-gpu"): (Outcome.NOT_RUN, Observation(kind="not_run")),
+        ("c", "tensorflow-cpu"): (P, VALUES),
+        ("new", "jax-cpu"): (P, VALUES), ("new", "torch-cpu"): (P, VALUES),
+        ("new", "jax-gpu"): (Outcome.NOT_RUN, Observation(kind="not_run")),
+        ("new", "tensorflow-cpu"): (P, VALUES),
+    })
+    return old, new
+
+
+def test_categories() -> None:
+    diff = diff_matrices(*_pair())
+    assert [(c.case, c.environment) for c in diff.regressions] == [("a", "jax-cpu")]
+    assert [(c.case, c.environment) for c in diff.fixes] == [("b", "jax-cpu")]
+    assert [(c.case, c.environment) for c in diff.outcome_changes] == [("c", "jax-cpu")]
+    assert [(c.case, c.environment, c.what) for c in diff.observation_changes] == [
+        ("b", "torch-cpu", "error type IndexError → RuntimeError")]
+    assert diff.new_cases == ["new"]
+    assert diff.removed_cases == ["gone"]
+    assert diff.new_environments == ["tensorflow-cpu"]
+    assert diff.removed_environments == []
+    assert diff.stopped_running == ["jax-gpu"]  # its cells are not compared one by one
+    assert diff.version_changes == [("jax-cpu", "keras", "3.15.1", "3.16.0")]
+
+
+def test_same_matrix_is_unchanged() -> None:
+    old, _ = _pair()
+    diff = diff_matrices(old, old)
+    assert diff.unchanged
+    assert "Nothing changed." in render_diff(diff, "a.json", "b.json")
+
+
+def test_observation_change_ignores_noise() -> None:
+    a = _error("InvalidArgumentError", "indices[1,1] = 10 is not in [0, 10)")
+    b = _error("InvalidArgumentError", "indices[0,2] = 100 is not in [0, 10)")
+    assert observation_change(a, b) == ""
+    assert observation_change(VALUES, replace(VALUES, max_abs_error=1e-9)) == ""
+    assert observation_change(NAN, NAN) == ""
+    assert observation_change(VALUES, NAN) == "nan_count 0 → 4, max abs error 0.0 → inf"
+
+
+def test_markdown_golden() -> None:
+    text = render_diff(diff_matrices(*_pair()), "old.json", "new.json")
+    assert "<script>" not in text
+    if os.environ.get("KCM_UPDATE_GOLDEN") == "1":
+        GOLDEN.write_text(text, encoding="utf-8")
+    assert text == GOLDEN.read_text(encoding="utf-8"), \
+        "diff.md differs from its golden file; if intended, rerun with KCM_UPDATE_GOLDEN=1"
+
+
+def _write(tmp_path: Path) -> tuple[Path, Path]:
+    old, new = _pair()
+    (tmp_path / "old.json").write_text(render_json(old), encoding="utf-8")
+    (tmp_path / "new.json").write_text(render_json(new), encoding="utf-8")
+    return tmp_path / "old.json", tmp_path / "new.json"
+
+
+def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _write(tmp_path)
+    assert main([str(old), str(new)]) == 0
+    assert "### Regressions (1)" in capsys.readouterr().out
+    out_file = tmp_path / "summary" / "diff.md"
+    assert main([str(old), str(new), "--fail-on-regression", "--output", str(out_file)]) == 1
+    assert "1 regression" in capsys.readouterr().err
+    assert "### Fixes (1)" in out_file.read_text(encoding="utf-8")
+    assert main([str(new), str(old), "--fail-on-regression"]) == 1  # b regresses backwards
+    assert main([str(old), str(old), "--fail-on-regression"]) == 0
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("{", "not valid JSON"),
+    ("[]", "JSON object"),
+    ('{"schema_version": 2}', "field `schema_version` is 2"),
+])
+def test_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
+                  expected: str) -> None:
+    old, _ = _write(tmp_path)
+    bad = tmp_path / "bad.json"
+    bad.write_text(content, encoding="utf-8")
+    assert main([str(old), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err
+    assert expected in err
+
+
+def test_bad_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _write(tmp_path)
+    data = json.loads(new.read_text(encoding="utf-8"))
+    data["results"][2]["outcome"] = "exploded"
+    new.write_text(json.dumps(data), encoding="utf-8")
+    assert main([str(old), str(new)]) == 2
+    err = capsys.readouterr().err
+    assert str(new) in err
+    assert "field `results.2.outcome`" in err
+
+
+def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, _ = _write(tmp_path)
+    assert main([str(old), str(tmp_path / "nope.json")]) == 2
+    assert "nope.json: cannot be read" in capsys.readouterr().err
