@@ -59,7 +59,48 @@ KERAS_EMBEDDING_SRC = (
 
 JAX_TAKE_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take.html"
 
+XLA_GATHER_DOC = "https://openxla.org/xla/operation_semantics#gather"
+PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
+
+# Order matters: a cell takes the first limitation that covers it.
 LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
+                    "TensorFlow returns a valid row for an id >= input_dim instead of raising "
+                    "as it does eagerly",
+        link=XLA_GATHER_DOC,
+        backends=("tensorflow",),
+        axes={"mode": ("jit_compile",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
+                    "TensorFlow returns a valid row for an id below -input_dim",
+        link=XLA_GATHER_DOC,
+        backends=("tensorflow",),
+        axes={"mode": ("jit_compile",), "values": ("negative",), "bad_id": ("-11",)},
+    ),
+    Limitation(
+        description="ids are cast to int32 (JAX without x64), so 2**32 + 7 wraps to the valid "
+                    "id 7 and returns that row with no error",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,)},
+    ),
+    Limitation(
+        description="Embedding.call casts int64 ids to int32 on torch (its dtype test compares "
+                    "a torch dtype with the string 'int64'), so 2**32 + 7 wraps to id 7",
+        link=KERAS_EMBEDDING_SRC,
+        backends=("torch",),
+        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,), "input_dtype": ("int64",)},
+    ),
+    Limitation(
+        description="Embedding.call casts uint64 ids to int32, so 2**32 + 7 wraps to id 7 "
+                    "with no error",
+        link=KERAS_EMBEDDING_SRC,
+        backends=("tensorflow",),
+        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,),
+              "input_dtype": ("uint64",)},
+    ),
     Limitation(
         description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
                     "raising: an id >= input_dim silently becomes a NaN row",

