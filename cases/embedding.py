@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import INPUT_DTYPES, CALL_MODES, Case, InputSpec, LayerSpec, Mode
+from cases.core import CALL_MODES, INPUT_DTYPES, Case, InputSpec, LayerSpec, Mode
 
 INPUT_DIM = 10
 OUTPUT_DIM = 4

@@ -29,7 +29,7 @@ from cases.expect import input_array, layer_weights
 from matrix.results import Observation, error_observation
 
 
-class NotRun(Exception):  # noqa: N818 - an outcome, not an error
+class NotRun(Exception):
     """The case cannot run in this environment (e.g. no saved file from another backend)."""
 
 

@@ -55,6 +55,7 @@ from matrix.results import (
     Run,
     RunFileError,
     clean_message,
+    combine_shards,
     divergent_cases,
     load_run,
     merge_runs,
@@ -151,24 +152,43 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             problems.append(f"matrix/axes.toml: {exc}")
             environments = []
     declared = {e.id: e for e in environments}
-    runs: dict[str, tuple[Path, Run]] = {}
+    groups: dict[str, list[tuple[Path, Run]]] = {}
     for path in sorted(runs_dir.glob("*.json")):
         try:
             run = load_run(path)
         except RunFileError as exc:
             problems.append(f"{exc} This file was skipped.")
-            if path.stem in declared and path.stem not in runs:
-                declared[path.stem] = replace(
-                    declared[path.stem],
+            stem = path.name.split(".")[0]
+            if stem in declared and stem not in groups:
+                declared[stem] = replace(
+                    declared[stem],
                     reason=f"its run file {path.name} could not be used (see problems)")
             continue
-        env_id = run.environment.id
-        if env_id in runs:
-            problems.append(
-                f"{path}: field `environment.id` is {env_id!r}, which {runs[env_id][0].name} "
-                f"already holds; one run file per environment. This file was skipped.")
+        groups.setdefault(run.environment.id, []).append((path, run))
+    runs: dict[str, tuple[Path, Run]] = {}
+    for env_id, files in groups.items():
+        shards = [f for f in files if f[1].environment.provenance.get("shard")]
+        if len(files) > 1 and len(shards) == len(files):
+            try:
+                runs[env_id] = (files[0][0], combine_shards(files))
+            except RunFileError as exc:
+                problems.append(f"{exc} These shards were skipped.")
+                if env_id in declared:
+                    declared[env_id] = replace(
+                        declared[env_id], reason="its shard files are inconsistent (see problems)")
             continue
-        runs[env_id] = (path, run)
+        runs[env_id] = files[0]
+        for path, _ in files[1:]:
+            problems.append(
+                f"{path}: field `environment.id` is {env_id!r}, which {files[0][0].name} "
+                f"already holds; one run file per environment. This file was skipped.")
+    catalogs = {str(run.environment.provenance.get("catalog", {}).get("fingerprint"))
+                for _, run in runs.values() if run.environment.provenance.get("catalog")}
+    if len(catalogs) > 1:
+        problems.append(
+            "the run files were made from different catalog versions (fingerprints "
+            f"{', '.join(sorted(catalogs))}); a case missing from a run shows as not_run there. "
+            "Rerun the older environments to compare like with like.")
     columns = [declared[e.id] for e in environments]
     return merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
 

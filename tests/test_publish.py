@@ -99,8 +99,6 @@ def test_dry_run_diffs_against_the_last_published_run(tmp_path: Path) -> None:
     assert (site / "history" / published.entry / "diff.md").read_text() == diff
 
 
-@pytest.mark.xfail(strict=False, reason="until matrix.report.collect merges the shard run "
-                   "files of an environment (matrix.results.combine_shards)")
 def test_sharded_environment_is_merged(tmp_path: Path) -> None:
     site, _ = _build(tmp_path)
     matrix = json.loads((site / "compatibility.json").read_text(encoding="utf-8"))
