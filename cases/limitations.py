@@ -128,6 +128,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"values": ("fractional",)},
     ),
     Limitation(
+        description="With floatx bfloat16, LSTM cannot be built: its Orthogonal recurrent "
+                    "initializer runs a QR decomposition, which no backend implements for "
+                    "bfloat16 on CPU (Qr on TensorFlow, geqrf on torch, jax.numpy.linalg.qr)",
+        link="https://github.com/keras-team/keras/issues/16927",
+        axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
+    ),
+    Limitation(
         description="GlobalMaxPooling1D takes no mask: padded steps (the embedding of id 0) "
                     "enter the maximum, and an all-padding row returns values instead of -inf",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/pooling/"
