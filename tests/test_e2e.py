@@ -27,7 +27,7 @@ SLICE = ("embedding-dtype-rank2-int32-in_range-none-eager or "
          "embedding-values-rank2-int32-negative-1-none-eager or "
          "embedding-values-rank2-float32-fractional-1.5-none-eager or "
          "article or "
-         "mask-consumers-lstm-rank2-int32-padded-post-mask_zero-predict or "
+         "mask-consumers-lstm-lstm-rank2-int32-padded-post-mask_zero-predict or "
          "embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager")
 
 
@@ -70,7 +70,10 @@ def test_environments_are_what_was_asked(runs: dict[str, Run]) -> None:
 def test_slice_is_exactly_the_selected_cases(runs: dict[str, Run]) -> None:
     for run in runs.values():
         ids = {c.id for c in run.cases}
-        assert len(ids) == 11, sorted(ids)
+        named = {part.strip() for part in SLICE.split(" or ") if part.strip() != "article"}
+        articles = {i for i in ids if i.startswith("article-")}
+        assert len(articles) == 4, sorted(ids)
+        assert ids == named | articles
         assert {r.case for r in run.results} == ids
 
 
@@ -135,7 +138,7 @@ def test_mask_and_masked_lstm_match_the_reference(runs: dict[str, Run]) -> None:
         mask = got["embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager"]
         assert mask.outcome is Outcome.PASSED, (env_id, mask)
         assert mask.observed.dtype == "bool"
-        lstm = got["mask-consumers-lstm-rank2-int32-padded-post-mask_zero-predict"]
+        lstm = got["mask-consumers-lstm-lstm-rank2-int32-padded-post-mask_zero-predict"]
         assert lstm.outcome is Outcome.PASSED, (env_id, lstm)
         assert lstm.observed.shape == [3, 3]
 
@@ -158,3 +161,16 @@ def test_crash_and_hang_cost_one_cell_each(tmp_path: Path) -> None:
     after = got["hostile-after-eager"]
     assert after.outcome is Outcome.PASSED, after
     assert after.observed.shape == [1, 2, 4]
+
+
+def test_repro_snippet_runs_as_is_and_shows_the_divergence(runs: dict[str, Run]) -> None:
+    case = "embedding-values-rank2-int32-out_of_range-10-none-eager"
+    info = next(c for c in runs["jax-cpu"].cases if c.id == case)
+    assert info.repro is not None
+    python = ROOT / ".nox" / "run-jax-cpu" / "bin" / "python"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KERAS_")},
+           "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([str(python), "-c", info.repro], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "(2, 3, 4) float32 NaN: 4" in done.stdout
