@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cases import embedding, mask_consumers, modes, padding, policies
+from cases import embedding, mask_consumers, modes, padding, policies, user_reports
 from cases.core import KERAS_RUNNER, Case, CatalogError, validate_catalog
 from cases.limitations import LIMITATIONS, Limitation
 
@@ -45,7 +45,7 @@ class Catalog:
 def builtin_cases() -> list[Case]:
     """The built-in catalog, in report order."""
     return (embedding.cases() + mask_consumers.cases() + modes.cases() + policies.cases()
-            + padding.cases())
+            + padding.cases() + user_reports.cases())
 
 
 def _load_module(path: Path) -> ModuleType:

@@ -18,6 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["eager", "predict", "jit_compile", "fit", "save_load"]
+#: How the layers are wired: a `stack` called in order; `two_inputs`, two Embeddings
+#: (`layers[0]` on `input`, `layers[1]` on `input_b`) merged by `layers[2]`, then the rest;
+#: `time_distributed`, every layer wrapped in `TimeDistributed` over a rank-3 index tensor;
+#: `ragged`, the ids given as a `tf.RaggedTensor` (TensorFlow only).
+Structure = Literal["stack", "two_inputs", "time_distributed", "ragged"]
 Check = Literal["output", "mask", "weights", "ids"]
 Padding = Literal["pre", "post"]
 
@@ -51,7 +56,8 @@ INPUT_DTYPES: Mapping[str, str] = {
 #: Keras layer classes the runner knows how to build and give seeded weights to.
 LAYER_CLASSES: frozenset[str] = frozenset(
     {"Embedding", "SimpleRNN", "GRU", "LSTM", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
-     "Bidirectional", "Dense", "Attention", "MultiHeadAttention"}
+     "Bidirectional", "Dense", "Attention", "MultiHeadAttention", "Add", "Concatenate",
+     "MaskProbe"}
 )
 
 #: The runner that executes ordinary cases; test-only catalogs may register others.
@@ -139,6 +145,9 @@ class Case:
         pad: for `check="ids"`, the keyword arguments of `keras.utils.pad_sequences`.
         embedding_methods: methods called on the built Embedding, with their arguments, after
             its weights are set: `{"enable_lora": (2,)}`, `{"quantize": ("int8",)}`.
+        structure: how the layers are wired (`Structure`); `stack` for most cases.
+        input_b: the second index tensor of a `two_inputs` case.
+        source: the public report (issue, pull request) a user-reported case comes from.
         model_input_shape: in `predict`, the `keras.Input` shape without the batch axis when it
             differs from the data's (the article's rank-mismatch example); None means the data's.
         seed: seeds the NumPy generator that sets every layer's weights.
@@ -158,6 +167,9 @@ class Case:
     fit: Mapping[str, Any] | None = None
     pad: Mapping[str, Any] | None = None
     embedding_methods: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    structure: Structure = "stack"
+    input_b: InputSpec | None = None
+    source: str | None = None
     seed: int = 0
     runner: str = KERAS_RUNNER
     id: str = field(default="", compare=False)
@@ -228,6 +240,10 @@ def validate_catalog(cases: Sequence[Case], source: str = "catalog") -> None:
             raise CatalogError(f"{where}: field `dtype_policy` must be one of "
                                f"{', '.join(DTYPE_POLICIES)}. "
                                f"Received: dtype_policy={case.dtype_policy!r}")
+        if (case.structure == "two_inputs") != (case.input_b is not None):
+            raise CatalogError(f"{where}: field `input_b` is required by structure "
+                               f"`two_inputs` and only there. Received: structure="
+                               f"{case.structure!r}")
         if (case.mode == "save_load") != (case.saved_on is not None):
             raise CatalogError(f"{where}: field `saved_on` is required in mode `save_load` "
                                f"and only there. Received: saved_on={case.saved_on!r}")

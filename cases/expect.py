@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.core import INPUT_DTYPES, Case, LayerSpec
+from cases.core import INPUT_DTYPES, Case, InputSpec, LayerSpec
 from matrix import reference
 
 #: Exceptions by which the reference says "a correct backend refuses this input".
@@ -76,9 +76,18 @@ def pad_sequences(sequences: Sequence[Sequence[Any]], *, padding: str = "pre",
     return out
 
 
-def input_array(case: Case) -> np.ndarray:
-    """The index tensor as NumPy holds it, of the case's dtype and shape."""
-    spec = case.input
+def input_array(case: Case, spec: InputSpec | None = None) -> np.ndarray:
+    """The index tensor as NumPy holds it, of the case's dtype and shape.
+
+    Args:
+        case: the case.
+        spec: another input of the case (`case.input_b`); `case.input` by default. A ragged
+            input (structure `ragged`) is flattened to its values, (total_ids,).
+    """
+    spec = spec or case.input
+    if case.structure == "ragged":
+        flat = [i for row in spec.ids for i in row]
+        return np.array(flat, dtype=INPUT_DTYPES[spec.dtype])
     if spec.sequences is not None:
         return pad_sequences(spec.sequences, padding=spec.padding or "pre", dtype=spec.dtype)
     return np.array(spec.ids, dtype=INPUT_DTYPES[spec.dtype])
@@ -103,6 +112,8 @@ def _shapes(spec: LayerSpec, features: int) -> tuple[list[tuple[int, ...]], int]
     if name == "MultiHeadAttention":
         return (reference.multi_head_attention_weight_shapes(
             features, int(kw["num_heads"]), int(kw["key_dim"])), features)
+    if name == "Concatenate":  # of two equally wide embeddings
+        return [], 2 * features
     return [], features
 
 
@@ -160,8 +171,64 @@ def _layer(spec: LayerSpec, x: np.ndarray, mask: np.ndarray | None, w: list[np.n
 _KIND_RANK = {"lookup": 0, "recurrent": 1, "pooling": 1, "attention": 2}
 
 
+def _merge(spec: LayerSpec, a: tuple[np.ndarray, np.ndarray | None],
+           b: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Add, Concatenate, or the MaskProbe of two embeddings, with the mask they pass on.
+
+    Keras 3 merge layers pass on the OR of their inputs' masks: a step stays valid when any
+    input is valid there, and the values are merged as they are, the padded input's row
+    included (keras/src/layers/merging/base_merge.py, `compute_mask` uses `ops.any`).
+    MaskProbe outputs the two masks it received in `call`, (batch, steps, 2), 0 for none.
+    """
+    (xa, ma), (xb, mb) = a, b
+    masks = [m for m in (ma, mb) if m is not None]
+    merged = np.logical_or.reduce(masks) if masks else None
+    if spec.class_name == "Add":
+        return xa + xb, merged
+    if spec.class_name == "Concatenate":
+        return np.concatenate([xa, xb], axis=-1), merged
+    shape = xa.shape[:-1]
+    probe = [np.zeros(shape) if m is None else m.astype(np.float64) for m in (ma, mb)]
+    return np.stack(probe, axis=-1), None
+
+
+def _two_inputs(case: Case, weights: list[list[np.ndarray]]) -> tuple[np.ndarray, str]:
+    branches = []
+    for spec, layer_w, ids in ((case.layers[0], weights[0], input_array(case)),
+                               (case.layers[1], weights[1], input_array(case, case.input_b))):
+        x = reference.lookup(layer_w[0], ids).astype(np.float64)
+        masked = bool(spec.init_kwargs.get("mask_zero", False))
+        branches.append((x, reference.padding_mask(ids) if masked else None))
+    x, mask = _merge(case.layers[2], branches[0], branches[1])
+    kind = "lookup"
+    for spec, layer_w in zip(case.layers[3:], weights[3:], strict=True):
+        x, mask, kind = _layer(spec, x, mask, layer_w)
+    return x, kind
+
+
+def _time_distributed(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
+                      ) -> tuple[np.ndarray, str]:
+    """Every layer applied to each outer step: (batch, outer, inner) ids."""
+    x = reference.lookup(weights[0][0], ids).astype(np.float64)
+    mask_zero = bool(case.layers[0].init_kwargs.get("mask_zero", False))
+    mask: np.ndarray | None = reference.padding_mask(ids) if mask_zero else None
+    batch, outer = ids.shape[:2]
+    kind = "lookup"
+    for spec, layer_w in zip(case.layers[1:], weights[1:], strict=True):
+        flat = x.reshape(batch * outer, *x.shape[2:])
+        flat_mask = None if mask is None else mask.reshape(batch * outer, *mask.shape[2:])
+        out, out_mask, kind = _layer(spec, flat, flat_mask, layer_w)
+        x = out.reshape(batch, outer, *out.shape[1:])
+        mask = None if out_mask is None else out_mask.reshape(batch, outer, *out_mask.shape[1:])
+    return x, kind
+
+
 def _compute(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
              ) -> tuple[np.ndarray, str]:
+    if case.structure == "two_inputs":
+        return _two_inputs(case, weights)
+    if case.structure == "time_distributed":
+        return _time_distributed(case, ids, weights)
     _check_model_input(case, ids)
     table = weights[0][0]
     if case.check == "mask":
@@ -200,8 +267,9 @@ def expected(case: Case) -> Expected:
     if case.check == "ids":
         pad = dict(case.pad or {})
         values = pad_sequences(case.input.sequences or (), **pad)
+        dtype = str(pad.get("dtype", "int32"))
         return Expected(values=values, error=None, kind="mask", tolerance=0.0,
-                        dtype=str(pad.get("dtype", "int32")))
+                        dtype=dtype if dtype in INPUT_DTYPES else None)
     ids = input_array(case)
     weights = layer_weights(case)
     out_dtype = POLICY_OUTPUT_DTYPE[case.dtype_policy]

@@ -135,6 +135,20 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
     ),
     Limitation(
+        description="TimeDistributed passes no mask to the layer it wraps: "
+                    "TimeDistributed(LSTM) after TimeDistributed(Embedding(mask_zero=True)) "
+                    "runs over the padded inner steps as if they were valid",
+        link="https://github.com/keras-team/keras/issues/4786",
+        axes={"report": ("time_distributed_mask",)},
+    ),
+    Limitation(
+        description="LSTM(use_cudnn=True) needs cuDNN: on a CPU every backend raises "
+                    "ValueError instead of running the layer",
+        link="https://github.com/keras-team/keras/issues/8620",
+        devices=("cpu",),
+        axes={"report": ("lstm_use_cudnn",)},
+    ),
+    Limitation(
         description="GlobalMaxPooling1D takes no mask: padded steps (the embedding of id 0) "
                     "enter the maximum, and an all-padding row returns values instead of -inf",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/pooling/"

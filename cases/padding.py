@@ -44,4 +44,22 @@ def cases() -> list[Case]:
     out.append(_case({"value": -1}, {"option": "value_-1"}))
     out.append(_case({"dtype": "int64"}, {"option": "dtype_int64"}))
     out.append(_case({"dtype": "float32", "value": 0.5}, {"option": "dtype_float32_value_0.5"}))
+    out.append(bytes_case())
     return out
+
+
+BYTES = ((b"a", b"b", b"c"), (b"d",), ())
+
+
+def bytes_case() -> Case:
+    """Byte strings padded with a bytes `value` and a bytes dtype (keras-team/keras#23092)."""
+    pad = {"dtype": "S1", "value": b"-", "padding": "post"}
+    return Case(
+        group="pad-sequences",
+        description=f"keras.utils.pad_sequences({[list(s) for s in BYTES]}, dtype='S1', "
+                    "value=b'-', padding='post')",
+        axes={"layer": "pad_sequences", "option": "bytes_value_and_dtype", "mode": "eager"},
+        layers=(embedding(),), input=InputSpec(dtype="int32", sequences=BYTES),  # type: ignore[arg-type]
+        mode="eager", check="ids", pad=pad,
+        source="https://github.com/keras-team/keras/pull/23092",
+    )

@@ -33,6 +33,38 @@ class NotRun(Exception):
     """The case cannot run in this environment (e.g. no saved file from another backend)."""
 
 
+class NotApplicable(Exception):
+    """The case has no meaning on this backend (e.g. a tf.RaggedTensor on JAX)."""
+
+
+class MaskProbe(keras.layers.Layer):
+    """A two-input layer that outputs the masks `call` received, (batch, steps, 2).
+
+    The question users ask of custom layers: do both inputs' masks reach `call`? A mask that
+    did not arrive is a column of zeros.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        first = inputs[0]
+        masks = list(mask) if isinstance(mask, list | tuple) else [None, None]
+        columns = [keras.ops.zeros(keras.ops.shape(first)[:-1], dtype=first.dtype)
+                   if m is None else keras.ops.cast(m, first.dtype) for m in masks]
+        return keras.ops.stack(columns, axis=-1)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (*tuple(input_shape[0])[:-1], 2)
+
+
+_CUSTOM_LAYERS = {"MaskProbe": MaskProbe}
+
+
 def artifacts_dir() -> Path:
     """Where saved `.keras` files are kept, one folder per backend."""
     return Path(os.environ.get("KCM_ARTIFACTS", "reports/artifacts"))
@@ -41,11 +73,25 @@ def artifacts_dir() -> Path:
 def _build(spec: LayerSpec) -> Any:
     kwargs = {k: _build(v) if isinstance(v, LayerSpec) else v
               for k, v in spec.init_kwargs.items()}
-    return getattr(keras.layers, spec.class_name)(**kwargs)
+    cls = _CUSTOM_LAYERS.get(spec.class_name) or getattr(keras.layers, spec.class_name)
+    return cls(**kwargs)
 
 
-def _forward(layers: list[Any], x: Any) -> Any:
-    """Calls the stack: attention layers attend to themselves (query = value = x)."""
+def _build_layers(case: Case) -> list[Any]:
+    layers = [_build(spec) for spec in case.layers]
+    if case.structure == "time_distributed":
+        layers = [keras.layers.TimeDistributed(layer) for layer in layers]
+    return layers
+
+
+def _forward(layers: list[Any], x: Any, case: Case | None = None, x_b: Any = None) -> Any:
+    """Calls the layers: a stack, or two embeddings merged (`two_inputs`).
+
+    Attention layers attend to themselves (query = value = x).
+    """
+    if case is not None and case.structure == "two_inputs":
+        x = layers[2]([layers[0](x), layers[1](x_b)])
+        layers = layers[3:]
     for layer in layers:
         if isinstance(layer, keras.layers.Attention):
             x = layer([x, x])
@@ -96,26 +142,45 @@ def _ids(case: Case) -> np.ndarray:
     return input_array(case)
 
 
+def _ids_b(case: Case) -> np.ndarray | None:
+    return None if case.input_b is None else input_array(case, case.input_b)
+
+
+def _symbolic(ids: np.ndarray | None) -> Any:
+    return None if ids is None else keras.Input(shape=ids.shape[1:], dtype=ids.dtype.name)
+
+
 def _model(case: Case, layers: list[Any], ids: np.ndarray) -> Any:
     shape = case.model_input_shape or tuple(ids.shape[1:])
     inputs = keras.Input(shape=shape, dtype=case.input.dtype)
+    inputs_b = _symbolic(_ids_b(case))
     if case.check == "mask":
         layers[0](inputs)
         outputs = layers[0].compute_mask(inputs)
     else:
-        outputs = _forward(layers, inputs)
-    model = keras.Model(inputs, outputs)
+        outputs = _forward(layers, inputs, case, inputs_b)
+    model = keras.Model(inputs if inputs_b is None else [inputs, inputs_b], outputs)
     _set_weights(layers, case)
     return model
 
 
+def _feed(case: Case, ids: np.ndarray) -> Any:
+    ids_b = _ids_b(case)
+    return ids if ids_b is None else [ids, ids_b]
+
+
 def _eager(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str | None]:
+    ids_b = _ids_b(case)
     if len(layers) == 1 or ids.ndim < 2:
         layers[0].build(ids.shape)
     else:  # a symbolic call builds every layer for the data's shape, weights set after
-        _forward(layers, keras.Input(shape=ids.shape[1:], dtype=case.input.dtype))
+        _forward(layers, keras.Input(shape=ids.shape[1:], dtype=case.input.dtype), case,
+                 _symbolic(ids_b))
     _set_weights(layers, case)
-    out = layers[0].compute_mask(ids) if case.check == "mask" else _forward(layers, ids)
+    if case.check == "mask":
+        out = layers[0].compute_mask(ids)
+    else:
+        out = _forward(layers, ids, case, ids_b)
     return out, _tensor_device(out)
 
 
@@ -123,7 +188,7 @@ def _predict(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str |
     model = _model(case, layers, ids)
     if case.mode == "jit_compile":
         model.compile(jit_compile=True)
-    out = model.predict(ids, verbose=0)
+    out = model.predict(_feed(case, ids), verbose=0)
     # predict returns NumPy; the weights say where the computation ran.
     return out, _weights_device(layers[0])
 
@@ -159,7 +224,7 @@ def _save_load(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str
         raise NotRun(f"no model saved under {saved_on}: {path} is missing; run "
                      f"`nox -s \"run({saved_on}-cpu)\"` first")
     loaded = keras.models.load_model(path)
-    out = loaded.predict(ids, verbose=0)
+    out = loaded.predict(_feed(case, ids), verbose=0)
     return out, _weights_device(loaded.layers[1] if len(loaded.layers) > 1 else loaded)
 
 
@@ -193,6 +258,22 @@ _MODES = {"eager": _eager, "predict": _predict, "jit_compile": _predict, "fit": 
           "save_load": _save_load}
 
 
+def _ragged(case: Case) -> tuple[Any, str | None]:
+    """Embedding called on a `tf.RaggedTensor`; observed as its flat values."""
+    if keras.backend.backend() != "tensorflow":
+        raise NotApplicable(f"tf.RaggedTensor exists on TensorFlow only; the "
+                            f"{keras.backend.backend()} backend has no ragged tensors")
+    import tensorflow as tf
+
+    ids = tf.ragged.constant(case.input.ids, dtype=case.input.dtype)
+    layer = _build(case.layers[0])
+    layer.build((None, None))
+    _set_weights([layer], case)
+    out = layer(ids)
+    values = out.flat_values if isinstance(out, tf.RaggedTensor) else out
+    return values, _tensor_device(values)
+
+
 def _pad(case: Case) -> tuple[Any, str | None]:
     out = keras.utils.pad_sequences([list(s) for s in case.input.sequences or ()],
                                     **dict(case.pad or {}))
@@ -208,15 +289,18 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
 
     Raises:
         NotRun: the case cannot run here; the reason says why.
+        NotApplicable: the case has no meaning on this backend.
     """
     weights_dtype = None
     try:
         with _dtype_policy(case.dtype_policy):
             if case.check == "ids":
                 out, device = _pad(case)
+            elif case.structure == "ragged":
+                out, device = _ragged(case)
             else:
                 ids = _ids(case)
-                layers = [_build(spec) for spec in case.layers]
+                layers = _build_layers(case)
                 out, device = _MODES[case.mode](case, layers, ids)
                 variables = getattr(layers[0], "weights", None) or []
                 if variables:
@@ -224,9 +308,12 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
         if out is None:
             return Observation(kind="value", shape=None, dtype="None", device=device,
                                weights_dtype=weights_dtype), None
-        dtype = keras.backend.standardize_dtype(getattr(out, "dtype", None) or "float32")
+        try:
+            dtype = keras.backend.standardize_dtype(getattr(out, "dtype", None) or "float32")
+        except ValueError:  # not a Keras dtype, e.g. the bytes of pad_sequences(dtype="S1")
+            dtype = str(getattr(out, "dtype", "unknown"))
         array = np.asarray(keras.ops.convert_to_numpy(out))
-    except NotRun:
+    except (NotRun, NotApplicable):
         raise
     except Exception as exc:
         return error_observation(exc), None

@@ -372,6 +372,8 @@ def repro_body(case: CaseInfo) -> str:
     shapes reproduce; exact values may differ.
     """
     head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
+    if case.source:
+        head.append(f"# Reported publicly: {case.source}")
     if case.repro and case.repro.strip():
         return "\n".join(head) + "\n" + case.repro.rstrip() + "\n"
     code, note = _split_note(case.description)

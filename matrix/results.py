@@ -96,6 +96,7 @@ class CaseInfo:
         expected: the reference's answer in words: `values` or `error: <why>`.
         repro: Python that reproduces the case once a line sets `KERAS_BACKEND`
             (`cases/repro.py`); None for cases of test-only runners.
+        source: the public report (issue, pull request) the case was written from, if any.
     """
 
     id: str
@@ -104,6 +105,7 @@ class CaseInfo:
     axes: dict[str, str | int]
     expected: str = "values"
     repro: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -570,7 +572,8 @@ def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
             want = f"error: {error}" if error else "values"
             repro = snippet(case)
         infos.append(CaseInfo(id=case.id, group=case.group, description=case.description,
-                              axes=dict(case.axes), expected=want, repro=repro))
+                              axes=dict(case.axes), expected=want, repro=repro,
+                              source=case.source))
     return infos
 
 
