@@ -19,6 +19,8 @@ Backend = Literal["tensorflow", "jax", "torch"]
 Device = Literal["cpu", "gpu"]
 
 AXES_PATH = Path(__file__).with_name("axes.toml")
+PINS_DIR = Path(__file__).with_name("pins")
+LATEST = "latest"
 BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch")
 DEVICES: tuple[Device, ...] = ("cpu", "gpu")
 
@@ -37,6 +39,9 @@ class Environment:
         requirements: pip requirement strings, Keras included.
         env: environment variables set for the run (e.g. `CUDA_VISIBLE_DEVICES=""` on CPU).
         default: whether bare `nox` runs it.
+        channel: the version channel: `latest` (the known-good pins), `nightly` or
+            `minimum` (axes.toml, `[channels]`).
+        pre: whether pip may install pre-releases (`--pre`), for the nightly channel.
     """
 
     backend: Backend
@@ -44,11 +49,19 @@ class Environment:
     requirements: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
     default: bool
+    channel: str = LATEST
+    pre: bool = False
 
     @property
     def id(self) -> str:
-        """The environment id, `<backend>-<device>`, e.g. `jax-cpu`."""
-        return f"{self.backend}-{self.device}"
+        """The environment id: `<backend>-<device>`, plus `-<channel>` off `latest`."""
+        base = f"{self.backend}-{self.device}"
+        return base if self.channel == LATEST else f"{base}-{self.channel}"
+
+    @property
+    def pins(self) -> Path:
+        """The file `nox -s pins` writes: every package of the environment, pinned."""
+        return PINS_DIR / f"{self.id}.txt"
 
     def variables(self) -> dict[str, str]:
         """Environment variables for the run, `KERAS_BACKEND` and `KCM_DEVICE` included."""
@@ -82,7 +95,8 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
         path: the axes file.
 
     Returns:
-        Every backend × device environment, in file order.
+        Every backend × device environment of the `latest` channel, in file order, then
+        those of the other channels.
 
     Raises:
         AxesError: a field is missing or of the wrong type; the message names it.
@@ -98,6 +112,7 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
     )
     backends = cast(dict[str, object], _field(data, "backends", "", dict))
     devices = cast(dict[str, object], _field(data, "devices", "", dict))
+    channels = cast(dict[str, object], data.get("channels", {LATEST: {}}))
     environments = []
     for backend, spec in backends.items():
         if backend not in BACKENDS:
@@ -124,6 +139,24 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
                     default=bool(dspec.get("default", False)),
                 )
             )
+    for channel, cspec in channels.items():
+        if channel == LATEST:
+            continue
+        cspec = cast(dict[str, object], cspec)
+        where = f"channels.{channel}"
+        cdevices = _strings(cspec.get("devices", list(devices)), f"{where}.devices")
+        ccommon = _strings(_field(cspec, "common", where, list), f"{where}.common")
+        for backend in backends:
+            reqs = _strings(_field(cspec, backend, where, list), f"{where}.{backend}")
+            for device in cdevices:
+                dspec = cast(dict[str, object], devices.get(device, {}))
+                env = cast(dict[str, object], dspec.get("env", {}))
+                environments.append(Environment(
+                    backend=cast(Backend, backend), device=cast(Device, device),
+                    requirements=ccommon + reqs,
+                    env=tuple((str(k), str(v)) for k, v in env.items()),
+                    default=False, channel=channel, pre=bool(cspec.get("pre", False)),
+                ))
     return environments
 
 

@@ -14,10 +14,13 @@ from matrix.environments import AxesError, get_environment, gpu_visible, load_en
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_six_environments_with_contract_ids() -> None:
+def test_six_latest_environments_with_contract_ids_then_the_channels() -> None:
     environments = load_environments()
-    assert [e.id for e in environments] == ["tensorflow-cpu", "tensorflow-gpu", "jax-cpu",
-                                            "jax-gpu", "torch-cpu", "torch-gpu"]
+    assert [e.id for e in environments if e.channel == "latest"] == [
+        "tensorflow-cpu", "tensorflow-gpu", "jax-cpu", "jax-gpu", "torch-cpu", "torch-gpu"]
+    assert [e.id for e in environments if e.channel != "latest"] == [
+        "tensorflow-cpu-nightly", "jax-cpu-nightly", "torch-cpu-nightly",
+        "tensorflow-cpu-minimum", "jax-cpu-minimum", "torch-cpu-minimum"]
     assert [e.id for e in environments if e.default] == ["tensorflow-cpu", "jax-cpu",
                                                          "torch-cpu"]
 
@@ -29,6 +32,17 @@ def test_requirements_pin_keras_and_each_backend() -> None:
     assert jax_cpu.requirements == ("keras==3.15.1", "jax[cpu]==0.10.2")
     assert torch_cpu.requirements == ("keras==3.15.1", "torch==2.13.0")
     assert "cuda" in " ".join(get_environment("jax-gpu").requirements)
+
+
+def test_channels_replace_the_requirements() -> None:
+    nightly = get_environment("tensorflow-cpu-nightly")
+    assert nightly.requirements[0] == "keras-nightly"
+    assert nightly.pre
+    minimum = get_environment("jax-cpu-minimum")
+    assert minimum.requirements == ("keras==3.6.0", "jax[cpu]==0.4.34")
+    assert not minimum.pre
+    assert minimum.variables()["CUDA_VISIBLE_DEVICES"] == ""
+    assert minimum.pins.name == "jax-cpu-minimum.txt"
 
 
 def test_cpu_environments_hide_every_gpu() -> None:
@@ -89,9 +103,12 @@ def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
     defaults = [s["session"] for s in listed()]
     assert defaults == ["run(tensorflow-cpu)", "run(jax-cpu)", "run(torch-cpu)", "report"]
     assert set(runs) == {f"run({e.id})" for e in load_environments()}
-    assert runs["run(jax-cpu)"]["tags"] == ["run", "jax", "cpu", "jax-cpu"]
-    assert runs["run(jax-cpu)"]["call_spec"] == {"backend": "jax", "device": "cpu"}
-    everything = listed("-s", "report", "tests", "lint", "diff", "publish")
-    assert {s["name"] for s in everything} == {"report", "tests", "lint", "diff", "publish"}
+    assert runs["run(jax-cpu)"]["tags"] == ["run", "jax", "cpu", "latest", "jax-cpu"]
+    assert runs["run(jax-cpu)"]["call_spec"] == {"backend": "jax", "device": "cpu",
+                                                 "channel": "latest"}
+    assert runs["run(jax-cpu-nightly)"]["tags"][3] == "nightly"
+    everything = listed("-s", "report", "tests", "lint", "diff", "publish", "pins")
+    assert {s["name"] for s in everything} == {"report", "tests", "lint", "diff", "publish",
+                                               "pins"}
     for session in [*everything, *runs.values()]:
         assert session["description"], session["session"]
