@@ -26,7 +26,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -42,6 +42,9 @@ from matrix.results import (
     Observation,
     Outcome,
     Result,
+    clean_message,
+    sanitize_environment,
+    sanitize_result,
 )
 
 NOT_MATCHED = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
@@ -75,12 +78,16 @@ def load_matrix(path: Path) -> Matrix:
         raise MatrixFileError(f"{path}: field `schema_version` is {version!r}; this harness "
                               f"reads schema_version {SCHEMA_VERSION}.")
     try:
-        return MATRIX_ADAPTER.validate_python(raw)
+        matrix = MATRIX_ADAPTER.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MatrixFileError(f"{path}: field `{where}`: {first['msg']} "
                               f"({exc.error_count()} problem(s) in all)") from exc
+    return replace(matrix,
+                   environments=[sanitize_environment(e) for e in matrix.environments],
+                   results=[sanitize_result(r) for r in matrix.results],
+                   problems=[clean_message(p, 2000) for p in matrix.problems])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,7 +212,7 @@ def _change(old: Result, new: Result, what: str = "") -> CellChange:
 
 def _cell(text: str) -> str:
     """Untrusted text for a Markdown table cell: one line, no pipes, no HTML."""
-    text = " ".join(text.split())
+    text = " ".join(clean_message(text, 10_000).split()) if text else ""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "\\<") \
         .replace(">", "\\>")
 

@@ -542,7 +542,7 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|<>`*[]"})
 
 def _md(text: str) -> str:
     """Untrusted text made safe for a Markdown table cell (one line, no HTML, no pipes)."""
-    return " ".join(text.split()).translate(_MD_SPECIAL)
+    return " ".join(clean_message(text, 2000).split()).translate(_MD_SPECIAL) if text else ""
 
 
 def _code(text: str) -> str:

@@ -24,6 +24,7 @@ nor pydantic) and the workers can both use it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -38,6 +39,8 @@ PREVIOUS_LOG = "report-log.previous.jsonl"
 PREVIOUS_COLLECTED = "collected.previous.json"
 #: Case ids a resumed run must not run again; read by `cases/conftest.py`.
 DONE = "resume-done.json"
+#: What the attempt ran: the fingerprint of its catalog sources and requirements.
+STATE = "resume-state.json"
 ResumeMode = Literal["auto", "resume", "fresh"]
 
 _CASE = re.compile(r"::test_case\[(.*)\]$")
@@ -193,13 +196,41 @@ def _clear(work: Path) -> None:
             stale.unlink()
 
 
-def prepare(work: Path, mode: ResumeMode = "auto") -> set[str]:
+def source_fingerprint(paths: Iterable[Path], extra: Iterable[str] = ()) -> str:
+    """A hash of files' bytes (missing ones count as empty) and of `extra` strings.
+
+    The noxfile passes the catalog's sources (`cases/*.py`, `matrix/reference.py`, the
+    `--catalog` modules) and the environment's requirements, so that `auto` never keeps
+    results of cases or packages that changed since the interrupted attempt.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in paths):
+        digest.update(str(path).encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"")
+    for item in extra:
+        digest.update(item.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _stored_fingerprint(work: Path) -> str | None:
+    try:
+        state = json.loads((work / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(state.get("fingerprint")) if isinstance(state, dict) else None
+
+
+def prepare(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = None
+            ) -> set[str]:
     """Readies an environment's work folder before its pytest run.
 
     Args:
         work: `reports/.work/<environment>[.shard-I-of-N]`, created if missing.
         mode: `fresh` clears the folder; `resume` keeps what the last attempts recorded;
-            `auto` resumes only when the last attempt did not finish (no `SessionFinish`).
+            `auto` resumes only when the last attempt did not finish (no `SessionFinish`)
+            and its `fingerprint` is this one's.
+        fingerprint: identifies what this run runs (`source_fingerprint`); stored for the
+            next attempt. None: not checked.
 
     Returns:
         The case ids the run will skip (empty for a fresh start); they are also written to
@@ -208,10 +239,12 @@ def prepare(work: Path, mode: ResumeMode = "auto") -> set[str]:
     work.mkdir(parents=True, exist_ok=True)
     log, previous = work / LOG, work / PREVIOUS_LOG
     has_history = log.exists() or previous.exists()
-    resume = mode == "resume" or (mode == "auto" and has_history and not (
+    same = fingerprint is None or _stored_fingerprint(work) == fingerprint
+    resume = mode == "resume" or (mode == "auto" and has_history and same and not (
         log.exists() and finished(log)))
     if not (resume and has_history):
         _clear(work)
+        _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))
         return set()
     # An earlier resumed attempt may itself have been interrupted: fold it in first.
     if log.exists():
@@ -223,6 +256,7 @@ def prepare(work: Path, mode: ResumeMode = "auto") -> set[str]:
         (work / name).unlink(missing_ok=True)
     done = previous_results(previous)
     _write_atomic(work / DONE, json.dumps(sorted(done)))
+    _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))
     return done
 
 

@@ -1,0 +1,280 @@
+"""Tests of `matrix.resume` (an interrupted run resumes) and `matrix.failures` (a failed
+install is recorded), on the recorded jax-cpu log of `tests/data/logs/`.
+
+No framework is imported. An interrupted run is simulated by cutting the recorded log at
+a case: what a kill leaves (every line before it, the last one maybe half-written).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from matrix import resume
+from matrix.failures import (
+    INSTALL_ERROR,
+    install_failed_run,
+    installer_summary,
+    installer_tail,
+    minimal_install_failed_file,
+)
+from matrix.report import collect, render_markdown
+from matrix.results import (
+    EnvironmentInfo,
+    Outcome,
+    dump_run,
+    fold_reports,
+    fold_run,
+    load_run,
+    read_report_log,
+)
+
+DATA = Path(__file__).parent / "data"
+LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"
+COLLECTED = DATA / "logs" / "jax-cpu-hostile.collected.json"
+HOSTILE_CATALOG = str(DATA / "hostile_catalog.py")
+ROOT = Path(__file__).resolve().parents[1]
+CUT_AT = "hostile-hang-eager"  # the run is killed while this case runs
+
+
+def _lines() -> list[str]:
+    return LOG.read_text(encoding="utf-8").splitlines()
+
+
+def _interrupted_work(tmp_path: Path) -> Path:
+    """A work folder as a killed run leaves it: the log up to CUT_AT's setup, a torn line."""
+    work = tmp_path / "jax-cpu"
+    work.mkdir(parents=True)
+    lines = _lines()
+    cut = next(i for i, ln in enumerate(lines) if CUT_AT in ln and '"setup"' in ln)
+    (work / resume.LOG).write_text("\n".join(lines[: cut + 1]) + '\n{"nodeid": "cases/te')
+    shutil.copy(COLLECTED, work / resume.COLLECTED)
+    (work / "heartbeat.json").write_text("{}")
+    return work
+
+
+def _rest_of_run(work: Path) -> None:
+    """What the resumed pytest run writes: its own session, the check, the remaining cases."""
+    events = [json.loads(ln) for ln in _lines()]
+    done = json.loads((work / resume.DONE).read_text())
+    new = [e for e in events if resume.case_id_of(str(e.get("nodeid", ""))) not in done]
+    (work / resume.LOG).write_text("".join(json.dumps(e) + "\n" for e in new))
+    ids = json.loads(COLLECTED.read_text())
+    (work / resume.COLLECTED).write_text(json.dumps(
+        [i for i in ids if resume.case_id_of(i) not in done]))
+
+
+def test_previous_results_are_the_decided_cases() -> None:
+    done = resume.previous_results(LOG)
+    assert "hostile-abort-eager" in done  # a crash is a result
+    assert "hostile-hang-eager" in done  # so is a timeout
+    assert "article-1-rank1-int64-in_range-none-eager" in done
+    assert "test_environment" not in " ".join(done)
+    assert done == {r.case for r in fold_reports(read_report_log(LOG), "jax-cpu")[0]}
+
+
+def test_a_cut_log_keeps_everything_before_the_cut(tmp_path: Path) -> None:
+    work = _interrupted_work(tmp_path)
+    done = resume.previous_results(work / resume.LOG)
+    assert CUT_AT not in done  # only its setup was written: it runs again
+    assert "hostile-abort-eager" in done
+    assert not resume.finished(work / resume.LOG)
+
+
+def test_a_worker_killed_by_ctrl_c_is_run_again() -> None:
+    node = "cases/test_cases.py::test_case[a]"
+    event = {"$report_type": "TestReport", "nodeid": node, "when": "???", "outcome": "failed",
+             "user_properties": [["printed", "KeyboardInterrupt"]]}
+    assert resume.done_cases([event]) == set()
+    event["user_properties"] = [["printed", "Fatal Python error: Aborted"]]
+    assert resume.done_cases([event]) == {"a"}
+
+
+def test_deselect_done_keeps_the_environment_check() -> None:
+    items = [SimpleNamespace(nodeid="cases/test_cases.py::test_environment"),
+             SimpleNamespace(nodeid="cases/test_cases.py::test_case[a]"),
+             SimpleNamespace(nodeid="cases/test_cases.py::test_case[b]")]
+    dropped = resume.deselect_done(items, {"a", "zzz"})
+    assert [i.nodeid for i in dropped] == ["cases/test_cases.py::test_case[a]"]
+    assert [i.nodeid for i in items] == ["cases/test_cases.py::test_environment",
+                                         "cases/test_cases.py::test_case[b]"]
+
+
+def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    shutil.copy(LOG, whole / resume.LOG)
+    shutil.copy(COLLECTED, whole / resume.COLLECTED)
+    expected = fold_run("jax-cpu", whole / resume.LOG, [HOSTILE_CATALOG])
+
+    work = _interrupted_work(tmp_path)
+    done = resume.prepare(work, "auto")
+    assert done
+    assert CUT_AT not in done
+    assert json.loads((work / resume.DONE).read_text()) == sorted(done)
+    assert not (work / resume.LOG).exists()
+    assert not (work / "heartbeat.json").exists()
+    _rest_of_run(work)
+    kept = resume.finish(work)
+    assert kept > 0
+    assert sorted(p.name for p in work.iterdir()) == [resume.COLLECTED, resume.LOG,
+                                                      resume.STATE]
+    resumed = fold_run("jax-cpu", work / resume.LOG, [HOSTILE_CATALOG])
+    assert [(r.case, r.outcome, r.observed) for r in resumed.results] == \
+        [(r.case, r.outcome, r.observed) for r in expected.results]
+    assert resumed.environment.ran
+    assert resumed.environment.reason is None  # the resumed run finished
+    assert resumed.environment.versions == expected.environment.versions
+
+
+def test_an_interrupted_resume_loses_nothing_either(tmp_path: Path) -> None:
+    work = _interrupted_work(tmp_path)
+    first = resume.prepare(work, "auto")
+    # The resumed run is killed too, after one more case.
+    node = f"cases/test_cases.py::test_case[{CUT_AT}]"
+    crash = next(json.loads(ln) for ln in _lines() if node in ln and '"???"' in ln)
+    (work / resume.LOG).write_text(json.dumps(crash) + "\n")
+    second = resume.prepare(work, "auto")
+    assert second == first | {CUT_AT}
+
+
+def test_fresh_clears_and_auto_after_a_finished_run_starts_clean(tmp_path: Path) -> None:
+    work = _interrupted_work(tmp_path)
+    assert resume.prepare(work, "fresh") == set()
+    assert [p.name for p in work.iterdir()] == [resume.STATE]
+    shutil.copy(LOG, work / resume.LOG)  # a run that finished
+    assert resume.prepare(work, "auto") == set()
+    assert [p.name for p in work.iterdir()] == [resume.STATE]
+    shutil.copy(LOG, work / resume.LOG)
+    assert resume.prepare(work, "resume") == resume.previous_results(LOG)
+    assert resume.finish(work) > 0
+
+
+def test_auto_starts_clean_when_the_catalog_changed(tmp_path: Path) -> None:
+    catalog = tmp_path / "my_cases.py"
+    catalog.write_text("CASES = []\n")
+    before = resume.source_fingerprint([catalog], ["jax==0.10.2"])
+    work = tmp_path / "w"
+    assert resume.prepare(work, "auto", before) == set()
+    shutil.copy(_interrupted_work(tmp_path) / resume.LOG, work / resume.LOG)
+    catalog.write_text("CASES = []  # edited\n")
+    after = resume.source_fingerprint([catalog], ["jax==0.10.2"])
+    assert after != before
+    assert after != resume.source_fingerprint([catalog], ["jax==0.10.3"])
+    assert resume.prepare(work, "auto", after) == set()  # changed: fresh
+    shutil.copy(_interrupted_work(tmp_path / "again") / resume.LOG, work / resume.LOG)
+    assert resume.prepare(work, "auto", after)  # unchanged: resumed
+    assert resume.prepare(work, "resume", before)  # asked for: resumed anyway
+
+
+def test_finish_after_a_fresh_run_is_a_no_op(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    assert resume.prepare(work, "auto") == set()
+    shutil.copy(LOG, work / resume.LOG)
+    before = (work / resume.LOG).read_bytes()
+    assert resume.finish(work) == 0
+    assert (work / resume.LOG).read_bytes() == before
+
+
+def test_done_for_worker_reads_the_work_folder(tmp_path: Path) -> None:
+    assert resume.done_for_worker({}) == frozenset()
+    assert resume.done_for_worker({"KCM_WORKDIR": str(tmp_path)}) == frozenset()
+    (tmp_path / resume.DONE).write_text('["a", "b"]')
+    assert resume.done_for_worker({"KCM_WORKDIR": str(tmp_path)}) == {"a", "b"}
+
+
+def test_merge_collected_keeps_order_and_each_id_once() -> None:
+    assert resume.merge_collected(["e", "a", "b"], ["e", "c", "a"]) == ["e", "a", "b", "c"]
+
+
+def test_resume_imports_only_the_standard_library() -> None:
+    code = ("import sys, matrix.resume, matrix.failures; "
+            "print(sorted(m for m in ('pydantic', 'numpy', 'pytest', 'keras') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+# --- an environment whose install failed -----------------------------------------------------
+
+PIP_OUTPUT = (
+    "Collecting keras==3.15.1\n  Using cached keras-3.15.1-py3-none-any.whl\n"
+    "\x1b[31mERROR: Could not find a version that satisfies the requirement jax==9.9 "
+    "(from versions: 0.4.1, 0.10.2)\x1b[0m\n"
+    "ERROR: No matching distribution found for jax==9.9\n\n"
+)
+
+
+def test_installer_summary_is_pips_last_error_line() -> None:
+    assert installer_summary(PIP_OUTPUT) == "ERROR: No matching distribution found for jax==9.9"
+    assert installer_summary("") == "the installer failed without printing a reason"
+    assert len(installer_summary("x" * 100_000)) == 300
+    tail = installer_tail(PIP_OUTPUT)
+    assert "\x1b" not in tail
+    assert tail.splitlines()[0] == "Collecting keras==3.15.1"
+    assert len(installer_tail("y\n" * 100_000)) <= 4000
+
+
+def test_install_failure_is_the_environments_error_and_the_rest_renders(tmp_path: Path
+                                                                       ) -> None:
+    run = install_failed_run("jax-cpu", PIP_OUTPUT, [HOSTILE_CATALOG])
+    assert not run.environment.ran
+    assert run.environment.reason == ("the install failed: ERROR: No matching distribution "
+                                      "found for jax==9.9")
+    assert run.environment.provenance["install"]["failed"] is True
+    assert {r.outcome for r in run.results} == {Outcome.ERROR}
+    assert {r.observed.error_type for r in run.results} == {INSTALL_ERROR}
+    assert {c.id for c in run.cases} == {r.case for r in run.results}
+    assert "hostile-after-eager" in {c.id for c in run.cases}
+    runs = tmp_path / "runs"
+    dump_run(run, runs / "jax-cpu.json")
+    assert load_run(runs / "jax-cpu.json") == run
+    other = load_run(runs / "jax-cpu.json")
+    other_env = EnvironmentInfo(id="torch-cpu", backend="torch", device="cpu", ran=True)
+    ok = type(other)(schema_version=1, environment=other_env, cases=other.cases[:2],
+                     results=[type(r)(case=r.case, environment="torch-cpu",
+                                      outcome=Outcome.PASSED, observed=r.observed)
+                              for r in other.results[:2]])
+    dump_run(ok, runs / "torch-cpu.json")
+    declared = [EnvironmentInfo(id=e, backend=e.split("-")[0], device="cpu", ran=False)
+                for e in ("jax-cpu", "torch-cpu")]
+    matrix = collect(runs, declared, "2025-01-01T00:00:00+00:00")
+    assert not matrix.problems
+    assert [e.ran for e in matrix.environments] == [False, True]
+    assert "no: the install failed: ERROR: No matching distribution" in render_markdown(matrix)
+
+
+def test_minimal_install_failure_file_is_a_valid_run_file(tmp_path: Path) -> None:
+    path = tmp_path / "jax-cpu.json"
+    minimal_install_failed_file("jax-cpu", "jax", "cpu", PIP_OUTPUT, path)
+    run = load_run(path)
+    assert not run.environment.ran
+    assert run.environment.reason is not None
+    assert "No matching distribution" in run.environment.reason
+    assert run.results == []
+
+
+def test_install_failed_command_line(tmp_path: Path) -> None:
+    log = tmp_path / "install.log"
+    log.write_text(PIP_OUTPUT)
+    out = tmp_path / "jax-cpu.json"
+    done = subprocess.run([sys.executable, "-m", "matrix.failures", "install-failed",
+                           "--environment", "jax-cpu", "--log", str(log), "--output",
+                           str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "cells recorded as error" in done.stdout
+    assert load_run(out).environment.reason is not None
+
+
+@pytest.mark.parametrize("mode", ["auto", "resume", "fresh"])
+def test_prepare_on_an_empty_folder_starts_clean(tmp_path: Path, mode: resume.ResumeMode
+                                                 ) -> None:
+    assert resume.prepare(tmp_path / "new", mode) == set()
+    assert resume.finish(tmp_path / "new") == 0
