@@ -7,7 +7,9 @@ This file never imports Keras: each environment runs in its own virtualenv and p
 Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatable),
 `--output DIR` (where the run file goes; default `reports/runs`), `--timeout SECONDS` (per
 case; default 120), `--shard I/N` (every N-th case from the I-th, into
-`<environment>.shard-I-of-N.json`); anything else goes to pytest (e.g. `-k "rank2 and int64"`).
+`<environment>.shard-I-of-N.json`), `--fresh` (drop what an interrupted run recorded; by
+default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
+`-k "rank2 and int64"`).
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
-from matrix.environments import Environment, gpu_visible, load_environments  # noqa: E402
+from matrix.environments import (  # noqa: E402
+    RUN_PYTEST_ARGS,
+    Environment,
+    gpu_visible,
+    load_environments,
+)
+from matrix.failures import installer_tail, minimal_install_failed_file  # noqa: E402
+from matrix.resume import ResumeMode, finish, prepare, source_fingerprint  # noqa: E402
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "virtualenv"
@@ -81,13 +92,49 @@ def _params() -> list[nox.param]:
             for e in ENVIRONMENTS]
 
 
-def _install_environment(session: nox.Session, environment: Environment) -> None:
+def _install_environment(session: nox.Session, environment: Environment, **kwargs: Any
+                         ) -> None:
     """Installs the pinned set when `nox -s pins` wrote one, else the requirements."""
     pre = ["--pre"] if environment.pre else []
     if environment.pins.exists():
-        session.install(*pre, "-r", str(environment.pins))
+        session.install(*pre, "-r", str(environment.pins), **kwargs)
     else:
-        session.install(*pre, *environment.requirements)
+        session.install(*pre, *environment.requirements, **kwargs)
+
+
+def _install_or_record(session: nox.Session, environment: Environment, run_file: Path,
+                       catalogs: list[str], install: Callable[..., None]) -> bool:
+    """Runs an install; if it fails, records the environment's error in its run file.
+
+    Returns:
+        True when the install succeeded. On failure the run file says `ran: false` with the
+        installer's last error line, every cell `error`, and the other sessions go on.
+    """
+    log = WORK_DIR / f"{environment.id}.install.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("w", encoding="utf-8") as out:
+            install(silent=False, stdout=out)  # nox needs silent=False for its own stdout
+        return True
+    except nox.command.CommandFailed:
+        output = log.read_text(encoding="utf-8", errors="replace")
+    session.warn(f"{environment.id}: the install failed:\n{installer_tail(output)}")
+    try:
+        session.run("python", "-m", "matrix.failures", "install-failed", "--environment",
+                    environment.id, "--log", str(log), "--output", str(run_file),
+                    *_fold_args(catalogs))
+    except nox.command.CommandFailed:  # not even numpy and pydantic could be installed
+        minimal_install_failed_file(environment.id, environment.backend, environment.device,
+                                    output, run_file)
+    return False
+
+
+def _resume_mode(posargs: list[str]) -> tuple[ResumeMode, list[str]]:
+    """`--fresh` clears what an interrupted run recorded; `--resume` (the default) keeps it."""
+    flags = [a for a in posargs if a in ("--fresh", "--resume")]
+    rest = [a for a in posargs if a not in ("--fresh", "--resume")]
+    mode: ResumeMode = "auto" if not flags else "fresh" if flags[-1] == "--fresh" else "resume"
+    return mode, rest
 
 
 def _fold_args(catalogs: list[str]) -> list[str]:
@@ -99,7 +146,8 @@ def _fold_args(catalogs: list[str]) -> list[str]:
 def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     """Run the case catalog on one backend and device; write reports/runs/<environment>.json."""
     environment = _find(backend, device, channel)
-    own, pytest_args = _split_posargs(list(session.posargs))
+    mode, posargs = _resume_mode(list(session.posargs))
+    own, pytest_args = _split_posargs(posargs)
     out_dir = Path(own["--output"][-1]) if own["--output"] else RUNS_DIR
     out_dir = out_dir if out_dir.is_absolute() else ROOT / out_dir
     shard = own["--shard"][-1] if own["--shard"] else None
@@ -110,8 +158,11 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     run_file = out_dir / f"{environment.id}{suffix}.json"
     timeout = own["--timeout"][-1] if own["--timeout"] else str(DEFAULT_TIMEOUT_S)
     catalogs = [str(Path(p).resolve()) for p in own["--catalog"]]
-    session.install(*nox.project.dependency_groups(PYPROJECT, "run"))
     session.chdir(ROOT)
+    run_group = nox.project.dependency_groups(PYPROJECT, "run")
+    if not _install_or_record(session, environment, run_file, catalogs,
+                              lambda **kw: session.install(*run_group, **kw)):
+        session.error(f"{environment.id}: install failed; recorded in {run_file}")
     if device == "gpu":
         visible, detail = gpu_visible()
         if not visible:
@@ -125,11 +176,19 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
                         *_fold_args(catalogs))
             session.warn(f"{environment.id}: {detail}; every cell is recorded as not_run.")
             return
-    _install_environment(session, environment)
+    if not _install_or_record(session, environment, run_file, catalogs,
+                              lambda **kw: _install_environment(session, environment, **kw)):
+        session.error(f"{environment.id}: install failed; recorded in {run_file}")
     work = WORK_DIR / f"{environment.id}{suffix}"
-    work.mkdir(parents=True, exist_ok=True)
-    for stale in work.iterdir():
-        stale.unlink()
+    # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
+    # cases without one run again. A finished run, new sources or --fresh start clean.
+    sources = [*ROOT.glob("cases/*.py"), ROOT / "matrix" / "reference.py",
+               *map(Path, catalogs)]
+    settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else [])]
+    done = prepare(work, mode, source_fingerprint(sources, settings))
+    if done:
+        session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the interrupted "
+                    "run are kept; pass --fresh to start clean")
     log = work / "report-log.jsonl"
     env = {**environment.variables(), "KCM_ENVIRONMENT": environment.id,
            "KCM_WORKDIR": str(work), "KCM_GIT_COMMIT": _git_commit(),
@@ -137,14 +196,13 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
            "PYTHONDONTWRITEBYTECODE": "1"}
     session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
     session.run(
-        "python", "-m", "pytest", "cases/test_cases.py", "-p", "no:cacheprovider",
-        "-n", "1", f"--max-worker-restart={MAX_WORKER_RESTARTS}",
-        f"--timeout={timeout}", "--timeout-method=thread", f"--report-log={log}",
-        "-q", "-s", "-rN", "--tb=no", "--no-header", "-W", "ignore",
+        "python", "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
+        f"--timeout={timeout}", f"--report-log={log}",
         f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
         *_fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
         env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
     )
+    finish(work)
     session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
                 "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
                 *(["--shard", shard] if shard else []), env=env)

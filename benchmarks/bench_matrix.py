@@ -47,14 +47,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matrix.environments import Environment, load_environments  # noqa: E402
+from matrix.environments import RUN_PYTEST_ARGS, Environment, load_environments  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "matrix.json"
 GOAL_OVERHEAD = 1.15
 #: The arguments the `run` nox session gives pytest (noxfile.py), less the paths.
-HARNESS_ARGS = ("-p", "no:cacheprovider", "-n", "1", "--max-worker-restart=1000",
-                "--timeout=120", "--timeout-method=thread", "-q", "-s", "-rN", "--tb=no",
-                "--no-header", "-W", "ignore")
+HARNESS_ARGS = (*RUN_PYTEST_ARGS, "--timeout=120")
+#: The arguments before the optimization (per-test logging and warnings capture on), run
+#: too so that the figures show the before and the after side by side.
+_DROPPED = {("-p", "no:logging"), ("-p", "no:warnings")}
+BEFORE_ARGS = tuple(a for i, a in enumerate(HARNESS_ARGS)
+                    if tuple(HARNESS_ARGS[i:i + 2]) not in _DROPPED
+                    and tuple(HARNESS_ARGS[i - 1:i + 1]) not in _DROPPED)
 
 
 def measure(command: Sequence[str], env: Mapping[str, str], cwd: Path = ROOT
@@ -150,6 +154,13 @@ def bench_environment(environment: Environment, out: Path, naive_sample: int, se
                        f"--report-log={log}", f"--junitxml={out / 'junit' / environment.id}.xml"],
                       env)
     figures["harness"] = harness
+    print(f"[{environment.id}] cases, by the harness as it was before", flush=True)
+    before_work = out / "work-before" / environment.id
+    before_work.mkdir(parents=True)
+    before = measure([str(python), "-m", "pytest", "cases/test_cases.py", *BEFORE_ARGS,
+                      "-W", "ignore", f"--report-log={before_work / 'report-log.jsonl'}"],
+                     {**env, "KCM_WORKDIR": str(before_work)})
+    figures["harness_before"] = before
     print(f"[{environment.id}] fold", flush=True)
     run_file = out / "runs" / f"{environment.id}.json"
     figures["fold"] = measure([str(python), "-m", "matrix.results", "fold", "--environment",
@@ -170,6 +181,7 @@ def bench_environment(environment: Environment, out: Path, naive_sample: int, se
                             "import_and_catalog_s": round(
                                 bare_data.get("import_and_catalog_s", 0.0), 3)}
     figures["overhead_ratio"] = round(harness["wall_s"] / bare["wall_s"], 3)
+    figures["overhead_ratio_before"] = round(before["wall_s"] / bare["wall_s"], 3)
     # The naive way: a fresh process (and Keras import) per case, on a random sample.
     sample = random.Random(seed).sample(sorted(bare_data["seconds"]),
                                         min(naive_sample, len(bare_data["seconds"])))

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from matrix.resume import deselect_done, done_for_worker
+
 _STDERR_LOG = "worker-stderr.log"
 _HEARTBEAT = "heartbeat.json"
 _PRINTED_LIMIT = 4000
@@ -199,6 +201,9 @@ class _KeepEnvironmentCheck:
                 config.hook.pytest_deselected(items=drop)
                 dropped = set(map(id, drop))
                 items[:] = [i for i in items if id(i) not in dropped]
+        done = deselect_done(items, done_for_worker())
+        if done:  # cases an interrupted run already recorded (`nox ... -- --resume`)
+            config.hook.pytest_deselected(items=done)
         for item in reversed(session.stash.get(_ENV_ITEMS, [])):
             if item not in items:
                 items.insert(0, item)

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matrix.environments import get_environment, gpu_visible
+from matrix.environments import RUN_PYTEST_ARGS, get_environment, gpu_visible
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Exit status when no GPU is visible: nothing was run and nothing was written.
@@ -33,10 +33,8 @@ NO_GPU = 3
 def pytest_command(environment: str, log: Path, timeout: int, extra: Sequence[str]
                    ) -> list[str]:
     """The pytest command of one environment's run (the same as the nox `run` session)."""
-    return [sys.executable, "-m", "pytest", "cases/test_cases.py", "-p", "no:cacheprovider",
-            "-n", "1", "--max-worker-restart=1000", f"--timeout={timeout}",
-            "--timeout-method=thread", f"--report-log={log}", "-q", "-s", "-rN", "--tb=no",
-            "--no-header", "-W", "ignore", *extra]
+    return [sys.executable, "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
+            f"--timeout={timeout}", f"--report-log={log}", *extra]
 
 
 def run_backend(backend: str, out: Path, timeout: int, extra: Sequence[str]) -> Path:

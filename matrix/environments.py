@@ -21,6 +21,17 @@ Device = Literal["cpu", "gpu"]
 AXES_PATH = Path(__file__).with_name("axes.toml")
 PINS_DIR = Path(__file__).with_name("pins")
 LATEST = "latest"
+
+#: How a run calls pytest on `cases/test_cases.py` (the `run` session, `matrix.device_run`
+#: and the benchmark), less the per-run paths and timeout: one xdist worker restarted after
+#: a crash, pytest-timeout's thread method, no capture (a crashed worker's output goes to
+#: its log), no per-test logging or warnings capture (a case's warnings are not data; the
+#: two plugins cost about 1 ms a case, measured in benchmarks/bench_matrix.py).
+RUN_PYTEST_ARGS: tuple[str, ...] = (
+    "-p", "no:cacheprovider", "-p", "no:logging", "-p", "no:warnings",
+    "-n", "1", "--max-worker-restart=1000", "--timeout-method=thread",
+    "-q", "-s", "-rN", "--tb=no", "--no-header",
+)
 BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch")
 DEVICES: tuple[Device, ...] = ("cpu", "gpu")
 

@@ -174,3 +174,36 @@ def test_repro_snippet_runs_as_is_and_shows_the_divergence(runs: dict[str, Run])
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "(2, 3, 4) float32 NaN: 4" in done.stdout
+
+
+def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    slice_ = "embedding-dtype or embedding-values"
+    command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+               "-s", "run(jax-cpu)", "--", "--fresh", "--output", str(tmp_path), "-k", slice_]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    log = ROOT / "reports" / ".work" / "jax-cpu" / "report-log.jsonl"
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:  # wait until some cases are recorded
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if text.count('"when": "call"') >= 20:
+                break
+            time.sleep(0.5)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the whole run, mid-case: nox, pytest, worker
+        first.wait()
+    assert not (tmp_path / "jax-cpu.json").exists()
+    rerun = [*command[:command.index("--fresh")], *command[command.index("--fresh") + 1:]]
+    done = subprocess.run(rerun, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "jax-cpu: resuming:" in done.stdout + done.stderr
+    run = load_run(tmp_path / "jax-cpu.json")
+    assert {c.group for c in run.cases} == {"embedding-dtype", "embedding-values"}
+    assert len(run.results) == len(run.cases) == 258
+    assert Outcome.ERROR not in {r.outcome for r in run.results}
