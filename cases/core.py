@@ -57,7 +57,7 @@ INPUT_DTYPES: Mapping[str, str] = {
 LAYER_CLASSES: frozenset[str] = frozenset(
     {"Embedding", "SimpleRNN", "GRU", "LSTM", "GlobalAveragePooling1D", "GlobalMaxPooling1D",
      "Bidirectional", "Dense", "Attention", "MultiHeadAttention", "Add", "Concatenate",
-     "MaskProbe"}
+     "MaskProbe", "Masking"}
 )
 
 #: The runner that executes ordinary cases; test-only catalogs may register others.
@@ -148,6 +148,8 @@ class Case:
         structure: how the layers are wired (`Structure`); `stack` for most cases.
         input_b: the second index tensor of a `two_inputs` case.
         source: the public report (issue, pull request) a user-reported case comes from.
+        zero_row: an embedding row set to zeros after seeding (the padding vector of a
+            pretrained table), which a `Masking(mask_value=0.0)` layer then masks.
         model_input_shape: in `predict`, the `keras.Input` shape without the batch axis when it
             differs from the data's (the article's rank-mismatch example); None means the data's.
         seed: seeds the NumPy generator that sets every layer's weights.
@@ -170,6 +172,7 @@ class Case:
     structure: Structure = "stack"
     input_b: InputSpec | None = None
     source: str | None = None
+    zero_row: int | None = None
     seed: int = 0
     runner: str = KERAS_RUNNER
     id: str = field(default="", compare=False)

@@ -128,6 +128,8 @@ def layer_weights(case: Case) -> list[list[np.ndarray]]:
     for position, spec in enumerate(case.layers):
         shapes, features = _shapes(spec, features)
         weights.append(reference.seeded_weights(shapes, case.seed + position) if shapes else [])
+    if case.zero_row is not None:
+        weights[0][0][case.zero_row, :] = 0.0
     return weights
 
 
@@ -161,6 +163,11 @@ def _layer(spec: LayerSpec, x: np.ndarray, mask: np.ndarray | None, w: list[np.n
         return reference.global_max_pooling_1d(x, mask), None, "pooling"
     if name == "Dense":
         return reference.dense(x, *w), mask, "recurrent"
+    if name == "Masking":
+        # keras.layers.Masking: a step is masked when every feature equals mask_value; its
+        # output is the input times that mask (keras/src/layers/core/masking.py).
+        valid = np.any(x != float(kw.get("mask_value", 0.0)), axis=-1)
+        return x * valid[..., np.newaxis], valid, "lookup"
     if name == "Attention":
         return reference.dot_attention(x, mask), mask, "attention"
     if name == "MultiHeadAttention":

@@ -54,6 +54,33 @@ CONSUMERS: dict[str, tuple[str, tuple[LayerSpec, ...], dict[str, str]]] = {
 }
 
 
+def masking_cases() -> list[Case]:
+    """`Masking(mask_value=0.0)` after an Embedding whose padding row (id 0) is all zeros.
+
+    The pattern of a pretrained table with a zero padding vector: the mask comes from the
+    Masking layer, not from `mask_zero`, and feeds an LSTM or a masked average.
+    """
+    out = []
+    for consumer, after in (("LSTM", (_LSTM,)), ("GlobalAveragePooling1D", (_POOL,))):
+        for padding in ("pre", "post"):
+            for mode in CALL_MODES:
+                layers = (embedding(), LayerSpec(class_name="Masking",
+                                                 init_kwargs={"mask_value": 0.0}), *after)
+                arg = (f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}, "
+                       f"padding={padding!r})")
+                out.append(Case(
+                    group="mask-consumers",
+                    description=call_text(layers, arg, mode) + "  # embedding row 0 = zeros",
+                    axes={"layer": "Embedding", "consumer": consumer, "variant": "masking",
+                          "rank": 2, "input_dtype": "int32", "values": "padded",
+                          "padding": padding, "mask": "masking", "mode": mode},
+                    layers=layers,
+                    input=InputSpec(dtype="int32", sequences=SEQUENCES, padding=padding),
+                    mode=mode, zero_row=0,
+                ))
+    return out
+
+
 def _describe(layers: tuple[LayerSpec, ...], arg: str, mode: str) -> str:
     attention = layers[1].class_name in ("Attention", "MultiHeadAttention")
     if not attention:
@@ -69,7 +96,7 @@ def _describe(layers: tuple[LayerSpec, ...], arg: str, mode: str) -> str:
 
 def cases() -> list[Case]:
     """Consumer × padding × mask × mode, a batch with an all-padding row, and int64 ids."""
-    out = []
+    out = masking_cases()
     for name, (consumer, after, extra) in CONSUMERS.items():
         variants: list[tuple[str, Padding, tuple[tuple[int, ...], ...], tuple[bool, ...],
                              str]] = [
