@@ -150,6 +150,7 @@ class Case:
         source: the public report (issue, pull request) a user-reported case comes from.
         zero_row: an embedding row set to zeros after seeding (the padding vector of a
             pretrained table), which a `Masking(mask_value=0.0)` layer then masks.
+        jax_x64: run with `jax_enable_x64` on (JAX only; elsewhere not applicable).
         model_input_shape: in `predict`, the `keras.Input` shape without the batch axis when it
             differs from the data's (the article's rank-mismatch example); None means the data's.
         seed: seeds the NumPy generator that sets every layer's weights.
@@ -173,6 +174,7 @@ class Case:
     input_b: InputSpec | None = None
     source: str | None = None
     zero_row: int | None = None
+    jax_x64: bool = False
     seed: int = 0
     runner: str = KERAS_RUNNER
     id: str = field(default="", compare=False)

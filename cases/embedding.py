@@ -226,6 +226,23 @@ def article_cases() -> list[Case]:
     ]
 
 
+def x64_cases() -> list[Case]:
+    """int64 ids past 2**31 and 2**32 with JAX's 64-bit mode on (JAX only).
+
+    Without x64, JAX holds int64 as int32 and these ids wrap (see `value_cases`); with it,
+    they stay 64-bit and must be refused like any id past `input_dim`.
+    """
+    out = []
+    for bad in (2**31 + 3, 2**32 + 7):
+        ids = [[1, 2, 3], [4, bad, 6]]
+        for mode in CALL_MODES:
+            out.append(_case("embedding-values",
+                             {"rank": 2, "input_dtype": "int64", "values": "out_of_range",
+                              "bad_id": str(bad), "mask": "none", "jax_x64": "x64_on"},
+                             ids, "int64", mode, jax_x64=True))
+    return out
+
+
 def cases() -> list[Case]:
     """Every Embedding case of this family."""
-    return dtype_cases() + value_cases() + mask_cases() + article_cases()
+    return dtype_cases() + value_cases() + x64_cases() + mask_cases() + article_cases()

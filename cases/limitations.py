@@ -80,6 +80,14 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"mode": ("jit_compile",), "values": ("negative",), "bad_id": ("-11",)},
     ),
     Limitation(
+        description="even with jax_enable_x64 turned on (jax.config.update at run time), an "
+                    "int64 id of 2**32 + 7 reaches the gather as 7 and returns row 7 with no "
+                    "error; found by this matrix, no public report known",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"jax_x64": ("x64_on",), "bad_id": (PAST_INT32,)},
+    ),
+    Limitation(
         description="ids are cast to int32 (JAX without x64), so 2**32 + 7 wraps to the valid "
                     "id 7 and returns that row with no error",
         link="https://docs.jax.dev/en/latest/default_dtypes.html",

@@ -229,6 +229,24 @@ def _save_load(case: Case, layers: list[Any], ids: np.ndarray) -> tuple[Any, str
 
 
 @contextlib.contextmanager
+def _jax_x64(enabled: bool) -> Iterator[None]:
+    """Turns on JAX's 64-bit mode for one case (`jax.config.update("jax_enable_x64", True)`)."""
+    if not enabled:
+        yield
+        return
+    if keras.backend.backend() != "jax":
+        raise NotApplicable("jax_enable_x64 is a JAX setting; this backend has no such mode")
+    import jax
+
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", before)
+
+
+@contextlib.contextmanager
 def _dtype_policy(policy: str | None) -> Iterator[None]:
     """Applies a dtype policy (or floatx) for one case and restores the defaults after."""
     if policy is None:
@@ -293,7 +311,7 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
     """
     weights_dtype = None
     try:
-        with _dtype_policy(case.dtype_policy):
+        with _jax_x64(case.jax_x64), _dtype_policy(case.dtype_policy):
             if case.check == "ids":
                 out, device = _pad(case)
             elif case.structure == "ragged":
