@@ -185,6 +185,7 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
                "-s", "run(jax-cpu)", "--", "--fresh", "--output", str(tmp_path), "-k", slice_]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
     log = ROOT / "reports" / ".work" / "jax-cpu" / "report-log.jsonl"
+    log.unlink(missing_ok=True)  # --fresh discards it anyway; the wait below must see new lines
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
