@@ -192,7 +192,10 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     log = work / "report-log.jsonl"
     env = {**environment.variables(), "KCM_ENVIRONMENT": environment.id,
            "KCM_WORKDIR": str(work), "KCM_GIT_COMMIT": _git_commit(),
-           "KCM_ARTIFACTS": str(out_dir.parent / "artifacts"),
+           # Each channel saves and loads its own models: a Keras 3.6 file must not replace
+           # the latest one.
+           "KCM_ARTIFACTS": str(out_dir.parent / "artifacts" / (
+               "" if environment.channel == "latest" else environment.channel)),
            "PYTHONDONTWRITEBYTECODE": "1"}
     session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
     session.run(

@@ -412,12 +412,23 @@ def repro_snippet(case: CaseInfo, env: EnvironmentInfo) -> str:
 # Normalising a message: the same cause reads the same whatever the ids, names and shapes.
 _NORMALISE = (
     (re.compile(r"0x[0-9a-fA-F]+"), "<addr>"),
-    (re.compile(r"'[^']*'|\"[^\"]*\""), "<name>"),
+    # A quoted name starts and ends at a word boundary, so "it's" or "doesn't" stay whole.
+    (re.compile(r"(?<!\w)'[^'\s][^']*'(?!\w)|\"[^\"]*\""), "<name>"),
     (re.compile(r"[(\[]\s*-?\d+(?:\s*,\s*-?\d+)*\s*,?\s*[)\]]"), "<shape>"),
     (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])"), "<n>"),
 )
 PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
                      Outcome.TIMEOUT})
+
+
+def keras_version(env: EnvironmentInfo) -> str:
+    """The Keras version an environment ran: `keras`, or `keras-nightly` on that channel."""
+    versions = env.versions
+    if "keras" in versions:
+        return versions["keras"]
+    if "keras-nightly" in versions:
+        return f"nightly {versions['keras-nightly']}"
+    return "—"
 
 
 def normalise_message(message: str) -> str:
@@ -614,7 +625,7 @@ def render_markdown(matrix: Matrix) -> str:
     headers = ["environment", "backend", "device", "ran", "passed/ran",
                *[o.value for o in outcomes]]
     out += ["## Environments", "", _table(rows, headers), "", PASS_NOTE, ""]
-    prov = [[f"`{e.id}`", e.versions.get("keras", "—"), backend_version(e),
+    prov = [[f"`{e.id}`", keras_version(e), backend_version(e),
              e.versions.get("python", "—"), _md(str(e.provenance.get("device_name") or "—")),
              _md(str(e.provenance.get("date") or "—")),
              _code(_short_commit(str(e.provenance.get("git_commit") or "—")))]
@@ -758,7 +769,7 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     return {
         "id": env.id, "backend": env.backend, "device": env.device, "ran": env.ran,
         "ran_text": ran_text(env), "reason": env.reason or "not run",
-        "keras": env.versions.get("keras", "—"),
+        "keras": keras_version(env),
         "backend_version": backend_version(env), "python": env.versions.get("python", "—"),
         "device_name": str(prov.get("device_name") or "—"),
         "date": str(prov.get("date") or "—"),

@@ -314,6 +314,9 @@ def _observation_for(outcome: Outcome, props: Mapping[str, Any], text: str) -> O
     if outcome is Outcome.NOT_RUN:
         reason = text.split(NOT_RUN_MARK, 1)[-1]
         return Observation(kind="not_run", message=clean_message(reason))
+    if outcome is Outcome.SKIPPED and "observation" not in props:
+        reason = text.removeprefix("Skipped: ")
+        return Observation(kind="not_run", message=clean_message(reason) or "skipped")
     raw = props.get("observation")
     if isinstance(raw, dict):
         return TypeAdapter(Observation).validate_python(raw)
@@ -517,13 +520,25 @@ def cell_signature(result: Result) -> tuple[str, bool, bool]:
     return (result.observed.kind, result.outcome in MATCHED, bool(result.observed.nan_count))
 
 
+def channel_of(environment_id: str) -> str:
+    """The version channel of an environment id: `jax-cpu` -> `latest`, `jax-cpu-nightly`."""
+    parts = environment_id.split("-")
+    return parts[2] if len(parts) > 2 else "latest"
+
+
 def divergent_cases(matrix: Matrix) -> list[str]:
-    """Case ids on which the environments that ran disagree (kind, match, or NaN), in order."""
-    seen: dict[str, set[tuple[str, bool, bool]]] = {}
+    """Case ids on which environments of one channel that ran disagree, in catalog order.
+
+    Environments are compared within a version channel (`latest`, `nightly`, `minimum`), so a
+    difference between backends counts, and one between Keras versions alone does not.
+    """
+    seen: dict[tuple[str, str], set[tuple[str, bool, bool]]] = {}
     for result in matrix.results:
         if result.outcome in RAN:
-            seen.setdefault(result.case, set()).add(cell_signature(result))
-    return [c.id for c in matrix.cases if len(seen.get(c.id, ())) > 1]
+            key = (result.case, channel_of(result.environment))
+            seen.setdefault(key, set()).add(cell_signature(result))
+    divergent = {case for (case, _), signatures in seen.items() if len(signatures) > 1}
+    return [c.id for c in matrix.cases if c.id in divergent]
 
 
 def silent_divergences(matrix: Matrix) -> list[Result]:
