@@ -22,27 +22,25 @@ names the file and the field).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pydantic import ValidationError
 from tabulate import tabulate
 
 from matrix.report import normalise_message, short_observation
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
-    SCHEMA_VERSION,
     EnvironmentInfo,
     Matrix,
     Observation,
     Outcome,
     Result,
     clean_message,
+    read_document,
     sanitize_environment,
     sanitize_result,
 )
@@ -59,31 +57,13 @@ class MatrixFileError(ValueError):
 
 
 def load_matrix(path: Path) -> Matrix:
-    """Reads and validates a `compatibility.json` (schema_version 1).
+    """Reads and validates a `compatibility.json` (schema_version 1); cleans its free text.
 
     Raises:
         MatrixFileError: unreadable, not JSON, another schema version, or a field is
             invalid; the message names the file and the field.
     """
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MatrixFileError(f"{path}: cannot be read: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise MatrixFileError(f"{path}: not valid JSON (truncated?): {exc}") from exc
-    if not isinstance(raw, dict):
-        raise MatrixFileError(f"{path}: expected a JSON object at the top level.")
-    version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise MatrixFileError(f"{path}: field `schema_version` is {version!r}; this harness "
-                              f"reads schema_version {SCHEMA_VERSION}.")
-    try:
-        matrix = MATRIX_ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MatrixFileError(f"{path}: field `{where}`: {first['msg']} "
-                              f"({exc.error_count()} problem(s) in all)") from exc
+    matrix = read_document(path, MATRIX_ADAPTER, MatrixFileError)
     return replace(matrix,
                    environments=[sanitize_environment(e) for e in matrix.environments],
                    results=[sanitize_result(r) for r in matrix.results],

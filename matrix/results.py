@@ -21,12 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 MESSAGE_LIMIT = 500
 ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
 
@@ -413,32 +414,47 @@ def dump_run(run: Run, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_run(path: Path) -> Run:
-    """Reads and validates a run file.
+def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) -> T:
+    """Reads a JSON document of this schema version (a run file, a compatibility.json).
+
+    Args:
+        path: the file.
+        adapter: validates the decoded JSON into its type.
+        error: the exception class to raise.
 
     Raises:
-        RunFileError: unreadable, truncated, of another schema version, or a field is
-            invalid; the message names the file and the field.
+        error: unreadable, truncated, of another schema version, or a field is invalid; the
+            message names the file and the field.
     """
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise RunFileError(f"{path}: cannot be read: {exc}") from exc
+        raise error(f"{path}: cannot be read: {exc}") from exc
     except json.JSONDecodeError as exc:
-        raise RunFileError(f"{path}: not valid JSON (truncated?): {exc}") from exc
+        raise error(f"{path}: not valid JSON (truncated?): {exc}") from exc
     if not isinstance(raw, dict):
-        raise RunFileError(f"{path}: expected a JSON object at the top level.")
+        raise error(f"{path}: expected a JSON object at the top level.")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise RunFileError(f"{path}: field `schema_version` is {version!r}; this harness "
-                           f"reads schema_version {SCHEMA_VERSION}.")
+        raise error(f"{path}: field `schema_version` is {version!r}; this harness "
+                    f"reads schema_version {SCHEMA_VERSION}.")
     try:
-        run = RUN_ADAPTER.validate_python(raw)
+        return adapter.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise RunFileError(f"{path}: field `{where}`: {first['msg']} "
-                           f"({exc.error_count()} problem(s) in all)") from exc
+        raise error(f"{path}: field `{where}`: {first['msg']} "
+                    f"({exc.error_count()} problem(s) in all)") from exc
+
+
+def load_run(path: Path) -> Run:
+    """Reads and validates a run file; its free text is cleaned (`sanitize_run`).
+
+    Raises:
+        RunFileError: unreadable, truncated, of another schema version, a field is invalid,
+            or a result belongs to another environment; the message names the file and field.
+    """
+    run = read_document(path, RUN_ADAPTER, RunFileError)
     env_id = run.environment.id
     stray = {r.environment for r in run.results} - {env_id}
     if stray:
