@@ -421,6 +421,17 @@ PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRA
                      Outcome.TIMEOUT})
 
 
+def short_expected(expected: str) -> str:
+    """The reference's answer in a few words: `values`, or `error (IndexError)`.
+
+    The full reason stays in the page (a tooltip, the cell details).
+    """
+    if not expected.startswith("error:"):
+        return expected
+    kind = expected.removeprefix("error:").strip().split(":", 1)[0]
+    return f"error ({kind})" if kind else "error"
+
+
 def keras_version(env: EnvironmentInfo) -> str:
     """The Keras version an environment ran: `keras`, or `keras-nightly` on that channel."""
     versions = env.versions
@@ -717,13 +728,17 @@ def _md_pivots(matrix: Matrix, tables: Sequence[Pivot]) -> list[str]:
         out += [f"### {_md(pivot.axis)} × environment", "",
                 _table(rows, [pivot.axis, *[e.id for e in envs]]), ""]
     return out
+
+
 # --- HTML -----------------------------------------------------------------------------------
 
 def _jinja() -> Environment:
-    return Environment(loader=PackageLoader("matrix", "templates"),
-                       autoescape=select_autoescape(["html", "j2"], default=True),
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
+    env = Environment(loader=PackageLoader("matrix", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["short_expected"] = short_expected
+    return env
 
 
 def script_json(value: Any) -> Markup:

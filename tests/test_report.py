@@ -420,3 +420,12 @@ def test_markdown_tables_stay_aligned(matrix: Matrix) -> None:
 
 def test_no_framework_imported() -> None:
     assert not {"keras", "tensorflow", "jax", "torch"} & set(sys.modules)
+
+
+def test_short_expected_keeps_the_error_type() -> None:
+    from matrix.report import short_expected
+
+    assert short_expected("values") == "values"
+    assert short_expected("error: IndexError: Embedding ids must be in [0, 10)") == \
+        "error (IndexError)"
+    assert short_expected("error:") == "error"
