@@ -190,12 +190,8 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
         session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the interrupted "
                     "run are kept; pass --fresh to start clean")
     log = work / "report-log.jsonl"
-    env = {**environment.variables(), "KCM_ENVIRONMENT": environment.id,
-           "KCM_WORKDIR": str(work), "KCM_GIT_COMMIT": _git_commit(),
-           # Each channel saves and loads its own models: a Keras 3.6 file must not replace
-           # the latest one.
-           "KCM_ARTIFACTS": str(out_dir.parent / "artifacts" / (
-               "" if environment.channel == "latest" else environment.channel)),
+    env = {**environment.run_variables(workdir=work, artifacts_root=out_dir.parent / "artifacts",
+                                       commit=_git_commit()),
            "PYTHONDONTWRITEBYTECODE": "1"}
     session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
     session.run(

@@ -12,7 +12,6 @@ by default the built-in catalog).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -30,18 +29,11 @@ def main() -> int:
     args = parser.parse_args()
     start = time.perf_counter()
     warnings.simplefilter("ignore")  # as the harness runs pytest: -W ignore
-    import numpy as np
-
-    from cases import load_catalog, runner
+    from cases import load_catalog
     from cases.core import KERAS_RUNNER
-    from cases.expect import expected
-    from cases.runner import run_case
-    from matrix import reference
+    from cases.runner import NotApplicable, NotRun, observe
     from matrix.results import judge
 
-    # The runner's "cannot run here" exceptions (pytest skips them): NotRun, NotApplicable.
-    cannot = tuple(getattr(runner, name) for name in ("NotRun", "NotApplicable")
-                   if isinstance(getattr(runner, name, None), type))
     wanted = set(json.loads(args.ids.read_text())) if args.ids else None
     cases = [c for c in load_catalog().cases if c.runner == KERAS_RUNNER
              and (wanted is None or c.id in wanted)]
@@ -50,20 +42,12 @@ def main() -> int:
     verdicts: dict[str, str] = {}
     for case in cases:
         t0 = time.perf_counter()
-        want = expected(case)
         try:
-            observation, output = run_case(case)
-        except cannot:
+            observation, want = observe(case)  # exactly what test_case runs and measures
+        except (NotRun, NotApplicable):
             seconds[case.id] = time.perf_counter() - t0
             verdicts[case.id] = "not_run"
             continue
-        if observation.kind == "value" and want.values is not None and output is not None:
-            try:
-                max_err, _ = reference.compare(np.asarray(want.values, dtype=np.float64),
-                                               np.asarray(output, dtype=np.float64))
-            except ValueError:
-                max_err = None
-            observation = dataclasses.replace(observation, max_abs_error=max_err)
         problem = judge(want.error, want.tolerance, observation, want.dtype)
         seconds[case.id] = time.perf_counter() - t0
         verdicts[case.id] = "matched" if problem is None else "differed"

@@ -87,9 +87,9 @@ def _venv_python(environment: Environment) -> Path:
 
 def _base_env(environment: Environment, work: Path, artifacts: Path) -> dict[str, str]:
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    return {**keep, **environment.variables(), "KCM_ENVIRONMENT": environment.id,
-            "KCM_WORKDIR": str(work), "KCM_ARTIFACTS": str(artifacts),
-            "KCM_GIT_COMMIT": "benchmark", "PYTHONDONTWRITEBYTECODE": "1"}
+    return {**keep, **environment.run_variables(workdir=work, artifacts_root=artifacts,
+                                                commit="benchmark"),
+            "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _run_group() -> list[str]:

@@ -14,6 +14,7 @@ with a JSON sidecar saying which Keras saved them, when.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -25,7 +26,8 @@ import keras
 import numpy as np
 
 from cases.core import Case, LayerSpec
-from cases.expect import input_array, layer_weights
+from cases.expect import Expected, expected, input_array, layer_weights
+from matrix import reference
 from matrix.results import Observation, error_observation
 
 
@@ -340,3 +342,34 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray | None]:
     observation = Observation(kind="value", shape=list(array.shape), dtype=dtype,
                               nan_count=nan_count, device=device, weights_dtype=weights_dtype)
     return observation, array
+
+
+def max_abs_error(want: np.ndarray, got: np.ndarray) -> float | None:
+    """How far an output is from the reference; None when the shapes differ.
+
+    Byte or text strings (padded bytes) are equal (0) or not (inf).
+    """
+    if want.dtype.kind in "SUO":
+        return 0.0 if want.shape == got.shape and bool(np.all(want == got)) else float("inf")
+    try:
+        return reference.compare(want.astype(np.float64), got.astype(np.float64))[0]
+    except ValueError:  # shapes differ: judge() reports the mismatch
+        return None
+
+
+def observe(case: Case) -> tuple[Observation, Expected]:
+    """Runs a case and measures it against the reference.
+
+    Returns:
+        (observation with `max_abs_error` filled in where values can be compared, the
+        reference's answer).
+
+    Raises:
+        NotRun, NotApplicable: as `run_case`.
+    """
+    want = expected(case)
+    observation, output = run_case(case)
+    if observation.kind == "value" and want.values is not None and output is not None:
+        error = max_abs_error(np.asarray(want.values), np.asarray(output))
+        observation = dataclasses.replace(observation, max_abs_error=error)
+    return observation, want

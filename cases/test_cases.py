@@ -19,14 +19,11 @@ import platform
 import sys
 from typing import Any
 
-import numpy as np
 import pytest
 
 from cases import Catalog, load_catalog
 from cases.core import KERAS_RUNNER, Case
-from cases.expect import expected
 from cases.limitations import covering
-from matrix import reference
 from matrix.results import NOT_RUN_MARK, Observation, judge
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
@@ -145,27 +142,14 @@ def test_environment(record_property: Any) -> None:
 
 def _observe(case: Case) -> tuple[Observation, str | None, float, str | None]:
     """Runs a Keras case; returns its observation, the reference's error, tolerance, dtype."""
-    from cases.runner import NotApplicable, NotRun, run_case
+    from cases.runner import NotApplicable, NotRun, observe
 
-    want = expected(case)
     try:
-        observation, output = run_case(case)
+        observation, want = observe(case)
     except NotRun as reason:
         pytest.skip(f"{NOT_RUN_MARK}{reason}")
     except NotApplicable as reason:
         pytest.skip(f"not applicable: {reason}")
-    if observation.kind == "value" and want.values is not None and output is not None:
-        expect_arr, got = np.asarray(want.values), np.asarray(output)
-        if expect_arr.dtype.kind in "SUO":  # byte or text strings: equal or not
-            same = expect_arr.shape == got.shape and bool(np.all(expect_arr == got))
-            max_err = 0.0 if same else float("inf")
-        else:
-            try:
-                max_err, _ = reference.compare(expect_arr.astype(np.float64),
-                                               got.astype(np.float64))
-            except ValueError:  # shapes differ: judge() reports the mismatch
-                max_err = None
-        observation = dataclasses.replace(observation, max_abs_error=max_err)
     return observation, want.error, want.tolerance, want.dtype
 
 

@@ -44,9 +44,9 @@ def run_backend(backend: str, out: Path, timeout: int, extra: Sequence[str]) -> 
     work.mkdir(parents=True, exist_ok=True)
     log = work / "report-log.jsonl"
     run_file = out / "runs" / f"{environment.id}.json"
-    env = {**os.environ, **environment.variables(), "KCM_ENVIRONMENT": environment.id,
-           "KCM_WORKDIR": str(work), "KCM_ARTIFACTS": str(out / "artifacts"),
-           "KCM_GIT_COMMIT": os.environ.get("KCM_GIT_COMMIT", "unknown")}
+    env = {**os.environ, **environment.run_variables(
+        workdir=work, artifacts_root=out / "artifacts",
+        commit=os.environ.get("KCM_GIT_COMMIT", "unknown"))}
     subprocess.run(pytest_command(environment.id, log, timeout, extra), cwd=ROOT, env=env,
                    check=False)
     subprocess.run([sys.executable, "-m", "matrix.results", "fold", "--environment",

@@ -78,6 +78,20 @@ class Environment:
         """Environment variables for the run, `KERAS_BACKEND` and `KCM_DEVICE` included."""
         return {**dict(self.env), "KERAS_BACKEND": self.backend, "KCM_DEVICE": self.device}
 
+    def run_variables(self, *, workdir: Path, artifacts_root: Path, commit: str
+                      ) -> dict[str, str]:
+        """`variables()` plus what one run of the catalog reads (`cases/conftest.py`).
+
+        Args:
+            workdir: the run's bookkeeping folder (worker output, heartbeat, report log).
+            artifacts_root: where saved `.keras` files live; each channel off `latest` keeps
+                its own subfolder, so a Keras 3.6 file never replaces the latest one.
+            commit: the git commit the run is recorded against.
+        """
+        artifacts = artifacts_root if self.channel == LATEST else artifacts_root / self.channel
+        return {**self.variables(), "KCM_ENVIRONMENT": self.id, "KCM_WORKDIR": str(workdir),
+                "KCM_ARTIFACTS": str(artifacts), "KCM_GIT_COMMIT": commit}
+
 
 def _field(table: dict[str, object], key: str, where: str, kind: type) -> object:
     if key not in table:

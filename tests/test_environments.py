@@ -112,3 +112,16 @@ def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
                                                "pins"}
     for session in [*everything, *runs.values()]:
         assert session["description"], session["session"]
+
+
+def test_run_variables_give_each_channel_its_own_saved_models(tmp_path: Path) -> None:
+    latest = get_environment("jax-cpu").run_variables(
+        workdir=tmp_path / "w", artifacts_root=tmp_path / "artifacts", commit="abc")
+    assert latest["KCM_ARTIFACTS"] == str(tmp_path / "artifacts")
+    assert latest["KCM_ENVIRONMENT"] == "jax-cpu"
+    assert latest["KCM_WORKDIR"] == str(tmp_path / "w")
+    assert latest["KCM_GIT_COMMIT"] == "abc"
+    assert latest["KERAS_BACKEND"] == "jax"
+    minimum = get_environment("jax-cpu-minimum").run_variables(
+        workdir=tmp_path / "w", artifacts_root=tmp_path / "artifacts", commit="abc")
+    assert minimum["KCM_ARTIFACTS"] == str(tmp_path / "artifacts" / "minimum")
