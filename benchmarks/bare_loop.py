@@ -30,9 +30,9 @@ def main() -> int:
     start = time.perf_counter()
     warnings.simplefilter("ignore")  # as the harness runs pytest: -W ignore
     from cases import load_catalog
-    from cases.core import KERAS_RUNNER
+    from cases.expect import judge
+    from cases.model import KERAS_RUNNER
     from cases.runner import NotApplicable, NotRun, observe
-    from matrix.results import judge
 
     wanted = set(json.loads(args.ids.read_text())) if args.ids else None
     cases = [c for c in load_catalog().cases if c.runner == KERAS_RUNNER
@@ -48,9 +48,9 @@ def main() -> int:
             seconds[case.id] = time.perf_counter() - t0
             verdicts[case.id] = "not_run"
             continue
-        problem = judge(want.error, want.tolerance, observation, want.dtype)
+        verdict = judge(want, observation)
         seconds[case.id] = time.perf_counter() - t0
-        verdicts[case.id] = "matched" if problem is None else "differed"
+        verdicts[case.id] = verdict.status
     args.out.write_text(json.dumps({"import_and_catalog_s": imported, "seconds": seconds,
                                     "verdicts": verdicts}), encoding="utf-8")
     return 0

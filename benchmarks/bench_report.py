@@ -25,12 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from matrix.report import render_html, render_json, render_markdown
 from matrix.results import (
+    SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
     Matrix,
     Observation,
     Outcome,
     Result,
+    Verdict,
 )
 
 TIME_BUDGET_S = 3.0
@@ -76,7 +78,8 @@ def synthetic_matrix(n_cases: int, n_envs: int, seed: int = 0) -> Matrix:
             if not env.ran:
                 results.append(Result(case=case.id, environment=env.id,
                                       outcome=Outcome.NOT_RUN,
-                                      observed=Observation(kind="not_run", message="no GPU")))
+                                      observed=Observation(kind="not_run", message="no GPU"),
+                                      verdict=Verdict(status="not_run", detail="no GPU")))
                 continue
             draw = rng.random()
             if draw < 0.8:
@@ -98,10 +101,13 @@ def synthetic_matrix(n_cases: int, n_envs: int, seed: int = 0) -> Matrix:
             else:
                 outcome, obs, limitation = Outcome.TIMEOUT, Observation(
                     kind="timeout", message="Timeout (>60.0s) from pytest-timeout."), None
+            status = {Outcome.PASSED: "matched", Outcome.CRASHED: "crashed",
+                      Outcome.TIMEOUT: "timeout"}.get(outcome, "mismatched")
             results.append(Result(case=case.id, environment=env.id, outcome=outcome,
                                   observed=obs, duration_s=round(rng.random(), 4),
+                                  verdict=Verdict(status=status),  # type: ignore[arg-type]
                                   limitation=limitation))
-    return Matrix(schema_version=1, generated_at="2026-01-01T00:00:00+00:00",
+    return Matrix(schema_version=SCHEMA_VERSION, generated_at="2026-01-01T00:00:00+00:00",
                   environments=envs, cases=cases, results=results)
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import CALL_MODES, INPUT_DTYPES, Case, InputSpec, LayerSpec, Mode
+from cases.model import CALL_MODES, INPUT_DTYPES, Case, Mode, Step, Tensor, chain
 
 INPUT_DIM = 10
 OUTPUT_DIM = 4
+#: The numeric dtypes an index tensor may have in this family (no strings).
+ID_DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
 
 #: In-range ids by rank: a scalar, (seq,), (batch, seq) and (batch, seq, ids_per_step).
 IDS_BY_RANK: dict[int, Any] = {
@@ -26,22 +28,45 @@ SIGNED = ("int8", "int16", "int32", "int64", "float16", "float32", "float64")
 FLOATS = ("float16", "float32", "float64")
 
 
-def embedding(**kwargs: Any) -> LayerSpec:
-    """An `Embedding(input_dim=10, output_dim=4, **kwargs)` spec."""
-    return LayerSpec(
-        class_name="Embedding",
-        init_kwargs={"input_dim": INPUT_DIM, "output_dim": OUTPUT_DIM, **kwargs},
-    )
+def embedding(**kwargs: Any) -> Step:
+    """A step `keras.layers.Embedding(input_dim=10, output_dim=4, **kwargs)`."""
+    return Step("layers.Embedding", args={"input_dim": INPUT_DIM, "output_dim": OUTPUT_DIM,
+                                          **kwargs})
 
 
-def call_text(case_layers: tuple[LayerSpec, ...], arg: str, mode: Mode) -> str:
+def layer(subject: str, **kwargs: Any) -> Step:
+    """A step of any layer record, e.g. `layer("layers.LSTM", units=3)`."""
+    return Step(subject, args=kwargs)
+
+
+def ids_input(ids: Any, dtype: str) -> dict[str, Tensor]:
+    """The program's one input, `ids`, an array of `dtype`."""
+    return {"ids": Tensor(dtype=dtype, values=ids)}
+
+
+def padded(sequences: Any, padding: str, dtype: str = "int32") -> tuple[dict[str, Tensor], Step]:
+    """Ragged `sequences` and the `keras.utils.pad_sequences` step that pads them into `ids`."""
+    return ({"sequences": Tensor(dtype=dtype, values=tuple(map(tuple, sequences)),
+                                 sequences=True)},
+            Step("utils.pad_sequences", inputs=("sequences",), output="ids",
+                 args={"padding": padding, "dtype": dtype}))
+
+
+def render_step(step: Step) -> str:
+    """A step's constructor as a user types it: `Embedding(input_dim=10, output_dim=4)`."""
+    from cases.subjects import SUBJECTS
+
+    return SUBJECTS[step.subject].render(step.args).removeprefix("keras.layers.")
+
+
+def call_text(steps: tuple[Step, ...], arg: str, mode: Mode) -> str:
     """What the user typed, as one line of Python."""
     if mode == "eager":
         text = arg
-        for spec in case_layers:
-            text = f"{spec.render()}({text})"
+        for step in steps:
+            text = f"{render_step(step)}({text})"
         return text
-    stack = " -> ".join(spec.render() for spec in case_layers)
+    stack = " -> ".join(render_step(step) for step in steps)
     if mode == "jit_compile":
         return f"keras.Model(Input -> {stack}), compile(jit_compile=True), predict({arg})"
     return f"keras.Model(Input -> {stack}).predict({arg})"
@@ -53,13 +78,13 @@ def _ids_text(ids: Any, dtype: str) -> str:
 
 def _case(group: str, axes: dict[str, str | int], ids: Any, dtype: str, mode: Mode,
           **extra: Any) -> Case:
-    layers = (embedding(),)
+    steps = (embedding(),)
     return Case(
         group=group,
-        description=call_text(layers, _ids_text(ids, dtype), mode),
-        axes={"layer": "Embedding", **axes, "mode": mode},
-        layers=layers,
-        input=InputSpec(dtype=dtype, ids=ids),
+        description=call_text(steps, _ids_text(ids, dtype), mode),
+        axes={"subject": "layers.Embedding", "layer": "Embedding", **axes, "mode": mode},
+        inputs=ids_input(ids, dtype),
+        steps=chain(*steps),
         mode=mode,
         **extra,
     )
@@ -72,7 +97,7 @@ def dtype_cases() -> list[Case]:
     """
     cases = []
     for rank, ids in IDS_BY_RANK.items():
-        for dtype in INPUT_DTYPES:
+        for dtype in ID_DTYPES:
             values = ids
             if dtype == "bool":  # a bool tensor holds only 0 and 1
                 values = _to_bool(ids)
@@ -105,8 +130,8 @@ def value_cases() -> list[Case]:
     """
     cases = []
     specs: list[tuple[str, int | float, tuple[str, ...]]] = [
-        ("out_of_range", INPUT_DIM, tuple(d for d in INPUT_DTYPES if d != "bool")),
-        ("out_of_range", 100, tuple(d for d in INPUT_DTYPES if d != "bool")),
+        ("out_of_range", INPUT_DIM, tuple(d for d in ID_DTYPES if d != "bool")),
+        ("out_of_range", 100, tuple(d for d in ID_DTYPES if d != "bool")),
         ("negative", -1, SIGNED),
         ("negative", -11, SIGNED),
         ("fractional", 1.5, FLOATS),
@@ -146,29 +171,31 @@ def mask_cases() -> list[Case]:
                     if check == "mask" and not mask_zero:
                         continue
                     for mode in CALL_MODES:
-                        layer = embedding(mask_zero=mask_zero)
+                        step = embedding(mask_zero=mask_zero)
                         arg = (f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}, "
                                f"padding={padding!r}, dtype={dtype!r})")
-                        text = call_text((layer,), arg, mode)
+                        text = call_text((step,), arg, mode)
                         if check == "mask":
-                            text = f"{layer.render()}.compute_mask({arg})"
+                            text = f"{render_step(step)}.compute_mask({arg})"
                             if mode != "eager":
                                 jit = ", jit_compile=True" if mode == "jit_compile" else ""
-                                text = f"keras.Model(Input -> {layer.render()}.compute_mask" \
-                                       f"{jit}).predict({arg})"
+                                text = f"keras.Model(Input -> {render_step(step)}" \
+                                       f".compute_mask{jit}).predict({arg})"
+                        inputs, pad = padded(SEQUENCES, padding, dtype)
+                        if check == "mask":
+                            step = Step(step.subject, args=step.args, method="compute_mask")
                         cases.append(
                             Case(
                                 group="embedding-mask",
                                 description=text,
-                                axes={"layer": "Embedding", "rank": 2, "input_dtype": dtype,
+                                axes={"subject": "layers.Embedding", "layer": "Embedding",
+                                      "rank": 2, "input_dtype": dtype,
                                       "values": "padded", "padding": padding,
                                       "mask": "mask_zero" if mask_zero else "none",
                                       "check": check, "mode": mode},
-                                layers=(layer,),
-                                input=InputSpec(dtype=dtype, sequences=SEQUENCES,
-                                                padding=padding),
+                                inputs=inputs,
+                                steps=(pad, *chain(step)),
                                 mode=mode,
-                                check=check,
                             )
                         )
     return cases
@@ -180,48 +207,52 @@ def article_cases() -> list[Case]:
     Its claims, checked rather than trusted: example 1 says a rank-1 array raises ValueError;
     example 2 says float ids raise TypeError; example 3 says SimpleRNN ignores the padding.
     """
-    big = LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 1000, "output_dim": 128})
-    masked = LayerSpec(class_name="Embedding",
-                       init_kwargs={"input_dim": 1000, "output_dim": 128, "mask_zero": True})
-    rnn = LayerSpec(class_name="SimpleRNN", init_kwargs={"units": 32})
+    big = {"input_dim": 1000, "output_dim": 128}
     frac = [[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]]
     seqs = ((1, 2, 3), (4, 5), (6,))
+    inputs, pad = padded(seqs, "post")
+    article = {"subject": "layers.Embedding", "layer": "Embedding"}
     return [
         Case(
             group="article",
             description="Embedding(1000, 128)(np.array([1, 2, 3, 4, 5])): article example 1 "
                         "claims a ValueError for a rank-1 input",
-            axes={"layer": "Embedding", "example": 1, "rank": 1, "input_dtype": "int64",
+            axes={**article, "example": 1, "rank": 1, "input_dtype": "int64",
                   "values": "in_range", "mask": "none", "mode": "eager"},
-            layers=(big,), input=InputSpec(dtype="int64", ids=[1, 2, 3, 4, 5]), mode="eager",
+            inputs=ids_input([1, 2, 3, 4, 5], "int64"),
+            steps=chain(Step("layers.Embedding", args=big)), mode="eager",
         ),
         Case(
             group="article",
             description="keras.Model(Input((3,)) -> Embedding(1000, 128)).predict("
                         "np.array([1, 2, 3])): a rank-1 array fed to a model built for a batch",
-            axes={"layer": "Embedding", "example": 1, "rank": 1, "input_dtype": "int64",
+            axes={**article, "example": 1, "rank": 1, "input_dtype": "int64",
                   "values": "in_range", "mask": "none", "mode": "predict"},
-            layers=(big,), input=InputSpec(dtype="int64", ids=[1, 2, 3]), mode="predict",
+            inputs=ids_input([1, 2, 3], "int64"),
+            steps=chain(Step("layers.Embedding", args=big)), mode="predict",
             model_input_shape=(3,),
         ),
         Case(
             group="article",
             description="Embedding(1000, 128)(np.array([[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]], "
                         "dtype='float32')): article example 2 claims a TypeError",
-            axes={"layer": "Embedding", "example": 2, "rank": 2, "input_dtype": "float32",
+            axes={**article, "example": 2, "rank": 2, "input_dtype": "float32",
                   "values": "fractional", "mask": "none", "mode": "eager"},
-            layers=(big,), input=InputSpec(dtype="float32", ids=frac), mode="eager",
+            inputs=ids_input(frac, "float32"),
+            steps=chain(Step("layers.Embedding", args=big)), mode="eager",
         ),
         Case(
             group="article",
             description="SimpleRNN(32)(Embedding(1000, 128, mask_zero=True)(keras.utils."
                         "pad_sequences([[1, 2, 3], [4, 5], [6]], padding='post'))): "
                         "article example 3",
-            axes={"layer": "Embedding", "example": 3, "rank": 2, "input_dtype": "int32",
+            axes={**article, "example": 3, "rank": 2, "input_dtype": "int32",
                   "values": "padded", "padding": "post", "mask": "mask_zero",
                   "consumer": "SimpleRNN", "mode": "eager"},
-            layers=(masked, rnn),
-            input=InputSpec(dtype="int32", sequences=seqs, padding="post"), mode="eager",
+            inputs=inputs,
+            steps=(pad, *chain(Step("layers.Embedding", args={**big, "mask_zero": True}),
+                               layer("layers.SimpleRNN", units=32))),
+            mode="eager",
         ),
     ]
 

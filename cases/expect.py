@@ -1,31 +1,49 @@
-"""What the NumPy reference expects of a case: values with a tolerance, or an error.
+"""The oracle: what NumPy says a case's program computes, or which errors it must raise.
 
-This module joins a `Case` to the functions of `matrix.reference`: it builds the index tensor
-as NumPy sees it, the seeded weights of every layer, and runs the reference computation. The
-run (`cases/runner.py`) gives Keras the very same weights, so any difference is the backend's.
+`expected(case)` evaluates the program step by step with each subject's NumPy reference
+(`cases/subjects.py`), on the same seeded weights the run gives Keras (`step_weights`), and
+returns the `Expected` answer: values with a tolerance and dtype, or an `ExpectedError` naming
+the error types a correct backend may raise. Where a reference refuses an input, the record's
+`refusals` say which exception types count as the same refusal; any other exception means the
+reference itself cannot model the case, and the catalog refuses it at collection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cases.core import INPUT_DTYPES, Case, InputSpec, LayerSpec
+from cases.model import INPUT_DTYPES, Case, Step, Tensor
+from cases.subjects import SUBJECTS, Array, Subject, Value
 from matrix import reference
-
-#: Exceptions by which the reference says "a correct backend refuses this input".
-CONTRACT_ERRORS = (TypeError, IndexError, ValueError)
+from matrix.results import Observation, Verdict
 
 #: The output dtype each dtype policy promises (Keras docs, "Mixed precision").
 POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "float16",
                        "mixed_bfloat16": "bfloat16", "floatx_bfloat16": "bfloat16"}
+#: A shape check refused by any subject: the input does not have the rank it needs.
+DEFAULT_REFUSALS: Mapping[str, tuple[str, ...]] = {"ValueError": ("ValueError",)}
+_KIND_RANK = {"mask": 0, "lookup": 0, "quantized": 1, "recurrent": 2, "pooling": 2,
+              "attention": 3}
 
-_RNN: dict[str, Callable[..., np.ndarray]] = {
-    "SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm,
-}
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectedError:
+    """The reference refuses the input; a correct backend raises one of `types`.
+
+    Attributes:
+        reason: the reference's own message, `IndexError: Embedding ids must be ...`.
+        types: exception class names that count as the same refusal.
+        pattern: a regular expression the message must match, or None.
+    """
+
+    reason: str
+    types: tuple[str, ...]
+    pattern: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,243 +51,223 @@ class Expected:
     """The reference's answer for one case.
 
     Attributes:
-        values: the expected output (float64, bool for a mask, ints for padded ids), or None
-            when an error is expected.
-        error: why the reference refuses the input (`"IndexError: ..."`), or None.
-        kind: the computation kind that picks the tolerance (`lookup`, `mask`, `recurrent`,
-            `pooling`, `attention`, `training`, `quantized`).
+        values: the expected output (float64, bool for a mask, the dtype of padded ids), or
+            None when an error is expected.
+        error: the refusal, or None.
+        kind: the computation kind that picks the tolerance.
         tolerance: the largest absolute error that still matches, in output units.
         dtype: the Keras dtype name the output must have, or None when not checked.
     """
 
-    values: np.ndarray | None
-    error: str | None
+    values: Array | None
+    error: ExpectedError | None
     kind: str
     tolerance: float
     dtype: str | None = None
 
 
-def pad_sequences(sequences: Sequence[Sequence[Any]], *, padding: str = "pre",
-                  truncating: str = "pre", maxlen: int | None = None, value: Any = 0,
-                  dtype: str = "int32") -> np.ndarray:
-    """NumPy padding of ragged sequences: the documented `keras.utils.pad_sequences`.
+class NotModelled(Exception):
+    """The reference cannot compute this program; the catalog refuses the case."""
 
-    Sequences longer than `maxlen` lose their first (`truncating="pre"`) or last steps;
-    shorter ones get `value` before (`padding="pre"`) or after them (Keras docs,
-    `keras.utils.pad_sequences`).
 
-    Returns:
-        (batch, maxlen or the longest length) array of `dtype`.
+def input_value(tensor: Tensor) -> Value:
+    """An input as the reference sees it: a NumPy array of its dtype (ragged: flat values).
+
+    A `sequences` input stays a list of lists (`utils.pad_sequences` takes it as it is).
     """
-    length = maxlen if maxlen is not None else max((len(s) for s in sequences), default=0)
-    out = np.full((len(sequences), length), value, dtype=INPUT_DTYPES.get(dtype, dtype))
-    for row, seq in enumerate(sequences):
-        kept = list(seq)
-        if len(kept) > length:
-            kept = kept[-length:] if truncating == "pre" else kept[:length]
-        if not kept:
+    if tensor.sequences:
+        return Value(np.asarray(list(map(list, tensor.values)), dtype=object)
+                     if tensor.values else np.zeros((0,), dtype=object))
+    dtype = INPUT_DTYPES[tensor.dtype]
+    if tensor.ragged:
+        return Value(np.array([i for row in tensor.values for i in row], dtype=dtype))
+    if tensor.shape is not None:
+        return Value(np.array(tensor.values, dtype=dtype).reshape(tensor.shape))
+    return Value(np.array(tensor.values, dtype=dtype))
+
+
+def _features(value_shape: tuple[int, ...]) -> int:
+    return int(value_shape[-1]) if value_shape else 0
+
+
+def step_weights(case: Case) -> list[tuple[list[tuple[int, ...]], int] | None]:
+    """The weight shapes and seed of every step, in the order of `layer.weights`.
+
+    Step `k` among the layer steps draws from seed `case.seed + k`; host utilities and
+    subjects without weights get None. Widths travel along the program from the inputs'
+    last axes, so shapes are known even where the reference refuses the input.
+    """
+    width: dict[str, int] = {}
+    for name, tensor in case.inputs.items():
+        width[name] = 0 if tensor.sequences else _features(input_value(tensor).array.shape)
+    out: list[tuple[list[tuple[int, ...]], int] | None] = []
+    position = 0
+    for step in case.steps:
+        record = SUBJECTS[step.subject]
+        features = [width.get(name, 0) for name in step.inputs]
+        if record.host:
+            width[step.output] = 0
+            out.append(None)
             continue
-        if padding == "post":
-            out[row, : len(kept)] = kept
+        if record.weights is None:
+            shapes, width[step.output] = [], (features[0] if features else 0)
         else:
-            out[row, length - len(kept):] = kept
+            shapes, width[step.output] = record.weights(step.args, features)
+        if step.method == "compute_mask":
+            width[step.output] = 0
+        out.append((shapes, case.seed + position) if shapes else None)
+        position += 1
     return out
 
 
-def input_array(case: Case, spec: InputSpec | None = None) -> np.ndarray:
-    """The index tensor as NumPy holds it, of the case's dtype and shape.
-
-    Args:
-        case: the case.
-        spec: another input of the case (`case.input_b`); `case.input` by default. A ragged
-            input (structure `ragged`) is flattened to its values, (total_ids,).
-    """
-    spec = spec or case.input
-    if case.structure == "ragged":
-        flat = [i for row in spec.ids for i in row]
-        return np.array(flat, dtype=INPUT_DTYPES[spec.dtype])
-    if spec.sequences is not None:
-        return pad_sequences(spec.sequences, padding=spec.padding or "pre", dtype=spec.dtype)
-    return np.array(spec.ids, dtype=INPUT_DTYPES[spec.dtype])
+def seeded(shapes: Sequence[tuple[int, ...]], seed: int, zero_rows: Sequence[int] = ()
+           ) -> list[Array]:
+    """The seeded weights of one step, with `zero_rows` of the first weight set to 0."""
+    weights = reference.seeded_weights(shapes, seed)
+    for row in zero_rows:
+        weights[0][row, :] = 0.0
+    return list(weights)
 
 
-def _shapes(spec: LayerSpec, features: int) -> tuple[list[tuple[int, ...]], int]:
-    """The weight shapes of a layer fed `features`, and its output features."""
-    kw = spec.init_kwargs
-    name = spec.class_name
-    if name == "Embedding":
-        return [(int(kw["input_dim"]), int(kw["output_dim"]))], int(kw["output_dim"])
-    if name in _RNN:
-        units = int(kw["units"])
-        return reference.rnn_weight_shapes(name, features, units), units
-    if name == "Bidirectional":
-        inner: LayerSpec = kw["layer"]
-        shapes, units = _shapes(inner, features)
-        return shapes + shapes, 2 * units
-    if name == "Dense":
-        units = int(kw["units"])
-        return [(features, units), (units,)], units
-    if name == "MultiHeadAttention":
-        return (reference.multi_head_attention_weight_shapes(
-            features, int(kw["num_heads"]), int(kw["key_dim"])), features)
-    if name == "Concatenate":  # of two equally wide embeddings
-        return [], 2 * features
-    return [], features
+def _apply(record: Subject, step: Step, inputs: Sequence[Value], weights: Sequence[Array],
+           call: Mapping[str, Any]) -> Value:
+    function = record.mask if step.method == "compute_mask" else record.reference
+    if function is None:
+        raise NotModelled(f"{record.name}.{step.method} has no reference")
+    if step.wrap != "TimeDistributed":
+        return function(step.args, inputs, weights, call)
+    # TimeDistributed applies the layer to every step of axis 1: fold it into the batch.
+    lead = inputs[0].array.shape[:2]
+
+    def fold(v: Value) -> Value:
+        mask = None if v.mask is None else v.mask.reshape(-1, *v.mask.shape[2:])
+        return Value(v.array.reshape(-1, *v.array.shape[2:]), mask)
+
+    out = function(step.args, [fold(v) for v in inputs], weights, call)
+    mask = None if out.mask is None else out.mask.reshape(*lead, *out.mask.shape[1:])
+    return Value(out.array.reshape(*lead, *out.array.shape[1:]), mask)
 
 
-def layer_weights(case: Case) -> list[list[np.ndarray]]:
-    """The seeded weights of each layer, in the order Keras lists `layer.weights`.
-
-    Returns:
-        One list per layer of `case.layers`; empty for a layer without weights.
-    """
-    weights: list[list[np.ndarray]] = []
-    features = 0
-    for position, spec in enumerate(case.layers):
-        shapes, features = _shapes(spec, features)
-        weights.append(reference.seeded_weights(shapes, case.seed + position) if shapes else [])
-    if case.zero_row is not None:
-        weights[0][0][case.zero_row, :] = 0.0
-    return weights
-
-
-def _check_model_input(case: Case, ids: np.ndarray) -> None:
-    if case.model_input_shape is not None and tuple(ids.shape[1:]) != case.model_input_shape:
+def _check_model_input(case: Case, values: Mapping[str, Value]) -> None:
+    if case.model_input_shape is None or case.mode == "eager":
+        return
+    first = next(iter(values.values())).array
+    if tuple(first.shape[1:]) != tuple(case.model_input_shape):
         raise ValueError(
             "The input does not match the model's Input shape: expected (batch,) + "
-            f"{case.model_input_shape}. Received: ids.shape={ids.shape}"
-        )
+            f"{case.model_input_shape}. Received: shape={first.shape}")
 
 
-def _layer(spec: LayerSpec, x: np.ndarray, mask: np.ndarray | None, w: list[np.ndarray]
-           ) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Applies one consumer layer; returns (output, mask it passes on, tolerance kind)."""
-    kw = spec.init_kwargs
-    name = spec.class_name
-    if name in _RNN:
-        sequences = bool(kw.get("return_sequences", False))
-        out = _RNN[name](x, mask, *w, return_sequences=sequences,
-                         go_backwards=bool(kw.get("go_backwards", False)))
-        return out, (mask if sequences else None), "recurrent"
-    if name == "Bidirectional":
-        inner: LayerSpec = kw["layer"]
-        half = len(w) // 2
-        forward = _RNN[inner.class_name](x, mask, *w[:half])
-        backward = _RNN[inner.class_name](x, mask, *w[half:], go_backwards=True)
-        return np.concatenate([forward, backward], axis=-1), None, "recurrent"
-    if name == "GlobalAveragePooling1D":
-        return reference.global_average_pooling_1d(x, mask), None, "pooling"
-    if name == "GlobalMaxPooling1D":
-        return reference.global_max_pooling_1d(x, mask), None, "pooling"
-    if name == "Dense":
-        return reference.dense(x, *w), mask, "recurrent"
-    if name == "Masking":
-        # keras.layers.Masking: a step is masked when every feature equals mask_value; its
-        # output is the input times that mask (keras/src/layers/core/masking.py).
-        valid = np.any(x != float(kw.get("mask_value", 0.0)), axis=-1)
-        return x * valid[..., np.newaxis], valid, "lookup"
-    if name == "Attention":
-        return reference.dot_attention(x, mask), mask, "attention"
-    if name == "MultiHeadAttention":
-        return reference.multi_head_attention(x, mask, w), mask, "attention"
-    raise NotImplementedError(f"no reference for layer {name!r}")
+def evaluate(case: Case) -> Value:
+    """Runs the program in NumPy; returns the observed value.
 
-
-_KIND_RANK = {"lookup": 0, "recurrent": 1, "pooling": 1, "attention": 2}
-
-
-def _merge(spec: LayerSpec, a: tuple[np.ndarray, np.ndarray | None],
-           b: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
-    """Add, Concatenate, or the MaskProbe of two embeddings, with the mask they pass on.
-
-    Keras 3 merge layers pass on the OR of their inputs' masks: a step stays valid when any
-    input is valid there, and the values are merged as they are, the padded input's row
-    included (keras/src/layers/merging/base_merge.py, `compute_mask` uses `ops.any`).
-    MaskProbe outputs the two masks it received in `call`, (batch, steps, 2), 0 for none.
+    Raises:
+        Exception: the reference's refusal (as raised by `matrix.reference`), or
+            `NotModelled`.
     """
-    (xa, ma), (xb, mb) = a, b
-    masks = [m for m in (ma, mb) if m is not None]
-    merged = np.logical_or.reduce(masks) if masks else None
-    if spec.class_name == "Add":
-        return xa + xb, merged
-    if spec.class_name == "Concatenate":
-        return np.concatenate([xa, xb], axis=-1), merged
-    shape = xa.shape[:-1]
-    probe = [np.zeros(shape) if m is None else m.astype(np.float64) for m in (ma, mb)]
-    return np.stack(probe, axis=-1), None
+    weights = step_weights(case)
+    values = {name: input_value(t) for name, t in case.inputs.items()}
+    host_done = False
+    for step, drawn in zip(case.steps, weights, strict=True):
+        record = SUBJECTS[step.subject]
+        if not record.host and not host_done:
+            host_done = True
+            _check_model_input(case, values)
+        inputs = [values[name] for name in step.inputs]
+        call = {k: values[v] if k in record.call_args and isinstance(v, str) and v in values
+                else v for k, v in step.call.items()}
+        w = seeded(*drawn, step.zero_rows) if drawn else []
+        if case.fit is not None and case.mode == "fit":
+            return _fit(case, step, inputs, w)
+        values[step.output] = _apply(record, step, inputs, w, call)
+        for method, _ in step.after_weights:
+            if method not in ("enable_lora", "quantize"):
+                raise NotModelled(f"{record.name}.{method}() is not modelled")
+    return values[case.observe]
 
 
-def _two_inputs(case: Case, weights: list[list[np.ndarray]]) -> tuple[np.ndarray, str]:
-    branches = []
-    for spec, layer_w, ids in ((case.layers[0], weights[0], input_array(case)),
-                               (case.layers[1], weights[1], input_array(case, case.input_b))):
-        x = reference.lookup(layer_w[0], ids).astype(np.float64)
-        masked = bool(spec.init_kwargs.get("mask_zero", False))
-        branches.append((x, reference.padding_mask(ids) if masked else None))
-    x, mask = _merge(case.layers[2], branches[0], branches[1])
+def _fit(case: Case, step: Step, inputs: Sequence[Value], w: Sequence[Array]) -> Value:
+    if step.subject != "layers.Embedding" or len(case.steps) != 1 or case.fit is None:
+        raise NotModelled("the training reference models one Embedding alone (fit)")
+    l2 = 0.01 if step.args.get("embeddings_regularizer") == "l2" else 0.0
+    non_negative = step.args.get("embeddings_constraint") == "non_neg"
+    return Value(reference.sgd_step_mse(w[0], inputs[0].array, case.fit.learning_rate, l2=l2,
+                                        non_negative=non_negative))
+
+
+def _kind(case: Case) -> str:
+    if case.mode == "fit":
+        return "training"
+    last = next(s for s in case.steps if s.output == case.observe)
+    if last.method == "compute_mask" or SUBJECTS[last.subject].host:
+        return "mask"
     kind = "lookup"
-    for spec, layer_w in zip(case.layers[3:], weights[3:], strict=True):
-        x, mask, kind = _layer(spec, x, mask, layer_w)
-    return x, kind
+    for step in case.steps:
+        record = SUBJECTS[step.subject]
+        if record.host:
+            continue
+        this = "quantized" if any(m == "quantize" for m, _ in step.after_weights) \
+            else record.tolerance_kind
+        if _KIND_RANK.get(this, 0) >= _KIND_RANK.get(kind, 0):
+            kind = this
+    return kind
 
 
-def _time_distributed(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
-                      ) -> tuple[np.ndarray, str]:
-    """Every layer applied to each outer step: (batch, outer, inner) ids."""
-    x = reference.lookup(weights[0][0], ids).astype(np.float64)
-    mask_zero = bool(case.layers[0].init_kwargs.get("mask_zero", False))
-    mask: np.ndarray | None = reference.padding_mask(ids) if mask_zero else None
-    batch, outer = ids.shape[:2]
-    kind = "lookup"
-    for spec, layer_w in zip(case.layers[1:], weights[1:], strict=True):
-        flat = x.reshape(batch * outer, *x.shape[2:])
-        flat_mask = None if mask is None else mask.reshape(batch * outer, *mask.shape[2:])
-        out, out_mask, kind = _layer(spec, flat, flat_mask, layer_w)
-        x = out.reshape(batch, outer, *out.shape[1:])
-        mask = None if out_mask is None else out_mask.reshape(batch, outer, *out_mask.shape[1:])
-    return x, kind
+def _dtype(case: Case, kind: str) -> str | None:
+    last = next(s for s in case.steps if s.output == case.observe)
+    if last.method == "compute_mask":
+        return "bool"
+    if SUBJECTS[last.subject].host:
+        dtype = str(last.args.get("dtype", "int32"))
+        return dtype if dtype in INPUT_DTYPES and dtype not in ("string", "bytes") else None
+    if case.mode == "fit":
+        # The table keeps the variable dtype: float32 unless floatx is bfloat16.
+        return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
+    return POLICY_OUTPUT_DTYPE[case.dtype_policy]
 
 
-def _compute(case: Case, ids: np.ndarray, weights: list[list[np.ndarray]]
-             ) -> tuple[np.ndarray, str]:
-    if case.structure == "two_inputs":
-        return _two_inputs(case, weights)
-    if case.structure == "time_distributed":
-        return _time_distributed(case, ids, weights)
-    _check_model_input(case, ids)
-    table = weights[0][0]
-    if case.check == "mask":
-        reference.lookup(table, ids)  # the same ids must also be valid for the lookup
-        return reference.padding_mask(ids), "mask"
-    if case.check == "weights":
-        fit = dict(case.fit or {})
-        kw = case.layers[0].init_kwargs
-        # "l2" is keras.regularizers.L2() with its default factor, 0.01 (Keras docs).
-        l2 = 0.01 if kw.get("embeddings_regularizer") == "l2" else 0.0
-        non_negative = kw.get("embeddings_constraint") == "non_neg"
-        return reference.sgd_step_mse(table, ids, float(fit["learning_rate"]), l2=l2,
-                                      non_negative=non_negative), "training"
-    x = reference.lookup(table, ids).astype(np.float64)
-    mask_zero = bool(case.layers[0].init_kwargs.get("mask_zero", False))
-    mask = reference.padding_mask(ids) if mask_zero else None
-    kind = "quantized" if "quantize" in case.embedding_methods else "lookup"
-    for spec, layer_w in zip(case.layers[1:], weights[1:], strict=True):
-        x, mask, layer_kind = _layer(spec, x, mask, layer_w)
-        if _KIND_RANK.get(layer_kind, 0) >= _KIND_RANK.get(kind, 0):
-            kind = layer_kind
-    return x, kind
+def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
+    name = type(exc).__name__
+    for step in case.steps:
+        record = SUBJECTS[step.subject]
+        types = {**DEFAULT_REFUSALS, **record.refusals}.get(name)
+        if types is not None:
+            return ExpectedError(reason=f"{name}: {exc}", types=types)
+    return None
+
+
+def compute_expected(case: Case) -> Expected:
+    """Computes the reference's answer for a case.
+
+    Returns:
+        `Expected` with values, or with `error` when the reference refuses the input.
+
+    Raises:
+        Exception: the reference cannot compute the case (`NotModelled`, or an exception that
+            no record names as a refusal); the catalog refuses the case and names it.
+    """
+    kind = _kind(case)
+    try:
+        value = evaluate(case)
+    except NotModelled:
+        raise
+    except (TypeError, IndexError, ValueError) as exc:
+        refusal = _refusal(case, exc)
+        if refusal is None:
+            raise
+        return Expected(values=None, error=refusal, kind=kind, tolerance=0.0)
+    dtype = _dtype(case, kind)
+    tolerance = reference.tolerance(kind, dtype if dtype in ("float16", "bfloat16", "float64")
+                                    else "float32")
+    return Expected(values=value.array, error=None, kind=kind, tolerance=tolerance, dtype=dtype)
 
 
 #: Answers already computed, by the identity of the case (cases hold dicts: not hashable).
-#: The catalog checks every reference at collection, and the run needs each again.
 _MEMO: dict[int, tuple[Case, Expected]] = {}
 
 
 def expected(case: Case) -> Expected:
-    """The reference's answer for a case, computed once per case object.
-
-    See `compute_expected`.
-    """
+    """The reference's answer for a case, computed once per case object (`compute_expected`)."""
     hit = _MEMO.get(id(case))
     if hit is not None and hit[0] is case:
         return hit[1]
@@ -278,38 +276,64 @@ def expected(case: Case) -> Expected:
     return answer
 
 
-def compute_expected(case: Case) -> Expected:
-    """Computes the reference's answer for a case.
+def describe(want: Expected) -> str:
+    """The reference's answer in words: `values`, or `error: <types>: <reason>`."""
+    if want.error is None:
+        return "values"
+    return f"error ({' or '.join(want.error.types)}): {want.error.reason}"
 
-    Returns:
-        `Expected` with values, or with `error` when the reference refuses the input (an id
-        outside [0, input_dim), a fractional id, an input of the wrong rank).
 
-    Raises:
-        Exception: any other exception means the reference itself is broken for this case;
-            callers refuse the case at collection and name it.
+def judge(want: Expected, observation: Observation) -> Verdict:
+    """Compares an observation with the reference's answer: the raw verdict of a cell.
+
+    - A refusing reference matches only an error of one of its types (and pattern); another
+      error is `refused_other_reason`, values are `values_where_refused` (silent).
+    - An error of type `HarnessError` is the harness's, never the backend's answer.
+    - Values must be within the tolerance, of the expected shape and dtype.
     """
-    if case.check == "ids":
-        pad = dict(case.pad or {})
-        values = pad_sequences(case.input.sequences or (), **pad)
-        dtype = str(pad.get("dtype", "int32"))
-        return Expected(values=values, error=None, kind="mask", tolerance=0.0,
-                        dtype=dtype if dtype in INPUT_DTYPES else None)
-    ids = input_array(case)
-    weights = layer_weights(case)
-    out_dtype = POLICY_OUTPUT_DTYPE[case.dtype_policy]
-    try:
-        values, kind = _compute(case, ids, weights)
-    except CONTRACT_ERRORS as exc:
-        kind = "mask" if case.check == "mask" else "lookup"
-        return Expected(values=None, error=f"{type(exc).__name__}: {exc}", kind=kind,
-                        tolerance=0.0)
-    if case.check == "mask":
-        return Expected(values=values, error=None, kind=kind, tolerance=0.0, dtype="bool")
-    if case.check == "weights":
-        # The table keeps the variable dtype: float32 unless floatx is bfloat16.
-        var_dtype = "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
-        return Expected(values=values, error=None, kind=kind,
-                        tolerance=reference.tolerance(kind, var_dtype), dtype=var_dtype)
-    return Expected(values=values, error=None, kind=kind,
-                    tolerance=reference.tolerance(kind, out_dtype), dtype=out_dtype)
+    if observation.kind == "error" and observation.error_type == "HarnessError":
+        return Verdict(status="harness_error", detail=observation.message)
+    if observation.kind in ("crash", "timeout"):
+        return Verdict(status="crashed" if observation.kind == "crash" else "timeout",
+                       detail=observation.message)
+    if want.error is not None:
+        return _judge_refusal(want.error, observation)
+    if observation.kind == "error":
+        return Verdict(status="mismatched", cause="error_where_values_expected",
+                       detail=f"the reference expects values, the backend raised "
+                              f"{observation.error_type}: {observation.message}")
+    expected_shape = None if want.values is None else list(np.shape(want.values))
+    if observation.shape != expected_shape:
+        return Verdict(status="mismatched", cause="shape",
+                       detail=f"the output has shape {observation.shape}, the reference "
+                              f"{expected_shape}")
+    if observation.max_abs_error is None:
+        return Verdict(status="harness_error",
+                       detail="the output could not be compared with the reference")
+    if observation.max_abs_error > want.tolerance:
+        return Verdict(status="mismatched", cause="values_differ",
+                       detail=f"values differ from the reference: max abs error "
+                              f"{observation.max_abs_error:.3g} > tolerance "
+                              f"{want.tolerance:g}, {observation.nan_count or 0} NaN")
+    if want.dtype is not None and observation.dtype != want.dtype:
+        return Verdict(status="mismatched", cause="dtype",
+                       detail=f"the output dtype is {observation.dtype}, the reference "
+                              f"expects {want.dtype}")
+    return Verdict(status="matched")
+
+
+def _judge_refusal(error: ExpectedError, observation: Observation) -> Verdict:
+    if observation.kind == "value":
+        nan = f", {observation.nan_count} NaN" if observation.nan_count else ""
+        return Verdict(status="mismatched", cause="values_where_refused",
+                       detail=f"silent divergence: the reference refuses this input "
+                              f"({error.reason}) but the backend returned values of shape "
+                              f"{observation.shape}{nan}")
+    message = observation.message or ""
+    if observation.error_type in error.types and (
+            error.pattern is None or re.search(error.pattern, message)):
+        return Verdict(status="matched")
+    return Verdict(status="mismatched", cause="refused_other_reason",
+                   detail=f"refused, but for another reason: the backend raised "
+                          f"{observation.error_type}: {message} (the reference expects "
+                          f"{' or '.join(error.types)}: {error.reason})")

@@ -11,8 +11,9 @@ classifier would use them, so padded queries (whose outputs no one reads) do not
 
 from __future__ import annotations
 
-from cases.core import CALL_MODES, Case, InputSpec, LayerSpec, Padding
-from cases.embedding import call_text, embedding
+from cases.model import Nested
+from cases.embedding import call_text, embedding, layer, padded, render_step
+from cases.model import CALL_MODES, Case, Step, chain
 
 UNITS = 3
 #: Rows of different lengths: the shortest row is mostly padding.
@@ -20,37 +21,37 @@ SEQUENCES = ((1, 2, 3, 4), (5, 6), (7,))
 #: The same batch with an empty sequence, padded to a row that is all padding.
 WITH_EMPTY_ROW = ((1, 2, 3, 4), (5, 6), ())
 
-_POOL = LayerSpec(class_name="GlobalAveragePooling1D")
-_LSTM = LayerSpec(class_name="LSTM", init_kwargs={"units": UNITS})
+_POOL = layer("layers.GlobalAveragePooling1D")
+_LSTM = layer("layers.LSTM", units=UNITS)
 
-#: consumer name in the case id -> (Keras class name of the consumer, the layers after the
+
+def _self(subject: str, **kwargs: object) -> Step:
+    """Self-attention: the layer attends the previous output to itself (query = value)."""
+    return Step(subject, args=dict(kwargs), inputs=("x1", "x1"))
+
+
+#: consumer name in the case id -> (Keras class name of the consumer, the steps after the
 #: embedding, extra axes).
-CONSUMERS: dict[str, tuple[str, tuple[LayerSpec, ...], dict[str, str]]] = {
-    "simplernn": ("SimpleRNN", (LayerSpec(class_name="SimpleRNN",
-                                          init_kwargs={"units": UNITS}),), {}),
-    "simplernn_backwards": ("SimpleRNN", (LayerSpec(
-        class_name="SimpleRNN", init_kwargs={"units": UNITS, "go_backwards": True}),),
-        {"go_backwards": "true"}),
-    "gru": ("GRU", (LayerSpec(class_name="GRU", init_kwargs={"units": UNITS}),), {}),
-    "gru_sequences": ("GRU", (LayerSpec(
-        class_name="GRU", init_kwargs={"units": UNITS, "return_sequences": True}),),
-        {"return_sequences": "true"}),
+CONSUMERS: dict[str, tuple[str, tuple[Step, ...], dict[str, str]]] = {
+    "simplernn": ("SimpleRNN", (layer("layers.SimpleRNN", units=UNITS),), {}),
+    "simplernn_backwards": ("SimpleRNN", (layer("layers.SimpleRNN", units=UNITS,
+                                                go_backwards=True),),
+                            {"go_backwards": "true"}),
+    "gru": ("GRU", (layer("layers.GRU", units=UNITS),), {}),
+    "gru_sequences": ("GRU", (layer("layers.GRU", units=UNITS, return_sequences=True),),
+                      {"return_sequences": "true"}),
     "lstm": ("LSTM", (_LSTM,), {}),
-    "lstm_sequences": ("LSTM", (LayerSpec(
-        class_name="LSTM", init_kwargs={"units": UNITS, "return_sequences": True}),),
-        {"return_sequences": "true"}),
-    "lstm_backwards": ("LSTM", (LayerSpec(
-        class_name="LSTM", init_kwargs={"units": UNITS, "go_backwards": True}),),
-        {"go_backwards": "true"}),
-    "bidirectional_lstm": ("Bidirectional", (LayerSpec(
-        class_name="Bidirectional", init_kwargs={"layer": _LSTM}),), {}),
+    "lstm_sequences": ("LSTM", (layer("layers.LSTM", units=UNITS, return_sequences=True),),
+                       {"return_sequences": "true"}),
+    "lstm_backwards": ("LSTM", (layer("layers.LSTM", units=UNITS, go_backwards=True),),
+                       {"go_backwards": "true"}),
+    "bidirectional_lstm": ("Bidirectional", (layer(
+        "layers.Bidirectional", layer=Nested("layers.LSTM", {"units": UNITS})),), {}),
     "globalaveragepooling1d": ("GlobalAveragePooling1D", (_POOL,), {}),
-    "globalmaxpooling1d": ("GlobalMaxPooling1D",
-                           (LayerSpec(class_name="GlobalMaxPooling1D"),), {}),
-    "attention": ("Attention", (LayerSpec(class_name="Attention"), _POOL), {}),
-    "multiheadattention": ("MultiHeadAttention", (LayerSpec(
-        class_name="MultiHeadAttention", init_kwargs={"num_heads": 1, "key_dim": 2}), _POOL),
-        {}),
+    "globalmaxpooling1d": ("GlobalMaxPooling1D", (layer("layers.GlobalMaxPooling1D"),), {}),
+    "attention": ("Attention", (_self("layers.Attention"), _POOL), {}),
+    "multiheadattention": ("MultiHeadAttention", (
+        _self("layers.MultiHeadAttention", num_heads=1, key_dim=2), _POOL), {}),
 }
 
 
@@ -64,30 +65,30 @@ def masking_cases() -> list[Case]:
     for consumer, after in (("LSTM", (_LSTM,)), ("GlobalAveragePooling1D", (_POOL,))):
         for padding in ("pre", "post"):
             for mode in CALL_MODES:
-                layers = (embedding(), LayerSpec(class_name="Masking",
-                                                 init_kwargs={"mask_value": 0.0}), *after)
+                first = Step("layers.Embedding", args=embedding().args, zero_rows=(0,))
+                steps = (first, layer("layers.Masking", mask_value=0.0), *after)
                 arg = (f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}, "
                        f"padding={padding!r})")
+                inputs, pad = padded(SEQUENCES, padding)
                 out.append(Case(
                     group="mask-consumers",
-                    description=call_text(layers, arg, mode) + "  # embedding row 0 = zeros",
-                    axes={"layer": "Embedding", "consumer": consumer, "variant": "masking",
+                    description=call_text(steps, arg, mode) + "  # embedding row 0 = zeros",
+                    axes={"subject": f"layers.{consumer}", "layer": "Embedding",
+                          "consumer": consumer, "variant": "masking",
                           "rank": 2, "input_dtype": "int32", "values": "padded",
                           "padding": padding, "mask": "masking", "mode": mode},
-                    layers=layers,
-                    input=InputSpec(dtype="int32", sequences=SEQUENCES, padding=padding),
-                    mode=mode, zero_row=0,
+                    inputs=inputs, steps=(pad, *chain(*steps)), mode=mode,
                 ))
     return out
 
 
-def _describe(layers: tuple[LayerSpec, ...], arg: str, mode: str) -> str:
-    attention = layers[1].class_name in ("Attention", "MultiHeadAttention")
+def _describe(steps: tuple[Step, ...], arg: str, mode: str) -> str:
+    attention = steps[1].subject in ("layers.Attention", "layers.MultiHeadAttention")
     if not attention:
-        return call_text(layers, arg, mode)  # type: ignore[arg-type]
-    call = "([x, x])" if layers[1].class_name == "Attention" else "(x, x)"
-    body = (f"x = {layers[0].render()}({arg}); "
-            f"{layers[2].render()}({layers[1].render()}{call})")
+        return call_text(steps, arg, mode)  # type: ignore[arg-type]
+    call = "([x, x])" if steps[1].subject == "layers.Attention" else "(x, x)"
+    body = (f"x = {render_step(steps[0])}({arg}); "
+            f"{render_step(steps[2])}({render_step(steps[1])}{call})")
     if mode == "eager":
         return body
     jit = ", jit_compile=True" if mode == "jit_compile" else ""
@@ -98,7 +99,7 @@ def cases() -> list[Case]:
     """Consumer × padding × mask × mode, a batch with an all-padding row, and int64 ids."""
     out = masking_cases()
     for name, (consumer, after, extra) in CONSUMERS.items():
-        variants: list[tuple[str, Padding, tuple[tuple[int, ...], ...], tuple[bool, ...],
+        variants: list[tuple[str, str, tuple[tuple[int, ...], ...], tuple[bool, ...],
                              str]] = [
             ("padded", "pre", SEQUENCES, (False, True), "int32"),
             ("padded", "post", SEQUENCES, (False, True), "int32"),
@@ -108,20 +109,21 @@ def cases() -> list[Case]:
         for values, padding, sequences, mask_options, dtype in variants:
             for mask_zero in mask_options:
                 for mode in CALL_MODES:
-                    layers = (embedding(mask_zero=mask_zero), *after)
+                    steps = (embedding(mask_zero=mask_zero), *after)
                     arg = (f"keras.utils.pad_sequences({[list(s) for s in sequences]}, "
                            f"padding={padding!r}, dtype={dtype!r})")
+                    inputs, pad = padded(sequences, padding, dtype)
                     out.append(
                         Case(
                             group="mask-consumers",
-                            description=_describe(layers, arg, mode),
-                            axes={"layer": "Embedding", "consumer": consumer, "variant": name,
+                            description=_describe(steps, arg, mode),
+                            axes={"subject": f"layers.{consumer}", "layer": "Embedding",
+                                  "consumer": consumer, "variant": name,
                                   **extra, "rank": 2, "input_dtype": dtype, "values": values,
                                   "padding": padding,
                                   "mask": "mask_zero" if mask_zero else "none", "mode": mode},
-                            layers=layers,
-                            input=InputSpec(dtype=dtype, sequences=sequences,
-                                            padding=padding),
+                            inputs=inputs,
+                            steps=(pad, *chain(*steps)),
                             mode=mode,
                         )
                     )

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import Case, InputSpec, LayerSpec
-from cases.embedding import INPUT_DIM, OUTPUT_DIM, embedding
+from cases.embedding import INPUT_DIM, OUTPUT_DIM, embedding, ids_input, layer, padded, render_step
+from cases.model import Case, Fit, Nested, Step, Tensor, chain
 
 LEARNING_RATE = 0.5
 FIT_IDS = [[1, 2, 3], [4, 5, 1]]  # id 1 twice; rows 0 and 6..9 are never looked up
@@ -26,19 +26,18 @@ BACKENDS = ("tensorflow", "jax", "torch")
 
 def _fit_case(dtype: str, values: str, ids: Any, extra_axes: dict[str, str | int],
               **embedding_kwargs: Any) -> Case:
-    layer = embedding(**embedding_kwargs)
+    step = embedding(**embedding_kwargs)
     return Case(
         group="fit",
-        description=(f"model = keras.Model(Input -> {layer.render()}); model.compile(SGD("
+        description=(f"model = keras.Model(Input -> {render_step(step)}); model.compile(SGD("
                      f"{LEARNING_RATE}), 'mse'); model.fit(np.array({ids!r}, dtype={dtype!r}), "
                      "zeros, epochs=1); model.layers[1].embeddings"),
-        axes={"layer": "Embedding", "rank": len(_shape(ids)), "input_dtype": dtype,
-              "values": values, **extra_axes, "mode": "fit"},
-        layers=(layer,),
-        input=InputSpec(dtype=dtype, ids=ids),
+        axes={"subject": "layers.Embedding", "layer": "Embedding", "rank": len(_shape(ids)),
+              "input_dtype": dtype, "values": values, **extra_axes, "mode": "fit"},
+        inputs=ids_input(ids, dtype),
+        steps=chain(step),
         mode="fit",
-        check="weights",
-        fit={"learning_rate": LEARNING_RATE},
+        fit=Fit(learning_rate=LEARNING_RATE, observe="x1"),
     )
 
 
@@ -70,34 +69,41 @@ def fit_cases() -> list[Case]:
 
 
 _SEQS = ((1, 2, 3, 4), (5, 6), (7,))
-_LSTM = LayerSpec(class_name="LSTM", init_kwargs={"units": 3})
+_LSTM = layer("layers.LSTM", units=3)
 
-#: model name -> (layers, input)
-SAVED_MODELS: dict[str, tuple[tuple[LayerSpec, ...], InputSpec]] = {
-    "embedding": ((embedding(),), InputSpec(dtype="int32", ids=[[1, 2, 3], [4, 5, 6]])),
-    "embedding_lstm": ((embedding(mask_zero=True), _LSTM),
-                       InputSpec(dtype="int32", sequences=_SEQS, padding="post")),
+#: model name -> (the layer steps, input dtype, ids or None for the padded `_SEQS`)
+SAVED_MODELS: dict[str, tuple[tuple[Step, ...], Any]] = {
+    "embedding": ((embedding(),), [[1, 2, 3], [4, 5, 6]]),
+    "embedding_lstm": ((embedding(mask_zero=True), _LSTM), None),
     "embedding_bilstm_dense": (
-        (embedding(mask_zero=True), LayerSpec(class_name="Bidirectional",
-                                              init_kwargs={"layer": _LSTM}),
-         LayerSpec(class_name="Dense", init_kwargs={"units": 2})),
-        InputSpec(dtype="int32", sequences=_SEQS, padding="post")),
+        (embedding(mask_zero=True),
+         layer("layers.Bidirectional", layer=Nested("layers.LSTM", {"units": 3})),
+         layer("layers.Dense", units=2)), None),
 }
+
+
+def program(steps: tuple[Step, ...], ids: Any) -> tuple[dict[str, Tensor], tuple[Step, ...]]:
+    """The inputs and steps of a saved model: fixed ids, or `_SEQS` padded after them."""
+    if ids is not None:
+        return ids_input(ids, "int32"), chain(*steps)
+    inputs, pad = padded(_SEQS, "post")
+    return inputs, (pad, *chain(*steps))
 
 
 def save_load_cases() -> list[Case]:
     """Every model saved under every backend, loaded under this one: nine pairs each."""
     out = []
-    for model, (layers, spec) in SAVED_MODELS.items():
-        stack = " -> ".join(layer.render() for layer in layers)
+    for model, (steps, ids) in SAVED_MODELS.items():
+        stack = " -> ".join(render_step(step) for step in steps)
+        inputs, chained = program(steps, ids)
         for saved_on in BACKENDS:
             out.append(Case(
                 group="save-load",
                 description=(f"keras.models.load_model('{model}.keras').predict(ids), the file "
                              f"saved under KERAS_BACKEND={saved_on} from Input -> {stack}"),
-                axes={"layer": "Embedding", "model": model, "saved_on": saved_on,
-                      "input_dtype": spec.dtype, "mode": "save_load"},
-                layers=layers, input=spec, mode="save_load", saved_on=saved_on,
+                axes={"subject": "saving.load_model", "layer": "Embedding", "model": model,
+                      "saved_on": saved_on, "input_dtype": "int32", "mode": "save_load"},
+                inputs=inputs, steps=chained, mode="save_load", saved_on=saved_on,
             ))
     return out
 

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import Case, InputSpec
-from cases.embedding import embedding
+from cases.model import Case, Step, Tensor
 
 SEQUENCES = ((1, 2, 3, 4), (5, 6), (7,))
 
 
-def _case(pad: dict[str, Any], axes: dict[str, str | int]) -> Case:
+def _case(pad: dict[str, Any], axes: dict[str, str | int], sequences: Any = SEQUENCES,
+          source: str | None = None) -> Case:
     args = ", ".join(f"{k}={v!r}" for k, v in pad.items())
     sep = ", " if args else ""
+    dtype = str(pad.get("dtype", "int32"))
     return Case(
         group="pad-sequences",
-        description=f"keras.utils.pad_sequences({[list(s) for s in SEQUENCES]}{sep}{args})",
-        axes={"layer": "pad_sequences", **axes, "mode": "eager"},
-        layers=(embedding(),),  # unused: the check is the padded ids themselves
-        input=InputSpec(dtype=str(pad.get("dtype", "int32")), sequences=SEQUENCES),
-        mode="eager", check="ids", pad=pad,
+        description=f"keras.utils.pad_sequences({[list(s) for s in sequences]}{sep}{args})",
+        axes={"subject": "utils.pad_sequences", "layer": "pad_sequences", **axes,
+              "mode": "eager"},
+        inputs={"sequences": Tensor(dtype="bytes" if dtype == "S1" else "int32",
+                                    values=sequences, sequences=True)},
+        steps=(Step("utils.pad_sequences", inputs=("sequences",), output="ids", args=pad),),
+        mode="eager", source=source,
     )
 
 
@@ -45,6 +48,7 @@ def cases() -> list[Case]:
     out.append(_case({"dtype": "int64"}, {"option": "dtype_int64"}))
     out.append(_case({"dtype": "float32", "value": 0.5}, {"option": "dtype_float32_value_0.5"}))
     out.append(bytes_case())
+    out.append(_case({"maxlen": 4}, {"batch": "empty", "option": "maxlen_4"}, sequences=()))
     return out
 
 
@@ -53,13 +57,6 @@ BYTES = ((b"a", b"b", b"c"), (b"d",), ())
 
 def bytes_case() -> Case:
     """Byte strings padded with a bytes `value` and a bytes dtype (keras-team/keras#23092)."""
-    pad = {"dtype": "S1", "value": b"-", "padding": "post"}
-    return Case(
-        group="pad-sequences",
-        description=f"keras.utils.pad_sequences({[list(s) for s in BYTES]}, dtype='S1', "
-                    "value=b'-', padding='post')",
-        axes={"layer": "pad_sequences", "option": "bytes_value_and_dtype", "mode": "eager"},
-        layers=(embedding(),), input=InputSpec(dtype="int32", sequences=BYTES),  # type: ignore[arg-type]
-        mode="eager", check="ids", pad=pad,
-        source="https://github.com/keras-team/keras/pull/23092",
-    )
+    return _case({"dtype": "S1", "value": b"-", "padding": "post"},
+                 {"option": "bytes_value_and_dtype"}, sequences=BYTES,
+                 source="https://github.com/keras-team/keras/pull/23092")

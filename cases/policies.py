@@ -15,20 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.core import CALL_MODES, DTYPE_POLICIES, Case, InputSpec, LayerSpec, Mode
-from cases.embedding import call_text, embedding
+from cases.embedding import call_text, embedding, ids_input, layer, padded, render_step
+from cases.model import CALL_MODES, DTYPE_POLICIES, Case, Mode, Step, Tensor, chain
 
 _IDS = [[1, 2, 3], [4, 5, 6]]
 _SEQS = ((1, 2, 3, 4), (5, 6), (7,))
-
-_STACKS: dict[str, tuple[tuple[LayerSpec, ...], InputSpec]] = {
-    "embedding": ((embedding(),), InputSpec(dtype="int32", ids=_IDS)),
-    "embedding_average": ((embedding(mask_zero=True),
-                           LayerSpec(class_name="GlobalAveragePooling1D")),
-                          InputSpec(dtype="int32", sequences=_SEQS, padding="post")),
-    "embedding_lstm": ((embedding(mask_zero=True),
-                        LayerSpec(class_name="LSTM", init_kwargs={"units": 3})),
-                       InputSpec(dtype="int32", sequences=_SEQS, padding="post")),
+#: stack -> (the layer steps, padded or not)
+_STACKS: dict[str, tuple[tuple[Step, ...], bool]] = {
+    "embedding": ((embedding(),), False),
+    "embedding_average": ((embedding(mask_zero=True), layer("layers.GlobalAveragePooling1D")),
+                          True),
+    "embedding_lstm": ((embedding(mask_zero=True), layer("layers.LSTM", units=3)), True),
 }
 
 
@@ -38,34 +35,44 @@ def _policy_text(policy: str) -> str:
     return f"keras.config.set_dtype_policy({policy!r})"
 
 
+def _program(steps: tuple[Step, ...], pad: bool) -> tuple[dict[str, Tensor], tuple[Step, ...]]:
+    if not pad:
+        return ids_input(_IDS, "int32"), chain(*steps)
+    inputs, padding = padded(_SEQS, "post")
+    return inputs, (padding, *chain(*steps))
+
+
 def policy_cases() -> list[Case]:
     """Every policy × stack × inference mode."""
     out = []
     for policy in DTYPE_POLICIES:
-        for stack, (layers, spec) in _STACKS.items():
+        for stack, (steps, pad) in _STACKS.items():
             for mode in CALL_MODES:
-                arg = "ids" if spec.ids is None else f"np.array({spec.ids!r}, dtype='int32')"
+                arg = "ids" if pad else f"np.array({_IDS!r}, dtype='int32')"
+                inputs, chained = _program(steps, pad)
                 out.append(Case(
                     group="dtype-policy",
-                    description=f"{_policy_text(policy)}; {call_text(layers, arg, mode)}",
-                    axes={"layer": "Embedding", "dtype_policy": policy, "model": stack,
-                          "input_dtype": spec.dtype, "mode": mode},
-                    layers=layers, input=spec, mode=mode, dtype_policy=policy,
+                    description=f"{_policy_text(policy)}; {call_text(steps, arg, mode)}",
+                    axes={"subject": "config.set_dtype_policy", "layer": "Embedding",
+                          "dtype_policy": policy, "model": stack, "input_dtype": "int32",
+                          "mode": mode},
+                    inputs=inputs, steps=chained, mode=mode, dtype_policy=policy,
                 ))
     return out
 
 
-def _option(option: str, layer: LayerSpec, ids: Any, mode: Mode,
-            methods: dict[str, tuple[Any, ...]] | None = None) -> Case:
-    calls = "".join(f".{m}{args!r}".replace(",)", ")") for m, args in (methods or {}).items())
+def _option(option: str, step: Step, ids: Any, mode: Mode,
+            methods: tuple[tuple[str, tuple[Any, ...]], ...] = ()) -> Case:
+    calls = "".join(f".{m}{args!r}".replace(",)", ")") for m, args in methods)
     arg = f"np.array({ids!r}, dtype='int32')"
+    text = call_text((step,), arg, mode)
+    step = Step(step.subject, args=step.args, after_weights=methods)
     return Case(
         group="embedding-options",
-        description=f"{call_text((layer,), arg, mode)}  # with embedding{calls}" if calls
-        else call_text((layer,), arg, mode),
-        axes={"layer": "Embedding", "option": option, "input_dtype": "int32", "mode": mode},
-        layers=(layer,), input=InputSpec(dtype="int32", ids=ids), mode=mode,
-        embedding_methods=methods or {},
+        description=f"{text}  # with embedding{calls}" if calls else text,
+        axes={"subject": "layers.Embedding", "layer": "Embedding", "option": option,
+              "input_dtype": "int32", "mode": mode},
+        inputs=ids_input(ids, "int32"), steps=chain(step), mode=mode,
     )
 
 
@@ -73,17 +80,17 @@ def option_cases() -> list[Case]:
     """LoRA, int8 quantization and the smallest tables, in every inference mode."""
     out = []
     for mode in CALL_MODES:
-        out.append(_option("enable_lora", embedding(), _IDS, mode, {"enable_lora": (2,)}))
-        out.append(_option("quantize_int8", embedding(), _IDS, mode, {"quantize": ("int8",)}))
-        out.append(_option("input_dim_1", LayerSpec(
-            class_name="Embedding", init_kwargs={"input_dim": 1, "output_dim": 4}),
-            [[0, 0, 0]], mode))
-        out.append(_option("output_dim_1", LayerSpec(
-            class_name="Embedding", init_kwargs={"input_dim": 10, "output_dim": 1}),
-            _IDS, mode))
+        out.append(_option("enable_lora", embedding(), _IDS, mode, (("enable_lora", (2,)),)))
+        out.append(_option("quantize_int8", embedding(), _IDS, mode,
+                           (("quantize", ("int8",)),)))
+        out.append(_option("input_dim_1", embedding(input_dim=1), [[0, 0, 0]], mode))
+        out.append(_option("output_dim_1", embedding(output_dim=1), _IDS, mode))
     return out
 
 
 def cases() -> list[Case]:
     """Every case of this family."""
     return policy_cases() + option_cases()
+
+
+__all__ = ["cases", "render_step"]

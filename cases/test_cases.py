@@ -2,9 +2,10 @@
 
 Run by the `run` nox session inside an environment's virtualenv with `KERAS_BACKEND` set:
 `test_environment` records the provenance and checks the environment is what was asked for;
-`test_case` runs each case, records its observation as a user property (pytest-reportlog
-writes it; `matrix.results` folds it) and fails when it differs from the NumPy reference.
-Cells covered by a limitation are strict xfails, so a stale limitation shows as `xpassed`.
+`test_case` runs each case's program, records its observation and raw verdict as user
+properties (pytest-reportlog writes them; `matrix.results` folds them) and fails when the
+verdict is not `matched`. Limitations are not applied here: they are joined to the verdicts
+when the matrix is merged (`matrix.triage`), so re-triage needs no rerun.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from typing import Any
 import pytest
 
 from cases import Catalog, load_catalog
-from cases.core import KERAS_RUNNER, Case
-from cases.limitations import covering
-from matrix.results import NOT_RUN_MARK, Observation, judge
+from cases.model import KERAS_RUNNER, Case
+from matrix.results import NOT_RUN_MARK, Observation, Verdict
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 DEVICE = os.environ.get("KCM_DEVICE", "cpu")
@@ -46,15 +46,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" not in metafunc.fixturenames:
         return
     catalog = _catalog_of(metafunc.config)
-    params = []
-    for case in catalog.cases:
-        limitation = covering(catalog.limitations, case, BACKEND, DEVICE)
-        marks = []
-        if limitation is not None:
-            marks.append(pytest.mark.xfail(
-                reason=f"{limitation.description} <{limitation.link}>", strict=True))
-        params.append(pytest.param(case, id=case.id, marks=marks))
-    metafunc.parametrize("case", params)
+    metafunc.parametrize("case", [pytest.param(case, id=case.id) for case in catalog.cases])
 
 
 def _versions() -> dict[str, str]:
@@ -140,8 +132,21 @@ def test_environment(record_property: Any) -> None:
     assert not failed, "environment check failed: " + "; ".join(failed)
 
 
-def _observe(case: Case) -> tuple[Observation, str | None, float, str | None]:
-    """Runs a Keras case; returns its observation, the reference's error, tolerance, dtype."""
+def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdict]:
+    """Runs a case's program (or a test-only runner) and judges it."""
+    if case.runner != KERAS_RUNNER:
+        raw = _catalog_of(request.config).runners[case.runner](case)
+        try:
+            observation = Observation(**raw)
+        except TypeError as exc:  # a runner returned something that is no observation
+            observation = Observation(kind="error", error_type="HarnessError",
+                                      message=f"the runner returned {raw!r:.200}: {exc}")
+        if observation.kind == "error" and observation.error_type == "HarnessError":
+            return observation, Verdict(status="harness_error", detail=observation.message)
+        matched = observation.kind == "value"
+        return observation, Verdict(status="matched" if matched else "mismatched",
+                                    cause=None if matched else "error_where_values_expected")
+    from cases.expect import judge
     from cases.runner import NotApplicable, NotRun, observe
 
     try:
@@ -150,25 +155,20 @@ def _observe(case: Case) -> tuple[Observation, str | None, float, str | None]:
         pytest.skip(f"{NOT_RUN_MARK}{reason}")
     except NotApplicable as reason:
         pytest.skip(f"not applicable: {reason}")
-    return observation, want.error, want.tolerance, want.dtype
+    verdict = judge(want, observation)
+    if verdict.status == "matched" and DEVICE == "gpu" and observation.kind == "value" \
+            and observation.device != "host (NumPy)":  # host utilities run on NumPy
+        where = (observation.device or "").lower()
+        if "gpu" not in where and "cuda" not in where:
+            verdict = Verdict(status="mismatched", cause="device",
+                              detail=f"the output lived on {observation.device!r}, not on a GPU")
+    return observation, verdict
 
 
 def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) -> None:
-    """Runs one case and compares it with the NumPy reference."""
-    marker = request.node.get_closest_marker("xfail")
-    if marker is not None:
-        record_property("limitation", marker.kwargs.get("reason"))
-    if case.runner != KERAS_RUNNER:
-        raw = _catalog_of(request.config).runners[case.runner](case)
-        observation, error, tolerance, dtype = Observation(**raw), None, 0.0, None
-    else:
-        observation, error, tolerance, dtype = _observe(case)
+    """Runs one case, records its observation and raw verdict; fails unless matched."""
+    observation, verdict = _run(case, request)
     record_property("observation", _plain(dataclasses.asdict(observation)))
-    problem = judge(error, tolerance, observation, dtype)
-    if problem is None and DEVICE == "gpu" and observation.kind == "value" \
-            and case.check != "ids":  # padded ids are NumPy by design
-        where = (observation.device or "").lower()
-        if "gpu" not in where and "cuda" not in where:
-            problem = f"the output lived on {observation.device!r}, not on a GPU"
-    if problem is not None:
-        pytest.fail(problem, pytrace=False)
+    record_property("verdict", _plain(dataclasses.asdict(verdict)))
+    if verdict.status != "matched":
+        pytest.fail(f"{verdict.status}: {verdict.detail}", pytrace=False)

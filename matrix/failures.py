@@ -87,11 +87,12 @@ def install_failed_run(environment_id: str, message: str, extra_catalogs: Sequen
         SCHEMA_VERSION,
         EnvironmentInfo,
         Observation,
-        Outcome,
         Result,
         Run,
+        Verdict,
         catalog_fingerprint,
         catalog_infos,
+        outcome_of,
     )
 
     infos = catalog_infos(extra_catalogs)
@@ -102,21 +103,24 @@ def install_failed_run(environment_id: str, message: str, extra_catalogs: Sequen
     env = EnvironmentInfo(id=base.id, backend=base.backend, device=base.device, ran=False,
                           reason=reason, versions={}, provenance=provenance)
     observed = Observation(kind="error", error_type=INSTALL_ERROR, message=reason)
-    results = [Result(case=c.id, environment=environment_id, outcome=Outcome.ERROR,
-                      observed=observed) for c in infos]
+    verdict = Verdict(status="harness_error", detail=reason)
+    results = [Result(case=c.id, environment=environment_id, outcome=outcome_of(verdict, False),
+                      observed=observed, verdict=verdict) for c in infos]
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
 
 
 def minimal_install_failed_file(environment_id: str, backend: str, device: str, output: str,
                                 path: Path) -> None:
-    """Writes a schema-1 run file with no cases, using the standard library only.
+    """Writes a run file with no cases, using the standard library only.
 
     For the noxfile when not even the harness's dependencies installed, so
     `python -m matrix.failures` cannot run in the environment's virtualenv. Written to a
     temporary file, then renamed.
     """
+    from matrix.results import SCHEMA_VERSION
+
     reason = install_reason(output)
-    data = {"schema_version": 1,
+    data = {"schema_version": SCHEMA_VERSION,
             "environment": {"id": environment_id, "backend": backend, "device": device,
                             "ran": False, "reason": reason, "versions": {},
                             "provenance": {"install": {"failed": True,

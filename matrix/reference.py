@@ -179,7 +179,8 @@ def _preview(values: AnyArray, limit: int = 5) -> str:
 _GATES: Final[dict[str, int]] = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
 
 
-def rnn_weight_shapes(layer: str, features: int, units: int) -> list[tuple[int, ...]]:
+def rnn_weight_shapes(layer: str, features: int, units: int, *, reset_after: bool = True
+                      ) -> list[tuple[int, ...]]:
     """Gives the shapes of a recurrent layer's weights, in the order Keras lists ``layer.weights``.
 
     The order is ``kernel``, ``recurrent_kernel``, ``bias``, as each cell's `build` creates them
@@ -204,7 +205,7 @@ def rnn_weight_shapes(layer: str, features: int, units: int) -> list[tuple[int, 
             f"`features` and `units` must be positive. Received: features={features}, units={units}"
         )
     width = _GATES[layer] * units
-    bias: tuple[int, ...] = (2, width) if layer == "GRU" else (width,)
+    bias: tuple[int, ...] = (2, width) if layer == "GRU" and reset_after else (width,)
     return [(features, width), (units, width), bias]
 
 
@@ -262,8 +263,9 @@ def gru(
     *,
     return_sequences: bool = False,
     go_backwards: bool = False,
+    reset_after: bool = True,
 ) -> FloatArray:
-    """Runs `keras.layers.GRU` with its Keras 3 defaults (``reset_after=True``).
+    """Runs `keras.layers.GRU` (Keras 3 default ``reset_after=True``, or ``False``).
 
     Gates are laid out ``z, r, h`` along the last axis of each weight; ``bias[0]`` is the input
     bias and ``bias[1]`` the recurrent bias. Each step computes (keras/src/layers/rnn/gru.py,
@@ -273,6 +275,10 @@ def gru(
         r = sigmoid(x_t @ Wr + br_in + h @ Ur + br_rec)
         hh = tanh(x_t @ Wh + bh_in + r * (h @ Uh + bh_rec))
         h_t = z * h + (1 - z) * hh
+
+    With ``reset_after=False`` the bias has shape ``(3 * units,)`` (input bias only) and the
+    reset gate applies before the recurrent product: ``hh = tanh(x_t @ Wh + bh + (r * h) @ Uh)``
+    (the same `GRUCell.call`, the branch ``not self.reset_after``).
 
     Masking and direction follow :func:`_run_masked`.
 
@@ -293,8 +299,18 @@ def gru(
         ValueError: If a shape does not match the ones above.
     """
     xs, valid = _check_sequence(x, mask)
-    units = _check_weights("GRU", xs.shape[2], kernel, recurrent_kernel, bias)
+    units = _check_weights("GRU", xs.shape[2], kernel, recurrent_kernel, bias,
+                           reset_after=reset_after)
     w, u, b = _as_float64(kernel, recurrent_kernel, bias)
+
+    def cell_before(x_t: FloatArray, states: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
+        h = states[0]
+        x_z, x_r, x_h = np.split(x_t @ w + b, 3, axis=-1)
+        u_z, u_r, u_h = np.split(u, 3, axis=-1)
+        z = _sigmoid(x_z + h @ u_z)
+        r = _sigmoid(x_r + h @ u_r)
+        hh = np.tanh(x_h + (r * h) @ u_h)
+        return (z * h + (1.0 - z) * hh,)
 
     def cell(x_t: FloatArray, states: tuple[FloatArray, ...]) -> tuple[FloatArray, ...]:
         h = states[0]
@@ -306,7 +322,8 @@ def gru(
         return (z * h + (1.0 - z) * hh,)
 
     return _run_masked(
-        xs, valid, cell, (units,), return_sequences=return_sequences, go_backwards=go_backwards
+        xs, valid, cell if reset_after else cell_before, (units,),
+        return_sequences=return_sequences, go_backwards=go_backwards,
     )
 
 
@@ -447,7 +464,8 @@ def _check_sequence(x: AnyArray, mask: AnyArray | None) -> tuple[FloatArray, Boo
 
 
 def _check_weights(
-    layer: str, features: int, kernel: AnyArray, recurrent_kernel: AnyArray, bias: AnyArray
+    layer: str, features: int, kernel: AnyArray, recurrent_kernel: AnyArray, bias: AnyArray,
+    *, reset_after: bool = True,
 ) -> int:
     """Checks the weight shapes against :func:`rnn_weight_shapes`; returns ``units``.
 
@@ -456,7 +474,8 @@ def _check_weights(
     """
     received = [np.shape(kernel), np.shape(recurrent_kernel), np.shape(bias)]
     units = received[1][0] if len(received[1]) == 2 else 0
-    expected = rnn_weight_shapes(layer, features, units) if units > 0 else None
+    expected = (rnn_weight_shapes(layer, features, units, reset_after=reset_after)
+                if units > 0 else None)
     if expected is None or [tuple(s) for s in received] != expected:
         raise ValueError(
             f"{layer} weights must have shapes (kernel, recurrent_kernel, bias)={expected}. "

@@ -43,6 +43,7 @@ from markupsafe import Markup
 from rich.console import Console
 from rich.table import Table
 
+from cases.limitations import LIMITATIONS, Limitation
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
@@ -61,6 +62,7 @@ from matrix.results import (
     merge_runs,
     silent_divergences,
 )
+from matrix.triage import apply_limitations
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
 REGENERATE = "nox -s report"
@@ -127,7 +129,7 @@ def _now() -> str:
 
 
 def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = None,
-            now: str | None = None) -> Matrix:
+            now: str | None = None, limitations: Sequence[Limitation] | None = None) -> Matrix:
     """Reads every run file of `runs_dir` and merges them into the matrix.
 
     A file that cannot be used (unreadable, truncated, invalid, or a second file for an
@@ -140,6 +142,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         environments: the declared columns, in order; by default those of
             `matrix/axes.toml`. An environment with no usable run file is `not_run`.
         now: the `generated_at` time stamp; by default the current UTC time.
+        limitations: joined to the raw verdicts (`matrix.triage`); by default those of
+            `cases/limitations.py`.
 
     Returns:
         The matrix, problems included.
@@ -190,7 +194,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             f"{', '.join(sorted(catalogs))}); a case missing from a run shows as not_run there. "
             "Rerun the older environments to compare like with like.")
     columns = [declared[e.id] for e in environments]
-    return merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
+    merged = merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
+    return apply_limitations(merged, LIMITATIONS if limitations is None else limitations)
 
 
 # --- shared views ---------------------------------------------------------------------------
@@ -299,18 +304,19 @@ def _nonfinite(value: float) -> str:
 _LINK = re.compile(r"\s*<(https?://[^<>\s]+)>\s*$")
 
 
-def limitation_link(text: str | None) -> tuple[str, str | None]:
-    """Splits `Result.limitation` ("<description> <https://link>") into (description, url).
+def limitation_link(matrix: Matrix, limitation_id: str | None) -> tuple[str, str | None]:
+    """The (description, url) of the limitation `Result.limitation` names.
 
-    Only `http` and `https` links are returned, so a hostile run file cannot plant a
-    `javascript:` link; text without a link comes back whole with None.
+    Only `http` and `https` links are returned, so a hostile file cannot plant a
+    `javascript:` link; an id the matrix does not list comes back as its own description.
     """
-    if not text:
+    if not limitation_id:
         return "", None
-    match = _LINK.search(text)
-    if match is None:
-        return text.strip(), None
-    return text[: match.start()].strip(), match.group(1)
+    found = next((lim for lim in matrix.limitations if lim.id == limitation_id), None)
+    if found is None:
+        return limitation_id, None
+    link = found.link if re.match(r"^https?://[^<>\s]+$", found.link) else None
+    return found.description, link
 
 
 # Keras layer classes are CamelCase calls; `Input` and `Model` are not in keras.layers here.
@@ -371,11 +377,11 @@ def repro_body(case: CaseInfo) -> str:
     Weights are Keras's own initialisation, not the run's seeded ones: errors, NaN and
     shapes reproduce; exact values may differ.
     """
+    if case.repro and case.repro.strip():  # the program the run executed
+        return case.repro.rstrip() + "\n"
     head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
     if case.source:
         head.append(f"# Reported publicly: {case.source}")
-    if case.repro and case.repro.strip():
-        return "\n".join(head) + "\n" + case.repro.rstrip() + "\n"
     code, note = _split_note(case.description)
     match = _PREDICT.match(code)
     body = None
@@ -426,8 +432,11 @@ def short_expected(expected: str) -> str:
 
     The full reason stays in the page (a tooltip, the cell details).
     """
-    if not expected.startswith("error:"):
+    if not expected.startswith("error"):
         return expected
+    match = re.match(r"^error \(([^)]*)\)", expected)
+    if match is not None:
+        return f"error ({match.group(1)})"
     kind = expected.removeprefix("error:").strip().split(":", 1)[0]
     return f"error ({kind})" if kind else "error"
 
@@ -691,8 +700,9 @@ def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[R
                 f"{_plural(len(silent), 'cell')} returned values without an error, where the "
                 "reference disagrees:", ""]
         rows = [[_code(r.case), f"`{r.environment}`", r.outcome.value,
-                 _md(short_observation(r)), _md(limitation_link(r.limitation)[0] or "—"),
-                 limitation_link(r.limitation)[1] or "—"] for r in silent]
+                 _md(short_observation(r)),
+                 _md(limitation_link(matrix, r.limitation)[0] or "—"),
+                 limitation_link(matrix, r.limitation)[1] or "—"] for r in silent]
         out += [_table(rows, ["case", "environment", "outcome", "observed", "limitation",
                               "link"]), ""]
     return out
@@ -753,9 +763,9 @@ def script_json(value: Any) -> Markup:
     return Markup(text)  # escaped above for this context
 
 
-def _observation_data(result: Result) -> dict[str, Any]:
+def _observation_data(matrix: Matrix, result: Result) -> dict[str, Any]:
     obs = result.observed
-    description, link = limitation_link(result.limitation)
+    description, link = limitation_link(matrix, result.limitation)
     raw: dict[str, Any] = {
         "kind": obs.kind, "error_type": obs.error_type,
         "message": clean_message(obs.message) if obs.message else None,
@@ -884,7 +894,7 @@ def render_html(matrix: Matrix) -> str:
             slot = observations.get(key)
             if slot is None:
                 slot = observations[key] = len(obs_data)
-                obs_data.append(_observation_data(result))
+                obs_data.append(_observation_data(matrix, result))
             flat += [outcome_index[result.outcome], slot, result.duration_s,
                      cluster_of.get((case.id, env.id), -1)]
             words.append(_CELL_HTML[result.outcome, (case.id, env.id) in silent_cells])

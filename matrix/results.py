@@ -26,10 +26,18 @@ from typing import Any, Literal, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 T = TypeVar("T")
 MESSAGE_LIMIT = 500
 ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
+#: The raw verdict of a cell, recorded in the run (DESIGN.md section 3).
+VerdictStatus = Literal["matched", "mismatched", "harness_error", "crashed", "timeout",
+                        "not_run", "not_applicable"]
+#: Why a cell mismatched: values that differ; values where the reference refuses the input
+#: (a silent divergence); an error where values were expected; refused, but with another
+#: error type than the reference names; the dtype, the shape, or the device.
+MismatchCause = Literal["values_differ", "values_where_refused", "error_where_values_expected",
+                        "refused_other_reason", "dtype", "shape", "device"]
 
 
 class Outcome(StrEnum):
@@ -62,8 +70,9 @@ class Observation:
         nan_count: NaN entries in the output.
         device: where the output tensor (or, for `predict`, the weights) really lived, as
             the framework names it (`cpu:0`, `cuda:0`, `/job:localhost/.../device:CPU:0`).
-        weights_dtype: Keras dtype name of the embedding table's variable, e.g. `float32`
+        weights_dtype: Keras dtype name of the first layer's first variable, e.g. `float32`
             under `mixed_float16`, `bfloat16` under floatx bfloat16.
+        warnings: the warnings the program emitted, `Category: first line`, at most ten.
     """
 
     kind: ObservationKind
@@ -75,16 +84,41 @@ class Observation:
     nan_count: int | None = None
     device: str | None = None
     weights_dtype: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """How an observation compares with the reference, before any limitation is applied.
+
+    Attributes:
+        status: `matched`, `mismatched`, `harness_error` (the harness broke, not the backend),
+            `crashed`, `timeout`, `not_run`, `not_applicable`.
+        cause: for `mismatched`, why (`MismatchCause`).
+        detail: one line saying what differs, or what the harness hit.
+    """
+
+    status: VerdictStatus
+    cause: MismatchCause | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Result:
-    """One cell of the matrix: a case in an environment."""
+    """One cell of the matrix: a case in an environment.
+
+    Attributes:
+        verdict: the raw verdict the run recorded.
+        outcome: computed from the verdict and the limitations when the matrix is merged
+            (`triage`); in a run file, the outcome with no limitation applied.
+        limitation: the id of the limitation covering the cell, set at merge.
+    """
 
     case: str
     environment: str
     outcome: Outcome
     observed: Observation
+    verdict: Verdict
     duration_s: float = 0.0
     limitation: str | None = None
 
@@ -94,9 +128,11 @@ class CaseInfo:
     """What the report shows of a case (the contract's `cases` entries, plus `expected`).
 
     Attributes:
-        expected: the reference's answer in words: `values` or `error: <why>`.
-        repro: Python that reproduces the case once a line sets `KERAS_BACKEND`
-            (`cases/repro.py`); None for cases of test-only runners.
+        subject: the Keras API under test, as typed after `keras.` (`layers.Embedding`).
+        expected: the reference's answer in words: `values`, or `error (<types>): <why>`.
+        repro: the program the run executed, runnable as is with `KERAS_BACKEND` set; its
+            last printed line is the observation as JSON (`matrix/program.py`). None for
+            cases of test-only runners.
         source: the public report (issue, pull request) the case was written from, if any.
     """
 
@@ -104,6 +140,7 @@ class CaseInfo:
     group: str
     description: str
     axes: dict[str, str | int]
+    subject: str = ""
     expected: str = "values"
     repro: str | None = None
     source: str | None = None
@@ -141,14 +178,34 @@ class Run:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LimitationInfo:
+    """A known divergence as the matrix lists it (`cases/limitations.py`).
+
+    Attributes:
+        cells: how many cells it covers in this matrix.
+        stale: it covers cells that ran, and every one of them matched the reference.
+    """
+
+    id: str
+    description: str
+    link: str
+    backends: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    axes: dict[str, list[str | int]] = field(default_factory=dict)
+    cells: int = 0
+    stale: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
 class Matrix:
-    """Every run merged: `reports/compatibility.json` (contract, schema_version 1)."""
+    """Every run merged: `reports/compatibility.json` (contract, schema_version 2)."""
 
     schema_version: int
     generated_at: str
     environments: list[EnvironmentInfo]
     cases: list[CaseInfo]
     results: list[Result]
+    limitations: list[LimitationInfo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
 
@@ -199,12 +256,14 @@ def sanitize_observation(obs: Observation) -> Observation:
     """An observation whose free text is one clean line (a run file may be hand-edited)."""
     return replace(obs, message=_clean(obs.message),
                    error_type=_clean(obs.error_type, SHORT_LIMIT),
-                   device=_clean(obs.device, SHORT_LIMIT))
+                   device=_clean(obs.device, SHORT_LIMIT),
+                   warnings=[clean_message(w, SHORT_LIMIT) for w in obs.warnings[:10]])
 
 
 def sanitize_result(result: Result) -> Result:
-    """A result whose observation and limitation text are clean and bounded."""
-    return replace(result, observed=sanitize_observation(result.observed),
+    """A result whose observation, verdict and limitation text are clean and bounded."""
+    verdict = replace(result.verdict, detail=_clean(result.verdict.detail))
+    return replace(result, observed=sanitize_observation(result.observed), verdict=verdict,
                    limitation=_clean(result.limitation, LIMITATION_LIMIT))
 
 
@@ -228,38 +287,23 @@ def error_observation(exc: BaseException) -> Observation:
                        message=clean_message(str(exc)) or type(exc).__name__)
 
 
-def judge(expected_error: str | None, tolerance: float, observation: Observation,
-          expected_dtype: str | None = None) -> str | None:
-    """Compares an observation with the reference.
+#: The outcome of each raw verdict, without and with a limitation covering the cell.
+_OUTCOMES: dict[str, tuple[Outcome, Outcome]] = {
+    "matched": (Outcome.PASSED, Outcome.XPASSED),
+    "mismatched": (Outcome.FAILED, Outcome.XFAILED),
+    "harness_error": (Outcome.ERROR, Outcome.ERROR),
+    "crashed": (Outcome.CRASHED, Outcome.CRASHED),
+    "timeout": (Outcome.TIMEOUT, Outcome.TIMEOUT),
+    "not_run": (Outcome.NOT_RUN, Outcome.NOT_RUN),
+    "not_applicable": (Outcome.SKIPPED, Outcome.SKIPPED),
+}
+#: Verdicts a limitation can explain: the backend ran the case and answered.
+TRIAGED = frozenset({"matched", "mismatched"})
 
-    Args:
-        expected_error: the reference's reason to refuse the input, or None if it expects
-            values.
-        tolerance: largest absolute error that still matches.
-        observation: what ran; `max_abs_error` already computed for values.
-        expected_dtype: the Keras dtype name the output must have, or None.
 
-    Returns:
-        None when it matches; otherwise one line saying how it differs.
-    """
-    if expected_error is not None:
-        if observation.kind == "error":
-            return None
-        nan = f", {observation.nan_count} NaN" if observation.nan_count else ""
-        return (f"silent divergence: the reference refuses this input ({expected_error}) "
-                f"but the backend returned values of shape {observation.shape}{nan}")
-    if observation.kind == "error":
-        return f"the reference expects values, the backend raised {observation.error_type}: " \
-               f"{observation.message}"
-    if observation.max_abs_error is None:
-        return f"the output could not be compared with the reference (shape {observation.shape})"
-    if observation.max_abs_error > tolerance:
-        return (f"values differ from the reference: max abs error {observation.max_abs_error:.3g}"
-                f" > tolerance {tolerance:g}, {observation.nan_count or 0} NaN")
-    if expected_dtype is not None and observation.dtype != expected_dtype:
-        return (f"the output dtype is {observation.dtype}, the reference expects "
-                f"{expected_dtype}")
-    return None
+def outcome_of(verdict: Verdict, limited: bool) -> Outcome:
+    """The outcome of a raw verdict; `limited` when a limitation covers the cell."""
+    return _OUTCOMES[verdict.status][1 if limited and verdict.status in TRIAGED else 0]
 
 
 # --- the fold -------------------------------------------------------------------------------
@@ -291,43 +335,40 @@ def _longrepr_text(report: Mapping[str, Any]) -> str:
     return str(crash.get("message") or "")
 
 
-def _outcome(report: Mapping[str, Any], text: str) -> Outcome:
-    outcome = report.get("outcome")
-    xfail = "wasxfail" in report
+def _verdict(report: Mapping[str, Any], text: str, props: Mapping[str, Any]) -> Verdict:
+    """The raw verdict of a test report: recorded by the case, or what pytest saw."""
     if CRASH_MARK in text:
-        return Outcome.TIMEOUT if _props(report).get("ended_by") == TIMEOUT_MARK \
-            else Outcome.CRASHED
-    if outcome == "passed":
-        return Outcome.XPASSED if xfail else Outcome.PASSED
-    if outcome == "skipped":
-        if xfail:
-            return Outcome.XFAILED
-        return Outcome.NOT_RUN if NOT_RUN_MARK in text else Outcome.SKIPPED
-    if "[XPASS(strict)]" in text:
-        return Outcome.XPASSED
-    return Outcome.FAILED if report.get("when") == "call" else Outcome.ERROR
+        timed_out = props.get("ended_by") == TIMEOUT_MARK
+        return Verdict(status="timeout" if timed_out else "crashed",
+                       detail=clean_message(str(props.get("printed") or text)))
+    raw = props.get("verdict")
+    if isinstance(raw, dict):
+        return TypeAdapter(Verdict).validate_python(raw)
+    if report.get("outcome") == "skipped":
+        if NOT_RUN_MARK in text:
+            return Verdict(status="not_run", detail=clean_message(text.split(NOT_RUN_MARK)[-1]))
+        return Verdict(status="not_applicable",
+                       detail=clean_message(text.removeprefix("Skipped: ")) or "skipped")
+    return Verdict(status="harness_error",
+                   detail=clean_message(text) or "the case recorded no verdict")
 
 
-def _observation_for(outcome: Outcome, props: Mapping[str, Any], text: str) -> Observation:
-    if outcome in (Outcome.CRASHED, Outcome.TIMEOUT):
-        kind: ObservationKind = "crash" if outcome is Outcome.CRASHED else "timeout"
-        return Observation(kind=kind, message=clean_message(props.get("printed") or text))
-    if outcome is Outcome.NOT_RUN:
-        reason = text.split(NOT_RUN_MARK, 1)[-1]
-        return Observation(kind="not_run", message=clean_message(reason))
-    if outcome is Outcome.SKIPPED and "observation" not in props:
-        reason = text.removeprefix("Skipped: ")
-        return Observation(kind="not_run", message=clean_message(reason) or "skipped")
+def _observation_for(verdict: Verdict, props: Mapping[str, Any]) -> Observation:
+    if verdict.status in ("crashed", "timeout"):
+        kind: ObservationKind = "crash" if verdict.status == "crashed" else "timeout"
+        return Observation(kind=kind, message=verdict.detail)
+    if verdict.status in ("not_run", "not_applicable"):
+        return Observation(kind="not_run", message=verdict.detail)
     raw = props.get("observation")
     if isinstance(raw, dict):
         return TypeAdapter(Observation).validate_python(raw)
     return Observation(kind="error", error_type="HarnessError",
-                       message=clean_message(text) or "no observation was recorded")
+                       message=verdict.detail or "no observation was recorded")
 
 
 def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
                  ) -> tuple[list[Result], dict[str, Any]]:
-    """Turns report-log events into results.
+    """Turns report-log events into results with their raw verdicts.
 
     Args:
         reports: decoded lines of a pytest-reportlog file.
@@ -358,12 +399,11 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
             continue  # the call already decided this cell
         text = _longrepr_text(report)
         props = _props(report)
-        outcome = _outcome(report, text)
-        observed = _observation_for(outcome, props, text)
+        verdict = _verdict(report, text, props)
         by_case[case] = Result(
-            case=case, environment=environment, outcome=outcome, observed=observed,
+            case=case, environment=environment, outcome=outcome_of(verdict, False),
+            observed=_observation_for(verdict, props), verdict=verdict,
             duration_s=round(float(report.get("duration") or 0.0), 4),
-            limitation=props.get("limitation") or report.get("wasxfail") or None,
         )
     return list(by_case.values()), env_props
 
@@ -389,12 +429,18 @@ def read_report_log(path: Path) -> list[dict[str, Any]]:
 
 
 def missing_results(results: Sequence[Result], cases: Sequence[CaseInfo], environment: str,
-                    outcome: Outcome, kind: ObservationKind, reason: str) -> list[Result]:
-    """Results for the cases that have none, so every case has a cell."""
+                    status: VerdictStatus, reason: str) -> list[Result]:
+    """Results for the cases that have none, so every case has a cell.
+
+    Args:
+        status: `not_run` (the environment did not run the case) or `harness_error` (the
+            run recorded nothing for it).
+    """
     have = {r.case for r in results}
+    verdict = Verdict(status=status, detail=reason)
     return [
-        Result(case=c.id, environment=environment, outcome=outcome,
-               observed=Observation(kind=kind, message=reason))
+        Result(case=c.id, environment=environment, outcome=outcome_of(verdict, False),
+               observed=Observation(kind="not_run", message=reason), verdict=verdict)
         for c in cases if c.id not in have
     ]
 
@@ -436,8 +482,13 @@ def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) 
         raise error(f"{path}: expected a JSON object at the top level.")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
+        older = isinstance(version, int) and not isinstance(version, bool) \
+            and version < SCHEMA_VERSION
+        advice = (" It was written before the v2 catalog (cases as programs, raw verdicts): "
+                  "rerun its environment, e.g. `nox -s \"run(jax-cpu)\"`, to write a "
+                  "current one." if older else "")
         raise error(f"{path}: field `schema_version` is {version!r}; this harness "
-                    f"reads schema_version {SCHEMA_VERSION}.")
+                    f"reads schema_version {SCHEMA_VERSION}.{advice}")
     try:
         return adapter.validate_python(raw)
     except ValidationError as exc:
@@ -514,11 +565,6 @@ def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:
                          provenance=provenance)
     return Run(schema_version=SCHEMA_VERSION, environment=merged_env, cases=cases,
                results=results)
-
-
-def replace_outcome(result: Result, outcome: Outcome) -> Result:
-    """A copy of `result` with another outcome."""
-    return replace(result, outcome=outcome)
 
 
 # --- the matrix -----------------------------------------------------------------------------
@@ -604,17 +650,16 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
         if found is None:
             reason = env.reason or "no run file: this environment has not been run here"
             envs.append(replace(env, ran=False, reason=reason))
-            results += missing_results([], case_list, env.id, Outcome.NOT_RUN, "not_run",
-                                       reason)
+            results += missing_results([], case_list, env.id, "not_run", reason)
             continue
         envs.append(found.environment)
         own = [r for r in found.results if r.case in cases]
         results += own
         if found.environment.ran:
             why = "this case was not in the catalog when this environment ran"
-            results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run", why)
+            results += missing_results(own, case_list, env.id, "not_run", why)
         else:
-            results += missing_results(own, case_list, env.id, Outcome.NOT_RUN, "not_run",
+            results += missing_results(own, case_list, env.id, "not_run",
                                        found.environment.reason or "not run")
     order = {c.id: i for i, c in enumerate(case_list)}
     col = {e.id: i for i, e in enumerate(envs)}
@@ -628,20 +673,19 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
 def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
     from cases import load_catalog
-    from cases.core import KERAS_RUNNER
-    from cases.expect import expected
-    from cases.repro import snippet
+    from cases.expect import describe, expected
+    from cases.model import KERAS_RUNNER
+    from matrix.program import render
 
     infos = []
     for case in load_catalog(extra).cases:
         want, repro = "values", None
         if case.runner == KERAS_RUNNER:
-            error = expected(case).error
-            want = f"error: {error}" if error else "values"
-            repro = snippet(case)
-        infos.append(CaseInfo(id=case.id, group=case.group, description=case.description,
-                              axes=dict(case.axes), expected=want, repro=repro,
-                              source=case.source))
+            want = describe(expected(case))
+            repro = render(case)
+        infos.append(CaseInfo(id=case.id, group=case.group, subject=case.subject,
+                              description=case.description, axes=dict(case.axes),
+                              expected=want, repro=repro, source=case.source))
     return infos
 
 
@@ -683,7 +727,7 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     results = [r for r in results if r.case in known]
     status = finish[-1].get("exitstatus") if finish else None
     reason = None if status is not None else "the pytest run did not finish (interrupted?)"
-    results += missing_results(results, infos, environment, Outcome.ERROR, "not_run",
+    results += missing_results(results, infos, environment, "harness_error",
                                "the run recorded no result for this case")
     order = {c.id: i for i, c in enumerate(infos)}
     results.sort(key=lambda r: order[r.case])
@@ -702,7 +746,7 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
 def not_run(environment: str, reason: str, extra: Sequence[str]) -> Run:
     """The run file of an environment that did not run here, every cell `not_run`."""
     infos = catalog_infos(extra)
-    results = missing_results([], infos, environment, Outcome.NOT_RUN, "not_run", reason)
+    results = missing_results([], infos, environment, "not_run", reason)
     env = _environment_info(environment, ran=False, reason=reason, props={})
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
 

@@ -1,0 +1,264 @@
+"""Loading and validating the catalog: built-in families plus user case modules.
+
+Validation is driven by the subject records (`cases/subjects.py`): a step must name a known
+subject, give it only the constructor and call arguments its reference models (anything else
+is refused with `Received: name=value`, as Keras words its errors), and use values defined
+before it. The reference of every case is computed once here, so a case the oracle cannot
+model is refused at collection, naming its file and id, before anything runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from cases.limitations import LIMITATIONS, Limitation
+from cases.model import (
+    DTYPE_POLICIES,
+    INPUT_DTYPES,
+    KERAS_RUNNER,
+    MODES,
+    Case,
+    CatalogError,
+    Nested,
+    Step,
+    is_name,
+)
+from cases.subjects import SUBJECTS
+
+WRAPPERS = ("TimeDistributed",)
+METHODS = ("compute_mask",)
+AFTER_WEIGHTS = ("enable_lora", "quantize")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    """The cases to run, with the limitations and extra runners their modules declare.
+
+    Attributes:
+        cases: every case, built-in first, in a stable order.
+        limitations: built-in and user-declared limitations.
+        runners: runner name -> callable taking a Case and returning an observation dict;
+            only test-only catalogs declare these (the `keras` runner is built in).
+        sources: case id -> the module or file it came from.
+    """
+
+    cases: tuple[Case, ...]
+    limitations: tuple[Limitation, ...]
+    runners: dict[str, Callable[[Case], dict[str, Any]]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def builtin_cases() -> list[Case]:
+    """The built-in catalog, in report order."""
+    from cases import embedding, mask_consumers, modes, padding, policies, user_reports
+
+    return (embedding.cases() + mask_consumers.cases() + modes.cases() + policies.cases()
+            + padding.cases() + user_reports.cases())
+
+
+def _check_args(where: str, subject: str, args: Mapping[str, Any]) -> None:
+    record = SUBJECTS[subject]
+    for name, value in args.items():
+        if name not in record.args:
+            modelled = ", ".join(sorted(record.args)) or "none"
+            raise CatalogError(
+                f"{where}: {subject} argument `{name}` is not modelled by the reference "
+                f"(modelled: {modelled}). Received: {name}={value!r}")
+        allowed = record.args[name]
+        if allowed is not None and value not in allowed:
+            raise CatalogError(f"{where}: {subject} argument `{name}` must be one of "
+                               f"{allowed!r}. Received: {name}={value!r}")
+        if isinstance(value, Nested):
+            if value.subject not in SUBJECTS:
+                raise CatalogError(f"{where}: unknown subject {value.subject!r} in `{name}`.")
+            _check_args(f"{where} ({name})", value.subject, value.args)
+    missing = [name for name in record.required if name not in args]
+    if missing:
+        raise CatalogError(f"{where}: {subject} needs the argument(s) {', '.join(missing)}. "
+                           f"Received: args={dict(args)!r}")
+
+
+def _check_step(where: str, step: Step, defined: set[str]) -> None:
+    if step.subject not in SUBJECTS:
+        raise CatalogError(f"{where}: field `subject` names no record in cases/subjects.py "
+                           f"({', '.join(sorted(SUBJECTS))}). Received: subject={step.subject!r}")
+    record = SUBJECTS[step.subject]
+    _check_args(where, step.subject, step.args)
+    for key, value in step.call.items():
+        if key not in record.call_args:
+            raise CatalogError(f"{where}: {step.subject} call argument `{key}` is not modelled "
+                               f"(modelled: {', '.join(sorted(record.call_args)) or 'none'}). "
+                               f"Received: {key}={value!r}")
+        if key == "mask" and (not isinstance(value, str) or value not in defined):
+            raise CatalogError(f"{where}: call argument `mask` must name a value defined "
+                               f"before this step. Received: mask={value!r}")
+    for name in step.inputs:
+        if name not in defined:
+            raise CatalogError(f"{where}: input {name!r} is not defined before this step "
+                               f"(defined: {', '.join(sorted(defined))}).")
+    if not step.inputs:
+        raise CatalogError(f"{where}: field `inputs` is empty.")
+    if not is_name(step.output) or step.output in defined:
+        raise CatalogError(f"{where}: field `output` must be a new Python identifier. "
+                           f"Received: output={step.output!r}")
+    if step.wrap is not None and step.wrap not in WRAPPERS:
+        raise CatalogError(f"{where}: field `wrap` must be one of {WRAPPERS}. "
+                           f"Received: wrap={step.wrap!r}")
+    if step.method is not None and (step.method not in METHODS or record.mask is None):
+        raise CatalogError(f"{where}: {step.subject} has no modelled method "
+                           f"{step.method!r}. Received: method={step.method!r}")
+    for method, _ in step.after_weights:
+        if method not in AFTER_WEIGHTS:
+            raise CatalogError(f"{where}: field `after_weights` must name one of "
+                               f"{AFTER_WEIGHTS}. Received: {method!r}")
+
+
+def validate_case(case: Case, where: str) -> None:
+    """Refuses one malformed case (see `validate_catalog`)."""
+    for name, tensor in case.inputs.items():
+        if tensor.dtype not in INPUT_DTYPES:
+            raise CatalogError(f"{where}: field `inputs.{name}.dtype` is not a dtype this "
+                               f"catalog supports ({', '.join(INPUT_DTYPES)}). "
+                               f"Received: dtype={tensor.dtype!r}")
+        if not is_name(name):
+            raise CatalogError(f"{where}: input name {name!r} is not a Python identifier.")
+    if case.mode not in MODES:
+        raise CatalogError(f"{where}: field `mode` must be one of {MODES}. "
+                           f"Received: mode={case.mode!r}")
+    if case.dtype_policy is not None and case.dtype_policy not in DTYPE_POLICIES:
+        raise CatalogError(f"{where}: field `dtype_policy` must be one of "
+                           f"{', '.join(DTYPE_POLICIES)}. "
+                           f"Received: dtype_policy={case.dtype_policy!r}")
+    if (case.mode == "save_load") != (case.saved_on is not None):
+        raise CatalogError(f"{where}: field `saved_on` is required in mode `save_load` "
+                           f"and only there. Received: saved_on={case.saved_on!r}")
+    if (case.mode == "fit") != (case.fit is not None):
+        raise CatalogError(f"{where}: field `fit` is required in mode `fit` and only there.")
+    if not case.steps:
+        raise CatalogError(f"{where}: field `steps` is empty.")
+    defined = set(case.inputs)
+    host = True
+    for number, step in enumerate(case.steps):
+        _check_step(f"{where}: steps[{number}]", step, defined)
+        if SUBJECTS[step.subject].host and not host:
+            raise CatalogError(f"{where}: steps[{number}]: {step.subject} runs on the host "
+                               "and must come before every layer.")
+        host = host and SUBJECTS[step.subject].host
+        defined.add(step.output)
+    if case.observe not in defined:
+        raise CatalogError(f"{where}: field `observe` names no value. "
+                           f"Received: observe={case.observe!r}")
+    if host and case.mode != "eager":
+        raise CatalogError(f"{where}: a program of host utilities only runs in mode `eager`. "
+                           f"Received: mode={case.mode!r}")
+
+
+def validate_catalog(cases: Sequence[Case], source: str = "catalog") -> None:
+    """Refuses a malformed catalog before anything runs.
+
+    Args:
+        cases: the cases to check.
+        source: where they came from (module or file), named in the error.
+
+    Raises:
+        CatalogError: a duplicate or non-ASCII id, an unknown subject, dtype, mode or
+            argument, an argument the reference does not model; the message names the case
+            id and the field.
+    """
+    seen: dict[str, Case] = {}
+    for case in cases:
+        where = f"{source}: case {case.id!r}"
+        if case.id in seen:
+            raise CatalogError(
+                f"{where}: duplicate case id; ids must be unique (derived from group and axes). "
+                f"Received: group={case.group!r}, axes={dict(case.axes)!r}")
+        if not case.id.isascii() or not case.id.isprintable():
+            raise CatalogError(f"{where}: the id must be printable ASCII.")
+        seen[case.id] = case
+        if case.runner == KERAS_RUNNER:
+            validate_case(case, where)
+
+
+def _load_module(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise CatalogError(f"--catalog {path}: no such file.")
+    name = f"kcm_user_catalog_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CatalogError(f"--catalog {path}: not a Python module.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise CatalogError(f"--catalog {path}: importing it failed: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _check_references(cases: Sequence[Case], sources: Mapping[str, str]) -> None:
+    from cases.expect import expected  # NumPy only
+
+    for case in cases:
+        if case.runner != KERAS_RUNNER:
+            continue
+        try:
+            expected(case)
+        except Exception as exc:
+            raise CatalogError(
+                f"{sources[case.id]}: case {case.id!r}: the reference cannot be computed: "
+                f"{type(exc).__name__}: {exc}") from exc
+
+
+def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
+    """Builds the catalog: built-in cases plus each extra case module.
+
+    An extra module defines `CASES` (a list of `Case`) or `cases()` returning one; it may
+    define `LIMITATIONS` and `RUNNERS` (runner name -> callable) too.
+
+    Args:
+        extra: paths of user case modules.
+
+    Returns:
+        The validated catalog.
+
+    Raises:
+        CatalogError: a module cannot be loaded, a case is malformed or duplicated, or its
+            reference cannot be computed; the message names the file and the case.
+    """
+    cases = builtin_cases()
+    sources = {case.id: "cases (built-in)" for case in cases}
+    limitations = list(LIMITATIONS)
+    runners: dict[str, Callable[[Case], dict[str, Any]]] = {}
+    validate_catalog(cases, "cases (built-in)")
+    for raw in extra:
+        path = Path(raw)
+        module = _load_module(path)
+        found = getattr(module, "CASES", None)
+        if found is None and callable(getattr(module, "cases", None)):
+            found = module.cases()
+        if not isinstance(found, list | tuple) or not all(isinstance(c, Case) for c in found):
+            raise CatalogError(f"--catalog {path}: define `CASES` as a list of cases.Case "
+                               "(or a function `cases()` returning one).")
+        validate_catalog(list(found), str(path))
+        for case in found:
+            if case.id in sources:
+                raise CatalogError(f"{path}: case {case.id!r}: duplicate case id; it is "
+                                   f"already defined in {sources[case.id]}.")
+            sources[case.id] = str(path)
+        cases.extend(found)
+        limitations.extend(getattr(module, "LIMITATIONS", ()))
+        runners.update(getattr(module, "RUNNERS", {}))
+    for case in cases:
+        if case.runner != KERAS_RUNNER and case.runner not in runners:
+            raise CatalogError(f"{sources[case.id]}: case {case.id!r}: field `runner` names "
+                               f"an unknown runner. Received: runner={case.runner!r}")
+    _check_references(cases, sources)
+    return Catalog(cases=tuple(cases), limitations=tuple(limitations), runners=runners,
+                   sources=sources)

@@ -1,0 +1,347 @@
+"""Renders a case to the Python program that runs it: one source for the run and the repro.
+
+`render(case)` returns a complete script. The run executes exactly this source in the
+environment's process (`cases/runner.py`), and the report publishes the same text as the
+case's `repro`: with `KERAS_BACKEND` set it runs as is (`KERAS_BACKEND=jax python repro.py`)
+and its last printed line is the observation as one JSON object (`kind`, `error_type`,
+`message`, `shape`, `dtype`, `nan_count`, `device`, `weights_dtype`, `warnings`).
+
+The script holds the whole program: the inputs, the host utilities (`pad_sequences`), each
+layer's constructor, a symbolic call that builds every layer, the seeded weights (drawn by a
+few lines of NumPy equal to `matrix.reference.seeded_weights`, so the script needs nothing of
+this project), then the mode: layers called directly (`eager`), `Model.predict`,
+`compile(jit_compile=True)`, one `fit` step, or a `.keras` file saved and loaded. Dtype
+policies, `jax_enable_x64`, LoRA and quantization are lines of the program like any other.
+
+Only the standard library and the catalog (NumPy) are imported: no framework.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from cases.expect import describe, expected, step_weights
+from cases.model import INPUT_DTYPES, Case, Step, Tensor
+from cases.subjects import SUBJECTS, Subject, render_value
+
+#: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
+DEFAULT_ARTIFACTS = "reports/artifacts"
+
+PRELUDE = '''\
+class HarnessError(Exception):
+    """The harness failed, not the backend: such a cell is `error`, never an observation."""
+
+
+class NotApplicable(Exception):
+    """The program has no meaning on this backend."""
+
+
+class NotRun(Exception):
+    """The program cannot run here (e.g. the file saved under another backend is missing)."""
+
+
+def seeded(shapes, seed, zero_rows=()):
+    """The weights every backend is given: uniform in [-0.5, 0.5), rounded to float32."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.uniform(-0.5, 0.5, size=shape).astype("float32") for shape in shapes]
+    for row in zero_rows:
+        weights[0][row, :] = 0.0
+    return weights
+
+
+def set_weights(layer, weights):
+    got = [tuple(w.shape) for w in layer.get_weights()]
+    want = [tuple(w.shape) for w in weights]
+    if got != want:
+        raise HarnessError(f"{layer.name}: weights of shapes {got}, the reference has {want}")
+    layer.set_weights(weights)
+
+
+def device_of(value):
+    """Where a tensor (or a layer's first weight) really lives, as the framework names it."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, keras.layers.Layer):
+        value = value.weights[0].value if value.weights else None
+    device = getattr(value, "device", None)
+    if device is not None and not callable(device):
+        return str(device)
+    devices = getattr(value, "devices", None)
+    return ", ".join(sorted(str(d) for d in devices())) if callable(devices) else None
+
+
+def observe(program):
+    """Runs the program; prints its output, then the observation as one JSON line."""
+    global OUTPUT
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out, where = program()
+            obs = {"kind": "value", "device": device_of(where)}
+            if isinstance(where, keras.layers.Layer) and where.weights:
+                obs["weights_dtype"] = keras.backend.standardize_dtype(where.weights[0].dtype)
+            if out is None:
+                obs.update(shape=None, dtype="None")
+            else:
+                out = getattr(out, "flat_values", out)  # a tf.RaggedTensor: its values
+                OUTPUT = np.asarray(keras.ops.convert_to_numpy(out))
+                try:
+                    obs["dtype"] = keras.backend.standardize_dtype(out.dtype)
+                except (AttributeError, ValueError):  # e.g. bytes from pad_sequences
+                    obs["dtype"] = str(OUTPUT.dtype)
+                floating = OUTPUT.dtype.kind == "f" or "float" in str(OUTPUT.dtype)
+                obs.update(shape=list(OUTPUT.shape), nan_count=int(
+                    np.isnan(OUTPUT.astype("float64")).sum()) if floating else 0)
+                print("output:", np.array2string(OUTPUT, threshold=120))
+        except (NotApplicable, NotRun) as exc:
+            obs = {"kind": "not_run", "error_type": type(exc).__name__, "message": str(exc)}
+        except Exception as exc:
+            obs = {"kind": "error", "error_type": type(exc).__name__,
+                   "message": str(exc)[:4000] or type(exc).__name__}
+    seen = []
+    for w in caught:
+        first = (str(w.message).strip().splitlines() or [""])[0]
+        text = f"{w.category.__name__}: {first[:200]}"
+        if text not in seen:
+            seen.append(text)
+    obs["warnings"] = seen[:10]
+    print(json.dumps(obs))
+'''
+
+
+def _names(case: Case) -> list[str]:
+    """A Python name for each step's layer object: `embedding`, `lstm`, `embedding_2`."""
+    used: dict[str, int] = {}
+    names = []
+    for step in case.steps:
+        base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", SUBJECTS[step.subject].class_name).lower()
+        used[base] = used.get(base, 0) + 1
+        names.append(base if used[base] == 1 else f"{base}_{used[base]}")
+    return names
+
+
+def _keras_dtype(case: Case, name: str) -> str:
+    """The Keras dtype of a program value that feeds the model (an input or a host output)."""
+    if name in case.inputs:
+        return case.inputs[name].dtype
+    step = next(s for s in case.steps if s.output == name)
+    return str(step.args.get("dtype", "int32"))
+
+
+def _tensor_line(name: str, tensor: Tensor) -> list[str]:
+    if tensor.sequences:
+        return [f"{name} = {[list(s) for s in tensor.values]!r}"]
+    if tensor.ragged:
+        return [
+            'if keras.backend.backend() != "tensorflow":',
+            '    raise NotApplicable("tf.RaggedTensor exists on TensorFlow only; the "',
+            '                        f"{keras.backend.backend()} backend has no ragged tensors")',
+            "import tensorflow as tf",
+            f"{name} = tf.ragged.constant({tensor.values!r}, dtype={tensor.dtype!r})",
+        ]
+    dtype = INPUT_DTYPES[tensor.dtype]
+    array = f"np.array({tensor.values!r}, dtype={dtype!r})"
+    if tensor.shape is not None:
+        array += f".reshape({tuple(tensor.shape)!r})"
+    return [f"{name} = {array}"]
+
+
+def _call_kwargs(record: Subject, step: Step, prefix: str) -> str:
+    parts = []
+    for key, value in step.call.items():
+        if key in record.call_args and isinstance(value, str):
+            parts.append(f"{key}={prefix}{value}")
+        else:
+            parts.append(f"{key}={value!r}")
+    return "".join(f", {p}" for p in parts)
+
+
+def _call(case: Case, step: Step, layer: str, prefix: str) -> str:
+    """The call of one step on program values (prefix `k_` for the symbolic ones)."""
+    record = SUBJECTS[step.subject]
+    args = [f"{prefix}{n}" for n in step.inputs]
+    extra = _call_kwargs(record, step, prefix)
+    if step.method is not None:
+        return f"{layer}.{step.method}({', '.join(args)}{extra})"
+    if record.call == "list":
+        return f"{layer}([{', '.join(args)}]{extra})"
+    return f"{layer}({', '.join(args)}{extra})"
+
+
+def _constructor(step: Step) -> str:
+    record = SUBJECTS[step.subject]
+    text = record.render(step.args)
+    return f"keras.layers.{step.wrap}({text})" if step.wrap else text
+
+
+def _host_call(step: Step) -> str:
+    record = SUBJECTS[step.subject]
+    args = ", ".join([*step.inputs, *(f"{k}={render_value(v)}" for k, v in step.args.items())])
+    return f"{step.output} = keras.{record.name}({args})"
+
+
+def _model_inputs(case: Case, layer_steps: Sequence[Step]) -> list[str]:
+    made = {s.output for s in layer_steps}
+    names: list[str] = []
+    for step in layer_steps:
+        used = [*step.inputs, *(v for k, v in step.call.items()
+                                if k in SUBJECTS[step.subject].call_args and isinstance(v, str))]
+        for name in used:
+            if name not in made and name not in names:
+                names.append(name)
+    return names
+
+
+def _input_line(case: Case, name: str, first: bool) -> str:
+    tensor = case.inputs.get(name)
+    if tensor is not None and tensor.ragged:
+        shape = "(None,)"
+    elif first and case.model_input_shape is not None:
+        shape = repr(tuple(case.model_input_shape))
+    else:
+        shape = f"{name}.shape[1:]"
+    return f"k_{name} = keras.Input(shape={shape}, dtype={_keras_dtype(case, name)!r})"
+
+
+def _setup_lines(case: Case) -> list[str]:
+    lines = []
+    if case.jax_x64:
+        lines += [
+            'if keras.backend.backend() != "jax":',
+            '    raise NotApplicable("jax_enable_x64 is a JAX setting; this backend has no '
+            'such mode")',
+            "import jax",
+            "",
+            'jax.config.update("jax_enable_x64", True)',
+        ]
+    if case.dtype_policy == "floatx_bfloat16":
+        lines.append('keras.config.set_floatx("bfloat16")')
+    elif case.dtype_policy is not None:
+        lines.append(f"keras.config.set_dtype_policy({case.dtype_policy!r})")
+    return lines
+
+
+def _mode_lines(case: Case, names: Mapping[str, str], layer_steps: Sequence[Step],
+                model_inputs: Sequence[str]) -> list[str]:
+    feed = model_inputs[0] if len(model_inputs) == 1 else f"[{', '.join(model_inputs)}]"
+    if case.mode == "eager":
+        lines = ["# The program, called on the data."]
+        lines += [f"{s.output} = {_call(case, s, names[s.output], '')}" for s in layer_steps]
+        return [*lines, f"return {case.observe}, {case.observe}"]
+    lines = [f"k_model_inputs = [{', '.join('k_' + n for n in model_inputs)}]",
+             f"model = keras.Model(k_model_inputs if len(k_model_inputs) > 1 "
+             f"else k_model_inputs[0], k_{case.observe})"]
+    if case.mode == "predict":
+        return [*lines, f"return model.predict({feed}, verbose=0), model"]
+    if case.mode == "jit_compile":
+        return [*lines, "model.compile(jit_compile=True)",
+                f"return model.predict({feed}, verbose=0), model"]
+    if case.mode == "fit":
+        assert case.fit is not None
+        layer = names[case.fit.observe]
+        return [*lines,
+                "model.compile(optimizer=keras.optimizers.SGD(learning_rate="
+                f"{case.fit.learning_rate!r}), loss=\"mse\")",
+                f"target = np.zeros((len({model_inputs[0]}), *model.output_shape[1:]), "
+                "dtype=\"float32\")",
+                f"model.fit({feed}, target, batch_size=len({model_inputs[0]}), epochs=1, "
+                "shuffle=False, verbose=0)",
+                f"return {layer}.weights[0].value, {layer}"]
+    saved_on = case.saved_on or "?"
+    file = f"{case.group}-{case.axes.get('model', 'model')}.keras"
+    return [*lines,
+            f'path = os.path.join(os.environ.get("KCM_ARTIFACTS", {DEFAULT_ARTIFACTS!r}), '
+            f"{saved_on!r}, {file!r})",
+            f"if keras.backend.backend() == {saved_on!r}:  # the saving backend writes the file",
+            "    os.makedirs(os.path.dirname(path), exist_ok=True)",
+            '    model.save(path[: -len(".keras")] + ".tmp.keras")',
+            '    os.replace(path[: -len(".keras")] + ".tmp.keras", path)',
+            "elif not os.path.exists(path):",
+            f'    raise NotRun(f"no model saved under {saved_on}: {{path}} is missing; run the '
+            f'{saved_on} environment first")',
+            "loaded = keras.models.load_model(path)",
+            f"return loaded.predict({feed}, verbose=0), loaded"]
+
+
+def _body(case: Case) -> list[str]:
+    names_list = _names(case)
+    names = {s.output: n for s, n in zip(case.steps, names_list, strict=True)}
+    lines = _setup_lines(case)
+    lines.append("# The data.")
+    for name, tensor in case.inputs.items():
+        lines += _tensor_line(name, tensor)
+    layer_steps = [s for s in case.steps if not SUBJECTS[s.subject].host]
+    lines += [_host_call(s) for s in case.steps if SUBJECTS[s.subject].host]
+    if not layer_steps:
+        return [*lines, f'return {case.observe}, "host (NumPy)"']
+    lines.append("# The layers.")
+    lines += [f"{names[s.output]} = {_constructor(s)}" for s in layer_steps]
+    model_inputs = _model_inputs(case, layer_steps)
+    lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
+    lines += [_input_line(case, n, i == 0) for i, n in enumerate(model_inputs)]
+    for step in layer_steps:
+        if step.method is not None:
+            lines.append(f"{names[step.output]}({', '.join('k_' + n for n in step.inputs)})")
+        lines.append(f"k_{step.output} = {_call(case, step, names[step.output], 'k_')}")
+    lines.append("# The seeded weights (the NumPy reference uses the same).")
+    for step, drawn in zip(case.steps, step_weights(case), strict=True):
+        if drawn is None:
+            continue
+        shapes, seed = drawn
+        zero = f", zero_rows={step.zero_rows!r}" if step.zero_rows else ""
+        lines.append(f"set_weights({names[step.output]}, seeded({shapes!r}, seed={seed}"
+                     f"{zero}))")
+        for method, method_args in step.after_weights:
+            args = ", ".join(repr(a) for a in method_args)
+            lines.append(f"{names[step.output]}.{method}({args})")
+    return [*lines, *_mode_lines(case, names, layer_steps, model_inputs)]
+
+
+def render(case: Case) -> str:
+    """The complete, runnable program of a case (the `repro` of the JSON contract).
+
+    Returns:
+        Python source, newline-terminated. Run with `KERAS_BACKEND` set, it prints the output
+        and, as its last line, the observation as one JSON object.
+
+    Raises:
+        KeyError: a step names a subject with no record (the catalog refuses it first).
+    """
+    want = expected(case)
+    customs = sorted({SUBJECTS[s.subject].source or "" for s in case.steps} - {""})
+    header = [
+        f'"""{case.id}: {_one_line(case.description)}',
+        "",
+        "Run as is with a backend chosen, e.g. `KERAS_BACKEND=jax python this_file.py`; the",
+        "last line printed is the observation as JSON. Generated by keras-compat-matrix",
+        "(matrix/program.py): the matrix ran exactly this program.",
+        f"Reference: {_one_line(describe(want))}",
+    ]
+    if case.source:
+        header.append(f"Reported in: {case.source}")
+    header.append('"""')
+    body = "\n".join("    " + line if line else "" for line in _body(case))
+    parts = [
+        "\n".join(header),
+        "import json\nimport os\nimport warnings\n\nimport numpy as np\n\nimport keras",
+        PRELUDE.rstrip("\n"),
+        *(c.rstrip("\n") for c in customs),
+        f"def program():\n{body}",
+        "observe(program)",
+    ]
+    return "\n\n\n".join(parts[:2]) + "\n\n\n" + "\n\n\n".join(parts[2:]) + "\n"
+
+
+def _one_line(text: str) -> str:
+    flat = " ".join(text.split()).replace('"""', "'''").replace("\\", "\\\\")
+    return flat if len(flat) <= 400 else flat[:399] + "…"
+
+
+def render_tensor(tensor: Tensor) -> str:
+    """An input as one Python expression (for descriptions)."""
+    if tensor.sequences:
+        return repr([list(s) for s in tensor.values])
+    return f"np.array({tensor.values!r}, dtype={tensor.dtype!r})"
+
+
+__all__ = ["PRELUDE", "render", "render_tensor"]

@@ -1,0 +1,55 @@
+"""Triage at merge: known limitations joined to the raw verdicts (the wpt.fyi metadata model).
+
+A run records what happened and how it compares with the reference (`Verdict`); it knows
+nothing of limitations. Here, when run files are merged, each limitation of
+`cases/limitations.py` (and of any user catalog) is matched against every cell by backend,
+device and case axes: a mismatched cell it covers becomes `xfailed`, a matched one `xpassed`.
+Rewording, adding or removing a limitation therefore re-triages existing and committed run
+files without rerunning them, and a stale limitation (every cell it covers that ran matched)
+is found here and listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from cases.limitations import LIMITATIONS, Limitation, covering
+from matrix.results import TRIAGED, LimitationInfo, Matrix, Result, outcome_of
+
+
+def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
+    answered = [r for r in covered if r.verdict.status in TRIAGED]
+    return LimitationInfo(
+        id=limitation.id, description=limitation.description, link=limitation.link,
+        backends=list(limitation.backends), devices=list(limitation.devices),
+        axes={k: list(v) for k, v in limitation.axes.items()}, cells=len(covered),
+        stale=bool(answered) and all(r.verdict.status == "matched" for r in answered))
+
+
+def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:
+    """Joins the limitations to the matrix's raw verdicts.
+
+    Args:
+        matrix: merged run files; outcomes may be stale (run files carry none applied).
+        limitations: in order; a cell takes the first that covers it.
+
+    Returns:
+        The matrix with every result's `outcome` and `limitation` (its id) recomputed, and
+        `limitations` listing each with the cells it covers and whether it is stale.
+    """
+    axes = {case.id: case.axes for case in matrix.cases}
+    envs = {env.id: env for env in matrix.environments}
+    covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
+    results = []
+    for result in matrix.results:
+        env = envs.get(result.environment)
+        found = None if env is None else covering(limitations, axes.get(result.case, {}),
+                                                   env.backend, env.device)
+        if found is not None and result.verdict.status in TRIAGED:
+            covered[found.id].append(result)
+        limited = found is not None and result.verdict.status in TRIAGED
+        results.append(replace(result, outcome=outcome_of(result.verdict, limited),
+                               limitation=found.id if limited and found else None))
+    infos = [_info(lim, covered[lim.id]) for lim in limitations]
+    return replace(matrix, results=results, limitations=infos)
