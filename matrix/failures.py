@@ -117,10 +117,8 @@ def minimal_install_failed_file(environment_id: str, backend: str, device: str, 
     `python -m matrix.failures` cannot run in the environment's virtualenv. Written to a
     temporary file, then renamed.
     """
-    from matrix.results import SCHEMA_VERSION
-
     reason = install_reason(output)
-    data = {"schema_version": SCHEMA_VERSION,
+    data = {"schema_version": 2,  # matrix.results.SCHEMA_VERSION (pydantic may be missing)
             "environment": {"id": environment_id, "backend": backend, "device": device,
                             "ran": False, "reason": reason, "versions": {},
                             "provenance": {"install": {"failed": True,
