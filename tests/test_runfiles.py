@@ -55,7 +55,7 @@ def test_bad_options_are_refused_in_one_line_naming_the_option(
 
 def test_output_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    with pytest.raises(OptionError, match="^--output must be a folder"):
+    with pytest.raises(OptionError, match=r"^--output must be a folder"):
         _parse(tmp_path, "--output", "file")
 
 

@@ -170,7 +170,8 @@ def test_readme_first_commands_install_nox_into_a_project_virtualenv() -> None:
     for command in (main_job, tests_job):
         assert "python3 -m venv .venv && .venv/bin/pip install nox && .venv/bin/nox" in command
         assert "python3 -m pip" not in command
-        assert "--user" not in command and "--break-system-packages" not in command
+        assert "--user" not in command
+        assert "--break-system-packages" not in command
     assert tests_job.endswith(".venv/bin/nox -s lint tests")
     assert "apt-get install -y chromium" in tests_job
     ignored = subprocess.run(["git", "check-ignore", "-q", ".venv/bin/nox"], cwd=ROOT,
