@@ -5,11 +5,14 @@
 This file never imports Keras: each environment runs in its own virtualenv and process.
 
 Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatable),
-`--output DIR` (where the run file goes; default `reports/runs`), `--timeout SECONDS` (per
-case; default 120), `--shard I/N` (every N-th case from the I-th, into
+`--output DIR` (where the run file goes; default the ignored `reports/local/runs`),
+`--timeout SECONDS` (per case; default 120), `--shard I/N` (every N-th case from the I-th, into
 `<environment>.shard-I-of-N.json`), `--fresh` (drop what an interrupted run recorded; by
 default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
-`-k "rank2 and int64"`).
+`-k "rank2 and int64"`). Every option is validated before a path is built
+(`matrix/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
+`<environment>.partial-<key>.json` beside it. `nox -s publish-local` copies the local results
+to the committed `reports/`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nox
+from filelock import FileLock, Timeout
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
@@ -33,7 +37,25 @@ from matrix.environments import (  # noqa: E402
     load_environments,
 )
 from matrix.failures import installer_tail, minimal_install_failed_file  # noqa: E402
-from matrix.resume import ResumeMode, finish, prepare, source_fingerprint  # noqa: E402
+from matrix.resume import (  # noqa: E402
+    ResumeMode,
+    finish,
+    prepare,
+    run_sources,
+    source_fingerprint,
+)
+from matrix.runfiles import (  # noqa: E402
+    LOCAL_DIR,
+    LOCAL_RUNS_DIR,
+    PUBLISHED_DIR,
+    OptionError,
+    RunOptions,
+    gpu_run_to_keep,
+    parse_run_options,
+    publish_local,
+    run_file_for,
+    seed_artifacts,
+)
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "virtualenv"
@@ -42,7 +64,6 @@ nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
-RUNS_DIR = ROOT / "reports" / "runs"
 WORK_DIR = ROOT / "reports" / ".work"
 DEFAULT_TIMEOUT_S = 120
 #: Restarts of the worker a run allows; each crashed or timed-out case costs one.
@@ -61,21 +82,6 @@ def _git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty.strip() else "")
-
-
-def _split_posargs(posargs: list[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Separates the harness's own options from the arguments passed on to pytest."""
-    own: dict[str, list[str]] = {"--catalog": [], "--output": [], "--timeout": [],
-                                 "--shard": []}
-    rest: list[str] = []
-    args = iter(posargs)
-    for arg in args:
-        key, _, value = arg.partition("=")
-        if key in own:
-            own[key].append(value or next(args, ""))
-        else:
-            rest.append(arg)
-    return own, rest
 
 
 def _find(backend: str, device: str, channel: str) -> Environment:
@@ -141,35 +147,67 @@ def _fold_args(catalogs: list[str]) -> list[str]:
     return [arg for path in catalogs for arg in ("--catalog", path)]
 
 
+def _run_options(session: nox.Session, posargs: list[str]) -> RunOptions:
+    """The validated harness options; a bad one ends the session with one line naming it."""
+    try:
+        return parse_run_options(posargs, root=ROOT, default_output=LOCAL_RUNS_DIR,
+                                 default_timeout=str(DEFAULT_TIMEOUT_S))
+    except OptionError as exc:
+        session.error(str(exc))
+
+
+def _lock(session: nox.Session, environment: str, suffix: str) -> FileLock:
+    """The lock of one environment (and shard): its work folder and run files are one run's.
+
+    A second run of the same environment stops at once with a message naming the lock,
+    instead of interleaving its report log and run file with the first one's.
+    """
+    path = WORK_DIR / f"{environment}{suffix}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        session.error(f"{environment}: another run of this environment is in progress (it "
+                      f"holds {path.relative_to(ROOT)}); wait for it to end, then run again")
+    return lock
+
+
 @nox.session(tags=["run"])
 @nox.parametrize(("backend", "device", "channel"), _params())
 def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
-    """Run the case catalog on one backend and device; write reports/runs/<environment>.json."""
+    """Run the case catalog on one backend and device; write reports/local/runs/<env>.json."""
     environment = _find(backend, device, channel)
     mode, posargs = _resume_mode(list(session.posargs))
-    own, pytest_args = _split_posargs(posargs)
-    out_dir = Path(own["--output"][-1]) if own["--output"] else RUNS_DIR
-    out_dir = out_dir if out_dir.is_absolute() else ROOT / out_dir
-    shard = own["--shard"][-1] if own["--shard"] else None
-    suffix = ""
-    if shard is not None:
-        index, _, count = shard.partition("/")
-        suffix = f".shard-{index}-of-{count}"
-    run_file = out_dir / f"{environment.id}{suffix}.json"
-    timeout = own["--timeout"][-1] if own["--timeout"] else str(DEFAULT_TIMEOUT_S)
-    catalogs = [str(Path(p).resolve()) for p in own["--catalog"]]
+    options = _run_options(session, posargs)
+    lock = _lock(session, environment.id, options.suffix)
+    try:
+        _run_locked(session, environment, mode, options)
+    finally:
+        lock.release()
+
+
+def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode,
+                options: RunOptions) -> None:
+    out_dir, shard, suffix = options.output, options.shard_arg, options.suffix
+    run_file = run_file_for(options, environment.id)
+    if run_file.name != f"{environment.id}{suffix}.json":
+        session.log(f"{environment.id}: a slice of the catalog: writing {run_file.name}, "
+                    f"beside the full run {environment.id}{suffix}.json, which stays")
+    timeout = options.timeout
+    catalogs = [str(p) for p in options.catalogs]
+    pytest_args = list(options.pytest_args)
     session.chdir(ROOT)
     run_group = nox.project.dependency_groups(PYPROJECT, "run")
     if not _install_or_record(session, environment, run_file, catalogs,
                               lambda **kw: session.install(*run_group, **kw)):
         session.error(f"{environment.id}: install failed; recorded in {run_file}")
-    if device == "gpu":
+    if environment.device == "gpu":
         visible, detail = gpu_visible()
         if not visible:
-            if run_file.exists() and json.loads(run_file.read_text()).get(
-                    "environment", {}).get("ran"):
-                session.warn(f"{detail}; kept {run_file.relative_to(ROOT)}, which holds cells "
-                             "that really ran on a GPU elsewhere.")
+            keep, message = gpu_run_to_keep(run_file, ROOT)
+            if keep:
+                session.warn(f"{detail}; {message}.")
                 return
             session.run("python", "-m", "matrix.results", "not-run", "--environment",
                         environment.id, "--reason", detail, "--output", str(run_file),
@@ -181,20 +219,23 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
         session.error(f"{environment.id}: install failed; recorded in {run_file}")
     work = WORK_DIR / f"{environment.id}{suffix}"
     # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
-    # cases without one run again. A finished run, new sources or --fresh start clean.
-    sources = [*ROOT.glob("cases/*.py"), ROOT / "matrix" / "reference.py",
-               *map(Path, catalogs)]
+    # cases without one run again. A finished run, new sources, pins or --fresh start clean.
     settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else [])]
-    done = prepare(work, mode, source_fingerprint(sources, settings))
+    fingerprint = source_fingerprint(run_sources(ROOT, environment.pins, catalogs), settings)
+    done = prepare(work, mode, fingerprint)
     if done:
         session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the interrupted "
                     "run are kept; pass --fresh to start clean")
     log = work / "report-log.jsonl"
-    env = {**environment.run_variables(workdir=work, artifacts_root=out_dir.parent / "artifacts",
+    artifacts = out_dir.parent / "artifacts"
+    seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
+    env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
                                        commit=_git_commit()),
            "PYTHONDONTWRITEBYTECODE": "1"}
     session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
+    # matrix.supervise runs pytest in its own process group and ends it if nox is killed.
     session.run(
+        "python", "-m", "matrix.supervise", "--",
         "python", "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
         f"--timeout={timeout}", f"--report-log={log}",
         f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
@@ -202,9 +243,11 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
         env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
     )
     finish(work)
+    selection = options.selection
     session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
                 "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
-                *(["--shard", shard] if shard else []), env=env)
+                *(["--shard", shard] if shard else []),
+                *([f"--selection={json.dumps(selection)}"] if selection else []), env=env)
 
 
 @nox.session(tags=["pins"])
@@ -240,11 +283,27 @@ def pins(session: nox.Session) -> None:
 
 @nox.session(tags=["report"])
 def report(session: nox.Session) -> None:
-    """Fold every run file into reports/compatibility.{md,html,json} and print a summary."""
+    """Fold the local run files into reports/local/compatibility.{md,html,json}."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
     session.chdir(ROOT)
-    session.run("python", "-m", "matrix.report", "--runs", str(RUNS_DIR),
-                "--out", str(ROOT / "reports"), *session.posargs)
+    # Later options win (argparse), so `nox -s report -- --runs DIR --out DIR` overrides these.
+    session.run("python", "-m", "matrix.report", "--runs", str(LOCAL_RUNS_DIR),
+                "--out", str(LOCAL_DIR), *session.posargs)
+
+
+@nox.session(name="publish-local", tags=["publish-local"])
+def publish_local_results(session: nox.Session) -> None:
+    """Copy the local runs and saved models to the committed reports/, then re-render it."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    try:
+        lines = publish_local(LOCAL_DIR, PUBLISHED_DIR)
+    except FileNotFoundError as exc:
+        session.error(str(exc))
+    for line in lines:
+        session.log(line)
+    session.run("python", "-m", "matrix.report", "--runs", str(PUBLISHED_DIR / "runs"),
+                "--out", str(PUBLISHED_DIR))
 
 
 @nox.session(tags=["tests"])

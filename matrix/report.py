@@ -44,6 +44,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cases.limitations import LIMITATIONS, Limitation
+from matrix.partial import fold_partials
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
@@ -171,6 +172,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         groups.setdefault(run.environment.id, []).append((path, run))
     runs: dict[str, tuple[Path, Run]] = {}
     for env_id, files in groups.items():
+        files, notes = fold_partials(env_id, files)  # issue 12: slices beside full runs
+        problems.extend(notes)
         shards = [f for f in files if f[1].environment.provenance.get("shard")]
         if len(files) > 1 and len(shards) == len(files):
             try:

@@ -743,6 +743,17 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
 
 
+def with_selection(run: Run, selection: Mapping[str, Any]) -> Run:
+    """Marks a run as a slice of the catalog: `provenance["selection"]` says which.
+
+    A run with `-k`, other pytest arguments or `--catalog` records what selected its cases,
+    so that the report and the noxfile tell it from a full run (`matrix.runfiles`).
+    """
+    env = run.environment
+    provenance = {**env.provenance, "selection": dict(selection)}
+    return replace(run, environment=replace(env, provenance=provenance))
+
+
 def not_run(environment: str, reason: str, extra: Sequence[str]) -> Run:
     """The run file of an environment that did not run here, every cell `not_run`."""
     infos = catalog_infos(extra)
@@ -765,11 +776,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "fold":
             cmd.add_argument("--log", required=True, type=Path)
             cmd.add_argument("--shard", default=None)
+            cmd.add_argument("--selection", default=None, type=json.loads,
+                             help="JSON: the slice this run ran (pytest args, catalogs)")
         else:
             cmd.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
     if args.command == "fold":
         run = fold_run(args.environment, args.log, args.catalog, args.shard)
+        if args.selection:
+            run = with_selection(run, args.selection)
     else:
         run = not_run(args.environment, args.reason, args.catalog)
     dump_run(run, args.output)

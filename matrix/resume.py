@@ -199,9 +199,9 @@ def _clear(work: Path) -> None:
 def source_fingerprint(paths: Iterable[Path], extra: Iterable[str] = ()) -> str:
     """A hash of files' bytes (missing ones count as empty) and of `extra` strings.
 
-    The noxfile passes the catalog's sources (`cases/*.py`, `matrix/reference.py`, the
-    `--catalog` modules) and the environment's requirements, so that `auto` never keeps
-    results of cases or packages that changed since the interrupted attempt.
+    The noxfile passes `run_sources` (the catalog, the reference, the pins file, the
+    `--catalog` modules) and the environment's requirements and options, so that `auto` never
+    keeps results of cases or packages that changed since the interrupted attempt.
     """
     digest = hashlib.sha256()
     for path in sorted(Path(p) for p in paths):
@@ -210,6 +210,20 @@ def source_fingerprint(paths: Iterable[Path], extra: Iterable[str] = ()) -> str:
     for item in extra:
         digest.update(item.encode() + b"\0")
     return digest.hexdigest()[:16]
+
+
+def run_sources(root: Path, pins: Path, catalogs: Iterable[str | Path] = ()) -> list[Path]:
+    """The files a run's results depend on, besides its requirements and options.
+
+    The resume key (`source_fingerprint`) covers them all: every Python file of the catalog
+    (`cases/`, subpackages included), the NumPy reference, `matrix/axes.toml` (environment
+    variables as well as requirements), `pyproject.toml` (the run's pytest plugins), the
+    environment's resolved pins file (`matrix/pins/<environment>.txt`, which `nox -s pins`
+    rewrites; hashed as empty while missing) and the `--catalog` modules.
+    """
+    return [*sorted((root / "cases").rglob("*.py")), root / "matrix" / "reference.py",
+            root / "matrix" / "axes.toml", root / "pyproject.toml", pins,
+            *(Path(c) for c in catalogs)]
 
 
 def _stored_fingerprint(work: Path) -> str | None:

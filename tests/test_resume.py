@@ -278,3 +278,38 @@ def test_prepare_on_an_empty_folder_starts_clean(tmp_path: Path, mode: resume.Re
                                                  ) -> None:
     assert resume.prepare(tmp_path / "new", mode) == set()
     assert resume.finish(tmp_path / "new") == 0
+
+
+def test_resume_key_covers_the_pins_file_and_the_whole_catalog(tmp_path: Path) -> None:
+    # Issue 12, item 6: results must not be kept after what is installed, or a case, changed.
+    root = tmp_path
+    (root / "cases" / "family").mkdir(parents=True)
+    (root / "matrix" / "pins").mkdir(parents=True)
+    (root / "cases" / "embedding.py").write_text("CASES = []\n")
+    (root / "cases" / "family" / "records.py").write_text("RECORDS = []\n")
+    (root / "matrix" / "axes.toml").write_text("[common]\n")
+    pins = root / "matrix" / "pins" / "jax-cpu.txt"
+    catalog = tmp_path / "mine.py"
+    catalog.write_text("CASES = []\n")
+
+    def key() -> str:
+        return resume.source_fingerprint(resume.run_sources(root, pins, [str(catalog)]),
+                                         ["keras==3.15.1"])
+
+    before = key()
+    pins.write_text("jax==0.10.2\n")  # `nox -s pins` wrote a resolved set
+    with_pins = key()
+    assert with_pins != before
+    pins.write_text("jax==0.10.3\n")  # re-resolved: another version installed
+    assert key() != with_pins
+    changed = key()
+    (root / "cases" / "family" / "records.py").write_text("RECORDS = [1]\n")
+    assert key() != changed  # a catalog module in a subpackage
+    changed = key()
+    catalog.write_text("CASES = [1]\n")
+    assert key() != changed
+    changed = key()
+    (root / "matrix" / "axes.toml").write_text("[common]\nenv = 1\n")
+    assert key() != changed
+    assert key() == key()
+

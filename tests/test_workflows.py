@@ -154,3 +154,33 @@ def test_seed_uses_committed_run_files_that_ran(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == ["jax-gpu.json"]
     (source / "jax-gpu.json").write_text(json.dumps({"environment": {"ran": True}, "x": 1}))
     assert ci.seed_committed(source, target, ["jax-gpu"]) == []  # a fresh file wins
+
+
+def _readme_commands() -> list[str]:
+    """The commands of the README's first code block, comments removed."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  # ", 1)[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_first_commands_install_nox_into_a_project_virtualenv() -> None:
+    # PEP 668: a stock Debian or Ubuntu Python refuses `pip install` into the system Python,
+    # and the commands must not touch the user's global Python either.
+    main_job, tests_job = _readme_commands()[:2]
+    for command in (main_job, tests_job):
+        assert "python3 -m venv .venv && .venv/bin/pip install nox && .venv/bin/nox" in command
+        assert "python3 -m pip" not in command
+        assert "--user" not in command
+        assert "--break-system-packages" not in command
+    assert tests_job.endswith(".venv/bin/nox -s lint tests")
+    assert "apt-get install -y chromium" in tests_job
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".venv/bin/nox"], cwd=ROOT,
+                             check=False)
+    assert ignored.returncode == 0, ".venv/ must be ignored by git"
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    commands = [line.strip() for line in script.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert commands[-1] == _readme_commands()[1]

@@ -1,0 +1,312 @@
+"""Where a run's files go, checked before anything touches the file system.
+
+This module owns what the `run`, `report` and `publish-local` sessions decide about paths:
+
+- the harness options after `--` (`--catalog`, `--output`, `--timeout`, `--shard`), each
+  validated with a one-line error that names it (`OptionError`), before a path is built;
+- the local folder: `nox` writes run files, saved models and reports to the ignored
+  `reports/local/`, so `git status` stays clean; `publish_local` copies them to the committed,
+  published `reports/` on purpose (`nox -s publish-local`);
+- the run file's name: `<environment>[.shard-I-of-N].json`, or, for a slice (`-k`, other pytest
+  arguments, `--catalog`) where that file holds a full run, `<environment>[...].partial-<key>.json`,
+  so a slice never replaces a full run;
+- the GPU guard: whether an existing run file really ran (and must be kept), without crashing
+  on a truncated file or an output folder outside the project.
+
+Only the standard library is imported: the noxfile (which never imports a framework, nor
+pydantic) uses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The committed, published results: changed only by `nox -s publish-local` or CI.
+PUBLISHED_DIR = ROOT / "reports"
+#: Where local runs write (ignored by git): runs/, artifacts/, junit/ and the report files.
+LOCAL_DIR = PUBLISHED_DIR / "local"
+LOCAL_RUNS_DIR = LOCAL_DIR / "runs"
+#: The report files that `matrix.report` writes, published together.
+REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
+HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--shard")
+PARTIAL = ".partial-"
+_SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
+
+
+class OptionError(ValueError):
+    """A harness option is invalid; the message is one line and names the option."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """The harness options of one `run` session, validated.
+
+    Attributes:
+        catalogs: the `--catalog` modules, absolute.
+        output: the folder of the run file, absolute.
+        timeout: the per-case timeout in seconds, as pytest-timeout reads it.
+        shard: (index, count), 1 <= index <= count; None when not sharded.
+        pytest_args: everything else, passed on to pytest (e.g. `-k "rank2 and int64"`).
+    """
+
+    catalogs: tuple[Path, ...]
+    output: Path
+    timeout: str
+    shard: tuple[int, int] | None
+    pytest_args: tuple[str, ...]
+
+    @property
+    def shard_arg(self) -> str | None:
+        """`I/N` as pytest and the fold take it; None when not sharded."""
+        return f"{self.shard[0]}/{self.shard[1]}" if self.shard else None
+
+    @property
+    def suffix(self) -> str:
+        """`.shard-I-of-N` of a shard's files; empty otherwise."""
+        return f".shard-{self.shard[0]}-of-{self.shard[1]}" if self.shard else ""
+
+    @property
+    def selection(self) -> dict[str, list[str]] | None:
+        """What makes this run a slice of the catalog: pytest arguments and extra catalogs."""
+        if not (self.pytest_args or self.catalogs):
+            return None
+        return {"pytest_args": list(self.pytest_args),
+                "catalogs": [str(p) for p in self.catalogs]}
+
+
+def split_posargs(posargs: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Separates the harness's own options (`--opt V` or `--opt=V`) from pytest's arguments.
+
+    Raises:
+        OptionError: a harness option is last, with no value.
+    """
+    own: dict[str, list[str]] = {key: [] for key in HARNESS_OPTIONS}
+    rest: list[str] = []
+    args = iter(posargs)
+    for arg in args:
+        key, eq, value = arg.partition("=")
+        if key not in own:
+            rest.append(arg)
+            continue
+        if not eq:
+            following = next(args, None)
+            if following is None:
+                raise OptionError(f"{key} needs a value. Received: {key} with none")
+            value = following
+        own[key].append(value)
+    return own, rest
+
+
+def _one_line(value: str) -> str:
+    return repr(value if len(value) <= 200 else value[:200] + "...")
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """`I/N` with 1 <= I <= N, as two integers.
+
+    Raises:
+        OptionError: anything else (a path, a negative number, I > N, N = 0).
+    """
+    match = _SHARD.fullmatch(value)
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise OptionError("--shard must be I/N with whole numbers 1 <= I <= N, e.g. 2/3. "
+                          f"Received: --shard={_one_line(value)}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_timeout(value: str) -> str:
+    """A positive, finite number of seconds, as given.
+
+    Raises:
+        OptionError: not a number, zero, negative, inf or NaN.
+    """
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise OptionError("--timeout must be a positive number of seconds per case, e.g. 120. "
+                          f"Received: --timeout={_one_line(value)}")
+    return value.strip()
+
+
+def parse_output(value: str, root: Path) -> Path:
+    """The run files' folder, absolute (relative to `root`); it may not exist yet.
+
+    Raises:
+        OptionError: empty, holding a NUL or a newline, or an existing file.
+    """
+    if not value.strip() or any(c in value for c in "\0\n\r"):
+        raise OptionError("--output must be a folder for the run file. "
+                          f"Received: --output={_one_line(value)}")
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else root / path
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"--output must be a folder, but {path} is a file. "
+                          f"Received: --output={_one_line(value)}")
+    return path
+
+
+def parse_catalog(value: str) -> Path:
+    """An existing Python file defining `CASES`, absolute.
+
+    Raises:
+        OptionError: the file does not exist or is not a `.py` file.
+    """
+    path = Path(value).expanduser().resolve() if value.strip() else Path()
+    if not value.strip() or path.suffix != ".py" or not path.is_file():
+        raise OptionError("--catalog must be an existing Python file defining CASES. "
+                          f"Received: --catalog={_one_line(value)}")
+    return path
+
+
+def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
+                      default_output: Path = LOCAL_RUNS_DIR,
+                      default_timeout: str = "120") -> RunOptions:
+    """Validates every harness option (the last of each wins) before any path is built.
+
+    Raises:
+        OptionError: the first invalid option, named in a one-line message.
+    """
+    own, rest = split_posargs(posargs)
+    return RunOptions(
+        catalogs=tuple(parse_catalog(v) for v in own["--catalog"]),
+        output=parse_output(own["--output"][-1], root) if own["--output"] else default_output,
+        timeout=parse_timeout(own["--timeout"][-1]) if own["--timeout"] else default_timeout,
+        shard=parse_shard(own["--shard"][-1]) if own["--shard"] else None,
+        pytest_args=tuple(rest),
+    )
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`; None when missing, unreadable, truncated or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _selection_of(data: dict[str, Any]) -> object:
+    environment = data.get("environment")
+    provenance = environment.get("provenance") if isinstance(environment, dict) else None
+    return provenance.get("selection") if isinstance(provenance, dict) else None
+
+
+def is_partial_file(path: Path, data: dict[str, Any] | None = None) -> bool:
+    """Whether a run file holds a slice: named `*.partial-*.json`, or its provenance says so."""
+    if PARTIAL in path.name:
+        return True
+    data = read_json_object(path) if data is None else data
+    return bool(data and _selection_of(data))
+
+
+def selection_key(selection: dict[str, list[str]]) -> str:
+    """Eight hex digits naming a slice: the same `-k` and catalogs give the same file."""
+    return hashlib.sha256(json.dumps(selection, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def run_file_for(options: RunOptions, environment: str) -> Path:
+    """The file this run writes: never a full run's file when the run is a slice.
+
+    A full run writes `<environment>[.shard-I-of-N].json`. A slice writes that file only when
+    it does not exist or holds a slice too; where it holds a full run (or cannot be read, so
+    might), the slice writes `<environment>[...].partial-<key>.json` beside it.
+    """
+    full = options.output / f"{environment}{options.suffix}.json"
+    selection = options.selection
+    if selection is None or not full.exists():
+        return full
+    data = read_json_object(full)
+    if data is not None and _selection_of(data):
+        return full
+    return options.output / f"{environment}{options.suffix}{PARTIAL}{selection_key(selection)}.json"
+
+
+def gpu_run_to_keep(run_file: Path, root: Path = ROOT) -> tuple[bool, str]:
+    """Whether a GPU environment's existing run file must be kept on a machine without a GPU.
+
+    Returns:
+        (keep, message): keep is True when the file says it really ran (`environment.ran`),
+        or when it exists but cannot be read (it is kept, never overwritten blindly); the
+        message says which and why, naming the file relative to `root` when it is inside it.
+    """
+    if not run_file.exists():
+        return False, ""
+    try:
+        shown: Path | str = run_file.resolve().relative_to(root.resolve())
+    except ValueError:
+        shown = run_file
+    data = read_json_object(run_file)
+    if data is None:
+        return True, (f"kept {shown}: it exists but is not a readable run file (truncated or "
+                      "invalid JSON), so it is not overwritten; move it away to record not_run")
+    environment = data.get("environment")
+    if isinstance(environment, dict) and environment.get("ran") is True:
+        return True, f"kept {shown}, which holds cells that really ran on a GPU elsewhere"
+    return False, ""
+
+
+def seed_artifacts(published: Path, local: Path) -> list[Path]:
+    """Copies each committed saved model (and sidecar) missing from the local artifacts.
+
+    A local run saves its own backend's `.keras` files into `local` only, and loads the other
+    backends' files from there: until those backends ran locally, the committed copies serve.
+
+    Returns:
+        The files copied.
+    """
+    copied: list[Path] = []
+    if not published.is_dir() or published.resolve() == local.resolve():
+        return copied
+    for source in sorted(p for p in published.rglob("*") if p.is_file()):
+        target = local / source.relative_to(published)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            copied.append(target)
+    return copied
+
+
+def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> list[str]:
+    """Copies the local run files and saved models over the published ones.
+
+    Full and shard run files of `local/runs` replace those of `published/runs` with the same
+    name (environments not run locally keep their published file); partial run files stay
+    local. `local/artifacts` is copied over `published/artifacts`. The report is then
+    regenerated from `published/runs` by the caller (`nox -s publish-local`).
+
+    Returns:
+        One line per thing done or skipped.
+
+    Raises:
+        FileNotFoundError: `local/runs` does not exist (nothing ran locally).
+    """
+    runs = local / "runs"
+    if not runs.is_dir():
+        raise FileNotFoundError(f"{runs} does not exist: run an environment first (bare `nox`)")
+    lines = []
+    (published / "runs").mkdir(parents=True, exist_ok=True)
+    for path in sorted(runs.glob("*.json")):
+        if is_partial_file(path):
+            lines.append(f"skipped {path.name}: a partial run (-k or --catalog) is not published")
+            continue
+        target = published / "runs" / path.name
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copy2(path, tmp)
+        tmp.replace(target)
+        lines.append(f"published {target.relative_to(published.parent)}")
+    artifacts = local / "artifacts"
+    if artifacts.is_dir():
+        shutil.copytree(artifacts, published / "artifacts", dirs_exist_ok=True)
+        lines.append(f"published {(published / 'artifacts').relative_to(published.parent)}/")
+    return lines

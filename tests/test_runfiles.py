@@ -1,0 +1,210 @@
+"""Tests of `matrix.runfiles`: options checked before any path is built, local runs in an
+ignored folder, slices beside full runs, the GPU guard, publishing local results.
+
+No framework is imported. The noxfile tests run `nox` itself, but each stops before any
+install (a bad option, a held lock), so they take seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from matrix import runfiles
+from matrix.environments import get_environment
+from matrix.runfiles import OptionError, parse_run_options, run_file_for
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _parse(tmp_path: Path, *args: str) -> runfiles.RunOptions:
+    return parse_run_options(list(args), root=tmp_path, default_output=tmp_path / "default")
+
+
+@pytest.mark.parametrize(("args", "option"), [
+    (["--shard", "../../../tmp/evil"], "--shard"),
+    (["--shard=2/../../x"], "--shard"),
+    (["--shard", "0/3"], "--shard"),
+    (["--shard", "4/3"], "--shard"),
+    (["--shard", "1/0"], "--shard"),
+    (["--shard"], "--shard"),
+    (["--timeout", "abc"], "--timeout"),
+    (["--timeout", "0"], "--timeout"),
+    (["--timeout=-5"], "--timeout"),
+    (["--timeout", "inf"], "--timeout"),
+    (["--timeout", "nan"], "--timeout"),
+    (["--output", ""], "--output"),
+    (["--output", "a\nb"], "--output"),
+    (["--catalog", "no_such_cases.py"], "--catalog"),
+])
+def test_bad_options_are_refused_in_one_line_naming_the_option(
+        tmp_path: Path, args: list[str], option: str) -> None:
+    with pytest.raises(OptionError) as raised:
+        _parse(tmp_path, *args)
+    message = str(raised.value)
+    assert message.startswith(option)
+    assert "\n" not in message
+    assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_output_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OptionError, match=r"^--output must be a folder"):
+        _parse(tmp_path, "--output", "file")
+
+
+def test_good_options_are_parsed_and_pytest_gets_the_rest(tmp_path: Path) -> None:
+    catalog = tmp_path / "mine.py"
+    catalog.write_text("CASES = []\n")
+    options = _parse(tmp_path, "--shard", "2/3", "--timeout=30", "--output", "out",
+                     "--catalog", str(catalog), "-k", "rank2 and int64")
+    assert options.shard == (2, 3)
+    assert options.shard_arg == "2/3"
+    assert options.suffix == ".shard-2-of-3"
+    assert options.timeout == "30"
+    assert options.output == tmp_path / "out"
+    assert options.catalogs == (catalog.resolve(),)
+    assert options.pytest_args == ("-k", "rank2 and int64")
+    assert not (tmp_path / "out").exists()
+
+
+def test_default_output_is_the_ignored_local_folder() -> None:
+    options = parse_run_options([])
+    assert options.output == runfiles.LOCAL_RUNS_DIR
+    assert options.selection is None
+    env = get_environment("jax-cpu").run_variables(
+        workdir=ROOT / "reports" / ".work" / "jax-cpu",
+        artifacts_root=options.output.parent / "artifacts", commit="x")
+    for path in (options.output / "jax-cpu.json", options.output / "jax-cpu.partial-1.json",
+                 Path(env["KCM_ARTIFACTS"]) / "jax" / "save-load-embedding.keras",
+                 runfiles.LOCAL_DIR / "compatibility.html", runfiles.LOCAL_DIR / "junit" / "a"):
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT,
+                                 check=False)
+        assert ignored.returncode == 0, f"{path} is not ignored by git"
+
+
+def _run_file(path: Path, selection: object = None, ran: bool = True) -> None:
+    provenance = {"selection": selection} if selection else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"schema_version": 1, "environment": {
+        "id": "jax-cpu", "ran": ran, "provenance": provenance}}))
+
+
+def test_a_slice_never_replaces_a_full_run_file(tmp_path: Path) -> None:
+    full = _parse(tmp_path, "--output", "runs")
+    slice_ = _parse(tmp_path, "--output", "runs", "-k", "article")
+    other = _parse(tmp_path, "--output", "runs", "-k", "rank2")
+    runs = tmp_path / "runs"
+    # An empty folder: the slice takes the environment's name (e.g. a CI slice job).
+    assert run_file_for(slice_, "jax-cpu") == runs / "jax-cpu.json"
+    _run_file(runs / "jax-cpu.json")  # a full run
+    partial = run_file_for(slice_, "jax-cpu")
+    assert partial.parent == runs
+    assert partial.name.startswith("jax-cpu.partial-")
+    assert partial == run_file_for(slice_, "jax-cpu")  # the same slice, the same file
+    assert run_file_for(other, "jax-cpu") != partial
+    assert run_file_for(full, "jax-cpu") == runs / "jax-cpu.json"
+    # A file holding a slice may be replaced by another slice.
+    _run_file(runs / "jax-cpu.json", selection={"pytest_args": ["-k", "x"]})
+    assert run_file_for(other, "jax-cpu") == runs / "jax-cpu.json"
+    # An unreadable file might be a full run: it is not replaced either.
+    (runs / "jax-cpu.json").write_text('{"schema_ver')
+    assert run_file_for(slice_, "jax-cpu") == partial
+
+
+def test_catalog_runs_are_slices_and_shards_keep_their_suffix(tmp_path: Path) -> None:
+    catalog = tmp_path / "mine.py"
+    catalog.write_text("CASES = []\n")
+    _run_file(tmp_path / "runs" / "jax-cpu.shard-1-of-2.json")
+    options = _parse(tmp_path, "--output", "runs", "--shard", "1/2", "--catalog", str(catalog))
+    assert options.selection == {"pytest_args": [], "catalogs": [str(catalog.resolve())]}
+    name = run_file_for(options, "jax-cpu").name
+    assert name.startswith("jax-cpu.shard-1-of-2.partial-")
+
+
+def test_gpu_guard_keeps_real_runs_and_unreadable_files_without_crashing(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere" / "jax-gpu.json"  # --output outside the project
+    assert runfiles.gpu_run_to_keep(outside, ROOT) == (False, "")
+    _run_file(outside, ran=True)
+    keep, message = runfiles.gpu_run_to_keep(outside, ROOT)
+    assert keep
+    assert str(outside) in message
+    assert "really ran on a GPU" in message
+    outside.write_text('{"schema_version": 1, "environment": {"ran": tr')  # truncated
+    keep, message = runfiles.gpu_run_to_keep(outside, ROOT)
+    assert keep
+    assert "not a readable run file" in message
+    _run_file(outside, ran=False)
+    assert runfiles.gpu_run_to_keep(outside, ROOT) == (False, "")
+    inside = ROOT / "reports" / "runs" / "jax-gpu.json"
+    if inside.exists():
+        keep, message = runfiles.gpu_run_to_keep(inside, ROOT)
+        assert "reports/runs/jax-gpu.json" in message
+
+
+def test_seed_artifacts_copies_only_missing_files(tmp_path: Path) -> None:
+    published, local = tmp_path / "published", tmp_path / "local"
+    (published / "jax").mkdir(parents=True)
+    (published / "jax" / "m.keras").write_text("committed")
+    (published / "minimum" / "torch").mkdir(parents=True)
+    (published / "minimum" / "torch" / "m.keras").write_text("committed 3.6")
+    (local / "jax").mkdir(parents=True)
+    (local / "jax" / "m.keras").write_text("saved locally")
+    copied = runfiles.seed_artifacts(published, local)
+    assert copied == [local / "minimum" / "torch" / "m.keras"]
+    assert (local / "jax" / "m.keras").read_text() == "saved locally"
+    assert runfiles.seed_artifacts(published, published) == []
+
+
+def test_publish_local_copies_full_runs_and_artifacts_not_partials(tmp_path: Path) -> None:
+    local, published = tmp_path / "local", tmp_path / "reports"
+    with pytest.raises(FileNotFoundError, match="run an environment first"):
+        runfiles.publish_local(local, published)
+    _run_file(local / "runs" / "jax-cpu.json")
+    _run_file(local / "runs" / "jax-cpu.partial-abcd1234.json", selection={"pytest_args": []})
+    _run_file(local / "runs" / "torch-cpu.json", selection={"pytest_args": ["-k", "x"]})
+    (local / "artifacts" / "jax").mkdir(parents=True)
+    (local / "artifacts" / "jax" / "m.keras").write_text("new")
+    _run_file(published / "runs" / "jax-gpu.json")  # ran elsewhere: kept
+    lines = runfiles.publish_local(local, published)
+    assert sorted(p.name for p in (published / "runs").iterdir()) == [
+        "jax-cpu.json", "jax-gpu.json"]
+    assert (published / "artifacts" / "jax" / "m.keras").read_text() == "new"
+    assert sum(line.startswith("skipped") for line in lines) == 2
+
+
+def _nox(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    return subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_nox_run_refuses_a_crafted_shard_before_touching_files(tmp_path: Path) -> None:
+    target = tmp_path / "victim"
+    target.mkdir()
+    (target / "keep.json").write_text("{}")
+    crafted = f"../../../../../../../..{target}/keep"
+    done = _nox("-s", "run(torch-cpu)", "--", "--shard", crafted, "--output", str(tmp_path))
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "--shard must be I/N" in output
+    assert (target / "keep.json").read_text() == "{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["victim"]
+
+
+def test_a_second_run_of_one_environment_stops_with_a_clear_message(tmp_path: Path) -> None:
+    lock = ROOT / "reports" / ".work" / "torch-cpu.shard-1-of-7.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(lock, timeout=0):  # another run holds it
+        done = _nox("-s", "run(torch-cpu)", "--", "--shard", "1/7", "--output", str(tmp_path))
+    assert done.returncode != 0
+    assert "another run of this environment is in progress" in done.stdout + done.stderr
+    assert list(tmp_path.iterdir()) == []
