@@ -109,8 +109,9 @@ def step_weights(case: Case) -> list[tuple[list[tuple[int, ...]], int] | None]:
             width[step.output] = 0
             out.append(None)
             continue
+        shapes: list[tuple[int, ...]] = []
         if record.weights is None:
-            shapes, width[step.output] = [], (features[0] if features else 0)
+            width[step.output] = features[0] if features else 0
         else:
             shapes, width[step.output] = record.weights(step.args, features)
         if step.method == "compute_mask":

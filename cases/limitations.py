@@ -1,4 +1,4 @@
-"""Known divergences as data: where a backend (or Keras on every backend) differs from the reference.
+"""Known divergences as data: where a backend (or Keras everywhere) differs from the reference.
 
 A `Limitation` has an `id`, selects cells by backend, device and case axes, says in one line
 why, and links the public report or source that explains it. Limitations are joined to the

@@ -75,7 +75,7 @@ def execute(source: str, name: str) -> tuple[dict[str, Any] | None, Any, str]:
     namespace: dict[str, Any] = {"__name__": "__kcm_case__", "OUTPUT": None}
     printed = io.StringIO()
     with fresh_keras_state(), contextlib.redirect_stdout(printed):
-        exec(compile(source, f"<case {name}>", "exec"), namespace)  # noqa: S102 - our program
+        exec(compile(source, f"<case {name}>", "exec"), namespace)
     lines = printed.getvalue().strip().splitlines()
     try:
         last = json.loads(lines[-1]) if lines else None
@@ -109,7 +109,7 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray[Any, Any] | None]:
     if raw["kind"] == "not_run":
         reason = clean_message(str(raw.get("message") or ""))
         raise (NotApplicable if raw.get("error_type") == "NotApplicable" else NotRun)(reason)
-    fields = {k: raw.get(k) for k in _FIELDS}
+    fields: dict[str, Any] = {k: raw.get(k) for k in _FIELDS}
     fields["message"] = clean_message(fields["message"]) if fields["message"] else None
     fields["warnings"] = [clean_message(str(w), 300) for w in fields["warnings"] or []]
     observation = Observation(kind=raw["kind"], **fields)
