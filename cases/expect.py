@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.model import INPUT_DTYPES, Case, Step, Tensor
+from cases.model import INPUT_DTYPES, Case, NotModelled, Step, Tensor
 from cases.subjects import SUBJECTS, Array, Subject, Value
 from matrix import reference
 from matrix.results import Observation, Verdict
@@ -64,10 +64,6 @@ class Expected:
     kind: str
     tolerance: float
     dtype: str | None = None
-
-
-class NotModelled(Exception):
-    """The reference cannot compute this program; the catalog refuses the case."""
 
 
 def input_value(tensor: Tensor) -> Value:

@@ -11,9 +11,8 @@ classifier would use them, so padded queries (whose outputs no one reads) do not
 
 from __future__ import annotations
 
-from cases.model import Nested
 from cases.embedding import call_text, embedding, layer, padded, render_step
-from cases.model import CALL_MODES, Case, Step, chain
+from cases.model import CALL_MODES, Case, Nested, Step, chain
 
 UNITS = 3
 #: Rows of different lengths: the shortest row is mostly padding.

@@ -62,6 +62,10 @@ class CatalogError(ValueError):
     """A case is malformed; the message names the case and the field."""
 
 
+class NotModelled(Exception):
+    """The reference cannot compute this program; the catalog refuses the case."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Tensor:
     """An input of a case: an array of explicit dtype and shape.

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cases.model import Nested
+from cases.model import Nested, NotModelled
 from matrix import reference
 
 Array = np.ndarray[Any, Any]
@@ -142,7 +142,7 @@ def _embedding_mask(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequenc
     ids = inputs[0].array
     reference.lookup(w[0], ids)  # the ids must be valid for the lookup too
     if not args.get("mask_zero"):
-        raise NotImplementedError("compute_mask without mask_zero returns None; not modelled")
+        raise NotModelled("compute_mask without mask_zero returns None; not modelled")
     return Value(reference.padding_mask(ids))
 
 
@@ -226,7 +226,7 @@ def _dense(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
 
 def _self_attention_only(inputs: Sequence[Value]) -> None:
     if inputs[0] is not inputs[1]:
-        raise NotImplementedError("the reference models self-attention (query = value) only")
+        raise NotModelled("the reference models self-attention (query = value) only")
 
 
 def _attention(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],

@@ -1,4 +1,4 @@
-"""Tests of the case catalog: size, ids, references, limitations, and refusal of bad cases."""
+"""Tests of the v2 catalog: ids, references, records, programs, judge, and refusals."""
 
 from __future__ import annotations
 
@@ -8,24 +8,37 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cases import builtin_cases, load_catalog
-from cases.core import Case, CatalogError, InputSpec, LayerSpec, validate_catalog
-from cases.expect import expected
+from cases.expect import ExpectedError, expected, judge, step_weights
 from cases.limitations import LIMITATIONS, covering
+from cases.load import validate_catalog
+from cases.model import CALL_MODES, Case, CatalogError, Fit, Step, Tensor, chain
+from cases.subjects import SUBJECTS
+from matrix.program import render
+from matrix.results import Observation
 
 ROOT = Path(__file__).resolve().parents[1]
-EMBEDDING = (LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 10, "output_dim": 4}),)
+V1_IDS = ROOT / "tests" / "data" / "v1_case_ids.txt"
+EMBEDDING = Step("layers.Embedding", args={"input_dim": 10, "output_dim": 4})
 
 
-def test_catalog_has_at_least_150_cases_with_unique_k_safe_ids() -> None:
+def _by_id() -> dict[str, Case]:
+    return {c.id: c for c in builtin_cases()}
+
+
+def test_catalog_keeps_every_v1_id_with_unique_k_safe_ids() -> None:
     cases = builtin_cases()
-    assert len(cases) >= 150
     ids = [c.id for c in cases]
     assert len(set(ids)) == len(ids)
     for case_id in ids:
         assert re.fullmatch(r"[a-z0-9_.\-]+", case_id), case_id
+    v1 = [line for line in V1_IDS.read_text().splitlines() if not line.startswith("#")]
+    assert len(v1) == 654
+    assert set(v1) <= set(ids), sorted(set(v1) - set(ids))[:5]
+    assert len(cases) >= 655
 
 
 def test_ids_are_derived_and_stable() -> None:
@@ -34,38 +47,39 @@ def test_ids_are_derived_and_stable() -> None:
     assert [c.id for c in builtin_cases()] == [c.id for c in builtin_cases()]
 
 
-def test_every_description_is_one_line() -> None:
+def test_every_case_names_its_subject_and_one_line_description() -> None:
     for case in builtin_cases():
-        assert case.description, case.id
-        assert "\n" not in case.description, case.id
+        assert case.description and "\n" not in case.description, case.id
+        assert case.axes.get("subject"), case.id
 
 
 def test_catalog_covers_the_axes_of_the_main_job() -> None:
     cases = builtin_cases()
     axes = {key: {c.axes.get(key) for c in cases} for key in
-            ("rank", "input_dtype", "values", "mode", "mask", "padding", "consumer")}
+            ("rank", "input_dtype", "values", "mode", "mask", "padding", "consumer", "batch")}
     assert axes["rank"] >= {0, 1, 2, 3}
     assert axes["input_dtype"] >= {"int8", "int16", "int32", "int64", "uint8", "uint16",
                                    "uint32", "uint64", "float16", "float32", "float64", "bool"}
     assert axes["values"] >= {"in_range", "padded", "out_of_range", "negative", "fractional",
                               "all_padding"}
-    assert axes["mode"] >= {"eager", "predict"}
-    assert axes["mask"] >= {"none", "mask_zero"}
-    assert axes["padding"] >= {"pre", "post"}
+    assert axes["mode"] >= {"eager", "predict", "jit_compile", "fit", "save_load"}
+    assert axes["mask"] >= {"none", "mask_zero", "masking"}
     assert axes["consumer"] >= {"SimpleRNN", "GRU", "LSTM", "GlobalAveragePooling1D"}
+    assert "empty" in axes["batch"]
 
 
 def test_the_articles_three_examples_are_cases() -> None:
     article = {c.axes["example"]: c for c in builtin_cases() if c.group == "article"
                if c.mode == "eager"}
     assert set(article) == {1, 2, 3}
-    assert article[1].input.ids == [1, 2, 3, 4, 5]
-    assert article[2].input.ids == [[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]]
-    assert [s.class_name for s in article[3].layers] == ["Embedding", "SimpleRNN"]
+    assert article[1].inputs["ids"].values == [1, 2, 3, 4, 5]
+    assert article[2].inputs["ids"].values == [[1.5, 2.7, 3.1], [4.2, 5.8, 6.9]]
+    assert [s.subject for s in article[3].steps] == ["utils.pad_sequences", "layers.Embedding",
+                                                     "layers.SimpleRNN"]
 
 
 def test_reference_expectations_of_key_cases() -> None:
-    by_id = {c.id: c for c in builtin_cases()}
+    by_id = _by_id()
     in_range = expected(by_id["embedding-dtype-rank2-int32-in_range-none-eager"])
     assert in_range.error is None
     assert in_range.values is not None
@@ -74,77 +88,239 @@ def test_reference_expectations_of_key_cases() -> None:
     out = expected(by_id["embedding-values-rank2-int32-out_of_range-10-none-eager"])
     assert out.values is None
     assert out.error is not None
-    assert out.error.startswith("IndexError")
+    assert out.error.types == ("IndexError", "InvalidArgumentError")
+    assert out.error.reason.startswith("IndexError")
     frac = expected(by_id["embedding-values-rank2-float32-fractional-1.5-none-eager"])
     assert frac.error is not None
-    assert frac.error.startswith("TypeError")
-    whole_float = expected(by_id["embedding-dtype-rank2-float32-in_range-none-eager"])
-    assert whole_float.error is None
+    assert frac.error.reason.startswith("TypeError")
     mask = expected(by_id["embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager"])
     assert mask.values is not None
     assert mask.values.tolist() == [[True, True, True], [False, True, True],
                                     [False, False, True]]
+    assert mask.dtype == "bool"
     model = expected(by_id["article-1-rank1-int64-in_range-none-predict"])
     assert model.error is not None
-    assert model.error.startswith("ValueError")
+    assert model.error.types == ("ValueError",)
+    empty = expected(by_id["pad-sequences-pad_sequences-empty-maxlen_4-eager"])
+    assert empty.values is not None
+    assert empty.values.shape == (0, 4)
 
 
-def test_every_limitation_covers_at_least_one_case() -> None:
+def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
     cases = builtin_cases()
+    ids = [lim.id for lim in LIMITATIONS]
+    assert len(set(ids)) == len(ids)
     for limitation in LIMITATIONS:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
-        assert any(limitation.covers(c, b, "cpu") for c in cases for b in backends), \
-            f"stale limitation matches no case: {limitation.description}"
+        assert any(limitation.covers(c.axes, b, "cpu") for c in cases for b in backends), \
+            f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
 
 
-def test_limitation_filters_by_backend_and_axes() -> None:
-    jax_nan = next(lim for lim in LIMITATIONS if lim.description.startswith("JAX's take fills "
-                                                                            "out-of-bounds"))
-    case = next(c for c in builtin_cases() if c.axes.get("values") == "out_of_range")
-    assert jax_nan.covers(case, "jax", "cpu")
-    assert not jax_nan.covers(case, "tensorflow", "cpu")
-    in_range = builtin_cases()[0]
-    assert not jax_nan.covers(in_range, "jax", "cpu")
+def test_limitations_cover_exactly_the_cells_they_claim() -> None:
+    by_id = _by_id()
+
+    def first(case_id: str, backend: str) -> str | None:
+        found = covering(LIMITATIONS, by_id[case_id].axes, backend, "cpu")
+        return None if found is None else found.id
+
+    assert first("embedding-values-rank2-int32-out_of_range-10-none-jit_compile",
+                 "tensorflow") == "xla-gather-clamps-jit"
+    assert first("embedding-values-rank2-int32-out_of_range-10-none-eager", "tensorflow") is None
+    assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
+                 "torch") == "torch-embedding-casts-int64-to-int32"
+    assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
+                 "tensorflow") == "tf-embedding-casts-uint64-to-int32"
+    assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
+                 "torch") == "torch-no-uint64"
+    assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
+                 "jax") == "jax-int32-wraps-past-2-32"
 
 
-def _case(**changes: object) -> Case:
-    fields: dict[str, object] = {
+# --- the records and what they refuse --------------------------------------------------------
+
+def _case(steps: tuple[Step, ...], ids: object = ((1, 2, 0),), **fields: object) -> Case:
+    values: dict[str, object] = {
         "group": "g", "description": "d", "axes": {"values": "in_range", "mode": "eager"},
-        "layers": EMBEDDING, "input": InputSpec(dtype="int32", ids=[[1]]), "mode": "eager",
-    }
-    fields.update(changes)
-    return Case(**fields)  # type: ignore[arg-type]
+        "inputs": {"ids": Tensor(dtype="int32", values=[list(r) for r in ids])},  # type: ignore[attr-defined]
+        "steps": chain(*steps), "mode": "eager"}
+    values.update(fields)
+    return Case(**values)  # type: ignore[arg-type]
 
 
 def test_duplicate_ids_are_refused_naming_the_case() -> None:
     with pytest.raises(CatalogError, match=r"case 'g-in_range-eager': duplicate case id"):
-        validate_catalog([_case(), _case(description="other")], "mine.py")
+        validate_catalog([_case((EMBEDDING,)), _case((EMBEDDING,), description="other")],
+                         "mine.py")
 
 
-def test_unknown_dtype_and_layer_are_refused_naming_the_field() -> None:
-    with pytest.raises(CatalogError, match=r"`input.dtype`.*Received: dtype='int128'"):
-        validate_catalog([_case(input=InputSpec(dtype="int128", ids=[[1]]))])
-    bad_layer = (LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 2, "output_dim": 2}),
-                 LayerSpec(class_name="Transformer"))
-    with pytest.raises(CatalogError, match=r"unknown layer class.*'Transformer'"):
-        validate_catalog([_case(layers=bad_layer)])
+def test_an_argument_the_reference_does_not_model_is_refused_as_keras_words_it() -> None:
+    gru = Step("layers.GRU", args={"units": 3, "activation": "relu"})
+    with pytest.raises(CatalogError, match=r"steps\[1\]: layers.GRU argument `activation` is "
+                                           r"not modelled .*Received: activation='relu'"):
+        validate_catalog([_case((EMBEDDING, gru))], "mine.py")
+    with pytest.raises(CatalogError, match=r"must be one of \(True, False\)\. "
+                                           r"Received: reset_after='no'"):
+        validate_catalog([_case((EMBEDDING, Step("layers.GRU", args={"units": 3,
+                                                                     "reset_after": "no"})))])
 
 
-def test_user_catalog_is_loaded_and_checked(tmp_path: Path) -> None:
+def test_unknown_subject_dtype_and_undefined_input_are_refused_naming_the_field() -> None:
+    with pytest.raises(CatalogError, match=r"names no record.*Received: subject='layers.Foo'"):
+        validate_catalog([_case((Step("layers.Foo"),))])
+    with pytest.raises(CatalogError, match=r"`inputs.ids.dtype`.*Received: dtype='int128'"):
+        validate_catalog([_case((EMBEDDING,), inputs={"ids": Tensor(dtype="int128",
+                                                                     values=[[1]])})])
+    with pytest.raises(CatalogError, match=r"input 'nope' is not defined"):
+        validate_catalog([_case((Step("layers.Embedding", inputs=("nope",),
+                                      args=EMBEDDING.args),))])
+    with pytest.raises(CatalogError, match=r"call argument `use_causal_mask` is not modelled"):
+        validate_catalog([_case((EMBEDDING, Step("layers.LSTM", args={"units": 2},
+                                                 call={"use_causal_mask": True})))])
+
+
+def test_gru_reset_after_false_is_modelled_with_its_own_weights() -> None:
+    """Issue 9: GRU(3, reset_after=False) after a masked Embedding on post-padded ids."""
+    steps = (Step("layers.Embedding", args={"input_dim": 10, "output_dim": 4, "mask_zero": True}),
+             Step("layers.GRU", args={"units": 3, "reset_after": False}))
+    case = _case(steps, ids=((1, 2, 3), (4, 5, 0)))
+    validate_catalog([case])
+    shapes = step_weights(case)[1]
+    assert shapes is not None
+    assert shapes[0] == [(4, 9), (3, 9), (9,)]
+    want = expected(case)
+    assert want.error is None
+    assert want.values is not None
+    assert want.values.shape == (2, 3)
+    default = expected(_case((steps[0], Step("layers.GRU", args={"units": 3})),
+                             ids=((1, 2, 3), (4, 5, 0))))
+    assert default.values is not None
+    assert not np.allclose(default.values, want.values)  # the two cells really differ
+    refused = expected(_case(steps, ids=((1, 2, 10), (4, 5, 0))))
+    assert refused.error is not None
+    assert refused.error.types == ("IndexError", "InvalidArgumentError")
+
+
+def test_self_attention_only_and_fit_of_one_embedding_are_what_the_reference_models(
+        tmp_path: Path) -> None:
+    module = tmp_path / "cross.py"
+    module.write_text(textwrap.dedent("""
+        from cases import Case, Step, Tensor
+        emb = {"input_dim": 10, "output_dim": 4}
+        CASES = [Case(group="cross", description="Attention()([xa, xb])", axes={"mode": "eager"},
+                      inputs={"a": Tensor(dtype="int32", values=[[1, 2]]),
+                              "b": Tensor(dtype="int32", values=[[3, 4]])},
+                      steps=(Step("layers.Embedding", ("a",), "xa", emb),
+                             Step("layers.Embedding", ("b",), "xb", emb),
+                             Step("layers.Attention", ("xa", "xb"), "y")),
+                      mode="eager")]
+    """))
+    with pytest.raises(CatalogError, match=r"cross.py: case 'cross-eager': the reference "
+                                           r"cannot be computed: NotModelled: .*self-attention"):
+        load_catalog([module])
+
+
+# --- the judge -----------------------------------------------------------------------------
+
+def _refusing() -> object:
+    return expected(_by_id()["embedding-values-rank2-int32-out_of_range-10-none-eager"])
+
+
+def test_a_refusal_matches_only_an_error_of_its_types() -> None:
+    want = _refusing()
+    tf_error = Observation(kind="error", error_type="InvalidArgumentError", message="indices")
+    assert judge(want, tf_error).status == "matched"  # type: ignore[arg-type]
+    other = judge(want, Observation(kind="error", error_type="RuntimeError",  # type: ignore[arg-type]
+                                    message="something else"))
+    assert (other.status, other.cause) == ("mismatched", "refused_other_reason")
+    silent = judge(want, Observation(kind="value", shape=[2, 3, 4], nan_count=4))  # type: ignore[arg-type]
+    assert (silent.status, silent.cause) == ("mismatched", "values_where_refused")
+    assert "4 NaN" in (silent.detail or "")
+
+
+def test_a_harness_error_is_never_a_backend_answer() -> None:
+    harness = Observation(kind="error", error_type="HarnessError", message="weights differ")
+    for want in (_refusing(), expected(_by_id()["embedding-dtype-rank2-int32-in_range-none-eager"])):
+        assert judge(want, harness).status == "harness_error"  # type: ignore[arg-type]
+
+
+def test_pattern_narrows_a_refusal() -> None:
+    want = ExpectedError(reason="r", types=("ValueError",), pattern=r"rank")
+    base = expected(_by_id()["article-1-rank1-int64-in_range-none-predict"])
+    from dataclasses import replace
+    narrowed = replace(base, error=want)
+    assert judge(narrowed, Observation(kind="error", error_type="ValueError",
+                                       message="wrong rank")).status == "matched"
+    assert judge(narrowed, Observation(kind="error", error_type="ValueError",
+                                       message="bad dtype")).status == "mismatched"
+
+
+def test_values_are_judged_by_tolerance_shape_and_dtype() -> None:
+    want = expected(_by_id()["embedding-dtype-rank2-int32-in_range-none-eager"])
+    ok = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0)
+    assert judge(want, ok).status == "matched"
+    assert judge(want, Observation(kind="value", shape=[2, 3, 4], dtype="float16",
+                                   max_abs_error=0.0)).cause == "dtype"
+    assert judge(want, Observation(kind="value", shape=[3, 4], dtype="float32",
+                                   max_abs_error=None)).cause == "shape"
+    assert judge(want, Observation(kind="value", shape=[2, 3, 4], dtype="float32",
+                                   max_abs_error=1e-3)).cause == "values_differ"
+
+
+# --- the program: one source for the run and the repro ------------------------------------
+
+def test_every_case_renders_to_a_program_that_compiles() -> None:
+    for case in builtin_cases():
+        source = render(case)
+        compile(source, case.id, "exec")
+        assert source.rstrip().endswith("observe(program)"), case.id
+        assert "import keras" in source
+
+
+@pytest.mark.parametrize(("case_id", "lines"), [
+    ("embedding-dtype-rank2-int32-in_range-none-jit_compile",
+     ["model.compile(jit_compile=True)", "model.predict(ids, verbose=0)"]),
+    ("fit-rank2-int32-in_range-none-fit",
+     ["SGD(learning_rate=0.5)", "model.fit(ids, target", "return embedding.weights[0].value"]),
+    ("save-load-embedding_lstm-jax-int32-save_load",
+     ["keras.models.load_model(path)", "if keras.backend.backend() == 'jax'"]),
+    ("dtype-policy-mixed_float16-embedding-int32-eager",
+     ["keras.config.set_dtype_policy('mixed_float16')"]),
+    ("dtype-policy-floatx_bfloat16-embedding-int32-eager", ['keras.config.set_floatx("bfloat16")']),
+    ("embedding-values-rank2-int64-out_of_range-4294967303-none-x64_on-eager",
+     ['jax.config.update("jax_enable_x64", True)']),
+    ("embedding-options-enable_lora-int32-eager", ["embedding.enable_lora(2)"]),
+    ("embedding-options-quantize_int8-int32-predict", ["embedding.quantize('int8')"]),
+    ("mask-consumers-bidirectional-bidirectional_lstm-rank2-int32-padded-post-mask_zero-eager",
+     ["keras.layers.Bidirectional(layer=keras.layers.LSTM(units=3))"]),
+    ("user-reports-two_masked_inputs-maskprobe-mask_zero-int32-predict",
+     ["class MaskProbe(keras.layers.Layer)", "keras.Model(k_model_inputs"]),
+    ("user-reports-ragged_ids-int32-eager", ["tf.ragged.constant("]),
+])
+def test_programs_hold_every_mode_and_flag(case_id: str, lines: list[str]) -> None:
+    source = render(_by_id()[case_id])
+    for line in lines:
+        assert line in source, (case_id, line)
+
+
+def test_a_user_catalog_of_programs_is_loaded_and_checked(tmp_path: Path) -> None:
     module = tmp_path / "my_cases.py"
     module.write_text(textwrap.dedent("""
-        from cases.core import Case, InputSpec, LayerSpec
+        from cases import Case, Step, Tensor, chain
         CASES = [Case(group="mine", description="Embedding(10, 4)(ids)",
-                      axes={"rank": 2, "mode": "eager"},
-                      layers=(LayerSpec(class_name="Embedding",
-                                        init_kwargs={"input_dim": 10, "output_dim": 4}),),
-                      input=InputSpec(dtype="int16", ids=[[1, 2]]), mode="eager")]
+                      axes={"rank": 2, "batch": "empty", "mode": mode},
+                      inputs={"ids": Tensor(dtype="int16", values=[], shape=(0, 3))},
+                      steps=chain(Step("layers.Embedding",
+                                       args={"input_dim": 10, "output_dim": 4})), mode=mode)
+                 for mode in ("eager", "predict")]
     """))
     catalog = load_catalog([module])
-    assert catalog.cases[-1].id == "mine-rank2-eager"
-    assert catalog.sources["mine-rank2-eager"] == str(module)
-    assert len(catalog.cases) == len(builtin_cases()) + 1
+    assert catalog.cases[-1].id == "mine-rank2-empty-predict"
+    assert catalog.sources["mine-rank2-empty-eager"] == str(module)
+    want = expected(catalog.cases[-1])
+    assert want.values is not None
+    assert want.values.shape == (0, 3, 4)
+    assert ".reshape((0, 3))" in render(catalog.cases[-1])
 
 
 def test_user_catalog_errors_name_the_file(tmp_path: Path) -> None:
@@ -155,49 +331,44 @@ def test_user_catalog_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"missing.py: no such file"):
         load_catalog([tmp_path / "missing.py"])
     clash = tmp_path / "clash.py"
-    clash.write_text(textwrap.dedent("""
-        from cases import builtin_cases
-        CASES = [builtin_cases()[0]]
-    """))
+    clash.write_text("from cases import builtin_cases\nCASES = [builtin_cases()[0]]\n")
     with pytest.raises(CatalogError, match=r"clash.py: case 'embedding-dtype-rank0-int8.*already"):
         load_catalog([clash])
 
 
-def test_a_case_whose_reference_cannot_be_computed_is_refused(tmp_path: Path) -> None:
-    module = tmp_path / "noref.py"
-    module.write_text(textwrap.dedent("""
-        from cases.core import Case, InputSpec, LayerSpec
-        CASES = [Case(group="noref", description="no input_dim", axes={"mode": "eager"},
-                      layers=(LayerSpec(class_name="Embedding", init_kwargs={"output_dim": 4}),),
-                      input=InputSpec(dtype="int32", ids=[[1]]), mode="eager")]
-    """))
-    with pytest.raises(CatalogError, match=r"case 'noref-eager': the reference cannot be computed"):
-        load_catalog([module])
+def test_a_missing_required_argument_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match=r"needs the argument\(s\) input_dim"):
+        validate_catalog([_case((Step("layers.Embedding", args={"output_dim": 4}),))])
+
+
+def test_fit_needs_its_training_step_and_one_embedding() -> None:
+    with pytest.raises(CatalogError, match=r"field `fit` is required in mode `fit`"):
+        validate_catalog([_case((EMBEDDING,), mode="fit")])
+    stacked = _case((EMBEDDING, Step("layers.LSTM", args={"units": 2})), mode="fit",
+                    fit=Fit(learning_rate=0.1, observe="x1"))
+    validate_catalog([stacked])
+    with pytest.raises(Exception, match=r"one Embedding alone"):
+        expected(stacked)
+
+
+def test_every_record_has_a_reference_and_a_doc() -> None:
+    for name, record in SUBJECTS.items():
+        assert name == record.name
+        assert record.doc, name
+        assert callable(record.reference)
+
+
+def test_modes_of_every_family_exist() -> None:
+    groups = {(c.group, c.mode) for c in builtin_cases()}
+    for group in ("embedding-dtype", "mask-consumers", "dtype-policy", "user-reports"):
+        for mode in CALL_MODES:
+            assert (group, mode) in groups
 
 
 def test_importing_the_catalog_imports_no_framework() -> None:
-    code = ("import sys, cases, cases.expect, matrix.results, matrix.reference; "
-            "bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
+    code = ("import sys, cases, cases.expect, matrix.program, matrix.results, matrix.reference;"
+            " bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_limitations_cover_exactly_the_cells_they_claim() -> None:
-    by_id = {c.id: c for c in builtin_cases()}
-    xla = by_id["embedding-values-rank2-int32-out_of_range-10-none-jit_compile"]
-    eager = by_id["embedding-values-rank2-int32-out_of_range-10-none-eager"]
-    wrap = by_id["embedding-values-rank2-int64-out_of_range-4294967303-none-eager"]
-    uwrap = by_id["embedding-values-rank2-uint64-out_of_range-4294967303-none-eager"]
-
-    def first(case: Case, backend: str) -> str | None:
-        found = covering(LIMITATIONS, case, backend, "cpu")
-        return None if found is None else found.description
-
-    assert (first(xla, "tensorflow") or "").startswith("XLA's gather clamps")
-    assert first(eager, "tensorflow") is None
-    assert (first(wrap, "torch") or "").startswith("Embedding.call casts int64 ids")
-    assert first(uwrap, "torch") is None  # torch refuses uint64 outright: that is a pass
-    assert (first(uwrap, "tensorflow") or "").startswith("Embedding.call casts uint64")
-    assert (first(wrap, "jax") or "").startswith("ids are cast to int32")
