@@ -125,6 +125,7 @@ def test_environment(record_property: Any) -> None:
         "device_name": ", ".join(gpus) if gpus else (platform.processor() or "cpu"),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_commit": os.environ.get("KCM_GIT_COMMIT", "unknown"),
+        "artifacts": os.environ.get("KCM_ARTIFACTS"),
         "backend_facts": facts,
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
     }))

@@ -18,6 +18,18 @@ from matrix.results import Outcome, Result, Run, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile_catalog.py"
+GRU_CATALOG = ROOT / "tests" / "data" / "gru_reset_after_catalog.py"
+BACKENDS = {"tensorflow-cpu": "tensorflow", "jax-cpu": "jax", "torch-cpu": "torch"}
+
+
+def family_mode_pairs() -> dict[tuple[str, str], str]:
+    """The first case of every (family, mode) pair of the catalog."""
+    from cases import builtin_cases
+
+    pairs: dict[tuple[str, str], str] = {}
+    for case in builtin_cases():
+        pairs.setdefault((case.group, case.mode), case.id)
+    return pairs
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +40,13 @@ SLICE = ("embedding-dtype-rank2-int32-in_range-none-eager or "
          "embedding-values-rank2-float32-fractional-1.5-none-eager or "
          "article or "
          "mask-consumers-lstm-lstm-rank2-int32-padded-post-mask_zero-predict or "
-         "embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager")
+         "embedding-mask-rank2-int32-padded-pre-mask_zero-mask-eager or "
+         "embedding-options-quantize_int8-int32-jit_compile or "
+         "dtype-policy-mixed_float16-embedding_lstm-int32-predict or "
+         "embedding-values-rank2-int64-out_of_range-4294967303-none-x64_on-eager or "
+         "user-reports-ragged_ids-int32-eager or "
+         "user-reports-two_masked_inputs-maskprobe-mask_zero-int32-predict or "
+         "user-gru")
 
 
 def run_session(environment: str, out: Path, *args: str) -> Run:
@@ -49,7 +67,9 @@ def cells(run: Run) -> dict[str, Result]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
     out = tmp_path_factory.mktemp("runs")
-    return {env: run_session(env, out, "-k", SLICE)
+    pairs = " or ".join(family_mode_pairs().values())
+    return {env: run_session(env, out, "--catalog", str(GRU_CATALOG), "-k",
+                             f"{SLICE} or {pairs}")
             for env in ("tensorflow-cpu", "jax-cpu", "torch-cpu")}
 
 
@@ -70,11 +90,82 @@ def test_environments_are_what_was_asked(runs: dict[str, Run]) -> None:
 def test_slice_is_exactly_the_selected_cases(runs: dict[str, Run]) -> None:
     for run in runs.values():
         ids = {c.id for c in run.cases}
-        named = {part.strip() for part in SLICE.split(" or ") if part.strip() != "article"}
+        named = {part.strip() for part in SLICE.split(" or ")
+                 if part.strip() not in ("article", "user-gru")}
         articles = {i for i in ids if i.startswith("article-")}
         assert len(articles) == 4, sorted(ids)
-        assert ids == named | articles
+        assert {i for i in ids if i.startswith("user-gru-")} == {
+            "user-gru-padded-eager", "user-gru-out_of_range-eager"}
+        assert ids == named | articles | set(family_mode_pairs().values()) | {
+            "user-gru-padded-eager", "user-gru-out_of_range-eager"}
         assert {r.case for r in run.results} == ids
+
+
+def test_gru_reset_after_false_matches_and_bad_ids_are_never_xpassed(
+        runs: dict[str, Run]) -> None:
+    """Issue 9: the reference models reset_after=False; the JAX NaN rows stay a divergence."""
+    from matrix.report import collect
+    from matrix.results import EnvironmentInfo
+
+    for env_id, run in runs.items():
+        good = cells(run)["user-gru-padded-eager"]
+        assert good.verdict.status == "matched", (env_id, good)
+        assert good.observed.shape == [2, 3]
+    bad = {e: cells(r)["user-gru-out_of_range-eager"] for e, r in runs.items()}
+    assert bad["jax-cpu"].verdict.status == "mismatched"
+    assert bad["jax-cpu"].verdict.cause == "values_where_refused"
+    assert bad["tensorflow-cpu"].verdict.status == "matched"  # InvalidArgumentError
+    assert bad["torch-cpu"].verdict.status == "matched"  # IndexError
+    out = ROOT / "reports" / ".work" / "e2e-triage"
+    out.mkdir(parents=True, exist_ok=True)
+    from matrix.results import dump_run
+
+    for env_id, run in runs.items():
+        dump_run(run, out / f"{env_id}.json")
+    envs = [EnvironmentInfo(id=e, backend=b, device="cpu", ran=False)
+            for e, b in BACKENDS.items()]
+    matrix = collect(out, envs)
+    triaged = {(r.case, r.environment): r for r in matrix.results}
+    jax_bad = triaged[("user-gru-out_of_range-eager", "jax-cpu")]
+    assert jax_bad.outcome is Outcome.XFAILED, jax_bad
+    assert jax_bad.limitation == "jax-take-fills-nan"
+    assert triaged[("user-gru-padded-eager", "jax-cpu")].outcome is Outcome.PASSED
+
+
+def _run_repro(source: str, backend: str, artifacts: Path) -> dict[str, object]:
+    import json
+
+    python = ROOT / ".nox" / f"run-{backend}-cpu" / "bin" / "python"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
+           "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "",
+           "KCM_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([str(python), "-c", source], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    observed: dict[str, object] = json.loads(last)
+    return observed
+
+
+def test_every_family_and_mode_repro_prints_its_cells_observation(
+        runs: dict[str, Run], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Issue 9: the repro is the program that ran; run as is, it observes what the cell did."""
+    pairs = family_mode_pairs()
+    for env_id, run in runs.items():
+        backend = BACKENDS[env_id]
+        infos = {c.id: c for c in run.cases}
+        got = cells(run)
+        artifacts = Path(str(run.environment.provenance.get("artifacts") or
+                             ROOT / "reports" / "artifacts"))
+        for (family, mode), case_id in pairs.items():
+            info, cell = infos[case_id], got[case_id]
+            assert info.repro is not None, case_id
+            if cell.verdict.status in ("not_run", "not_applicable"):
+                continue
+            observed = _run_repro(info.repro, backend, artifacts)
+            for key in ("kind", "error_type", "shape", "dtype", "nan_count"):
+                assert observed.get(key) == getattr(cell.observed, key), \
+                    (env_id, family, mode, case_id, key, observed, cell.observed)
 
 
 def test_in_range_lookup_passes_exactly_on_cpu(runs: dict[str, Run]) -> None:
@@ -173,7 +264,9 @@ def test_repro_snippet_runs_as_is_and_shows_the_divergence(runs: dict[str, Run])
     done = subprocess.run([str(python), "-c", info.repro], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "(2, 3, 4) float32 NaN: 4" in done.stdout
+    assert '"shape": [2, 3, 4]' in done.stdout
+    assert '"nan_count": 4' in done.stdout
+    assert "nan" in done.stdout.splitlines()[0]  # the printed output shows the NaN rows
 
 
 def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
