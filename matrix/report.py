@@ -633,7 +633,8 @@ def render_markdown(matrix: Matrix) -> str:
         f"{_plural(len(clusters), 'cause')}.",
         "",
         "Contents: [environments](#environments) · [divergences](#divergences) · "
-        "[error clusters](#error-clusters) · [pivots](#pivots) · [legend](#legend) · "
+        "[limitations](#limitations) · [error clusters](#error-clusters) · "
+        "[pivots](#pivots) · [legend](#legend) · "
         "[results](#results)",
         "",
     ]
@@ -658,6 +659,8 @@ def render_markdown(matrix: Matrix) -> str:
                 _table(prov, ["environment", "keras", "backend version", "python",
                               "device name", "date", "git commit"]), ""]
     out += _md_divergences(matrix, divergent, silent, cells)
+    out += _md_limitations(matrix)
+    out += _md_harness_errors(matrix)
     out += _md_clusters(clusters)
     out += _md_pivots(matrix, pivots(matrix))
     legend = [[o.value, MEANINGS[o]] for o in Outcome]
@@ -669,6 +672,37 @@ def render_markdown(matrix: Matrix) -> str:
         out += [f"### {_md(group)} ({_plural(len(cases), 'case')})", "",
                 _table(grid, ["case", *[e.id for e in envs]]), ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _md_limitations(matrix: Matrix) -> list[str]:
+    """The known divergences joined at merge, with the cells each covers and whether stale."""
+    if not matrix.limitations:
+        return []
+    rows = [[_code(lim.id), _md(lim.description),
+             lim.link if lim.link.startswith(("https://", "http://")) else "—",
+             str(lim.cells), "stale: every covered cell matched" if lim.stale else ""]
+            for lim in matrix.limitations]
+    return ["## Limitations", "",
+            "Known divergences (`cases/limitations.py`), joined to the raw verdicts when the "
+            "run files were merged:", "",
+            _table(rows, ["id", "description", "link", "cells", "stale"]), ""]
+
+
+def harness_errors(matrix: Matrix) -> list[Result]:
+    """Cells where the harness itself failed: they say nothing about the backend."""
+    return [r for r in matrix.results if r.verdict.status == "harness_error"]
+
+
+def _md_harness_errors(matrix: Matrix) -> list[str]:
+    broken = harness_errors(matrix)
+    if not broken:
+        return []
+    rows = [[_code(r.case), f"`{r.environment}`", _md(_cut(r.verdict.detail or "", 160))]
+            for r in broken[:200]]
+    return ["## Harness errors", "",
+            f"{_plural(len(broken), 'cell')} where the harness failed, not the backend "
+            "(nothing is known about these cells):", "",
+            _table(rows, ["case", "environment", "what the harness hit"]), ""]
 
 
 def _cut(text: str, width: int) -> str:
