@@ -7,8 +7,12 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from cells import verdict_for
 
+from cases.expect import Expected, ExpectedError, judge
+from cases.limitations import LIMITATIONS
 from matrix.results import (
     RUN_ADAPTER,
     SCHEMA_VERSION,
@@ -25,12 +29,12 @@ from matrix.results import (
     dump_run,
     fold_reports,
     fold_run,
-    judge,
     load_run,
     merge_runs,
     read_report_log,
     silent_divergences,
 )
+from matrix.triage import apply_limitations
 
 DATA = Path(__file__).parent / "data"
 HOSTILE_LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"
@@ -49,23 +53,87 @@ def test_fold_reports_maps_every_outcome() -> None:
     results, props = fold_reports(read_report_log(HOSTILE_LOG), "jax-cpu")
     got = {r.case: r for r in results}
     assert got["hostile-abort-eager"].outcome is Outcome.CRASHED
+    assert got["hostile-abort-eager"].verdict.status == "crashed"
     assert got["hostile-abort-eager"].observed.message == "Fatal Python error: Aborted"
     assert got["hostile-segfault-eager"].outcome is Outcome.CRASHED
     assert got["hostile-hang-eager"].outcome is Outcome.TIMEOUT
+    assert got["hostile-hang-eager"].verdict.status == "timeout"
     assert got["hostile-hang-eager"].observed.kind == "timeout"
     assert got["hostile-after-eager"].outcome is Outcome.PASSED
+    assert got["hostile-after-eager"].verdict.status == "matched"
     nan_rows = got["embedding-values-rank2-int32-out_of_range-10-none-eager"]
-    assert nan_rows.outcome is Outcome.XFAILED
+    # The run records the raw verdict only: no limitation is applied before the merge.
+    assert nan_rows.verdict.status == "mismatched"
+    assert nan_rows.verdict.cause == "values_where_refused"
+    assert nan_rows.verdict.detail is not None
+    assert nan_rows.verdict.detail.startswith("silent divergence")
+    assert nan_rows.outcome is Outcome.FAILED
+    assert nan_rows.limitation is None
     assert nan_rows.observed.kind == "value"
     assert nan_rows.observed.nan_count == 4
     assert nan_rows.observed.shape == [2, 3, 4]
-    assert nan_rows.limitation is not None
-    assert "NaN" in nan_rows.limitation
     model = got["article-1-rank1-int64-in_range-none-predict"]
     assert model.outcome is Outcome.PASSED
     assert model.observed.error_type == "ValueError"
     assert props["versions"]["keras"] == "3.15.1"
     assert props["provenance"]["checks"]["backend"]["ok"] is True
+
+
+def _report(outcome: str, when: str = "call", longrepr: object = None,
+            **props: object) -> dict[str, object]:
+    return {"$report_type": "TestReport", "nodeid": "cases/test_cases.py::test_case[c]",
+            "when": when, "outcome": outcome, "longrepr": longrepr,
+            "user_properties": [[k, v] for k, v in props.items()]}
+
+
+def test_fold_reads_the_recorded_verdict_and_tells_skips_and_harness_errors_apart() -> None:
+    observation = {"kind": "value", "shape": [1], "max_abs_error": 0.5, "nan_count": 0,
+                   "warnings": ["UserWarning: careful"]}
+    verdict = {"status": "mismatched", "cause": "values_differ", "detail": "differ"}
+    [cell], _ = fold_reports([_report("failed", observation=observation, verdict=verdict)],
+                             "jax-cpu")
+    assert cell.verdict.status == "mismatched"
+    assert cell.verdict.cause == "values_differ"
+    assert cell.outcome is Outcome.FAILED
+    assert cell.observed.warnings == ["UserWarning: careful"]
+    skip = ("cases/test_cases.py", 1, "Skipped: not_run: no .keras file saved by torch")
+    [not_run], _ = fold_reports([_report("skipped", longrepr=skip)], "jax-cpu")
+    assert not_run.verdict.status == "not_run"
+    assert not_run.outcome is Outcome.NOT_RUN
+    assert not_run.observed.message == "no .keras file saved by torch"
+    other = ("cases/test_cases.py", 1, "Skipped: not applicable: tf.RaggedTensor on jax")
+    [skipped], _ = fold_reports([_report("skipped", longrepr=other)], "jax-cpu")
+    assert skipped.verdict.status == "not_applicable"
+    assert skipped.outcome is Outcome.SKIPPED
+    # A failure with no recorded verdict (a fixture broke, the case raised) is the harness's.
+    broken = {"reprcrash": {"message": "KeyError: 'ids'"}}
+    [error], _ = fold_reports([_report("failed", when="setup", longrepr=broken)], "jax-cpu")
+    assert error.verdict.status == "harness_error"
+    assert error.outcome is Outcome.ERROR
+    assert error.observed.error_type == "HarnessError"
+    assert error.observed.message == "KeyError: 'ids'"
+
+
+def test_triage_at_merge_xfails_the_covered_mismatch(recorded: Path) -> None:
+    run = fold_run("jax-cpu", recorded, [HOSTILE_CATALOG])
+    declared = [run.environment]
+    matrix = apply_limitations(merge_runs([run], declared, "2026-01-01T00:00:00+00:00"))
+    got = {r.case: r for r in matrix.results}
+    nan_rows = got["embedding-values-rank2-int32-out_of_range-10-none-eager"]
+    assert nan_rows.outcome is Outcome.XFAILED
+    assert nan_rows.limitation == "jax-take-fills-nan"
+    wraps = got["embedding-values-rank2-int32-negative-1-none-eager"]
+    assert wraps.outcome is Outcome.XFAILED
+    assert wraps.limitation == "take-wraps-negative-ids"
+    assert got["hostile-after-eager"].outcome is Outcome.PASSED
+    assert got["hostile-after-eager"].limitation is None
+    assert got["hostile-abort-eager"].outcome is Outcome.CRASHED
+    assert got["hostile-abort-eager"].limitation is None
+    listed = {lim.id: lim for lim in matrix.limitations}
+    assert [lim.id for lim in matrix.limitations] == [lim.id for lim in LIMITATIONS]
+    assert listed["jax-take-fills-nan"].cells == 4
+    assert not listed["jax-take-fills-nan"].stale
+    assert listed["torch-no-uint64"].cells == 0
 
 
 def test_fold_run_keeps_the_selected_slice_and_records_provenance(recorded: Path) -> None:
@@ -77,7 +145,12 @@ def test_fold_run_keeps_the_selected_slice_and_records_provenance(recorded: Path
     assert {c.id for c in run.cases} == {r.case for r in run.results}
     expected = {c.id: c.expected for c in run.cases}
     assert expected["embedding-values-rank2-int32-out_of_range-10-none-eager"].startswith(
-        "error: IndexError")
+        "error (IndexError or InvalidArgumentError): IndexError: Embedding ids must be")
+    subjects = {c.id: c.subject for c in run.cases}
+    assert subjects["hostile-after-eager"] == "layers.Embedding"
+    repros = {c.id: c.repro for c in run.cases}
+    assert repros["hostile-abort-eager"] is None  # a test-only runner has no program
+    assert repros["hostile-after-eager"]
 
 
 def test_a_case_lost_by_an_interrupted_run_is_an_error_not_a_pass(recorded: Path) -> None:
@@ -88,6 +161,7 @@ def test_a_case_lost_by_an_interrupted_run_is_an_error_not_a_pass(recorded: Path
     run = fold_run("jax-cpu", recorded, [HOSTILE_CATALOG])
     after = next(r for r in run.results if r.case == "hostile-after-eager")
     assert after.outcome is Outcome.ERROR
+    assert after.verdict.status == "harness_error"
     assert after.observed.message == "the run recorded no result for this case"
     assert run.environment.reason == "the pytest run did not finish (interrupted?)"
 
@@ -120,18 +194,41 @@ def test_judge() -> None:
     values = Observation(kind="value", shape=[2], dtype="float32", max_abs_error=0.0,
                          nan_count=0)
     error = Observation(kind="error", error_type="IndexError", message="out of range")
-    assert judge(None, 0.0, values) is None
-    assert judge("IndexError: no", 0.0, error) is None
-    silent = judge("IndexError: no", 0.0, values)
-    assert silent is not None
-    assert silent.startswith("silent divergence")
-    raised = judge(None, 0.0, error)
-    assert raised is not None
-    assert "raised IndexError" in raised
-    off = Observation(kind="value", shape=[2], max_abs_error=1e-3, nan_count=1)
-    differ = judge(None, 1e-5, off)
-    assert differ is not None
-    assert "max abs error 0.001 > tolerance 1e-05, 1 NaN" in differ
+    want_values = Expected(values=np.zeros(2), error=None, kind="lookup", tolerance=0.0,
+                           dtype="float32")
+    refusal = ExpectedError(reason="IndexError: no", types=("IndexError",
+                                                             "InvalidArgumentError"))
+    want_error = Expected(values=None, error=refusal, kind="lookup", tolerance=0.0)
+    assert judge(want_values, values).status == "matched"
+    assert judge(want_error, error).status == "matched"
+    tf_error = replace(error, error_type="InvalidArgumentError")
+    assert judge(want_error, tf_error).status == "matched"
+    other = judge(want_error, replace(error, error_type="TypeError"))
+    assert (other.status, other.cause) == ("mismatched", "refused_other_reason")
+    pattern = Expected(values=None, kind="lookup", tolerance=0.0,
+                       error=replace(refusal, pattern=r"range"))
+    assert judge(pattern, error).status == "matched"
+    assert judge(pattern, replace(error, message="bad")).cause == "refused_other_reason"
+    silent = judge(want_error, values)
+    assert (silent.status, silent.cause) == ("mismatched", "values_where_refused")
+    assert silent.detail is not None
+    assert silent.detail.startswith("silent divergence")
+    raised = judge(want_values, error)
+    assert (raised.status, raised.cause) == ("mismatched", "error_where_values_expected")
+    assert raised.detail is not None
+    assert "raised IndexError" in raised.detail
+    off = Observation(kind="value", shape=[2], dtype="float32", max_abs_error=1e-3,
+                      nan_count=1)
+    differ = judge(replace(want_values, tolerance=1e-5), off)
+    assert (differ.status, differ.cause) == ("mismatched", "values_differ")
+    assert differ.detail is not None
+    assert "max abs error 0.001 > tolerance 1e-05, 1 NaN" in differ.detail
+    assert judge(want_values, replace(values, shape=[3])).cause == "shape"
+    assert judge(want_values, replace(values, dtype="float16")).cause == "dtype"
+    harness = Observation(kind="error", error_type="HarnessError", message="broke")
+    assert judge(want_error, harness).status == "harness_error"
+    assert judge(want_values, replace(values, max_abs_error=None)).status == "harness_error"
+    assert judge(want_values, Observation(kind="crash")).status == "crashed"
 
 
 def _run(env: str, outcomes: dict[str, Outcome], ran: bool = True) -> Run:
@@ -139,7 +236,8 @@ def _run(env: str, outcomes: dict[str, Outcome], ran: bool = True) -> Run:
              for c in outcomes]
     results = [Result(case=c, environment=env, outcome=o,
                       observed=Observation(kind="value" if o is not Outcome.CRASHED
-                                           else "crash", nan_count=0))
+                                           else "crash", nan_count=0),
+                      verdict=verdict_for(o))
                for c, o in outcomes.items()]
     backend, device = env.split("-")
     return Run(schema_version=SCHEMA_VERSION,
@@ -159,7 +257,11 @@ def test_run_file_round_trips(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ('{"schema_version": 1, "environment": {"id": "jax-cpu"', r"not valid JSON \(truncated"),
-        ('{"schema_version": 2}', r"field `schema_version` is 2"),
+        ('{"schema_version": 1}', r"field `schema_version` is 1; this harness reads "
+                                  r"schema_version 2\. It was written before the v2 catalog.*"
+                                  r"rerun its environment"),
+        ('{"schema_version": 3}', r"field `schema_version` is 3; this harness reads "
+                                  r"schema_version 2\.$"),
         ("[]", r"expected a JSON object"),
     ],
 )

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from cases.core import Case, InputSpec, LayerSpec
+from cases.model import Case, Step, Tensor, chain
 
 
 def _abort(case: Case) -> dict[str, Any]:
@@ -30,13 +30,16 @@ def _hang(case: Case) -> dict[str, Any]:
 
 RUNNERS = {"abort": _abort, "segfault": _segfault, "hang": _hang}
 
-_EMBEDDING = (LayerSpec(class_name="Embedding", init_kwargs={"input_dim": 10, "output_dim": 4}),)
+
+def _embedding() -> tuple[Step, ...]:
+    return chain(Step("layers.Embedding", args={"input_dim": 10, "output_dim": 4}))
 
 
 def _probe(name: str, runner: str) -> Case:
     return Case(group="hostile", description=f"a case whose runner calls {name}",
-                axes={"probe": runner, "mode": "eager"}, layers=_EMBEDDING,
-                input=InputSpec(dtype="int32", ids=[[1]]), mode="eager", runner=runner)
+                axes={"probe": runner, "mode": "eager"},
+                inputs={"ids": Tensor(dtype="int32", values=[[1]])}, steps=_embedding(),
+                mode="eager", runner=runner)
 
 
 CASES = [
@@ -44,6 +47,7 @@ CASES = [
     _probe("ctypes.string_at(0)", "segfault"),
     _probe("time.sleep(3600)", "hang"),
     Case(group="hostile", description="Embedding(10, 4)(np.array([[1, 2]], dtype='int32')) "
-         "after the crashes", axes={"probe": "after", "mode": "eager"}, layers=_EMBEDDING,
-         input=InputSpec(dtype="int32", ids=[[1, 2]]), mode="eager"),
+         "after the crashes", axes={"probe": "after", "mode": "eager"},
+         inputs={"ids": Tensor(dtype="int32", values=[[1, 2]])}, steps=_embedding(),
+         mode="eager"),
 ]

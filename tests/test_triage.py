@@ -1,0 +1,158 @@
+"""Triage at merge: limitations are joined to the raw verdicts of run files, never in a run.
+
+Rewording, adding or removing a limitation re-triages a committed run file without rerunning
+it, and a limitation whose covered cells all matched is flagged stale.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from cells import verdict_for
+
+from cases.limitations import LIMITATIONS, Limitation
+from matrix.report import collect, limitation_link, render_json
+from matrix.results import (
+    MATRIX_ADAPTER,
+    SCHEMA_VERSION,
+    CaseInfo,
+    EnvironmentInfo,
+    Observation,
+    Outcome,
+    Result,
+    Run,
+    dump_run,
+)
+from matrix.triage import apply_limitations
+
+NOW = "2026-01-01T00:00:00+00:00"
+ENVS = [EnvironmentInfo(id=e, backend=e.split("-")[0], device="cpu", ran=False)
+        for e in ("jax-cpu", "torch-cpu")]
+NEGATIVE = Limitation(id="negative-wraps", description="a negative id wraps",
+                      link="https://example.org/negative", axes={"values": ("negative",)})
+JAX_ONLY = Limitation(id="jax-fills-nan", description="JAX fills NaN",
+                      link="https://example.org/nan", backends=("jax",),
+                      axes={"values": ("out_of_range",)})
+
+
+def _write_runs(folder: Path) -> Path:
+    """jax-cpu and torch-cpu run files: `neg` mismatches everywhere, `oob` on jax only."""
+    cases = [CaseInfo(id=c, group="g", description=c, axes={"values": v})
+             for c, v in (("neg", "negative"), ("oob", "out_of_range"), ("ok", "in_range"))]
+    outcomes = {"jax-cpu": {"neg": Outcome.FAILED, "oob": Outcome.FAILED, "ok": Outcome.PASSED},
+                "torch-cpu": {"neg": Outcome.FAILED, "oob": Outcome.PASSED,
+                              "ok": Outcome.PASSED}}
+    for env in ENVS:
+        results = [Result(case=c, environment=env.id, outcome=o,
+                          observed=Observation(kind="value", shape=[1], nan_count=0),
+                          verdict=verdict_for(o, None if o is Outcome.PASSED else "differs"))
+                   for c, o in outcomes[env.id].items()]
+        run = Run(schema_version=SCHEMA_VERSION, environment=replace(env, ran=True),
+                  cases=cases, results=results)
+        dump_run(run, folder / f"{env.id}.json")
+    return folder
+
+
+def _cells(limitations: tuple[Limitation, ...], runs: Path
+           ) -> dict[tuple[str, str], tuple[Outcome, str | None]]:
+    matrix = collect(runs, ENVS, now=NOW, limitations=limitations)
+    return {(r.case, r.environment): (r.outcome, r.limitation) for r in matrix.results}
+
+
+def test_a_run_file_is_triaged_at_merge_and_re_triaged_without_rerunning(tmp_path: Path
+                                                                         ) -> None:
+    runs = _write_runs(tmp_path)
+    before = {p.name: p.read_bytes() for p in runs.iterdir()}
+    bare = _cells((), runs)
+    assert bare[("neg", "jax-cpu")] == (Outcome.FAILED, None)
+    assert bare[("oob", "jax-cpu")] == (Outcome.FAILED, None)
+    assert bare[("ok", "jax-cpu")] == (Outcome.PASSED, None)
+
+    known = _cells((NEGATIVE, JAX_ONLY), runs)
+    assert known[("neg", "jax-cpu")] == (Outcome.XFAILED, "negative-wraps")
+    assert known[("neg", "torch-cpu")] == (Outcome.XFAILED, "negative-wraps")
+    assert known[("oob", "jax-cpu")] == (Outcome.XFAILED, "jax-fills-nan")
+    assert known[("oob", "torch-cpu")] == (Outcome.PASSED, None)  # the backend is not jax
+    assert known[("ok", "jax-cpu")] == (Outcome.PASSED, None)
+
+    # Removing a limitation: its cells fail again. Narrowing one: only what it still covers.
+    removed = _cells((JAX_ONLY,), runs)
+    assert removed[("neg", "jax-cpu")] == (Outcome.FAILED, None)
+    assert removed[("oob", "jax-cpu")] == (Outcome.XFAILED, "jax-fills-nan")
+    narrowed = _cells((replace(NEGATIVE, backends=("torch",)), JAX_ONLY), runs)
+    assert narrowed[("neg", "jax-cpu")] == (Outcome.FAILED, None)
+    assert narrowed[("neg", "torch-cpu")] == (Outcome.XFAILED, "negative-wraps")
+
+    # Rewording one: the matrix shows the new words, looked up by id.
+    reworded = replace(NEGATIVE, description="ids below zero wrap like NumPy",
+                       link="https://example.org/v2")
+    matrix = collect(runs, ENVS, now=NOW, limitations=(reworded, JAX_ONLY))
+    cell = next(r for r in matrix.results if (r.case, r.environment) == ("neg", "jax-cpu"))
+    assert limitation_link(matrix, cell.limitation) == ("ids below zero wrap like NumPy",
+                                                        "https://example.org/v2")
+    # The run files were only read.
+    assert {p.name: p.read_bytes() for p in runs.iterdir()} == before
+
+
+def test_the_first_covering_limitation_wins(tmp_path: Path) -> None:
+    runs = _write_runs(tmp_path)
+    everything = Limitation(id="everything", description="all", link="https://example.org")
+    cells = _cells((NEGATIVE, everything), runs)
+    assert cells[("neg", "jax-cpu")] == (Outcome.XFAILED, "negative-wraps")
+    assert cells[("oob", "jax-cpu")] == (Outcome.XFAILED, "everything")
+    assert cells[("ok", "jax-cpu")] == (Outcome.XPASSED, "everything")
+
+
+def test_a_stale_limitation_is_flagged(tmp_path: Path) -> None:
+    runs = _write_runs(tmp_path)
+    # torch matched on `oob`: a torch limitation for it covers only matched cells.
+    stale = Limitation(id="torch-oob", description="torch differs on oob",
+                       link="https://example.org/torch", backends=("torch",),
+                       axes={"values": ("out_of_range",)})
+    nothing = Limitation(id="covers-nothing", description="no such case",
+                         link="https://example.org/none", axes={"values": ("fractional",)})
+    matrix = collect(runs, ENVS, now=NOW, limitations=(NEGATIVE, JAX_ONLY, stale, nothing))
+    cell = next(r for r in matrix.results if (r.case, r.environment) == ("oob", "torch-cpu"))
+    assert (cell.outcome, cell.limitation) == (Outcome.XPASSED, "torch-oob")
+    listed = {lim.id: lim for lim in matrix.limitations}
+    assert [lim.id for lim in matrix.limitations] == ["negative-wraps", "jax-fills-nan",
+                                                      "torch-oob", "covers-nothing"]
+    assert (listed["torch-oob"].cells, listed["torch-oob"].stale) == (1, True)
+    assert (listed["negative-wraps"].cells, listed["negative-wraps"].stale) == (2, False)
+    assert (listed["jax-fills-nan"].cells, listed["jax-fills-nan"].stale) == (1, False)
+    # A limitation that covers no cell that answered is not called stale: nothing says so.
+    assert (listed["covers-nothing"].cells, listed["covers-nothing"].stale) == (0, False)
+    assert listed["torch-oob"].backends == ["torch"]
+    assert listed["torch-oob"].axes == {"values": ["out_of_range"]}
+    # compatibility.json carries the list, stale flag included, and reads back the same.
+    data = json.loads(render_json(matrix))
+    assert {d["id"]: d["stale"] for d in data["limitations"]} == {
+        "negative-wraps": False, "jax-fills-nan": False, "torch-oob": True,
+        "covers-nothing": False}
+    assert MATRIX_ADAPTER.validate_json(render_json(matrix)).limitations == matrix.limitations
+
+
+def test_only_answered_cells_are_triaged(tmp_path: Path) -> None:
+    runs = _write_runs(tmp_path)
+    matrix = collect(runs, ENVS, now=NOW, limitations=(NEGATIVE,))
+    crashed = replace(matrix.results[0], verdict=verdict_for(Outcome.CRASHED),
+                      outcome=Outcome.CRASHED)
+    not_run = replace(matrix.results[1], verdict=verdict_for(Outcome.NOT_RUN),
+                      outcome=Outcome.NOT_RUN)
+    assert crashed.case == "neg"
+    again = apply_limitations(replace(matrix, results=[crashed, not_run]), (NEGATIVE,))
+    assert [(r.outcome, r.limitation) for r in again.results] == [
+        (Outcome.CRASHED, None), (Outcome.NOT_RUN, None)]
+    assert again.limitations[0].cells == 0
+    assert not again.limitations[0].stale
+
+
+def test_collect_uses_the_catalog_limitations_by_default(tmp_path: Path) -> None:
+    runs = _write_runs(tmp_path)
+    matrix = collect(runs, ENVS, now=NOW)
+    assert [lim.id for lim in matrix.limitations] == [lim.id for lim in LIMITATIONS]
+    neg = next(r for r in matrix.results if (r.case, r.environment) == ("neg", "jax-cpu"))
+    # `values: negative` alone (no `bad_id`) is covered by none of the catalog's limitations.
+    assert (neg.outcome, neg.limitation) == (Outcome.FAILED, None)
