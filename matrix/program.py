@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+
 from cases.expect import describe, expected, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
 from cases.subjects import SUBJECTS, Subject, render_value
