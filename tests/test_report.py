@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cells import verdict_for
 
+from cases.limitations import Limitation
 from matrix.report import (
     collect,
     error_clusters,
@@ -33,6 +35,7 @@ from matrix.report import (
 )
 from matrix.results import (
     MATRIX_ADAPTER,
+    SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
     Matrix,
@@ -43,7 +46,9 @@ from matrix.results import (
     divergent_cases,
     dump_run,
     merge_runs,
+    read_document,
 )
+from matrix.triage import apply_limitations
 
 GOLDEN = Path(__file__).parent / "data" / "report"
 NOW = "2025-01-02T03:04:05+00:00"
@@ -59,19 +64,23 @@ CASES = [
     CaseInfo(id="embedding-rank2-int32-in_range", group="embedding",
              description="Embedding lookup of in-range int32 indices, rank 2",
              axes={"layer": "Embedding", "rank": 2, "input_dtype": "int32",
-                   "values": "in_range", "mode": "eager"}),
+                   "values": "in_range", "mode": "eager"}, subject="layers.Embedding"),
     CaseInfo(id="embedding-rank2-int32-out_of_range", group="embedding",
              description="Embedding lookup of an index past input_dim",
              axes={"layer": "Embedding", "rank": 2, "input_dtype": "int32",
-                   "values": "out_of_range", "mode": "eager"},
-             expected="error: index 12 is out of range for input_dim=10"),
+                   "values": "out_of_range", "mode": "eager"}, subject="layers.Embedding",
+             expected="error (IndexError or InvalidArgumentError): IndexError: index 12 is "
+                      "out of range for input_dim=10"),
     CaseInfo(id="mask_consumers-lstm-explicit", group="mask-consumers",
              description="Embedding then LSTM with an explicit float mask",
              axes={"layer": "Embedding", "consumer": "LSTM", "mask": "explicit",
-                   "mode": "eager"},
-             expected="error: the mask must be boolean"),
+                   "mode": "eager"}, subject="layers.LSTM",
+             expected="error (ValueError or TypeError): ValueError: the mask must be boolean"),
 ]
-LIMITATION = "JAX clamps out-of-range indices instead of raising <https://example.org/jax>"
+#: Covers the jax cells of the out-of-range case: the one jax-cpu mismatch is xfailed.
+LIMITATION = Limitation(id="jax-clamps", description="JAX clamps out-of-range indices instead "
+                        "of raising", link="https://example.org/jax", backends=("jax",),
+                        axes={"values": ("out_of_range",)})
 
 
 def _values(nan: int = 0, error: float | None = 0.0, device: str = "cpu:0") -> Observation:
@@ -83,36 +92,36 @@ def _error(error_type: str, message: str) -> Observation:
     return Observation(kind="error", error_type=error_type, message=message)
 
 
-def _run(env: EnvironmentInfo, cells: list[tuple[Outcome, Observation, str | None]]) -> Run:
+def _run(env: EnvironmentInfo, cells: list[tuple[Outcome, Observation]]) -> Run:
     ran = EnvironmentInfo(
         id=env.id, backend=env.backend, device=env.device, ran=True,
         versions={"keras": "3.15.1", "python": "3.11.7", env.backend: "1.0.0"},
         provenance={"device_name": "x86_64", "date": "2025-01-01T00:00:00+00:00",
                     "git_commit": "0123456789abcdef0123456789abcdef01234567"})
     results = [Result(case=case.id, environment=env.id, outcome=outcome, observed=obs,
-                      duration_s=0.25, limitation=limitation)
-               for case, (outcome, obs, limitation) in zip(CASES, cells, strict=True)]
-    return Run(schema_version=1, environment=ran, cases=CASES, results=results)
+                      verdict=verdict_for(outcome), duration_s=0.25)
+               for case, (outcome, obs) in zip(CASES, cells, strict=True)]
+    return Run(schema_version=SCHEMA_VERSION, environment=ran, cases=CASES, results=results)
 
 
 def _runs() -> list[Run]:
     bad_mask = _error("ValueError", f"\x1b[31mbad mask {SCRIPT} & </script>\x1b[0m")
     return [
         _run(ENVS[0], [
-            (Outcome.PASSED, _values(), None),
+            (Outcome.PASSED, _values()),
             (Outcome.PASSED, _error("InvalidArgumentError", "indices[0,1] = 12 is not in "
-                                    "[0, 10)"), None),
-            (Outcome.PASSED, bad_mask, None),
+                                    "[0, 10)")),
+            (Outcome.PASSED, bad_mask),
         ]),
         _run(ENVS[1], [
-            (Outcome.PASSED, _values(), None),
-            (Outcome.XFAILED, _values(nan=4, error=float("inf")), LIMITATION),
-            (Outcome.PASSED, _error("TypeError", "mask | must be bool"), None),
+            (Outcome.PASSED, _values()),
+            (Outcome.FAILED, _values(nan=4, error=float("inf"))),  # xfailed at merge
+            (Outcome.PASSED, _error("TypeError", "mask | must be bool")),
         ]),
         _run(ENVS[2], [
-            (Outcome.PASSED, _values(), None),
-            (Outcome.PASSED, _error("IndexError", "index out of range in self"), None),
-            (Outcome.PASSED, _error("RuntimeError", "mask must be bool"), None),
+            (Outcome.PASSED, _values()),
+            (Outcome.PASSED, _error("IndexError", "index out of range in self")),
+            (Outcome.PASSED, _error("RuntimeError", "mask must be bool")),
         ]),
     ]
 
@@ -120,7 +129,7 @@ def _runs() -> list[Run]:
 @pytest.fixture
 def matrix() -> Matrix:
     """3 cases by 4 environments; jax-gpu has no run file, so it is `not_run`."""
-    return merge_runs(_runs(), ENVS, NOW)
+    return apply_limitations(merge_runs(_runs(), ENVS, NOW), (LIMITATION,))
 
 
 def _golden(name: str, text: str) -> None:
@@ -140,21 +149,30 @@ def _golden(name: str, text: str) -> None:
 def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
     data = json.loads(render_json(matrix), parse_constant=pytest.fail)
     assert set(data) == {"schema_version", "generator", "generated_at", "environments",
-                         "cases", "results", "problems"}
-    assert data["schema_version"] == 1
+                         "cases", "results", "limitations", "problems"}
+    assert data["schema_version"] == 2
     assert "nox -s report" in data["generator"]
     assert data["generated_at"] == NOW
     for env in data["environments"]:
         assert {"id", "backend", "device", "ran", "versions"} <= set(env)
     for case in data["cases"]:
         # Contract keys; fields the harness adds later (e.g. `repro`) are allowed.
-        assert {"id", "group", "description", "axes", "expected"} <= set(case)
+        assert {"id", "group", "description", "axes", "subject", "expected"} <= set(case)
     observed = {"kind", "error_type", "message", "shape", "dtype", "max_abs_error",
-                "nan_count", "device"}
+                "nan_count", "device", "warnings"}
     for result in data["results"]:
-        assert set(result) >= {"case", "environment", "outcome", "observed", "duration_s",
-                               "limitation"}
+        assert set(result) >= {"case", "environment", "outcome", "observed", "verdict",
+                               "duration_s", "limitation"}
         assert set(result["observed"]) >= observed
+        assert set(result["verdict"]) == {"status", "cause", "detail"}
+    xfailed = [r for r in data["results"] if r["outcome"] == "xfailed"]
+    assert [(r["case"], r["environment"], r["limitation"], r["verdict"]["status"])
+            for r in xfailed] == [("embedding-rank2-int32-out_of_range", "jax-cpu",
+                                   "jax-clamps", "mismatched")]
+    assert data["limitations"] == [{
+        "id": "jax-clamps", "description": LIMITATION.description, "link": LIMITATION.link,
+        "backends": ["jax"], "devices": [], "axes": {"values": ["out_of_range"]},
+        "cells": 1, "stale": False}]
     pairs = [(r["case"], r["environment"]) for r in data["results"]]
     assert len(pairs) == len(set(pairs)) == 3 * 4
 
@@ -190,7 +208,8 @@ def test_markdown_matches_golden(matrix: Matrix) -> None:
 def test_markdown_escapes_untrusted_text() -> None:
     env = EnvironmentInfo(id="jax-gpu", backend="jax", device="gpu", ran=False,
                           reason=f"no GPU | {SCRIPT}")
-    markdown = render_markdown(merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"]))
+    merged = merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"])
+    markdown = render_markdown(apply_limitations(merged, (LIMITATION,)))
     assert SCRIPT not in markdown
     assert "\\<script\\>" in markdown
     assert "no GPU \\| " in markdown
@@ -213,7 +232,8 @@ def test_html_escapes_messages(matrix: Matrix) -> None:
 def test_html_escapes_text_from_the_runs() -> None:
     env = EnvironmentInfo(id="jax-gpu", backend="jax", device="gpu", ran=False,
                           reason=f"no GPU {SCRIPT}")
-    html = render_html(merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"]))
+    merged = merge_runs(_runs(), [env], NOW, problems=[f"x.json: {SCRIPT}"])
+    html = render_html(apply_limitations(merged, (LIMITATION,)))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert" not in html
 
@@ -242,7 +262,7 @@ def test_bad_run_file_is_a_problem_and_the_rest_renders(tmp_path: Path) -> None:
     dump_run(runs[1], tmp_path / "jax-cpu.json")
     good = (tmp_path / "jax-cpu.json").read_text(encoding="utf-8")
     (tmp_path / "torch-cpu.json").write_text(good[: len(good) // 2], encoding="utf-8")
-    matrix = collect(tmp_path, ENVS, now=NOW)
+    matrix = collect(tmp_path, ENVS, now=NOW, limitations=(LIMITATION,))
     assert len(matrix.problems) == 1
     assert "torch-cpu.json" in matrix.problems[0]
     assert "JSON" in matrix.problems[0]
@@ -310,12 +330,17 @@ def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 # --- views: limitations, clusters, pivots, repro snippets -----------------------------------
 
-def test_limitation_link() -> None:
-    assert limitation_link(LIMITATION) == (
+def test_limitation_link(matrix: Matrix) -> None:
+    assert limitation_link(matrix, "jax-clamps") == (
         "JAX clamps out-of-range indices instead of raising", "https://example.org/jax")
-    assert limitation_link("no link here") == ("no link here", None)
-    assert limitation_link("bad <javascript:alert(1)>")[1] is None
-    assert limitation_link(None) == ("", None)
+    assert limitation_link(matrix, "not-listed") == ("not-listed", None)
+    assert limitation_link(matrix, None) == ("", None)
+    hostile = Limitation(id="bad", description="bad", link="javascript:alert(1)")
+    assert limitation_link(apply_limitations(matrix, (hostile,)), "bad") == ("bad", None)
+    markdown = render_markdown(matrix)
+    section = markdown.split("## Divergences", 1)[1].split("## Legend", 1)[0]
+    assert "JAX clamps out-of-range indices instead of raising" in section
+    assert "https://example.org/jax" in section
 
 
 def test_normalise_message_keeps_the_cause() -> None:
@@ -331,13 +356,16 @@ def test_error_clusters(matrix: Matrix) -> None:
     assert [(c.signature, len(c.results)) for c in clusters] == [
         ("values where an error was expected, NaN rows", 1)]
     crash = Result(case="x", environment="jax-cpu", outcome=Outcome.CRASHED,
-                   observed=Observation(kind="crash", message="Segfault at 0x7f00"))
+                   observed=Observation(kind="crash", message="Segfault at 0x7f00"),
+                   verdict=verdict_for(Outcome.CRASHED))
     assert error_signature(crash, expects_error=False) == "crashed: Segfault at <addr>"
     timeout = Result(case="x", environment="jax-cpu", outcome=Outcome.TIMEOUT,
-                     observed=Observation(kind="timeout", message="Timeout (>60.0s)"))
+                     observed=Observation(kind="timeout", message="Timeout (>60.0s)"),
+                     verdict=verdict_for(Outcome.TIMEOUT))
     assert error_signature(timeout, expects_error=False) == "timed out"
     failed = Result(case="x", environment="jax-cpu", outcome=Outcome.FAILED,
-                    observed=_error("IndexError", "index 12 is out of bounds for size 10"))
+                    observed=_error("IndexError", "index 12 is out of bounds for size 10"),
+                    verdict=verdict_for(Outcome.FAILED))
     assert error_signature(failed, expects_error=False) == \
         "IndexError: index <n> is out of bounds for size <n>"
 
@@ -393,7 +421,10 @@ def test_every_real_case_has_a_python_repro() -> None:
     """Each case of the committed real run gives a snippet that compiles."""
     if not REAL.exists():
         pytest.fail(f"{REAL} is missing; regenerate it with `nox`")
-    real = MATRIX_ADAPTER.validate_json(REAL.read_text(encoding="utf-8"))
+    try:
+        real = read_document(REAL, MATRIX_ADAPTER, ValueError)
+    except ValueError as exc:  # e.g. published before schema_version 2: regenerate it
+        pytest.fail(str(exc))
     for case in real.cases:
         for env in real.environments[:1]:
             compile(repro_snippet(case, env), case.id, "exec")
@@ -429,3 +460,6 @@ def test_short_expected_keeps_the_error_type() -> None:
     assert short_expected("error: IndexError: Embedding ids must be in [0, 10)") == \
         "error (IndexError)"
     assert short_expected("error:") == "error"
+    assert short_expected("error (IndexError or InvalidArgumentError): IndexError: Embedding "
+                          "ids must be in the range [0, input_dim)") == \
+        "error (IndexError or InvalidArgumentError)"
