@@ -12,10 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from cells import verdict_for
 
 from matrix.diff import diff_matrices, main, observation_change, render_diff
 from matrix.report import render_json
 from matrix.results import (
+    SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
     Matrix,
@@ -45,9 +47,9 @@ def _matrix(envs: list[EnvironmentInfo], cells: dict[tuple[str, str], tuple[Outc
             ) -> Matrix:
     case_ids = list(dict.fromkeys(c for c, _ in cells))
     cases = [CaseInfo(id=c, group="g", description=c, axes={"mode": "eager"}) for c in case_ids]
-    results = [Result(case=c, environment=e, outcome=o, observed=obs)
+    results = [Result(case=c, environment=e, outcome=o, observed=obs, verdict=verdict_for(o))
                for (c, e), (o, obs) in cells.items()]
-    return Matrix(schema_version=1, generated_at="2025-01-01T00:00:00+00:00",
+    return Matrix(schema_version=SCHEMA_VERSION, generated_at="2025-01-01T00:00:00+00:00",
                   environments=envs, cases=cases, results=results)
 
 
@@ -147,7 +149,9 @@ def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize(("content", "expected"), [
     ("{", "not valid JSON"),
     ("[]", "JSON object"),
-    ('{"schema_version": 2}', "field `schema_version` is 2"),
+    ('{"schema_version": 1}', "field `schema_version` is 1; this harness reads "
+                              "schema_version 2. It was written before the v2 catalog"),
+    ('{"schema_version": 3}', "field `schema_version` is 3"),
 ])
 def test_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
                   expected: str) -> None:
@@ -169,6 +173,20 @@ def test_bad_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     err = capsys.readouterr().err
     assert str(new) in err
     assert "field `results.2.outcome`" in err
+
+
+def test_a_version_1_matrix_is_refused_with_the_advice_to_rerun(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _write(tmp_path)
+    data = json.loads(old.read_text(encoding="utf-8"))
+    data["schema_version"] = 1
+    for result in data["results"]:
+        del result["verdict"]
+    old.write_text(json.dumps(data), encoding="utf-8")
+    assert main([str(old), str(new)]) == 2
+    err = capsys.readouterr().err
+    assert "field `schema_version` is 1" in err
+    assert "rerun" in err
 
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
