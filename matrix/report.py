@@ -810,6 +810,8 @@ def _observation_data(matrix: Matrix, result: Result) -> dict[str, Any]:
         "nan_count": obs.nan_count, "device": obs.device,
         "limitation": description or None, "link": link,
         "short": short_observation(result),
+        "verdict": " ".join(filter(None, (result.verdict.status, result.verdict.cause))),
+        "warnings": obs.warnings or None,
     }
     error = obs.max_abs_error
     if error is not None and not math.isfinite(error):
@@ -984,6 +986,7 @@ def render_html(matrix: Matrix) -> str:
         failing=sum(len(cl.results) for cl in clusters),
         pivots=[_pivot_view(p, envs) for p in pivots(matrix)],
         short=short_observation, plural=_plural, data=script_json(data),
+        harness_errors=harness_errors(matrix),
     )
 
 
