@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cells import verdict_for
 
+from cases.limitations import Limitation
 from matrix.report import render_html
 from matrix.results import (
+    SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
     Matrix,
@@ -28,6 +31,7 @@ from matrix.results import (
     divergent_cases,
     silent_divergences,
 )
+from matrix.triage import apply_limitations
 
 CHROMIUM = os.environ.get("KCM_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,7 +39,14 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 OUTPUT = Path(os.environ.get("KCM_TEST_OUTPUT", Path(__file__).parents[1] / "reports" / ".work"
                              / "test-output")) / "browser"
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
-LINK = "JAX fills out-of-range rows with NaN <https://example.org/jax-take>"
+#: Joined at merge: the jax cell of emb-out_of_range and every cell of emb-negative.
+LIMITATIONS = (
+    Limitation(id="jax-take-fills-nan", description="JAX fills out-of-range rows with NaN",
+               link="https://example.org/jax-take", backends=("jax",),
+               axes={"values": ("out_of_range",)}),
+    Limitation(id="negative-ids-wrap", description="a negative id wraps like NumPy",
+               link="https://example.org/negative", axes={"values": ("negative",)}),
+)
 
 ENVS = ["tensorflow-cpu", "jax-cpu", "torch-cpu", "jax-gpu"]
 VALUES = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0,
@@ -54,21 +65,21 @@ def _matrix() -> Matrix:
                             versions={"keras": "3.15.1"},
                             provenance={"git_commit": "0123456789abcdef0123"})
             for e in ENVS]
-    rows: dict[str, tuple[str, dict[str, Any], str, list[tuple[Outcome, Observation, str | None]]]]
+    rows: dict[str, tuple[str, dict[str, Any], str, list[tuple[Outcome, Observation]]]]
     rows = {
         "emb-in_range": ("embedding", {"values": "in_range", "rank": 2}, "values",
-                         [(Outcome.PASSED, VALUES, None)] * 3),
+                         [(Outcome.PASSED, VALUES)] * 3),
         "emb-out_of_range": ("embedding", {"values": "out_of_range", "rank": 2},
                              "error: index 10 out of range",
                              [(Outcome.PASSED, _error("InvalidArgumentError", "indices[1,1] = 10")),
-                              (Outcome.XFAILED, NAN, LINK),
+                              (Outcome.FAILED, NAN),  # xfailed at merge
                               (Outcome.PASSED, _error("IndexError", "index out of range"))]),
         "emb-negative": ("embedding", {"values": "negative", "rank": 2}, "error: negative id",
-                         [(Outcome.XFAILED, VALUES, LINK)] * 3),
+                         [(Outcome.FAILED, VALUES)] * 3),  # xfailed at merge
         "mask-lstm": ("mask", {"values": "padded", "rank": 3}, "error: bad mask",
-                      [(Outcome.PASSED, _error("ValueError", HOSTILE), None),
-                       (Outcome.PASSED, _error("TypeError", "bad mask"), None),
-                       (Outcome.FAILED, _error("RuntimeError", "mask must be bool"), None)]),
+                      [(Outcome.PASSED, _error("ValueError", HOSTILE)),
+                       (Outcome.PASSED, _error("TypeError", "bad mask")),
+                       (Outcome.FAILED, _error("RuntimeError", "mask must be bool"))]),
     }
     cases, results = [], []
     for case_id, (group, axes, expected, cells) in rows.items():
@@ -78,14 +89,16 @@ def _matrix() -> Matrix:
         for env, cell in zip(ENVS, [*cells, None], strict=True):
             if cell is None:
                 results.append(Result(case=case_id, environment=env, outcome=Outcome.NOT_RUN,
-                                      observed=Observation(kind="not_run", message="no GPU")))
+                                      observed=Observation(kind="not_run", message="no GPU"),
+                                      verdict=verdict_for(Outcome.NOT_RUN, "no GPU")))
                 continue
-            outcome, observed, *rest = cell
+            outcome, observed = cell
             results.append(Result(case=case_id, environment=env, outcome=outcome,
-                                  observed=observed, duration_s=0.5,
-                                  limitation=rest[0] if rest else None))
-    return Matrix(schema_version=1, generated_at="2025-01-02T03:04:05+00:00",
-                  environments=envs, cases=cases, results=results)
+                                  observed=observed, verdict=verdict_for(outcome),
+                                  duration_s=0.5))
+    matrix = Matrix(schema_version=SCHEMA_VERSION, generated_at="2025-01-02T03:04:05+00:00",
+                    environments=envs, cases=cases, results=results)
+    return apply_limitations(matrix, LIMITATIONS)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ from matrix.results import (
     Outcome,
     Result,
     Run,
+    Verdict,
     dump_run,
     error_observation,
     fold_reports,
@@ -84,11 +85,17 @@ def _backend_run(env_id: str) -> Run:
                              ["printed_tail", HOSTILE[-4000:]]]},
     ]
     crashed, _ = fold_reports(crash_log, env_id)
+    # What `cases.expect.judge` says of it: the message is quoted in the verdict's detail.
+    mismatch = Verdict(status="mismatched", cause="error_where_values_expected",
+                       detail=f"the reference expects values, the backend raised "
+                              f"{raised.error_type}: {raised.message}")
     results = [
         Result(case="case-0", environment=env_id, outcome=Outcome.PASSED,
                observed=Observation(kind="value", shape=[1], dtype="float32",
-                                    max_abs_error=0.0, nan_count=0)),
-        Result(case="case-1", environment=env_id, outcome=Outcome.FAILED, observed=raised),
+                                    max_abs_error=0.0, nan_count=0),
+               verdict=Verdict(status="matched")),
+        Result(case="case-1", environment=env_id, outcome=Outcome.FAILED, observed=raised,
+               verdict=mismatch),
         *crashed,
     ]
     return Run(schema_version=SCHEMA_VERSION, environment=_env(env_id), cases=CASES,
@@ -200,17 +207,26 @@ def test_diff_markdown(matrix: Matrix) -> None:
 def _hand_edited_runs(folder: Path) -> Path:
     """Run files with hostile text in every free-text field, as a hand-edited one holds it."""
     hostile_obs = Observation(kind="error", error_type=f"Bad{SCRIPT}{ANSI}", message=HOSTILE,
-                              device=HOSTILE[:1000])
-    results = [Result(case=c.id, environment="jax-cpu", outcome=Outcome.FAILED,
-                      observed=hostile_obs, limitation=f"{HOSTILE[:200]} <https://x.org>")
-               for c in CASES]
+                              device=HOSTILE[:1000],
+                              warnings=[HOSTILE[:10_000], *[f"{ANSI}UserWarning: {SCRIPT}"] * 19])
+    # case-1 is a harness error: its detail is shown in the report's harness errors section.
+    verdicts = [Verdict(status="mismatched", cause="error_where_values_expected",
+                        detail=HOSTILE),
+                Verdict(status="harness_error", detail=HOSTILE),
+                Verdict(status="mismatched", cause="refused_other_reason", detail=HOSTILE)]
+    results = [Result(case=c.id, environment="jax-cpu",
+                      outcome=Outcome.ERROR if v.status == "harness_error" else Outcome.FAILED,
+                      observed=hostile_obs, verdict=v,
+                      limitation=f"{HOSTILE[:200]} <https://x.org>")
+               for c, v in zip(CASES, verdicts, strict=True)]
     env = _env("jax-cpu", provenance={"device_name": f"{SCRIPT}{ANSI} | `x`",
                                       "git_commit": SCRIPT})
     dump_run(Run(schema_version=SCHEMA_VERSION, environment=env, cases=CASES,
                  results=results), folder / "jax-cpu.json")
     gone = _env("torch-cpu", ran=False, reason=f"{ANSI}no GPU | {SCRIPT}")
     cells = [dataclasses.replace(r, environment="torch-cpu", outcome=Outcome.NOT_RUN,
-                                 observed=Observation(kind="not_run", message=HOSTILE))
+                                 observed=Observation(kind="not_run", message=HOSTILE),
+                                 verdict=Verdict(status="not_run", detail=HOSTILE))
              for r in results]
     dump_run(Run(schema_version=SCHEMA_VERSION, environment=gone, cases=CASES, results=cells),
              folder / "torch-cpu.json")
@@ -222,7 +238,23 @@ def _hand_edited_matrix(folder: Path) -> Matrix:
 
 
 def test_markdown_from_a_hand_edited_run_file(tmp_path: Path) -> None:
-    _assert_markdown_safe(render_markdown(_hand_edited_matrix(tmp_path)))
+    markdown = render_markdown(_hand_edited_matrix(tmp_path))
+    harness = markdown.split("## Harness errors", 1)[1]
+    assert "\\<script\\>alert(1)" in harness  # the verdict's detail, shown as text
+    _assert_markdown_safe(markdown)
+
+
+def test_hand_edited_verdicts_warnings_and_limitations_are_cleaned(tmp_path: Path) -> None:
+    matrix = _hand_edited_matrix(tmp_path)
+    for result in matrix.results:
+        detail = result.verdict.detail or ""
+        assert len(detail) <= MESSAGE_LIMIT
+        assert "\x1b" not in detail
+        assert SCRIPT in detail
+        assert len(result.observed.warnings) <= 10
+        assert all("\x1b" not in w and len(w) <= 200 for w in result.observed.warnings)
+        # A run file carries no triage: the merge sets the limitation from the catalog's.
+        assert result.limitation is None
 
 
 def test_html_from_a_hand_edited_run_file_is_escaped(tmp_path: Path) -> None:
