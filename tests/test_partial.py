@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cells import verdict_for
+
 from matrix.report import collect
 from matrix.results import (
+    SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
     Observation,
@@ -28,8 +31,9 @@ def _run(cases: list[CaseInfo], outcome: Outcome, date: str) -> Run:
     env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True,
                           provenance={"date": date, "commit": "abc"})
     results = [Result(case=c.id, environment="jax-cpu", outcome=outcome,
-                      observed=Observation(kind="value")) for c in cases]
-    return Run(schema_version=1, environment=env, cases=cases, results=results)
+                      observed=Observation(kind="value"), verdict=verdict_for(outcome))
+               for c in cases]
+    return Run(schema_version=SCHEMA_VERSION, environment=env, cases=cases, results=results)
 
 
 def _cells(runs: Path) -> tuple[dict[str, Outcome], list[str], dict[str, object]]:
@@ -79,9 +83,10 @@ def test_slices_beside_shards_are_left_out_with_a_note(tmp_path: Path) -> None:
     for index, cases in ((1, CASES[:2]), (2, CASES[2:])):
         run = _run(cases, Outcome.PASSED, "2025-01-01T00:00:00+00:00")
         env = run.environment
-        run = Run(schema_version=1, cases=cases, results=run.results, environment=EnvironmentInfo(
-            id=env.id, backend=env.backend, device=env.device, ran=True,
-            provenance={**env.provenance, "shard": f"{index}/2"}))
+        run = Run(schema_version=SCHEMA_VERSION, cases=cases, results=run.results,
+                  environment=EnvironmentInfo(
+                      id=env.id, backend=env.backend, device=env.device, ran=True,
+                      provenance={**env.provenance, "shard": f"{index}/2"}))
         dump_run(run, tmp_path / f"jax-cpu.shard-{index}-of-2.json")
     dump_run(_run(CASES[:1], Outcome.FAILED, "2025-01-02T00:00:00+00:00"),
              tmp_path / "jax-cpu.partial-0123abcd.json")
