@@ -2,9 +2,10 @@
 
 Random but valid input never breaks them: random report-log event streams in the shapes
 pytest-reportlog writes (setup, call and teardown reports, xdist's `???` crash reports, skips
-with a `(path, line, message)` long representation, xfails, noise events) fold into one
-result per case; random runs merge into a matrix where every case meets every environment in
-exactly one result; random shards of one environment combine; the three report formats and
+with a `(path, line, message)` long representation, recorded verdicts, noise events) fold into
+one result per case, its outcome that of its raw verdict; random runs merge and are triaged
+against random limitations into a matrix where every case meets every environment in exactly
+one result; random shards of one environment combine; the three report formats and
 the diff render any matrix, hostile strings from the backends included, the JSON round-trips
 through `MATRIX_ADAPTER`, and no `<script` from the data reaches the HTML.
 
@@ -25,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
+from cases.limitations import Limitation
 from matrix.diff import diff_matrices, render_diff
 from matrix.report import render_html, render_json, render_markdown
 from matrix.results import (
@@ -39,12 +41,15 @@ from matrix.results import (
     Result,
     Run,
     RunFileError,
+    Verdict,
     combine_shards,
     dump_run,
     fold_reports,
     load_run,
     merge_runs,
+    outcome_of,
 )
+from matrix.triage import apply_limitations
 
 NOW = "2025-01-02T03:04:05+00:00"
 SAFE = "abcdefghijklmnopqrstuvwxyz0123456789-_."
@@ -88,17 +93,52 @@ def observations(draw: st.DrawFn) -> Observation:
         dtype=draw(st.one_of(st.none(), st.sampled_from(["float32", "bool", "int32"]))),
         max_abs_error=draw(errors), nan_count=draw(st.one_of(st.none(), st.integers(0, 99))),
         device=draw(maybe_text), weights_dtype=draw(st.one_of(st.none(), st.just("float32"))),
+        warnings=draw(st.lists(text, max_size=3)),
     )
+
+
+STATUSES = ["matched", "mismatched", "harness_error", "crashed", "timeout", "not_run",
+            "not_applicable"]
+CAUSES = [None, "values_differ", "values_where_refused", "error_where_values_expected",
+          "refused_other_reason", "dtype", "shape", "device"]
+
+
+@st.composite
+def verdicts(draw: st.DrawFn) -> Verdict:
+    """Any raw verdict a run can record."""
+    return Verdict(status=draw(st.sampled_from(STATUSES)), cause=draw(st.sampled_from(CAUSES)),
+                   detail=draw(maybe_text))
+
+
+AXIS_KEYS = ["mode", "rank", "input_dtype", "values", "x"]
+AXIS_VALUES = st.one_of(st.integers(0, 5), st.text(alphabet=SAFE, max_size=8))
+BACKENDS = ["jax", "torch", "tensorflow", "x"]
+
+
+@st.composite
+def limitation_lists(draw: st.DrawFn) -> list[Limitation]:
+    """Limitations as a (user) catalog declares them: hostile words and links included."""
+    found = []
+    for lim_id in draw(st.lists(st.one_of(ids, st.just(SCRIPT)), unique=True, max_size=4)):
+        found.append(Limitation(
+            id=lim_id, description=draw(text),
+            link=draw(st.sampled_from(["https://example.org/x", "javascript:alert(1)", SCRIPT])),
+            backends=tuple(draw(st.lists(st.sampled_from(BACKENDS), unique=True, max_size=2))),
+            axes=draw(st.dictionaries(st.sampled_from(AXIS_KEYS),
+                                      st.lists(AXIS_VALUES, min_size=1, max_size=2)
+                                      .map(tuple), max_size=2))))
+    return found
 
 
 @st.composite
 def case_infos(draw: st.DrawFn, case_ids: list[str]) -> list[CaseInfo]:
-    axes = st.dictionaries(st.sampled_from(["mode", "rank", "input_dtype", "values", "x"]),
-                           st.one_of(st.integers(0, 5), st.text(alphabet=SAFE, max_size=8)),
-                           max_size=4)
+    axes = st.dictionaries(st.sampled_from(AXIS_KEYS), AXIS_VALUES, max_size=4)
     return [CaseInfo(id=c, group=draw(st.sampled_from(["g1", "g2", SCRIPT])),
                      description=draw(text), axes=draw(axes),
-                     expected=draw(st.sampled_from(["values", "error: IndexError: <x> |"])),
+                     subject=draw(st.sampled_from(["layers.Embedding", "ops.take", SCRIPT])),
+                     expected=draw(st.sampled_from([
+                         "values", "error (IndexError or InvalidArgumentError): IndexError: "
+                         "<x> |", f"error ({SCRIPT}): {SCRIPT}"])),
                      repro=draw(st.one_of(st.none(), text)))
             for c in case_ids]
 
@@ -117,12 +157,16 @@ def runs(draw: st.DrawFn, env_id: str, case_ids: list[str]) -> Run:
     """One environment's run over a subset of the cases; some cases may lack a result."""
     mine = draw(st.lists(st.sampled_from(case_ids), unique=True)) if case_ids else []
     with_result = [c for c in mine if draw(st.booleans()) or len(mine) < 3]
-    results = [Result(case=c, environment=env_id, outcome=draw(st.sampled_from(Outcome)),
-                      observed=draw(observations()),
-                      duration_s=draw(st.floats(0, 100, allow_nan=False)),
-                      limitation=draw(st.one_of(st.none(), st.just(
-                          f"{SCRIPT} <https://example.org/x>"), text)))
-               for c in with_result]
+    results = []
+    for c in with_result:
+        verdict = draw(verdicts())
+        # A run file carries the outcome of its verdict with no limitation applied; a
+        # hand-edited one may hold anything in `limitation`, which the merge recomputes.
+        results.append(Result(case=c, environment=env_id,
+                              outcome=outcome_of(verdict, limited=draw(st.booleans())),
+                              observed=draw(observations()), verdict=verdict,
+                              duration_s=draw(st.floats(0, 100, allow_nan=False)),
+                              limitation=draw(st.one_of(st.none(), st.just(SCRIPT), text))))
     ran = draw(st.booleans())
     env = _env(env_id, ran, None if ran else draw(text),
                # Package versions come from importlib.metadata, not from the backend's
@@ -149,7 +193,8 @@ def matrices(draw: st.DrawFn) -> tuple[Matrix, list[Run], list[EnvironmentInfo]]
     all_runs = [draw(runs(e, case_ids)) for e in run_ids]
     declared = [_env(e, False, draw(maybe_text)) for e in declared_ids]
     problems = draw(st.lists(text, max_size=2))
-    return merge_runs(all_runs, declared, NOW, problems), all_runs, declared
+    merged = merge_runs(all_runs, declared, NOW, problems)
+    return apply_limitations(merged, draw(limitation_lists())), all_runs, declared
 
 
 # --- the merge ------------------------------------------------------------------------------
@@ -167,6 +212,17 @@ def test_every_case_meets_every_environment_in_exactly_one_result(
     assert set(case_ids) == {c.id for r in all_runs for c in r.cases}
     pairs = [(r.case, r.environment) for r in matrix.results]
     assert len(pairs) == len(set(pairs)) == len(case_ids) * len(env_ids)
+    listed = {lim.id for lim in matrix.limitations}
+    for result in matrix.results:  # triaged: the outcome is the verdict's, limitation or not
+        assert result.outcome is outcome_of(result.verdict, result.limitation is not None)
+        assert result.limitation is None or result.limitation in listed
+        if result.limitation is not None:
+            assert result.verdict.status in ("matched", "mismatched")
+    for lim in matrix.limitations:
+        covered = [r for r in matrix.results if r.limitation == lim.id]
+        assert lim.cells == len(covered)
+        assert lim.stale == (bool(covered) and all(r.outcome is Outcome.XPASSED
+                                                    for r in covered))
     ran = {r.environment.id: r.environment.ran for r in all_runs}
     for env in matrix.environments:
         if env.id not in ran:  # no run file: never a 0% column
@@ -278,12 +334,12 @@ def case_events(draw: st.DrawFn, case: str) -> list[dict[str, Any]]:
                              ["printed_tail", draw(text)]]))
         return events
     outcome = draw(st.sampled_from(["passed", "failed", "skipped"]))
-    props = [["limitation", draw(text)]] if draw(st.booleans()) else []
+    props: list[Any] = []
     if draw(st.booleans()) or outcome == "passed":
         props.append(_observation_prop(draw(observations())))
+    if draw(st.booleans()) or outcome == "passed":
+        props.append(["verdict", dataclasses.asdict(draw(verdicts()))])
     extra: dict[str, Any] = {"user_properties": props, "longrepr": draw(longreprs())}
-    if draw(st.booleans()):
-        extra["wasxfail"] = draw(text)
     events.append(_report(node, "call", outcome, **extra))
     teardown = draw(st.sampled_from(["passed", "passed", "failed"]))
     events.append(_report(node, "teardown", teardown,
@@ -317,6 +373,10 @@ def report_logs(draw: st.DrawFn) -> tuple[list[str], list[dict[str, Any]]]:
     return cases, events
 
 
+def _id(event: dict[str, Any]) -> str:
+    return str(event["nodeid"]).split("::test_case[", 1)[1][:-1]
+
+
 def _decided(events: list[dict[str, Any]]) -> set[str]:
     """Case ids with a report that decides their cell (what the fold must turn into one)."""
     out = set()
@@ -339,8 +399,21 @@ def test_fold_gives_one_result_per_decided_case(log: tuple[list[str], list[dict[
     assert [r.case for r in results] == [c for c in cases if c in _decided(events)]
     assert all(r.environment == "jax-cpu" for r in results)
     assert all(isinstance(r.outcome, Outcome) for r in results)
+    # No limitation is applied in a run: the outcome is the raw verdict's.
+    assert all(r.outcome is outcome_of(r.verdict, False) for r in results)
+    assert all(r.limitation is None for r in results)
     by_case = {r.case: r for r in results}
     for event in events:
+        if "::test_case[" not in str(event.get("nodeid", "")):
+            continue
+        recorded = dict(event.get("user_properties") or [])
+        if event.get("when") == "call" and "verdict" in recorded:
+            assert dataclasses.asdict(by_case[_id(event)].verdict) == recorded["verdict"]
+        elif event.get("when") == "call" and event["outcome"] == "skipped" \
+                and "not_run: " in str(event["longrepr"]):
+            assert by_case[_id(event)].verdict.status == "not_run"
+        elif event.get("when") == "call" and event["outcome"] != "skipped":
+            assert by_case[_id(event)].verdict.status == "harness_error"
         if event.get("when") == "???":
             case = str(event["nodeid"]).split("[", 1)[1][:-1]
             ended = dict(event["user_properties"])["ended_by"]
