@@ -66,8 +66,6 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
 WORK_DIR = ROOT / "reports" / ".work"
 DEFAULT_TIMEOUT_S = 120
-#: Restarts of the worker a run allows; each crashed or timed-out case costs one.
-MAX_WORKER_RESTARTS = 1000
 
 nox.options.sessions = [f"run({e.id})"
                         for e in ENVIRONMENTS if e.default] + ["report"]

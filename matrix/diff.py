@@ -34,7 +34,6 @@ from matrix.report import normalise_message, short_observation
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
-    EnvironmentInfo,
     Matrix,
     Observation,
     Outcome,
@@ -135,10 +134,6 @@ def observation_change(old: Observation, new: Observation) -> str:
     if not _close(old.max_abs_error, new.max_abs_error):
         changes.append(f"max abs error {old.max_abs_error} → {new.max_abs_error}")
     return ", ".join(changes)
-
-
-def _ran(env: EnvironmentInfo | None) -> bool:
-    return env is not None and env.ran
 
 
 def diff_matrices(old: Matrix, new: Matrix) -> MatrixDiff:

@@ -563,12 +563,6 @@ def share(matched: int, ran: int) -> str:
     return f"{matched}/{ran} ({100 * matched / ran:.0f}%)" if ran else "—"
 
 
-def silent_cases(matrix: Matrix, silent: Sequence[Result] | None = None) -> list[str]:
-    """Case ids with at least one silent divergence, in catalog order."""
-    ids = {r.case for r in (silent_divergences(matrix) if silent is None else silent)}
-    return [c.id for c in matrix.cases if c.id in ids]
-
-
 # --- Markdown -------------------------------------------------------------------------------
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\|<>`*[]"})

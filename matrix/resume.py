@@ -30,7 +30,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 LOG = "report-log.jsonl"
 COLLECTED = "collected.json"
@@ -45,13 +45,6 @@ ResumeMode = Literal["auto", "resume", "fresh"]
 
 _CASE = re.compile(r"::test_case\[(.*)\]$")
 _INTERRUPTED = "KeyboardInterrupt"
-
-
-class HasNodeId(Protocol):
-    """What `deselect_done` needs of a pytest item."""
-
-    @property
-    def nodeid(self) -> str: ...
 
 
 def case_id_of(nodeid: str) -> str | None:

@@ -49,7 +49,8 @@ def test_ids_are_derived_and_stable() -> None:
 
 def test_every_case_names_its_subject_and_one_line_description() -> None:
     for case in builtin_cases():
-        assert case.description and "\n" not in case.description, case.id
+        assert case.description, case.id
+        assert "\n" not in case.description, case.id
         assert case.axes.get("subject"), case.id
 
 
@@ -240,7 +241,8 @@ def test_a_refusal_matches_only_an_error_of_its_types() -> None:
 
 def test_a_harness_error_is_never_a_backend_answer() -> None:
     harness = Observation(kind="error", error_type="HarnessError", message="weights differ")
-    for want in (_refusing(), expected(_by_id()["embedding-dtype-rank2-int32-in_range-none-eager"])):
+    in_range = expected(_by_id()["embedding-dtype-rank2-int32-in_range-none-eager"])
+    for want in (_refusing(), in_range):
         assert judge(want, harness).status == "harness_error"  # type: ignore[arg-type]
 
 
