@@ -26,8 +26,10 @@ from matrix.failures import (
 )
 from matrix.report import collect, render_markdown
 from matrix.results import (
+    SCHEMA_VERSION,
     EnvironmentInfo,
     Outcome,
+    Verdict,
     dump_run,
     fold_reports,
     fold_run,
@@ -230,6 +232,7 @@ def test_install_failure_is_the_environments_error_and_the_rest_renders(tmp_path
                                       "found for jax==9.9")
     assert run.environment.provenance["install"]["failed"] is True
     assert {r.outcome for r in run.results} == {Outcome.ERROR}
+    assert {r.verdict.status for r in run.results} == {"harness_error"}
     assert {r.observed.error_type for r in run.results} == {INSTALL_ERROR}
     assert {c.id for c in run.cases} == {r.case for r in run.results}
     assert "hostile-after-eager" in {c.id for c in run.cases}
@@ -238,9 +241,11 @@ def test_install_failure_is_the_environments_error_and_the_rest_renders(tmp_path
     assert load_run(runs / "jax-cpu.json") == run
     other = load_run(runs / "jax-cpu.json")
     other_env = EnvironmentInfo(id="torch-cpu", backend="torch", device="cpu", ran=True)
-    ok = type(other)(schema_version=1, environment=other_env, cases=other.cases[:2],
+    ok = type(other)(schema_version=SCHEMA_VERSION, environment=other_env,
+                     cases=other.cases[:2],
                      results=[type(r)(case=r.case, environment="torch-cpu",
-                                      outcome=Outcome.PASSED, observed=r.observed)
+                                      outcome=Outcome.PASSED, observed=r.observed,
+                                      verdict=Verdict(status="matched"))
                               for r in other.results[:2]])
     dump_run(ok, runs / "torch-cpu.json")
     declared = [EnvironmentInfo(id=e, backend=e.split("-")[0], device="cpu", ran=False)
