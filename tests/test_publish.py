@@ -109,6 +109,24 @@ def test_sharded_environment_is_merged(tmp_path: Path) -> None:
     assert _index(site)[-1]["environments"]["torch-cpu"]["passed"] == 4
 
 
+def test_the_published_matrix_is_triaged_at_merge(tmp_path: Path) -> None:
+    site, _ = _build(tmp_path)
+    matrix = json.loads((site / "compatibility.json").read_text(encoding="utf-8"))
+    cells = {(r["case"], r["environment"]): r for r in matrix["results"]}
+    # The run file holds only c4's raw verdict; the catalog's limitation xfails it here.
+    raw = json.loads((DATA / "runs" / "jax-cpu.json").read_text(encoding="utf-8"))
+    assert {r["case"]: (r["outcome"], r["limitation"]) for r in raw["results"]}["c4"] == \
+        ("failed", None)
+    c4 = cells[("c4", "jax-cpu")]
+    assert (c4["outcome"], c4["limitation"], c4["verdict"]["status"]) == (
+        "xfailed", "jax-take-fills-nan", "mismatched")
+    assert (cells[("c3", "jax-cpu")]["outcome"], cells[("c3", "jax-cpu")]["limitation"]) == (
+        "failed", None)
+    listed = {lim["id"]: lim for lim in matrix["limitations"]}
+    assert listed["jax-take-fills-nan"]["cells"] == 1
+    assert listed["jax-take-fills-nan"]["stale"] is False
+
+
 def test_first_publish_has_one_run_and_no_diff(tmp_path: Path) -> None:
     site, published = _build(tmp_path, previous=None)
     assert published.regressions is None

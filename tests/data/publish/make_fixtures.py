@@ -1,9 +1,11 @@
 """Writes the publish fixtures beside this file: small hand-made run files and a previous site.
 
-`runs/`: `jax-cpu` (ran: 2 passed, 1 failed, 1 xfailed), `torch-cpu` in two shards (all
-passed), no file for `tensorflow-cpu` nor the GPU environments. `previous/`: the site as
-published the day before (jax-cpu's `c3` passed then, so today it regressed), with one run in
-its history. Regenerate with `python tests/data/publish/make_fixtures.py`.
+`runs/`: `jax-cpu` (ran: 2 matched, 2 mismatched; `c4` has `values: out_of_range`, which the
+limitation `jax-take-fills-nan` covers on jax, so it is xfailed at merge, and `c3` failed),
+`torch-cpu` in two shards (all passed), no file for `tensorflow-cpu` nor the GPU
+environments. `previous/`: the site as published the day before (jax-cpu's `c3` passed then,
+so today it regressed), with one run in its history. Regenerate with
+`python tests/data/publish/make_fixtures.py`.
 """
 
 from __future__ import annotations
@@ -25,24 +27,36 @@ from matrix.results import (  # noqa: E402
     Outcome,
     Result,
     Run,
+    Verdict,
     dump_run,
     merge_runs,
+    outcome_of,
 )
+from matrix.triage import apply_limitations  # noqa: E402
 
 CASES = [CaseInfo(id=f"c{i}", group="fixture", description=f"case {i}",
-                  axes={"layer": "Embedding", "rank": i}) for i in range(1, 5)]
+                  axes={"layer": "Embedding", "rank": i,
+                        **({"values": "out_of_range"} if i == 4 else {})},
+                  subject="layers.Embedding") for i in range(1, 5)]
 VALUE = Observation(kind="value", shape=[2, 4], dtype="float32", max_abs_error=0.0,
                     nan_count=0, device="cpu:0")
 
 
-def _run(env_id: str, backend: str, outcomes: dict[str, Outcome], date: str,
+def _run(env_id: str, backend: str, matched: dict[str, bool], date: str,
          shard: str | None = None) -> Run:
-    cases = [c for c in CASES if c.id in outcomes]
-    results = [Result(case=c.id, environment=env_id, outcome=outcomes[c.id],
-                      observed=VALUE if outcomes[c.id] is not Outcome.FAILED else
-                      Observation(kind="value", shape=[2, 4], dtype="float32",
-                                  max_abs_error=1.0, nan_count=0, device="cpu:0"),
-                      duration_s=0.01) for c in cases]
+    """A run file: raw verdicts, and the outcome with no limitation applied."""
+    cases = [c for c in CASES if c.id in matched]
+    results = []
+    for c in cases:
+        verdict = Verdict(status="matched") if matched[c.id] else Verdict(
+            status="mismatched", cause="values_differ",
+            detail="values differ from the reference: max abs error 1 > tolerance 0, 0 NaN")
+        results.append(Result(case=c.id, environment=env_id,
+                              outcome=outcome_of(verdict, False), verdict=verdict,
+                              observed=VALUE if matched[c.id] else
+                              Observation(kind="value", shape=[2, 4], dtype="float32",
+                                          max_abs_error=1.0, nan_count=0, device="cpu:0"),
+                              duration_s=0.01))
     env = EnvironmentInfo(id=env_id, backend=backend, device="cpu", ran=True,
                           versions={"keras": "3.15.1", backend: "1.0"},
                           provenance={"date": date, "git_commit": "f" * 40, "shard": shard})
@@ -54,17 +68,19 @@ def main() -> None:
     for name in ("runs", "previous"):
         shutil.rmtree(HERE / name, ignore_errors=True)
     today, yesterday = "2026-11-29T03:00:00+00:00", "2026-11-28T03:00:00+00:00"
-    p, f, x = Outcome.PASSED, Outcome.FAILED, Outcome.XFAILED
-    dump_run(_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": f, "c4": x}, today),
+    p, f = True, False
+    dump_run(_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": f, "c4": f}, today),
              HERE / "runs" / "jax-cpu.json")
     dump_run(_run("torch-cpu", "torch", {"c1": p, "c3": p}, today, "1/2"),
              HERE / "runs" / "torch-cpu.shard-1-of-2.json")
     dump_run(_run("torch-cpu", "torch", {"c2": p, "c4": p}, today, "2/2"),
              HERE / "runs" / "torch-cpu.shard-2-of-2.json")
 
-    before = [_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": p, "c4": x}, yesterday),
+    before = [_run("jax-cpu", "jax", {"c1": p, "c2": p, "c3": p, "c4": f}, yesterday),
               _run("torch-cpu", "torch", {"c1": p, "c2": p, "c3": p, "c4": p}, yesterday)]
-    matrix = merge_runs(before, declared_environments(), yesterday)
+    matrix = apply_limitations(merge_runs(before, declared_environments(), yesterday))
+    assert {(r.case, r.environment): r.outcome for r in matrix.results}[("c4", "jax-cpu")] \
+        is Outcome.XFAILED
     previous = HERE / "previous"
     entry = previous / "history" / "2026-11-28-aaaaaaa"
     entry.mkdir(parents=True)
