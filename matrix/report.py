@@ -1060,13 +1060,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of run files (default: reports/runs)")
     parser.add_argument("--out", type=Path, default=Path("reports"),
                         help="folder to write the reports to (default: reports)")
+    parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
+                        help="a user case module whose LIMITATIONS are joined too (repeatable)")
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         print(f"error: the runs folder {args.runs} does not exist; run an environment "
               f"first (bare `nox` runs every CPU environment), or pass --runs. "
               f"Received: --runs={args.runs}", file=sys.stderr)
         return 2
-    matrix = collect(args.runs)
+    limitations = None
+    if args.catalog:
+        from cases import CatalogError, load_catalog
+
+        try:
+            limitations = list(load_catalog(args.catalog).limitations)
+        except CatalogError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    matrix = collect(args.runs, limitations=limitations)
     paths = write_reports(matrix, args.out)
     console = Console()
     print_summary(matrix, console)

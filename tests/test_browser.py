@@ -136,13 +136,13 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
 
 
 def _visible_rows(page: Any) -> list[str]:
-    return page.eval_on_selector_all(
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
         "#grid tr[data-c]", "rows => rows.filter(r => !r.hidden && r.offsetParent !== null)"
         ".map(r => r.querySelector('code').textContent)")
 
 
 def _visible_columns(page: Any) -> list[str]:
-    return page.eval_on_selector_all(
+    return page.eval_on_selector_all(  # type: ignore[no-any-return]
         "#grid thead th", "ths => ths.slice(1).filter(th => th.offsetParent !== null)"
         ".map(th => th.firstChild.textContent.trim())")
 

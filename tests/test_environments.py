@@ -106,7 +106,8 @@ def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
     assert runs["run(jax-cpu)"]["tags"] == ["run", "jax", "cpu", "latest", "jax-cpu"]
     assert runs["run(jax-cpu)"]["call_spec"] == {"backend": "jax", "device": "cpu",
                                                  "channel": "latest"}
-    assert runs["run(jax-cpu-nightly)"]["tags"][3] == "nightly"
+    nightly: list[str] = runs["run(jax-cpu-nightly)"]["tags"]  # type: ignore[assignment]
+    assert nightly[3] == "nightly"
     everything = listed("-s", "report", "tests", "lint", "diff", "publish", "pins")
     assert {s["name"] for s in everything} == {"report", "tests", "lint", "diff", "publish",
                                                "pins"}

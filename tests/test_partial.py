@@ -55,7 +55,8 @@ def test_a_newer_slice_is_merged_over_the_full_run(tmp_path: Path) -> None:
                      "case-2": Outcome.PASSED, "mine": Outcome.FAILED}
     assert any("merged the partial run jax-cpu.partial-0123abcd.json" in p for p in problems)
     assert not any("one run file per environment" in p for p in problems)
-    (partial,) = provenance["partials"]  # type: ignore[misc]
+    partials: list[dict[str, object]] = provenance["partials"]  # type: ignore[assignment]
+    (partial,) = partials
     assert partial["file"] == "jax-cpu.partial-0123abcd.json"
     assert partial["cells"] == 2
 

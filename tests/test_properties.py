@@ -1,3 +1,4 @@
+# mypy: disallow-untyped-decorators=False
 """Property-based tests (hypothesis) of the fold, the merge, shards, the diff and the renderers.
 
 Random but valid input never breaks them: random report-log event streams in the shapes

@@ -156,3 +156,25 @@ def test_collect_uses_the_catalog_limitations_by_default(tmp_path: Path) -> None
     neg = next(r for r in matrix.results if (r.case, r.environment) == ("neg", "jax-cpu"))
     # `values: negative` alone (no `bad_id`) is covered by none of the catalog's limitations.
     assert (neg.outcome, neg.limitation) == (Outcome.FAILED, None)
+
+
+def test_a_user_catalogs_limitations_are_joined_by_the_report(tmp_path: Path) -> None:
+    """`python -m matrix.report --catalog my_cases.py` joins that module's LIMITATIONS too."""
+    from matrix import report
+
+    module = tmp_path / "my_cases.py"
+    module.write_text(
+        "from cases.limitations import Limitation\n"
+        "CASES = []\n"
+        "LIMITATIONS = [Limitation(id='mine', description='my known divergence',\n"
+        "                          link='https://example.org/mine', axes={'mine': ('yes',)})]\n")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    assert report.main(["--runs", str(runs), "--out", str(tmp_path / "out"),
+                        "--catalog", str(module)]) == 0
+    written = json.loads((tmp_path / "out" / "compatibility.json").read_text())
+    assert "mine" in [lim["id"] for lim in written["limitations"]]
+    bad = tmp_path / "bad.py"
+    bad.write_text("CASES = 3\n")
+    assert report.main(["--runs", str(runs), "--out", str(tmp_path / "out2"),
+                        "--catalog", str(bad)]) == 2
