@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,12 +38,14 @@ class ExpectedError:
     Attributes:
         reason: the reference's own message, `IndexError: Embedding ids must be ...`.
         types: exception class names that count as the same refusal.
-        pattern: a regular expression the message must match, or None.
+        pattern: a regular expression every such message must match, or None.
+        patterns: error type -> a regular expression its message must match.
     """
 
     reason: str
     types: tuple[str, ...]
     pattern: str | None = None
+    patterns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,7 +231,8 @@ def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
         record = SUBJECTS[step.subject]
         types = {**DEFAULT_REFUSALS, **record.refusals}.get(name)
         if types is not None:
-            return ExpectedError(reason=f"{name}: {exc}", types=types)
+            patterns = {t: p for t, p in record.refusal_patterns.items() if t in types}
+            return ExpectedError(reason=f"{name}: {exc}", types=types, patterns=patterns)
     return None
 
 
@@ -327,8 +330,10 @@ def _judge_refusal(error: ExpectedError, observation: Observation) -> Verdict:
                               f"({error.reason}) but the backend returned values of shape "
                               f"{observation.shape}{nan}")
     message = observation.message or ""
+    own = error.patterns.get(observation.error_type or "")
     if observation.error_type in error.types and (
-            error.pattern is None or re.search(error.pattern, message)):
+            error.pattern is None or re.search(error.pattern, message)) and (
+            own is None or re.search(own, message)):
         return Verdict(status="matched")
     return Verdict(status="mismatched", cause="refused_other_reason",
                    detail=f"refused, but for another reason: the backend raised "

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Mode = Literal["eager", "predict", "jit_compile", "fit", "save_load"]
@@ -80,6 +80,8 @@ class Tensor:
         ragged: given as a `tf.RaggedTensor` (TensorFlow only; not applicable elsewhere).
         sequences: a Python list of sequences, passed as it is (for `utils.pad_sequences`),
             not an array.
+        constant: part of the program, not fed to the model (the table of `ops.take`, the
+            predictions a loss compares labels with): a model closes over it.
     """
 
     dtype: str
@@ -87,6 +89,7 @@ class Tensor:
     shape: tuple[int, ...] | None = None
     ragged: bool = False
     sequences: bool = False
+    constant: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ class Step:
             arguments: `(("enable_lora", (2,)), ("quantize", ("int8",)))`.
         zero_rows: rows of the first weight set to zeros after seeding (the padding vector
             of a pretrained embedding table).
+        item: the element of a tuple result that is the step's output (`top_k` returns
+            `(values, indices)`: item 1 is the indices).
     """
 
     subject: str
@@ -128,6 +133,7 @@ class Step:
     wrap: str | None = None
     after_weights: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     zero_rows: tuple[int, ...] = ()
+    item: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,8 +236,7 @@ def chain(*steps: Step, first: str = "ids") -> tuple[Step, ...]:
     for number, step in enumerate(steps, 1):
         inputs = step.inputs or (previous,)
         output = step.output or f"x{number}"
-        out.append(Step(step.subject, inputs, output, step.args, step.call, step.method,
-                        step.wrap, step.after_weights, step.zero_rows))
+        out.append(replace(step, inputs=inputs, output=output))
         previous = output
     return tuple(out)
 

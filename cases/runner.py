@@ -42,18 +42,32 @@ class NotApplicable(Exception):
 
 @contextlib.contextmanager
 def fresh_keras_state() -> Iterator[None]:
-    """Gives the program the defaults of a fresh process, and puts them back after it."""
+    """Gives the program the state of a fresh process, and puts it back after it.
+
+    A program's repro runs in a process of its own; here many run in one, so what one
+    program leaves behind must not change the next: Keras's global state (layer and model
+    names, the dtype policy, floatx), JAX's 64-bit mode, and torch's compiler caches. Without
+    the last, `torch.compile` recompiles Keras's `one_step_on_data` for every new model and,
+    past its recompile limit (8), silently runs eagerly: a `jit_compile` cell would then show
+    eager behaviour.
+    """
     from keras.src.backend.common import global_state
 
     def reset() -> None:
+        keras.backend.clear_session()
         # The raw global is None until a policy is set; Keras pins it to floatx the first time
         # a layer asks, so a program that sets floatx must find it unset, as at start-up.
         global_state.set_global_attribute("dtype_policy", None)
         keras.config.set_floatx("float32")
-        if keras.backend.backend() == "jax":
+        backend = keras.backend.backend()
+        if backend == "jax":
             import jax
 
             jax.config.update("jax_enable_x64", False)
+        elif backend == "torch":
+            import torch._dynamo
+
+            torch._dynamo.reset()
 
     reset()
     try:
@@ -109,6 +123,7 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray[Any, Any] | None]:
     if raw["kind"] == "not_run":
         reason = clean_message(str(raw.get("message") or ""))
         raise (NotApplicable if raw.get("error_type") == "NotApplicable" else NotRun)(reason)
+
     fields: dict[str, Any] = {k: raw.get(k) for k in _FIELDS}
     fields["message"] = clean_message(fields["message"]) if fields["message"] else None
     fields["warnings"] = [clean_message(str(w), 300) for w in fields["warnings"] or []]

@@ -33,8 +33,8 @@ from cases.model import Nested, NotModelled
 from matrix import reference
 
 Array = np.ndarray[Any, Any]
-CallConvention = Literal["single", "list", "query_value", "function"]
-Kind = Literal["layer", "op", "utility"]
+CallConvention = Literal["single", "list", "query_value", "function", "loss", "metric"]
+Kind = Literal["layer", "op", "utility", "loss", "metric"]
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ class Subject:
         mask: what `compute_mask` returns, for subjects where the catalog checks it.
         refusals: reference exception class name -> error type names a correct backend may
             raise instead (e.g. `IndexError` -> `IndexError`, `InvalidArgumentError`).
+        refusal_patterns: error type name -> a regular expression its message must match to
+            count as the refusal (a `RuntimeError` only when it names the bad index).
         tolerance_kind: the kind of computation that picks the tolerance
             (`matrix.reference.TOLERANCES`).
         host: runs on the host before the model (a data utility), never inside it.
@@ -93,6 +95,7 @@ class Subject:
     reference: Reference
     mask: Reference | None = None
     refusals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    refusal_patterns: Mapping[str, str] = field(default_factory=dict)
     tolerance_kind: str = "lookup"
     host: bool = False
     source: str | None = None
@@ -121,8 +124,12 @@ def render_value(value: Any) -> str:
 
 KERAS = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
 #: Exceptions by which the backends refuse an index outside the table: torch's `IndexError`,
-#: TensorFlow's `InvalidArgumentError` ("indices[...] = 10 is not in [0, 10)").
-INDEX_ERRORS = ("IndexError", "InvalidArgumentError")
+#: TensorFlow's `InvalidArgumentError` ("indices[...] = 10 is not in [0, 10)"), and the
+#: `RuntimeError` of a kernel that checks its bounds (torch.compile's generated code: "index
+#: out of bounds"; a CUDA "device-side assert"), which counts only with such a message.
+INDEX_ERRORS = ("IndexError", "InvalidArgumentError", "RuntimeError")
+INDEX_PATTERNS: Mapping[str, str] = {
+    "RuntimeError": r"index out of bounds|out of range|device-side assert"}
 
 
 def _embedding_weights(args: Mapping[str, Any], features: Sequence[int]
@@ -361,6 +368,7 @@ _RECORDS: tuple[Subject, ...] = (
         refusals={"IndexError": INDEX_ERRORS,
                   # A fractional id is not an index; a backend may refuse its dtype instead.
                   "TypeError": ("TypeError", "ValueError", "InvalidArgumentError")},
+        refusal_patterns=INDEX_PATTERNS,
         doc=f"{KERAS}layers/core/embedding.py"),
     Subject(name="layers.Masking", kind="layer", args={"mask_value": None},
             reference=_masking, doc=f"{KERAS}layers/core/masking.py"),

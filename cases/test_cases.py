@@ -152,9 +152,13 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
 
     try:
         observation, want = observe(case)
-    except NotRun as reason:
-        pytest.skip(f"{NOT_RUN_MARK}{reason}")
-    except NotApplicable as reason:
+    except (NotRun, NotApplicable) as reason:
+        # The observation the program printed, kept with the skip (kind not_run).
+        request.node.user_properties.append(("observation", _plain(dataclasses.asdict(
+            Observation(kind="not_run", error_type=type(reason).__name__,
+                        message=str(reason))))))
+        if isinstance(reason, NotRun):
+            pytest.skip(f"{NOT_RUN_MARK}{reason}")
         pytest.skip(f"not applicable: {reason}")
     verdict = judge(want, observation)
     if verdict.status == "matched" and DEVICE == "gpu" and observation.kind == "value" \

@@ -19,7 +19,7 @@ Only the standard library and the catalog (NumPy) are imported: no framework.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from cases.expect import describe, expected, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
@@ -30,7 +30,8 @@ DEFAULT_ARTIFACTS = "reports/artifacts"
 
 PRELUDE = '''\
 class HarnessError(Exception):
-    """The harness failed, not the backend: such a cell is `error`, never an observation."""
+    """The harness failed, not the backend: the matrix records a harness error, not a
+    backend's answer."""
 
 
 class NotApplicable(Exception):
@@ -147,26 +148,34 @@ def _tensor_line(name: str, tensor: Tensor) -> list[str]:
     return [f"{name} = {array}"]
 
 
-def _call_kwargs(record: Subject, step: Step, prefix: str) -> str:
+Namer = Callable[[str], str]
+
+
+def _call_kwargs(record: Subject, step: Step, ref: Namer) -> str:
     parts = []
     for key, value in step.call.items():
         if key in record.call_args and isinstance(value, str):
-            parts.append(f"{key}={prefix}{value}")
+            parts.append(f"{key}={ref(value)}")
         else:
             parts.append(f"{key}={value!r}")
     return "".join(f", {p}" for p in parts)
 
 
-def _call(case: Case, step: Step, layer: str, prefix: str) -> str:
-    """The call of one step on program values (prefix `k_` for the symbolic ones)."""
+def _call(step: Step, obj: str, ref: Namer) -> str:
+    """The call of one step on program values, each named by `ref` (symbolic or concrete)."""
     record = SUBJECTS[step.subject]
-    args = [f"{prefix}{n}" for n in step.inputs]
-    extra = _call_kwargs(record, step, prefix)
-    if step.method is not None:
-        return f"{layer}.{step.method}({', '.join(args)}{extra})"
-    if record.call == "list":
-        return f"{layer}([{', '.join(args)}]{extra})"
-    return f"{layer}({', '.join(args)}{extra})"
+    args = [ref(n) for n in step.inputs]
+    extra = _call_kwargs(record, step, ref)
+    if record.call == "function":
+        keywords = "".join(f", {k}={render_value(v)}" for k, v in step.args.items())
+        text = f"keras.{record.name}({', '.join(args)}{keywords}{extra})"
+    elif step.method is not None:
+        text = f"{obj}.{step.method}({', '.join(args)}{extra})"
+    elif record.call == "list":
+        text = f"{obj}([{', '.join(args)}]{extra})"
+    else:
+        text = f"{obj}({', '.join(args)}{extra})"
+    return text if step.item is None else f"{text}[{step.item}]"
 
 
 def _constructor(step: Step) -> str:
@@ -181,15 +190,22 @@ def _host_call(step: Step) -> str:
     return f"{step.output} = keras.{record.name}({args})"
 
 
-def _model_inputs(case: Case, layer_steps: Sequence[Step]) -> list[str]:
-    made = {s.output for s in layer_steps}
+def _used(step: Step) -> list[str]:
+    record = SUBJECTS[step.subject]
+    return [*step.inputs, *(v for k, v in step.call.items()
+                            if k in record.call_args and isinstance(v, str))]
+
+
+def _model_inputs(case: Case, graph: Sequence[Step]) -> list[str]:
+    """The program values fed to the model: used by the graph, made before it, not constant."""
+    made = {s.output for s in graph}
     names: list[str] = []
-    for step in layer_steps:
-        used = [*step.inputs, *(v for k, v in step.call.items()
-                                if k in SUBJECTS[step.subject].call_args and isinstance(v, str))]
-        for name in used:
-            if name not in made and name not in names:
-                names.append(name)
+    for step in graph:
+        for name in _used(step):
+            tensor = case.inputs.get(name)
+            if name in made or name in names or (tensor is not None and tensor.constant):
+                continue
+            names.append(name)
     return names
 
 
@@ -222,13 +238,23 @@ def _setup_lines(case: Case) -> list[str]:
     return lines
 
 
-def _mode_lines(case: Case, names: Mapping[str, str], layer_steps: Sequence[Step],
-                model_inputs: Sequence[str]) -> list[str]:
+def _eager_lines(case: Case, objects: Mapping[str, str], graph: Sequence[Step]) -> list[str]:
+    lines = ["# The program, called on the data."]
+    for step in graph:
+        record = SUBJECTS[step.subject]
+        obj = objects.get(step.output, "")
+        if record.call == "metric":
+            args = ", ".join(step.inputs)
+            lines += [f"{obj}.update_state({args})", f"{step.output} = {obj}.result()"]
+        else:
+            lines.append(f"{step.output} = {_call(step, obj, lambda n: n)}")
+    return [*lines, "# The output, and the value whose device is recorded (the output itself).",
+            f"return {case.observe}, {case.observe}"]
+
+
+def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[str]
+                ) -> list[str]:
     feed = model_inputs[0] if len(model_inputs) == 1 else f"[{', '.join(model_inputs)}]"
-    if case.mode == "eager":
-        lines = ["# The program, called on the data."]
-        lines += [f"{s.output} = {_call(case, s, names[s.output], '')}" for s in layer_steps]
-        return [*lines, f"return {case.observe}, {case.observe}"]
     lines = [f"k_model_inputs = [{', '.join('k_' + n for n in model_inputs)}]",
              f"model = keras.Model(k_model_inputs if len(k_model_inputs) > 1 "
              f"else k_model_inputs[0], k_{case.observe})"]
@@ -239,7 +265,7 @@ def _mode_lines(case: Case, names: Mapping[str, str], layer_steps: Sequence[Step
                 f"return model.predict({feed}, verbose=0), model"]
     if case.mode == "fit":
         assert case.fit is not None
-        layer = names[case.fit.observe]
+        layer = objects[case.fit.observe]
         return [*lines,
                 "model.compile(optimizer=keras.optimizers.SGD(learning_rate="
                 f"{case.fit.learning_rate!r}), loss=\"mse\")",
@@ -251,40 +277,63 @@ def _mode_lines(case: Case, names: Mapping[str, str], layer_steps: Sequence[Step
     saved_on = case.saved_on or "?"
     file = f"{case.group}-{case.axes.get('model', 'model')}.keras"
     return [*lines,
-            f'path = os.path.join(os.environ.get("KCM_ARTIFACTS", {DEFAULT_ARTIFACTS!r}), '
-            f"{saved_on!r}, {file!r})",
-            f"if keras.backend.backend() == {saved_on!r}:  # the saving backend writes the file",
+            "# The saving backend writes the file (into KCM_ARTIFACTS, else a temporary",
+            "# folder: a repro never rewrites the committed models); the others load it.",
+            'folder = os.environ.get("KCM_ARTIFACTS")',
+            f"if keras.backend.backend() == {saved_on!r}:",
+            "    folder = folder or tempfile.mkdtemp()",
+            f"    path = os.path.join(folder, {saved_on!r}, {file!r})",
             "    os.makedirs(os.path.dirname(path), exist_ok=True)",
             '    model.save(path[: -len(".keras")] + ".tmp.keras")',
             '    os.replace(path[: -len(".keras")] + ".tmp.keras", path)',
-            "elif not os.path.exists(path):",
-            f'    raise NotRun(f"no model saved under {saved_on}: {{path}} is missing; run the '
-            f'{saved_on} environment first")',
+            "else:",
+            f"    path = os.path.join(folder or {DEFAULT_ARTIFACTS!r}, {saved_on!r}, {file!r})",
+            "    if not os.path.exists(path):",
+            f'        raise NotRun(f"no model saved under {saved_on}: {{path}} is missing; run '
+            f'the {saved_on} environment first")',
             "loaded = keras.models.load_model(path)",
             f"return loaded.predict({feed}, verbose=0), loaded"]
 
 
 def _body(case: Case) -> list[str]:
-    names_list = _names(case)
-    names = {s.output: n for s, n in zip(case.steps, names_list, strict=True)}
+    names = {s.output: n for s, n in zip(case.steps, _names(case), strict=True)}
+    constants = {n for n, t in case.inputs.items() if t.constant}
     lines = _setup_lines(case)
     lines.append("# The data.")
     for name, tensor in case.inputs.items():
         lines += _tensor_line(name, tensor)
-    layer_steps = [s for s in case.steps if not SUBJECTS[s.subject].host]
+    graph = [s for s in case.steps if not SUBJECTS[s.subject].host]
     lines += [_host_call(s) for s in case.steps if SUBJECTS[s.subject].host]
-    if not layer_steps:
+    if not graph:
         return [*lines, f'return {case.observe}, "host (NumPy)"']
-    lines.append("# The layers.")
-    lines += [f"{names[s.output]} = {_constructor(s)}" for s in layer_steps]
-    model_inputs = _model_inputs(case, layer_steps)
-    lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
-    lines += [_input_line(case, n, i == 0) for i, n in enumerate(model_inputs)]
-    for step in layer_steps:
-        if step.method is not None:
-            lines.append(f"{names[step.output]}({', '.join('k_' + n for n in step.inputs)})")
-        lines.append(f"k_{step.output} = {_call(case, step, names[step.output], 'k_')}")
-    lines.append("# The seeded weights (the NumPy reference uses the same).")
+    objects = {s.output: names[s.output] for s in graph
+               if SUBJECTS[s.subject].kind in ("layer", "loss", "metric")}
+    if objects:
+        lines.append("# The layers and objects under test.")
+        lines += [f"{objects[s.output]} = {_constructor(s)}" for s in graph
+                  if s.output in objects]
+    # The symbolic part: every step up to the first loss or metric (eager-only objects).
+    symbolic = []
+    for step in graph:
+        if SUBJECTS[step.subject].kind in ("loss", "metric"):
+            break
+        symbolic.append(step)
+    has_weights = any(SUBJECTS[s.subject].kind == "layer" for s in symbolic)
+    model_inputs = _model_inputs(case, symbolic)
+    if symbolic and (has_weights or case.mode != "eager"):
+        lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
+        lines += [_input_line(case, n, i == 0) for i, n in enumerate(model_inputs)]
+
+        def sym(name: str) -> str:
+            return name if name in constants else f"k_{name}"
+
+        for step in symbolic:
+            obj = objects.get(step.output, "")
+            if step.method is not None:
+                lines.append(f"{obj}({', '.join(sym(n) for n in step.inputs)})")
+            lines.append(f"k_{step.output} = {_call(step, obj, sym)}")
+    if has_weights:
+        lines.append("# The seeded weights (the NumPy reference uses the same).")
     for step, drawn in zip(case.steps, step_weights(case), strict=True):
         if drawn is None:
             continue
@@ -295,7 +344,9 @@ def _body(case: Case) -> list[str]:
         for method, method_args in step.after_weights:
             args = ", ".join(repr(a) for a in method_args)
             lines.append(f"{names[step.output]}.{method}({args})")
-    return [*lines, *_mode_lines(case, names, layer_steps, model_inputs)]
+    if case.mode == "eager":
+        return [*lines, *_eager_lines(case, objects, graph)]
+    return [*lines, *_mode_lines(case, objects, model_inputs)]
 
 
 def render(case: Case) -> str:
@@ -324,7 +375,8 @@ def render(case: Case) -> str:
     body = "\n".join("    " + line if line else "" for line in _body(case))
     parts = [
         "\n".join(header),
-        "import json\nimport os\nimport warnings\n\nimport numpy as np\n\nimport keras",
+        "import json\nimport os\nimport tempfile\nimport warnings\n\nimport numpy as np\n\n"
+        "import keras",
         PRELUDE.rstrip("\n"),
         *(c.rstrip("\n") for c in customs),
         f"def program():\n{body}",

@@ -358,6 +358,9 @@ def _observation_for(verdict: Verdict, props: Mapping[str, Any]) -> Observation:
         kind: ObservationKind = "crash" if verdict.status == "crashed" else "timeout"
         return Observation(kind=kind, message=verdict.detail)
     if verdict.status in ("not_run", "not_applicable"):
+        raw = props.get("observation")
+        if isinstance(raw, dict) and raw.get("kind") == "not_run":  # as the program printed it
+            return TypeAdapter(Observation).validate_python(raw)
         return Observation(kind="not_run", message=verdict.detail)
     raw = props.get("observation")
     if isinstance(raw, dict):

@@ -89,7 +89,7 @@ def test_reference_expectations_of_key_cases() -> None:
     out = expected(by_id["embedding-values-rank2-int32-out_of_range-10-none-eager"])
     assert out.values is None
     assert out.error is not None
-    assert out.error.types == ("IndexError", "InvalidArgumentError")
+    assert out.error.types == ("IndexError", "InvalidArgumentError", "RuntimeError")
     assert out.error.reason.startswith("IndexError")
     frac = expected(by_id["embedding-values-rank2-float32-fractional-1.5-none-eager"])
     assert frac.error is not None
@@ -199,7 +199,7 @@ def test_gru_reset_after_false_is_modelled_with_its_own_weights() -> None:
     assert not np.allclose(default.values, want.values)  # the two cells really differ
     refused = expected(_case(steps, ids=((1, 2, 10), (4, 5, 0))))
     assert refused.error is not None
-    assert refused.error.types == ("IndexError", "InvalidArgumentError")
+    assert refused.error.types == ("IndexError", "InvalidArgumentError", "RuntimeError")
 
 
 def test_self_attention_only_and_fit_of_one_embedding_are_what_the_reference_models(
@@ -374,3 +374,13 @@ def test_importing_the_catalog_imports_no_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_runtime_error_refuses_an_index_only_when_it_names_the_bad_index() -> None:
+    """torch.compile's kernels raise RuntimeError("... index out of bounds ...")."""
+    want = _refusing()
+    compiled = Observation(kind="error", error_type="RuntimeError",
+                           message="kernel, /tmp/k.cpp:28, index out of bounds: 0 <= tmp9 < 10L")
+    assert judge(want, compiled).status == "matched"  # type: ignore[arg-type]
+    unrelated = Observation(kind="error", error_type="RuntimeError", message="out of memory")
+    assert judge(want, unrelated).cause == "refused_other_reason"  # type: ignore[arg-type]
