@@ -147,6 +147,13 @@ def _apply(record: Subject, step: Step, inputs: Sequence[Value], weights: Sequen
     return Value(out.array.reshape(*lead, *out.array.shape[1:]), mask)
 
 
+def _item(step: Step, value: Value) -> Value:
+    """The element of a tuple result the step observes (`top_k`'s indices, attention scores)."""
+    if step.item is None:
+        return value
+    return Value(np.asarray(value.array[step.item]))
+
+
 def _check_model_input(case: Case, values: Mapping[str, Value]) -> None:
     if case.model_input_shape is None or case.mode == "eager":
         return
@@ -178,7 +185,7 @@ def evaluate(case: Case) -> Value:
         w = seeded(*drawn, step.zero_rows) if drawn else []
         if case.fit is not None and case.mode == "fit":
             return _fit(case, step, inputs, w)
-        values[step.output] = _apply(record, step, inputs, w, call)
+        values[step.output] = _item(step, _apply(record, step, inputs, w, call))
         for method, _ in step.after_weights:
             if method not in ("enable_lora", "quantize"):
                 raise NotModelled(f"{record.name}.{method}() is not modelled")
@@ -222,7 +229,8 @@ def _dtype(case: Case, kind: str) -> str | None:
     if case.mode == "fit":
         # The table keeps the variable dtype: float32 unless floatx is bfloat16.
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
-    return POLICY_OUTPUT_DTYPE[case.dtype_policy]
+    declared = SUBJECTS[last.subject].output_dtype
+    return POLICY_OUTPUT_DTYPE[case.dtype_policy] if declared == "policy" else declared
 
 
 def _refusal(case: Case, exc: Exception) -> ExpectedError | None:

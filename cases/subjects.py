@@ -80,6 +80,9 @@ class Subject:
             count as the refusal (a `RuntimeError` only when it names the bad index).
         tolerance_kind: the kind of computation that picks the tolerance
             (`matrix.reference.TOLERANCES`).
+        output_dtype: the Keras dtype its output must have: `policy` (the dtype policy's
+            compute dtype), a dtype name, or None where the reference does not say (the
+            observation still records it).
         host: runs on the host before the model (a data utility), never inside it.
         source: Python source of a custom layer class, put into the program.
         doc: where the modelled behaviour is documented.
@@ -97,6 +100,7 @@ class Subject:
     refusals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     refusal_patterns: Mapping[str, str] = field(default_factory=dict)
     tolerance_kind: str = "lookup"
+    output_dtype: str | None = "policy"
     host: bool = False
     source: str | None = None
     doc: str = ""
@@ -117,6 +121,8 @@ def render_value(value: Any) -> str:
     """A constructor argument as Python source; a nested layer renders as its constructor."""
     if isinstance(value, Nested):
         return SUBJECTS[value.subject].render(value.args)
+    if isinstance(value, list | tuple) and any(isinstance(v, Nested) for v in value):
+        return "[" + ", ".join(render_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -229,31 +235,6 @@ def _dense_weights(args: Mapping[str, Any], features: Sequence[int]
 def _dense(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
            call: Mapping[str, Any]) -> Value:
     return Value(reference.dense(inputs[0].array, *w), inputs[0].mask)
-
-
-def _self_attention_only(inputs: Sequence[Value]) -> None:
-    if inputs[0] is not inputs[1]:
-        raise NotModelled("the reference models self-attention (query = value) only")
-
-
-def _attention(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-               call: Mapping[str, Any]) -> Value:
-    _self_attention_only(inputs)
-    mask = inputs[0].mask
-    return Value(reference.dot_attention(inputs[0].array, mask), mask)
-
-
-def _mha_weights(args: Mapping[str, Any], features: Sequence[int]
-                 ) -> tuple[list[tuple[int, ...]], int]:
-    return (reference.multi_head_attention_weight_shapes(
-        features[0], int(args["num_heads"]), int(args["key_dim"])), features[0])
-
-
-def _mha(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-         call: Mapping[str, Any]) -> Value:
-    _self_attention_only(inputs)
-    mask = inputs[0].mask
-    return Value(reference.multi_head_attention(inputs[0].array, mask, w), mask)
 
 
 def _or_masks(inputs: Sequence[Value]) -> Array | None:
@@ -389,12 +370,6 @@ _RECORDS: tuple[Subject, ...] = (
     Subject(name="layers.Dense", kind="layer", args={"units": None}, required=("units",),
             weights=_dense_weights, reference=_dense, tolerance_kind="recurrent",
             doc=f"{KERAS}layers/core/dense.py"),
-    Subject(name="layers.Attention", kind="layer", call="list", reference=_attention,
-            tolerance_kind="attention", doc=f"{KERAS}layers/attention/attention.py"),
-    Subject(name="layers.MultiHeadAttention", kind="layer", call="query_value",
-            args={"num_heads": None, "key_dim": None}, required=("num_heads", "key_dim"),
-            weights=_mha_weights, reference=_mha, tolerance_kind="attention",
-            doc=f"{KERAS}layers/attention/multi_head_attention.py"),
     Subject(name="layers.Add", kind="layer", call="list", reference=_add,
             doc=f"{KERAS}layers/merging/add.py"),
     Subject(name="layers.Concatenate", kind="layer", call="list", weights=_merge_weights,
@@ -410,5 +385,7 @@ _RECORDS: tuple[Subject, ...] = (
             doc=f"{KERAS}utils/sequence_utils.py"),
 )
 
+from cases.path_subjects import PATH_RECORDS  # noqa: E402 - it uses the types above
+
 #: Every record by name.
-SUBJECTS: Mapping[str, Subject] = {s.name: s for s in _RECORDS}
+SUBJECTS: Mapping[str, Subject] = {s.name: s for s in (*_RECORDS, *PATH_RECORDS)}

@@ -202,22 +202,20 @@ def test_gru_reset_after_false_is_modelled_with_its_own_weights() -> None:
     assert refused.error.types == ("IndexError", "InvalidArgumentError", "RuntimeError")
 
 
-def test_self_attention_only_and_fit_of_one_embedding_are_what_the_reference_models(
-        tmp_path: Path) -> None:
-    module = tmp_path / "cross.py"
+def test_what_the_reference_cannot_model_is_refused_at_collection(tmp_path: Path) -> None:
+    module = tmp_path / "nomask.py"
     module.write_text(textwrap.dedent("""
         from cases import Case, Step, Tensor
         emb = {"input_dim": 10, "output_dim": 4}
-        CASES = [Case(group="cross", description="Attention()([xa, xb])", axes={"mode": "eager"},
-                      inputs={"a": Tensor(dtype="int32", values=[[1, 2]]),
-                              "b": Tensor(dtype="int32", values=[[3, 4]])},
-                      steps=(Step("layers.Embedding", ("a",), "xa", emb),
-                             Step("layers.Embedding", ("b",), "xb", emb),
-                             Step("layers.Attention", ("xa", "xb"), "y")),
+        CASES = [Case(group="nomask", description="compute_mask without mask_zero",
+                      axes={"mode": "eager"},
+                      inputs={"ids": Tensor(dtype="int32", values=[[1, 2]])},
+                      steps=(Step("layers.Embedding", ("ids",), "m", emb,
+                                  method="compute_mask"),),
                       mode="eager")]
     """))
-    with pytest.raises(CatalogError, match=r"cross.py: case 'cross-eager': the reference "
-                                           r"cannot be computed: NotModelled: .*self-attention"):
+    with pytest.raises(CatalogError, match=r"nomask.py: case 'nomask-eager': the reference "
+                                           r"cannot be computed: NotModelled: .*mask_zero"):
         load_catalog([module])
 
 
