@@ -56,10 +56,25 @@ class Catalog:
 
 def builtin_cases() -> list[Case]:
     """The built-in catalog, in report order."""
-    from cases import embedding, mask_consumers, modes, padding, policies, user_reports
+    from cases import (
+        attention,
+        edge_inputs,
+        embedding,
+        index_ops,
+        losses,
+        mask_consumers,
+        modes,
+        padding,
+        policies,
+        preprocessing,
+        recurrent,
+        user_reports,
+    )
 
     return (embedding.cases() + mask_consumers.cases() + modes.cases() + policies.cases()
-            + padding.cases() + user_reports.cases())
+            + padding.cases() + user_reports.cases() + index_ops.cases() + losses.cases()
+            + recurrent.cases() + attention.cases() + edge_inputs.cases()
+            + preprocessing.cases())
 
 
 def _check_args(where: str, subject: str, args: Mapping[str, Any]) -> None:
