@@ -400,11 +400,22 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
             continue  # the call already decided this cell
         text = _longrepr_text(report)
         props = _props(report)
-        verdict = _verdict(report, text, props)
+        try:
+            verdict = _verdict(report, text, props)
+            observed = _observation_for(verdict, props)
+        except ValidationError as exc:  # a recorded property the run file cannot hold
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            detail = clean_message(f"the case recorded an invalid observation or verdict: "
+                                   f"field `{where}`: {first['msg']}")
+            verdict = Verdict(status="harness_error", detail=detail)
+            observed = Observation(kind="error", error_type="HarnessError", message=detail)
+        duration = report.get("duration")
         by_case[case] = Result(
             case=case, environment=environment, outcome=outcome_of(verdict, False),
-            observed=_observation_for(verdict, props), verdict=verdict,
-            duration_s=round(float(report.get("duration") or 0.0), 4),
+            observed=observed, verdict=verdict,
+            duration_s=round(float(duration), 4) if isinstance(duration, int | float)
+            and math.isfinite(duration) else 0.0,
         )
     return list(by_case.values()), env_props
 
