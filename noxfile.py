@@ -40,14 +40,17 @@ from matrix.failures import installer_tail, minimal_install_failed_file  # noqa:
 from matrix.resume import (  # noqa: E402
     ResumeMode,
     finish,
+    mark_folded,
     prepare,
     run_sources,
     source_fingerprint,
+    unfolded,
 )
 from matrix.runfiles import (  # noqa: E402
     LOCAL_DIR,
     LOCAL_RUNS_DIR,
     PUBLISHED_DIR,
+    WORK_ROOT,
     OptionError,
     RunOptions,
     gpu_run_to_keep,
@@ -55,6 +58,7 @@ from matrix.runfiles import (  # noqa: E402
     publish_local,
     run_file_for,
     seed_artifacts,
+    work_dir_for,
 )
 
 nox.needs_version = ">=2025.5.1"
@@ -64,7 +68,7 @@ nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
-WORK_DIR = ROOT / "reports" / ".work"
+WORK_DIR = WORK_ROOT
 DEFAULT_TIMEOUT_S = 120
 
 nox.options.sessions = [f"run({e.id})"
@@ -215,37 +219,48 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     if not _install_or_record(session, environment, run_file, catalogs,
                               lambda **kw: _install_environment(session, environment, **kw)):
         session.error(f"{environment.id}: install failed; recorded in {run_file}")
-    work = WORK_DIR / f"{environment.id}{suffix}"
+    # Keyed by shard and selection: another slice never clears this one's interrupted run.
+    work = work_dir_for(options, environment.id, WORK_DIR)
     # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
     # cases without one run again. A finished run, new sources, pins or --fresh start clean.
     settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else [])]
     fingerprint = source_fingerprint(run_sources(ROOT, environment.pins, catalogs), settings)
-    done = prepare(work, mode, fingerprint)
-    if done:
-        session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the interrupted "
-                    "run are kept; pass --fresh to start clean")
     log = work / "report-log.jsonl"
+    fold_only = unfolded(work, mode, fingerprint)
+    if fold_only:  # killed after pytest finished, before the run file was written
+        session.log(f"{environment.id}: the last run finished but its run file was never "
+                    f"written: folding its report log ({log}) without rerunning any case")
+    else:
+        done = prepare(work, mode, fingerprint)
+        if done:
+            session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the "
+                        "interrupted run are kept; pass --fresh to start clean")
     artifacts = out_dir.parent / "artifacts"
     seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
     env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
                                        commit=_git_commit()),
            "PYTHONDONTWRITEBYTECODE": "1"}
-    session.log(f"{environment.id}: running the catalog ({', '.join(environment.requirements)})")
-    # matrix.supervise runs pytest in its own process group and ends it if nox is killed.
-    session.run(
-        "python", "-m", "matrix.supervise", "--",
-        "python", "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
-        f"--timeout={timeout}", f"--report-log={log}",
-        f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
-        *_fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
-        env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
-    )
+    if not fold_only:
+        session.log(f"{environment.id}: running the catalog "
+                    f"({', '.join(environment.requirements)})")
+        # matrix.supervise runs pytest in its own process group and ends it if nox is killed.
+        session.run(
+            "python", "-m", "matrix.supervise", "--",
+            "python", "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
+            f"--timeout={timeout}", f"--report-log={log}",
+            f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
+            *_fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
+            env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
+        )
     finish(work)
     selection = options.selection
+    # The report log stays until the run file is written: a kill before mark_folded leaves
+    # a log that the next run folds again (`unfolded`).
     session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
                 "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
                 *(["--shard", shard] if shard else []),
                 *([f"--selection={json.dumps(selection)}"] if selection else []), env=env)
+    mark_folded(work)
 
 
 @nox.session(tags=["pins"])

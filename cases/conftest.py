@@ -10,9 +10,11 @@ started and where its output begins) before each case; on a crash the controller
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -64,16 +66,21 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    config.pluginmanager.register(_KeepEnvironmentCheck(), "kcm-keep-environment-check")
-    workdir = _workdir()
-    if workdir is None or not _is_worker(config):
-        return
+#: The worker's stderr log, kept open for its whole life (fds 1 and 2 are copies of it).
+_WORKER_LOG: list[Any] = []
+
+
+def _open_worker_log(workdir: Path) -> None:
+    """Points fds 1 and 2 (and sys.stdout, sys.stderr) at `worker-stderr.log`.
+
+    Both streams: pytest-timeout prints its banner on the terminal (stdout), and
+    faulthandler prints "Fatal Python error" on stderr.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     log = open(workdir / _STDERR_LOG, "ab", buffering=0)  # noqa: SIM115 - lives with the worker
-    # Both streams: pytest-timeout prints its banner on the terminal (stdout), and
-    # faulthandler prints "Fatal Python error" on stderr.
+    for old in _WORKER_LOG:
+        old.close()
+    _WORKER_LOG[:] = [log]
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     # These wrap fds 1 and 2 for the worker's whole life; nothing closes them.
@@ -82,14 +89,123 @@ def pytest_configure(config: pytest.Config) -> None:
     faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
+def _repair_worker(workdir: Path) -> None:
+    """Undoes what a case did to the worker's plumbing, so it costs only its own cell.
+
+    A case may close fds 1 and 2 (the next write would end the worker, and xdist with it)
+    or delete the work folder (the heartbeat and the printed output would be lost): both
+    are put back. Output already printed to a deleted log is gone; what follows is kept.
+    """
+    log = workdir / _STDERR_LOG
+    try:
+        same = all(os.path.samestat(os.fstat(fd), os.stat(log)) for fd in (1, 2))
+    except OSError:  # a closed fd, or the log (or its folder) deleted
+        same = False
+    if not same:
+        _open_worker_log(workdir)
+
+
+def _reap_forked_children() -> None:
+    """Ends the worker's children that are forks of it (the same command line).
+
+    A case that forks a child which lingers keeps the worker's pipes to xdist open: when a
+    later case kills the worker, xdist never sees it end and the run hangs. Children with
+    another command line (a backend's compile workers) are left alone.
+    """
+    me = os.getpid()
+    try:
+        mine = Path(f"/proc/{me}/cmdline").read_bytes()
+        children = {int(pid) for task in Path(f"/proc/{me}/task").iterdir()
+                    for pid in (task / "children").read_text().split()}
+    except (OSError, ValueError):
+        return  # no /proc: not Linux
+    for pid in children:
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes() != mine:
+                continue
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (OSError, ChildProcessError):
+            continue
+
+
+def _on_sigint(config: pytest.Config) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        config.kcm_sigint = True  # type: ignore[attr-defined]
+        raise KeyboardInterrupt
+    return handler
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_KeepEnvironmentCheck(), "kcm-keep-environment-check")
+    workdir = _workdir()
+    if workdir is not None and not _is_worker(config):
+        config.pluginmanager.register(_KeepReportLog(config), "kcm-keep-report-log")
+    if workdir is None or not _is_worker(config):
+        return
+    _open_worker_log(workdir)
+    # A real Ctrl-C (SIGINT, forwarded by matrix.supervise) sets `config.kcm_sigint`; a
+    # KeyboardInterrupt that a case raises itself does not (`cases/test_cases.py`).
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGINT, _on_sigint(config))
+
+
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     workdir = _workdir()
     if workdir is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
         return
+    _repair_worker(workdir)
     log = workdir / _STDERR_LOG
     beat = {"nodeid": nodeid, "started": time.time(),
             "offset": log.stat().st_size if log.exists() else 0}
     (workdir / _HEARTBEAT).write_text(json.dumps(beat), encoding="utf-8")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After each case: its forked children ended, fds 1 and 2 and the work folder back."""
+    try:
+        return (yield)
+    finally:
+        workdir = _workdir()
+        if workdir is not None and os.environ.get("PYTEST_XDIST_WORKER") is not None:
+            _reap_forked_children()
+            _repair_worker(workdir)
+
+
+class _KeepReportLog:
+    """On the controller: rewrites the report log if a case deleted it (or its folder).
+
+    pytest-reportlog keeps its file open; once the work folder is deleted, every line goes
+    to a file with no name and the whole run is lost. After each report, a missing log is
+    written again from the open file's content (Linux's `/proc/self/fd`), and the
+    collection too.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        plugin = getattr(self.config, "_report_log_plugin", None)
+        handle = getattr(plugin, "_file", None)
+        path = getattr(plugin, "_log_path", None)
+        if plugin is None or handle is None or path is None or Path(path).exists():
+            return
+        try:
+            handle.flush()
+            text = Path(f"/proc/self/fd/{handle.fileno()}").read_bytes()
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_bytes(text)
+            plugin._file = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+            handle.close()
+        except (OSError, ValueError):
+            return
+        collected = self.config.stash.get(_COLLECTED_IDS, None)
+        workdir = _workdir()
+        if collected is not None and workdir is not None:
+            (workdir / COLLECTED).write_text(json.dumps(collected), encoding="utf-8")
 
 
 def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None]:
@@ -111,14 +227,16 @@ def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any
     workdir = _workdir()
     printed, elapsed = ("", None) if workdir is None else _printed_since(workdir, crashitem)
     limit = float(sched.config.getoption("timeout", None) or 0) if sched is not None else 0.0
-    # pytest-timeout's banner says so; when the kill leaves no banner, the clock does.
-    timed_out = "Timeout +++" in printed or bool(limit and elapsed and elapsed >= limit * 0.98)
+    lines = [ln for ln in printed.splitlines() if ln.strip()]
+    fatal = [ln for ln in lines if "Fatal Python error" in ln or "Segmentation" in ln]
+    # pytest-timeout's banner says so; when the kill leaves no banner, the clock does, unless
+    # the case printed its own fatal error (an abort just before the limit is a crash).
+    timed_out = "Timeout +++" in printed or bool(
+        not fatal and limit and elapsed and elapsed >= limit * 0.98)
     if timed_out:
         line = f"ended by pytest-timeout after {elapsed:.1f} s" if elapsed else \
             "ended by pytest-timeout"
     else:
-        lines = [ln for ln in printed.splitlines() if ln.strip()]
-        fatal = [ln for ln in lines if "Fatal Python error" in ln or "Segmentation" in ln]
         line = (fatal or lines or ["the worker process died without printing a reason"])[0]
     report.user_properties.append(("ended_by", "timeout" if timed_out else "crash"))
     report.user_properties.append(("printed", line))
@@ -139,6 +257,7 @@ class _Progress:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.total = sum("::test_case[" in i for i in ids)
         workdir = _workdir()
+        node.config.stash[_COLLECTED_IDS] = list(ids)
         if workdir is not None:  # the fold tells deselected cases from lost ones with this
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / COLLECTED).write_text(json.dumps(ids), encoding="utf-8")
@@ -146,11 +265,12 @@ class _Progress:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if "::test_case[" not in report.nodeid:
             return
-        if report.when != "call" and not (report.when == "???" or report.failed):
+        when: str = report.when  # xdist's crash reports say "???"
+        if when != "call" and not (when == "???" or report.failed):
             return
         self.done += 1
         if report.failed:
-            key = "crashed" if report.when == "???" else "failed"
+            key = "crashed" if when == "???" else "failed"
             self.bad[key] = self.bad.get(key, 0) + 1
         now = time.monotonic()
         if now - self.last > 5 or self.done == self.total:
@@ -181,6 +301,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 _ENV_ITEMS = pytest.StashKey[list[pytest.Item]]()
+_COLLECTED_IDS = pytest.StashKey[list[str]]()
+
+
+def _stashed(session: pytest.Session, key: pytest.StashKey[list[pytest.Item]]
+             ) -> list[pytest.Item]:
+    empty: list[pytest.Item] = []
+    return session.stash.get(key, empty)
+
+
 _ALL_ITEMS = pytest.StashKey[list[pytest.Item]]()
 
 
@@ -195,7 +324,7 @@ class _KeepEnvironmentCheck:
             index, count = shard
             cases = [i for i in items if i.name != _ENVIRONMENT_TEST]
             # Position in the full catalog order, so shards of one catalog never overlap.
-            order = {item.nodeid: n for n, item in enumerate(session.stash.get(_ALL_ITEMS, []))}
+            order = {item.nodeid: n for n, item in enumerate(_stashed(session, _ALL_ITEMS))}
             drop = [i for i in cases if order.get(i.nodeid, 0) % count != index - 1]
             if drop:
                 config.hook.pytest_deselected(items=drop)
@@ -204,6 +333,6 @@ class _KeepEnvironmentCheck:
         done = deselect_done(items, done_for_worker())
         if done:  # cases an interrupted run already recorded (`nox ... -- --resume`)
             config.hook.pytest_deselected(items=done)
-        for item in reversed(session.stash.get(_ENV_ITEMS, [])):
+        for item in reversed(_stashed(session, _ENV_ITEMS)):
             if item not in items:
                 items.insert(0, item)

@@ -21,10 +21,13 @@ import sys
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from cases import Catalog, load_catalog
 from cases.model import KERAS_RUNNER, Case
 from matrix.results import NOT_RUN_MARK, Observation, Verdict
+
+OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 DEVICE = os.environ.get("KCM_DEVICE", "cpu")
@@ -137,11 +140,12 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
     """Runs a case's program (or a test-only runner) and judges it."""
     if case.runner != KERAS_RUNNER:
         raw = _catalog_of(request.config).runners[case.runner](case)
-        try:
-            observation = Observation(**raw)
-        except TypeError as exc:  # a runner returned something that is no observation
+        try:  # validated, so a kind or field the run file cannot hold stays in this cell
+            observation = OBSERVATION.validate_python(raw)
+        except (TypeError, ValueError) as exc:  # no observation (pydantic's errors too)
             observation = Observation(kind="error", error_type="HarnessError",
-                                      message=f"the runner returned {raw!r:.200}: {exc}")
+                                      message=f"the runner returned {raw!r:.200}: "
+                                              f"{str(exc).splitlines()[0]:.300}")
         if observation.kind == "error" and observation.error_type == "HarnessError":
             return observation, Verdict(status="harness_error", detail=observation.message)
         matched = observation.kind == "value"
@@ -172,7 +176,16 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
 
 def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) -> None:
     """Runs one case, records its observation and raw verdict; fails unless matched."""
-    observation, verdict = _run(case, request)
+    try:
+        observation, verdict = _run(case, request)
+    except KeyboardInterrupt:
+        if getattr(request.config, "kcm_sigint", False):
+            raise  # a real Ctrl-C (SIGINT): stop the run, which resumes later
+        # The case raised it itself: its own cell, not the end of the run (issue 12, item 7).
+        message = "the case raised KeyboardInterrupt (no SIGINT was received)"
+        observation = Observation(kind="error", error_type="KeyboardInterrupt",
+                                  message=message)
+        verdict = Verdict(status="harness_error", detail=message)
     record_property("observation", _plain(dataclasses.asdict(observation)))
     record_property("verdict", _plain(dataclasses.asdict(verdict)))
     if verdict.status != "matched":

@@ -169,12 +169,21 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
                     declared[stem],
                     reason=f"its run file {path.name} could not be used (see problems)")
             continue
+        claimed = _named_for_another(path, run, declared)
+        if claimed is not None:
+            problems.append(claimed)
+            declared[path.name.split(".")[0]] = replace(
+                declared[path.name.split(".")[0]],
+                reason=f"its run file {path.name} holds another environment (see problems)")
+            continue
         groups.setdefault(run.environment.id, []).append((path, run))
     runs: dict[str, tuple[Path, Run]] = {}
     for env_id, files in groups.items():
         files, notes = fold_partials(env_id, files)  # issue 12: slices beside full runs
         problems.extend(notes)
         shards = [f for f in files if f[1].environment.provenance.get("shard")]
+        if shards:
+            problems.extend(missing_shards(env_id, shards))
         if len(files) > 1 and len(shards) == len(files):
             try:
                 runs[env_id] = (files[0][0], combine_shards(files))
@@ -199,6 +208,39 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
     columns = [declared[e.id] for e in environments]
     merged = merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
     return apply_limitations(merged, LIMITATIONS if limitations is None else limitations)
+
+
+def _named_for_another(path: Path, run: Run, declared: Mapping[str, EnvironmentInfo]
+                       ) -> str | None:
+    """A problem when a file named for a declared environment holds another one's run.
+
+    `torch-cpu.json` holding `jax-cpu` would otherwise take over the jax-cpu column.
+    """
+    stem = path.name.split(".")[0]
+    if stem in declared and stem != run.environment.id:
+        return (f"{path}: field `environment.id` is {run.environment.id!r}, but the file is "
+                f"named for {stem!r}. This file was skipped.")
+    return None
+
+
+def missing_shards(env_id: str, shards: Sequence[tuple[Path, Run]]) -> list[str]:
+    """A problem when an environment's shard files do not cover every shard of its count.
+
+    A lone `1-of-3` file would otherwise show as a complete run.
+    """
+    counts = {str(run.environment.provenance["shard"]).partition("/")[2] for _, run in shards}
+    if len(counts) != 1:
+        return []  # combine_shards names the differing counts
+    count = int(counts.pop())
+    have = {int(str(run.environment.provenance["shard"]).partition("/")[0])
+            for _, run in shards}
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in have]
+    if not missing:
+        return []
+    names = ", ".join(p.name for p, _ in shards)
+    return [f"{env_id}: field `environment.provenance.shard`: the shard files ({names}) "
+            f"cover {len(have)} of {count} shards; {', '.join(missing)} missing, so this "
+            "column is incomplete: their cases show as not_run."]
 
 
 # --- shared views ---------------------------------------------------------------------------
@@ -1034,16 +1076,33 @@ def write_reports(matrix: Matrix, out_dir: Path) -> list[Path]:
     Returns:
         The paths written, in the order md, html, json.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
     texts = (render_markdown(matrix), render_html(matrix), render_json(matrix))
-    paths = []
-    for name, text in zip(REPORT_NAMES, texts, strict=True):
-        path = out_dir / name
-        tmp = out_dir / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-        paths.append(path)
-    return paths
+    return replace_together(out_dir, dict(zip(REPORT_NAMES, texts, strict=True)))
+
+
+def replace_together(out_dir: Path, texts: Mapping[str, str]) -> list[Path]:
+    """Replaces the files `texts` names in `out_dir` all together, or none of them.
+
+    Every text is written to a temporary file first (a full disk fails here, before any
+    report changed); only then is each renamed over its file, a step that needs no space.
+    On any failure the temporary files are removed and the exception goes on.
+
+    Returns:
+        The paths written, in the order of `texts`.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    temporaries: list[tuple[Path, Path]] = []
+    try:
+        for name, text in texts.items():
+            tmp = out_dir / f".{name}.tmp"
+            temporaries.append((tmp, out_dir / name))
+            tmp.write_text(text, encoding="utf-8")
+        for tmp, path in temporaries:
+            tmp.replace(path)
+    finally:
+        for tmp, _ in temporaries:
+            tmp.unlink(missing_ok=True)
+    return [path for _, path in temporaries]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1051,6 +1110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 when the reports were written (problems with run files are printed, in red);
+        1 when they could not be written (the previous ones are kept, all three);
         2 when the runs folder does not exist.
     """
     parser = argparse.ArgumentParser(
@@ -1078,7 +1138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     matrix = collect(args.runs, limitations=limitations)
-    paths = write_reports(matrix, args.out)
+    try:
+        paths = write_reports(matrix, args.out)
+    except OSError as exc:  # e.g. a full disk: the old reports stay, all three
+        print(f"error: could not write the reports to {args.out}: {exc}; the previous "
+              "reports there are unchanged.", file=sys.stderr)
+        return 1
     console = Console()
     print_summary(matrix, console)
     for path in paths:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -402,11 +403,22 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
             continue  # the call already decided this cell
         text = _longrepr_text(report)
         props = _props(report)
-        verdict = _verdict(report, text, props)
+        try:
+            verdict = _verdict(report, text, props)
+            observed = _observation_for(verdict, props)
+        except ValidationError as exc:  # a recorded property the run file cannot hold
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            detail = clean_message(f"the case recorded an invalid observation or verdict: "
+                                   f"field `{where}`: {first['msg']}")
+            verdict = Verdict(status="harness_error", detail=detail)
+            observed = Observation(kind="error", error_type="HarnessError", message=detail)
+        duration = report.get("duration")
         by_case[case] = Result(
             case=case, environment=environment, outcome=outcome_of(verdict, False),
-            observed=_observation_for(verdict, props), verdict=verdict,
-            duration_s=round(float(report.get("duration") or 0.0), 4),
+            observed=observed, verdict=verdict,
+            duration_s=round(float(duration), 4) if isinstance(duration, int | float)
+            and math.isfinite(duration) else 0.0,
         )
     return list(by_case.values()), env_props
 
@@ -463,6 +475,36 @@ def dump_run(run: Run, path: Path) -> None:
     tmp.replace(path)
 
 
+#: The deepest nesting a run file or compatibility.json needs is far below this.
+MAX_DEPTH = 64
+
+
+def _unsound_value(raw: object) -> tuple[str, str] | None:
+    """The first value JSON does not allow or this harness never writes, and why.
+
+    `json.loads` accepts `NaN`, `Infinity` and `1e999` (which overflows to inf): the harness
+    writes a non-finite number as the string `"Infinity"`, never as such a literal. Walked
+    without recursion, so a deep document cannot crash the walk itself.
+
+    Returns:
+        (the field's dotted path, what is wrong), or None when every value is sound.
+    """
+    stack: list[tuple[str, object, int]] = [("", raw, 0)]
+    while stack:
+        where, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return where, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(value, float) and not math.isfinite(value):
+            return where, (f"{value!r} is not a JSON number (NaN, Infinity or one too large "
+                           "such as 1e999)")
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v, depth + 1)
+                         for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}", v, depth + 1) for i, v in enumerate(value))
+    return None
+
+
 def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) -> T:
     """Reads a JSON document of this schema version (a run file, a compatibility.json).
 
@@ -481,8 +523,14 @@ def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) 
         raise error(f"{path}: cannot be read: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON (truncated?): {exc}") from exc
+    except RecursionError as exc:  # e.g. `[` 200,000 times: the decoder gives up
+        raise error(f"{path}: nested too deep to read (more than Python's recursion "
+                    "limit); not a file this harness wrote.") from exc
     if not isinstance(raw, dict):
         raise error(f"{path}: expected a JSON object at the top level.")
+    bad = _unsound_value(raw)
+    if bad is not None:
+        raise error(f"{path}: field `{bad[0]}`: {bad[1]}")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         older = isinstance(version, int) and not isinstance(version, bool) \
@@ -509,12 +557,76 @@ def load_run(path: Path) -> Run:
             or a result belongs to another environment; the message names the file and field.
     """
     run = read_document(path, RUN_ADAPTER, RunFileError)
+    problem = run_problem(run)
+    if problem is not None:
+        raise RunFileError(f"{path}: {problem}")
     env_id = run.environment.id
     stray = {r.environment for r in run.results} - {env_id}
     if stray:
         raise RunFileError(f"{path}: field `results[].environment` holds {sorted(stray)}, "
                            f"but the file is for {env_id!r}.")
     return sanitize_run(run)
+
+
+#: An environment id as `matrix/axes.toml` builds them (`jax-cpu`, `torch-gpu-nightly`):
+#: nothing a terminal, Markdown or rich would read as markup.
+ENVIRONMENT_ID = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+SHARD = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
+#: The provenance fields the harness reads back, with their types; others are free.
+_PROVENANCE_FIELDS: dict[str, TypeAdapter[Any]] = {
+    **{key: TypeAdapter(str | None) for key in (
+        "python", "platform", "machine", "device_name", "date", "git_commit", "artifacts")},
+    "pytest_exitstatus": TypeAdapter(int | None),
+    "backend_facts": TypeAdapter(dict[str, Any] | None),
+    "checks": TypeAdapter(dict[str, dict[str, Any]] | None),
+    "environment_check": TypeAdapter(dict[str, Any] | None),
+    "catalog": TypeAdapter(dict[str, int | str] | None),
+    "shard": TypeAdapter(str | None),
+    "shards": TypeAdapter(list[str] | None),
+    "selection": TypeAdapter(dict[str, Any] | None),
+    "partials": TypeAdapter(list[dict[str, Any]] | None),
+}
+
+
+def run_problem(run: Run) -> str | None:
+    """What makes a validated run unusable, naming the field; None when it is sound.
+
+    Checks what the dataclasses cannot say: the environment id is plain (no markup), the
+    provenance fields the harness reads have their types, a shard is `I/N` with I <= N,
+    each case and each cell appears once, and durations are finite.
+    """
+    env = run.environment
+    if not ENVIRONMENT_ID.match(env.id):
+        return (f"field `environment.id` is {clean_message(env.id, 80)!r}: an environment id "
+                "is lower-case letters, digits and `-._+` (as matrix/axes.toml builds them).")
+    for key, adapter in _PROVENANCE_FIELDS.items():
+        try:
+            adapter.validate_python(env.provenance.get(key), strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in ("environment.provenance", key, *first["loc"]))
+            return f"field `{where}`: {first['msg']}"
+    shard = env.provenance.get("shard")
+    match = SHARD.match(shard) if shard else None
+    if shard and not (match and int(match.group(1)) <= int(match.group(2))):
+        return f"field `environment.provenance.shard` is {shard!r}; expected I/N with I <= N."
+    seen: set[str] = set()
+    for i, case in enumerate(run.cases):
+        if case.id in seen:
+            return f"field `cases.{i}.id`: case {case.id!r} is listed twice."
+        seen.add(case.id)
+    cells: set[str] = set()
+    for i, result in enumerate(run.results):
+        if result.case in cells:
+            return (f"field `results.{i}.case`: a second result for case {result.case!r} in "
+                    f"{env.id!r}; a cell has one result.")
+        cells.add(result.case)
+        if not math.isfinite(result.duration_s) or result.duration_s < 0:
+            return f"field `results.{i}.duration_s` is {result.duration_s!r}."
+        error = result.observed.max_abs_error
+        if error is not None and (math.isnan(error) or error < 0):
+            return f"field `results.{i}.observed.max_abs_error` is {error!r}."
+    return None
 
 
 def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:

@@ -41,6 +41,8 @@ PREVIOUS_COLLECTED = "collected.previous.json"
 DONE = "resume-done.json"
 #: What the attempt ran: the fingerprint of its catalog sources and requirements.
 STATE = "resume-state.json"
+#: Written once the run file of the finished log is safely written (`mark_folded`).
+FOLDED = "folded.json"
 ResumeMode = Literal["auto", "resume", "fresh"]
 
 _CASE = re.compile(r"::test_case\[(.*)\]$")
@@ -259,12 +261,32 @@ def prepare(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = Non
     old_ids = _read_ids(work / PREVIOUS_COLLECTED) or []
     new_ids = _read_ids(work / COLLECTED) or []
     _write_atomic(work / PREVIOUS_COLLECTED, json.dumps(merge_collected(old_ids, new_ids)))
-    for name in (LOG, COLLECTED, "heartbeat.json"):
+    for name in (LOG, COLLECTED, "heartbeat.json", FOLDED):
         (work / name).unlink(missing_ok=True)
     done = previous_results(previous)
     _write_atomic(work / DONE, json.dumps(sorted(done)))
     _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))
     return done
+
+
+def unfolded(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = None) -> bool:
+    """Whether the work folder holds a finished run whose run file was never written.
+
+    A kill after pytest finished but before the fold wrote the run file leaves a complete
+    report log (it has `SessionFinish`) and no `folded.json`: the next run folds that log
+    again instead of rerunning every case. Not with `--fresh`, nor when the fingerprint
+    (sources, pins, options) changed since.
+    """
+    log = work / LOG
+    if mode == "fresh" or (work / FOLDED).exists() or not log.exists():
+        return False
+    same = fingerprint is None or _stored_fingerprint(work) == fingerprint
+    return same and finished(log)
+
+
+def mark_folded(work: Path) -> None:
+    """Records that the run file of the work folder's log is written; call after the fold."""
+    _write_atomic(work / FOLDED, json.dumps({"log": LOG}))
 
 
 def finish(work: Path) -> int:

@@ -35,6 +35,8 @@ PUBLISHED_DIR = ROOT / "reports"
 #: Where local runs write (ignored by git): runs/, artifacts/, junit/ and the report files.
 LOCAL_DIR = PUBLISHED_DIR / "local"
 LOCAL_RUNS_DIR = LOCAL_DIR / "runs"
+#: The ignored work folders of runs (`work_dir_for`): report logs kept until folded.
+WORK_ROOT = PUBLISHED_DIR / ".work"
 #: The report files that `matrix.report` writes, published together.
 REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
 HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--shard")
@@ -230,6 +232,19 @@ def run_file_for(options: RunOptions, environment: str) -> Path:
     if data is not None and _selection_of(data):
         return full
     return options.output / f"{environment}{options.suffix}{PARTIAL}{selection_key(selection)}.json"
+
+
+def work_dir_for(options: RunOptions, environment: str, work_root: Path = WORK_ROOT) -> Path:
+    """The work folder of a run (report log, collection, resume state), keyed by selection.
+
+    `<environment>[.shard-I-of-N][.partial-<key>]`: a run with another `-k`, catalog or shard
+    works in its own folder, so it never clears what an interrupted run of another slice
+    recorded; rerunning that slice resumes it.
+    """
+    name = f"{environment}{options.suffix}"
+    if options.selection is not None:
+        name += f"{PARTIAL}{selection_key(options.selection)}"
+    return work_root / name
 
 
 def gpu_run_to_keep(run_file: Path, root: Path = ROOT) -> tuple[bool, str]:

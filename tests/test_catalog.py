@@ -382,3 +382,26 @@ def test_a_runtime_error_refuses_an_index_only_when_it_names_the_bad_index() -> 
     assert judge(want, compiled).status == "matched"  # type: ignore[arg-type]
     unrelated = Observation(kind="error", error_type="RuntimeError", message="out of memory")
     assert judge(want, unrelated).cause == "refused_other_reason"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("case_id", "shown"), [("café-lookup", "café-lookup"),
+                                                ("bad\x1b[31mid", "bad\\x1b[31mid"),
+                                                ("tab\tid", "tab\\tid")])
+def test_a_user_case_id_of_non_ascii_or_control_characters_is_refused_by_name(
+        tmp_path: Path, case_id: str, shown: str) -> None:
+    """Issue 12, item 8: such an id made its cell vanish; it is refused at collection."""
+    module = tmp_path / "odd_ids.py"
+    module.write_text(textwrap.dedent(f"""
+        from cases import Case, Step, Tensor, chain
+        CASES = [Case(id={case_id!r}, group="mine", description="Embedding(10, 4)(ids)",
+                      axes={{"mode": "eager"}}, inputs={{"ids": Tensor(dtype="int32",
+                                                                     values=[[1]])}},
+                      steps=chain(Step("layers.Embedding",
+                                       args={{"input_dim": 10, "output_dim": 4}})),
+                      mode="eager")]
+    """), encoding="utf-8")
+    with pytest.raises(CatalogError) as info:
+        load_catalog([module])
+    assert "odd_ids.py" in str(info.value)
+    assert shown in str(info.value)
+    assert "printable ASCII" in str(info.value)

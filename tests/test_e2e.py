@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from matrix.results import Outcome, Result, Run, load_run
+from matrix.runfiles import parse_run_options, work_dir_for
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile_catalog.py"
+HOSTILE_PROCESS = ROOT / "tests" / "data" / "hostile_process_catalog.py"
 GRU_CATALOG = ROOT / "tests" / "data" / "gru_reset_after_catalog.py"
 BACKENDS = {"tensorflow-cpu": "tensorflow", "jax-cpu": "jax", "torch-cpu": "torch"}
 
@@ -277,7 +279,8 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
                "-s", "run(jax-cpu)", "--", "--fresh", "--output", str(tmp_path), "-k", slice_]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    log = ROOT / "reports" / ".work" / "jax-cpu" / "report-log.jsonl"
+    options = parse_run_options(["--output", str(tmp_path), "-k", slice_])
+    log = work_dir_for(options, "jax-cpu") / "report-log.jsonl"
     log.unlink(missing_ok=True)  # --fresh discards it anyway; the wait below must see new lines
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
@@ -305,3 +308,45 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
     assert {c.id for c in run.cases} == want
     assert len(run.results) == len(run.cases) == len(want)
     assert Outcome.ERROR not in {r.outcome for r in run.results}
+
+
+def test_a_kill_between_pytest_and_the_run_file_loses_nothing(tmp_path: Path) -> None:
+    """Issue 12, item 5: a finished but unfolded log is folded again, no case rerun."""
+    args = ("--catalog", str(HOSTILE), "-k", "hostile-after")
+    first = run_session("jax-cpu", tmp_path, "--fresh", *args)
+    work = work_dir_for(parse_run_options(["--output", str(tmp_path), *args]), "jax-cpu")
+    # What a kill after pytest finished, before the fold wrote the run file, leaves behind:
+    (tmp_path / "jax-cpu.json").unlink()
+    (work / "folded.json").unlink()
+    log_before = (work / "report-log.jsonl").read_bytes()
+    again = run_session("jax-cpu", tmp_path, *args)
+    assert (work / "report-log.jsonl").read_bytes() == log_before  # pytest did not run
+    assert [(r.case, r.outcome, r.duration_s) for r in again.results] == \
+        [(r.case, r.outcome, r.duration_s) for r in first.results]
+    assert again.results[0].outcome is Outcome.PASSED
+
+
+def test_hostile_processes_cost_one_cell_each(tmp_path: Path) -> None:
+    """Issue 12, item 7: closed fds 1 and 2, a deleted work folder, an unknown observation
+    kind, a KeyboardInterrupt, a lingering fork then a crash, an abort just before the
+    timeout: each costs its own cell, and every ordinary case after it passes."""
+    run = run_session("jax-cpu", tmp_path, "--fresh", "--catalog", str(HOSTILE_PROCESS),
+                      "--timeout", "20", "-k", "hostile-process")
+    got = cells(run)
+    assert len(got) == 13
+    after = {case: r for case, r in got.items() if "-after_" in case}
+    assert len(after) == 6
+    assert {r.outcome for r in after.values()} == {Outcome.PASSED}, after
+    for probe in ("close_fds", "delete_work", "fork_linger"):  # they returned values
+        assert got[f"hostile-process-{probe}-eager"].outcome is Outcome.PASSED
+    unknown = got["hostile-process-unknown_kind-eager"]
+    assert unknown.outcome is Outcome.ERROR
+    assert unknown.observed.error_type == "HarnessError"
+    assert "teapot" in (unknown.observed.message or "")
+    interrupt = got["hostile-process-interrupt-eager"]
+    assert interrupt.outcome is Outcome.ERROR
+    assert interrupt.observed.error_type == "KeyboardInterrupt"
+    for probe in ("abort", "late_abort"):
+        crash = got[f"hostile-process-{probe}-eager"]
+        assert crash.outcome is Outcome.CRASHED, crash
+        assert "Fatal Python error: Aborted" in (crash.observed.message or ""), crash

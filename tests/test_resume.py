@@ -175,6 +175,59 @@ def test_auto_starts_clean_when_the_catalog_changed(tmp_path: Path) -> None:
     assert resume.prepare(work, "resume", before)  # asked for: resumed anyway
 
 
+def _finished_work(tmp_path: Path, fingerprint: str) -> Path:
+    """A work folder as a kill after pytest finished, before the fold, leaves it."""
+    work = tmp_path / "jax-cpu"
+    work.mkdir(parents=True)
+    (work / resume.STATE).write_text(json.dumps({"fingerprint": fingerprint}))
+    shutil.copy(LOG, work / resume.LOG)
+    shutil.copy(COLLECTED, work / resume.COLLECTED)
+    return work
+
+
+def test_a_finished_but_unfolded_log_is_folded_again_not_rerun(tmp_path: Path) -> None:
+    """Issue 12, item 5: the log stays until the run file is written; the next run folds it."""
+    expected = fold_run("jax-cpu", _finished_work(tmp_path / "whole", "fp") / resume.LOG,
+                        [HOSTILE_CATALOG])
+    work = _finished_work(tmp_path, "fp")
+    assert resume.unfolded(work, "auto", "fp")
+    assert resume.unfolded(work, "resume", "fp")
+    assert not resume.unfolded(work, "fresh", "fp")
+    assert not resume.unfolded(work, "auto", "other sources")
+    # What the run session does then: no pytest, finish, fold, mark.
+    assert resume.finish(work) == 0
+    folded = fold_run("jax-cpu", work / resume.LOG, [HOSTILE_CATALOG])
+    assert [(r.case, r.outcome, r.observed) for r in folded.results] == \
+        [(r.case, r.outcome, r.observed) for r in expected.results]
+    assert (work / resume.LOG).exists()  # kept until the run file is written
+    resume.mark_folded(work)
+    assert not resume.unfolded(work, "auto", "fp")
+    assert resume.prepare(work, "auto", "fp") == set()  # folded: the next run starts clean
+    assert not (work / resume.LOG).exists()
+
+
+def test_a_resumed_run_killed_before_finish_is_folded_whole(tmp_path: Path) -> None:
+    whole = fold_run("jax-cpu", _finished_work(tmp_path / "whole", "fp") / resume.LOG,
+                     [HOSTILE_CATALOG])
+    work = _interrupted_work(tmp_path)
+    (work / resume.STATE).write_text(json.dumps({"fingerprint": "fp"}))
+    resume.prepare(work, "auto", "fp")
+    _rest_of_run(work)  # the resumed pytest finished; then the kill, before finish()
+    assert resume.unfolded(work, "auto", "fp")
+    assert resume.finish(work) > 0
+    folded = fold_run("jax-cpu", work / resume.LOG, [HOSTILE_CATALOG])
+    assert [(r.case, r.outcome) for r in folded.results] == \
+        [(r.case, r.outcome) for r in whole.results]
+
+
+def test_a_resume_forgets_an_earlier_fold(tmp_path: Path) -> None:
+    work = _finished_work(tmp_path, "fp")
+    resume.mark_folded(work)
+    resume.prepare(work, "resume", "fp")
+    _rest_of_run(work)
+    assert resume.unfolded(work, "auto", "fp")  # this attempt's fold has not happened yet
+
+
 def test_finish_after_a_fresh_run_is_a_no_op(tmp_path: Path) -> None:
     work = tmp_path / "w"
     assert resume.prepare(work, "auto") == set()

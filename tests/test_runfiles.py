@@ -208,3 +208,32 @@ def test_a_second_run_of_one_environment_stops_with_a_clear_message(tmp_path: Pa
     assert done.returncode != 0
     assert "another run of this environment is in progress" in done.stdout + done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_slice_and_shard_works_in_its_own_folder(tmp_path: Path) -> None:
+    """Issue 12, item 5: another -k, catalog or shard never wipes an interrupted run."""
+    catalog = tmp_path / "mine.py"
+    catalog.write_text("CASES = []\n")
+    options = {
+        "full": _parse(tmp_path),
+        "k a": _parse(tmp_path, "-k", "a"),
+        "k b": _parse(tmp_path, "-k", "b"),
+        "catalog": _parse(tmp_path, "--catalog", str(catalog)),
+        "shard": _parse(tmp_path, "--shard", "1/3"),
+        "shard k a": _parse(tmp_path, "--shard", "1/3", "-k", "a"),
+    }
+    folders = {name: runfiles.work_dir_for(o, "jax-cpu", tmp_path / ".work")
+               for name, o in options.items()}
+    assert len(set(folders.values())) == len(folders)
+    assert folders["full"] == tmp_path / ".work" / "jax-cpu"
+    assert folders["k a"] == runfiles.work_dir_for(_parse(tmp_path, "-k", "a"), "jax-cpu",
+                                                   tmp_path / ".work")
+    # The -k a run was killed mid-run; then a -k b run starts: a's log is untouched.
+    from matrix import resume
+
+    interrupted = folders["k a"]
+    interrupted.mkdir(parents=True)
+    (interrupted / resume.LOG).write_text('{"$report_type": "SessionStart"}\n')
+    resume.prepare(folders["k b"], "auto", "fingerprint of b")
+    resume.prepare(folders["full"], "fresh", "fingerprint of the full run")
+    assert (interrupted / resume.LOG).read_text() == '{"$report_type": "SessionStart"}\n'

@@ -1,0 +1,91 @@
+"""A hostile case costs one cell (issue 12, item 7): the harness side, without a framework.
+
+The end-to-end proof, a real jax-cpu run of `tests/data/hostile_process_catalog.py`, is
+`tests/test_e2e.py::test_hostile_processes_cost_one_cell_each`. These tests check the pieces
+one by one: the crash-or-timeout call of `cases/conftest.py`, the runner validation of
+`cases/test_cases.py` and the fold's guard in `matrix.results`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cases import conftest
+from cases.test_cases import _run
+from matrix.results import Outcome, fold_reports
+
+DATA = Path(__file__).parent / "data"
+HOSTILE = DATA / "hostile_process_catalog.py"
+
+
+def _crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, printed: str,
+           elapsed: float, limit: float = 20.0) -> dict[str, Any]:
+    """What `pytest_handlecrashitem` records for a worker that died `elapsed` s into a case."""
+    monkeypatch.setenv("KCM_WORKDIR", str(tmp_path))
+    nodeid = "cases/test_cases.py::test_case[c]"
+    (tmp_path / "worker-stderr.log").write_text("earlier output\n" + printed)
+    (tmp_path / "heartbeat.json").write_text(json.dumps(
+        {"nodeid": nodeid, "started": time.time() - elapsed, "offset": len("earlier output\n")}))
+    report = SimpleNamespace(user_properties=[])
+    sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: limit))
+    conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+    return dict(report.user_properties)
+
+
+def test_an_abort_just_before_the_timeout_is_a_crash(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    got = _crash(tmp_path, monkeypatch, "Fatal Python error: Aborted\n\nThread 0x1 ...\n",
+                 elapsed=19.8)
+    assert got["ended_by"] == "crash"
+    assert got["printed"] == "Fatal Python error: Aborted"
+
+
+def test_a_silent_kill_at_the_limit_is_still_a_timeout(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _crash(tmp_path, monkeypatch, "", elapsed=19.8)["ended_by"] == "timeout"
+    banner = "+++++ Timeout +++++\nFatal Python error: Aborted\n"  # the banner wins
+    assert _crash(tmp_path, monkeypatch, banner, elapsed=20.1)["ended_by"] == "timeout"
+
+
+def _request() -> Any:
+    return SimpleNamespace(config=SimpleNamespace(
+        getoption=lambda name, default=None: [str(HOSTILE)] if name == "catalog" else default))
+
+
+@pytest.mark.parametrize("raw", [{"kind": "teapot"}, {"kind": "value", "shape": "wide"},
+                                 {"nonsense": 1}, ["not", "a", "dict"], None])
+def test_a_runner_returning_no_observation_is_a_harness_error_of_its_cell(
+        raw: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cases import load_catalog
+
+    catalog = load_catalog([str(HOSTILE)])
+    case = next(c for c in catalog.cases if c.runner == "unknown_kind")
+    monkeypatch.setitem(catalog.runners, "unknown_kind", lambda case: raw)
+    monkeypatch.setattr("cases.test_cases._catalog_of", lambda config: catalog)
+    observation, verdict = _run(case, _request())
+    assert verdict.status == "harness_error"
+    assert observation.kind == "error"
+    assert observation.error_type == "HarnessError"
+    assert "the runner returned" in (observation.message or "")
+
+
+def test_the_fold_keeps_an_unknown_observation_kind_in_its_cell() -> None:
+    def report(case: str, observation: dict[str, Any]) -> dict[str, Any]:
+        return {"$report_type": "TestReport", "when": "call", "outcome": "passed",
+                "nodeid": f"cases/test_cases.py::test_case[{case}]", "duration": 0.1,
+                "user_properties": [["observation", observation],
+                                    ["verdict", {"status": "matched"}]]}
+
+    results, _ = fold_reports([report("bad", {"kind": "teapot"}),
+                               report("good", {"kind": "value"})], "jax-cpu")
+    cells = {r.case: r for r in results}
+    assert cells["bad"].outcome is Outcome.ERROR
+    assert cells["bad"].verdict.status == "harness_error"
+    assert "field `kind`" in (cells["bad"].verdict.detail or "")
+    assert cells["good"].outcome is Outcome.PASSED
