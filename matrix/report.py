@@ -42,6 +42,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cases.limitations import LIMITATIONS, Limitation
 from matrix.partial import fold_partials
@@ -64,7 +65,8 @@ from matrix.results import (
     merge_runs,
     silent_divergences,
 )
-from matrix.table import CompatibilityTable, compatibility_table, short_expected
+from matrix.table import CompatibilityTable, compatibility_table
+from matrix.table import short_expected as short_expected
 from matrix.triage import apply_limitations
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
@@ -171,6 +173,11 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
                     declared[stem],
                     reason=f"its run file {path.name} could not be used (see problems)")
             continue
+        unsafe = unsafe_name(run)
+        if unsafe is not None:
+            problems.append(f"{path}: {unsafe}; such a name could split a table or reach a "
+                            "repro snippet's code. This file was skipped.")
+            continue
         groups.setdefault(run.environment.id, []).append((path, run))
     runs: dict[str, tuple[Path, Run]] = {}
     for env_id, files in groups.items():
@@ -201,6 +208,26 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
     columns = [declared[e.id] for e in environments]
     merged = merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
     return apply_limitations(merged, LIMITATIONS if limitations is None else limitations)
+
+
+# Names from a run file that reach code (repro snippets), URLs and table cells: refused on
+# read unless they match these, never escaped after the fact.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
+SAFE_WORD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def unsafe_name(run: Run) -> str | None:
+    """Why a run file's environment id, backend, device or a case id is refused, or None."""
+    env = run.environment
+    checks = [("environment.id", env.id, SAFE_ID), ("environment.backend", env.backend,
+                                                     SAFE_WORD),
+              ("environment.device", env.device, SAFE_WORD)]
+    checks += [("cases[].id", case.id, SAFE_ID) for case in run.cases]
+    for field_name, value, pattern in checks:
+        if not pattern.match(value):
+            return (f"field `{field_name}` is {ascii(value)[:80]}, which is not a safe name "
+                    f"(expected to match {pattern.pattern})")
+    return None
 
 
 # --- shared views ---------------------------------------------------------------------------
@@ -373,6 +400,11 @@ def _predict_body(chain: str, data: str, dtype: object) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def _one_line(text: str) -> str:
+    """Text for a `#` comment: one line, printable characters only."""
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+
+
 def repro_body(case: CaseInfo) -> str:
     """The backend-independent part of a repro snippet: imports, the call, the output.
 
@@ -384,9 +416,10 @@ def repro_body(case: CaseInfo) -> str:
     """
     if case.repro and case.repro.strip():  # the program the run executed
         return case.repro.rstrip() + "\n"
-    head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
+    head = [f"# {_one_line(case.id)}",
+            f"# The NumPy reference expects: {_one_line(case.expected)}"]
     if case.source:
-        head.append(f"# Reported publicly: {case.source}")
+        head.append(f"# Reported publicly: {_one_line(case.source)}")
     code, note = _split_note(case.description)
     match = _PREDICT.match(code)
     body = None
@@ -397,7 +430,7 @@ def repro_body(case: CaseInfo) -> str:
         body = f"out = {code}\n"
     classes = sorted({name for name in _CLASS_CALL.findall(code) if name != "Input"})
     if note:
-        head.append(f"# {note}")
+        head.append(f"# {_one_line(note)}")
     head += ["import keras", "import numpy as np"]
     if classes:
         head.append(f"from keras.layers import {', '.join(classes)}")
@@ -407,8 +440,8 @@ def repro_body(case: CaseInfo) -> str:
 def repro_header(env: EnvironmentInfo) -> str:
     """The environment part of a repro snippet: the backend, and no GPU for a CPU one."""
     lines = ["import os", "",
-             f'os.environ["KERAS_BACKEND"] = "{env.backend}"  # read once, when keras is '
-             "imported"]
+             f'os.environ["KERAS_BACKEND"] = {json.dumps(env.backend)}  # read once, when '
+             "keras is imported"]
     if env.device == "cpu":
         lines += ['os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU environment: hide GPUs',
                   'os.environ["JAX_PLATFORMS"] = "cpu"']
@@ -614,7 +647,7 @@ def render_markdown(matrix: Matrix) -> str:
         "",
         f"{_plural(len(matrix.cases), 'case')} × {_plural(len(envs), 'environment')} "
         f"({sum(1 for e in envs if e.ran)} ran): "
-        f"{_plural(len(table.rows), 'behaviour')} that differ from the reference "
+        f"{_plural(len(table.rows), 'behaviour')} differing from the reference "
         f"({silent_rows} silent); {_plural(len(divergent), 'divergent case')}; "
         f"{_plural(len(silent), 'silent cell')}.",
         "",
@@ -645,6 +678,8 @@ def render_markdown(matrix: Matrix) -> str:
 
 MD_LINE_LIMIT = 400
 MD_TOP = 10  # behaviours detailed under "Top divergences"
+MD_ROWS = 80  # rows of the compatibility table in Markdown; the HTML lists HTML_ROWS
+HTML_ROWS = 300
 MD_CLUSTERS = 25
 MD_HARNESS_ERRORS = 50
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
@@ -669,7 +704,7 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
                "spans", "cases", "why"]
     raw: list[list[str | None]] = []  # None: a literal cell (links), never cut
     literal: list[list[str]] = []
-    for index, row in enumerate(table.rows):
+    for index, row in enumerate(table.rows[:MD_ROWS]):
         spans = "; ".join(f"{k}: {v}" for k, v in row.spans)
         why = [_md_link_id(lim) for lim in row.limitations[:2]]
         if len(row.limitations) > 2:
@@ -678,9 +713,19 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
         literal.append([f"[{len(row.cases)}](compatibility.html#f:b={index})",
                         ", ".join(why) or "unexplained"])
     out += [_fit_table(raw, literal, headers, MD_LINE_LIMIT - 20), ""]  # margin: bytes
+    if len(table.rows) > MD_ROWS:
+        rest = table.rows[MD_ROWS:]
+        out += [f"{_plural(len(rest), 'more behaviour')} "
+                f"({_plural(sum(len(r.cases) for r in rest), 'case')}, none silent "
+                "unless listed above): see [compatibility.html](compatibility.html)."
+                if not any(r.silent for r in rest) else
+                f"{_plural(len(rest), 'more behaviour')} "
+                f"({_plural(sum(len(r.cases) for r in rest), 'case')}): see "
+                "[compatibility.html](compatibility.html).", ""]
     links = []
     for lim in matrix.limitations:
-        if _SAFE_ID.match(lim.id) and any(lim.id in r.limitations[:2] for r in table.rows):
+        if _SAFE_ID.match(lim.id) and any(lim.id in r.limitations[:2]
+                                          for r in table.rows[:MD_ROWS]):
             _, link = limitation_link(matrix, lim.id)
             links.append(f"[{lim.id}]: {link or '#limitations'}")
     if links:
@@ -786,7 +831,7 @@ def _md_harness_errors(matrix: Matrix) -> list[str]:
     broken = harness_errors(matrix)
     if not broken:
         return []
-    rows = [[_code(r.case), f"`{r.environment}`", _md(_cut(r.verdict.detail or "", 160))]
+    rows = [[_code(r.case), _code(r.environment), _md(_cut(r.verdict.detail or "", 160))]
             for r in broken[:MD_HARNESS_ERRORS]]
     return ["## Harness errors", "",
             f"{_plural(len(broken), 'cell')} where the harness failed, not the backend "
@@ -1078,7 +1123,8 @@ def render_html(matrix: Matrix) -> str:
     return template.render(
         matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
         envs=[_env_view(e, counts[e.id]) for e in envs],
-        idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table),
+        idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table)[:HTML_ROWS],
+        more_rows=max(0, len(table.rows) - HTML_ROWS),
         divergent=len(divergent),
         backends=list(dict.fromkeys(e.backend for e in envs)),
         devices=list(dict.fromkeys(e.device for e in envs)),
@@ -1097,40 +1143,116 @@ def render_html(matrix: Matrix) -> str:
 
 # --- terminal -------------------------------------------------------------------------------
 
-def print_summary(matrix: Matrix, console: Console | None = None) -> None:
+def _printable(text: str) -> str:
+    """A name for the terminal: control and escape characters removed."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(0, int(seconds // 60))} min"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+STALE_AFTER_S = 3600.0  # without --since, a run file older than this is "not from this run"
+
+
+def recorded(env: EnvironmentInfo, now: datetime, since: datetime | None = None,
+             commit: str | None = None) -> str | None:
+    """Why `env`'s run file was not produced by this invocation, with its age; None if it was.
+
+    A file is older when its date is before `since` (the start of this invocation; by
+    default `STALE_AFTER_S` before `now`) or when it was made at another git commit than
+    `commit` (the checkout's HEAD, `-dirty` ignored).
+    """
+    if not env.ran:
+        return None
+    date_text = str(env.provenance.get("date") or "")
+    try:
+        date = datetime.fromisoformat(date_text)
+    except ValueError:
+        return "older run file: no date"
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    age = (now - date).total_seconds()
+    limit = since if since is not None else None
+    old = age > STALE_AFTER_S if limit is None else date < limit
+    theirs = str(env.provenance.get("git_commit") or "").partition("-dirty")[0]
+    other = bool(commit and theirs and not commit.startswith(theirs[:12])
+                 and not theirs.startswith(commit[:12]))
+    if not old and not other:
+        return None
+    words = f"older: {_age(age)}"
+    if other:
+        words += f", commit {theirs[:8]}"
+    return words
+
+
+def print_summary(matrix: Matrix, console: Console | None = None, *,
+                  now: datetime | None = None, since: datetime | None = None,
+                  commit: str | None = None) -> None:
     """Prints per environment the counts per outcome, in colour, and the divergences.
+
+    Environment names are printed whole (never folded or cut), stripped of control
+    characters; a run file not produced by this invocation (see `recorded`) says so, with
+    its age, so committed runs never look like a failure of the run just made.
 
     Args:
         matrix: the merged matrix.
         console: where to print; by default a console on stdout.
+        now: the current time; by default now, in UTC.
+        since: when this invocation started; run files older than it are marked.
+        commit: the checkout's git commit; run files from another commit are marked.
     """
     console = console or Console()
+    now = now or datetime.now(UTC)
     for problem in matrix.problems:
-        console.print(f"problem: {problem}", style="bold red", markup=False, highlight=False)
+        console.print(f"problem: {_printable(problem)}", style="bold red", markup=False,
+                      highlight=False)
     counts = _counts(matrix)
-    outcomes = _present_outcomes(matrix)
+    outcomes = [o for o in _present_outcomes(matrix) if o is not Outcome.NOT_RUN]
+    ran = [e for e in matrix.environments if e.ran]
     table = Table(title=f"Keras compatibility matrix, {len(matrix.cases)} cases")
-    table.add_column("environment", style="bold")
-    table.add_column("ran")
+    width = max([len(_printable(e.id)) for e in ran] + [len("environment")])
+    table.add_column("environment", style="bold", no_wrap=True, min_width=width)
     for outcome in outcomes:
         table.add_column(outcome.value, justify="right", style=STYLES[outcome])
-    table.add_column("passed/ran", justify="right")
+    table.add_column("passed/ran", justify="right", no_wrap=True)
+    table.add_column("recorded", style="yellow", no_wrap=True)
     why_not: dict[str, list[str]] = {}
     for env in matrix.environments:
-        table.add_row(env.id, "yes" if env.ran else "no",
-                      *[str(counts[env.id][o] or "") for o in outcomes],
-                      pass_count(env, counts[env.id]))
         if not env.ran:
-            why_not.setdefault(env.reason or "not run", []).append(env.id)
+            why_not.setdefault(env.reason or "not run", []).append(_printable(env.id))
+            continue
+        table.add_row(Text(_printable(env.id)),
+                      *[str(counts[env.id][o] or "") for o in outcomes],
+                      pass_count(env, counts[env.id]),
+                      Text(recorded(env, now, since, commit) or "this run"))
     console.print(table)
     for reason, ids in why_not.items():
-        console.print(f"not run: {', '.join(ids)}: {reason}", style="dim", markup=False,
-                      highlight=False)
+        console.print(f"not run: {', '.join(ids)}: {_printable(reason)}", style="dim",
+                      markup=False, highlight=False)
     divergent = len(divergent_cases(matrix))
     silent = len(silent_divergences(matrix))
+    rows = compatibility_table(matrix).rows
     style = "bold yellow" if divergent or silent else "green"
     console.print(f"{_plural(divergent, 'divergent case')}, "
                   f"{_plural(silent, 'silent divergence')}", style=style)
+    console.print(f"{_plural(len(rows), 'behaviour')} differing from the reference "
+                  "(the compatibility table)", style=style)
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 # --- files and command line -----------------------------------------------------------------
@@ -1171,6 +1293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of run files (default: reports/runs)")
     parser.add_argument("--out", type=Path, default=Path("reports"),
                         help="folder to write the reports to (default: reports)")
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None,
+                        metavar="ISO-TIME",
+                        help="when this invocation started: older run files are marked as such "
+                             "in the summary (default: older than one hour)")
     parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
                         help="a user case module whose LIMITATIONS are joined too (repeatable)")
     args = parser.parse_args(argv)
@@ -1191,7 +1317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     matrix = collect(args.runs, limitations=limitations)
     paths = write_reports(matrix, args.out)
     console = Console()
-    print_summary(matrix, console)
+    since = args.since.replace(tzinfo=args.since.tzinfo or UTC) if args.since else None
+    print_summary(matrix, console, since=since, commit=_git_commit())
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
     return 0

@@ -197,7 +197,7 @@ def verdict_text(result: Result | None, env: EnvironmentInfo | None = None) -> C
         other = " (other reason)" if result.verdict.cause == "refused_other_reason" else ""
         return Cell(text=f"raises {obs.error_type or 'an error'}{other}", outcome=outcome.value)
     if obs.nan_count:
-        words = "NaN rows" if result.verdict.cause == "values_where_refused" else "NaN"
+        words = "NaN rows"
     else:
         words = (_limitation_verb(result.limitation)
                  or CAUSE_WORDS.get(result.verdict.cause or "", "values differ"))
@@ -229,14 +229,14 @@ def _span_text(values: Sequence[str | int]) -> str:
     if all(isinstance(v, int) for v in values) and len(values) > 2:
         ints = sorted(int(v) for v in values)
         if ints == list(range(ints[0], ints[-1] + 1)):
-            return f"{ints[0]}–{ints[-1]}"
+            return f"{ints[0]}-{ints[-1]}"
     shown = [str(v) for v in values[:SPAN_MAX_VALUES]]
     more = len(values) - len(shown)
     return ", ".join(shown) + (f" (+{more})" if more > 0 else "")
 
 
 def spans(axes_of: Sequence[Mapping[str, str | int]]) -> tuple[tuple[str, str], ...]:
-    """The axes a row's cases take, e.g. `(("input_dtype", "int32, int64"), ("rank", "1–3"))`.
+    """The axes a row's cases take, e.g. `(("input_dtype", "int32, int64"), ("rank", "1-3"))`.
 
     Only axes with more than one value, or with one value shared by every case, are shown;
     `subject`, `layer` and `values` are in the row's title.
