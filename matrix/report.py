@@ -636,7 +636,7 @@ def render_markdown(matrix: Matrix) -> str:
     divergent = divergent_cases(matrix)
     silent = silent_divergences(matrix)
     clusters = error_clusters(matrix)
-    table = compatibility_table(matrix)
+    table = compatibility_table(matrix, divergent)
     envs = matrix.environments
     silent_rows = sum(1 for b in table.rows if b.silent)
     out = [
@@ -738,8 +738,16 @@ def _fit_table(raw: Sequence[Sequence[str | None]], literal: Sequence[Sequence[s
     """A table whose lines stay within `limit` characters: the widest text column is cut
     (before escaping, so no escape is ever split) until every line fits."""
     widths = [max([len(str(r[i] or "")) for r in raw] + [8]) for i in range(len(headers) - 2)]
+    escaped: dict[tuple[str, int], str] = {}
+
+    def cell_text(cell: str | None, width: int) -> str:
+        key = (str(cell or ""), width)
+        if key not in escaped:
+            escaped[key] = _md(_cut(key[0], width))
+        return escaped[key]
+
     while True:
-        rows = [[_md(_cut(str(cell or ""), w)) for cell, w in zip(r, widths, strict=True)]
+        rows = [[cell_text(cell, w) for cell, w in zip(r, widths, strict=True)]
                 + list(lit) for r, lit in zip(raw, literal, strict=True)]
         text = _table(rows, headers)
         if max(len(line) for line in text.splitlines()) <= limit or max(widths) <= 12:
@@ -1065,7 +1073,7 @@ def render_html(matrix: Matrix) -> str:
     observations: dict[tuple[Any, ...], int] = {}
     obs_data: list[dict[str, Any]] = []
     cell_cache: dict[tuple[str, str, bool], str] = {}
-    table = compatibility_table(matrix)
+    table = compatibility_table(matrix, divergent)
     case_index = {c.id: i for i, c in enumerate(matrix.cases)}
     cell_rows: list[list[Any]] = []
     grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}

@@ -251,7 +251,8 @@ def spans(axes_of: Sequence[Mapping[str, str | int]]) -> tuple[tuple[str, str], 
                  or k in SPAN_FIRST[:3])
 
 
-def compatibility_table(matrix: Matrix) -> CompatibilityTable:
+def compatibility_table(matrix: Matrix, divergent: Sequence[str] | None = None
+                        ) -> CompatibilityTable:
     """The behaviours × columns table of `matrix`, silent divergences first.
 
     Rows sort by: some column silent, then some cell unexplained (`failed`), then the number
@@ -269,7 +270,8 @@ def compatibility_table(matrix: Matrix) -> CompatibilityTable:
     idle_cells = [Cell(text=text, outcome=Outcome.NOT_RUN.value) for text in idle]
     by_cell: dict[tuple[str, str], Result] = {(r.case, r.environment): r
                                                for r in matrix.results}
-    divergent = set(divergent_cases(matrix))
+    diverging = set(divergent_cases(matrix) if divergent is None else divergent)
+    channel = {e.id: channel_of(e.id) for e in matrix.environments}
     groups: dict[tuple[str, str, tuple[Cell, ...]], list[int]] = {}
     limits: dict[tuple[str, str, tuple[Cell, ...]], dict[str, None]] = {}
     agreeing = 0
@@ -277,10 +279,10 @@ def compatibility_table(matrix: Matrix) -> CompatibilityTable:
         results = [by_cell.get((case.id, e.id)) for c in ran_cols for e in c.environments]
         off = any(r is not None and r.outcome in RAN and r.outcome is not Outcome.PASSED
                   for r in results)
-        if not off and case.id not in divergent:
+        if not off and case.id not in diverging:
             agreeing += 1
             continue
-        row = tuple(fold([(channel_of(e.id), verdict_text(by_cell.get((case.id, e.id)), e))
+        row = tuple(fold([(channel[e.id], verdict_text(by_cell.get((case.id, e.id)), e))
                           for e in c.environments]) for c in ran_cols)
         key = (case.subject or str(case.axes.get("subject", "")),
                str(case.axes.get("values", "—")), (*row, *idle_cells))
