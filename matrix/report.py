@@ -39,9 +39,10 @@ from urllib.parse import quote
 
 import pydantic_core
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from cases.limitations import LIMITATIONS, Limitation
 from matrix.partial import fold_partials
@@ -56,6 +57,7 @@ from matrix.results import (
     Result,
     Run,
     RunFileError,
+    channel_of,
     clean_message,
     combine_shards,
     divergent_cases,
@@ -63,6 +65,8 @@ from matrix.results import (
     merge_runs,
     silent_divergences,
 )
+from matrix.table import CompatibilityTable, compatibility_table
+from matrix.table import short_expected as short_expected
 from matrix.triage import apply_limitations
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
@@ -110,7 +114,7 @@ BACKEND_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "jax": ("jax", "jaxlib"),
     "torch": ("torch",),
 }
-EXPECTED_WIDTH = 72  # the Markdown divergence table cuts `expected`; the HTML keeps it whole
+EXPECTED_WIDTH = 72  # the Markdown cluster table cuts messages; the HTML keeps them whole
 PASS_NOTE = ("passed/ran counts `passed` and `xpassed` (both matched the reference) over the "
              "cases that ran; `skipped`, `error` and `not_run` are not counted as ran.")
 
@@ -168,6 +172,11 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
                 declared[stem] = replace(
                     declared[stem],
                     reason=f"its run file {path.name} could not be used (see problems)")
+            continue
+        unsafe = unsafe_name(run)
+        if unsafe is not None:
+            problems.append(f"{path}: {unsafe}; such a name could split a table or reach a "
+                            "repro snippet's code. This file was skipped.")
             continue
         claimed = _named_for_another(path, run, declared)
         if claimed is not None:
@@ -241,6 +250,26 @@ def missing_shards(env_id: str, shards: Sequence[tuple[Path, Run]]) -> list[str]
     return [f"{env_id}: field `environment.provenance.shard`: the shard files ({names}) "
             f"cover {len(have)} of {count} shards; {', '.join(missing)} missing, so this "
             "column is incomplete: their cases show as not_run."]
+
+
+# Names from a run file that reach code (repro snippets), URLs and table cells: refused on
+# read unless they match these, never escaped after the fact.
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
+SAFE_WORD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def unsafe_name(run: Run) -> str | None:
+    """Why a run file's environment id, backend, device or a case id is refused, or None."""
+    env = run.environment
+    checks = [("environment.id", env.id, SAFE_ID), ("environment.backend", env.backend,
+                                                     SAFE_WORD),
+              ("environment.device", env.device, SAFE_WORD)]
+    checks += [("cases[].id", case.id, SAFE_ID) for case in run.cases]
+    for field_name, value, pattern in checks:
+        if not pattern.match(value):
+            return (f"field `{field_name}` is {ascii(value)[:80]}, which is not a safe name "
+                    f"(expected to match {pattern.pattern})")
+    return None
 
 
 # --- shared views ---------------------------------------------------------------------------
@@ -413,6 +442,11 @@ def _predict_body(chain: str, data: str, dtype: object) -> str | None:
     return "\n".join(lines) + "\n"
 
 
+def _one_line(text: str) -> str:
+    """Text for a `#` comment: one line, printable characters only."""
+    return "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
+
+
 def repro_body(case: CaseInfo) -> str:
     """The backend-independent part of a repro snippet: imports, the call, the output.
 
@@ -424,9 +458,10 @@ def repro_body(case: CaseInfo) -> str:
     """
     if case.repro and case.repro.strip():  # the program the run executed
         return case.repro.rstrip() + "\n"
-    head = [f"# {case.id}", f"# The NumPy reference expects: {case.expected}"]
+    head = [f"# {_one_line(case.id)}",
+            f"# The NumPy reference expects: {_one_line(case.expected)}"]
     if case.source:
-        head.append(f"# Reported publicly: {case.source}")
+        head.append(f"# Reported publicly: {_one_line(case.source)}")
     code, note = _split_note(case.description)
     match = _PREDICT.match(code)
     body = None
@@ -437,7 +472,7 @@ def repro_body(case: CaseInfo) -> str:
         body = f"out = {code}\n"
     classes = sorted({name for name in _CLASS_CALL.findall(code) if name != "Input"})
     if note:
-        head.append(f"# {note}")
+        head.append(f"# {_one_line(note)}")
     head += ["import keras", "import numpy as np"]
     if classes:
         head.append(f"from keras.layers import {', '.join(classes)}")
@@ -447,8 +482,8 @@ def repro_body(case: CaseInfo) -> str:
 def repro_header(env: EnvironmentInfo) -> str:
     """The environment part of a repro snippet: the backend, and no GPU for a CPU one."""
     lines = ["import os", "",
-             f'os.environ["KERAS_BACKEND"] = "{env.backend}"  # read once, when keras is '
-             "imported"]
+             f'os.environ["KERAS_BACKEND"] = {json.dumps(env.backend)}  # read once, when '
+             "keras is imported"]
     if env.device == "cpu":
         lines += ['os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU environment: hide GPUs',
                   'os.environ["JAX_PLATFORMS"] = "cpu"']
@@ -470,20 +505,6 @@ _NORMALISE = (
 )
 PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
                      Outcome.TIMEOUT})
-
-
-def short_expected(expected: str) -> str:
-    """The reference's answer in a few words: `values`, or `error (IndexError)`.
-
-    The full reason stays in the page (a tooltip, the cell details).
-    """
-    if not expected.startswith("error"):
-        return expected
-    match = re.match(r"^error \(([^)]*)\)", expected)
-    if match is not None:
-        return f"error ({match.group(1)})"
-    kind = expected.removeprefix("error:").strip().split(":", 1)[0]
-    return f"error ({kind})" if kind else "error"
 
 
 def keras_version(env: EnvironmentInfo) -> str:
@@ -638,10 +659,14 @@ def _table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 
 def render_markdown(matrix: Matrix) -> str:
-    """`compatibility.md`: environments, divergences, error clusters, pivots, then the grid.
+    """`compatibility.md`: the compatibility table first, then environments, the top
+    divergences, limitations, error clusters and pivots; the grid stays in the HTML.
 
-    Tables hold words only (no emoji, whose width differs between fonts), so every table
-    stays aligned in the raw text as well as rendered on a code host.
+    Sized for a code host: nothing is repeated per case or per channel (each behaviour is
+    one row), no line is longer than `MD_LINE_LIMIT` characters, and every case and
+    environment is one link away in `compatibility.html` and `compatibility.json`. Tables
+    hold words only (no emoji, whose width differs between fonts), so they stay aligned in
+    the raw text as well as rendered.
 
     Args:
         matrix: the merged matrix.
@@ -649,65 +674,188 @@ def render_markdown(matrix: Matrix) -> str:
     Returns:
         GitHub-flavoured Markdown ending in a newline.
     """
-    cells = _cells(matrix)
     counts = _counts(matrix)
     divergent = divergent_cases(matrix)
     silent = silent_divergences(matrix)
     clusters = error_clusters(matrix)
+    table = compatibility_table(matrix, divergent)
     envs = matrix.environments
+    silent_rows = sum(1 for b in table.rows if b.silent)
     out = [
         "# Keras 3 compatibility matrix",
         "",
         f"> Generated file, do not edit: written by `python -m matrix.report` at "
-        f"{matrix.generated_at}. Regenerate with `{REGENERATE}`.",
+        f"{_md(matrix.generated_at)}. Regenerate with `{REGENERATE}`.",
         "",
-        f"{_plural(len(matrix.cases), 'case')} × "
-        f"{_plural(len(envs), 'environment')}; "
-        f"{_plural(len(divergent), 'divergent case')}; "
-        f"{_plural(len(silent), 'silent divergence')}; "
-        f"{_plural(sum(len(c.results) for c in clusters), 'failing cell')}, "
-        f"{_plural(len(clusters), 'cause')}.",
+        f"{_plural(len(matrix.cases), 'case')} × {_plural(len(envs), 'environment')} "
+        f"({sum(1 for e in envs if e.ran)} ran): "
+        f"{_plural(len(table.rows), 'behaviour')} differing from the reference "
+        f"({silent_rows} silent); {_plural(len(divergent), 'divergent case')}; "
+        f"{_plural(len(silent), 'silent cell')}.",
         "",
-        "Contents: [environments](#environments) · [divergences](#divergences) · "
-        "[limitations](#limitations) · [error clusters](#error-clusters) · "
-        "[pivots](#pivots) · [legend](#legend) · "
-        "[results](#results)",
+        "Every case in every environment, with filters, the observation and a runnable "
+        "repro: [compatibility.html](compatibility.html); the data: "
+        "[compatibility.json](compatibility.json).",
+        "",
+        "Contents: [compatibility table](#compatibility-table) · [environments](#environments) "
+        "· [top divergences](#top-divergences) · [limitations](#limitations) · "
+        "[error clusters](#error-clusters) · [pivots](#pivots) · [legend](#legend)",
         "",
     ]
     if matrix.problems:
         out += ["## Problems", "", "These run files could not be used and were skipped:", ""]
-        out += [f"- {_md(p)}" for p in matrix.problems]
+        out += [f"- {_md(_cut(p, MD_LINE_LIMIT - 10))}" for p in matrix.problems]
         out.append("")
-    outcomes = _present_outcomes(matrix)
-    rows = [[f"`{e.id}`", e.backend, e.device, _md(ran_text(e)), pass_count(e, counts[e.id]),
-             *[str(counts[e.id][o]) for o in outcomes]]
-            for e in envs]
-    headers = ["environment", "backend", "device", "ran", "passed/ran",
-               *[o.value for o in outcomes]]
-    out += ["## Environments", "", _table(rows, headers), "", PASS_NOTE, ""]
-    prov = [[f"`{e.id}`", keras_version(e), backend_version(e),
-             e.versions.get("python", "—"), _md(str(e.provenance.get("device_name") or "—")),
-             _md(str(e.provenance.get("date") or "—")),
-             _code(_short_commit(str(e.provenance.get("git_commit") or "—")))]
-            for e in envs if e.ran]
-    if prov:
-        out += ["Provenance of the environments that ran:", "",
-                _table(prov, ["environment", "keras", "backend version", "python",
-                              "device name", "date", "git commit"]), ""]
-    out += _md_divergences(matrix, divergent, silent, cells)
+    out += _md_compatibility(matrix, table)
+    out += _md_environments(matrix, counts)
+    out += _md_top_divergences(matrix, table)
     out += _md_limitations(matrix)
     out += _md_harness_errors(matrix)
     out += _md_clusters(clusters)
     out += _md_pivots(matrix, pivots(matrix))
     legend = [[o.value, MEANINGS[o]] for o in Outcome]
     out += ["## Legend", "", _table(legend, ["outcome", "meaning"]), ""]
-    out += ["## Results", ""]
-    for group, cases in _groups(matrix.cases).items():
-        grid = [[_code(c.id), *[_md_cell(cells.get((c.id, e.id))) for e in envs]]
-                for c in cases]
-        out += [f"### {_md(group)} ({_plural(len(cases), 'case')})", "",
-                _table(grid, ["case", *[e.id for e in envs]]), ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+MD_LINE_LIMIT = 400
+MD_TOP = 10  # behaviours detailed under "Top divergences"
+MD_ROWS = 80  # rows of the compatibility table in Markdown; the HTML lists HTML_ROWS
+HTML_ROWS = 300
+MD_CLUSTERS = 25
+MD_HARNESS_ERRORS = 50
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+
+
+def _md_link_id(limitation: str) -> str:
+    """A limitation id as a reference-style link (defined under the table), or plain text."""
+    return f"[{limitation}]" if _SAFE_ID.match(limitation) else _md(limitation)
+
+
+def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
+    out = ["## Compatibility table", ""]
+    if not table.rows:
+        return [*out, f"Every case that ran matched the reference in every environment "
+                      f"({_plural(table.agreeing, 'case')}).", ""]
+    out += [f"One row per behaviour: cases that share a subject, a class of values and the "
+            f"verdict in every column (channels folded when they agree). Silent divergences "
+            f"(values where the reference disagrees) first. "
+            f"{_plural(table.agreeing, 'other case')} matched the reference wherever "
+            "they ran. `cases` links to the grid filtered to the row.", ""]
+    headers = ["behaviour", "reference", *[_md(_cut(h.label, 40)) for h in table.headers],
+               "spans", "cases", "why"]
+    raw: list[list[str | None]] = []  # None: a literal cell (links), never cut
+    literal: list[list[str]] = []
+    for index, row in enumerate(table.rows[:MD_ROWS]):
+        spans = "; ".join(f"{k}: {v}" for k, v in row.spans)
+        why = [_md_link_id(lim) for lim in row.limitations[:2]]
+        if len(row.limitations) > 2:
+            why.append(f"+{len(row.limitations) - 2}")
+        raw.append([row.title, row.expected, *[c.text for c in row.cells], spans])
+        literal.append([f"[{len(row.cases)}](compatibility.html#f:b={index})",
+                        ", ".join(why) or "unexplained"])
+    out += [_fit_table(raw, literal, headers, MD_LINE_LIMIT - 20), ""]  # margin: bytes
+    if len(table.rows) > MD_ROWS:
+        rest = table.rows[MD_ROWS:]
+        out += [f"{_plural(len(rest), 'more behaviour')} "
+                f"({_plural(sum(len(r.cases) for r in rest), 'case')}, none silent "
+                "unless listed above): see [compatibility.html](compatibility.html)."
+                if not any(r.silent for r in rest) else
+                f"{_plural(len(rest), 'more behaviour')} "
+                f"({_plural(sum(len(r.cases) for r in rest), 'case')}): see "
+                "[compatibility.html](compatibility.html).", ""]
+    links = []
+    for lim in matrix.limitations:
+        if _SAFE_ID.match(lim.id) and any(lim.id in r.limitations[:2]
+                                          for r in table.rows[:MD_ROWS]):
+            _, link = limitation_link(matrix, lim.id)
+            links.append(f"[{lim.id}]: {link or '#limitations'}")
+    if links:
+        out += [*links, ""]
+    return out
+
+
+def _fit_table(raw: Sequence[Sequence[str | None]], literal: Sequence[Sequence[str]],
+               headers: Sequence[str], limit: int) -> str:
+    """A table whose lines stay within `limit` characters: the widest text column is cut
+    (before escaping, so no escape is ever split) until every line fits."""
+    widths = [max([len(str(r[i] or "")) for r in raw] + [8]) for i in range(len(headers) - 2)]
+    escaped: dict[tuple[str, int], str] = {}
+
+    def cell_text(cell: str | None, width: int) -> str:
+        key = (str(cell or ""), width)
+        if key not in escaped:
+            escaped[key] = _md(_cut(key[0], width))
+        return escaped[key]
+
+    while True:
+        rows = [[cell_text(cell, w) for cell, w in zip(r, widths, strict=True)]
+                + list(lit) for r, lit in zip(raw, literal, strict=True)]
+        text = _table(rows, headers)
+        if max(len(line) for line in text.splitlines()) <= limit or max(widths) <= 12:
+            return text
+        widest = max(range(len(widths)), key=lambda i: widths[i])
+        widths[widest] = max(12, widths[widest] - max(2, widths[widest] // 8))
+
+
+def _md_environments(matrix: Matrix, counts: Mapping[str, Counter[Outcome]]) -> list[str]:
+    """Environments that ran, one row each; those that did not, one line per reason."""
+    outcomes = _present_outcomes(matrix)
+    ran = [e for e in matrix.environments if e.ran]
+    out = ["## Environments", ""]
+    if ran:
+        rows = [[_code(e.id), _md(keras_version(e)), _md(backend_version(e)),
+                 _md(e.versions.get("python", "—")),
+                 _md(str(e.provenance.get("date") or "—")),
+                 _code(_short_commit(str(e.provenance.get("git_commit") or "—"))),
+                 pass_count(e, counts[e.id]), *[str(counts[e.id][o]) for o in outcomes]]
+                for e in ran]
+        headers = ["environment", "keras", "backend", "python", "date", "git commit",
+                   "passed/ran", *[o.value for o in outcomes]]
+        out += [_table(rows, headers), "", PASS_NOTE, ""]
+    idle: dict[str, list[str]] = {}
+    for env in matrix.environments:
+        if not env.ran:
+            idle.setdefault(env.reason or "not run", []).append(env.id)
+    for reason, ids in idle.items():
+        out.append(f"- not run ({_md(_cut(reason, 120))}): "
+                   f"{', '.join(_code(i) for i in ids)}")
+    if idle:
+        out.append("")
+    return out
+
+
+def _md_top_divergences(matrix: Matrix, table: CompatibilityTable) -> list[str]:
+    """For the first rows of the table: one example case and what each column saw."""
+    if not table.rows:
+        return []
+    out = ["## Top divergences", "",
+           f"The first {min(MD_TOP, len(table.rows))} rows of the table, each with one "
+           "example case; its repro is in the HTML page (click a cell).", ""]
+    cases = {c.id: c for c in matrix.cases}
+    cells = _cells(matrix)
+    ran = [e for e in matrix.environments if e.ran]
+    for index, row in enumerate(table.rows[:MD_TOP]):
+        case = cases[row.cases[0]]
+        out += [f"### {index + 1}. {_md(row.title)}", "",
+                f"- example: {_code(_cut(case.id, 160))} "
+                f"([all {len(row.cases)}](compatibility.html#f:b={index}))",
+                f"- call: {_code(_cut(case.description, 300))}",
+                f"- reference: {_md(_cut(case.expected, 300))}"]
+        for env in ran:
+            result = cells.get((case.id, env.id))
+            if result is None:
+                continue
+            seen = short_observation(result)
+            if result.observed.message:
+                seen += ": " + result.observed.message
+            out.append(f"- {_code(env.id)}: {_md(_cut(seen, 300))}")
+        for lim in row.limitations[:3]:
+            description, link = limitation_link(matrix, lim)
+            out.append(f"- why ({_code(lim)}): {_md(_cut(description, 250))}"
+                       + (f" <{link}>" if link else ""))
+        out.append("")
+    return out
 
 
 def _md_limitations(matrix: Matrix) -> list[str]:
@@ -733,8 +881,8 @@ def _md_harness_errors(matrix: Matrix) -> list[str]:
     broken = harness_errors(matrix)
     if not broken:
         return []
-    rows = [[_code(r.case), f"`{r.environment}`", _md(_cut(r.verdict.detail or "", 160))]
-            for r in broken[:200]]
+    rows = [[_code(r.case), _code(r.environment), _md(_cut(r.verdict.detail or "", 160))]
+            for r in broken[:MD_HARNESS_ERRORS]]
     return ["## Harness errors", "",
             f"{_plural(len(broken), 'cell')} where the harness failed, not the backend "
             "(nothing is known about these cells):", "",
@@ -745,42 +893,6 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _md_cell(result: Result | None) -> str:
-    return "no result" if result is None else result.outcome.value
-
-
-def _md_divergences(matrix: Matrix, divergent: Sequence[str], silent: Sequence[Result],
-                    cells: Mapping[tuple[str, str], Result]) -> list[str]:
-    out = ["## Divergences", ""]
-    ran = [e for e in matrix.environments if e.ran]
-    if not divergent:
-        out += ["No case divides the environments that ran.", ""]
-    else:
-        out += [f"{_plural(len(divergent), 'case')} on which the environments that ran "
-                "disagree (kind of result, match with the reference, or NaN):", ""]
-        cases = {c.id: c for c in matrix.cases}
-        rows = []
-        for case_id in divergent:
-            row = [_code(case_id), _md(_cut(cases[case_id].expected, EXPECTED_WIDTH))]
-            for env in ran:
-                result = cells.get((case_id, env.id))
-                row.append("no result" if result is None else
-                           f"{result.outcome.value}: {_md(short_observation(result))}")
-            rows.append(row)
-        out += [_table(rows, ["case", "expected", *[e.id for e in ran]]), ""]
-    if silent:
-        out += ["### Silent divergences", "",
-                f"{_plural(len(silent), 'cell')} returned values without an error, where the "
-                "reference disagrees:", ""]
-        rows = [[_code(r.case), f"`{r.environment}`", r.outcome.value,
-                 _md(short_observation(r)),
-                 _md(limitation_link(matrix, r.limitation)[0] or "—"),
-                 limitation_link(matrix, r.limitation)[1] or "—"] for r in silent]
-        out += [_table(rows, ["case", "environment", "outcome", "observed", "limitation",
-                              "link"]), ""]
-    return out
-
-
 def _md_clusters(clusters: Sequence[Cluster]) -> list[str]:
     out = ["## Error clusters", ""]
     if not clusters:
@@ -789,27 +901,32 @@ def _md_clusters(clusters: Sequence[Cluster]) -> list[str]:
     out += [f"{_plural(total, 'failing cell')}, {_plural(len(clusters), 'cause')} "
             "(`failed`, `xfailed`, `error`, `crashed` and `timeout` cells, grouped by their "
             "error type and message with numbers, names and shapes as placeholders):", ""]
-    rows = [[_md(c.signature), str(len(c.results)),
+    rows = [[_md(_cut(c.signature, 120)), str(len(c.results)),
              _md(", ".join(f"{e} {n}" for e, n in c.environments.items())),
              _md(", ".join(f"{o.value} {n}" for o, n in c.outcomes.items())),
              _code(c.results[0].case), _md(_cut(c.example, EXPECTED_WIDTH))]
-            for c in clusters]
+            for c in clusters[:MD_CLUSTERS]]
     out += [_table(rows, ["cause", "cells", "environments", "outcomes", "for example",
                           "message"]), ""]
+    if len(clusters) > MD_CLUSTERS:
+        out += [f"{_plural(len(clusters) - MD_CLUSTERS, 'smaller cause')}: see the HTML "
+                "page.", ""]
     return out
 
 
 def _md_pivots(matrix: Matrix, tables: Sequence[Pivot]) -> list[str]:
+    envs = [e for e in matrix.environments if e.ran]
+    if not envs:
+        return []
     out = ["## Pivots", "",
-           "Per axis value and environment: cases that matched the reference over those "
-           "that ran.", ""]
-    envs = matrix.environments
+           "Per axis value and environment that ran: cases that matched the reference over "
+           "those that ran.", ""]
     for pivot in tables:
-        rows = [[_md(str(v)), *[share(*pivot.counts.get((v, e.id), (0, 0))) if e.ran
-                                else "not run" for e in envs]]
+        rows = [[_md(_cut(str(v), 60)),
+                 *[share(*pivot.counts.get((v, e.id), (0, 0))) for e in envs]]
                 for v in pivot.values]
         out += [f"### {_md(pivot.axis)} × environment", "",
-                _table(rows, [pivot.axis, *[e.id for e in envs]]), ""]
+                _table(rows, [_md(pivot.axis), *[_md(e.id) for e in envs]]), ""]
     return out
 
 
@@ -880,11 +997,13 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     }
 
 
-def _divergence_cell(env_index: int, result: Result | None) -> dict[str, Any] | None:
-    if result is None:
-        return None
-    return {"e": env_index, "outcome": result.outcome.value,
-            "text": f"{result.outcome.value}: {short_observation(result)}"}
+def _idle_envs(envs: Sequence[EnvironmentInfo]) -> list[dict[str, Any]]:
+    """The environments that did not run, one entry per reason: `{"reason", "ids"}`."""
+    idle: dict[str, list[str]] = {}
+    for env in envs:
+        if not env.ran:
+            idle.setdefault(env.reason or "not run", []).append(env.id)
+    return [{"reason": reason, "ids": ids} for reason, ids in idle.items()]
 
 
 def _share_class(matched: int, ran: int) -> str:
@@ -910,22 +1029,67 @@ def _pivot_view(pivot: Pivot, envs: Sequence[EnvironmentInfo]) -> dict[str, Any]
     return {"axis": pivot.axis, "rows": rows}
 
 
-# A grid cell is one of a few fixed fragments (the word, its colour class, the silent mark):
-# joined here once per row rather than rendered 60,000 times by the template.
-_CELL_HTML: dict[tuple[Outcome, bool], str] = {
-    (o, silent): f'<td class="o-{o.value}{" sd" if silent else ""}">{o.value}</td>'
-    for o in Outcome for silent in (False, True)
-}
-_NO_CELL_HTML = '<td class="o-none">no result</td>'
+# A grid cell is one of a few fixed fragments (a few characters, the outcome as its colour
+# class and title, the silent mark): built once per distinct cell, joined once per row,
+# rather than rendered 60,000 times by the template.
+_NO_CELL_HTML = '<td class="o-none" title="no result">?</td>'
+
+
+def grid_text(result: Result) -> str:
+    """A grid cell in a few characters: `✓`, `NaN`, `≠`, the error type, `crash`, `timeout`."""
+    obs, outcome = result.observed, result.outcome
+    if outcome is Outcome.NOT_RUN:
+        return "–"  # noqa: RUF001 - a dash, the cell did not run
+    if outcome is Outcome.SKIPPED:
+        return "n/a"
+    if outcome is Outcome.ERROR:
+        return "harness"
+    if obs.kind == "crash" or outcome is Outcome.CRASHED:
+        return "crash"
+    if obs.kind == "timeout" or outcome is Outcome.TIMEOUT:
+        return "timeout"
+    if obs.kind == "error":
+        return clean_message(obs.error_type or "error", 40)
+    if obs.nan_count:
+        return "NaN"
+    return "✓" if outcome in MATCHED else "≠"
+
+
+def _cell_html(result: Result, silent: bool, cache: dict[tuple[str, str, bool], str]) -> str:
+    text = grid_text(result)
+    key = (result.outcome.value, text, silent)
+    html = cache.get(key)
+    if html is None:
+        word = result.outcome.value + (", silent" if silent else "")
+        html = cache[key] = (f'<td class="o-{result.outcome.value}{" sd" if silent else ""}" '
+                             f'title="{escape(word)}">{escape(text)}</td>')
+    return html
+
+
+def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any]]:
+    rows = []
+    for index, row in enumerate(table.rows):
+        why = []
+        for lim in row.limitations:
+            description, link = limitation_link(matrix, lim)
+            why.append({"id": lim, "description": description, "link": link})
+        rows.append({"index": index, "subject": row.subject,
+                     "vals": "" if row.values == "—" else row.values,
+                     "expected": row.expected, "cells": row.cells, "count": len(row.cases),
+                     "spans": row.spans, "why": why, "silent": row.silent,
+                     "unexplained": row.unexplained})
+    return rows
 
 
 def render_html(matrix: Matrix) -> str:
     """`compatibility.html`: one static page that works offline (no CDN, no server).
 
-    The grid is rendered here, one word per cell and a colour beside it, so it reads with
-    JavaScript off; filters, views, pivot links and the detail panel (observation,
-    limitation, repro snippet) run from JSON embedded in the page. Observations are stored
-    once per distinct value, so the page stays light at thousands of cases.
+    The compatibility table (`matrix.table`) comes first; the grid below it is its
+    drill-down, rendered here a few characters per cell (`✓`, `NaN`, the error type) with
+    the outcome as its colour and its title, so it reads with JavaScript off. Filters,
+    views, links from the table and pivots, and the detail row (the case across every
+    environment, then the repro) run from JSON embedded in the page. Observations are
+    stored once per distinct value, so the page stays light at thousands of cases.
 
     Args:
         matrix: the merged matrix.
@@ -942,7 +1106,6 @@ def render_html(matrix: Matrix) -> str:
     silent_set = {r.case for r in silent}
     silent_cells = {(r.case, r.environment) for r in silent}
     envs = matrix.environments
-    index = {c.id: i for i, c in enumerate(matrix.cases)}
     axis_keys = list(dict.fromkeys(k for c in matrix.cases for k in c.axes))
     group_names = list(_groups(matrix.cases))
     group_index = {g: i for i, g in enumerate(group_names)}
@@ -951,6 +1114,9 @@ def render_html(matrix: Matrix) -> str:
                   for r in cl.results}
     observations: dict[tuple[Any, ...], int] = {}
     obs_data: list[dict[str, Any]] = []
+    cell_cache: dict[tuple[str, str, bool], str] = {}
+    table = compatibility_table(matrix, divergent)
+    case_index = {c.id: i for i, c in enumerate(matrix.cases)}
     cell_rows: list[list[Any]] = []
     grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
     for c_index, case in enumerate(matrix.cases):
@@ -972,7 +1138,7 @@ def render_html(matrix: Matrix) -> str:
                 obs_data.append(_observation_data(matrix, result))
             flat += [outcome_index[result.outcome], slot, result.duration_s,
                      cluster_of.get((case.id, env.id), -1)]
-            words.append(_CELL_HTML[result.outcome, (case.id, env.id) in silent_cells])
+            words.append(_cell_html(result, (case.id, env.id) in silent_cells, cell_cache))
         flags = (1 if case.id in divergent_set else 0) | (2 if case.id in silent_set else 0)
         cell_rows.append(flat)
         grid_rows[case.group].append({"index": c_index, "id": case.id, "flags": flags,
@@ -980,7 +1146,9 @@ def render_html(matrix: Matrix) -> str:
     data = {
         "outcomes": [o.value for o in Outcome],
         "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
-                          "reason": e.reason, "head": repro_header(e)} for e in envs],
+                          "channel": channel_of(e.id), "reason": e.reason,
+                          "head": repro_header(e)} for e in envs],
+        "behaviours": [[case_index[c] for c in row.cases] for row in table.rows],
         "axes": axis_keys,
         "groups": group_names,
         "cases": [[c.id, group_index[c.group], c.description,
@@ -994,12 +1162,6 @@ def render_html(matrix: Matrix) -> str:
     axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
                    for k in axis_keys}
     ran = [(i, e) for i, e in enumerate(envs) if e.ran]
-    divergences = [
-        {"index": index[case_id], "id": case_id,
-         "expected": matrix.cases[index[case_id]].expected,
-         "cells": [_divergence_cell(i, cells.get((case_id, e.id))) for i, e in ran]}
-        for case_id in divergent
-    ]
     cluster_views = [
         {"signature": cl.signature, "count": len(cl.results), "example": cl.example,
          "case": cl.results[0].case,
@@ -1011,16 +1173,19 @@ def render_html(matrix: Matrix) -> str:
     return template.render(
         matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
         envs=[_env_view(e, counts[e.id]) for e in envs],
+        idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table)[:HTML_ROWS],
+        more_rows=max(0, len(table.rows) - HTML_ROWS),
+        divergent=len(divergent),
         backends=list(dict.fromkeys(e.backend for e in envs)),
         devices=list(dict.fromkeys(e.device for e in envs)),
         outcomes=list(Outcome), present=_present_outcomes(matrix),
         meanings=MEANINGS, pass_note=PASS_NOTE,
         groups=[{"name": g, "index": group_index[g], "rows": grid_rows[g]}
                 for g in group_names],
-        axis_values=axis_values, divergences=divergences, ran=[e for _, e in ran],
+        axis_values=axis_values, ran=[e for _, e in ran],
         silent=len(silent), silent_cases=len(silent_set), clusters=cluster_views,
         failing=sum(len(cl.results) for cl in clusters),
-        pivots=[_pivot_view(p, envs) for p in pivots(matrix)],
+        pivots=[_pivot_view(p, [e for _, e in ran]) for p in pivots(matrix)],
         short=short_observation, plural=_plural, data=script_json(data),
         harness_errors=harness_errors(matrix),
     )
@@ -1028,40 +1193,116 @@ def render_html(matrix: Matrix) -> str:
 
 # --- terminal -------------------------------------------------------------------------------
 
-def print_summary(matrix: Matrix, console: Console | None = None) -> None:
+def _printable(text: str) -> str:
+    """A name for the terminal: control and escape characters removed."""
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(0, int(seconds // 60))} min"
+    if seconds < 2 * 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
+
+
+STALE_AFTER_S = 3600.0  # without --since, a run file older than this is "not from this run"
+
+
+def recorded(env: EnvironmentInfo, now: datetime, since: datetime | None = None,
+             commit: str | None = None) -> str | None:
+    """Why `env`'s run file was not produced by this invocation, with its age; None if it was.
+
+    A file is older when its date is before `since` (the start of this invocation; by
+    default `STALE_AFTER_S` before `now`) or when it was made at another git commit than
+    `commit` (the checkout's HEAD, `-dirty` ignored).
+    """
+    if not env.ran:
+        return None
+    date_text = str(env.provenance.get("date") or "")
+    try:
+        date = datetime.fromisoformat(date_text)
+    except ValueError:
+        return "older run file: no date"
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    age = (now - date).total_seconds()
+    limit = since if since is not None else None
+    old = age > STALE_AFTER_S if limit is None else date < limit
+    theirs = str(env.provenance.get("git_commit") or "").partition("-dirty")[0]
+    other = bool(commit and theirs and not commit.startswith(theirs[:12])
+                 and not theirs.startswith(commit[:12]))
+    if not old and not other:
+        return None
+    words = f"older: {_age(age)}"
+    if other:
+        words += f", commit {theirs[:8]}"
+    return words
+
+
+def print_summary(matrix: Matrix, console: Console | None = None, *,
+                  now: datetime | None = None, since: datetime | None = None,
+                  commit: str | None = None) -> None:
     """Prints per environment the counts per outcome, in colour, and the divergences.
+
+    Environment names are printed whole (never folded or cut), stripped of control
+    characters; a run file not produced by this invocation (see `recorded`) says so, with
+    its age, so committed runs never look like a failure of the run just made.
 
     Args:
         matrix: the merged matrix.
         console: where to print; by default a console on stdout.
+        now: the current time; by default now, in UTC.
+        since: when this invocation started; run files older than it are marked.
+        commit: the checkout's git commit; run files from another commit are marked.
     """
     console = console or Console()
+    now = now or datetime.now(UTC)
     for problem in matrix.problems:
-        console.print(f"problem: {problem}", style="bold red", markup=False, highlight=False)
+        console.print(f"problem: {_printable(problem)}", style="bold red", markup=False,
+                      highlight=False)
     counts = _counts(matrix)
-    outcomes = _present_outcomes(matrix)
+    outcomes = [o for o in _present_outcomes(matrix) if o is not Outcome.NOT_RUN]
+    ran = [e for e in matrix.environments if e.ran]
     table = Table(title=f"Keras compatibility matrix, {len(matrix.cases)} cases")
-    table.add_column("environment", style="bold")
-    table.add_column("ran")
+    width = max([len(_printable(e.id)) for e in ran] + [len("environment")])
+    table.add_column("environment", style="bold", no_wrap=True, min_width=width)
     for outcome in outcomes:
         table.add_column(outcome.value, justify="right", style=STYLES[outcome])
-    table.add_column("passed/ran", justify="right")
+    table.add_column("passed/ran", justify="right", no_wrap=True)
+    table.add_column("recorded", style="yellow", no_wrap=True)
     why_not: dict[str, list[str]] = {}
     for env in matrix.environments:
-        table.add_row(env.id, "yes" if env.ran else "no",
-                      *[str(counts[env.id][o] or "") for o in outcomes],
-                      pass_count(env, counts[env.id]))
         if not env.ran:
-            why_not.setdefault(env.reason or "not run", []).append(env.id)
+            why_not.setdefault(env.reason or "not run", []).append(_printable(env.id))
+            continue
+        table.add_row(Text(_printable(env.id)),
+                      *[str(counts[env.id][o] or "") for o in outcomes],
+                      pass_count(env, counts[env.id]),
+                      Text(recorded(env, now, since, commit) or "this run"))
     console.print(table)
     for reason, ids in why_not.items():
-        console.print(f"not run: {', '.join(ids)}: {reason}", style="dim", markup=False,
-                      highlight=False)
+        console.print(f"not run: {', '.join(ids)}: {_printable(reason)}", style="dim",
+                      markup=False, highlight=False)
     divergent = len(divergent_cases(matrix))
     silent = len(silent_divergences(matrix))
+    rows = compatibility_table(matrix).rows
     style = "bold yellow" if divergent or silent else "green"
     console.print(f"{_plural(divergent, 'divergent case')}, "
                   f"{_plural(silent, 'silent divergence')}", style=style)
+    console.print(f"{_plural(len(rows), 'behaviour')} differing from the reference "
+                  "(the compatibility table)", style=style)
+
+
+def _git_commit() -> str | None:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 # --- files and command line -----------------------------------------------------------------
@@ -1120,6 +1361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder of run files (default: reports/runs)")
     parser.add_argument("--out", type=Path, default=Path("reports"),
                         help="folder to write the reports to (default: reports)")
+    parser.add_argument("--since", type=datetime.fromisoformat, default=None,
+                        metavar="ISO-TIME",
+                        help="when this invocation started: older run files are marked as such "
+                             "in the summary (default: older than one hour)")
     parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
                         help="a user case module whose LIMITATIONS are joined too (repeatable)")
     args = parser.parse_args(argv)
@@ -1145,7 +1390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "reports there are unchanged.", file=sys.stderr)
         return 1
     console = Console()
-    print_summary(matrix, console)
+    since = args.since.replace(tzinfo=args.since.tzinfo or UTC) if args.since else None
+    print_summary(matrix, console, since=since, commit=_git_commit())
     for path in paths:
         console.print(f"wrote {path}", markup=False, highlight=False)
     return 0

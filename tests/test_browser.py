@@ -224,3 +224,87 @@ def test_hostile_message_renders_as_text(page: Any) -> None:
     assert page.query_selector("#detail-body img") is None
     assert page.query_selector("#detail-body script") is None
     assert page.evaluate("document.querySelectorAll('script').length") == 2
+
+
+# --- the first screen, the page width, the detail row, badges (issue 11) -------------------
+
+@pytest.fixture
+def narrow(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """The page at 1,280 × 800, the width the issue sets."""
+    path = tmp_path / "compatibility.html"
+    path.write_text(render_html(_matrix()), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(path.as_uri())
+    yield tab
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_compatibility_table_is_on_the_first_screen(narrow: Any) -> None:
+    box = narrow.eval_on_selector("#compat-table", "t => t.getBoundingClientRect().toJSON()")
+    assert box["top"] < 800
+    assert box["top"] + min(box["height"], 200) <= 800
+    assert narrow.evaluate("document.scrollingElement.scrollWidth") <= 1280
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    narrow.screenshot(path=str(OUTPUT / "first-screen.png"))
+
+
+def test_page_never_scrolls_sideways_with_every_column_shown(narrow: Any) -> None:
+    narrow.click("#filters input[name=env][value=jax-gpu]")
+    narrow.click("#grid tr[data-c='1'] td >> nth=1")
+    assert narrow.evaluate("document.scrollingElement.scrollWidth") <= 1280
+
+
+def test_detail_leaves_the_next_cell_clickable(narrow: Any) -> None:
+    narrow.click("#grid tr[data-c='1'] td >> nth=1")  # emb-out_of_range on jax-cpu
+    assert narrow.is_visible("#detail")
+    # The case across every environment that ran, side by side, then the repro.
+    heads = narrow.eval_on_selector_all("#detail table.side thead th",
+                                        "ths => ths.map(th => th.textContent)")
+    assert heads[1:4] == ["tensorflow-cpu", "jax-cpu", "torch-cpu"]
+    assert heads[4].startswith("not run: jax-gpu")
+    assert narrow.is_visible("#detail code.repro")
+    assert narrow.is_visible("#detail button:text('copy snippet')")
+    # The row stays in view, and the next cell takes the click (nothing covers it).
+    assert narrow.is_visible("#grid tr[data-c='1'] th")
+    narrow.click("#grid tr[data-c='1'] td >> nth=2", timeout=2000)
+    assert "torch" in narrow.text_content("#detail h4:has-text('Reproduce')")
+    narrow.click("#grid tr[data-c='2'] td >> nth=0", timeout=2000)
+    assert narrow.text_content("#detail h3") == "emb-negative"
+
+
+def _badges_match_cells(page: Any) -> None:
+    rows = page.eval_on_selector_all("#grid tr[data-c]", """rows => rows
+        .filter(r => !r.hidden)
+        .map(r => [r.querySelector('code').textContent,
+                   !!r.querySelector('.b-silent:not([hidden])'),
+                   Array.from(r.querySelectorAll('td.sd'))
+                     .some(td => td.offsetParent !== null)])""")
+    for case, badge, cell in rows:
+        assert badge == cell, f"{case}: silent badge {badge}, a silent cell shown {cell}"
+
+
+def test_filter_badges_follow_the_shown_environments(narrow: Any) -> None:
+    _badges_match_cells(narrow)
+    narrow.click("#filters input[name=backend][value=jax]")  # emb-out_of_range's silent cell
+    _badges_match_cells(narrow)
+    # Without jax, emb-out_of_range raises on both shown environments: no longer divergent.
+    assert narrow.is_hidden("#grid tr[data-c='1'] .b-div")
+    assert "1 with a silent divergence" in narrow.text_content("#shown")  # emb-negative
+
+
+def test_links_stay_short_and_a_crafted_fragment_is_harmless(narrow: Any) -> None:
+    narrow.click("#compat-table a[href='#f:b=0']")
+    assert narrow.url.endswith("#f:b=0")
+    assert _visible_rows(narrow) == ["emb-out_of_range"]
+    narrow.click("#f-reset")
+    narrow.click("#filters input[name=view][value=silent]")
+    assert narrow.url.endswith("#f:view=silent")  # no list of every environment
+    crafted = narrow.url.split("#")[0] + "#f:%E0%A4%A=1&env=%&view='];alert(1)//&b=99&x"
+    narrow.goto(crafted)
+    narrow.wait_for_timeout(100)
+    assert narrow.evaluate("typeof document.getElementById('shown').textContent") == "string"
+    assert "showing" in narrow.text_content("#shown")

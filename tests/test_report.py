@@ -7,14 +7,19 @@ review the diff.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import sys
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cells import verdict_for
+from rich.console import Console
 
 from cases.limitations import Limitation
 from matrix.report import (
@@ -26,11 +31,14 @@ from matrix.report import (
     normalise_message,
     pivots,
     print_summary,
+    recorded,
     render_html,
     render_json,
     render_markdown,
+    repro_header,
     repro_snippet,
     script_json,
+    unsafe_name,
     write_reports,
 )
 from matrix.results import (
@@ -48,6 +56,7 @@ from matrix.results import (
     merge_runs,
     read_document,
 )
+from matrix.table import Cell, compatibility_table, fold
 from matrix.triage import apply_limitations
 
 GOLDEN = Path(__file__).parent / "data" / "report"
@@ -132,6 +141,17 @@ def matrix() -> Matrix:
     return apply_limitations(merge_runs(_runs(), ENVS, NOW), (LIMITATION,))
 
 
+def _bench() -> Any:
+    """`benchmarks/bench_report.py`, imported by path (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_report", Path(__file__).parents[1] / "benchmarks" / "bench_report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _golden(name: str, text: str) -> None:
     """Compares `text` with a golden file; rewrites it when KCM_UPDATE_GOLDEN=1."""
     path = GOLDEN / name
@@ -185,18 +205,110 @@ def test_json_round_trips_and_writes_infinity_as_a_string(matrix: Matrix) -> Non
 
 # --- divergences ----------------------------------------------------------------------------
 
-def test_divergences_list_exactly_the_diverging_case(matrix: Matrix) -> None:
+def test_compatibility_table_has_one_row_per_behaviour(matrix: Matrix) -> None:
     assert divergent_cases(matrix) == ["embedding-rank2-int32-out_of_range"]
+    table = compatibility_table(matrix)
+    assert [h.label for h in table.headers] == ["tensorflow-cpu", "jax-cpu", "torch-cpu",
+                                                "jax-gpu"]
+    assert [h.ran for h in table.headers] == [True, True, True, False]
+    assert len(table.rows) == 1
+    assert table.agreeing == 2
+    row = table.rows[0]
+    assert row.title == "layers.Embedding, values out_of_range"
+    assert [c.text for c in row.cells] == ["raises InvalidArgumentError", "NaN rows (silent)",
+                                           "raises IndexError", "not run: no GPU run"]
+    assert row.silent
+    assert not row.unexplained
+    assert row.limitations == ("jax-clamps",)
+    assert dict(row.spans) == {"input_dtype": "int32", "rank": "2", "mode": "eager"}
     markdown = render_markdown(matrix)
-    section = markdown.split("## Divergences", 1)[1].split("## Legend", 1)[0]
-    assert "embedding-rank2-int32-out_of_range" in section
-    assert "embedding-rank2-int32-in_range" not in section
-    assert "mask_consumers-lstm-explicit" not in section
-    assert "error: InvalidArgumentError" in section
-    assert "values, 4 NaN" in section
+    section = markdown.split("## Compatibility table", 1)[1].split("## Environments", 1)[0]
+    assert "| raises InvalidArgumentError | NaN rows (silent)" in section
+    assert "[1](compatibility.html#f:b=0)" in section
+    assert "[jax-clamps]: https://example.org/jax" in section
     html = render_html(matrix)
-    table = html.split('id="divergence-table"', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r"<code>([^<]*)</code>", table) == ["embedding-rank2-int32-out_of_range"]
+    compat = html.split('id="compat-table"', 1)[1].split("</table>", 1)[0]
+    assert html.index('id="compat-table"') < html.index('id="environments"')
+    assert 'href="#f:b=0"' in compat
+    assert 'href="https://example.org/jax"' in compat
+
+
+def test_channels_fold_when_they_agree_and_show_apart_when_not() -> None:
+    agree = Cell(text="raises IndexError", outcome="passed")
+    nan = Cell(text="NaN rows (silent)", outcome="xfailed", silent=True)
+    idle = Cell(text="not run", outcome="not_run")
+    assert fold([("latest", agree), ("nightly", agree), ("minimum", idle)]) == agree
+    mixed = fold([("latest", agree), ("nightly", nan)])
+    assert mixed.text == "latest: raises IndexError; nightly: NaN rows (silent)"
+    assert mixed.outcome == "mixed"
+    assert mixed.silent
+
+
+def test_markdown_is_small_and_its_lines_short() -> None:
+    """On a catalog the size of the real one, every case diverging: no per-case grid."""
+    markdown = render_markdown(_bench().synthetic_matrix(5000, 12))
+    assert len(markdown.encode("utf-8")) <= 150_000
+    assert max(len(line) for line in markdown.splitlines()) <= 400
+    assert "compatibility.html" in markdown
+    assert "compatibility.json" in markdown
+
+
+def test_markdown_escapes_environment_names() -> None:
+    env_id = "torch|cpu\n## injected <b>x</b>"
+    plain = _runs()[2]
+    run = replace(plain, results=[replace(r, environment=env_id) for r in plain.results],
+                  environment=replace(plain.environment, id=env_id,
+                                      versions={"keras": "3 | x\n## heading",
+                                                "python": "<b>3</b>"},
+                                      provenance={"date": "x\n# title", "git_commit": "a|b"}))
+    runs = [*_runs()[:2], run]
+    columns = [*ENVS[:2], replace(ENVS[2], id=env_id)]
+    merged = merge_runs(runs, columns, NOW)
+    markdown = render_markdown(apply_limitations(merged, (LIMITATION,)))
+    for line in markdown.splitlines():
+        assert not line.startswith(("## injected", "## heading", "# title"))
+        # Outside code spans (where a code host shows tags as text) no tag is left.
+        assert "<b>" not in re.sub(r"`[^`]*`", "", line.replace("\\`", ""))
+    assert "torch\\|cpu" in markdown  # the pipe escaped, in every table
+    _assert_aligned(markdown)
+
+
+def test_unsafe_names_are_refused_on_read(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    good, bad = _runs()[0], _runs()[1]
+    dump_run(good, runs / "tensorflow-cpu.json")
+    evil = replace(bad, environment=replace(bad.environment, backend='jax"; import os #'))
+    dump_run(evil, runs / "jax-cpu.json")
+    matrix = collect(runs, ENVS, NOW, limitations=(LIMITATION,))
+    assert len(matrix.problems) == 1
+    assert "environment.backend" in matrix.problems[0]
+    assert "jax-cpu.json" in \
+        matrix.problems[0]
+    assert not next(e for e in matrix.environments if e.id == "jax-cpu").ran
+    assert unsafe_name(good) is None
+    header = repro_header(replace(ENVS[1], backend='x"\nimport os'))
+    compile(header, "<header>", "exec")  # quoted as a literal, whatever it holds
+    assert "\nimport os" not in header
+
+
+def test_summary_marks_older_run_files(matrix: Matrix) -> None:
+    env = next(e for e in matrix.environments if e.ran)  # recorded 2025-01-01, commit 0123…
+    now = datetime(2025, 1, 3, tzinfo=UTC)
+    assert recorded(env, now) == "older: 2 d"
+    assert recorded(env, datetime(2025, 1, 1, 0, 10, tzinfo=UTC),
+                    commit="0123456789abcdef0123456789abcdef01234567") is None
+    assert recorded(env, datetime(2025, 1, 1, 0, 10, tzinfo=UTC), commit="fedcba98") == \
+        "older: 10 min, commit 01234567"
+    console = Console(width=60, record=True)
+    long_env = replace(env, id="tensorflow-cpu-nightly")
+    print_summary(replace(matrix, environments=[long_env, *matrix.environments[1:]],
+                          results=[replace(r, environment=long_env.id)
+                                   if r.environment == env.id else r
+                                   for r in matrix.results]), console, now=now)
+    text = console.export_text()
+    assert "tensorflow-cpu-nightly" in text  # never folded or cut at 60 columns
+    assert "older: 2 d" in text
 
 
 # --- Markdown -------------------------------------------------------------------------------
@@ -250,8 +362,11 @@ def test_html_is_one_offline_page(matrix: Matrix) -> None:
     html = render_html(matrix)
     assert "nox -s report" in html
     assert NOW in html
-    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
-    assert 'class="cell o-xfailed"' in html
+    assert not re.search(r"""src=["']?(https?:)?//""", html)  # nothing loaded from afar
+    assert not re.search(r"""<link[^>]*href=""", html)
+    # The only remote addresses are the limitations' public links, opened on a click.
+    assert re.findall(r'href="(https?://[^"]*)"', html) == ["https://example.org/jax"]
+    assert 'class="verdict o-xfailed sd"' in html
     assert "0123456789ab" in html  # the short git commit
 
 
@@ -293,8 +408,8 @@ def test_missing_environment_is_not_run_never_zero_percent(matrix: Matrix) -> No
     assert {r.outcome for r in matrix.results if r.environment == "jax-gpu"} == \
         {Outcome.NOT_RUN}
     markdown = render_markdown(matrix)
-    row = next(line for line in markdown.splitlines() if line.startswith("| `jax-gpu`"))
-    assert "no: no run file" in row
+    row = next(line for line in markdown.splitlines() if "`jax-gpu`" in line)
+    assert row.startswith("- not run (no run file")
     assert "0%" not in row
     assert "0/" not in row
     assert "not run" in row
@@ -338,7 +453,7 @@ def test_limitation_link(matrix: Matrix) -> None:
     hostile = Limitation(id="bad", description="bad", link="javascript:alert(1)")
     assert limitation_link(apply_limitations(matrix, (hostile,)), "bad") == ("bad", None)
     markdown = render_markdown(matrix)
-    section = markdown.split("## Divergences", 1)[1].split("## Legend", 1)[0]
+    section = markdown.split("## Top divergences", 1)[1].split("## Legend", 1)[0]
     assert "JAX clamps out-of-range indices instead of raising" in section
     assert "https://example.org/jax" in section
 
@@ -435,8 +550,13 @@ def test_html_golden(matrix: Matrix) -> None:
 
 
 def test_markdown_tables_stay_aligned(matrix: Matrix) -> None:
+    _assert_aligned(render_markdown(matrix))
+
+
+def _assert_aligned(markdown: str) -> None:
+    """Every Markdown table has rows of one width with the pipes in the same places."""
     table: list[str] = []
-    for line in [*render_markdown(matrix).splitlines(), ""]:
+    for line in [*markdown.splitlines(), ""]:
         if line.startswith("|"):
             table.append(line)
             continue

@@ -306,7 +306,8 @@ def test_install_failure_is_the_environments_error_and_the_rest_renders(tmp_path
     matrix = collect(runs, declared, "2025-01-01T00:00:00+00:00")
     assert not matrix.problems
     assert [e.ran for e in matrix.environments] == [False, True]
-    assert "no: the install failed: ERROR: No matching distribution" in render_markdown(matrix)
+    assert "not run (the install failed: ERROR: No matching distribution" in \
+        render_markdown(matrix)
 
 
 def test_minimal_install_failure_file_is_a_valid_run_file(tmp_path: Path) -> None:
