@@ -1,0 +1,219 @@
+"""The references of the integer and mask path, against values worked out by hand.
+
+Each family of issue 10 (index ops, sparse losses and metrics, stacked cells, attention call
+arguments, lookup and encoding layers) is checked on small inputs whose answers are written
+out here, including the inputs the reference refuses. The numbers do not reuse the
+reference's own NumPy code: they are the arithmetic a person would do.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cases.model import Nested
+from cases.path_subjects import (
+    _accuracy,
+    _category_encoding,
+    _dot_attention,
+    _lookup,
+    _mha,
+    _rnn,
+    _scce,
+    _text_vectorization,
+    _top_k,
+    _top_k_accuracy,
+)
+from cases.subjects import Value
+from matrix import reference as ref
+
+TABLE = np.array([[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]])
+
+
+# --- index ops -------------------------------------------------------------------------------
+
+def test_take_rows_and_wraps_negative_indices_as_numpy_does() -> None:
+    assert ref.take(TABLE, np.array([2, 0]), axis=0).tolist() == [[2.0, 2.5], [0.0, 0.5]]
+    assert ref.take(TABLE, np.array([-1]), axis=0).tolist() == [[2.0, 2.5]]
+    assert ref.take(TABLE, np.array([[1], [0]]), axis=1).tolist() == [
+        [[0.5], [0.0]], [[1.5], [1.0]], [[2.5], [2.0]]]
+    assert ref.take(TABLE, np.array([True, False]), axis=0).tolist() == [[1.0, 1.5], [0.0, 0.5]]
+
+
+@pytest.mark.parametrize(("indices", "error"), [
+    (np.array([3]), IndexError), (np.array([-4]), IndexError),
+    (np.array([1.0]), TypeError), (np.array([1.5]), TypeError)])
+def test_take_refuses_indices_out_of_range_and_float_indices(indices: np.ndarray,
+                                                             error: type) -> None:
+    with pytest.raises(error):
+        ref.take(TABLE, indices, axis=0)
+
+
+def test_take_along_axis() -> None:
+    x = np.array([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]])
+    assert ref.take_along_axis(x, np.array([[2, 0], [1, -1]]), axis=1).tolist() == [
+        [30.0, 10.0], [50.0, 60.0]]
+    with pytest.raises(IndexError):
+        ref.take_along_axis(x, np.array([[3, 0], [1, 1]]), axis=1)
+
+
+def test_one_hot_and_multi_hot_give_zeros_outside_the_classes() -> None:
+    assert ref.one_hot(np.array([0, 2, 3, -1]), 3).tolist() == [
+        [1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]
+    assert ref.multi_hot(np.array([[0, 2, 2], [5, 1, -1]]), 3).tolist() == [
+        [1, 0, 1], [0, 1, 0]]
+    with pytest.raises(TypeError):
+        ref.one_hot(np.array([0.5]), 3)
+
+
+def test_segments_sum_and_max_and_refuse_ids_outside_the_segments() -> None:
+    data = np.array([[1.0], [2.0], [3.0], [4.0]])
+    assert ref.segment_sum(data, np.array([0, 0, 1, 2]), 3).tolist() == [[3.0], [3.0], [4.0]]
+    assert ref.segment_max(data, np.array([1, 0, 1, 2]), 3).tolist() == [[2.0], [3.0], [4.0]]
+    for bad in ([0, 0, 1, 3], [0, -1, 1, 2]):
+        with pytest.raises(IndexError):
+            ref.segment_sum(data, np.array(bad), 3)
+    with pytest.raises(ValueError, match="empty segments"):
+        ref.segment_max(data, np.array([0, 0, 0, 2]), 3)
+
+
+def test_bincount() -> None:
+    assert ref.bincount(np.array([1, 1, 3]), minlength=5).tolist() == [0, 2, 0, 1, 0]
+    assert ref.bincount(np.array([[0, 2], [2, 2]])).tolist() == [[1, 0, 1], [0, 0, 2]]
+    with pytest.raises(ValueError, match="non-negative"):
+        ref.bincount(np.array([1, -1]))
+
+
+def test_top_k_returns_values_then_indices() -> None:
+    out = _top_k({"k": 2}, [Value(np.array([[0.1, 0.9, 0.5]]))], [], {})
+    values, indices = out.array  # type: ignore[misc]
+    assert values.tolist() == [[0.9, 0.5]]
+    assert indices.tolist() == [[1, 2]]
+
+
+# --- losses and metrics ------------------------------------------------------------------------
+
+PROBS = np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+
+
+def _inputs(labels: list[int]) -> list[Value]:
+    return [Value(np.array(labels)), Value(PROBS)]
+
+
+def test_sparse_crossentropy_is_the_mean_negative_log_probability() -> None:
+    out = _scce({}, _inputs([0, 2]), [], {})
+    assert float(out.array) == pytest.approx((-math.log(0.5) - math.log(0.8)) / 2)
+    logits = [Value(np.array([1])), Value(np.array([[0.0, math.log(3.0)]]))]
+    assert float(_scce({"from_logits": True}, logits, [], {}).array) == \
+        pytest.approx(-math.log(0.75))
+
+
+def test_ignore_class_leaves_its_labels_out_of_the_mean() -> None:
+    out = _scce({"ignore_class": 2}, _inputs([0, 2]), [], {})
+    assert float(out.array) == pytest.approx(-math.log(0.5))
+
+
+@pytest.mark.parametrize("labels", [[0, 3], [0, -1]])
+def test_sparse_crossentropy_refuses_labels_outside_the_classes(labels: list[int]) -> None:
+    with pytest.raises(IndexError):
+        _scce({}, _inputs(labels), [], {})
+
+
+def test_labels_of_shape_batch_1_are_squeezed_and_a_wrong_rank_refused() -> None:
+    squeezed = [Value(np.array([[0], [2]])), Value(PROBS)]
+    assert float(_scce({}, squeezed, [], {}).array) == \
+        pytest.approx((-math.log(0.5) - math.log(0.8)) / 2)
+    with pytest.raises(ValueError, match="rank"):
+        _scce({}, [Value(np.array([[0, 1], [2, 0]])), Value(PROBS)], [], {})
+
+
+def test_accuracy_and_top_k_accuracy() -> None:
+    assert float(_accuracy({}, _inputs([0, 1]), [], {}).array) == 0.5
+    assert float(_top_k_accuracy({"k": 2}, _inputs([1, 0]), [], {}).array) == 1.0
+    assert float(_top_k_accuracy({"k": 1}, _inputs([1, 2]), [], {}).array) == 0.5
+    assert float(_top_k_accuracy({"k": 2}, _inputs([0, -1]), [], {}).array) == 0.5
+
+
+# --- stacked cells -----------------------------------------------------------------------------
+
+def test_stacked_cells_equal_the_layers_one_after_the_other() -> None:
+    x = np.array([[[0.5], [1.0], [0.0]]])
+    mask = np.array([[True, True, False]])
+    w1 = [np.array([[0.5]]), np.array([[0.25]]), np.array([0.1])]
+    w2 = [np.array([[1.0]]), np.array([[0.5]]), np.array([0.0])]
+    cells = [Nested("layers.SimpleRNNCell", {"units": 1}),
+             Nested("layers.SimpleRNNCell", {"units": 1})]
+    out = _rnn({"cell": cells}, [Value(x, mask)], [*w1, *w2], {})
+    h1 = [math.tanh(0.5 * 0.5 + 0.1)]
+    h1.append(math.tanh(1.0 * 0.5 + 0.1 + h1[0] * 0.25))
+    g = math.tanh(h1[0])
+    g = math.tanh(h1[1] + 0.5 * g)
+    assert float(out.array[0, 0]) == pytest.approx(g)  # the masked third step changes nothing
+
+
+def test_gru_reset_after_false_by_hand() -> None:
+    """One unit, one feature, one step from h = 0: the reset gate multiplies h = 0."""
+    kernel = np.array([[0.5, -0.5, 1.0]])  # z, r, h
+    recurrent = np.array([[0.3, 0.2, 0.4]])
+    bias = np.array([0.1, 0.0, -0.2])
+    out = ref.gru(np.array([[[2.0]]]), None, kernel, recurrent, bias, reset_after=False)
+    z = 1 / (1 + math.exp(-(1.0 + 0.1)))
+    hh = math.tanh(2.0 - 0.2)
+    assert float(out[0, 0]) == pytest.approx((1 - z) * hh)
+
+
+# --- attention ---------------------------------------------------------------------------------
+
+def test_causal_dot_attention_attends_to_the_past_only() -> None:
+    x = np.array([[[1.0], [2.0]]])
+    out = _dot_attention({}, [Value(x), Value(x)], [], {"use_causal_mask": True})
+    second = (math.exp(2.0) * 1.0 + math.exp(4.0) * 2.0) / (math.exp(2.0) + math.exp(4.0))
+    assert out.array[0, :, 0].tolist() == pytest.approx([1.0, second])
+
+
+def test_multi_head_attention_scores_follow_the_explicit_mask() -> None:
+    x = np.array([[[1.0], [0.0]]])
+    ones = [np.ones((1, 1, 1)), np.zeros((1, 1))]
+    w = [*ones, *ones, *ones, np.ones((1, 1, 1)), np.zeros(1)]
+    mask = Value(np.array([[[True, False], [True, True]]]))
+    out = _mha({"num_heads": 1, "key_dim": 1}, [Value(x), Value(x)], w,
+               {"attention_mask": mask, "return_attention_scores": True})
+    _, scores = out.array  # type: ignore[misc]
+    assert scores[0, 0, 0].tolist() == [1.0, 0.0]  # query 0 may only see key 0
+    # query 1 sees both keys with scores q.k = 0 * 1 and 0 * 0: equal weights.
+    assert scores[0, 0, 1].tolist() == pytest.approx([0.5, 0.5])
+
+
+# --- lookups and encodings -----------------------------------------------------------------
+
+def test_integer_lookup_oov_and_mask_token() -> None:
+    ids = Value(np.array([[10, 99, 30], [20, 0, 0]]))
+    assert _lookup({"vocabulary": [10, 20, 30]}, [ids], [], {}).array.tolist() == [
+        [1, 0, 3], [2, 0, 0]]
+    masked = _lookup({"vocabulary": [10, 20, 30], "mask_token": 0}, [ids], [], {})
+    assert masked.array.tolist() == [[2, 1, 4], [3, 0, 0]]
+
+
+def test_string_lookup_and_text_vectorization() -> None:
+    tokens = Value(np.array([["a", "z"], ["c", ""]]))
+    assert _lookup({"vocabulary": ["a", "b", "c"], "mask_token": ""}, [tokens], [],
+                   {}).array.tolist() == [[2, 1], [4, 0]]
+    texts = Value(np.array(["The cat, sat!", "a dog"]))
+    out = _text_vectorization({"vocabulary": ["the", "cat", "sat"],
+                               "output_sequence_length": 4}, [texts], [], {})
+    assert out.array.tolist() == [[2, 3, 4, 0], [1, 1, 0, 0]]
+
+
+def test_category_encoding_modes_and_refusal() -> None:
+    one = _category_encoding({"num_tokens": 3, "output_mode": "one_hot"},
+                             [Value(np.array([2, 0]))], [], {})
+    assert one.array.tolist() == [[0, 0, 1], [1, 0, 0]]
+    count = _category_encoding({"num_tokens": 3, "output_mode": "count"},
+                               [Value(np.array([[1, 1, 2]]))], [], {})
+    assert count.array.tolist() == [[0, 2, 1]]
+    multi = _category_encoding({"num_tokens": 3}, [Value(np.array([[1, 1, 2]]))], [], {})
+    assert multi.array.tolist() == [[0, 1, 1]]
+    with pytest.raises(ValueError, match="num_tokens"):
+        _category_encoding({"num_tokens": 3}, [Value(np.array([[3]]))], [], {})
