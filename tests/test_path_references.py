@@ -88,7 +88,7 @@ def test_bincount() -> None:
 
 def test_top_k_returns_values_then_indices() -> None:
     out = _top_k({"k": 2}, [Value(np.array([[0.1, 0.9, 0.5]]))], [], {})
-    values, indices = out.array  # type: ignore[misc]
+    values, indices = out.array
     assert values.tolist() == [[0.9, 0.5]]
     assert indices.tolist() == [[1, 2]]
 
@@ -180,7 +180,7 @@ def test_multi_head_attention_scores_follow_the_explicit_mask() -> None:
     mask = Value(np.array([[[True, False], [True, True]]]))
     out = _mha({"num_heads": 1, "key_dim": 1}, [Value(x), Value(x)], w,
                {"attention_mask": mask, "return_attention_scores": True})
-    _, scores = out.array  # type: ignore[misc]
+    _, scores = out.array
     assert scores[0, 0, 0].tolist() == [1.0, 0.0]  # query 0 may only see key 0
     # query 1 sees both keys with scores q.k = 0 * 1 and 0 * 0: equal weights.
     assert scores[0, 0, 1].tolist() == pytest.approx([0.5, 0.5])
