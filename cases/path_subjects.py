@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from cases.model import Nested, NotModelled
-from cases.subjects import INDEX_ERRORS, INDEX_PATTERNS, KERAS, Array, Subject, Value
+from cases.subjects import (
+    INDEX_ERRORS,
+    INDEX_PATTERNS,
+    KERAS,
+    Array,
+    Subject,
+    Value,
+    rnn_weights,
+)
 from matrix import reference
 
 OPS = f"{KERAS}ops/numpy.py"
@@ -142,16 +150,6 @@ def _top_k_accuracy(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequenc
 # --- recurrent cells stacked by keras.layers.RNN ----------------------------------------------
 
 
-def _cell_weights(name: str) -> Any:
-    def shapes(args: Mapping[str, Any], features: Sequence[int]
-               ) -> tuple[list[tuple[int, ...]], int]:
-        units = int(args["units"])
-        extra = {"reset_after": bool(args.get("reset_after", True))} if name == "GRU" else {}
-        return reference.rnn_weight_shapes(name, features[0], units, **extra), units
-
-    return shapes
-
-
 def _cell_alone(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
                 call: Mapping[str, Any]) -> Value:
     raise NotModelled("a cell is modelled inside keras.layers.RNN only")
@@ -162,7 +160,7 @@ def _cells(args: Mapping[str, Any]) -> list[Nested]:
     return list(cell) if isinstance(cell, list | tuple) else [cell]
 
 
-def _rnn_weights(args: Mapping[str, Any], features: Sequence[int]
+def _stacked_weights(args: Mapping[str, Any], features: Sequence[int]
                  ) -> tuple[list[tuple[int, ...]], int]:
     from cases.subjects import SUBJECTS
 
@@ -412,13 +410,13 @@ PATH_RECORDS: tuple[Subject, ...] = (
             doc=f"{KERAS}metrics/accuracy_metrics.py"),
     *(Subject(name=f"layers.{name}Cell", kind="layer", args={
         "units": None, **({"reset_after": (True, False)} if name == "GRU" else {})},
-        required=("units",), weights=_cell_weights(name), reference=_cell_alone,
+        required=("units",), weights=rnn_weights(name), reference=_cell_alone,
         tolerance_kind="recurrent", doc=f"{KERAS}layers/rnn/{name.lower()}.py")
       for name in ("SimpleRNN", "GRU", "LSTM")),
     Subject(name="layers.RNN", kind="layer", required=("cell",),
             args={"cell": None, "return_sequences": (True, False), "go_backwards": (False,),
                   "unroll": (True, False)},
-            call_args=frozenset({"mask", "training"}), weights=_rnn_weights, reference=_rnn,
+            call_args=frozenset({"mask", "training"}), weights=_stacked_weights, reference=_rnn,
             tolerance_kind="recurrent", doc=f"{KERAS}layers/rnn/rnn.py"),
     Subject(name="layers.MultiHeadAttention", kind="layer", call="query_value",
             args={"num_heads": None, "key_dim": None}, required=("num_heads", "key_dim"),

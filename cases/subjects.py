@@ -172,7 +172,8 @@ _RNN_FUNCTIONS: dict[str, Callable[..., Array]] = {
     "SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm}
 
 
-def _rnn_weights(name: str) -> Shapes:
+def rnn_weights(name: str) -> Shapes:
+    """The weight shapes of a SimpleRNN, GRU or LSTM layer or cell, from its `units`."""
     def shapes(args: Mapping[str, Any], features: Sequence[int]
                ) -> tuple[list[tuple[int, ...]], int]:
         units = int(args["units"])
@@ -333,7 +334,7 @@ _RNN_ARGS: dict[str, tuple[Any, ...] | None] = {
 def _rnn_subject(name: str, extra: Mapping[str, tuple[Any, ...] | None] = {}) -> Subject:
     return Subject(
         name=f"layers.{name}", kind="layer", args={**_RNN_ARGS, **extra}, required=("units",),
-        call_args=frozenset({"mask", "training"}), weights=_rnn_weights(name),
+        call_args=frozenset({"mask", "training"}), weights=rnn_weights(name),
         reference=_rnn(name), tolerance_kind="recurrent",
         doc=f"{KERAS}layers/rnn/{name.lower()}.py")
 
