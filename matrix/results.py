@@ -771,7 +771,10 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
         own = [r for r in found.results if r.case in cases]
         results += own
         if found.environment.ran:
-            why = "this case was not in the catalog when this environment ran"
+            selection = found.environment.provenance.get("selection")
+            why = ("this environment ran a slice of the catalog without this case "
+                   f"({_selection_text(selection)})" if selection else
+                   "this case was not in the catalog when this environment ran")
             results += missing_results(own, case_list, env.id, "not_run", why)
         else:
             results += missing_results(own, case_list, env.id, "not_run",
@@ -856,6 +859,15 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     props["provenance"] = provenance
     env = _environment_info(environment, ran=bool(events), reason=reason, props=props)
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
+
+
+def _selection_text(selection: Any) -> str:
+    """`-k EXPR`, the catalogs and shard of a slice, in one line."""
+    if not isinstance(selection, Mapping):
+        return "a slice"
+    parts = [" ".join(str(a) for a in selection.get("pytest_args") or [])]
+    parts += [f"--catalog {c}" for c in selection.get("catalogs") or []]
+    return "; ".join(p for p in parts if p)[:300] or "a slice"
 
 
 def with_selection(run: Run, selection: Mapping[str, Any]) -> Run:
