@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,8 +81,9 @@ nox.options.error_on_missing_interpreters = False
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
 WORK_DIR = WORK_ROOT
-#: The result cache (`matrix/cache.py`): ignored, outside the committed tree.
-CACHE_DIR = WORK_ROOT / "cache"
+#: The result cache (`matrix/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
+#: moves it (the tests give each run their own).
+CACHE_DIR = Path(os.environ.get("KCM_CACHE_DIR") or WORK_ROOT / "cache")
 DEFAULT_TIMEOUT_S = 120
 #: Written in a run virtualenv once its installs succeeded: the hash of what was installed.
 INSTALL_STAMP = "kcm-install.stamp"
