@@ -53,7 +53,8 @@ def test_keys_change_with_the_case_the_environment_and_the_harness() -> None:
 
 def test_save_load_and_test_runners_are_never_cached() -> None:
     saved = [c for c in builtin_cases() if c.mode == "save_load"][:2]
-    assert saved and cache.case_keys(saved, "env", "h") == {}
+    assert saved
+    assert cache.case_keys(saved, "env", "h") == {}
 
 
 def test_the_environment_key_follows_the_variables() -> None:
@@ -123,10 +124,13 @@ def test_a_retry_that_changes_the_verdict_is_flaky_with_both_attempts() -> None:
     first = [_result("a", "timeout"), _result("b", "timeout"), _result("c")]
     retried = [_result("a", "matched"), _result("b", "timeout")]
     got = {r.case: r for r in with_retries(first, retried)}
-    assert got["a"].flaky is True and got["a"].verdict.status == "matched"
+    assert got["a"].flaky is True
+    assert got["a"].verdict.status == "matched"
     assert [a.verdict.status for a in got["a"].attempts] == ["timeout", "matched"]
-    assert got["b"].flaky is False and len(got["b"].attempts) == 2
-    assert got["c"].flaky is None and got["c"].attempts == []
+    assert got["b"].flaky is False
+    assert len(got["b"].attempts) == 2
+    assert got["c"].flaky is None
+    assert got["c"].attempts == []
 
 
 def test_timed_out_cases_are_read_from_the_log(tmp_path: Path) -> None:
@@ -148,13 +152,16 @@ def test_jobs_compile_timeout_and_no_cache_options(tmp_path: Path) -> None:
     assert options.pytest_args == ("-k", "x")
     assert options.selection == {"pytest_args": ["-k", "x"], "catalogs": []}
     defaults = parse_run_options([], root=tmp_path)
-    assert defaults.cache and defaults.jobs == default_jobs()
+    assert defaults.cache
+    assert defaults.jobs == default_jobs()
     assert parse_run_options(["--compile-timeout", "900"], root=tmp_path).compile_timeout \
         == "900"
     for bad in (["--jobs", "0"], ["--jobs", "two"], ["--compile-timeout", "-1"]):
         with pytest.raises(OptionError, match=bad[0]):
             parse_run_options(bad, root=tmp_path)
-    assert default_jobs(1) == 1 and default_jobs(2) == 2 and default_jobs(64) == 4
+    assert default_jobs(1) == 1
+    assert default_jobs(2) == 2
+    assert default_jobs(64) == 4
 
 
 def test_workers_replace_the_one_worker_and_nothing_else() -> None:

@@ -62,7 +62,8 @@ def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
     catalog.write_text(CATALOG.format(second="[[4, 5, 6]]"), encoding="utf-8")
     first, ran = _run(tmp_path, catalog, "--fresh")
     ids = sorted(c.id for c in first.cases)
-    assert len(ids) == 3 and ran == ids
+    assert len(ids) == 3
+    assert ran == ids
     assert first.environment.provenance["cache"]["reused"] == 0
 
     again, ran = _run(tmp_path, catalog)
