@@ -422,7 +422,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Benchmark the CPU matrix (benchmarks/bench_matrix.py) with what it needs installed."""
-    session.install("numpy>=1.26", "pydantic>=2.7")
+    # numpy and pydantic: the catalog and the fold; nox and filelock: `--main-job` runs nox.
+    session.install("numpy>=1.26", "pydantic>=2.7", "nox>=2025.5.1", "filelock>=3.12")
     session.chdir(ROOT)
     session.run("python", "benchmarks/bench_matrix.py", *session.posargs)
 
