@@ -301,6 +301,9 @@ class _KeepReportLog:
         workdir = _workdir()
         if collected is not None and workdir is not None:
             (workdir / COLLECTED).write_text(json.dumps(collected), encoding="utf-8")
+        for name, data in self.config.stash.get(_CACHE_FILES, {}).items():
+            if workdir is not None and not (workdir / name).exists():
+                (workdir / name).write_bytes(data)  # the cache plan and the cases it served
 
 
 def _beat_of(workdir: Path, nodeid: str) -> dict[str, Any] | None:
@@ -374,6 +377,11 @@ class _Progress:
         if workdir is not None:  # the fold tells deselected cases from lost ones with this
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / COLLECTED).write_text(json.dumps(ids), encoding="utf-8")
+            # Written by the worker before it sent its collection: kept, so that a case that
+            # deletes the work folder cannot make the cached cells look lost.
+            node.config.stash[_CACHE_FILES] = {
+                name: (workdir / name).read_bytes() for name in (cache.PLAN, cache.USED)
+                if (workdir / name).exists()}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if "::test_case[" not in report.nodeid:
@@ -415,6 +423,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 _ENV_ITEMS = pytest.StashKey[list[pytest.Item]]()
 _COLLECTED_IDS = pytest.StashKey[list[str]]()
+_CACHE_FILES = pytest.StashKey[dict[str, bytes]]()
 
 
 def _stashed(session: pytest.Session, key: pytest.StashKey[list[pytest.Item]]
