@@ -428,6 +428,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_matrix.py", *session.posargs)
 
 
+@nox.session(name="bench-report", tags=["bench"])
+def bench_report(session: nox.Session) -> None:
+    """Benchmark report rendering (benchmarks/bench_report.py) on a synthetic matrix."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    session.run("python", "benchmarks/bench_report.py", *session.posargs)
+
+
 @nox.session(tags=["diff"])
 def diff(session: nox.Session) -> None:
     """Compare two compatibility.json files: regressions, fixes, changed cells (Markdown)."""
