@@ -7,9 +7,9 @@ A cell's key is the hash of two things:
   module's `HARNESS_VERSION` and the source of the files that execute and judge a program);
 - the **environment** (`environment_key`): every distribution installed in the interpreter
   that runs the cases, with its version, Python, the platform, and the variables that select
-  the backend, the device and its flags (`KERAS_BACKEND`, `KCM_DEVICE`, `CUDA_VISIBLE_DEVICES`,
-  the per-case time limits). A new pin set, a nightly that moved, another Python: every key
-  changes, so the cache is bypassed for that environment without being told.
+  the backend, the device and its numeric flags (`KEY_VARIABLES`). A new pin set, a nightly
+  that moved, another Python: every key changes, so the cache is bypassed for that
+  environment without being told.
 
 The store is one JSON file per environment under the ignored `reports/.work/cache/`
 (`KCM_CACHE`), never in the committed tree: `{"environment_key": ..., "cells": {key: result}}`.
@@ -50,9 +50,10 @@ HARNESS_VERSION = "1"
 #: per case).
 HARNESS_FILES = ("cases/runner.py", "cases/expect.py", "cases/test_cases.py",
                  "matrix/results.py")
-#: Variables that change a cell's answer (besides the installed distributions).
-KEY_VARIABLES = ("KERAS_BACKEND", "KCM_DEVICE", "CUDA_VISIBLE_DEVICES", "KCM_TIMEOUT",
-                 "KCM_COMPILE_TIMEOUT", "JAX_ENABLE_X64", "KERAS_HOME")
+#: Variables that change a cell's answer (besides the installed distributions). The time
+#: limits are not among them: a cell that ran into one (`timeout`) is never stored.
+KEY_VARIABLES = ("KERAS_BACKEND", "KCM_DEVICE", "CUDA_VISIBLE_DEVICES", "JAX_ENABLE_X64",
+                 "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KERAS_HOME")
 PLAN = "cache-plan.json"
 USED = "cache-used.json"
 CACHEABLE = frozenset({"matched", "mismatched", "not_applicable"})
