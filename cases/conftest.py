@@ -165,7 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
     workdir = _workdir()
     if workdir is not None and not _is_worker(config):
         config.pluginmanager.register(_KeepReportLog(config), "kcm-keep-report-log")
-        _write_cache_plan(config, workdir)
+        to_run = _write_cache_plan(config, workdir)
+        _one_worker_for_few(config, to_run)
     if workdir is None or not _is_worker(config):
         return
     _open_worker_log(workdir)
@@ -175,18 +176,39 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, _on_sigint(config))
 
 
-def _write_cache_plan(config: pytest.Config, workdir: Path) -> None:
+#: Fewer cases than this left to run after the cache: one worker (another worker's start,
+#: importing its framework, costs more than the cases it would take).
+FEW_CASES = 50
+
+
+def _one_worker_for_few(config: pytest.Config, to_run: int | None) -> None:
+    """Starts one xdist worker, not `--jobs`, when the cache leaves only a few cases to run.
+
+    xdist turns `-n N` into N `popen` specs before any `pytest_configure`, and starts them
+    at session start, so trimming the specs here is enough.
+    """
+    specs = getattr(config.option, "tx", None)
+    if to_run is not None and to_run < FEW_CASES and isinstance(specs, list) and len(specs) > 1:
+        config.option.tx = specs[:1]
+        config.option.numprocesses = 1
+
+
+def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     """On the controller: every case's cache key, and the cached results found for them.
 
     Written only when the run session asks for the cache (`KCM_CACHE`, the store's folder);
     `KCM_NO_CACHE=1` (`--no-cache`) writes the keys with no hits, so nothing is reused but
     the fold still stores the fresh results.
+
+    Returns:
+        How many cases of the catalog the cache cannot serve (before `-k`), or None when
+        there is no cache.
     """
     (workdir / cache.PLAN).unlink(missing_ok=True)
     (workdir / cache.USED).unlink(missing_ok=True)
     store_dir = os.environ.get("KCM_CACHE")
     if not store_dir:
-        return
+        return None
     from cases import load_catalog
 
     catalog = load_catalog(tuple(config.getoption("catalog") or ()))
@@ -194,7 +216,9 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> None:
     environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
     store = {} if os.environ.get("KCM_NO_CACHE") == "1" else \
         cache.read_store(cache.store_path(Path(store_dir), environment))
-    cache.write_json(workdir / cache.PLAN, cache.plan(keys, store))
+    planned = cache.plan(keys, store)
+    cache.write_json(workdir / cache.PLAN, planned)
+    return len(catalog.cases) - len(planned["hits"])
 
 
 def _case_of(item: pytest.Item) -> Any:

@@ -136,3 +136,16 @@ def test_compiling_cases_get_the_compile_time_limit(monkeypatch: pytest.MonkeyPa
     assert eager.markers == []
     assert conftest._LIMITS["t[jit]"] == 360.0
     assert "t[eager]" not in conftest._LIMITS
+
+
+def test_one_worker_starts_when_the_cache_leaves_few_cases() -> None:
+    def specs_after(to_run: int | None, jobs: int) -> list[str]:
+        config = SimpleNamespace(option=SimpleNamespace(tx=["popen"] * jobs, numprocesses=jobs))
+        conftest._one_worker_for_few(config, to_run)  # type: ignore[arg-type]
+        assert config.option.numprocesses == len(config.option.tx)
+        return list(config.option.tx)
+
+    assert specs_after(0, 4) == ["popen"]  # nothing changed: one worker for the check
+    assert specs_after(conftest.FEW_CASES - 1, 2) == ["popen"]
+    assert len(specs_after(conftest.FEW_CASES, 2)) == 2
+    assert len(specs_after(None, 3)) == 3  # no cache (--no-cache still plans; None: none)
