@@ -6,18 +6,29 @@ This file never imports Keras: each environment runs in its own virtualenv and p
 
 Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatable),
 `--output DIR` (where the run file goes; default the ignored `reports/local/runs`),
-`--timeout SECONDS` (per case; default 120), `--shard I/N` (every N-th case from the I-th, into
-`<environment>.shard-I-of-N.json`), `--fresh` (drop what an interrupted run recorded; by
-default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
+`--timeout SECONDS` (per case; default 120), `--compile-timeout SECONDS` (per `jit_compile`
+case; default 3 × `--timeout`), `--jobs N` (xdist workers side by side; default one per core,
+at most 4), `--no-cache` (run every case, reusing no cached cell), `--shard I/N` (every N-th
+case from the I-th, into `<environment>.shard-I-of-N.json`), `--fresh` (drop what an
+interrupted run recorded; by default the next run resumes it, `--resume`); anything else goes
+to pytest (e.g.
 `-k "rank2 and int64"`). Every option is validated before a path is built
 (`matrix/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
 `<environment>.partial-<key>.json` beside it. `nox -s publish-local` copies the local results
 to the committed `reports/`.
+
+A rerun does only what changed: cells whose case and environment are unchanged come from the
+result cache (`matrix/cache.py`, under the ignored `reports/.work/cache/`), and pip is skipped
+when the virtualenv's install stamp matches the pins (`_installed`). A case that timed out is
+run again alone before it is called `timeout`; one whose verdict changes is marked flaky.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -31,10 +42,10 @@ ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
 from matrix.environments import (  # noqa: E402
-    RUN_PYTEST_ARGS,
     Environment,
     gpu_visible,
     load_environments,
+    run_pytest_args,
 )
 from matrix.failures import installer_tail, minimal_install_failed_file  # noqa: E402
 from matrix.resume import (  # noqa: E402
@@ -44,6 +55,7 @@ from matrix.resume import (  # noqa: E402
     prepare,
     run_sources,
     source_fingerprint,
+    timed_out_cases,
     unfolded,
 )
 from matrix.runfiles import (  # noqa: E402
@@ -69,7 +81,12 @@ nox.options.error_on_missing_interpreters = False
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
 WORK_DIR = WORK_ROOT
+#: The result cache (`matrix/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
+#: moves it (the tests give each run their own).
+CACHE_DIR = Path(os.environ.get("KCM_CACHE_DIR") or WORK_ROOT / "cache")
 DEFAULT_TIMEOUT_S = 120
+#: Written in a run virtualenv once its installs succeeded: the hash of what was installed.
+INSTALL_STAMP = "kcm-install.stamp"
 
 nox.options.sessions = [f"run({e.id})"
                         for e in ENVIRONMENTS if e.default] + ["report"]
@@ -108,6 +125,26 @@ def _install_environment(session: nox.Session, environment: Environment, **kwarg
         session.install(*pre, "-r", str(environment.pins), **kwargs)
     else:
         session.install(*pre, *environment.requirements, **kwargs)
+
+
+def _install_digest(environment: Environment, run_group: list[str]) -> str | None:
+    """The hash of what the run virtualenv must hold; None when it is not fully resolved.
+
+    Only an environment with a pins file (`nox -s pins`) is resolved to exact versions; one
+    without (its requirements are ranges) is installed every time, so pip may move it on.
+    """
+    if not environment.pins.exists():
+        return None
+    return hashlib.sha256(json.dumps({
+        "run_group": run_group, "pins": environment.pins.read_text(encoding="utf-8"),
+        "pre": environment.pre, "python": sys.version_info[:2],
+    }).encode()).hexdigest()
+
+
+def _installed(session: nox.Session, digest: str | None) -> Path | None:
+    """The install stamp of the session's virtualenv; None when there is none to write."""
+    location = getattr(session.virtualenv, "location", None)
+    return Path(location) / INSTALL_STAMP if location and digest else None
 
 
 def _install_or_record(session: nox.Session, environment: Environment, run_file: Path,
@@ -200,9 +237,19 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     catalogs = [str(p) for p in options.catalogs]
     pytest_args = list(options.pytest_args)
     session.chdir(ROOT)
-    run_group = nox.project.dependency_groups(PYPROJECT, "run")
-    if not _install_or_record(session, environment, run_file, catalogs,
-                              lambda **kw: session.install(*run_group, **kw)):
+    run_group = list(nox.project.dependency_groups(PYPROJECT, "run"))
+    digest = _install_digest(environment, run_group)
+    stamp = _installed(session, digest)
+    skip_pip = stamp is not None and stamp.exists() and \
+        stamp.read_text(encoding="utf-8").strip() == digest
+    if skip_pip:
+        session.log(f"{environment.id}: the virtualenv holds exactly {environment.pins.name} "
+                    f"(install stamp): pip skipped; delete {INSTALL_STAMP} to reinstall")
+    if not skip_pip and stamp is not None:
+        stamp.unlink(missing_ok=True)  # written again only once both installs succeed
+    if not skip_pip and not _install_or_record(
+            session, environment, run_file, catalogs,
+            lambda **kw: session.install(*run_group, **kw)):
         session.error(f"{environment.id}: install failed; recorded in {run_file}")
     if environment.device == "gpu":
         visible, detail = gpu_visible()
@@ -216,9 +263,12 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
                         *_fold_args(catalogs))
             session.warn(f"{environment.id}: {detail}; every cell is recorded as not_run.")
             return
-    if not _install_or_record(session, environment, run_file, catalogs,
-                              lambda **kw: _install_environment(session, environment, **kw)):
+    if not skip_pip and not _install_or_record(
+            session, environment, run_file, catalogs,
+            lambda **kw: _install_environment(session, environment, **kw)):
         session.error(f"{environment.id}: install failed; recorded in {run_file}")
+    if not skip_pip and stamp is not None and digest is not None:
+        stamp.write_text(digest + "\n", encoding="utf-8")
     # Keyed by shard and selection: another slice never clears this one's interrupted run.
     work = work_dir_for(options, environment.id, WORK_DIR)
     # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
@@ -239,28 +289,61 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
     env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
                                        commit=_git_commit()),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
+           "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
+           "KCM_COMPILE_TIMEOUT": options.compile_timeout}
+    retry = work / "retry"
     if not fold_only:
+        shutil.rmtree(retry, ignore_errors=True)
         session.log(f"{environment.id}: running the catalog "
-                    f"({', '.join(environment.requirements)})")
+                    f"({', '.join(environment.requirements)}), {options.jobs} worker(s)"
+                    f"{'' if options.cache else ', cache off (--no-cache)'}")
         # matrix.supervise runs pytest in its own process group and ends it if nox is killed.
         session.run(
             "python", "-m", "matrix.supervise", "--",
-            "python", "-m", "pytest", "cases/test_cases.py", *RUN_PYTEST_ARGS,
+            "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(options.jobs),
             f"--timeout={timeout}", f"--report-log={log}",
             f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
             *_fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
             env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
         )
+        _retry_timeouts(session, environment, log, retry, env, timeout, catalogs, pytest_args)
     finish(work)
     selection = options.selection
     # The report log stays until the run file is written: a kill before mark_folded leaves
     # a log that the next run folds again (`unfolded`).
+    retry_log = retry / "report-log.jsonl"
     session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
                 "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
-                *(["--shard", shard] if shard else []),
+                *(["--shard", shard] if shard else []), "--cache", str(CACHE_DIR),
+                *(["--retry-log", str(retry_log)] if retry_log.exists() else []),
                 *([f"--selection={json.dumps(selection)}"] if selection else []), env=env)
     mark_folded(work)
+
+
+def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, retry: Path,
+                    env: dict[str, str], timeout: str, catalogs: list[str],
+                    pytest_args: list[str]) -> None:
+    """Runs the cases that timed out once more, alone (one worker, nothing beside them).
+
+    A slow compile under load is not a hang: only a case that times out again is `timeout`;
+    one whose verdict changes is flaky, both attempts kept (`matrix.results.with_retries`).
+    """
+    cases = timed_out_cases(log)
+    if not cases:
+        return
+    retry.mkdir(parents=True, exist_ok=True)
+    ids = retry / "retry-ids.json"
+    ids.write_text(json.dumps(cases), encoding="utf-8")
+    session.log(f"{environment.id}: {len(cases)} case(s) timed out; running them again alone")
+    session.run(
+        "python", "-m", "matrix.supervise", "--",
+        "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(1),
+        f"--timeout={timeout}", f"--report-log={retry / 'report-log.jsonl'}",
+        *_fold_args(catalogs), *pytest_args,
+        env={**env, "KCM_WORKDIR": str(retry), "KCM_RETRY_IDS": str(ids), "KCM_CACHE": ""},
+        success_codes=[0, 1, 2, 5],
+    )
 
 
 @nox.session(tags=["pins"])
@@ -334,6 +417,23 @@ def lint(session: nox.Session) -> None:
     session.chdir(ROOT)
     session.run("ruff", "check", ".")
     session.run("mypy")
+
+
+@nox.session(tags=["bench"])
+def bench(session: nox.Session) -> None:
+    """Benchmark the CPU matrix (benchmarks/bench_matrix.py) with what it needs installed."""
+    # numpy and pydantic: the catalog and the fold; nox and filelock: `--main-job` runs nox.
+    session.install("numpy>=1.26", "pydantic>=2.7", "nox>=2025.5.1", "filelock>=3.12")
+    session.chdir(ROOT)
+    session.run("python", "benchmarks/bench_matrix.py", *session.posargs)
+
+
+@nox.session(name="bench-report", tags=["bench"])
+def bench_report(session: nox.Session) -> None:
+    """Benchmark report rendering (benchmarks/bench_report.py) on a synthetic matrix."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    session.run("python", "benchmarks/bench_report.py", *session.posargs)
 
 
 @nox.session(tags=["diff"])

@@ -22,6 +22,12 @@ percentile per environment and mode, and the ten slowest cases, come from the re
 Writes `benchmarks/results/matrix.json` and prints a table. Nothing is written to
 `reports/`: the runs go to a temporary folder.
 
+`--main-job` measures the `run` sessions as a user runs them, through nox, instead (written to
+`benchmarks/results/main_job.json`): the warm run with the cache off and one worker, the same
+with the default workers (`--jobs`: the parallel speed-up), and a rerun with nothing changed
+(the result cache and the install stamp); peak memory is the largest process of each.
+`--slice EXPR` limits it to `-k EXPR`.
+
 Run it (about 4 to 5 minutes per environment on 2 cores):
 `python3 benchmarks/bench_matrix.py [--env jax-cpu ...] [--naive-sample 12]`.
 """
@@ -201,6 +207,36 @@ def bench_environment(environment: Environment, out: Path, naive_sample: int, se
     return figures
 
 
+def bench_main_job(environments: Sequence[Environment], out: Path, slice_expr: str | None,
+                   jobs: int | None) -> dict[str, Any]:
+    """The `run` sessions through nox: serial, parallel, and a rerun with nothing changed.
+
+    Each run writes to `out` and keeps its cache in `out / "cache"` (`KCM_CACHE_DIR`), so
+    the user's own cache and `reports/` are never touched.
+    """
+    sessions = [f"run({e.id})" for e in environments]
+    base = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), "-s",
+            *sessions, "--", "--output", str(out / "runs"),
+            *(["-k", slice_expr] if slice_expr else [])]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
+           "KCM_CACHE_DIR": str(out / "cache")}
+    figures: dict[str, Any] = {"sessions": sessions, "slice": slice_expr}
+    print("[main job] one worker, cache off", flush=True)
+    figures["serial"] = measure([*base, "--fresh", "--no-cache", "--jobs", "1"], env)
+    print("[main job] default workers, cache off", flush=True)
+    parallel_jobs = ["--jobs", str(jobs)] if jobs else []
+    figures["parallel"] = measure([*base, "--fresh", "--no-cache", *parallel_jobs], env)
+    print("[main job] rerun, nothing changed", flush=True)
+    figures["no_change_rerun"] = measure(base, env)
+    for part in ("serial", "parallel", "no_change_rerun"):
+        if figures[part]["rc"] == 0:
+            figures[part].pop("tail", None)
+    serial = figures["serial"]["wall_s"]
+    figures["parallel_ratio"] = round(figures["parallel"]["wall_s"] / serial, 3)
+    figures["rerun_ratio"] = round(figures["no_change_rerun"]["wall_s"] / serial, 3)
+    return figures
+
+
 def breakdown(figures: Mapping[str, Any]) -> dict[str, float]:
     """Where the harness's extra time goes, from one environment's figures.
 
@@ -275,12 +311,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", type=Path, default=None,
                         help="keep the runs, logs and reports in this folder")
+    parser.add_argument("--main-job", action="store_true",
+                        help="time the run sessions through nox instead: serial, parallel, "
+                        "a rerun with nothing changed (results/main_job.json)")
+    parser.add_argument("--slice", default=None, help="with --main-job: only `-k SLICE`")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="with --main-job: the workers of the parallel run (default: "
+                        "the run session's default)")
     args = parser.parse_args(argv)
     environments = [e for e in load_environments()
                     if (e.id in args.env if args.env else e.default)]
     unknown = set(args.env) - {e.id for e in environments}
     if unknown:
         parser.error(f"unknown environment(s): {sorted(unknown)}")
+    if args.main_job:
+        out = Path(tempfile.mkdtemp(prefix="kcm-bench-main-"))
+        try:
+            figures = bench_main_job(environments, out, args.slice, args.jobs)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+        figures.update(machine={"cpus": os.cpu_count(), "python": platform.python_version(),
+                                "platform": platform.platform(),
+                                "load_average_1min": round(os.getloadavg()[0], 2)},
+                       date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        target = args.output.with_name("main_job.json") if args.output == RESULTS \
+            else args.output
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps({k: figures[k] for k in ("parallel_ratio", "rerun_ratio")}))
+        print(f"wrote {target}")
+        return 0
     from cases import load_catalog
 
     modes = {c.id: str(c.axes.get("mode", c.mode)) for c in load_catalog().cases}

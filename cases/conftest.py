@@ -4,8 +4,14 @@ A run is `pytest cases/test_cases.py -n 1 --max-worker-restart ... --timeout ...
 noxfile). One xdist worker runs every case; when a case kills it (abort, segfault) or
 pytest-timeout ends it, xdist reports "worker 'gw0' crashed while running ..." and starts a
 new worker for the rest. To tell a timeout from a crash and keep what the case printed, each
-worker sends its stderr to `$KCM_WORKDIR/worker-stderr.log` and writes a heartbeat (the case
-started and where its output begins) before each case; on a crash the controller reads both.
+worker sends its stderr to `$KCM_WORKDIR/worker-stderr-<worker>.log` and writes a heartbeat
+(`heartbeat-<worker>.json`: the case, when it started, its time limit and where its output
+begins) before each case; on a crash the controller finds the heartbeat naming the case and
+reads both. With `-n N` workers (`--jobs`) each has its own pair, so isolation is the same.
+
+Also here: the result cache (`matrix/cache.py`: the controller writes the plan, the worker
+deselects the cached cases), the larger time limit of compiling modes (`KCM_COMPILE_TIMEOUT`
+marks `jit_compile` cases), and the retry of timed-out cases (`KCM_RETRY_IDS`: only those run).
 """
 
 from __future__ import annotations
@@ -22,10 +28,27 @@ from typing import Any
 
 import pytest
 
+from matrix import cache
 from matrix.resume import deselect_done, done_for_worker
 
 _STDERR_LOG = "worker-stderr.log"
-_HEARTBEAT = "heartbeat.json"
+#: Modes whose first call compiles (XLA, torch.compile): they get `KCM_COMPILE_TIMEOUT`.
+COMPILING_MODES = frozenset({"jit_compile"})
+#: Per node id, the time limit of the cases whose limit is not the run's (worker side).
+_LIMITS: dict[str, float] = {}
+
+
+def _worker_name() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _stderr_log(workdir: Path) -> Path:
+    """This worker's stderr log: one per worker, so `-n N` workers never interleave."""
+    return workdir / f"worker-stderr-{_worker_name()}.log"
+
+
+def _heartbeat(workdir: Path) -> Path:
+    return workdir / f"heartbeat-{_worker_name()}.json"
 _PRINTED_LIMIT = 4000
 _READ_LIMIT = 1 << 20
 #: The node ids collected for the run, written by the controller beside the report log.
@@ -77,7 +100,7 @@ def _open_worker_log(workdir: Path) -> None:
     faulthandler prints "Fatal Python error" on stderr.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    log = open(workdir / _STDERR_LOG, "ab", buffering=0)  # noqa: SIM115 - lives with the worker
+    log = open(_stderr_log(workdir), "ab", buffering=0)  # noqa: SIM115 - lives with the worker
     for old in _WORKER_LOG:
         old.close()
     _WORKER_LOG[:] = [log]
@@ -96,7 +119,7 @@ def _repair_worker(workdir: Path) -> None:
     or delete the work folder (the heartbeat and the printed output would be lost): both
     are put back. Output already printed to a deleted log is gone; what follows is kept.
     """
-    log = workdir / _STDERR_LOG
+    log = _stderr_log(workdir)
     try:
         same = all(os.path.samestat(os.fstat(fd), os.stat(log)) for fd in (1, 2))
     except OSError:  # a closed fd, or the log (or its folder) deleted
@@ -142,6 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
     workdir = _workdir()
     if workdir is not None and not _is_worker(config):
         config.pluginmanager.register(_KeepReportLog(config), "kcm-keep-report-log")
+        to_run = _write_cache_plan(config, workdir)
+        _one_worker_for_few(config, to_run)
     if workdir is None or not _is_worker(config):
         return
     _open_worker_log(workdir)
@@ -151,15 +176,109 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, _on_sigint(config))
 
 
+#: Fewer cases than this left to run after the cache: one worker (another worker's start,
+#: importing its framework, costs more than the cases it would take).
+FEW_CASES = 50
+
+
+def _one_worker_for_few(config: pytest.Config, to_run: int | None) -> None:
+    """Starts one xdist worker, not `--jobs`, when the cache leaves only a few cases to run.
+
+    xdist turns `-n N` into N `popen` specs before any `pytest_configure`, and starts them
+    at session start, so trimming the specs here is enough.
+    """
+    specs = getattr(config.option, "tx", None)
+    if to_run is not None and to_run < FEW_CASES and isinstance(specs, list) and len(specs) > 1:
+        config.option.tx = specs[:1]
+        config.option.numprocesses = 1
+
+
+def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
+    """On the controller: every case's cache key, and the cached results found for them.
+
+    Written only when the run session asks for the cache (`KCM_CACHE`, the store's folder);
+    `KCM_NO_CACHE=1` (`--no-cache`) writes the keys with no hits, so nothing is reused but
+    the fold still stores the fresh results.
+
+    Returns:
+        How many cases of the catalog the cache cannot serve (before `-k`), or None when
+        there is no cache.
+    """
+    (workdir / cache.PLAN).unlink(missing_ok=True)
+    (workdir / cache.USED).unlink(missing_ok=True)
+    store_dir = os.environ.get("KCM_CACHE")
+    if not store_dir:
+        return None
+    from cases import load_catalog
+
+    catalog = load_catalog(tuple(config.getoption("catalog") or ()))
+    keys = cache.case_keys(catalog.cases, cache.environment_key())
+    environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
+    store = {} if os.environ.get("KCM_NO_CACHE") == "1" else \
+        cache.read_store(cache.store_path(Path(store_dir), environment))
+    planned = cache.plan(keys, store)
+    cache.write_json(workdir / cache.PLAN, planned)
+    return len(catalog.cases) - len(planned["hits"])
+
+
+def _case_of(item: pytest.Item) -> Any:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("case") if callspec is not None else None
+
+
+def _mark_compiling(items: list[pytest.Item]) -> None:
+    """Gives the cases of compiling modes their own time limit (`KCM_COMPILE_TIMEOUT`)."""
+    raw = os.environ.get("KCM_COMPILE_TIMEOUT")
+    if not raw:
+        return
+    limit = float(raw)
+    for item in items:
+        case = _case_of(item)
+        if case is not None and case.axes.get("mode") in COMPILING_MODES:
+            item.add_marker(pytest.mark.timeout(limit))
+            _LIMITS[item.nodeid] = limit
+
+
+def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest.Item]:
+    """The selected cases the cache plan holds a result for; listed in `cache-used.json`."""
+    data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
+    hits = data.get("hits") if isinstance(data, dict) else None
+    if not hits or workdir is None:
+        return []
+    cached = [i for i in items if i.name != _ENVIRONMENT_TEST
+              and getattr(_case_of(i), "id", None) in hits]
+    cache.write_json(workdir / cache.USED, sorted(_case_of(i).id for i in cached))
+    return cached
+
+
+def _retry_only(items: list[pytest.Item]) -> list[pytest.Item]:
+    """With `KCM_RETRY_IDS` (a JSON list of case ids): the cases not to run again."""
+    raw = os.environ.get("KCM_RETRY_IDS")
+    wanted = cache.read_json(Path(raw)) if raw else None
+    if not isinstance(wanted, list):
+        return []
+    keep = set(map(str, wanted))
+    return [i for i in items if i.name != _ENVIRONMENT_TEST
+            and getattr(_case_of(i), "id", None) not in keep]
+
+
+def _drop(config: pytest.Config, items: list[pytest.Item], drop: list[pytest.Item]) -> None:
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        dropped = set(map(id, drop))
+        items[:] = [i for i in items if id(i) not in dropped]
+
+
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     workdir = _workdir()
     if workdir is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
         return
     _repair_worker(workdir)
-    log = workdir / _STDERR_LOG
-    beat = {"nodeid": nodeid, "started": time.time(),
+    log = _stderr_log(workdir)
+    beat = {"nodeid": nodeid, "started": time.time(), "log": log.name,
+            "limit": _LIMITS.get(nodeid),
             "offset": log.stat().st_size if log.exists() else 0}
-    (workdir / _HEARTBEAT).write_text(json.dumps(beat), encoding="utf-8")
+    _heartbeat(workdir).write_text(json.dumps(beat), encoding="utf-8")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -206,27 +325,48 @@ class _KeepReportLog:
         workdir = _workdir()
         if collected is not None and workdir is not None:
             (workdir / COLLECTED).write_text(json.dumps(collected), encoding="utf-8")
+        for name, data in self.config.stash.get(_CACHE_FILES, {}).items():
+            if workdir is not None and not (workdir / name).exists():
+                (workdir / name).write_bytes(data)  # the cache plan and the cases it served
 
 
-def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None]:
+def _beat_of(workdir: Path, nodeid: str) -> dict[str, Any] | None:
+    """The heartbeat (of any worker) that names `nodeid`, or None."""
+    for path in sorted(workdir.glob("heartbeat*.json")):
+        try:
+            beat = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(beat, dict) and beat.get("nodeid") == nodeid:
+            return beat
+    return None
+
+
+def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None, float | None]:
+    """What the case printed, how long it ran and its own time limit (None: the run's)."""
+    beat = _beat_of(workdir, nodeid)
+    if beat is None:
+        return "", None, None
+    name = Path(str(beat.get("log") or _STDERR_LOG)).name
     try:
-        beat = json.loads((workdir / _HEARTBEAT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return "", None
-    if beat.get("nodeid") != nodeid:
-        return "", None
-    with open(workdir / _STDERR_LOG, "rb") as log:
-        log.seek(int(beat.get("offset", 0)))
-        printed = log.read(_READ_LIMIT).decode("utf-8", errors="replace")
-    return printed, time.time() - float(beat["started"])
+        with open(workdir / name, "rb") as log:
+            log.seek(int(beat.get("offset", 0)))
+            printed = log.read(_READ_LIMIT).decode("utf-8", errors="replace")
+    except OSError:
+        printed = ""
+    limit = beat.get("limit")
+    return (printed, time.time() - float(beat["started"]),
+            float(limit) if isinstance(limit, int | float) else None)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     """On the controller: label a dead worker's case `timeout` or `crash`, with its output."""
     workdir = _workdir()
-    printed, elapsed = ("", None) if workdir is None else _printed_since(workdir, crashitem)
-    limit = float(sched.config.getoption("timeout", None) or 0) if sched is not None else 0.0
+    printed, elapsed, own = ("", None, None) if workdir is None else \
+        _printed_since(workdir, crashitem)
+    limit = own if own is not None else \
+        float(sched.config.getoption("timeout", None) or 0) if sched is not None else 0.0
     lines = [ln for ln in printed.splitlines() if ln.strip()]
     fatal = [ln for ln in lines if "Fatal Python error" in ln or "Segmentation" in ln]
     # pytest-timeout's banner says so; when the kill leaves no banner, the clock does, unless
@@ -261,6 +401,11 @@ class _Progress:
         if workdir is not None:  # the fold tells deselected cases from lost ones with this
             workdir.mkdir(parents=True, exist_ok=True)
             (workdir / COLLECTED).write_text(json.dumps(ids), encoding="utf-8")
+            # Written by the worker before it sent its collection: kept, so that a case that
+            # deletes the work folder cannot make the cached cells look lost.
+            node.config.stash[_CACHE_FILES] = {
+                name: (workdir / name).read_bytes() for name in (cache.PLAN, cache.USED)
+                if (workdir / name).exists()}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if "::test_case[" not in report.nodeid:
@@ -302,6 +447,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 _ENV_ITEMS = pytest.StashKey[list[pytest.Item]]()
 _COLLECTED_IDS = pytest.StashKey[list[str]]()
+_CACHE_FILES = pytest.StashKey[dict[str, bytes]]()
 
 
 def _stashed(session: pytest.Session, key: pytest.StashKey[list[pytest.Item]]
@@ -333,6 +479,9 @@ class _KeepEnvironmentCheck:
         done = deselect_done(items, done_for_worker())
         if done:  # cases an interrupted run already recorded (`nox ... -- --resume`)
             config.hook.pytest_deselected(items=done)
+        _drop(config, items, _retry_only(items))
+        _drop(config, items, _cached_items(items, _workdir()))
+        _mark_compiling(items)
         for item in reversed(_stashed(session, _ENV_ITEMS)):
             if item not in items:
                 items.insert(0, item)

@@ -33,6 +33,14 @@ RUN_PYTEST_ARGS: tuple[str, ...] = (
     "-q", "-s", "-rN", "--tb=no", "--no-header",
 )
 BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch")
+
+
+def run_pytest_args(jobs: int = 1) -> tuple[str, ...]:
+    """`RUN_PYTEST_ARGS` with `jobs` xdist workers (`--jobs`); each is isolated as one is:
+    a worker that crashes or times out costs its case's cell, and xdist starts another."""
+    args = list(RUN_PYTEST_ARGS)
+    args[args.index("-n") + 1] = str(jobs)
+    return tuple(args)
 DEVICES: tuple[Device, ...] = ("cpu", "gpu")
 
 

@@ -711,6 +711,7 @@ def render_markdown(matrix: Matrix) -> str:
     out += _md_top_divergences(matrix, table)
     out += _md_limitations(matrix)
     out += _md_harness_errors(matrix)
+    out += _md_flaky(matrix)
     out += _md_clusters(clusters)
     out += _md_pivots(matrix, pivots(matrix))
     legend = [[o.value, MEANINGS[o]] for o in Outcome]
@@ -887,6 +888,29 @@ def _md_harness_errors(matrix: Matrix) -> list[str]:
             f"{_plural(len(broken), 'cell')} where the harness failed, not the backend "
             "(nothing is known about these cells):", "",
             _table(rows, ["case", "environment", "what the harness hit"]), ""]
+
+
+def flaky_cells(matrix: Matrix) -> list[Result]:
+    """Cells that timed out, then gave another verdict when run again alone."""
+    return [r for r in matrix.results if r.flaky]
+
+
+def attempts_text(result: Result) -> str:
+    """The verdicts of a retried cell's attempts, in order: `timeout, then matched`."""
+    return ", then ".join(a.verdict.status for a in result.attempts)
+
+
+def _md_flaky(matrix: Matrix) -> list[str]:
+    flaky = flaky_cells(matrix)
+    if not flaky:
+        return []
+    rows = [[_code(r.case), _code(r.environment), _md(attempts_text(r))]
+            for r in flaky[:MD_HARNESS_ERRORS]]
+    return ["## Flaky cells", "",
+            f"{_plural(len(flaky), 'cell')} timed out, then gave another verdict when run "
+            "again alone (the cell shows the second; both attempts are in "
+            "compatibility.json):", "",
+            _table(rows, ["case", "environment", "attempts"]), ""]
 
 
 def _cut(text: str, width: int) -> str:
@@ -1187,7 +1211,8 @@ def render_html(matrix: Matrix) -> str:
         failing=sum(len(cl.results) for cl in clusters),
         pivots=[_pivot_view(p, [e for _, e in ran]) for p in pivots(matrix)],
         short=short_observation, plural=_plural, data=script_json(data),
-        harness_errors=harness_errors(matrix),
+        harness_errors=harness_errors(matrix), flaky=flaky_cells(matrix),
+        attempts_text=attempts_text,
     )
 
 
@@ -1292,6 +1317,21 @@ def print_summary(matrix: Matrix, console: Console | None = None, *,
                   f"{_plural(silent, 'silent divergence')}", style=style)
     console.print(f"{_plural(len(rows), 'behaviour')} differing from the reference "
                   "(the compatibility table)", style=style)
+    flaky = flaky_cells(matrix)
+    if flaky:
+        console.print(f"{_plural(len(flaky), 'flaky cell')} (timed out, then another verdict "
+                      "alone): " + ", ".join(_printable(f"{r.case} on {r.environment}")
+                                             for r in flaky[:5]),
+                      style="bold yellow", markup=False, highlight=False)
+    reused = []
+    for env in ran:
+        cache = env.provenance.get("cache")
+        if isinstance(cache, dict) and cache.get("reused"):
+            reused.append(f"{_printable(env.id)} {cache.get('reused')} reused, "
+                          f"{cache.get('executed', 0)} executed")
+    if reused:
+        console.print("result cache: " + "; ".join(reused), style="dim", markup=False,
+                      highlight=False)
 
 
 def _git_commit() -> str | None:

@@ -74,6 +74,8 @@ class Observation:
         weights_dtype: Keras dtype name of the first layer's first variable, e.g. `float32`
             under `mixed_float16`, `bfloat16` under floatx bfloat16.
         warnings: the warnings the program emitted, `Category: first line`, at most ten.
+        timings: seconds spent per phase of the cell: `reference_s` (the NumPy oracle) and
+            `program_s` (the program: build, compile where the mode compiles, run).
     """
 
     kind: ObservationKind
@@ -86,6 +88,7 @@ class Observation:
     device: str | None = None
     weights_dtype: str | None = None
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +108,15 @@ class Verdict:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One attempt at a cell that ran more than once (a timed-out cell is retried alone)."""
+
+    verdict: Verdict
+    observed: Observation
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
 class Result:
     """One cell of the matrix: a case in an environment.
 
@@ -113,6 +125,10 @@ class Result:
         outcome: computed from the verdict and the limitations when the matrix is merged
             (`triage`); in a run file, the outcome with no limitation applied.
         limitation: the id of the limitation covering the cell, set at merge.
+        flaky: True when the cell timed out and its retry (alone) gave another verdict;
+            False when it was retried and gave the same; None when it ran once.
+        attempts: every attempt of a retried cell, first one first; the cell's own verdict
+            and observation are the last attempt's.
     """
 
     case: str
@@ -122,6 +138,8 @@ class Result:
     verdict: Verdict
     duration_s: float = 0.0
     limitation: str | None = None
+    flaky: bool | None = None
+    attempts: list[Attempt] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +229,7 @@ class Matrix:
 
 
 RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
+RESULT_ADAPTER: TypeAdapter[Result] = TypeAdapter(Result)
 MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -585,6 +604,7 @@ _PROVENANCE_FIELDS: dict[str, TypeAdapter[Any]] = {
     "shards": TypeAdapter(list[str] | None),
     "selection": TypeAdapter(dict[str, Any] | None),
     "partials": TypeAdapter(list[dict[str, Any]] | None),
+    "cache": TypeAdapter(dict[str, Any] | None),
 }
 
 
@@ -825,22 +845,89 @@ def catalog_fingerprint(infos: Sequence[CaseInfo]) -> dict[str, Any]:
     return {"cases": len(infos), "fingerprint": digest.hexdigest()[:16]}
 
 
-def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | None = None
-             ) -> Run:
+def with_retries(first: Sequence[Result], retried: Sequence[Result]) -> list[Result]:
+    """The cells of a run after its timed-out cells were retried alone.
+
+    A retried cell takes its retry's verdict; both attempts are kept (`attempts`), and it is
+    `flaky` when the two verdicts differ.
+    """
+    again = {r.case: r for r in retried}
+    merged = []
+    for result in first:
+        second = again.get(result.case)
+        if second is None:
+            merged.append(result)
+            continue
+        attempts = [Attempt(verdict=r.verdict, observed=r.observed, duration_s=r.duration_s)
+                    for r in (result, second)]
+        merged.append(replace(second, flaky=second.verdict.status != result.verdict.status,
+                              attempts=attempts))
+    return merged
+
+
+def _cached_results(work: Path, environment: str) -> dict[str, Result]:
+    """The results the worker took from the cache (`matrix/cache.py`), by case."""
+    from matrix import cache
+
+    plan = cache.read_json(work / cache.PLAN)
+    used = cache.read_json(work / cache.USED)
+    hits = plan.get("hits") if isinstance(plan, dict) else None
+    if not isinstance(hits, dict) or not isinstance(used, list):
+        return {}
+    found = {}
+    for case in map(str, used):
+        try:
+            result = RESULT_ADAPTER.validate_python(hits.get(case))
+        except ValidationError:
+            continue  # a damaged store: the case shows as recording no result
+        if result.case == case:
+            found[case] = replace(result, environment=environment)
+    return found
+
+
+def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Result],
+           infos: Sequence[CaseInfo]) -> int | None:
+    """Stores the run's fresh results in the cache; None when the run had no cache plan."""
+    from matrix import cache
+
+    plan = cache.read_json(work / cache.PLAN)
+    keys = plan.get("keys") if isinstance(plan, dict) else None
+    if not isinstance(keys, dict):
+        return None
+    modes = {c.id: c.axes.get("mode") for c in infos}
+    dumped = [RESULT_ADAPTER.dump_python(r, mode="json") for r in results]
+    return cache.update_store(cache.store_path(cache_dir, environment), keys, dumped, modes)
+
+
+def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | None = None,
+             *, retry_log: Path | None = None, cache_dir: Path | None = None) -> Run:
     """Folds one environment's report log into its `Run`.
 
     Every case of the catalog gets a cell: a case with no report (the run was interrupted
     before it) is `error` with that reason, so nothing is silently missing.
+
+    Args:
+        retry_log: the report log of the timed-out cases run again alone (`with_retries`).
+        cache_dir: the result cache's folder: the cells the worker took from it
+            (`cache-used.json` beside the log) are added, `provenance["cache"]` counts them,
+            and the fresh results are stored. None: no cache.
     """
     events = read_report_log(log) if log.exists() else []
     results, props = fold_reports(events, environment)
+    if retry_log is not None and retry_log.exists():
+        results = with_retries(results, fold_reports(read_report_log(retry_log),
+                                                     environment)[0])
+    executed = {r.case for r in results}
+    cached = {case: r for case, r in _cached_results(log.parent, environment).items()
+              if case not in executed} if cache_dir is not None else {}
+    results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     infos = catalog_infos(extra)
     catalog = catalog_fingerprint(infos)
     collected_file = log.parent / "collected.json"
     if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
         selected = {_case_id(n) for n in json.loads(collected_file.read_text(encoding="utf-8"))}
-        infos = [c for c in infos if c.id in selected]
+        infos = [c for c in infos if c.id in selected or c.id in cached]
     known = {c.id for c in infos}
     results = [r for r in results if r.case in known]
     status = finish[-1].get("exitstatus") if finish else None
@@ -856,6 +943,11 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     provenance["shard"] = shard
     provenance["environment_check"] = {"outcome": props.get("check_outcome"),
                                        "message": props.get("check_message")}
+    if cache_dir is not None:
+        fresh = [r for r in results if r.case not in cached]
+        stored = _store(cache_dir, environment, log.parent, fresh, infos)
+        provenance["cache"] = {"reused": len(cached), "executed": len(known - set(cached)),
+                               "stored": stored}
     props["provenance"] = provenance
     env = _environment_info(environment, ran=bool(events), reason=reason, props=props)
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
@@ -902,6 +994,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd.add_argument("--catalog", action="append", default=[])
         if name == "fold":
             cmd.add_argument("--log", required=True, type=Path)
+            cmd.add_argument("--retry-log", default=None, type=Path,
+                             help="the report log of the timed-out cases run again alone")
+            cmd.add_argument("--cache", default=None, type=Path,
+                             help="the result cache's folder (matrix/cache.py)")
             cmd.add_argument("--shard", default=None)
             cmd.add_argument("--selection", default=None, type=json.loads,
                              help="JSON: the slice this run ran (pytest args, catalogs)")
@@ -909,7 +1005,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
     if args.command == "fold":
-        run = fold_run(args.environment, args.log, args.catalog, args.shard)
+        run = fold_run(args.environment, args.log, args.catalog, args.shard,
+                       retry_log=args.retry_log, cache_dir=args.cache)
         if args.selection:
             run = with_selection(run, args.selection)
     else:
@@ -920,6 +1017,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     print(f"{args.output}: {len(run.results)} cells for {args.environment} ({summary})")
+    cached = run.environment.provenance.get("cache")
+    if isinstance(cached, dict):
+        print(f"{args.environment}: {cached.get('reused', 0)} cells reused from the cache, "
+              f"{cached.get('executed', 0)} executed (`--no-cache` runs every case)")
+    flaky = [r.case for r in run.results if r.flaky]
+    if flaky:
+        print(f"{args.environment}: {len(flaky)} flaky cells (timed out, then another verdict "
+              f"alone): {', '.join(flaky[:5])}{' ...' if len(flaky) > 5 else ''}")
     return 0
 
 

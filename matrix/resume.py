@@ -103,6 +103,22 @@ def done_cases(events: Iterable[Mapping[str, Any]]) -> set[str]:
     return done
 
 
+def timed_out_cases(log_path: Path) -> list[str]:
+    """Case ids whose worker pytest-timeout ended (`ended_by: timeout`), in log order.
+
+    The `run` session retries them alone, in a work folder of their own, before the fold
+    calls them `timeout` (`matrix.results.with_retries`).
+    """
+    found: list[str] = []
+    for event in read_events(log_path):
+        case = case_id_of(str(event.get("nodeid", "")))
+        props = {str(k): v for k, v in event.get("user_properties") or []}
+        if case is not None and event.get("when") == "???" \
+                and props.get("ended_by") == "timeout" and case not in found:
+            found.append(case)
+    return found
+
+
 def previous_results(log_path: Path) -> set[str]:
     """Case ids that already have a final report in an existing report log."""
     return done_cases(read_events(log_path))
@@ -263,6 +279,8 @@ def prepare(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = Non
     _write_atomic(work / PREVIOUS_COLLECTED, json.dumps(merge_collected(old_ids, new_ids)))
     for name in (LOG, COLLECTED, "heartbeat.json", FOLDED):
         (work / name).unlink(missing_ok=True)
+    for beat in work.glob("heartbeat-*.json"):  # one per xdist worker (`--jobs`)
+        beat.unlink(missing_ok=True)
     done = previous_results(previous)
     _write_atomic(work / DONE, json.dumps(sorted(done)))
     _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))

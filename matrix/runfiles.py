@@ -2,8 +2,9 @@
 
 This module owns what the `run`, `report` and `publish-local` sessions decide about paths:
 
-- the harness options after `--` (`--catalog`, `--output`, `--timeout`, `--shard`), each
-  validated with a one-line error that names it (`OptionError`), before a path is built;
+- the harness options after `--` (`--catalog`, `--output`, `--timeout`, `--compile-timeout`,
+  `--shard`, `--jobs`, and the flag `--no-cache`), each validated with a one-line error that
+  names it (`OptionError`), before a path is built;
 - the local folder: `nox` writes run files, saved models and reports to the ignored
   `reports/local/`, so `git status` stays clean; `publish_local` copies them to the committed,
   published `reports/` on purpose (`nox -s publish-local`);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import shutil
 from collections.abc import Sequence
@@ -39,7 +41,16 @@ LOCAL_RUNS_DIR = LOCAL_DIR / "runs"
 WORK_ROOT = PUBLISHED_DIR / ".work"
 #: The report files that `matrix.report` writes, published together.
 REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
-HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--shard")
+HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--compile-timeout", "--shard",
+                   "--jobs")
+#: Harness options that take no value.
+HARNESS_FLAGS = ("--no-cache",)
+#: At most this many xdist workers by default: each imports its framework (TensorFlow's
+#: worker holds about 1.2 GB), so more cores than this are left to other environments.
+MAX_DEFAULT_JOBS = 4
+#: The time limit of a compiling mode (`jit_compile`) is this many times the per-case one:
+#: `torch.compile` of a 3-layer model took 57 s alone on 2 cores (issue 13).
+COMPILE_FACTOR = 3
 PARTIAL = ".partial-"
 _SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
 
@@ -58,6 +69,9 @@ class RunOptions:
         timeout: the per-case timeout in seconds, as pytest-timeout reads it.
         shard: (index, count), 1 <= index <= count; None when not sharded.
         pytest_args: everything else, passed on to pytest (e.g. `-k "rank2 and int64"`).
+        compile_timeout: the per-case timeout of compiling modes (`jit_compile`).
+        jobs: xdist workers running cases side by side (`-n`), each isolated as one is.
+        cache: whether cached cells are reused (`--no-cache` turns it off).
     """
 
     catalogs: tuple[Path, ...]
@@ -65,6 +79,9 @@ class RunOptions:
     timeout: str
     shard: tuple[int, int] | None
     pytest_args: tuple[str, ...]
+    compile_timeout: str = str(120 * COMPILE_FACTOR)
+    jobs: int = 1
+    cache: bool = True
 
     @property
     def shard_arg(self) -> str | None:
@@ -91,10 +108,13 @@ def split_posargs(posargs: Sequence[str]) -> tuple[dict[str, list[str]], list[st
     Raises:
         OptionError: a harness option is last, with no value.
     """
-    own: dict[str, list[str]] = {key: [] for key in HARNESS_OPTIONS}
+    own: dict[str, list[str]] = {key: [] for key in (*HARNESS_OPTIONS, *HARNESS_FLAGS)}
     rest: list[str] = []
     args = iter(posargs)
     for arg in args:
+        if arg in HARNESS_FLAGS:
+            own[arg].append("")
+            continue
         key, eq, value = arg.partition("=")
         if key not in own:
             rest.append(arg)
@@ -125,7 +145,7 @@ def parse_shard(value: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def parse_timeout(value: str) -> str:
+def parse_timeout(value: str, name: str = "--timeout") -> str:
     """A positive, finite number of seconds, as given.
 
     Raises:
@@ -136,9 +156,27 @@ def parse_timeout(value: str) -> str:
     except ValueError:
         seconds = math.nan
     if not (math.isfinite(seconds) and seconds > 0):
-        raise OptionError("--timeout must be a positive number of seconds per case, e.g. 120. "
-                          f"Received: --timeout={_one_line(value)}")
+        raise OptionError(f"{name} must be a positive number of seconds per case, e.g. 120. "
+                          f"Received: {name}={_one_line(value)}")
     return value.strip()
+
+
+def default_jobs(cpus: int | None = None) -> int:
+    """xdist workers by default: one per core, at most `MAX_DEFAULT_JOBS`."""
+    cpus = os.cpu_count() if cpus is None else cpus
+    return max(1, min(cpus or 1, MAX_DEFAULT_JOBS))
+
+
+def parse_jobs(value: str) -> int:
+    """A whole number of workers from 1 to 256.
+
+    Raises:
+        OptionError: anything else.
+    """
+    if not value.strip().isdigit() or not 1 <= int(value) <= 256:
+        raise OptionError("--jobs must be a whole number of workers from 1 to 256, e.g. 2. "
+                          f"Received: --jobs={_one_line(value)}")
+    return int(value)
 
 
 def parse_output(value: str, root: Path) -> Path:
@@ -180,12 +218,19 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
         OptionError: the first invalid option, named in a one-line message.
     """
     own, rest = split_posargs(posargs)
+    timeout = parse_timeout(own["--timeout"][-1]) if own["--timeout"] else default_timeout
+    compile_timeout = (parse_timeout(own["--compile-timeout"][-1], "--compile-timeout")
+                       if own["--compile-timeout"] else
+                       f"{float(timeout) * COMPILE_FACTOR:g}")
     return RunOptions(
         catalogs=tuple(parse_catalog(v) for v in own["--catalog"]),
         output=parse_output(own["--output"][-1], root) if own["--output"] else default_output,
-        timeout=parse_timeout(own["--timeout"][-1]) if own["--timeout"] else default_timeout,
+        timeout=timeout,
         shard=parse_shard(own["--shard"][-1]) if own["--shard"] else None,
         pytest_args=tuple(rest),
+        compile_timeout=compile_timeout,
+        jobs=parse_jobs(own["--jobs"][-1]) if own["--jobs"] else default_jobs(),
+        cache=not own["--no-cache"],
     )
 
 

@@ -89,3 +89,63 @@ def test_the_fold_keeps_an_unknown_observation_kind_in_its_cell() -> None:
     assert cells["bad"].verdict.status == "harness_error"
     assert "field `kind`" in (cells["bad"].verdict.detail or "")
     assert cells["good"].outcome is Outcome.PASSED
+
+
+def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `--jobs N`, the heartbeat naming the dead case is found among the workers', and
+    its own time limit (a `jit_compile` case's) decides between timeout and crash."""
+    monkeypatch.setenv("KCM_WORKDIR", str(tmp_path))
+    nodeid = "cases/test_cases.py::test_case[compiling]"
+    (tmp_path / "worker-stderr-gw0.log").write_text("another worker's output\n")
+    (tmp_path / "heartbeat-gw0.json").write_text(json.dumps(
+        {"nodeid": "cases/test_cases.py::test_case[other]", "started": time.time(),
+         "offset": 0, "log": "worker-stderr-gw0.log"}))
+    (tmp_path / "worker-stderr-gw1.log").write_text("compiling...\n")
+
+    def ended_by(elapsed: float) -> dict[str, Any]:
+        (tmp_path / "heartbeat-gw1.json").write_text(json.dumps(
+            {"nodeid": nodeid, "started": time.time() - elapsed, "offset": 0,
+             "log": "worker-stderr-gw1.log", "limit": 360.0}))
+        report = SimpleNamespace(user_properties=[])
+        sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: 120))
+        conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+        return dict(report.user_properties)
+
+    early = ended_by(200.0)  # past the run's 120 s, far from the case's own 360 s
+    assert early["ended_by"] == "crash"
+    assert early["printed"] == "compiling..."
+    assert ended_by(355.0)["ended_by"] == "timeout"
+
+
+def test_compiling_cases_get_the_compile_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Item:
+        def __init__(self, nodeid: str, mode: str) -> None:
+            self.nodeid = nodeid
+            self.callspec = SimpleNamespace(params={"case": SimpleNamespace(axes={"mode": mode})})
+            self.markers: list[Any] = []
+
+        def add_marker(self, marker: Any) -> None:
+            self.markers.append(marker)
+
+    jit, eager = Item("t[jit]", "jit_compile"), Item("t[eager]", "eager")
+    monkeypatch.setenv("KCM_COMPILE_TIMEOUT", "360")
+    conftest._mark_compiling([jit, eager])  # type: ignore[list-item]
+    assert [m.args for m in jit.markers] == [(360.0,)]
+    assert [m.name for m in jit.markers] == ["timeout"]
+    assert eager.markers == []
+    assert conftest._LIMITS["t[jit]"] == 360.0
+    assert "t[eager]" not in conftest._LIMITS
+
+
+def test_one_worker_starts_when_the_cache_leaves_few_cases() -> None:
+    def specs_after(to_run: int | None, jobs: int) -> list[str]:
+        config = SimpleNamespace(option=SimpleNamespace(tx=["popen"] * jobs, numprocesses=jobs))
+        conftest._one_worker_for_few(config, to_run)  # type: ignore[arg-type]
+        assert config.option.numprocesses == len(config.option.tx)
+        return list(config.option.tx)
+
+    assert specs_after(0, 4) == ["popen"]  # nothing changed: one worker for the check
+    assert specs_after(conftest.FEW_CASES - 1, 2) == ["popen"]
+    assert len(specs_after(conftest.FEW_CASES, 2)) == 2
+    assert len(specs_after(None, 3)) == 3  # no cache (--no-cache still plans; None: none)

@@ -583,3 +583,34 @@ def test_short_expected_keeps_the_error_type() -> None:
     assert short_expected("error (IndexError or InvalidArgumentError): IndexError: Embedding "
                           "ids must be in the range [0, input_dim)") == \
         "error (IndexError or InvalidArgumentError)"
+
+
+# --- flaky cells and the result cache (issue 13) --------------------------------------------
+
+def test_flaky_cells_and_cache_reuse_are_shown(matrix: Matrix) -> None:
+    from matrix.results import Attempt, Verdict
+
+    first = matrix.results[0]
+    attempts = [Attempt(verdict=Verdict(status="timeout"), observed=Observation(kind="timeout")),
+                Attempt(verdict=first.verdict, observed=first.observed)]
+    flaky = replace(first, flaky=True, attempts=attempts)
+    env = next(e for e in matrix.environments if e.id == first.environment)
+    cached_env = replace(env, provenance={**env.provenance,
+                                          "cache": {"reused": 2, "executed": 1}})
+    shown = replace(matrix, results=[flaky, *matrix.results[1:]],
+                    environments=[cached_env if e.id == env.id else e
+                                  for e in matrix.environments])
+    markdown = render_markdown(shown)
+    assert "## Flaky cells" in markdown
+    assert f"timeout, then {first.verdict.status}" in markdown
+    assert 'id="flaky"' in render_html(shown)
+    assert "## Flaky cells" not in render_markdown(matrix)
+    data = json.loads(render_json(shown), parse_constant=pytest.fail)
+    assert data["results"][0]["flaky"] is True
+    assert [a["verdict"]["status"] for a in data["results"][0]["attempts"]] == \
+        ["timeout", first.verdict.status]
+    console = Console(width=200, record=True)
+    print_summary(shown, console)
+    text = console.export_text()
+    assert "1 flaky cell" in text
+    assert f"result cache: {env.id} 2 reused, 1 executed" in text

@@ -1,0 +1,172 @@
+"""The result cache (`matrix/cache.py`), its fold, the retry of timed-out cells, the options.
+
+No framework is imported: keys come from the catalog (NumPy), folds from recorded events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cases import builtin_cases
+from matrix import cache
+from matrix.environments import RUN_PYTEST_ARGS, run_pytest_args
+from matrix.results import (
+    RESULT_ADAPTER,
+    Observation,
+    Outcome,
+    Result,
+    Verdict,
+    fold_run,
+    with_retries,
+)
+from matrix.resume import timed_out_cases
+from matrix.runfiles import OptionError, default_jobs, parse_run_options
+
+
+def _cases(n: int = 3) -> list[Any]:
+    return [c for c in builtin_cases() if c.mode == "eager"][:n]
+
+
+def test_keys_change_with_the_case_the_environment_and_the_harness() -> None:
+    cases = _cases()
+    keys = cache.case_keys(cases, "env-a", "harness-1")
+    assert set(keys) == {c.id for c in cases}
+    assert keys == cache.case_keys(cases, "env-a", "harness-1")  # stable
+    other_env = cache.case_keys(cases, "env-b", "harness-1")
+    assert not set(keys.values()) & set(other_env.values())
+    assert not set(keys.values()) & set(cache.case_keys(cases, "env-a", "harness-2").values())
+    first = cases[0]
+    name = next(iter(first.inputs))
+    tensor = first.inputs[name]
+    assert tensor.values == 3  # embedding-dtype-rank0-int8: a rank-0 id
+    edited = dataclasses.replace(first, inputs={
+        **first.inputs, name: dataclasses.replace(tensor, values=4)})
+    assert edited.id == first.id
+    changed = cache.case_keys([edited, *cases[1:]], "env-a", "harness-1")
+    assert [c for c in keys if keys[c] != changed.get(c)] == [first.id]
+
+
+def test_save_load_and_test_runners_are_never_cached() -> None:
+    saved = [c for c in builtin_cases() if c.mode == "save_load"][:2]
+    assert saved
+    assert cache.case_keys(saved, "env", "h") == {}
+
+
+def test_the_environment_key_follows_the_variables() -> None:
+    base = {"KERAS_BACKEND": "jax", "KCM_DEVICE": "cpu"}
+    assert cache.environment_key(base) == cache.environment_key(dict(base))
+    assert cache.environment_key(base) != cache.environment_key({**base, "KCM_DEVICE": "gpu"})
+    assert cache.environment_key(base) != cache.environment_key(
+        {**base, "XLA_FLAGS": "--xla_cpu_enable_fast_math=true"})
+    assert cache.environment_key(base) == cache.environment_key({**base, "KCM_TIMEOUT": "9"})
+
+
+def _result(case: str, status: str = "matched", **kw: Any) -> Result:
+    verdict = Verdict(status=status)  # type: ignore[arg-type]
+    return Result(case=case, environment="jax-cpu", outcome=Outcome.PASSED,
+                  observed=Observation(kind="value", shape=[1]), verdict=verdict, **kw)
+
+
+def _dump(result: Result) -> dict[str, Any]:
+    dumped: dict[str, Any] = RESULT_ADAPTER.dump_python(result, mode="json")
+    return dumped
+
+
+def test_the_store_keeps_answers_that_depend_only_on_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "jax-cpu.json"
+    keys = {"a": "ka", "b": "kb", "c": "kc", "d": "kd"}
+    results = [_dump(_result("a")), _dump(_result("b", "timeout")),
+               _dump(_result("c", flaky=True)), _dump(_result("d", "mismatched"))]
+    assert cache.update_store(path, keys, results, {"d": "eager"}) == 2
+    store = cache.read_store(path)
+    assert set(store) == {"ka", "kd"}
+    assert cache.plan(keys, store)["hits"].keys() == {"a", "d"}
+    # an edited case has a new key: its old entry is dropped, the others kept
+    assert cache.update_store(path, {**keys, "a": "ka2"}, [], {}) == 1
+    assert cache.read_store(tmp_path / "missing.json") == {}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert cache.read_store(tmp_path / "bad.json") == {}
+
+
+def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: Path) -> None:
+    cases = _cases(2)
+    work = tmp_path / "work"
+    work.mkdir()
+    ran, kept = cases[0].id, cases[1].id
+    cached = _result(kept)
+    cache.write_json(work / cache.PLAN, {"keys": {ran: "k-ran", kept: "k-kept"},
+                                         "hits": {kept: _dump(cached)}})
+    cache.write_json(work / cache.USED, [kept])
+    log = work / "report-log.jsonl"
+    nodeid = f"cases/test_cases.py::test_case[{ran}]"
+    props = [["observation", {"kind": "value", "shape": [1]}],
+             ["verdict", {"status": "matched"}]]
+    events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
+               "outcome": "passed", "duration": 0.5, "user_properties": props},
+              {"$report_type": "SessionFinish", "exitstatus": 0}]
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    (work / "collected.json").write_text(json.dumps([nodeid]))
+    run = fold_run("jax-cpu", log, [], cache_dir=tmp_path / "cache")
+    assert [r.case for r in run.results] == [ran, kept]
+    assert {c.id for c in run.cases} == {ran, kept}
+    assert run.environment.provenance["cache"] == {"reused": 1, "executed": 1, "stored": 1}
+    assert set(cache.read_store(tmp_path / "cache" / "jax-cpu.json")) == {"k-ran"}
+    no_cache = fold_run("jax-cpu", log, [])
+    assert [r.case for r in no_cache.results] == [ran]
+    assert "cache" not in no_cache.environment.provenance
+
+
+def test_a_retry_that_changes_the_verdict_is_flaky_with_both_attempts() -> None:
+    first = [_result("a", "timeout"), _result("b", "timeout"), _result("c")]
+    retried = [_result("a", "matched"), _result("b", "timeout")]
+    got = {r.case: r for r in with_retries(first, retried)}
+    assert got["a"].flaky is True
+    assert got["a"].verdict.status == "matched"
+    assert [a.verdict.status for a in got["a"].attempts] == ["timeout", "matched"]
+    assert got["b"].flaky is False
+    assert len(got["b"].attempts) == 2
+    assert got["c"].flaky is None
+    assert got["c"].attempts == []
+
+
+def test_timed_out_cases_are_read_from_the_log(tmp_path: Path) -> None:
+    def event(case: str, ended_by: str) -> dict[str, Any]:
+        return {"$report_type": "TestReport", "when": "???", "outcome": "failed",
+                "nodeid": f"cases/test_cases.py::test_case[{case}]",
+                "user_properties": [["ended_by", ended_by]]}
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(json.dumps(e) for e in (
+        event("slow", "timeout"), event("dead", "crash"), event("slow", "timeout"))))
+    assert timed_out_cases(log) == ["slow"]
+
+
+def test_jobs_compile_timeout_and_no_cache_options(tmp_path: Path) -> None:
+    options = parse_run_options(["--jobs", "3", "--no-cache", "--timeout=10", "-k", "x"],
+                                root=tmp_path)
+    assert (options.jobs, options.cache, options.compile_timeout) == (3, False, "30")
+    assert options.pytest_args == ("-k", "x")
+    assert options.selection == {"pytest_args": ["-k", "x"], "catalogs": []}
+    defaults = parse_run_options([], root=tmp_path)
+    assert defaults.cache
+    assert defaults.jobs == default_jobs()
+    assert parse_run_options(["--compile-timeout", "900"], root=tmp_path).compile_timeout \
+        == "900"
+    for bad in (["--jobs", "0"], ["--jobs", "two"], ["--compile-timeout", "-1"]):
+        with pytest.raises(OptionError, match=bad[0]):
+            parse_run_options(bad, root=tmp_path)
+    assert default_jobs(1) == 1
+    assert default_jobs(2) == 2
+    assert default_jobs(64) == 4
+
+
+def test_workers_replace_the_one_worker_and_nothing_else() -> None:
+    args = run_pytest_args(3)
+    assert args[args.index("-n") + 1] == "3"
+    assert [a for a in args if a != "3"] == [a for a in RUN_PYTEST_ARGS if a != "1"]
+    assert run_pytest_args(1) == RUN_PYTEST_ARGS

@@ -1,0 +1,81 @@
+"""End-to-end: the result cache on the real `run` session (JAX on the CPU, a user catalog).
+
+A rerun with nothing changed executes no case; editing one case of a user catalog reruns
+that case alone; `--no-cache` runs every case again. What ran is read from the run's report
+log (the `call` reports of `test_case`), not timed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matrix.results import Run, load_run
+from matrix.runfiles import parse_run_options, work_dir_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = '''\
+from cases import Case, Step, Tensor, chain
+
+_STEPS = chain(Step("layers.Embedding", args={{"input_dim": 10, "output_dim": 4}}))
+
+CASES = [
+    Case(group="user-cache", description=f"Embedding(10, 4)(ids {{name}})",
+         axes={{"subject": "layers.Embedding", "values": name, "mode": "eager"}},
+         inputs={{"ids": Tensor(dtype="int32", values=values)}}, steps=_STEPS, mode="eager")
+    for name, values in (("first", [[1, 2, 3]]), ("second", {second}), ("third", [[7, 8]]))
+]
+'''
+
+
+def _run(tmp_path: Path, catalog: Path, *extra: str) -> tuple[Run, list[str]]:
+    """Runs the session on the catalog; returns its run file and the case ids it executed."""
+    args = ["--output", str(tmp_path / "runs"), "--catalog", str(catalog), "--jobs", "1",
+            "-k", "user-cache", *extra]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    env["KCM_CACHE_DIR"] = str(tmp_path / "cache")
+    done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                           "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    options = parse_run_options([a for a in args if a not in ("--fresh", "--resume")])
+    log = work_dir_for(options, "jax-cpu") / "report-log.jsonl"
+    executed = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        nodeid = str(event.get("nodeid", ""))
+        if event.get("when") == "call" and "::test_case[" in nodeid:
+            executed.append(nodeid.split("[", 1)[1].rstrip("]"))
+    assert "reused from the cache" in done.stdout + done.stderr
+    return load_run(tmp_path / "runs" / "jax-cpu.json"), sorted(executed)
+
+
+def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
+    catalog = tmp_path / "cache_catalog.py"
+    catalog.write_text(CATALOG.format(second="[[4, 5, 6]]"), encoding="utf-8")
+    first, ran = _run(tmp_path, catalog, "--fresh")
+    ids = sorted(c.id for c in first.cases)
+    assert len(ids) == 3
+    assert ran == ids
+    assert first.environment.provenance["cache"]["reused"] == 0
+
+    again, ran = _run(tmp_path, catalog)
+    assert ran == []  # nothing changed: no case executed
+    assert again.environment.provenance["cache"] == {"reused": 3, "executed": 0, "stored": 3}
+    assert {r.case: r.verdict for r in again.results} == \
+        {r.case: r.verdict for r in first.results}
+
+    catalog.write_text(CATALOG.format(second="[[4, 5, 9]]"), encoding="utf-8")
+    edited, ran = _run(tmp_path, catalog)
+    assert ran == ["user-cache-second-eager"], ran  # the edited case alone
+    assert edited.environment.provenance["cache"]["reused"] == 2
+
+    _, ran = _run(tmp_path, catalog, "--no-cache")
+    assert ran == ids
