@@ -27,6 +27,9 @@ class Limitation:
         devices: `cpu` / `gpu`; empty = all.
         axes: case axes and the values they must take, e.g. `{"values": ("negative",)}`;
             a case lacking one of these axes is not covered.
+        expects: `values` or `error`: cover only cases whose reference expects that (a
+            backend that refuses valid input, or one that answers where it must refuse);
+            None for both.
     """
 
     id: str
@@ -35,21 +38,30 @@ class Limitation:
     backends: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
     axes: Mapping[str, tuple[str | int, ...]] = field(default_factory=dict)
+    expects: str | None = None
 
-    def covers(self, axes: Mapping[str, str | int], backend: str, device: str) -> bool:
-        """Whether this limitation covers a case with these `axes` on `backend` and `device`."""
+    def covers(self, axes: Mapping[str, str | int], backend: str, device: str,
+               expected: str = "") -> bool:
+        """Whether this limitation covers a case with these `axes` on `backend` and `device`.
+
+        Args:
+            expected: the reference's answer in words (`values`, `error (...)`), checked
+                against `expects`.
+        """
         if self.backends and backend not in self.backends:
             return False
         if self.devices and device not in self.devices:
+            return False
+        if self.expects is not None and not expected.startswith(self.expects):
             return False
         return all(key in axes and axes[key] in values for key, values in self.axes.items())
 
 
 def covering(limitations: Sequence[Limitation], axes: Mapping[str, str | int], backend: str,
-             device: str) -> Limitation | None:
+             device: str, expected: str = "") -> Limitation | None:
     """The first limitation that covers the cell, or None."""
     for limitation in limitations:
-        if limitation.covers(axes, backend, device):
+        if limitation.covers(axes, backend, device, expected):
             return limitation
     return None
 
@@ -62,9 +74,344 @@ JAX_TAKE_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take.html"
 
 XLA_GATHER_DOC = "https://openxla.org/xla/operation_semantics#gather"
 PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
+#: Subjects whose out-of-range indices reach a gather (XLA's clamps, JAX's fill).
+GATHERS = ("layers.Embedding", "ops.take", "ops.take_along_axis")
+FLOATS = ("float16", "float32", "float64")
+#: Id dtypes that reach XLA's gather under jit_compile on TensorFlow (Embedding casts every
+#: dtype to int32 first; keras.ops.take passes int16/int32/int64 through, refuses the rest).
+XLA_INDICES = ("int16", "int32", "int64")
+#: Index dtypes TensorFlow's gather and segment kernels refuse (they take int16/int32/int64).
+TF_REFUSED_INDICES = ("int8", "uint8", "uint16", "uint32", "uint64", "bool")
+KERAS_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
+NO_REPORT = "; found by this matrix, no public report known"
 
 # Order matters: a cell takes the first limitation that covers it.
 LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        id="tf-index-dtypes",
+        description="TensorFlow's gather and segment kernels take int16, int32 or int64 indices "
+                    "only: keras.ops.take, segment_sum and segment_max with int8, unsigned or "
+                    "bool indices raise (InvalidArgumentError eagerly, TypeError in a graph); "
+                    "Embedding casts its ids first and is not affected",
+        link="https://www.tensorflow.org/api_docs/python/tf/gather",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.take", "ops.segment_sum", "ops.segment_max"),
+              "input_dtype": TF_REFUSED_INDICES},
+        expects="values",
+    ),
+    Limitation(
+        id="tf-index-dtypes-in-a-graph",
+        description="In a graph (predict, jit_compile) TensorFlow refuses int8, unsigned and "
+                    "bool indices with a TypeError before it can check their range, so an "
+                    "out-of-range index is refused for its dtype, not its value",
+        link="https://www.tensorflow.org/api_docs/python/tf/gather",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.take",), "input_dtype": TF_REFUSED_INDICES,
+              "mode": ("predict", "jit_compile")},
+        expects="error",
+    ),
+    Limitation(
+        id="tf-segment-max-int16",
+        description="TensorFlow's unsorted_segment_max takes int32 or int64 segment ids only "
+                    "(segment_sum also takes int16)",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/unsorted_segment_max",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.segment_max",), "input_dtype": ("int16",), "mode": ("eager",)},
+        expects="values",
+    ),
+    Limitation(
+        id="segment-ops-not-symbolic",
+        description="keras.ops.segment_sum and segment_max cannot be called on a KerasTensor: "
+                    "in a functional model (predict, jit_compile) they raise 'A KerasTensor "
+                    "cannot be used as input to a ... function'" + NO_REPORT,
+        link=KERAS_SRC + "ops/math.py",
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "mode": ("predict", "jit_compile")},
+        expects="values",
+    ),
+    Limitation(
+        id="digitize-list-bins-not-symbolic",
+        description="keras.ops.digitize with bins given as a Python list fails in a functional "
+                    "model ('list' object has no attribute 'shape')" + NO_REPORT,
+        link=KERAS_SRC + "ops/numpy.py",
+        axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="index-ops-accept-float-indices",
+        description="keras.ops.one_hot and multi_hot accept float index tensors and truncate "
+                    "them on every backend, where the Keras docs ask for an integer tensor and "
+                    "NumPy, whose API keras.ops mirrors, refuses float indices",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
+        axes={"subject": ("ops.one_hot", "ops.multi_hot"), "input_dtype": FLOATS},
+        expects="error",
+    ),
+    Limitation(
+        id="take-along-axis-and-bincount-accept-float-indices",
+        description="keras.ops.take_along_axis and bincount accept float indices and truncate "
+                    "them, where NumPy refuses float indices",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take_along_axis.html",
+        axes={"subject": ("ops.take_along_axis", "ops.bincount"), "input_dtype": FLOATS,
+              "values": ("in_range",)},
+        expects="error",
+    ),
+    Limitation(
+        id="take-along-axis-wraps-float-indices",
+        description="keras.ops.take_along_axis accepts a negative float index, truncates and "
+                    "wraps it, where NumPy refuses float indices",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take_along_axis.html",
+        axes={"subject": ("ops.take_along_axis",), "input_dtype": FLOATS,
+              "values": ("negative",), "bad_id": ("-1",), "mode": ("eager", "predict")},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-one-hot-uint64-in-a-graph",
+        description="keras.ops.one_hot of uint64 ids works eagerly on torch but a functional "
+                    "model refuses them ('Unsupported dtype for PyTorch: uint64')",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": ("ops.one_hot",), "input_dtype": ("uint64",),
+              "mode": ("predict", "jit_compile")},
+        expects="values",
+    ),
+    Limitation(
+        id="take-and-segments-accept-float-indices",
+        description="keras.ops.take, segment_sum and segment_max accept float indices and "
+                    "truncate them on JAX and torch; TensorFlow refuses them as NumPy does",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
+        backends=("jax", "torch"),
+        axes={"subject": ("ops.take",), "input_dtype": FLOATS},
+        expects="error",
+    ),
+    Limitation(
+        id="segments-accept-float-ids-eagerly",
+        description="keras.ops.segment_sum and segment_max called directly accept float "
+                    "segment ids on JAX and torch (a functional model refuses them)",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
+        backends=("jax", "torch"),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": FLOATS,
+              "mode": ("eager",)},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-take-along-axis-no-bounds-check",
+        description="keras.ops.take_along_axis on torch returns values for an index outside "
+                    "[-n, n) instead of refusing it" + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("out_of_range", "negative"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              *FLOATS)},
+        expects="error",
+    ),
+    Limitation(
+        id="xla-take-along-axis-jit",
+        description="Under jit_compile, keras.ops.take_along_axis on TensorFlow returns values "
+                    "for indices outside [-n, n) of any dtype (XLA's gather clamps), where "
+                    "eagerly it raises",
+        link=XLA_GATHER_DOC,
+        backends=("tensorflow",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("negative", "out_of_range"),
+              "mode": ("jit_compile",)},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-one-hot-refuses-out-of-range",
+        description="torch.nn.functional.one_hot raises for a class >= num_classes ('Class "
+                    "values must be smaller than num_classes'), where TensorFlow and JAX give a "
+                    "row of zeros: keras.ops.one_hot, multi_hot and CategoryEncoding on torch",
+        link="https://pytorch.org/docs/stable/generated/torch.nn.functional.one_hot.html",
+        backends=("torch",),
+        axes={"subject": ("ops.one_hot", "ops.multi_hot"), "values": ("out_of_range",)},
+        expects="values",
+    ),
+    Limitation(
+        id="category-encoding-no-range-check",
+        description="CategoryEncoding does not check ids against num_tokens: an id past it is "
+                    "dropped silently on TensorFlow and JAX, and torch raises one_hot's "
+                    "RuntimeError instead of a ValueError" + NO_REPORT,
+        link=KERAS_SRC + "layers/preprocessing/category_encoding.py",
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+        expects="error",
+    ),
+    Limitation(
+        id="tf-segment-drops-negative-ids",
+        description="TensorFlow's unsorted segment ops drop a negative segment id silently "
+                    "(documented), where the reference refuses it",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/unsorted_segment_sum",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("negative",),
+              "mode": ("eager",), "input_dtype": ("int32", "int64")},
+        expects="error",
+    ),
+    Limitation(
+        id="jax-segment-drops-out-of-range-ids",
+        description="JAX's segment ops drop segment ids outside [0, num_segments) silently",
+        link="https://docs.jax.dev/en/latest/_autosummary/jax.ops.segment_sum.html",
+        backends=("jax",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative")},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-segment-ignores-ids-past-num-segments",
+        description="keras.ops.segment_sum and segment_max on torch return values for a "
+                    "segment id outside [0, num_segments) instead of refusing it" + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/math.py",
+        backends=("torch",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative"), "mode": ("eager",),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")},
+        expects="error",
+    ),
+    Limitation(
+        id="bincount-negative-values",
+        description="keras.ops.bincount of negative values: TensorFlow raises "
+                    "InvalidArgumentError eagerly and returns counts under XLA, torch raises "
+                    "RuntimeError (not NumPy's ValueError), JAX returns counts" + NO_REPORT,
+        link="https://numpy.org/doc/stable/reference/generated/numpy.bincount.html",
+        axes={"subject": ("ops.bincount",), "values": ("negative",),
+              "input_dtype": ("int8", "int16", "int32", "int64")},
+        expects="error",
+    ),
+    Limitation(
+        id="tf-bincount-negative-under-xla",
+        description="Under jit_compile, TensorFlow's bincount counts negative values instead "
+                    "of refusing them (XLA has no runtime check)" + NO_REPORT,
+        link="https://openxla.org/xla/operation_semantics",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.bincount",), "values": ("negative",), "mode": ("jit_compile",)},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-bincount-floats",
+        description="torch's bincount takes integers only: float values raise "
+                    "NotImplementedError ('\"bincount_cpu\" not implemented for \'Float\'')",
+        link="https://pytorch.org/docs/stable/generated/torch.bincount.html",
+        backends=("torch",),
+        axes={"subject": ("ops.bincount",), "input_dtype": FLOATS},
+    ),
+    Limitation(
+        id="jax-bincount-not-compilable",
+        description="keras.ops.bincount cannot be traced by JAX (its output length depends on "
+                    "the data): predict and jit_compile raise" + NO_REPORT,
+        link="https://docs.jax.dev/en/latest/errors.html",
+        backends=("jax",),
+        axes={"subject": ("ops.bincount",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="tf-searchsorted-nd-values",
+        description="tf.searchsorted needs values with the same leading dimensions as a 1-D "
+                    "sorted sequence broadcast, and of its dtype: keras.ops.searchsorted of "
+                    "(2, 3) values, or of int32 values into a float sequence, raises on "
+                    "TensorFlow",
+        link="https://www.tensorflow.org/api_docs/python/tf/searchsorted",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.searchsorted",), "mode": ("eager", "predict")},
+    ),
+    Limitation(
+        id="tf-searchsorted-int-values-under-xla",
+        description="Under jit_compile, TensorFlow's searchsorted of int32 values into a "
+                    "float sequence raises TypeError (float values run)",
+        link="https://www.tensorflow.org/api_docs/python/tf/searchsorted",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.searchsorted",), "input_dtype": ("int32",),
+              "mode": ("jit_compile",)},
+    ),
+    Limitation(
+        id="jax-float64-computed-in-float32",
+        description="float64 inputs are computed in float32 by JAX without jax_enable_x64",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"subject": ("ops.top_k",), "input_dtype": ("float64",), "item": ("values",)},
+    ),
+    Limitation(
+        id="predict-casts-float64-to-float32",
+        description="Model.predict on TensorFlow and torch computes a float64 input in float32 "
+                    "(the model's input is cast to floatx)" + NO_REPORT,
+        link=KERAS_SRC + "trainers/data_adapters/data_adapter_utils.py",
+        backends=("tensorflow", "torch"),
+        axes={"subject": ("ops.top_k",), "input_dtype": ("float64",), "item": ("values",),
+              "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="jax-take-along-axis-bool-graph",
+        description="JAX's take_along_axis refuses bool indices once traced (predict, "
+                    "jit_compile) while the eager call casts them" + NO_REPORT,
+        link="https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take_along_axis.html",
+        backends=("jax",),
+        axes={"subject": ("ops.take_along_axis",), "input_dtype": ("bool",),
+              "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="jax-sparse-crossentropy-out-of-range",
+        description="SparseCategoricalCrossentropy does not validate labels on JAX: a label "
+                    "outside [0, classes) gives a finite loss silently (TensorFlow raises "
+                    "InvalidArgumentError, torch IndexError 'Target out of bounds')",
+        link="https://github.com/keras-team/keras/issues/23664",
+        backends=("jax",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="jax-top-k-accuracy-negative-label",
+        description="SparseTopKCategoricalAccuracy on JAX and torch counts a label of -1 as a "
+                    "hit (the label indexes the predictions from the end)" + NO_REPORT,
+        link=KERAS_SRC + "metrics/accuracy_metrics.py",
+        backends=("jax", "torch"),
+        axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",), "values": ("negative",)},
+    ),
+    Limitation(
+        id="preprocessing-needs-tensorflow",
+        description="IntegerLookup, StringLookup and TextVectorization are built on "
+                    "TensorFlow: on the JAX and PyTorch backends without TensorFlow installed "
+                    "they raise ImportError",
+        link="https://github.com/keras-team/keras/issues/21255",
+        backends=("jax", "torch"),
+        axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
+                          "layers.TextVectorization")},
+    ),
+    Limitation(
+        id="predict-refuses-numpy-strings",
+        description="Model.predict refuses a NumPy array of str ('Invalid dtype: str32'): "
+                    "string inputs reach a model only as tf.Tensor or tf.data" + NO_REPORT,
+        link=KERAS_SRC + "trainers/data_adapters/array_data_adapter.py",
+        backends=("tensorflow",),
+        axes={"subject": ("layers.StringLookup", "layers.TextVectorization"),
+              "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="predict-empty-batch",
+        description="Model.predict on an empty batch (0, steps) raises UnboundLocalError "
+                    "('batch_outputs') on every backend instead of returning an empty output",
+        link="https://github.com/astrolabsoftware/fink-science/issues/642",
+        axes={"batch": ("empty",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="tf-lstm-empty-batch",
+        description="LSTM on an empty batch raises on TensorFlow ('Biases must be 1D: [0,12]')"
+                    + NO_REPORT,
+        link="https://www.tensorflow.org/api_docs/python/tf/nn/bias_add",
+        backends=("tensorflow",),
+        axes={"batch": ("empty",), "subject": ("layers.LSTM",)},
+    ),
+    Limitation(
+        id="rnn-single-gru-cell-reset-before",
+        description="RNN(cell=[GRUCell(reset_after=False)]) with a mask cannot run: "
+                    "TensorFlow raises 'The two structures don't have the same nested "
+                    "structure', JAX 'Expected an instance of list'" + NO_REPORT,
+        link=KERAS_SRC + "layers/rnn/stacked_rnn_cells.py",
+        backends=("tensorflow", "jax"),
+        axes={"variant": ("gru_reset_before",), "mask": ("mask_zero",)},
+    ),
+    Limitation(
+        id="torch-unroll-go-backwards-mask",
+        description="LSTM, GRU and SimpleRNN with unroll=True, go_backwards=True and a mask "
+                    "raise AttributeError on torch ('tuple' object has no attribute 'shape')"
+                    + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/rnn.py",
+        backends=("torch",),
+        axes={"unroll": ("true",), "go_backwards": ("true",), "mask": ("mask_zero",)},
+    ),
     Limitation(
         id="xla-gather-clamps-jit",
         description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
@@ -72,7 +419,18 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "as it does eagerly",
         link=XLA_GATHER_DOC,
         backends=("tensorflow",),
-        axes={"mode": ("jit_compile",), "values": ("out_of_range",)},
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "mode": ("jit_compile",),
+              "values": ("out_of_range",), "input_dtype": XLA_INDICES},
+    ),
+    Limitation(
+        id="xla-gather-clamps-jit-embedding",
+        description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
+                    "TensorFlow's Embedding returns a valid row for an id >= input_dim instead "
+                    "of raising as it does eagerly",
+        link=XLA_GATHER_DOC,
+        backends=("tensorflow",),
+        axes={"subject": ("layers.Embedding",), "mode": ("jit_compile",),
+              "values": ("out_of_range",)},
     ),
     Limitation(
         id="xla-gather-clamps-negative-jit",
@@ -80,7 +438,17 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "TensorFlow returns a valid row for an id below -input_dim",
         link=XLA_GATHER_DOC,
         backends=("tensorflow",),
-        axes={"mode": ("jit_compile",), "values": ("negative",), "bad_id": ("-11",)},
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "mode": ("jit_compile",),
+              "values": ("negative",), "bad_id": ("-11", "-6"), "input_dtype": XLA_INDICES},
+    ),
+    Limitation(
+        id="xla-gather-clamps-negative-jit-embedding",
+        description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
+                    "TensorFlow's Embedding returns a valid row for an id below -input_dim",
+        link=XLA_GATHER_DOC,
+        backends=("tensorflow",),
+        axes={"subject": ("layers.Embedding",), "mode": ("jit_compile",),
+              "values": ("negative",), "bad_id": ("-11",)},
     ),
     Limitation(
         id="jax-x64-still-wraps-int64",
@@ -97,7 +465,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "id 7 and returns that row with no error",
         link="https://docs.jax.dev/en/latest/default_dtypes.html",
         backends=("jax",),
-        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,)},
+        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",),
+              "bad_id": (PAST_INT32,)},
     ),
     Limitation(
         id="torch-embedding-casts-int64-to-int32",
@@ -122,14 +491,14 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "raising: an id >= input_dim silently becomes a NaN row",
         link=JAX_TAKE_DOC,
         backends=("jax",),
-        axes={"values": ("out_of_range",)},
+        axes={"subject": GATHERS, "values": ("out_of_range",)},
     ),
     Limitation(
         id="jax-take-fills-nan-negative",
         description="JAX's take fills rows for ids below -input_dim with NaN instead of raising",
         link=JAX_TAKE_DOC,
         backends=("jax",),
-        axes={"values": ("negative",), "bad_id": ("-11",)},
+        axes={"subject": GATHERS, "values": ("negative",), "bad_id": ("-11", "-6")},
     ),
     Limitation(
         id="take-wraps-negative-ids",
@@ -137,14 +506,14 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "row for id -1 on every backend instead of refusing it (the Embedding "
                     "contract is ids in [0, input_dim), keras-team/keras#20145)",
         link="https://github.com/keras-team/keras/issues/20145",
-        axes={"values": ("negative",), "bad_id": ("-1",)},
+        axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-1",)},
     ),
     Limitation(
         id="embedding-truncates-fractional-ids",
         description="Embedding.call casts non-integer ids to int32, so a fractional id such as "
                     "1.5 is truncated to row 1 with no error (the article claims a TypeError)",
         link=KERAS_EMBEDDING_SRC,
-        axes={"values": ("fractional",)},
+        axes={"subject": ("layers.Embedding",), "values": ("fractional",)},
     ),
     Limitation(
         id="lstm-floatx-bfloat16-qr",
@@ -184,6 +553,17 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "are limited): convert_to_tensor raises 'Unsupported dtype for PyTorch'",
         link="https://github.com/pytorch/pytorch/issues/58734",
         backends=("torch",),
-        axes={"input_dtype": ("uint64",)},
+        axes={"subject": ("ops.take", "ops.take_along_axis", "ops.multi_hot", "ops.bincount",
+                          "ops.segment_sum", "ops.segment_max"),
+              "input_dtype": ("uint64",)},
+        expects="values",
+    ),
+    Limitation(
+        id="torch-no-uint64-embedding",
+        description="Keras's torch backend has no uint64: Embedding with uint64 ids raises "
+                    "'Unsupported dtype for PyTorch: uint64', in range or not",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": ("layers.Embedding",), "input_dtype": ("uint64",)},
     ),
 )

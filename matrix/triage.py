@@ -39,13 +39,15 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         `limitations` listing each with the cells it covers and whether it is stale.
     """
     axes = {case.id: case.axes for case in matrix.cases}
+    expected = {case.id: case.expected for case in matrix.cases}
     envs = {env.id: env for env in matrix.environments}
     covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
     results = []
     for result in matrix.results:
         env = envs.get(result.environment)
         found = None if env is None else covering(limitations, axes.get(result.case, {}),
-                                                   env.backend, env.device)
+                                                   env.backend, env.device,
+                                                   expected.get(result.case, ""))
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cases import builtin_cases, load_catalog
-from cases.expect import ExpectedError, expected, judge, step_weights
+from cases.expect import ExpectedError, describe, expected, judge, step_weights
 from cases.limitations import LIMITATIONS, covering
 from cases.load import validate_catalog
 from cases.model import CALL_MODES, Case, CatalogError, Fit, Step, Tensor, chain
@@ -108,12 +108,13 @@ def test_reference_expectations_of_key_cases() -> None:
 
 
 def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
-    cases = builtin_cases()
+    cases = [(c, describe(expected(c))) for c in builtin_cases()]
     ids = [lim.id for lim in LIMITATIONS]
     assert len(set(ids)) == len(ids)
     for limitation in LIMITATIONS:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
-        assert any(limitation.covers(c.axes, b, "cpu") for c in cases for b in backends), \
+        assert any(limitation.covers(c.axes, b, "cpu", want) for c, want in cases
+                   for b in backends), \
             f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
 
@@ -122,18 +123,22 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
     by_id = _by_id()
 
     def first(case_id: str, backend: str) -> str | None:
-        found = covering(LIMITATIONS, by_id[case_id].axes, backend, "cpu")
+        case = by_id[case_id]
+        found = covering(LIMITATIONS, case.axes, backend, "cpu", describe(expected(case)))
         return None if found is None else found.id
 
     assert first("embedding-values-rank2-int32-out_of_range-10-none-jit_compile",
-                 "tensorflow") == "xla-gather-clamps-jit"
+                 "tensorflow") == "xla-gather-clamps-jit-embedding"
     assert first("embedding-values-rank2-int32-out_of_range-10-none-eager", "tensorflow") is None
+    assert first("index-ops-take-0-rank2-in_range-uint8-eager", "tensorflow") == "tf-index-dtypes"
+    # the same dtype out of range is refused correctly: that cell is not covered
+    assert first("index-ops-take-0-rank2-out_of_range-10-uint8-eager", "tensorflow") is None
     assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
                  "torch") == "torch-embedding-casts-int64-to-int32"
     assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
                  "tensorflow") == "tf-embedding-casts-uint64-to-int32"
     assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
-                 "torch") == "torch-no-uint64"
+                 "torch") == "torch-no-uint64-embedding"
     assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
                  "jax") == "jax-int32-wraps-past-2-32"
 
