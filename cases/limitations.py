@@ -80,6 +80,9 @@ FLOATS = ("float16", "float32", "float64")
 #: Id dtypes that reach XLA's gather under jit_compile on TensorFlow (Embedding casts every
 #: dtype to int32 first; keras.ops.take passes int16/int32/int64 through, refuses the rest).
 XLA_INDICES = ("int16", "int32", "int64")
+#: Id dtypes that reach JAX's gather: every integer dtype (floats are refused by keras.ops,
+#: and by Embedding only after its cast, which is why the Embedding cells of float ids count).
+JAX_GATHERED = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 #: Index dtypes TensorFlow's gather and segment kernels refuse (they take int16/int32/int64).
 TF_REFUSED_INDICES = ("int8", "uint8", "uint16", "uint32", "uint64", "bool")
 KERAS_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
@@ -108,6 +111,16 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("tensorflow",),
         axes={"subject": ("ops.take",), "input_dtype": TF_REFUSED_INDICES,
               "mode": ("predict", "jit_compile")},
+        expects="error",
+    ),
+    Limitation(
+        id="tf-segment-sum-int16-drops-negative",
+        description="TensorFlow's unsorted_segment_sum with int16 ids drops a negative id "
+                    "silently, as for int32 and int64 (documented)",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/unsorted_segment_sum",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.segment_sum",), "input_dtype": ("int16",),
+              "values": ("negative",), "mode": ("eager",)},
         expects="error",
     ),
     Limitation(
@@ -148,8 +161,9 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="take-along-axis-and-bincount-accept-float-indices",
         description="keras.ops.take_along_axis and bincount accept float indices and truncate "
-                    "them, where NumPy refuses float indices",
+                    "them on TensorFlow and torch, where NumPy (and JAX) refuse float indices",
         link="https://numpy.org/doc/stable/reference/generated/numpy.take_along_axis.html",
+        backends=("tensorflow", "torch"),
         axes={"subject": ("ops.take_along_axis", "ops.bincount"), "input_dtype": FLOATS,
               "values": ("in_range",)},
         expects="error",
@@ -159,6 +173,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         description="keras.ops.take_along_axis accepts a negative float index, truncates and "
                     "wraps it, where NumPy refuses float indices",
         link="https://numpy.org/doc/stable/reference/generated/numpy.take_along_axis.html",
+        backends=("tensorflow", "torch"),
         axes={"subject": ("ops.take_along_axis",), "input_dtype": FLOATS,
               "values": ("negative",), "bad_id": ("-1",), "mode": ("eager", "predict")},
         expects="error",
@@ -174,20 +189,21 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
     ),
     Limitation(
-        id="take-and-segments-accept-float-indices",
-        description="keras.ops.take, segment_sum and segment_max accept float indices and "
-                    "truncate them on JAX and torch; TensorFlow refuses them as NumPy does",
+        id="torch-take-accepts-float-indices",
+        description="keras.ops.take accepts float indices and truncates them on torch; "
+                    "TensorFlow and JAX refuse them as NumPy does",
         link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
-        backends=("jax", "torch"),
+        backends=("torch",),
         axes={"subject": ("ops.take",), "input_dtype": FLOATS},
         expects="error",
     ),
     Limitation(
         id="segments-accept-float-ids-eagerly",
         description="keras.ops.segment_sum and segment_max called directly accept float "
-                    "segment ids on JAX and torch (a functional model refuses them)",
+                    "segment ids on torch (a functional model refuses them; so do TensorFlow "
+                    "and JAX)",
         link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
-        backends=("jax", "torch"),
+        backends=("torch",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": FLOATS,
               "mode": ("eager",)},
         expects="error",
@@ -249,7 +265,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://docs.jax.dev/en/latest/_autosummary/jax.ops.segment_sum.html",
         backends=("jax",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"),
-              "values": ("out_of_range", "negative")},
+              "values": ("out_of_range", "negative"), "mode": ("eager",),
+              "input_dtype": JAX_GATHERED},
         expects="error",
     ),
     Limitation(
@@ -296,7 +313,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "the data): predict and jit_compile raise" + NO_REPORT,
         link="https://docs.jax.dev/en/latest/errors.html",
         backends=("jax",),
-        axes={"subject": ("ops.bincount",), "mode": ("predict", "jit_compile")},
+        axes={"subject": ("ops.bincount",), "mode": ("predict", "jit_compile"),
+              "input_dtype": JAX_GATHERED},
     ),
     Limitation(
         id="tf-searchsorted-nd-values",
@@ -334,13 +352,14 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "mode": ("predict", "jit_compile")},
     ),
     Limitation(
-        id="jax-take-along-axis-bool-graph",
-        description="JAX's take_along_axis refuses bool indices once traced (predict, "
-                    "jit_compile) while the eager call casts them" + NO_REPORT,
+        id="jax-bool-indices",
+        description="JAX refuses bool index tensors in keras.ops.one_hot ('iota does not accept "
+                    "dtype bool') and take_along_axis ('indices must be of integer type'), "
+                    "where TensorFlow and torch read them as 0 and 1",
         link="https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take_along_axis.html",
         backends=("jax",),
-        axes={"subject": ("ops.take_along_axis",), "input_dtype": ("bool",),
-              "mode": ("predict", "jit_compile")},
+        axes={"subject": ("ops.one_hot", "ops.take_along_axis"), "input_dtype": ("bool",)},
+        expects="values",
     ),
     Limitation(
         id="jax-sparse-crossentropy-out-of-range",
@@ -400,8 +419,17 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "TensorFlow raises 'The two structures don't have the same nested "
                     "structure', JAX 'Expected an instance of list'" + NO_REPORT,
         link=KERAS_SRC + "layers/rnn/stacked_rnn_cells.py",
-        backends=("tensorflow", "jax"),
+        backends=("tensorflow",),
         axes={"variant": ("gru_reset_before",), "mask": ("mask_zero",)},
+    ),
+    Limitation(
+        id="jax-rnn-single-gru-cell-reset-before",
+        description="RNN(cell=[GRUCell(reset_after=False)]) cannot run on JAX, masked or not: "
+                    "'scan body function carry input and carry output must have the same pytree "
+                    "structure' (or 'Expected an instance of list' with a mask)" + NO_REPORT,
+        link=KERAS_SRC + "backend/jax/rnn.py",
+        backends=("jax",),
+        axes={"variant": ("gru_reset_before",)},
     ),
     Limitation(
         id="torch-unroll-go-backwards-mask",
@@ -491,14 +519,32 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "raising: an id >= input_dim silently becomes a NaN row",
         link=JAX_TAKE_DOC,
         backends=("jax",),
-        axes={"subject": GATHERS, "values": ("out_of_range",)},
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "values": ("out_of_range",),
+              "input_dtype": JAX_GATHERED},
+    ),
+    Limitation(
+        id="jax-take-fills-nan-embedding",
+        description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
+                    "raising: an id >= input_dim silently becomes a NaN row of the Embedding",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
     ),
     Limitation(
         id="jax-take-fills-nan-negative",
         description="JAX's take fills rows for ids below -input_dim with NaN instead of raising",
         link=JAX_TAKE_DOC,
         backends=("jax",),
-        axes={"subject": GATHERS, "values": ("negative",), "bad_id": ("-11", "-6")},
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "values": ("negative",),
+              "bad_id": ("-11", "-6"), "input_dtype": JAX_GATHERED},
+    ),
+    Limitation(
+        id="jax-take-fills-nan-negative-embedding",
+        description="JAX's take fills the Embedding rows of ids below -input_dim with NaN "
+                    "instead of raising",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-11",)},
     ),
     Limitation(
         id="take-wraps-negative-ids",
