@@ -119,12 +119,12 @@ def test_the_published_matrix_is_triaged_at_merge(tmp_path: Path) -> None:
         ("failed", None)
     c4 = cells[("c4", "jax-cpu")]
     assert (c4["outcome"], c4["limitation"], c4["verdict"]["status"]) == (
-        "xfailed", "jax-take-fills-nan", "mismatched")
+        "xfailed", "jax-take-fills-nan-embedding", "mismatched")
     assert (cells[("c3", "jax-cpu")]["outcome"], cells[("c3", "jax-cpu")]["limitation"]) == (
         "failed", None)
     listed = {lim["id"]: lim for lim in matrix["limitations"]}
-    assert listed["jax-take-fills-nan"]["cells"] == 1
-    assert listed["jax-take-fills-nan"]["stale"] is False
+    assert listed["jax-take-fills-nan-embedding"]["cells"] == 1
+    assert listed["jax-take-fills-nan-embedding"]["stale"] is False
 
 
 def test_first_publish_has_one_run_and_no_diff(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_triage_at_merge_xfails_the_covered_mismatch(recorded: Path) -> None:
     got = {r.case: r for r in matrix.results}
     nan_rows = got["embedding-values-rank2-int32-out_of_range-10-none-eager"]
     assert nan_rows.outcome is Outcome.XFAILED
-    assert nan_rows.limitation == "jax-take-fills-nan"
+    assert nan_rows.limitation == "jax-take-fills-nan-embedding"
     wraps = got["embedding-values-rank2-int32-negative-1-none-eager"]
     assert wraps.outcome is Outcome.XFAILED
     assert wraps.limitation == "take-wraps-negative-ids"
@@ -131,8 +131,8 @@ def test_triage_at_merge_xfails_the_covered_mismatch(recorded: Path) -> None:
     assert got["hostile-abort-eager"].limitation is None
     listed = {lim.id: lim for lim in matrix.limitations}
     assert [lim.id for lim in matrix.limitations] == [lim.id for lim in LIMITATIONS]
-    assert listed["jax-take-fills-nan"].cells == 4
-    assert not listed["jax-take-fills-nan"].stale
+    assert listed["jax-take-fills-nan-embedding"].cells == 4
+    assert not listed["jax-take-fills-nan-embedding"].stale
     assert listed["torch-no-uint64"].cells == 0
 
 

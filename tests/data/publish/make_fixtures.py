@@ -35,7 +35,7 @@ from matrix.results import (  # noqa: E402
 from matrix.triage import apply_limitations  # noqa: E402
 
 CASES = [CaseInfo(id=f"c{i}", group="fixture", description=f"case {i}",
-                  axes={"layer": "Embedding", "rank": i,
+                  axes={"subject": "layers.Embedding", "layer": "Embedding", "rank": i,
                         **({"values": "out_of_range"} if i == 4 else {})},
                   subject="layers.Embedding") for i in range(1, 5)]
 VALUE = Observation(kind="value", shape=[2, 4], dtype="float32", max_abs_error=0.0,
