@@ -14,7 +14,7 @@ elsewhere; each record's `doc` says which. NumPy only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from cases.subjects import (
     INDEX_ERRORS,
     INDEX_PATTERNS,
     KERAS,
+    RNN_FUNCTIONS,
     Array,
     Subject,
     Value,
@@ -172,11 +173,6 @@ def _stacked_weights(args: Mapping[str, Any], features: Sequence[int]
     return shapes, width
 
 
-_CELL_FUNCTIONS: dict[str, Callable[..., Array]] = {
-    "layers.SimpleRNNCell": reference.simple_rnn, "layers.GRUCell": reference.gru,
-    "layers.LSTMCell": reference.lstm}
-
-
 def _rnn(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
          call: Mapping[str, Any]) -> Value:
     """`RNN([cell, ...])`: the stacked cells step together; a masked step keeps every state.
@@ -204,8 +200,9 @@ def _rnn(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
         last = number == len(cells) - 1
         extra = {"reset_after": bool(cell.args.get("reset_after", True))} \
             if cell.subject == "layers.GRUCell" else {}
-        x = _CELL_FUNCTIONS[cell.subject](x, mask, *weights,
-                                          return_sequences=sequences or not last, **extra)
+        function = RNN_FUNCTIONS[SUBJECTS[cell.subject].class_name.removesuffix("Cell")]
+        x = function(x, mask, *weights,
+                     return_sequences=sequences or not last, **extra)
     return Value(x, mask if sequences else None)
 
 

@@ -168,7 +168,8 @@ def _masking(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array
     return Value(x * valid[..., np.newaxis], valid)
 
 
-_RNN_FUNCTIONS: dict[str, Callable[..., Array]] = {
+#: The NumPy recurrence of each recurrent layer (and of its cell) by class name.
+RNN_FUNCTIONS: dict[str, Callable[..., Array]] = {
     "SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm}
 
 
@@ -196,7 +197,7 @@ def _rnn(name: str) -> Reference:
         mask = _call_mask(inputs, call)
         sequences = bool(args.get("return_sequences", False))
         extra = {"reset_after": bool(args.get("reset_after", True))} if name == "GRU" else {}
-        out = _RNN_FUNCTIONS[name](inputs[0].array, mask, *w, return_sequences=sequences,
+        out = RNN_FUNCTIONS[name](inputs[0].array, mask, *w, return_sequences=sequences,
                                    go_backwards=bool(args.get("go_backwards", False)), **extra)
         return Value(out, mask if sequences else None)
     return run
@@ -212,7 +213,7 @@ def _bidirectional_weights(args: Mapping[str, Any], features: Sequence[int]
 def _bidirectional(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
                    call: Mapping[str, Any]) -> Value:
     inner: Nested = args["layer"]
-    function = _RNN_FUNCTIONS[SUBJECTS[inner.subject].class_name]
+    function = RNN_FUNCTIONS[SUBJECTS[inner.subject].class_name]
     mask = _call_mask(inputs, call)
     half = len(w) // 2
     forward = function(inputs[0].array, mask, *w[:half])

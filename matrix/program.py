@@ -390,11 +390,4 @@ def _one_line(text: str) -> str:
     return flat if len(flat) <= 400 else flat[:399] + "…"
 
 
-def render_tensor(tensor: Tensor) -> str:
-    """An input as one Python expression (for descriptions)."""
-    if tensor.sequences:
-        return repr([list(s) for s in tensor.values])
-    return f"np.array({tensor.values!r}, dtype={tensor.dtype!r})"
-
-
-__all__ = ["PRELUDE", "render", "render_tensor"]
+__all__ = ["PRELUDE", "render"]
