@@ -32,8 +32,8 @@ OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 DEVICE = os.environ.get("KCM_DEVICE", "cpu")
 DISTRIBUTIONS = ("keras", "keras-nightly", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
-                 "jax-cuda12-plugin", "torch", "numpy", "ml-dtypes", "h5py", "pytest",
-                 "pytest-xdist", "pytest-timeout")
+                 "jax-cuda12-plugin", "torch", "openvino", "numpy", "scipy", "ml-dtypes", "h5py",
+                 "pytest", "pytest-xdist", "pytest-timeout")
 
 
 @functools.cache
@@ -91,6 +91,20 @@ def _backend_facts(backend: str) -> dict[str, Any]:
         facts["gpus"] = gpus
         facts["devices"] = ["cpu", *gpus]
         facts["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
+    elif backend == "openvino":
+        import openvino
+
+        # OpenVINO's own device names: CPU, and GPU.<n> / NPU for Intel accelerators.
+        devices = [str(d) for d in openvino.Core().available_devices]
+        facts["devices"] = devices
+        facts["gpus"] = [d for d in devices if not d.startswith("CPU")]
+        facts["openvino_version"] = openvino.get_version()
+    elif backend == "numpy":
+        import numpy
+
+        facts["devices"] = ["cpu"]  # NumPy runs on the host only
+        facts["gpus"] = []
+        facts["numpy_version"] = numpy.__version__
     return facts
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-Backend = Literal["tensorflow", "jax", "torch"]
+Backend = Literal["tensorflow", "jax", "torch", "numpy", "openvino"]
 Device = Literal["cpu", "gpu"]
 
 AXES_PATH = Path(__file__).with_name("axes.toml")
@@ -32,7 +32,8 @@ RUN_PYTEST_ARGS: tuple[str, ...] = (
     "-n", "1", "--max-worker-restart=1000", "--timeout-method=thread",
     "-q", "-s", "-rN", "--tb=no", "--no-header",
 )
-BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch")
+#: The five backends of Keras 3, as `keras.backend.backend()` names them.
+BACKENDS: tuple[Backend, ...] = ("tensorflow", "jax", "torch", "numpy", "openvino")
 
 
 def run_pytest_args(jobs: int = 1) -> tuple[str, ...]:
@@ -41,6 +42,8 @@ def run_pytest_args(jobs: int = 1) -> tuple[str, ...]:
     args = list(RUN_PYTEST_ARGS)
     args[args.index("-n") + 1] = str(jobs)
     return tuple(args)
+
+
 DEVICES: tuple[Device, ...] = ("cpu", "gpu")
 
 
@@ -61,6 +64,8 @@ class Environment:
         channel: the version channel: `latest` (the known-good pins), `nightly` or
             `minimum` (axes.toml, `[channels]`).
         pre: whether pip may install pre-releases (`--pre`), for the nightly channel.
+        inference_only: the backend cannot train (`fit` raises in Keras): NumPy and
+            OpenVINO (axes.toml, `inference_only`); the report says so beside the column.
     """
 
     backend: Backend
@@ -70,6 +75,7 @@ class Environment:
     default: bool
     channel: str = LATEST
     pre: bool = False
+    inference_only: bool = False
 
     @property
     def id(self) -> str:
@@ -154,11 +160,14 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
                 f"{', '.join(BACKENDS)}. Received: backend={backend!r}"
             )
         spec = cast(dict[str, object], spec)
+        only = _strings(spec.get("devices", list(devices)), f"backends.{backend}.devices")
         for device, dspec in devices.items():
             if device not in DEVICES:
                 raise AxesError(
                     f"{path.name}: unknown device `devices.{device}`. Received: device={device!r}"
                 )
+            if device not in only:
+                continue
             dspec = cast(dict[str, object], dspec)
             reqs = _strings(_field(spec, device, f"backends.{backend}", list),
                             f"backends.{backend}.{device}")
@@ -170,6 +179,7 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
                     requirements=common + reqs,
                     env=tuple((str(k), str(v)) for k, v in env.items()),
                     default=bool(dspec.get("default", False)),
+                    inference_only=bool(spec.get("inference_only", False)),
                 )
             )
     for channel, cspec in channels.items():
@@ -179,9 +189,16 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
         where = f"channels.{channel}"
         cdevices = _strings(cspec.get("devices", list(devices)), f"{where}.devices")
         ccommon = _strings(_field(cspec, "common", where, list), f"{where}.common")
-        for backend in backends:
+        # A channel covers the backends it names (at least one); the others stay `latest`.
+        named = [b for b in backends if b in cspec]
+        if not named:
+            raise AxesError(f"{path.name}: channel `{where}` names no backend; name at least "
+                            f"one of {', '.join(backends)}. Received: {sorted(cspec)}")
+        for backend in named:
             reqs = _strings(_field(cspec, backend, where, list), f"{where}.{backend}")
-            for device in cdevices:
+            bspec = cast(dict[str, object], backends[backend])
+            only = _strings(bspec.get("devices", list(devices)), f"backends.{backend}.devices")
+            for device in (d for d in cdevices if d in only):
                 dspec = cast(dict[str, object], devices.get(device, {}))
                 env = cast(dict[str, object], dspec.get("env", {}))
                 environments.append(Environment(
@@ -189,6 +206,7 @@ def load_environments(path: Path = AXES_PATH) -> list[Environment]:
                     requirements=ccommon + reqs,
                     env=tuple((str(k), str(v)) for k, v in env.items()),
                     default=False, channel=channel, pre=bool(cspec.get("pre", False)),
+                    inference_only=bool(bspec.get("inference_only", False)),
                 ))
     return environments
 
@@ -226,3 +244,8 @@ def gpu_visible() -> tuple[bool, str]:
     if out.returncode != 0 or not lines:
         return False, f"no GPU visible: nvidia-smi -L listed none (exit {out.returncode})"
     return True, "; ".join(lines)
+
+
+def inference_only_backends(path: Path = AXES_PATH) -> tuple[str, ...]:
+    """The backends axes.toml marks `inference_only` (Keras cannot `fit` on them)."""
+    return tuple(dict.fromkeys(e.backend for e in load_environments(path) if e.inference_only))

@@ -28,6 +28,27 @@ from cases.subjects import SUBJECTS, Subject, render_value
 #: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
 DEFAULT_ARTIFACTS = "reports/artifacts"
 
+#: Keras's inference-only backends (`inference_only` in matrix/axes.toml): their trainers
+#: raise NotImplementedError from `fit`, and neither compiles on request. The program
+#: names them itself, so a repro needs nothing of this project.
+INFERENCE_ONLY = ("numpy", "openvino")
+
+#: Why `jit_compile` has no meaning on them. Keras gives no reason of its own here: it accepts
+#: `compile(jit_compile=True)` silently and runs what `predict` runs, so this cell would only
+#: repeat the `predict` one. From Keras 3.15.1's trainers:
+#: https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/numpy/trainer.py
+#: (`make_predict_function` never compiles) and
+#: https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/trainer.py
+#: (`predict_step` compiles with OpenVINO whatever `jit_compile` says).
+JIT_MEANS_NOTHING = {
+    "numpy": "the numpy backend has no compiler: Keras accepts compile(jit_compile=True) and "
+             "ignores it, so predict runs the same NumPy code (keras/src/backend/numpy/"
+             "trainer.py, make_predict_function)",
+    "openvino": "the openvino backend compiles every predict with OpenVINO, whatever "
+                "jit_compile says: Keras accepts compile(jit_compile=True) and ignores it "
+                "(keras/src/backend/openvino/trainer.py, predict_step)",
+}
+
 PRELUDE = '''\
 class HarnessError(Exception):
     """The harness failed, not the backend: the matrix records a harness error, not a
@@ -262,6 +283,7 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
         return [*lines, f"return model.predict({feed}, verbose=0), model"]
     if case.mode == "jit_compile":
         return [*lines, "model.compile(jit_compile=True)",
+                *_jit_not_applicable(),
                 f"return model.predict({feed}, verbose=0), model"]
     if case.mode == "fit":
         assert case.fit is not None
@@ -271,8 +293,14 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
                 f"{case.fit.learning_rate!r}), loss=\"mse\")",
                 f"target = np.zeros((len({model_inputs[0]}), *model.output_shape[1:]), "
                 "dtype=\"float32\")",
-                f"model.fit({feed}, target, batch_size=len({model_inputs[0]}), epochs=1, "
+                "try:",
+                f"    model.fit({feed}, target, batch_size=len({model_inputs[0]}), epochs=1, "
                 "shuffle=False, verbose=0)",
+                "except NotImplementedError as exc:",
+                "    # Keras's inference-only backends refuse to train: Keras's own reason.",
+                f"    if keras.backend.backend() not in {INFERENCE_ONLY!r}:",
+                "        raise",
+                '    raise NotApplicable(f"Keras: {exc}") from exc',
                 f"return {layer}.weights[0].value, {layer}"]
     saved_on = case.saved_on or "?"
     file = f"{case.group}-{case.axes.get('model', 'model')}.keras"
@@ -293,6 +321,16 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
             f'the {saved_on} environment first")',
             "loaded = keras.models.load_model(path)",
             f"return loaded.predict({feed}, verbose=0), loaded"]
+
+
+def _jit_not_applicable() -> list[str]:
+    """Lines that skip a `jit_compile` cell where the flag means nothing (after `compile`,
+    so an error Keras raises there is still observed)."""
+    lines = []
+    for backend, reason in JIT_MEANS_NOTHING.items():
+        lines += [f"if keras.backend.backend() == {backend!r}:",
+                  f"    raise NotApplicable({reason!r})"]
+    return lines
 
 
 def _body(case: Case) -> list[str]:
@@ -390,4 +428,4 @@ def _one_line(text: str) -> str:
     return flat if len(flat) <= 400 else flat[:399] + "…"
 
 
-__all__ = ["PRELUDE", "render"]
+__all__ = ["INFERENCE_ONLY", "JIT_MEANS_NOTHING", "PRELUDE", "render"]

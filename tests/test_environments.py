@@ -9,20 +9,57 @@ from pathlib import Path
 
 import pytest
 
-from matrix.environments import AxesError, get_environment, gpu_visible, load_environments
+from matrix.environments import (
+    AxesError,
+    get_environment,
+    gpu_visible,
+    inference_only_backends,
+    load_environments,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_six_latest_environments_with_contract_ids_then_the_channels() -> None:
+def test_eight_latest_environments_with_contract_ids_then_the_channels() -> None:
     environments = load_environments()
     assert [e.id for e in environments if e.channel == "latest"] == [
-        "tensorflow-cpu", "tensorflow-gpu", "jax-cpu", "jax-gpu", "torch-cpu", "torch-gpu"]
+        "tensorflow-cpu", "tensorflow-gpu", "jax-cpu", "jax-gpu", "torch-cpu", "torch-gpu",
+        "numpy-cpu", "openvino-cpu"]
     assert [e.id for e in environments if e.channel != "latest"] == [
         "tensorflow-cpu-nightly", "jax-cpu-nightly", "torch-cpu-nightly",
         "tensorflow-cpu-minimum", "jax-cpu-minimum", "torch-cpu-minimum"]
-    assert [e.id for e in environments if e.default] == ["tensorflow-cpu", "jax-cpu",
-                                                         "torch-cpu"]
+    assert [e.id for e in environments if e.default] == [
+        "tensorflow-cpu", "jax-cpu", "torch-cpu", "numpy-cpu", "openvino-cpu"]
+
+
+def test_numpy_and_openvino_are_inference_only_cpu_columns() -> None:
+    numpy_cpu, openvino_cpu = get_environment("numpy-cpu"), get_environment("openvino-cpu")
+    assert (numpy_cpu.backend, openvino_cpu.backend) == ("numpy", "openvino")
+    assert numpy_cpu.inference_only
+    assert openvino_cpu.inference_only
+    assert not any(e.inference_only for e in load_environments()
+                   if e.backend in ("tensorflow", "jax", "torch"))
+    assert inference_only_backends() == ("numpy", "openvino")
+    # Keras's NumPy and OpenVINO backends import SciPy (and NumPy's, JAX) without declaring it.
+    assert numpy_cpu.requirements == ("keras==3.15.1", "scipy==1.17.1", "jax[cpu]==0.10.2")
+    assert openvino_cpu.requirements == ("keras==3.15.1", "openvino==2026.4.1",
+                                         "scipy==1.17.1")
+    assert numpy_cpu.variables()["KERAS_BACKEND"] == "numpy"
+    assert numpy_cpu.pins.exists()
+    assert openvino_cpu.pins.exists()
+
+
+def test_a_backend_limited_to_some_devices_and_channels(tmp_path: Path) -> None:
+    path = tmp_path / "axes.toml"
+    path.write_text('[common]\nrequirements = ["keras"]\n'
+                    '[backends.jax]\ncpu = ["jax"]\ngpu = ["jax[cuda12]"]\n'
+                    '[backends.numpy]\ncpu = []\ndevices = ["cpu"]\ninference_only = true\n'
+                    '[devices.cpu]\ndefault = true\n[devices.gpu]\n'
+                    '[channels.latest]\n[channels.nightly]\ncommon = ["keras-nightly"]\n'
+                    'jax = ["jax"]\n')
+    assert [(e.id, e.inference_only) for e in load_environments(path)] == [
+        ("jax-cpu", False), ("jax-gpu", False), ("numpy-cpu", True),
+        ("jax-cpu-nightly", False), ("jax-gpu-nightly", False)]
 
 
 def test_requirements_pin_keras_and_each_backend() -> None:
@@ -69,6 +106,8 @@ def test_unknown_environment_lists_the_known_ones() -> None:
         ('[common]\nrequirements = []\n[backends.jax]\n[devices.cpu]\n',
          r"missing field `backends.jax.cpu`"),
         ("[common\n", r"not valid TOML"),
+        ('[common]\nrequirements = []\n[backends.jax]\ncpu = []\n[devices.cpu]\n'
+         '[channels.nightly]\ncommon = []\n', r"channel `channels.nightly` names no backend"),
     ],
 )
 def test_malformed_axes_name_the_field(tmp_path: Path, text: str, message: str) -> None:
@@ -101,7 +140,8 @@ def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
 
     runs = {str(s["session"]): s for s in listed("-t", "run")}
     defaults = [s["session"] for s in listed()]
-    assert defaults == ["run(tensorflow-cpu)", "run(jax-cpu)", "run(torch-cpu)", "report"]
+    assert defaults == ["run(tensorflow-cpu)", "run(jax-cpu)", "run(torch-cpu)",
+                        "run(numpy-cpu)", "run(openvino-cpu)", "report"]
     assert set(runs) == {f"run({e.id})" for e in load_environments()}
     assert runs["run(jax-cpu)"]["tags"] == ["run", "jax", "cpu", "latest", "jax-cpu"]
     assert runs["run(jax-cpu)"]["call_spec"] == {"backend": "jax", "device": "cpu",
