@@ -113,13 +113,38 @@ BACKEND_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "tensorflow": ("tensorflow", "tensorflow-cpu"),
     "jax": ("jax", "jaxlib"),
     "torch": ("torch",),
+    "numpy": ("numpy",),
+    "openvino": ("openvino",),
 }
 EXPECTED_WIDTH = 72  # the Markdown cluster table cuts messages; the HTML keeps them whole
+INFERENCE_NOTE = (
+    "Keras cannot train on the {backends} (fit raises NotImplementedError there) and "
+    "jit_compile changes nothing, so those cells are skipped with the reason; every other "
+    "mode runs and is judged like the other columns, and the models saved under TensorFlow, "
+    "JAX and PyTorch are loaded there (save-load).")
 PASS_NOTE = ("passed/ran counts `passed` and `xpassed` (both matched the reference) over the "
              "cases that ran; `skipped`, `error` and `not_run` are not counted as ran.")
 
 
 # --- reading --------------------------------------------------------------------------------
+
+def inference_only_ids(envs: Sequence[EnvironmentInfo]) -> list[str]:
+    """The environments whose backend axes.toml marks `inference_only` (NumPy, OpenVINO)."""
+    from matrix.environments import inference_only_backends
+
+    only = inference_only_backends()
+    return [e.id for e in envs if e.backend in only]
+
+
+def inference_note(envs: Sequence[EnvironmentInfo]) -> str | None:
+    """What inference-only means for those columns, or None where no column is one."""
+    ids = set(inference_only_ids(envs))
+    backends = list(dict.fromkeys(e.backend for e in envs if e.id in ids))
+    if not backends:
+        return None
+    plural = "backends" if len(backends) > 1 else "backend"
+    return INFERENCE_NOTE.format(backends=f"{' and '.join(backends)} {plural}")
+
 
 def declared_environments() -> list[EnvironmentInfo]:
     """Every environment of `matrix/axes.toml`, as a column that has not run yet."""
@@ -743,7 +768,7 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
             f"(values where the reference disagrees) first. "
             f"{_plural(table.agreeing, 'other case')} matched the reference wherever "
             "they ran. `cases` links to the grid filtered to the row.", ""]
-    headers = ["behaviour", "reference", *[_md(_cut(h.label, 40)) for h in table.headers],
+    headers = ["behaviour", "reference", *[_md(_cut(h.text, 40)) for h in table.headers],
                "spans", "cases", "why"]
     raw: list[list[str | None]] = []  # None: a literal cell (links), never cut
     literal: list[list[str]] = []
@@ -823,6 +848,10 @@ def _md_environments(matrix: Matrix, counts: Mapping[str, Counter[Outcome]]) -> 
                    f"{', '.join(_code(i) for i in ids)}")
     if idle:
         out.append("")
+    note = inference_note(matrix.environments)
+    if note:
+        only = ", ".join(_code(i) for i in inference_only_ids(matrix.environments))
+        out += [f"Inference-only: {only}. {_md(note)}", ""]
     return out
 
 
@@ -1213,6 +1242,7 @@ def render_html(matrix: Matrix) -> str:
         short=short_observation, plural=_plural, data=script_json(data),
         harness_errors=harness_errors(matrix), flaky=flaky_cells(matrix),
         attempts_text=attempts_text,
+        inference_note=inference_note(envs), inference_ids=inference_only_ids(envs),
     )
 
 

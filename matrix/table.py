@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from matrix.environments import inference_only_backends
 from matrix.results import (
     MATCHED,
     RAN,
@@ -93,6 +94,12 @@ class Header:
     label: str  # `tensorflow-cpu`, or `tensorflow-gpu, jax-gpu, torch-gpu`
     note: str  # the channels that ran, or why they did not
     ran: bool
+    inference_only: bool = False  # Keras cannot `fit` on its backend (axes.toml)
+
+    @property
+    def text(self) -> str:
+        """The header as one line of words: `numpy-cpu (inference only)`."""
+        return f"{self.label} (inference only)" if self.inference_only else self.label
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,7 +271,9 @@ def compatibility_table(matrix: Matrix, divergent: Sequence[str] | None = None
     for col in cols:
         if not col.ran:
             idle.setdefault(not_run_text(col.environments[0]), []).append(col)
-    headers = [Header(label=c.id, note=", ".join(c.channels), ran=True) for c in ran_cols]
+    only = inference_only_backends()
+    headers = [Header(label=c.id, note=", ".join(c.channels), ran=True,
+                      inference_only=c.backend in only) for c in ran_cols]
     headers += [Header(label=", ".join(c.id for c in group), note=text, ran=False)
                 for text, group in idle.items()]
     idle_cells = [Cell(text=text, outcome=Outcome.NOT_RUN.value) for text in idle]

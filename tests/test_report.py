@@ -614,3 +614,44 @@ def test_flaky_cells_and_cache_reuse_are_shown(matrix: Matrix) -> None:
     text = console.export_text()
     assert "1 flaky cell" in text
     assert f"result cache: {env.id} 2 reused, 1 executed" in text
+
+
+# --- inference-only backends ----------------------------------------------------------------
+
+def test_the_report_says_which_columns_are_inference_only() -> None:
+    inference = [EnvironmentInfo(id="numpy-cpu", backend="numpy", device="cpu", ran=False),
+                 EnvironmentInfo(id="openvino-cpu", backend="openvino", device="cpu",
+                                 ran=False)]
+    skipped = Observation(kind="not_run", error_type="NotApplicable",
+                          message="Keras: fit not implemented for NumPy backend.")
+    openvino_values = _values(error=None)
+    runs = [*_runs(),
+            _run(inference[0], [(Outcome.PASSED, _values()),
+                                (Outcome.PASSED, _error("IndexError", "index 12 is out of "
+                                                        "bounds for axis 0 with size 10")),
+                                (Outcome.SKIPPED, skipped)]),
+            _run(inference[1], [(Outcome.PASSED, _values()),
+                                (Outcome.FAILED, openvino_values),
+                                (Outcome.SKIPPED, skipped)])]
+    matrix = apply_limitations(merge_runs(runs, [*ENVS, *inference], NOW), (LIMITATION,))
+    table = compatibility_table(matrix)
+    assert [h.text for h in table.headers if h.inference_only] == [
+        "numpy-cpu (inference only)", "openvino-cpu (inference only)"]
+    assert not any(h.inference_only for h in table.headers
+                   if h.label.split("-")[0] in ("tensorflow", "jax", "torch"))
+    markdown = render_markdown(matrix)
+    assert "| numpy-cpu (inference only) | openvino-cpu (inference only) |" in markdown
+    assert "Inference-only: `numpy-cpu`, `openvino-cpu`. Keras cannot train on the numpy and " \
+        "openvino backends" in markdown
+    page = render_html(matrix)
+    assert '<p id="inference-only"><b>Inference-only</b>: <code>numpy-cpu</code>' in page
+    assert "; inference only</span>" in page
+    # The skipped fit cells are `skipped`, not `failed`; what OpenVINO returned is a failure.
+    outcomes = {(r.case, r.environment): r.outcome for r in matrix.results}
+    assert outcomes[("mask_consumers-lstm-explicit", "numpy-cpu")] == Outcome.SKIPPED
+    assert outcomes[("embedding-rank2-int32-out_of_range", "openvino-cpu")] == Outcome.FAILED
+
+
+def test_no_inference_note_without_an_inference_only_column(matrix: Matrix) -> None:
+    assert "Inference-only" not in render_markdown(matrix)
+    assert 'id="inference-only"' not in render_html(matrix)
