@@ -17,6 +17,7 @@ from cases.limitations import LIMITATIONS, covering
 from cases.load import validate_catalog
 from cases.model import CALL_MODES, Case, CatalogError, Fit, Step, Tensor, chain
 from cases.subjects import SUBJECTS
+from matrix.environments import inference_only_backends
 from matrix.program import render
 from matrix.results import Observation
 
@@ -306,6 +307,28 @@ def test_programs_hold_every_mode_and_flag(case_id: str, lines: list[str]) -> No
     source = render(_by_id()[case_id])
     for line in lines:
         assert line in source, (case_id, line)
+
+
+def test_inference_only_backends_skip_fit_and_jit_compile_with_a_reason() -> None:
+    """Issue 15: `fit` is skipped with Keras's own NotImplementedError message, and only on
+    an inference-only backend (elsewhere the error is an observation); `jit_compile` is
+    skipped there after `compile`, so an error Keras raises in `compile` is still seen."""
+    from matrix.program import INFERENCE_ONLY, JIT_MEANS_NOTHING
+
+    assert inference_only_backends() == INFERENCE_ONLY
+    assert set(JIT_MEANS_NOTHING) == set(INFERENCE_ONLY)
+    fit = render(_by_id()["fit-rank2-int32-in_range-none-fit"])
+    assert ("except NotImplementedError as exc:\n"
+            "        # Keras's inference-only backends refuse to train: Keras's own reason.\n"
+            "        if keras.backend.backend() not in ('numpy', 'openvino'):\n"
+            "            raise\n"
+            '        raise NotApplicable(f"Keras: {exc}") from exc') in fit
+    jit = render(_by_id()["embedding-dtype-rank2-int32-in_range-none-jit_compile"])
+    compiled = jit.index("model.compile(jit_compile=True)")
+    for backend in INFERENCE_ONLY:
+        assert compiled < jit.index(f"if keras.backend.backend() == {backend!r}:")
+    assert "raise NotApplicable" not in render(
+        _by_id()["embedding-dtype-rank2-int32-in_range-none-predict"])
 
 
 def test_a_user_catalog_of_programs_is_loaded_and_checked(tmp_path: Path) -> None:

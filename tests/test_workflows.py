@@ -114,6 +114,20 @@ def test_pull_request_runs_a_fast_cpu_subset(capsys: pytest.CaptureFixture[str])
     assert {j["shard"] for j in jobs} == {""}
 
 
+def test_numpy_and_openvino_are_cpu_jobs_of_every_plan(
+        run_sessions: list[dict[str, object]]) -> None:
+    """Issue 15: the two inference-only backends are jobs like the others, CPU only."""
+    for plan in (ci.plan_jobs(run_sessions), ci.plan_jobs(run_sessions, k=ci.PR_SELECTION),
+                 ci.plan_jobs(run_sessions, gpu_runner=["gpu"])):
+        jobs = {j.environment: j for j in plan.jobs}
+        for environment in ("numpy-cpu", "openvino-cpu"):
+            assert jobs[environment].session == f"run({environment})"
+            assert jobs[environment].runs_on == [ci.CPU_RUNNER]
+            assert not jobs[environment].optional
+            assert jobs[environment].pip_extra_index_url == ""
+        assert not {"numpy-gpu", "openvino-gpu"} & set(jobs)
+
+
 def test_runner_labels_parse() -> None:
     assert ci.parse_runner("") == []
     assert ci.parse_runner(" gpu ") == ["gpu"]
