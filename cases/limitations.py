@@ -73,6 +73,20 @@ KERAS_EMBEDDING_SRC = (
 JAX_TAKE_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take.html"
 
 XLA_GATHER_DOC = "https://openxla.org/xla/operation_semantics#gather"
+
+#: OpenVINO's own words: Gather-8 fills the output for an index outside the bounds with zeros.
+OPENVINO_GATHER_DOC = (
+    "https://docs.openvino.ai/latest/classov_1_1pass_1_1ConvertNmsGatherPathToUnsigned.html"
+)
+KERAS_NUMPY_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/numpy"
+NO_REPORT = "found by this matrix, no public report known"
+OPENVINO_CPU_DOC = ("https://docs.openvino.ai/2024/openvino-workflow/running-inference/"
+                    "inference-devices-and-modes/cpu-device.html")
+OPENVINO_BF16 = (
+    "OpenVINO's CPU plugin runs float32 models in bfloat16 where the CPU has AMX or "
+    "AVX512_BF16 (its default INFERENCE_PRECISION_HINT; this matrix's Xeon has both): "
+    "compiled predict of RNNs, attention and Dense differs from float32 by up to about 1e-3; "
+    "with the hint set to f32 it matches")
 PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
 #: Subjects whose out-of-range indices reach a gather (XLA's clamps, JAX's fill).
 GATHERS = ("layers.Embedding", "ops.take", "ops.take_along_axis")
@@ -514,6 +528,132 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "input_dtype": ("uint64",)},
     ),
     Limitation(
+        id="embedding-casts-uint64-to-int32-inference",
+        description="Embedding.call casts uint64 ids to int32 on the numpy and openvino "
+                    "backends too, so 2**32 + 7 wraps to id 7 with no error",
+        link=KERAS_EMBEDDING_SRC,
+        backends=("numpy", "openvino"),
+        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,),
+              "input_dtype": ("uint64",)},
+    ),
+    Limitation(
+        id="openvino-gather-fills-zeros",
+        description="OpenVINO's Gather fills the output for an out-of-bounds index with zeros: "
+                    "an id >= input_dim silently becomes a row of zeros (eager and predict)",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-gather-fills-zeros-negative",
+        description="OpenVINO's Gather fills the output for an index below -input_dim with "
+                    "zeros: id -11 of a 10-row table silently becomes a row of zeros",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-11",)},
+    ),
+    Limitation(
+        id="inference-predict-empty-batch",
+        description="Model.predict on the numpy and openvino backends fails on an empty batch "
+                    "with UnboundLocalError ('batch_outputs'): their predict loops run no step "
+                    f"and then read the last step's outputs; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/trainer.py",
+        backends=("numpy", "openvino"),
+        axes={"batch": ("empty",), "mode": ("predict",)},
+    ),
+    Limitation(
+        id="numpy-category-encoding-index-error",
+        description="CategoryEncoding refuses an id >= num_tokens on the numpy backend, but "
+                    "with NumPy's IndexError (the fancy indexing in ops.one_hot), not the "
+                    f"ValueError or InvalidArgumentError the reference names; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/nn.py",
+        backends=("numpy",),
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-empty-batch-aborts",
+        description="An empty batch (0, 3) through masked LSTM or GlobalAveragePooling1D "
+                    "eagerly on the openvino backend corrupts the heap and aborts the process "
+                    "(glibc 'free(): invalid next size'); a crash is never xfailed, so these "
+                    f"cells stay `crashed` with this note; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/tree/v3.15.1/keras/src/backend/openvino",
+        backends=("openvino",),
+        axes={"batch": ("empty",), "mode": ("eager",),
+              "subject": ("layers.LSTM", "layers.GlobalAveragePooling1D")},
+    ),
+    Limitation(
+        id="openvino-multi-hot-predict-symbolic",
+        description="CategoryEncoding(output_mode='multi_hot') in predict on the openvino "
+                    "backend raises RuntimeError 'An OpenVINOKerasTensor is symbolic' (eager "
+                    f"works); {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("layers.CategoryEncoding",), "output_mode": ("multi_hot",),
+              "mode": ("predict",)},
+    ),
+    Limitation(
+        id="openvino-category-encoding-no-range-check",
+        description="CategoryEncoding returns values for an id >= num_tokens on the openvino "
+                    "backend (the id's column stays empty) instead of refusing it as the "
+                    f"reference does; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
+             "preprocessing/category_encoding.py",
+        backends=("openvino",),
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="numpy-one-hot-out-of-range-index-error",
+        description="ops.one_hot and ops.multi_hot raise NumPy's IndexError on the numpy "
+                    "backend for an id >= num_classes, where the reference (and the other "
+                    f"backends) give an all-zero row; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/nn.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.one_hot", "ops.multi_hot"), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="numpy-in-top-k-out-of-range-index-error",
+        description="SparseTopKCategoricalAccuracy raises NumPy's IndexError on the numpy "
+                    "backend for a label >= the number of classes (its in_top_k indexes the "
+                    f"predictions with it), where the reference counts a miss; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/math.py",
+        backends=("numpy",),
+        axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",),
+              "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="numpy-rnn-gru-reset-before",
+        description="RNN(GRUCell(reset_after=False)) over a masked sequence fails on the numpy "
+                    "backend with ValueError 'Expected an instance of list, got array' (its "
+                    f"rnn loop gets the cell's state as an array); {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/rnn.py",
+        backends=("numpy",),
+        axes={"variant": ("gru_reset_before",), "subject": ("layers.RNN",)},
+    ),
+    Limitation(
+        id="lookup-layers-need-tensorflow",
+        description="IntegerLookup, StringLookup and TextVectorization are built on "
+                    "TensorFlow: without it (the numpy and openvino environments install "
+                    "none) the constructor raises ImportError 'Layer ... requires "
+                    "TensorFlow'",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
+             "preprocessing/integer_lookup.py",
+        backends=("numpy", "openvino"),
+        axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
+                          "layers.TextVectorization")},
+    ),
+    Limitation(
+        id="openvino-bfloat16-policy-predict",
+        description="Under a bfloat16 dtype policy (mixed_bfloat16, floatx bfloat16), predict "
+                    "on OpenVINO returns float16 values off by up to 1.4 from a table in "
+                    f"[-0.5, 0.5) (eager is right); {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "core.py",
+        backends=("openvino",),
+        axes={"dtype_policy": ("mixed_bfloat16", "floatx_bfloat16"),
+              "mode": ("predict", "save_load")},
+    ),
+    Limitation(
         id="jax-take-fills-nan",
         description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
                     "raising: an id >= input_dim silently becomes a NaN row",
@@ -564,9 +704,11 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="lstm-floatx-bfloat16-qr",
         description="With floatx bfloat16, LSTM cannot be built: its Orthogonal recurrent "
-                    "initializer runs a QR decomposition, which no backend implements for "
-                    "bfloat16 on CPU (Qr on TensorFlow, geqrf on torch, jax.numpy.linalg.qr)",
+                    "initializer runs a QR decomposition, which none of these backends "
+                    "implements for bfloat16 on CPU (Qr on TensorFlow, geqrf on torch, "
+                    "jax.numpy.linalg.qr); the numpy and openvino backends build it",
         link="https://github.com/keras-team/keras/issues/16927",
+        backends=("tensorflow", "jax", "torch"),
         axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
     ),
     Limitation(
@@ -612,4 +754,20 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("torch",),
         axes={"subject": ("layers.Embedding",), "input_dtype": ("uint64",)},
     ),
+    # OpenVINO's bfloat16 CPU precision: one cause, four selections of the cells it moves.
+    *(Limitation(id=f"openvino-cpu-bfloat16-inference-precision{suffix}",
+                 description=OPENVINO_BF16, link=OPENVINO_CPU_DOC, backends=("openvino",),
+                 devices=("cpu",), axes=axes)
+      for suffix, axes in (
+          ("", {"subject": ("layers.SimpleRNN", "layers.GRU", "layers.LSTM",
+                            "layers.Bidirectional", "layers.RNN", "layers.Attention",
+                            "layers.MultiHeadAttention"),
+                "mode": ("predict",), "values": ("padded",)}),
+          ("-saved", {"model": ("embedding_lstm", "embedding_bilstm_dense", "user_bilstm"),
+                      "mode": ("save_load",)}),
+          ("-float32-policy", {"dtype_policy": ("float32",), "model": ("embedding_lstm",),
+                               "mode": ("predict",)}),
+          ("-attention-report", {"report": ("attention_with_padding_mask",),
+                                 "mode": ("predict",)}),
+      )),
 )

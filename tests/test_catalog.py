@@ -142,6 +142,37 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
                  "torch") == "torch-no-uint64-embedding"
     assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
                  "jax") == "jax-int32-wraps-past-2-32"
+    # Issue 15: the inference-only backends. uint64 past 2**32 wraps (Keras's cast) before
+    # OpenVINO's Gather sees it; every other bad id is a zero row there.
+    assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
+                 "openvino") == "embedding-casts-uint64-to-int32-inference"
+    assert first("embedding-values-rank2-uint64-out_of_range-4294967303-none-eager",
+                 "numpy") == "embedding-casts-uint64-to-int32-inference"
+    assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
+                 "openvino") == "openvino-gather-fills-zeros"
+    assert first("embedding-values-rank2-int64-out_of_range-4294967303-none-eager",
+                 "numpy") is None  # NumPy raises IndexError: as the reference
+    assert first("embedding-values-rank2-int32-out_of_range-10-none-eager",
+                 "openvino") == "openvino-gather-fills-zeros"
+    assert first("embedding-values-rank2-int32-out_of_range-10-none-eager", "numpy") is None
+    assert first("embedding-values-rank2-int32-negative-11-none-eager",
+                 "openvino") == "openvino-gather-fills-zeros-negative"
+    assert first("embedding-values-rank2-int32-negative-1-none-eager",
+                 "openvino") == "take-wraps-negative-ids"
+    assert first("edge-inputs-empty_batch_embedding-empty-rank2-int32-in_range-predict",
+                 "numpy") == "inference-predict-empty-batch"
+    assert first("edge-inputs-empty_batch_embedding-empty-rank2-int32-in_range-eager",
+                 "numpy") is None
+    assert first("dtype-policy-mixed_bfloat16-embedding-int32-predict",
+                 "openvino") == "openvino-bfloat16-policy-predict"
+    assert first("dtype-policy-float32-embedding_lstm-int32-predict",
+                 "openvino") == "openvino-cpu-bfloat16-inference-precision-float32-policy"
+    assert first("edge-inputs-single_timestep_lstm-1-rank2-int32-padded-mask_zero-predict",
+                 "openvino") == "openvino-cpu-bfloat16-inference-precision"
+    assert first("edge-inputs-all_padding_batch_lstm-rank2-int32-all_padding-mask_zero-predict",
+                 "openvino") is None  # an all-padding row is exact in bfloat16 too
+    assert first("dtype-policy-floatx_bfloat16-embedding_lstm-int32-eager", "numpy") is None
+    assert first("dtype-policy-float32-embedding_lstm-int32-eager", "openvino") is None
 
 
 # --- the records and what they refuse --------------------------------------------------------

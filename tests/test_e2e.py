@@ -352,3 +352,88 @@ def test_hostile_processes_cost_one_cell_each(tmp_path: Path) -> None:
         crash = got[f"hostile-process-{probe}-eager"]
         assert crash.outcome is Outcome.CRASHED, crash
         assert "Fatal Python error: Aborted" in (crash.observed.message or ""), crash
+
+
+#: Issue 15's slice for the two inference-only backends: an id equal to input_dim (eager,
+#: and jit_compile, which means nothing there), an in-range predict, one fit step, and a
+#: model saved under TensorFlow loaded there (the deployment path).
+INFERENCE_SLICE = ("embedding-values-rank2-int32-out_of_range-10-none-eager or "
+                   "embedding-values-rank2-int32-out_of_range-10-none-jit_compile or "
+                   "embedding-dtype-rank2-int32-in_range-none-predict or "
+                   "fit-rank2-int32-in_range-none-fit or "
+                   "save-load-embedding-tensorflow-int32-save_load")
+INFERENCE_BACKENDS = {"numpy-cpu": "numpy", "openvino-cpu": "openvino"}
+
+
+@pytest.fixture(scope="module")
+def inference_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    out = tmp_path_factory.mktemp("inference-runs")
+    return {env: run_session(env, out, "-k", INFERENCE_SLICE) for env in INFERENCE_BACKENDS}
+
+
+def test_inference_only_backends_are_what_was_asked_and_skip_what_they_cannot_run(
+        inference_runs: dict[str, Run]) -> None:
+    """Issue 15: provenance as for the others; fit and jit_compile are skipped with the
+    reason (Keras's own message for fit), never failed; the rest runs and is judged."""
+    fit_reasons = {"numpy-cpu": "Keras: fit not implemented for NumPy backend.",
+                   "openvino-cpu": "Keras: `fit` is not supported with openvino backend"}
+    for env_id, run in inference_runs.items():
+        info = run.environment
+        assert info.ran, env_id
+        assert info.versions["keras"] == "3.15.1"
+        checks = info.provenance["checks"]
+        assert checks["backend"]["ok"], checks
+        assert f"keras.backend.backend()={INFERENCE_BACKENDS[env_id]!r}" in \
+            checks["backend"]["detail"]
+        assert checks["no_gpu_visible"]["ok"], checks
+        got = cells(run)
+        assert set(got) == {part.strip() for part in INFERENCE_SLICE.split(" or ")}
+        fit = got["fit-rank2-int32-in_range-none-fit"]
+        assert fit.outcome is Outcome.SKIPPED, (env_id, fit)
+        assert fit.verdict.status == "not_applicable"
+        assert fit.observed.message == fit_reasons[env_id]
+        jit = got["embedding-values-rank2-int32-out_of_range-10-none-jit_compile"]
+        assert jit.outcome is Outcome.SKIPPED, (env_id, jit)
+        assert "ignores it" in (jit.observed.message or ""), jit.observed
+        for case in ("embedding-dtype-rank2-int32-in_range-none-predict",
+                     "save-load-embedding-tensorflow-int32-save_load"):
+            assert got[case].outcome is Outcome.PASSED, (env_id, got[case])
+            assert got[case].observed.max_abs_error == 0.0
+    assert inference_runs["openvino-cpu"].environment.versions["openvino"] == "2026.4.1"
+
+
+def test_out_of_range_raises_on_numpy_and_is_a_zero_row_on_openvino(
+        inference_runs: dict[str, Run], tmp_path: Path) -> None:
+    """Issue 15: NumPy's indexing refuses id == input_dim like PyTorch; OpenVINO's Gather
+    fills the row with zeros: a silent divergence, covered by its limitation at merge."""
+    from matrix.report import collect
+    from matrix.results import EnvironmentInfo, dump_run
+
+    case = "embedding-values-rank2-int32-out_of_range-10-none-eager"
+    numpy_cell = cells(inference_runs["numpy-cpu"])[case]
+    assert numpy_cell.observed.kind == "error"
+    assert numpy_cell.observed.error_type == "IndexError"
+    assert numpy_cell.outcome is Outcome.PASSED
+    openvino_cell = cells(inference_runs["openvino-cpu"])[case]
+    assert openvino_cell.observed.kind == "value"
+    assert openvino_cell.observed.shape == [2, 3, 4]
+    assert openvino_cell.observed.nan_count == 0
+    assert openvino_cell.verdict.cause == "values_where_refused"
+    info = next(c for c in inference_runs["openvino-cpu"].cases if c.id == case)
+    assert info.repro is not None
+    python = ROOT / ".nox" / "run-openvino-cpu" / "bin" / "python"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
+           "KERAS_BACKEND": "openvino", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([str(python), "-c", info.repro], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # The id 10 sits at [1, 1]: its row is all zeros, the others are the table's rows.
+    assert "[ 0.          0.          0.          0.        ]" in done.stdout, done.stdout
+    for env_id, run in inference_runs.items():
+        dump_run(run, tmp_path / f"{env_id}.json")
+    matrix = collect(tmp_path, [EnvironmentInfo(id=e, backend=b, device="cpu", ran=False)
+                                for e, b in INFERENCE_BACKENDS.items()])
+    triaged = {(r.case, r.environment): r for r in matrix.results}
+    assert triaged[(case, "openvino-cpu")].outcome is Outcome.XFAILED
+    assert triaged[(case, "openvino-cpu")].limitation == "openvino-gather-fills-zeros"
+    assert triaged[(case, "numpy-cpu")].outcome is Outcome.PASSED
