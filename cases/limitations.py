@@ -542,7 +542,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "an id >= input_dim silently becomes a row of zeros (eager and predict)",
         link=OPENVINO_GATHER_DOC,
         backends=("openvino",),
-        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
+        axes={"subject": ("layers.Embedding", "ops.take"), "values": ("out_of_range",)},
     ),
     Limitation(
         id="openvino-gather-fills-zeros-negative",
@@ -550,7 +550,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "zeros: id -11 of a 10-row table silently becomes a row of zeros",
         link=OPENVINO_GATHER_DOC,
         backends=("openvino",),
-        axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-11",)},
+        axes={"subject": ("layers.Embedding", "ops.take"), "values": ("negative",),
+              "bad_id": ("-11",)},
     ),
     Limitation(
         id="inference-predict-empty-batch",
@@ -569,6 +570,77 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=f"{KERAS_NUMPY_SRC}/nn.py",
         backends=("numpy",),
         axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-take-along-axis-out-of-range",
+        description="ops.take_along_axis on the openvino backend fails for an index past the "
+                    "axis with RuntimeError '`convert_to_numpy` failed to convert the tensor' "
+                    f"instead of the reference's IndexError; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-take-along-axis-fills-zeros-negative",
+        description="ops.take_along_axis on the openvino backend returns values for an index "
+                    "below -size (-6 on an axis of 5) instead of refusing it (its Gather "
+                    "fills out-of-bounds indices with zeros)",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("negative",), "bad_id": ("-6",)},
+    ),
+    Limitation(
+        id="openvino-segment-ops-uint32",
+        description="ops.segment_sum and ops.segment_max refuse uint32 segment ids on the "
+                    "openvino backend: OpenVINO's type checks (Concat, SegmentMax) raise "
+                    f"RuntimeError; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": ("uint32",)},
+    ),
+    Limitation(
+        id="openvino-segment-ops-no-range-check",
+        description="ops.segment_sum and ops.segment_max return values on the openvino "
+                    "backend for a segment id >= num_segments or a negative one instead of "
+                    f"refusing it as the reference does; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="openvino-bincount-negative",
+        description="ops.bincount returns counts on the openvino backend for a negative value "
+                    f"instead of refusing it as the reference does; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.bincount",), "values": ("negative",)},
+    ),
+    Limitation(
+        id="openvino-scce-no-label-check",
+        description="SparseCategoricalCrossentropy returns a loss on the openvino backend for "
+                    "a label >= the number of classes or a negative one instead of refusing it "
+                    f"(the label's one-hot row is empty); {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "nn.py",
+        backends=("openvino",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="openvino-top-k-accuracy-bad-labels",
+        description="SparseTopKCategoricalAccuracy on the openvino backend raises RuntimeError "
+                    "'An OpenVINOKerasTensor is symbolic' for a label >= the number of classes "
+                    f"and counts a negative label differently from the reference; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",),
+              "values": ("out_of_range", "negative")},
     ),
     Limitation(
         id="openvino-empty-batch-aborts",
@@ -628,7 +700,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     f"rnn loop gets the cell's state as an array); {NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/rnn.py",
         backends=("numpy",),
-        axes={"variant": ("gru_reset_before",), "subject": ("layers.RNN",)},
+        axes={"variant": ("gru_reset_before",), "subject": ("layers.RNN",),
+              "mask": ("mask_zero",)},
     ),
     Limitation(
         id="lookup-layers-need-tensorflow",
