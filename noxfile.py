@@ -404,7 +404,7 @@ def publish_local_results(session: nox.Session) -> None:
 
 @nox.session(tags=["tests"])
 def tests(session: nox.Session) -> None:
-    """Run the harness tests and the end-to-end slice on all three CPU backends."""
+    """Run the harness tests and the end-to-end slice on all five CPU backends."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     session.chdir(ROOT)
     session.run("python", "-m", "pytest", *session.posargs)

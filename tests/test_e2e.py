@@ -1,7 +1,8 @@
-"""End-to-end: the real `run` nox session on all three CPU backends, over a catalog slice.
+"""End-to-end: the real `run` nox session on the five CPU backends, over catalog slices.
 
 These tests create (or reuse) each environment's virtualenv under `.nox/`, run real Keras on
-real TensorFlow, JAX and PyTorch, fold the log and assert what was observed. They write their
+real TensorFlow, JAX and PyTorch (a wide slice) and on NumPy and OpenVINO (a tiny one), fold
+the log and assert what was observed. They write their
 run files to a temporary folder, never to `reports/runs/`.
 """
 
