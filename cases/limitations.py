@@ -704,6 +704,68 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "mask": ("mask_zero",)},
     ),
     Limitation(
+        id="numpy-index-ops-non-integer-indices",
+        description="Fed float or bool indices, take_along_axis, one_hot and multi_hot on the "
+                    "numpy backend follow NumPy's indexing rules (IndexError 'arrays used as "
+                    "indices must be of integer (or boolean) type', or values for multi_hot) "
+                    f"where the reference names other errors or values; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.take_along_axis", "ops.one_hot", "ops.multi_hot"),
+              "input_dtype": ("float16", "float32", "float64")},
+    ),
+    Limitation(
+        id="numpy-index-ops-bool-indices",
+        description="Fed bool indices, take_along_axis and one_hot on the numpy backend follow "
+                    "NumPy's indexing rules and raise IndexError (a bool array is a mask "
+                    f"there) where the reference expects values; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.take_along_axis", "ops.one_hot"), "input_dtype": ("bool",)},
+    ),
+    Limitation(
+        id="numpy-segment-ops-float-ids-eager",
+        description="ops.segment_sum and ops.segment_max called eagerly on the numpy backend "
+                    "with float segment ids raise NumPy's IndexError (predict casts them and "
+                    f"matches); {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/math.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "input_dtype": ("float16", "float32", "float64"), "mode": ("eager",)},
+    ),
+    Limitation(
+        id="numpy-segment-ops-symbolic-build",
+        description="A functional model around ops.segment_sum or ops.segment_max with integer "
+                    "segment ids cannot be built on the numpy backend: the symbolic call "
+                    "raises ValueError 'A KerasTensor is symbolic' (its num_segments is read "
+                    f"from the data); {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/math.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64"),
+              "values": ("in_range",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="numpy-digitize-symbolic-build",
+        description="A functional model around ops.digitize cannot be built on the numpy "
+                    "backend: the symbolic call raises AttributeError \"'list' object has no "
+                    f"attribute 'shape'\" (eager works); {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="numpy-top-k-float64-predict",
+        description="ops.top_k values of float64 input through predict on the numpy backend "
+                    "come back as float64 but rounded through float32 (2.4e-8 off, over the "
+                    f"float64 tolerance); {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/trainer.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.top_k",), "item": ("values",), "input_dtype": ("float64",),
+              "mode": ("predict",)},
+    ),
+    Limitation(
         id="lookup-layers-need-tensorflow",
         description="IntegerLookup, StringLookup and TextVectorization are built on "
                     "TensorFlow: without it (the numpy and openvino environments install "
