@@ -787,8 +787,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="numpy-digitize-symbolic-build",
         description="A functional model around ops.digitize cannot be built on the numpy "
-                    "and openvino backends: the symbolic call raises AttributeError \"'list' object has no "
-                    f"attribute 'shape'\" (eager works); {NO_REPORT}",
+                    "and openvino backends: the symbolic call raises AttributeError "
+                    f"\"'list' object has no attribute 'shape'\" (eager works); {NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/numpy.py",
         backends=("numpy", "openvino"),
         axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
