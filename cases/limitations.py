@@ -554,15 +554,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "bad_id": ("-11",)},
     ),
     Limitation(
-        id="inference-predict-empty-batch",
-        description="Model.predict on the numpy and openvino backends fails on an empty batch "
-                    "with UnboundLocalError ('batch_outputs'): their predict loops run no step "
-                    f"and then read the last step's outputs; {NO_REPORT}",
-        link=f"{KERAS_NUMPY_SRC}/trainer.py",
-        backends=("numpy", "openvino"),
-        axes={"batch": ("empty",), "mode": ("predict",)},
-    ),
-    Limitation(
         id="numpy-category-encoding-index-error",
         description="CategoryEncoding refuses an id >= num_tokens on the numpy backend, but "
                     "with NumPy's IndexError (the fancy indexing in ops.one_hot), not the "

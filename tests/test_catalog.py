@@ -160,7 +160,7 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
     assert first("embedding-values-rank2-int32-negative-1-none-eager",
                  "openvino") == "take-wraps-negative-ids"
     assert first("edge-inputs-empty_batch_embedding-empty-rank2-int32-in_range-predict",
-                 "numpy") == "inference-predict-empty-batch"
+                 "numpy") == "predict-empty-batch"
     assert first("edge-inputs-empty_batch_embedding-empty-rank2-int32-in_range-eager",
                  "numpy") is None
     assert first("dtype-policy-mixed_bfloat16-embedding-int32-predict",
