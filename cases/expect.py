@@ -183,12 +183,16 @@ def evaluate(case: Case) -> Value:
         call = {k: values[v] if k in record.call_args and isinstance(v, str) and v in values
                 else v for k, v in step.call.items()}
         w = seeded(*drawn, step.zero_rows) if drawn else []
-        if case.fit is not None and case.mode == "fit":
+        if case.fit is not None and case.mode == "fit" and case.fit.labels is None:
             return _fit(case, step, inputs, w)
         values[step.output] = _item(step, _apply(record, step, inputs, w, call))
         for method, _ in step.after_weights:
             if method not in ("enable_lora", "quantize"):
                 raise NotModelled(f"{record.name}.{method}() is not modelled")
+    if case.fit is not None and case.mode == "fit" and case.fit.labels is not None:
+        logits = values[case.observe]
+        return Value(reference.masked_sparse_categorical_crossentropy(
+            logits.array, values[case.fit.labels].array, logits.mask))
     return values[case.observe]
 
 
@@ -202,7 +206,7 @@ def _fit(case: Case, step: Step, inputs: Sequence[Value], w: Sequence[Array]) ->
 
 
 def _kind(case: Case) -> str:
-    if case.mode == "fit":
+    if case.mode == "fit" and (case.fit is None or case.fit.labels is None):
         return "training"
     last = next(s for s in case.steps if s.output == case.observe)
     if last.method == "compute_mask" or SUBJECTS[last.subject].host:
@@ -226,6 +230,8 @@ def _dtype(case: Case, kind: str) -> str | None:
     if SUBJECTS[last.subject].host:
         dtype = str(last.args.get("dtype", "int32"))
         return dtype if dtype in INPUT_DTYPES and dtype not in ("string", "bytes") else None
+    if case.mode == "fit" and case.fit is not None and case.fit.labels is not None:
+        return "float32"  # the loss fit reports: a Python float, observed as float32
     if case.mode == "fit":
         # The table keeps the variable dtype: float32 unless floatx is bfloat16.
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"

@@ -155,6 +155,10 @@ def validate_case(case: Case, where: str) -> None:
                            f"and only there. Received: saved_on={case.saved_on!r}")
     if (case.mode == "fit") != (case.fit is not None):
         raise CatalogError(f"{where}: field `fit` is required in mode `fit` and only there.")
+    if case.fit is not None and case.fit.labels is not None \
+            and case.fit.labels not in case.inputs:
+        raise CatalogError(f"{where}: field `fit.labels` names no input. "
+                           f"Received: labels={case.fit.labels!r}")
     if not case.steps:
         raise CatalogError(f"{where}: field `steps` is empty.")
     defined = set(case.inputs)

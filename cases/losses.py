@@ -6,13 +6,19 @@ every integer dtype and float, in range, out of range and negative, with labels 
 `SparseCategoricalAccuracy` and `SparseTopKCategoricalAccuracy(k=2)` on the same labels.
 Losses and metrics are called directly (mode `eager`), as a user calls them in a custom
 training step; the references are in `cases/path_subjects.py`.
+
+And a mask reaching a loss: `Embedding(mask_zero=True)` -> `LSTM(return_sequences=True)` ->
+`Dense(3)` trained one step in `fit` with a per-timestep `SparseCategoricalCrossentropy`, where
+the padded timesteps must not count (`masked_fit_cases`; reference
+`matrix.reference.masked_sparse_categorical_crossentropy`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cases.model import Case, Step, Tensor
+from cases.embedding import embedding, layer
+from cases.model import Case, Fit, Step, Tensor, chain
 
 LABEL_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                 "float16", "float32", "float64")
@@ -87,6 +93,38 @@ def metric_cases() -> list[Case]:
     return out
 
 
+#: Padded ids `(batch, steps)` = (3, 4), 0 the padding, and one label per timestep; the padded
+#: timesteps' label is 0, a valid class, so counting them changes the mean.
+MASKED_IDS = [[1, 2, 3, 4], [5, 6, 0, 0], [7, 0, 0, 0]]
+MASKED_LABELS = [[1, 2, 0, 1], [2, 1, 0, 0], [1, 0, 0, 0]]
+MASKED_LABEL_DTYPES = ("int32", "int64", "uint8")
+
+
+def masked_fit_cases() -> list[Case]:
+    """One `fit` step with a per-timestep sparse loss behind a mask: label dtype x mask."""
+    out = []
+    for mask_zero in (True, False):
+        steps = chain(embedding(mask_zero=mask_zero),
+                      layer("layers.LSTM", units=3, return_sequences=True),
+                      layer("layers.Dense", units=3))
+        for dtype in MASKED_LABEL_DTYPES:
+            out.append(Case(
+                group="losses",
+                description=(f"model = keras.Model(Input -> Embedding(10, 4, mask_zero="
+                             f"{mask_zero}) -> LSTM(3, return_sequences=True) -> Dense(3)); "
+                             "model.compile(SGD(0.5), SparseCategoricalCrossentropy("
+                             f"from_logits=True)); model.fit(ids, np.array({MASKED_LABELS!r}, "
+                             f"dtype={dtype!r})).history['loss'][0]"),
+                axes={"subject": "losses.SparseCategoricalCrossentropy", "loss": "scce_fit",
+                      "rank": 2, "input_dtype": dtype, "values": "padded",
+                      "mask": "mask_zero" if mask_zero else "none", "mode": "fit"},
+                inputs={"ids": Tensor(dtype="int32", values=MASKED_IDS),
+                        "labels": Tensor(dtype=dtype, values=MASKED_LABELS)},
+                steps=steps, mode="fit",
+                fit=Fit(learning_rate=0.5, observe=steps[-1].output, labels="labels")))
+    return out
+
+
 def cases() -> list[Case]:
     """Every case of this family."""
-    return loss_cases() + metric_cases()
+    return loss_cases() + metric_cases() + masked_fit_cases()

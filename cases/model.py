@@ -138,15 +138,29 @@ class Step:
 
 @dataclass(frozen=True, kw_only=True)
 class Fit:
-    """One `Model.fit` step: SGD with `learning_rate`, loss `mse` to a zero target.
+    """One `Model.fit` step of SGD with `learning_rate`, over the whole batch.
+
+    Two kinds of step:
+
+    - `labels` None: loss "mse" to a zero target; the observation is the first weight of the
+      layer of step output `observe` after the step (the table an SGD step moved);
+    - `labels` names an input: loss `SparseCategoricalCrossentropy(from_logits=True)` to
+      those integer labels, one per timestep `(batch, steps)` against the model's logits
+      `(batch, steps, classes)`; the observation is the loss `fit` reports for the step
+      (computed before the update), a float32 scalar `()`. With a Keras mask on the logits
+      (`Embedding(mask_zero=True)` upstream), Keras's loss skips the masked timesteps: the
+      mean runs over the unmasked ones only (keras/src/losses/loss.py, `apply_mask`).
 
     Attributes:
         learning_rate: SGD's learning rate.
-        observe: the step output whose layer's first weight is observed after the step.
+        observe: with `labels` None, the step output whose layer's first weight is observed;
+            with labels, the step output whose layer's weights say where the model lives.
+        labels: the input holding the labels, or None.
     """
 
     learning_rate: float
     observe: str
+    labels: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

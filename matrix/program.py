@@ -285,6 +285,22 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
         return [*lines, "model.compile(jit_compile=True)",
                 *_jit_not_applicable(),
                 f"return model.predict({feed}, verbose=0), model"]
+    if case.mode == "fit" and case.fit is not None and case.fit.labels is not None:
+        layer = objects[case.fit.observe]
+        return [*lines,
+                "model.compile(optimizer=keras.optimizers.SGD(learning_rate="
+                f"{case.fit.learning_rate!r}), "
+                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))",
+                "try:",
+                f"    history = model.fit({feed}, {case.fit.labels}, "
+                f"batch_size=len({model_inputs[0]}), epochs=1, shuffle=False, verbose=0)",
+                "except NotImplementedError as exc:",
+                "    # Keras's inference-only backends refuse to train: Keras's own reason.",
+                f"    if keras.backend.backend() not in {INFERENCE_ONLY!r}:",
+                "        raise",
+                '    raise NotApplicable(f"Keras: {exc}") from exc',
+                "# The loss fit reports for its one step (computed before the update).",
+                f'return np.float32(history.history["loss"][0]), {layer}']
     if case.mode == "fit":
         assert case.fit is not None
         layer = objects[case.fit.observe]

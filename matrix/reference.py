@@ -748,6 +748,41 @@ def multi_head_attention(x: AnyArray, mask: AnyArray | None, weights: Sequence[A
     return result
 
 
+def masked_sparse_categorical_crossentropy(logits: AnyArray, labels: AnyArray,
+                                           mask: AnyArray | None) -> FloatArray:
+    """The loss `Model.fit` reports for `SparseCategoricalCrossentropy(from_logits=True)`.
+
+    ``-log softmax(logits)[label]`` per timestep, averaged over the timesteps the Keras mask
+    keeps (all of them without a mask): Keras gives masked entries weight 0 and rescales the
+    rest by ``total / valid`` under "sum_over_batch_size" (keras/src/losses/loss.py,
+    `apply_mask`), so the mean runs over the valid timesteps only. No valid timestep: 0.
+
+    Args:
+        logits: ``(batch, steps, classes)``.
+        labels: ``(batch, steps)``, whole numbers.
+        mask: bool ``(batch, steps)`` or None.
+
+    Returns:
+        float64 scalar ``()``.
+
+    Raises:
+        IndexError: a kept label outside ``[0, classes)``.
+    """
+    x = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels).astype(np.int64)
+    keep = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    bad = keep & ((y < 0) | (y >= x.shape[-1]))
+    if np.any(bad):
+        raise IndexError(f"labels must be in [0, {x.shape[-1]}). "
+                         f"Received: labels={y[bad].tolist()}")
+    shifted = x - x.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    picked = -np.take_along_axis(log_p, np.where(keep, y, 0)[..., np.newaxis], axis=-1)[..., 0]
+    if not np.any(keep):
+        return np.asarray(0.0)
+    return np.asarray(picked[keep].mean())
+
+
 def sgd_step_mse(table: AnyArray, ids: AnyArray, learning_rate: float,
                  l2: float = 0.0, non_negative: bool = False) -> FloatArray:
     """The embedding table after one SGD step on the mean squared error to a zero target.

@@ -217,3 +217,34 @@ def test_category_encoding_modes_and_refusal() -> None:
     assert multi.array.tolist() == [[0, 1, 1]]
     with pytest.raises(ValueError, match="num_tokens"):
         _category_encoding({"num_tokens": 3}, [Value(np.array([[3]]))], [], {})
+
+
+# --- a mask reaching a loss in fit ---------------------------------------------------------
+
+def test_masked_sparse_loss_averages_over_unmasked_timesteps_only() -> None:
+    from matrix.reference import masked_sparse_categorical_crossentropy as loss
+
+    # softmax([0, 0]) = [1/2, 1/2]; softmax([ln 3, 0]) = [3/4, 1/4].
+    logits = np.array([[[0.0, 0.0], [np.log(3.0), 0.0]]])
+    labels = np.array([[0, 1]])
+    assert float(loss(logits, labels, np.array([[True, False]]))) == pytest.approx(np.log(2))
+    # Without a mask, the mean of -log(1/2) and -log(1/4).
+    assert float(loss(logits, labels, None)) == pytest.approx(1.5 * np.log(2))
+    # A label past the classes counts only where the mask keeps it.
+    assert float(loss(logits, np.array([[0, 7]]), np.array([[True, False]]))) == \
+        pytest.approx(np.log(2))
+    with pytest.raises(IndexError, match=r"in \[0, 2\)"):
+        loss(logits, np.array([[0, 7]]), None)
+    assert float(loss(logits, labels, np.array([[False, False]]))) == 0.0
+
+
+def test_the_masked_fit_cases_expect_the_masked_mean() -> None:
+    from cases.expect import expected
+    from cases.load import load_catalog
+
+    cases = {c.axes["mask"]: c for c in load_catalog().cases
+             if c.axes.get("loss") == "scce_fit" and c.axes["input_dtype"] == "int32"}
+    masked, unmasked = (expected(cases[k]).values for k in ("mask_zero", "none"))
+    assert masked is not None and unmasked is not None
+    # The padded timesteps (label 0) would move the mean by far more than the tolerance.
+    assert abs(float(masked) - float(unmasked)) > 0.05
