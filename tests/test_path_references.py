@@ -245,6 +245,7 @@ def test_the_masked_fit_cases_expect_the_masked_mean() -> None:
     cases = {c.axes["mask"]: c for c in load_catalog().cases
              if c.axes.get("loss") == "scce_fit" and c.axes["input_dtype"] == "int32"}
     masked, unmasked = (expected(cases[k]).values for k in ("mask_zero", "none"))
-    assert masked is not None and unmasked is not None
+    assert masked is not None
+    assert unmasked is not None
     # The padded timesteps (label 0) would move the mean by far more than the tolerance.
     assert abs(float(masked) - float(unmasked)) > 0.05
