@@ -3,7 +3,8 @@
 `MultiHeadAttention(num_heads=2, key_dim=2)` with `use_causal_mask`, an explicit
 `attention_mask`, `return_attention_scores` (the scores compared too), and cross-attention
 (query and value of different lengths, the value with its own padding mask); `Attention` with
-`use_causal_mask` and as cross-attention. Self-attention outputs go through a masked average,
+`use_causal_mask`, `score_mode="concat"` (with and without the causal mask) and as
+cross-attention. Self-attention outputs go through a masked average,
 as a classifier reads them, so the outputs of padded queries (whose rows attend to nothing)
 do not count; scores are compared where every query row attends to at least one key.
 """
@@ -35,7 +36,9 @@ def _self(subject: str, args: dict[str, Any], call: dict[str, Any], mask_zero: b
     if "attention_mask" in call:
         text = ", ".join(filter(None, [text, "attention_mask=mask"]))
     name = subject.rsplit(".", 1)[-1]
-    call_text = f"{name}()([x, x]{', ' if text else ''}{text})" if subject == "layers.Attention" \
+    made = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    call_text = f"{name}({made})([x, x]{', ' if text else ''}{text})" \
+        if subject == "layers.Attention" \
         else f"{name}(num_heads=2, key_dim=2)(x, x{', ' if text else ''}{text})"
     description = (f"x = Embedding(10, 4, mask_zero={mask_zero})(padded ids); {call_text}"
                    + ("" if item is not None else " -> GlobalAveragePooling1D()")
@@ -89,6 +92,11 @@ def cases() -> list[Case]:
                              {"variant": "scores_causal" if causal else "scores"}, item=1))
             out.append(_self("layers.MultiHeadAttention", MHA, call, False, mode,
                              {"variant": "output_causal" if causal else "output"}, item=0))
+        for mask_zero in (False, True):
+            out.append(_self("layers.Attention", {"score_mode": "concat"}, {}, mask_zero, mode,
+                             {"variant": "concat"}))
+        out.append(_self("layers.Attention", {"score_mode": "concat"}, {"use_causal_mask": True},
+                         True, mode, {"variant": "concat_causal"}))
         out.append(_cross("layers.MultiHeadAttention", mode))
         out.append(_cross("layers.Attention", mode))
     return out

@@ -265,14 +265,30 @@ def _mha_weights(args: Mapping[str, Any], features: Sequence[int]
              (fv, heads, key_dim), (heads, key_dim), (heads, key_dim, fq), (fq,)], fq)
 
 
+def _attention_weights(args: Mapping[str, Any], features: Sequence[int]
+                       ) -> tuple[list[tuple[int, ...]], int]:
+    """`Attention` has one scalar weight, `concat_score_weight` `()`, in `score_mode="concat"`
+    (and `scale` with `use_scale=True`, not modelled); its output is as wide as the value."""
+    return ([()] if args.get("score_mode") == "concat" else []), features[-1]
+
+
 def _dot_attention(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
                    call: Mapping[str, Any]) -> Value:
-    """`Attention()([query, value], use_causal_mask=...)`: dot scores, no scale; outputs of
-    padded queries are zeroed (keras/src/layers/attention/attention.py)."""
+    """`Attention(score_mode=...)([query, value], use_causal_mask=...)`: no scale; outputs of
+    padded queries are zeroed (keras/src/layers/attention/attention.py).
+
+    Scores `(batch, Tq, Tv)`: `"dot"` is ``q . k``; `"concat"` is
+    ``concat_score_weight * sum(tanh(q + k), axis=-1)`` over the feature axis, `q` and `k`
+    broadcast against each other (`_calculate_scores`).
+    """
     query, value = inputs[0], inputs[1]
     xq = np.asarray(query.array, dtype=np.float64)
     xv = np.asarray(value.array, dtype=np.float64)
-    scores = np.einsum("bqd,bkd->bqk", xq, xv)
+    if args.get("score_mode", "dot") == "concat":
+        weight = float(np.asarray(w[0], dtype=np.float64))
+        scores = weight * np.tanh(xq[:, :, np.newaxis, :] + xv[:, np.newaxis, :, :]).sum(-1)
+    else:
+        scores = np.einsum("bqd,bkd->bqk", xq, xv)
     allowed = _allowed(xq.shape[0], xq.shape[1], xv.shape[1], None, value.mask, None,
                        bool(call.get("use_causal_mask", False)))
     out = np.einsum("bqk,bkd->bqd", _softmax(scores, allowed), xv)
@@ -422,6 +438,7 @@ PATH_RECORDS: tuple[Subject, ...] = (
             weights=_mha_weights, reference=_mha, tolerance_kind="attention",
             doc=f"{KERAS}layers/attention/multi_head_attention.py"),
     Subject(name="layers.Attention", kind="layer", call="list",
+            args={"score_mode": ("dot", "concat")}, weights=_attention_weights,
             call_args=frozenset({"use_causal_mask", "training"}), reference=_dot_attention,
             tolerance_kind="attention", doc=f"{KERAS}layers/attention/attention.py"),
     Subject(name="layers.IntegerLookup", kind="layer", output_dtype="int64",

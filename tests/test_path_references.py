@@ -249,3 +249,18 @@ def test_the_masked_fit_cases_expect_the_masked_mean() -> None:
     assert unmasked is not None
     # The padded timesteps (label 0) would move the mean by far more than the tolerance.
     assert abs(float(masked) - float(unmasked)) > 0.05
+
+
+def test_attention_concat_scores_are_the_weighted_sum_of_tanh() -> None:
+    # One query 0 and two keys (= values) 0 and atanh(1/2), one feature, weight 2: scores
+    # 2 * tanh(0 + 0) = 0 and 2 * tanh(atanh(1/2)) = 1, so softmax gives e / (1 + e) to the
+    # second value.
+    x = math.atanh(0.5)
+    query = Value(np.array([[[0.0]]]))
+    value = Value(np.array([[[0.0], [x]]]))
+    out = _dot_attention({"score_mode": "concat"}, [query, value], [np.array(2.0)], {})
+    assert out.array.shape == (1, 1, 1)
+    assert float(out.array[0, 0, 0]) == pytest.approx(math.e / (1 + math.e) * x)
+    # The default score mode is the dot product: scores 0 and 0, an even average.
+    dot = _dot_attention({}, [query, value], [], {})
+    assert float(dot.array[0, 0, 0]) == pytest.approx(x / 2)
