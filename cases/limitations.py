@@ -395,13 +395,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="preprocessing-needs-tensorflow",
-        description="IntegerLookup, StringLookup and TextVectorization are built on "
+        description="IntegerLookup, StringLookup, TextVectorization and Hashing are built on "
                     "TensorFlow: on the JAX and PyTorch backends without TensorFlow installed "
                     "they raise ImportError",
         link="https://github.com/keras-team/keras/issues/21255",
         backends=("jax", "torch"),
         axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
-                          "layers.TextVectorization")},
+                          "layers.TextVectorization", "layers.Hashing")},
     ),
     Limitation(
         id="predict-refuses-numpy-strings",
@@ -409,8 +409,9 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "string inputs reach a model only as tf.Tensor or tf.data" + NO_REPORT,
         link=KERAS_SRC + "trainers/data_adapters/array_data_adapter.py",
         backends=("tensorflow",),
-        axes={"subject": ("layers.StringLookup", "layers.TextVectorization"),
-              "mode": ("predict", "jit_compile")},
+        axes={"subject": ("layers.StringLookup", "layers.TextVectorization",
+                          "layers.Hashing"),
+              "input_dtype": ("string",), "mode": ("predict", "jit_compile")},
     ),
     Limitation(
         id="predict-empty-batch",
@@ -805,15 +806,15 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="lookup-layers-need-tensorflow",
-        description="IntegerLookup, StringLookup and TextVectorization are built on "
-                    "TensorFlow: without it (the numpy and openvino environments install "
+        description="IntegerLookup, StringLookup, TextVectorization and Hashing are built "
+                    "on TensorFlow: without it (the numpy and openvino environments install "
                     "none) the constructor raises ImportError 'Layer ... requires "
                     "TensorFlow'",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
              "preprocessing/integer_lookup.py",
         backends=("numpy", "openvino"),
         axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
-                          "layers.TextVectorization")},
+                          "layers.TextVectorization", "layers.Hashing")},
     ),
     Limitation(
         id="openvino-bfloat16-policy-predict",

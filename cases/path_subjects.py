@@ -323,6 +323,26 @@ def _lookup(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array]
     return Value(out)
 
 
+def _hashing(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
+             call: Mapping[str, Any]) -> Value:
+    """`Hashing(num_bins, mask_value)` where the answer needs no hash function: one bin left
+    besides the mask bin.
+
+    Keras maps `mask_value` to 0 and every other value to ``1 + FarmHash64(str(value)) %
+    (num_bins - 1)`` (keras/src/layers/preprocessing/hashing.py, `num_bins` "includes the
+    mask_value bin"); with `num_bins=2` and a `mask_value` that is 0 or 1 whatever the hash.
+    FarmHash Fingerprint64 is not in NumPy, so other bin counts are not modelled.
+    """
+    mask_value = args.get("mask_value")
+    if mask_value is None or int(args["num_bins"]) != 2:
+        raise NotModelled("Hashing is modelled with num_bins=2 and a mask_value only (the "
+                          "bins need FarmHash Fingerprint64, which NumPy lacks)")
+    x = np.asarray(inputs[0].array)
+    masked = x == (mask_value.encode() if x.dtype.kind == "S" and isinstance(mask_value, str)
+                   else mask_value)
+    return Value(np.where(masked, 0, 1).astype(np.int64))
+
+
 def _category_encoding(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
                        call: Mapping[str, Any]) -> Value:
     """`CategoryEncoding(num_tokens, output_mode)`: ids outside ``[0, num_tokens)`` refused
@@ -449,6 +469,9 @@ PATH_RECORDS: tuple[Subject, ...] = (
             args={"vocabulary": None, "mask_token": None, "num_oov_indices": (1,)},
             required=("vocabulary",), reference=_lookup, tolerance_kind="mask",
             doc=LOOKUP + "string_lookup.py"),
+    Subject(name="layers.Hashing", kind="layer", output_dtype="int64",
+            args={"num_bins": None, "mask_value": None}, required=("num_bins",),
+            reference=_hashing, tolerance_kind="mask", doc=LOOKUP + "hashing.py"),
     Subject(name="layers.CategoryEncoding", kind="layer",
             args={"num_tokens": None, "output_mode": ("one_hot", "multi_hot", "count")},
             required=("num_tokens",), reference=_category_encoding, tolerance_kind="mask",

@@ -6,8 +6,10 @@
 punctuation stripped, OOV and `output_sequence_length` padding, then feeding a masked
 `Embedding`). These layers are built on TensorFlow (`tf.data`-style lookup tables) even on the
 JAX and PyTorch backends: where TensorFlow is not installed, whatever the layer raises is the
-observation. Every inference mode. (`Hashing` is left out: its reference is FarmHash
-Fingerprint64, which NumPy does not provide.)
+observation. `Hashing` with `num_bins=2` and a `mask_value`, the one setting whose bins do
+not depend on the hash (FarmHash Fingerprint64, which NumPy lacks): the mask value goes to
+bin 0 and everything else to bin 1, alone and feeding `Embedding(mask_zero=True)`. Every
+inference mode.
 """
 
 from __future__ import annotations
@@ -111,6 +113,32 @@ def _lookups(mode: str) -> list[Case]:
     return out
 
 
+def _hashing(mode: str) -> list[Case]:
+    out = []
+    inputs: dict[str, tuple[str, Any, Any]] = {
+        "int32": ("ids", [[7, 0, 3], [0, 0, 5]], 0),
+        "int64": ("ids", [[7, 0, 3], [0, 0, 5]], 0),
+        "string": ("tokens", [["a", "", "c"], ["", "", "b"]], ""),
+    }
+    for dtype, (name, values, mask_value) in inputs.items():
+        hashing = layer("layers.Hashing", num_bins=2, mask_value=mask_value)
+        data = {name: Tensor(dtype=dtype, values=values)}
+        text = f"Hashing(num_bins=2, mask_value={mask_value!r})(np.array({values!r}"
+        text += f", dtype={dtype!r}))" if dtype != "string" else "))"
+        out.append(_case("hashing", text,
+                         {"subject": "layers.Hashing", "input_dtype": dtype, "values": "padded"},
+                         data, chain(hashing, first=name), mode))
+        out.append(_case(
+            "hashing_embedding",
+            f"GlobalAveragePooling1D()(Embedding(2, 4, mask_zero=True)({text}))",
+            {"subject": "layers.Hashing", "consumer": "Embedding", "input_dtype": dtype,
+             "values": "padded", "mask": "mask_zero"},
+            data, chain(hashing, embedding(input_dim=2, mask_zero=True),
+                        layer("layers.GlobalAveragePooling1D"), first=name), mode))
+    return out
+
+
 def cases() -> list[Case]:
-    """Every encoding and lookup case in every inference mode."""
-    return [c for mode in CALL_MODES for c in _encoding(mode) + _lookups(mode)]
+    """Every encoding, lookup and hashing case in every inference mode."""
+    return [c for mode in CALL_MODES
+            for c in _encoding(mode) + _lookups(mode) + _hashing(mode)]

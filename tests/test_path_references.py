@@ -264,3 +264,16 @@ def test_attention_concat_scores_are_the_weighted_sum_of_tanh() -> None:
     # The default score mode is the dot product: scores 0 and 0, an even average.
     dot = _dot_attention({}, [query, value], [], {})
     assert float(dot.array[0, 0, 0]) == pytest.approx(x / 2)
+
+
+def test_hashing_with_two_bins_sends_the_mask_value_to_0_and_the_rest_to_1() -> None:
+    from cases.model import NotModelled
+    from cases.path_subjects import _hashing
+
+    out = _hashing({"num_bins": 2, "mask_value": 0}, [Value(np.array([[7, 0], [0, 5]]))], [], {})
+    assert out.array.tolist() == [[1, 0], [0, 1]]
+    assert out.array.dtype == np.int64
+    words = _hashing({"num_bins": 2, "mask_value": ""}, [Value(np.array([["a", ""]]))], [], {})
+    assert words.array.tolist() == [[1, 0]]
+    with pytest.raises(NotModelled, match="FarmHash"):
+        _hashing({"num_bins": 3, "mask_value": 0}, [Value(np.array([1]))], [], {})
