@@ -437,6 +437,14 @@ def bisect(session: nox.Session) -> None:
     _run_exit_2(session, "python", "-m", "matrix.bisect", *session.posargs)
 
 
+@nox.session(tags=["check"])
+def check(session: nox.Session) -> None:
+    """Check a saved .keras model layer by layer across backends (reports/local/check/)."""
+    session.install("pip>=25", *nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    _run_exit_2(session, "python", "-m", "matrix.check", *session.posargs)
+
+
 @nox.session(tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Benchmark the CPU matrix (benchmarks/bench_matrix.py) with what it needs installed."""
