@@ -306,8 +306,9 @@ def _value_diffs(name: str, reached: Mapping[str, Mapping[str, Any]],
 
 
 def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
-    """Rows of the compatibility table for the same layer class and input dtype, masked or
-    not as this layer, where some environment did not pass; one line each (at most 8)."""
+    """Rows of the compatibility table for the same layer class and input dtype where some
+    environment did not pass, one line each (at most 8): those masked or not as this layer
+    first, then the others (an out-of-range id is a case of its own, with or without mask)."""
     if layer.class_name == "load_model" or compatibility is None or not compatibility.exists():
         return []
     try:
@@ -317,8 +318,9 @@ def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
     subject = f"layers.{layer.class_name}"
     wanted = {c["id"]: c for c in data.get("cases", [])
               if c.get("axes", {}).get("subject") == subject
-              and c.get("axes", {}).get("input_dtype") in (None, layer.input_dtype)
-              and (c.get("axes", {}).get("mask", "none") != "none") == layer.mask_in}
+              and c.get("axes", {}).get("input_dtype") in (None, layer.input_dtype)}
+    same_mask = {case for case, c in wanted.items()
+                 if (c.get("axes", {}).get("mask", "none") != "none") == layer.mask_in}
     by_case: dict[str, list[str]] = {}
     for result in data.get("results", []):
         if result.get("case") in wanted and result.get("outcome") not in ("passed", "not_run"):
@@ -327,7 +329,8 @@ def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
                                               if seen.get("nan_count") else seen.get("kind"))
             by_case.setdefault(result["case"], []).append(
                 f"{result['environment']} {result['outcome']} ({what})")
-    return [f"{case}: {'; '.join(cells)}" for case, cells in list(by_case.items())[:8]]
+    ordered = sorted(by_case, key=lambda case: case not in same_mask)
+    return [f"{case}: {'; '.join(by_case[case])}" for case in ordered[:8]]
 
 
 # --- reports -----------------------------------------------------------------------------

@@ -99,6 +99,15 @@ def test_the_compatibility_rows_are_those_of_the_layer(tmp_path: Path) -> None:
     layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
                        mask_in=False, observed={})
     assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)"]
+    masked = {"id": "emb-int32-masked", "axes": {"subject": "layers.Embedding",
+                                                 "input_dtype": "int32", "mask": "mask_zero"}}
+    compat.write_text(json.dumps({"cases": [*cases, masked], "results": [
+        *results, {**results[0], "case": "emb-int32-masked"}]}), encoding="utf-8")
+    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)",
+                                                    "emb-int32-masked: jax-cpu xfailed (4 NaN)"]
+    masked_layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
+                              mask_in=True, observed={})
+    assert check.explaining_rows(masked_layer, compat)[0].startswith("emb-int32-masked")
 
 
 def keras_file(path: Path, config: dict[str, Any]) -> Path:
