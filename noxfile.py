@@ -419,6 +419,32 @@ def lint(session: nox.Session) -> None:
     session.run("mypy")
 
 
+def _run_exit_2(session: nox.Session, *args: str) -> None:
+    """Runs a harness command; its exit status 2 (bad input, one line) is nox's too."""
+    try:
+        session.run(*args)
+    except nox.command.CommandFailed as exc:
+        if exc.return_code == 2:
+            raise SystemExit(2) from None  # not Exception: nox lets it end the run with 2
+        raise
+
+
+@nox.session(tags=["bisect"])
+def bisect(session: nox.Session) -> None:
+    """Find the first Keras release in which a case's cell changed (reports/local/bisect/)."""
+    session.install("pip>=25", *nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    _run_exit_2(session, "python", "-m", "matrix.bisect", *session.posargs)
+
+
+@nox.session(tags=["check"])
+def check(session: nox.Session) -> None:
+    """Check a saved .keras model layer by layer across backends (reports/local/check/)."""
+    session.install("pip>=25", *nox.project.dependency_groups(PYPROJECT, "report"))
+    session.chdir(ROOT)
+    _run_exit_2(session, "python", "-m", "matrix.check", *session.posargs)
+
+
 @nox.session(tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Benchmark the CPU matrix (benchmarks/bench_matrix.py) with what it needs installed."""

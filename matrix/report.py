@@ -1134,7 +1134,7 @@ def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any
     return rows
 
 
-def render_html(matrix: Matrix) -> str:
+def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = None) -> str:
     """`compatibility.html`: one static page that works offline (no CDN, no server).
 
     The compatibility table (`matrix.table`) comes first; the grid below it is its
@@ -1146,6 +1146,8 @@ def render_html(matrix: Matrix) -> str:
 
     Args:
         matrix: the merged matrix.
+        changes: case id -> lines "changed in Keras X.Y.Z (was: ...)" from the bisect files
+            (`matrix.bisect.changes_in`), shown in the case's detail.
 
     Returns:
         The HTML document.
@@ -1211,6 +1213,7 @@ def render_html(matrix: Matrix) -> str:
         "observations": obs_data,
         "cells": cell_rows,
         "clusters": [cl.signature for cl in clusters],
+        "changes": {case: list(lines) for case, lines in (changes or {}).items()},
     }
     axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
                    for k in axis_keys}
@@ -1377,17 +1380,19 @@ def _git_commit() -> str | None:
 
 # --- files and command line -----------------------------------------------------------------
 
-def write_reports(matrix: Matrix, out_dir: Path) -> list[Path]:
+def write_reports(matrix: Matrix, out_dir: Path,
+                  changes: Mapping[str, Sequence[str]] | None = None) -> list[Path]:
     """Writes `compatibility.md`, `.html` and `.json` atomically (temporary file, rename).
 
     Args:
         matrix: the merged matrix.
         out_dir: the folder, created if missing.
+        changes: the bisect lines per case, for the HTML detail (`render_html`).
 
     Returns:
         The paths written, in the order md, html, json.
     """
-    texts = (render_markdown(matrix), render_html(matrix), render_json(matrix))
+    texts = (render_markdown(matrix), render_html(matrix, changes), render_json(matrix))
     return replace_together(out_dir, dict(zip(REPORT_NAMES, texts, strict=True)))
 
 
@@ -1437,6 +1442,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "in the summary (default: older than one hour)")
     parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
                         help="a user case module whose LIMITATIONS are joined too (repeatable)")
+    parser.add_argument("--bisect", type=Path, default=None, metavar="DIR",
+                        help="bisect files shown in the HTML detail (default: the folder "
+                             "`bisect` beside --runs)")
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         print(f"error: the runs folder {args.runs} does not exist; run an environment "
@@ -1453,8 +1461,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     matrix = collect(args.runs, limitations=limitations)
+    from matrix.bisect import changes_in  # beside the runs: local with local, published too
+
+    changes, bisect_problems = changes_in(args.bisect or args.runs.parent / "bisect")
+    for problem in bisect_problems:
+        print(f"warning: {problem}; this bisect file was skipped.", file=sys.stderr)
     try:
-        paths = write_reports(matrix, args.out)
+        paths = write_reports(matrix, args.out, changes)
     except OSError as exc:  # e.g. a full disk: the old reports stay, all three
         print(f"error: could not write the reports to {args.out}: {exc}; the previous "
               "reports there are unchanged.", file=sys.stderr)

@@ -342,7 +342,8 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
 
     Full and shard run files of `local/runs` replace those of `published/runs` with the same
     name (environments not run locally keep their published file); partial run files stay
-    local. `local/artifacts` is copied over `published/artifacts`. The report is then
+    local. `local/artifacts` is copied over `published/artifacts`, and the bisect files of
+    `local/bisect` over `published/bisect`. The report is then
     regenerated from `published/runs` by the caller (`nox -s publish-local`).
 
     Returns:
@@ -369,4 +370,10 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
     if artifacts.is_dir():
         shutil.copytree(artifacts, published / "artifacts", dirs_exist_ok=True)
         lines.append(f"published {(published / 'artifacts').relative_to(published.parent)}/")
+    # `nox -s bisect` results (matrix/bisect.py): the report beside `published/runs` reads them.
+    for path in sorted((local / "bisect").glob("*.json")):
+        target = published / "bisect" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        lines.append(f"published {target.relative_to(published.parent)}")
     return lines

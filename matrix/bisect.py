@@ -1,0 +1,560 @@
+"""Bisect one cell across Keras releases: the first release in which it changed.
+
+`nox -s bisect -- CASE_ID [--environment jax-cpu] [--from 3.0.0] [--to 3.15.1]` asks pip for
+the Keras releases on the package index (`pip index versions keras`, which leaves out yanked
+releases and pre-releases), keeps those in the range, and binary-searches them: each release
+it tries is installed into one cached virtualenv per environment (`.nox/bisect-<environment>`,
+ignored by git) with the environment's backend pinned as in `matrix/axes.toml`, and the case
+runs there through the matrix's own program and judge (`cases/observe.py`, which calls
+`cases.runner.observe` and `cases.expect.judge`), so each observation is the one a `run` would
+record. A release that pip cannot install beside the pinned backend, or in which Keras cannot
+be imported, is `not_run` with pip's (or Python's) last error line, and the search goes around
+it.
+
+What counts as a change is the cell's **signature** (`signature`): the verdict's status and
+cause, and the observation's kind, error type, shape, dtype and NaN count. Error messages and
+the exact max abs error are not compared (their wording and last digits move between releases
+without the behaviour changing). The search finds one release R where the signature differs
+from the one at `--from` while the newest release before R that ran still had it; when the
+behaviour changed more than once in the range, R is one of those changes, not necessarily the
+first: narrow the range to find the others.
+
+The result is written as `<case>.json` (the `Bisection` schema below, validated on read by
+`load_bisection`) to the ignored `reports/local/bisect/` by default, so a local bisect never
+dirties the git tree; `nox -s publish-local` copies these files to the committed
+`reports/bisect/`, and the report of a folder of run files reads the bisect files beside it
+(`<runs>/../bisect`): the HTML detail of the case then says "changed in Keras X.Y.Z (was: ...)".
+
+Bad input (an unknown case id or environment, a range holding no release, a package index that
+cannot be read) is one line on stderr naming what to change, exit status 2, and nothing written.
+This module never imports Keras (the search logic, `search`, runs against any function that
+tries a release).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+from pydantic import TypeAdapter
+from pydantic_core import to_json
+
+from matrix.environments import Environment, get_environment
+from matrix.results import SCHEMA_VERSION, Observation, Verdict, read_document
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Where a local bisect writes (ignored by git), and where `publish-local` copies it.
+LOCAL_BISECT_DIR = ROOT / "reports" / "local" / "bisect"
+PUBLISHED_BISECT_DIR = ROOT / "reports" / "bisect"
+#: Keras's distributions: never pinned from the environment (the bisect chooses Keras).
+KERAS_NAMES = frozenset({"keras", "keras-nightly"})
+#: The case ids that may name a file (`<case>.json`): what `cases.load` builds, no path parts.
+SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]{0,200}$")
+STAMP = "kcm-bisect.stamp"
+PIP_TIMEOUT_S = 900
+CASE_TIMEOUT_S = 900
+TrialStatus = Literal["ran", "not_run"]
+
+
+class BisectError(ValueError):
+    """Bad input or an index that cannot be read: one line naming what to change."""
+
+
+class BisectFileError(ValueError):
+    """A bisect file cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Trial:
+    """One Keras release tried.
+
+    Attributes:
+        keras: the release, e.g. `3.9.0`.
+        status: `ran` (the case ran: `observation` and `verdict` hold what the matrix would
+            record), or `not_run` (pip could not install it beside the pinned backend, or Keras
+            could not be imported: `reason` says why).
+        observation: what the case's program did (`matrix.results.Observation`).
+        verdict: the raw verdict against the NumPy reference.
+        reason: for `not_run`, pip's or Python's last error line.
+    """
+
+    keras: str
+    status: TrialStatus
+    observation: Observation | None = None
+    verdict: Verdict | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bisection:
+    """The file `reports/local/bisect/<case>.json` (**contract**).
+
+    Attributes:
+        schema_version: 2, the results schema whose `Observation` and `Verdict` it holds.
+        case: the case id.
+        environment: the environment id, e.g. `jax-cpu`.
+        pinned: the requirements held fixed while Keras moves, e.g. `["jax[cpu]==0.10.2"]`.
+        releases: every release in the range, oldest first (yanked releases and
+            pre-releases are not on this list).
+        trials: the releases tried, oldest first.
+        first_changed: the release whose signature first differs from the one at the start
+            of the range; None when no release tried differs (or none ran).
+        last_unchanged: the newest release before `first_changed` that ran (its signature
+            is the one of the start of the range); None when `first_changed` is None.
+        generated_at: when the bisect ended (UTC, ISO 8601).
+        generator: the command that writes this file.
+    """
+
+    schema_version: int
+    case: str
+    environment: str
+    pinned: list[str]
+    releases: list[str]
+    trials: list[Trial]
+    first_changed: str | None
+    last_unchanged: str | None
+    generated_at: str
+    generator: str = "nox -s bisect"
+    catalogs: list[str] = field(default_factory=list)
+
+
+BISECTION_ADAPTER: TypeAdapter[Bisection] = TypeAdapter(Bisection)
+
+
+# --- the search --------------------------------------------------------------------------
+
+def signature(trial: Trial) -> tuple[Any, ...] | None:
+    """What must stay equal for a cell not to have changed; None for a release not run."""
+    if trial.status != "ran" or trial.observation is None or trial.verdict is None:
+        return None
+    obs, verdict = trial.observation, trial.verdict
+    return (verdict.status, verdict.cause, obs.kind, obs.error_type,
+            tuple(obs.shape) if obs.shape is not None else None, obs.dtype, obs.nan_count)
+
+
+def search(releases: Sequence[str], try_release: Callable[[str], Trial]
+           ) -> tuple[str | None, str | None, list[Trial]]:
+    """Binary-searches `releases` (oldest first) for the release where the cell changed.
+
+    The first and last releases that run bound the search; each step tries the middle of
+    the open interval, or, when that release does not run, the nearest untried release to
+    it inside the interval, so a release that cannot run is gone around, never guessed.
+
+    Args:
+        releases: release strings, oldest first.
+        try_release: installs and runs one release; called at most once per release.
+
+    Returns:
+        (first changed release or None, the last unchanged release before it or None,
+        every trial, oldest release first).
+    """
+    tried: dict[int, Trial] = {}
+
+    def at(index: int) -> Trial:
+        if index not in tried:
+            tried[index] = try_release(releases[index])
+        return tried[index]
+
+    def ordered() -> list[Trial]:
+        return [tried[i] for i in sorted(tried)]
+
+    low = next((i for i in range(len(releases)) if signature(at(i)) is not None), None)
+    if low is None:
+        return None, None, ordered()
+    high = next(i for i in range(len(releases) - 1, low - 1, -1)
+                if signature(at(i)) is not None)
+    start = signature(at(low))
+    if signature(at(high)) == start:
+        return None, None, ordered()
+    # Invariant: releases[low] ran with the start signature, releases[high] ran without it.
+    while True:
+        middle = (low + high) // 2
+        inside = sorted(range(low + 1, high), key=lambda i: (abs(i - middle), i))
+        probe = next((i for i in inside if signature(at(i)) is not None), None)
+        if probe is None:
+            break
+        if signature(at(probe)) == start:
+            low = probe
+        else:
+            high = probe
+    return releases[high], releases[low], ordered()
+
+
+# --- releases, virtualenvs, trials -------------------------------------------------------
+
+def _last_error(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return ((errors or lines or ["(no output)"])[-1])[:500]
+
+
+def index_releases(python: str = sys.executable, package: str = "keras") -> list[Version]:
+    """The releases pip sees on its configured index, newest first.
+
+    `pip index versions` leaves out yanked releases (it asks its finder with
+    `allow_yanked=False`) and pre-releases (no `--pre`).
+
+    Raises:
+        BisectError: pip could not read the index; the message says what pip said.
+    """
+    try:
+        done = subprocess.run([python, "-m", "pip", "index", "versions", package, "--json"],
+                              capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BisectError(f"the package index could not be read: {exc}; check the network "
+                          "and pip's index settings (`pip config list`)") from exc
+    if done.returncode != 0:
+        raise BisectError(f"the package index could not be read (`pip index versions "
+                          f"{package}`: {_last_error(done.stderr + done.stdout)}); check the "
+                          "network and pip's index settings (`pip config list`)")
+    try:
+        return [Version(v) for v in json.loads(done.stdout)["versions"]]
+    except (ValueError, KeyError, TypeError, InvalidVersion) as exc:
+        raise BisectError(f"`pip index versions {package} --json` printed no version list "
+                          f"({exc}); use pip 24 or newer") from exc
+
+
+def releases_in(available: Sequence[Version], start: str | None, end: str | None
+                ) -> list[str]:
+    """The releases from `start` to `end` (both included), oldest first.
+
+    Args:
+        available: the releases on the index.
+        start: `--from` (default 3.0.0, the first Keras 3).
+        end: `--to` (default the newest release).
+
+    Raises:
+        BisectError: a bound is not a version, or no release lies in the range.
+    """
+    bounds = []
+    for name, text, default in (("--from", start, "3.0.0"), ("--to", end, None)):
+        try:
+            bounds.append(Version(text) if text else Version(default) if default else None)
+        except InvalidVersion:
+            raise BisectError(f"{name} must be a release such as 3.6.0. "
+                              f"Received: {name}={text!r}") from None
+    low, high = bounds
+    assert low is not None
+    chosen = sorted(v for v in available if not v.is_prerelease and v >= low
+                    and (high is None or v <= high))
+    if len(chosen) < 2:
+        shown = ", ".join(str(v) for v in sorted(available)[-5:]) or "none"
+        raise BisectError(f"the range --from {low} --to {high or 'latest'} holds "
+                          f"{len(chosen)} Keras release(s) on the index; it needs two or more "
+                          f"(newest there: {shown}): change --from or --to")
+    return [str(v) for v in chosen]
+
+
+def pinned_requirements(environment: Environment) -> list[str]:
+    """The environment's requirements less Keras: what stays fixed while Keras moves."""
+    kept = []
+    for text in environment.requirements:
+        try:
+            name = Requirement(text).name.lower()
+        except InvalidRequirement:
+            name = text
+        if name not in KERAS_NAMES:
+            kept.append(text)
+    return kept
+
+
+def harness_requirements() -> list[str]:
+    """What `cases/observe.py` imports besides Keras and its backend (pyproject's dependencies)."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    return [str(r) for r in data["project"]["dependencies"]]
+
+
+def _pip(python: Path, *args: str) -> str | None:
+    """Runs pip in a virtualenv; returns None, or pip's last error line when it failed."""
+    try:
+        done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *args],
+                              capture_output=True, text=True, timeout=PIP_TIMEOUT_S,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"pip did not finish: {exc}"
+    return None if done.returncode == 0 else _last_error(done.stderr + done.stdout)
+
+
+def _python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_virtualenv(venv: Path, requirements: Sequence[str], pre: bool = False) -> None:
+    """Creates (once) the cached virtualenv and installs what every release shares.
+
+    Raises:
+        BisectError: the virtualenv could not be created, or `requirements` not installed.
+    """
+    stamp = venv / STAMP
+    wanted = json.dumps({"requirements": list(requirements), "pre": pre})
+    if stamp.exists() and stamp.read_text(encoding="utf-8") == wanted:
+        return
+    if not _python(venv).exists():
+        done = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True,
+                              text=True, check=False)
+        if done.returncode != 0:
+            raise BisectError(f"the virtualenv {venv} could not be created: "
+                              f"{_last_error(done.stderr + done.stdout)}")
+    failed = _pip(_python(venv), *(["--pre"] if pre else []), *requirements)
+    if failed:
+        raise BisectError(f"the requirements {', '.join(requirements)} could not be "
+                          f"installed in {venv}: {failed}")
+    stamp.write_text(wanted, encoding="utf-8")
+
+
+def real_trial(venv: Path, environment: Environment, case_id: str,
+               catalogs: Sequence[str]) -> Callable[[str], Trial]:
+    """`try_release` for `search`: installs a Keras release, then runs the case there."""
+    pinned = pinned_requirements(environment)
+    python = _python(venv)
+
+    def try_release(release: str) -> Trial:
+        print(f"bisect: Keras {release}: installing beside {', '.join(pinned)}",
+              file=sys.stderr, flush=True)
+        failed = _pip(python, f"keras=={release}", *pinned)
+        if failed:
+            return Trial(keras=release, status="not_run", reason=f"pip: {failed}")
+        command = [str(python), "-m", "cases.observe", case_id,
+                   *[a for c in catalogs for a in ("--catalog", c)]]
+        env = {**os.environ, **environment.variables(), "PYTHONPATH": str(ROOT),
+               "PYTHONDONTWRITEBYTECODE": "1"}
+        try:
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=CASE_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired:
+            return Trial(keras=release, status="not_run",
+                         reason=f"the case ran past {CASE_TIMEOUT_S} s")
+        return trial_from_output(release, done.stdout, done.stderr, done.returncode)
+
+    return try_release
+
+
+_TRIAL_LINE: TypeAdapter[dict[str, Any]] = TypeAdapter(dict[str, Any])
+_OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
+_VERDICT: TypeAdapter[Verdict] = TypeAdapter(Verdict)
+
+
+def trial_from_output(release: str, stdout: str, stderr: str, returncode: int) -> Trial:
+    """Reads the last line `cases/observe.py` printed into a `Trial`."""
+    lines = stdout.strip().splitlines()
+    try:
+        raw = json.loads(lines[-1]) if lines else None
+    except json.JSONDecodeError:
+        raw = None
+    if not isinstance(raw, dict):
+        return Trial(keras=release, status="not_run",
+                     reason=f"the case printed no result (exit {returncode}): "
+                            f"{_last_error(stderr + stdout)}")
+    if raw.get("not_run"):
+        return Trial(keras=release, status="not_run", reason=str(raw["not_run"])[:500])
+    return Trial(keras=release, status="ran",
+                 observation=_OBSERVATION.validate_python(raw["observation"]),
+                 verdict=_VERDICT.validate_python(raw["verdict"]))
+
+
+# --- the file and its text ---------------------------------------------------------------
+
+def describe(trial: Trial) -> str:
+    """A few words for a trial: `raises ValueError`, `value [3, 4] float32, 8 NaN`."""
+    obs = trial.observation
+    if trial.status != "ran" or obs is None:
+        return f"not run: {trial.reason or ''}"
+    if obs.kind == "error":
+        return f"raises {obs.error_type}"
+    if obs.kind != "value":
+        return obs.kind
+    text = f"value {obs.shape} {obs.dtype}"
+    return text + (f", {obs.nan_count} NaN" if obs.nan_count else "")
+
+
+def verdict_text(trial: Trial) -> str:
+    if trial.verdict is None:
+        return "not_run"
+    cause = f" ({trial.verdict.cause})" if trial.verdict.cause else ""
+    return trial.verdict.status + cause
+
+
+def change_line(bisection: Bisection) -> str | None:
+    """`jax-cpu: changed in Keras 3.9.0 (was: raises ValueError in 3.8.0; now: value ...)`."""
+    if bisection.first_changed is None:
+        return None
+    by_release = {t.keras: t for t in bisection.trials}
+    after = by_release.get(bisection.first_changed)
+    before = by_release.get(bisection.last_unchanged or "")
+    was = f"{describe(before)} in {before.keras}" if before else "?"
+    now = describe(after) if after else "?"
+    return (f"{bisection.environment}: changed in Keras {bisection.first_changed} "
+            f"(was: {was}; now: {now})")
+
+
+def table_text(bisection: Bisection) -> str:
+    """The terminal table: release, observation, verdict (every release in the range)."""
+    from tabulate import tabulate
+
+    by_release = {t.keras: t for t in bisection.trials}
+    rows = []
+    for release in bisection.releases:
+        trial = by_release.get(release)
+        mark = "◀ first changed" if release == bisection.first_changed else ""
+        rows.append([release, describe(trial) if trial else "(not tried)",
+                     verdict_text(trial) if trial else "", mark])
+    return str(tabulate(rows, headers=["keras", "observation", "verdict", ""], tablefmt="github"))
+
+
+def dump_bisection(bisection: Bisection, path: Path) -> None:
+    """Writes a bisect file atomically (a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(to_json(bisection, indent=1, inf_nan_mode="strings"))
+    tmp.replace(path)
+
+
+def load_bisection(path: Path) -> Bisection:
+    """Reads and validates a bisect file.
+
+    Raises:
+        BisectFileError: unreadable, of another schema version, or a field is invalid (a
+            `first_changed` that names no trial too); the message names the file and field.
+    """
+    found = read_document(path, BISECTION_ADAPTER, BisectFileError)
+    releases = {t.keras for t in found.trials}
+    for name in ("first_changed", "last_unchanged"):
+        value = getattr(found, name)
+        if value is not None and value not in releases:
+            raise BisectFileError(f"{path}: field `{name}` names {value!r}, which is no "
+                                  "release of `trials`.")
+    if path.stem != found.case:
+        raise BisectFileError(f"{path}: field `case` is {found.case!r}, but the file is "
+                              f"named for {path.stem!r}.")
+    return found
+
+
+def changes_in(folder: Path) -> tuple[dict[str, list[str]], list[str]]:
+    """Every `change_line` of the bisect files in `folder`, by case id.
+
+    Returns:
+        (case id -> lines, one problem line per file that could not be used).
+    """
+    changes: dict[str, list[str]] = {}
+    problems: list[str] = []
+    if not folder.is_dir():
+        return changes, problems
+    for path in sorted(folder.glob("*.json")):
+        try:
+            bisection = load_bisection(path)
+        except BisectFileError as exc:
+            problems.append(str(exc))
+            continue
+        line = change_line(bisection)
+        if line:
+            changes.setdefault(bisection.case, []).append(line)
+    return changes, problems
+
+
+# --- command line ------------------------------------------------------------------------
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="nox -s bisect --",
+        description="Find the first Keras release in which a case's cell changed.")
+    parser.add_argument("case", help="the case id (as in compatibility.json)")
+    parser.add_argument("--environment", default="jax-cpu",
+                        help="the environment whose backend stays pinned (default jax-cpu)")
+    parser.add_argument("--from", dest="start", default=None, metavar="RELEASE",
+                        help="the oldest release of the range (default 3.0.0)")
+    parser.add_argument("--to", dest="end", default=None, metavar="RELEASE",
+                        help="the newest release of the range (default the newest on the index)")
+    parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
+                        help="a user case module (repeatable), as for `run`")
+    parser.add_argument("--output", type=Path, default=LOCAL_BISECT_DIR, metavar="DIR",
+                        help="where <case>.json goes (default the ignored reports/local/bisect)")
+    parser.add_argument("--venv-root", type=Path, default=ROOT / ".nox", metavar="DIR",
+                        help="where the cached virtualenv bisect-<environment> lives")
+    return parser.parse_args(argv)
+
+
+def plan(args: argparse.Namespace, list_releases: Callable[[], Sequence[Version]]
+         ) -> tuple[Environment, list[str]]:
+    """Checks every input before anything is installed or written.
+
+    Returns:
+        (the environment, the releases of the range, oldest first).
+
+    Raises:
+        BisectError: an unknown environment or case id, a bad range, an unreadable index.
+    """
+    try:
+        environment = get_environment(args.environment)
+    except KeyError as exc:
+        raise BisectError(f"--environment: {exc.args[0]}") from None
+    if not SAFE_ID.match(args.case):
+        raise BisectError(f"the case id must be letters, digits and `._+-`. "
+                          f"Received: case={args.case!r}")
+    from cases import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(args.catalog)
+    except CatalogError as exc:
+        raise BisectError(str(exc)) from None
+    if args.case not in {c.id for c in catalog.cases}:
+        near = [c.id for c in catalog.cases if args.case in c.id or c.id in args.case][:3]
+        hint = f" (close: {', '.join(near)})" if near else ""
+        raise BisectError(f"no case {args.case!r} in the catalog{hint}; take an id from "
+                          "compatibility.json, or pass the --catalog that defines it")
+    return environment, releases_in(list_releases(), args.start, args.end)
+
+
+def main(argv: Sequence[str] | None = None,
+         list_releases: Callable[[], Sequence[Version]] | None = None,
+         trial_factory: Callable[[Path, Environment, str, Sequence[str]],
+                                 Callable[[str], Trial]] | None = None) -> int:
+    """`python -m matrix.bisect CASE_ID [...]`; returns the exit status (2: bad input)."""
+    args = _arguments(argv)
+    try:
+        environment, releases = plan(args, list_releases or index_releases)
+        venv = args.venv_root / f"bisect-{environment.id}"
+        factory = trial_factory or real_trial
+        if trial_factory is None:
+            ensure_virtualenv(venv, [*harness_requirements(), *pinned_requirements(environment)],
+                              pre=environment.pre)
+    except BisectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"bisect: {args.case} on {environment.id}, {len(releases)} releases "
+          f"({releases[0]} to {releases[-1]})", file=sys.stderr, flush=True)
+    first, last, trials = search(releases, factory(venv, environment, args.case, args.catalog))
+    bisection = Bisection(
+        schema_version=SCHEMA_VERSION, case=args.case, environment=environment.id,
+        pinned=pinned_requirements(environment), releases=releases, trials=trials,
+        first_changed=first, last_unchanged=last, catalogs=[str(c) for c in args.catalog],
+        generated_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    print(table_text(bisection))
+    ran = [t for t in trials if t.status == "ran"]
+    if not ran:
+        print(f"no release of the range ran ({len(trials)} tried): nothing to compare")
+    elif first is None:
+        print(f"no change: every release tried ({', '.join(t.keras for t in ran)}) gives "
+              f"{describe(ran[0])}")
+    else:
+        print(change_line(bisection))
+    path = args.output / f"{args.case}.json"
+    dump_bisection(bisection, path)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

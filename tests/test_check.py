@@ -1,0 +1,226 @@
+"""Tests of `matrix.check`: the comparison across backends on recorded observations (no
+framework), the input checks (exit 2, nothing run), and, marked `e2e`, real models built and
+saved in a test (an Embedding -> LSTM text classifier with padding; the same fed an id equal to
+`input_dim`, where the check must point at the Embedding on JAX).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from matrix import check
+from matrix.check import CheckError, LayerCheck, compare
+from matrix.environments import get_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILDER = ROOT / "tests" / "data" / "check_models.py"
+ENVIRONMENTS = ("tensorflow-cpu", "jax-cpu", "torch-cpu")
+
+
+def value(name: str, shape: list[int], nan: int = 0, mask: list[int] | None = None
+          ) -> dict[str, Any]:
+    return {"name": name, "class_name": "Embedding", "kind": "value", "input_dtype": "int32",
+            "mask_in": False, "shape": [shape], "dtype": ["float32"], "nan_count": [nan],
+            "mask_shape": mask}
+
+
+def error(name: str, error_type: str) -> dict[str, Any]:
+    return {"name": name, "class_name": "Embedding", "kind": "error", "input_dtype": "int32",
+            "error_type": error_type, "message": "index out of range"}
+
+
+def test_the_first_disagreement_is_the_embedding_that_fills_nan() -> None:
+    later = {"name": "lstm", "class_name": "LSTM", "kind": "not_reached"}
+    observed = {
+        "tensorflow-cpu": {"layers": [error("embedding", "InvalidArgumentError"), later]},
+        "jax-cpu": {"layers": [value("embedding", [3, 5, 4], nan=4),
+                               {**value("lstm", [3, 3], nan=3), "class_name": "LSTM"}]},
+        "torch-cpu": {"layers": [error("embedding", "IndexError"), later]},
+    }
+    rows = compare(observed, {e: {} for e in observed})
+    first = next(r for r in rows if r.disagreements)
+    assert (first.name, first.class_name, first.input_dtype) == ("embedding", "Embedding",
+                                                                "int32")
+    assert first.disagreements == ["error: tensorflow-cpu InvalidArgumentError, jax-cpu value, "
+                                   "torch-cpu IndexError"]
+    assert first.observed["jax-cpu"] == "value [3, 5, 4] float32, 4 NaN"
+    assert "not reached on tensorflow-cpu, torch-cpu" in rows[1].disagreements[0]
+
+
+def test_values_within_the_dtype_tolerance_agree_and_past_it_differ() -> None:
+    observed = {e: {"layers": [value("embedding", [2, 2], mask=[2])]} for e in ENVIRONMENTS}
+    base = np.array([[0.5, -0.25], [1.0, 2.0]], dtype=np.float32)
+    mask = np.array([True, False])
+    close = {e: {"out|embedding|0": base + 5e-6, "mask|embedding": mask} for e in ENVIRONMENTS}
+    assert compare(observed, close)[0].disagreements == []
+    far = {**close, "torch-cpu": {"out|embedding|0": base + 1e-3, "mask|embedding": mask}}
+    (differ,) = compare(observed, far)[0].disagreements
+    assert differ.startswith("values: tensorflow-cpu and torch-cpu differ by 0.00099"), differ
+    assert differ.endswith("(tolerance 1e-05 for float32)"), differ
+    other_mask = {**close, "jax-cpu": {"out|embedding|0": base, "mask|embedding": ~mask}}
+    assert compare(observed, other_mask)[0].disagreements == [
+        "mask: jax-cpu differ from tensorflow-cpu"]
+    no_mask = {**close, "jax-cpu": {"out|embedding|0": base}}
+    assert compare(observed, no_mask)[0].disagreements == [
+        "mask: tensorflow-cpu a mask, jax-cpu no mask, torch-cpu a mask"]
+
+
+def test_shape_dtype_and_load_failures_are_disagreements() -> None:
+    observed: dict[str, dict[str, Any]] = {
+        "tensorflow-cpu": {"layers": [value("e", [3, 4])]},
+        "jax-cpu": {"layers": [{**value("e", [3, 4]), "dtype": ["float64"]}]},
+        "torch-cpu": {"load_error": "TypeError: cannot deserialize", "layers": []},
+    }
+    rows = compare(observed, {e: {} for e in observed})
+    assert rows[0].name == "(load)"
+    assert rows[0].observed["torch-cpu"] == "cannot load: TypeError: cannot deserialize"
+    assert rows[1].disagreements == ["dtype: tensorflow-cpu ['float32'], jax-cpu ['float64']"]
+
+
+def test_the_compatibility_rows_are_those_of_the_layer(tmp_path: Path) -> None:
+    compat = tmp_path / "compatibility.json"
+    cases = [{"id": "emb-int32-oor", "axes": {"subject": "layers.Embedding",
+                                              "input_dtype": "int32", "mask": "none"}},
+             {"id": "emb-int64-oor", "axes": {"subject": "layers.Embedding",
+                                              "input_dtype": "int64", "mask": "none"}},
+             {"id": "lstm", "axes": {"subject": "layers.LSTM", "input_dtype": "int32"}}]
+    results = [{"case": c["id"], "environment": "jax-cpu", "outcome": "xfailed",
+                "observed": {"kind": "value", "nan_count": 4}} for c in cases]
+    compat.write_text(json.dumps({"cases": cases, "results": results}), encoding="utf-8")
+    layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
+                       mask_in=False, observed={})
+    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)"]
+    masked = {"id": "emb-int32-masked", "axes": {"subject": "layers.Embedding",
+                                                 "input_dtype": "int32", "mask": "mask_zero"}}
+    compat.write_text(json.dumps({"cases": [*cases, masked], "results": [
+        *results, {**results[0], "case": "emb-int32-masked"}]}), encoding="utf-8")
+    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)",
+                                                    "emb-int32-masked: jax-cpu xfailed (4 NaN)"]
+    masked_layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
+                              mask_in=True, observed={})
+    assert check.explaining_rows(masked_layer, compat)[0].startswith("emb-int32-masked")
+
+
+def keras_file(path: Path, config: dict[str, Any]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    return path
+
+
+INPUT: dict[str, Any] = {
+    "module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+    "config": {"batch_shape": [None, 5], "dtype": "int32", "name": "ids"}}
+CUSTOM: dict[str, Any] = {
+    "module": None, "class_name": "Doubling", "registered_name": "mine>Doubling",
+    "config": {}}
+
+
+@pytest.mark.parametrize(("files", "extra", "words"), [
+    ({"m.npz": None}, [], "MODEL must be a .keras file"),
+    ({"m.keras": "not a zip"}, [], "not a .keras archive"),
+    ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 3), "int32")}}, [],
+     "has shape (2, 3); the model's input takes (None, 5)"),
+    ({"m.keras": [INPUT], "x.npz": {"other": np.zeros((2, 5), "int32")}}, [],
+     "one array per model input, named ['ids']"),
+    ({"m.keras": [INPUT, CUSTOM], "x.npz": {"ids": np.zeros((2, 5), "int32")}}, [],
+     "custom objects (mine>Doubling); pass --custom-objects"),
+    ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 5), "int32")}},
+     ["--environments", "jax-tpu"], "--environments"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, Any],
+        extra: list[str], words: str) -> None:
+    for name, content in files.items():
+        path = tmp_path / name
+        if isinstance(content, list):
+            keras_file(path, {"class_name": "Functional", "config": {"layers": content}})
+        elif isinstance(content, dict):
+            np.savez(path, **content)
+        elif isinstance(content, str):
+            path.write_text(content)
+    model = tmp_path / ("m.keras" if "m.keras" in files else "m.npz")
+    inputs = tmp_path / ("x.npz" if "x.npz" in files else "m.npz")
+    out = tmp_path / "out"
+    assert check.main([str(model), str(inputs), "--output", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert words in err, err
+    assert not out.exists()
+
+
+def test_a_matching_archive_passes_the_input_checks(tmp_path: Path) -> None:
+    config = {"class_name": "Functional", "config": {"layers": [INPUT]}}
+    assert check.model_inputs(config) == [("ids", [None, 5])]
+    check.check_inputs({"arr_0": np.zeros((7, 5), "int32")}, check.model_inputs(config))
+    with pytest.raises(CheckError, match=r"has shape \(7,\)"):
+        check.check_inputs({"ids": np.zeros((7,), "int32")}, check.model_inputs(config))
+
+
+# --- end to end: real models on the three CPU backends -------------------------------------
+
+def _interpreters() -> list[str]:
+    """`--python ENV=PATH` for each environment whose run virtualenv exists (else the check
+    installs `.nox/check-<environment>` from the pins file)."""
+    args = []
+    for env in ENVIRONMENTS:
+        python = ROOT / ".nox" / f"run-{env}" / "bin" / "python"
+        if python.exists():
+            args += ["--python", f"{env}={python}"]
+    return args
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("models")
+    python = check.python_for(get_environment("jax-cpu"), dict(
+        item.split("=", 1) for item in _interpreters()[1::2]))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([str(python), str(BUILDER), str(out)], env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def run_check(models: Path, out: Path, inputs: str, *extra: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "matrix.check", str(models / "text.keras"),
+         str(models / inputs), "--output", str(out), *_interpreters(), *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return dict(json.loads((out / "check-text.json").read_text(encoding="utf-8")))
+
+
+@pytest.mark.e2e
+def test_padded_text_classifier_agrees_on_every_backend(models: Path, tmp_path: Path) -> None:
+    report = run_check(models, tmp_path, "text.npz")
+    assert report["first_disagreement"] is None, report["summary"]
+    names = [layer["name"] for layer in report["layers"]]
+    assert names[0] == "embedding"
+    assert "lstm" in names
+    embedding = report["layers"][0]
+    for env in ENVIRONMENTS:
+        assert embedding["observed"][env] == "value [3, 5, 4] float32, mask [3, 5]"
+    assert {v["backend"] for v in report["versions"].values()} == {"tensorflow", "jax", "torch"}
+
+
+@pytest.mark.e2e
+def test_an_id_past_input_dim_points_at_the_embedding_on_jax(models: Path,
+                                                           tmp_path: Path) -> None:
+    report = run_check(models, tmp_path, "text_out_of_range.npz")
+    assert report["first_disagreement"] == "embedding"
+    first = report["layers"][0]
+    assert first["class_name"] == "Embedding"
+    assert first["observed"]["jax-cpu"].startswith("value [3, 5, 4] float32, 4 NaN")
+    assert first["observed"]["tensorflow-cpu"].startswith("raises InvalidArgumentError")
+    assert first["observed"]["torch-cpu"].startswith("raises IndexError")
+    html = (tmp_path / "check-text.html").read_text(encoding="utf-8")
+    assert "first disagreement: layer &#39;embedding&#39; (Embedding)" in html
