@@ -42,37 +42,22 @@ class NotApplicable(Exception):
     """The case has no meaning on this backend (e.g. a tf.RaggedTensor on JAX)."""
 
 
-#: How many more times the runner moves what survives a collection to the permanent
-#: generation (`gc.freeze`); see `_clear_session`.
-_FREEZES_LEFT = 3
-
-
 def _clear_session() -> None:
     """`keras.backend.clear_session()`, with a collection that costs milliseconds.
 
-    Keras's own call runs `gc.collect()`, which scans every object the backend's import
-    created: 160 ms a call with TensorFlow loaded (measured, Keras 3.15.1 on this project's
-    2-core machine), twice a case, 90 % of an eager case's time. Here Keras clears its state
-    without collecting (`free_memory=False`, Keras 3.7 and later; older releases collect
-    anyway), and the runner collects itself. Before the first few programs, when only what the
-    imports (and the first programs' lazy imports) created is alive, what survives is frozen
-    (`gc.freeze`): later collections skip it, and still free each program's cycles, so memory
-    stays flat over thousands of cases.
+    Keras's own call runs `gc.collect()`, which scans every object alive: 160 ms a call with
+    TensorFlow loaded (measured, Keras 3.15.1 on this project's 2-core machine), twice a
+    case, 90 % of an eager case's time; more once `torch.compile` has imported Inductor.
+    Here Keras clears its state without collecting (`free_memory=False`, Keras 3.7 and
+    later; older releases collect anyway) and the runner collects itself; what survives the
+    reset before a program is frozen (`gc.freeze`, see `fresh_keras_state`), so each
+    collection scans only what the programs created since.
     """
     try:
         keras.backend.clear_session(free_memory=False)
     except TypeError:  # a Keras without the argument collects on its own
         keras.backend.clear_session()
     gc.collect()
-
-
-def _freeze_survivors() -> None:
-    """Freezes what is alive between programs, for the first few programs (see above)."""
-    global _FREEZES_LEFT
-    if _FREEZES_LEFT > 0:
-        _FREEZES_LEFT -= 1
-        gc.collect()
-        gc.freeze()
 
 
 @contextlib.contextmanager
@@ -104,8 +89,11 @@ def fresh_keras_state() -> Iterator[None]:
 
             torch._dynamo.reset()
 
-    _freeze_survivors()
     reset()
+    # Whatever survives a full reset is long-lived (modules, Keras's and the framework's
+    # caches, imports a program triggered lazily): frozen, later collections skip it and still
+    # free every program's cycles, so memory stays flat over thousands of cases.
+    gc.freeze()
     try:
         yield
     finally:
