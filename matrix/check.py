@@ -5,19 +5,26 @@ runs `cases/check_model.py` in each environment's virtualenv (the `run` session'
 `.nox/run-<environment>`, when its install stamp is there; otherwise `.nox/check-<environment>`
 installed from the same pins file), which calls every layer of the model eagerly, in graph
 order, and records its output and mask. This module compares them across backends, with no
-NumPy reference: **backends agree within the dtype's tolerance** (`matrix.reference.TOLERANCES`,
-kind `recurrent`: float32 1e-5, float16 1e-2, ...; integer and bool outputs and masks exactly).
-A layer disagrees on `load` (the model loads on some backends only), `error` (raises on some,
-or with another error type), `shape`, `dtype`, `NaN` (another NaN count), `values` (max abs
-difference past the tolerance) or `mask`. The report (terminal, `check-<model>.md`,
+NumPy reference: **backends agree within the dtype's tolerance**, absolute plus relative:
+`|a - b| <= atol + rtol * max(|a|, |b|)` at every position, with `atol` from
+`matrix.reference.TOLERANCES`, kind `recurrent` (float32 1e-5, float16 1e-2, ...) and `rtol`
+from `RELATIVE_TOLERANCES` (float32 1e-5, float16 1e-2, bfloat16 3e-2, float64 1e-10);
+integer and bool outputs and masks exactly. A layer disagrees on `load` (the model loads on
+some backends only), `error` (raises on some, or with another error type), `shape`, `dtype`,
+`NaN` (another NaN count, or NaN in different places), `values` (past the tolerance) or
+`mask`. A model that loads on no backend is no disagreement: the report says so, with the
+reason they share. The report (terminal, `check-<model>.md`,
 `.html` and `.json` in the ignored `reports/local/check/`) names the first disagreeing layer,
 how each backend behaved there, and the rows of the compatibility table
 (`compatibility.json`: same layer class and input dtype, masked or not) that may explain it.
 
 Bad input is refused before any backend runs, in one line with exit status 2: a file that is
-not a `.keras` archive, inputs that do not match the model's inputs (names, count, rank or
-fixed dimensions), a model holding custom objects without `--custom-objects module.py`, an
-unknown environment.
+not a `.keras` archive, inputs that are not an `.npz` or do not match the outer model's inputs
+(names, count, rank or fixed dimensions), a model holding custom objects without
+`--custom-objects module.py`, a custom-objects file that raises on import (imported once in
+the first environment's interpreter), an unknown environment, fewer than two distinct
+environments. Exit status otherwise: 0 the backends agree, 1 they disagree, 3 the model loads
+on no backend.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -102,16 +110,36 @@ def read_config(model: Path) -> dict[str, Any]:
                          f"with model.save('model.keras'). Received: {model}") from None
 
 
+def _input_layer(item: Any) -> tuple[str, list[int | None]] | None:
+    if not isinstance(item, dict) or item.get("class_name") != "InputLayer" \
+            or not isinstance(item.get("config"), dict):
+        return None
+    cfg = item["config"]
+    shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
+    return (str(cfg.get("name")), shape) if isinstance(shape, list) else None
+
+
 def model_inputs(config: Mapping[str, Any]) -> list[tuple[str, list[int | None]]]:
-    """(name, batch shape) of each `InputLayer` in the saved config, in file order."""
-    found = []
-    for item in _walk(config):
-        if item.get("class_name") == "InputLayer" and isinstance(item.get("config"), dict):
-            cfg = item["config"]
-            shape = cfg.get("batch_shape") or cfg.get("batch_input_shape")
-            if isinstance(shape, list):
-                found.append((str(cfg.get("name")), shape))
-    return found
+    """(name, batch shape) of each input of the outer model, in the model's order.
+
+    A functional model's inputs are its `config["input_layers"]` (`["ids", 0, 0]`, or a list
+    of those), looked up among its own top-level layers; a Sequential's is its top-level
+    `InputLayer`. A model nested inside it keeps its own `InputLayer`, which is not an input
+    of the outer model and is never counted.
+    """
+    inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+    assert isinstance(inner, dict)
+    layers = inner.get("layers") if isinstance(inner.get("layers"), list) else []
+    assert isinstance(layers, list)
+    top = [found for found in map(_input_layer, layers) if found is not None]
+    declared = inner.get("input_layers")
+    if not isinstance(declared, list):
+        return top[:1] if config.get("class_name") == "Sequential" else top
+    if declared and isinstance(declared[0], str):  # one input: ["ids", 0, 0]
+        declared = [declared]
+    by_name = dict(top)
+    return [(str(d[0]), by_name[str(d[0])]) for d in declared
+            if isinstance(d, list) and d and str(d[0]) in by_name]
 
 
 def custom_classes(config: Mapping[str, Any]) -> list[str]:
@@ -120,8 +148,10 @@ def custom_classes(config: Mapping[str, Any]) -> list[str]:
     for item in _walk(config):
         # Keras's own objects are saved with their module (`keras.layers`); a user's class
         # with none, or its own, and a registered name such as `my_package>MyLayer`.
+        # A module merely named like Keras (`keras_custom_layers`) is the user's.
         module = str(item.get("module") or "")
-        if "class_name" in item and "registered_name" in item and not module.startswith("keras"):
+        own = module == "keras" or module.startswith("keras.")
+        if "class_name" in item and "registered_name" in item and not own:
             names.append(str(item.get("registered_name") or item["class_name"]))
     return sorted(set(names))
 
@@ -154,10 +184,25 @@ def check_inputs(arrays: Mapping[str, np.ndarray[Any, Any]],
 
 
 def load_inputs(path: Path) -> dict[str, np.ndarray[Any, Any]]:
+    """The arrays of an `.npz` file, by name.
+
+    Raises:
+        CheckError: no such file, a `.npy` (one bare array), or not a NumPy file at all.
+    """
+    if not path.is_file():
+        raise CheckError(f"INPUTS: no such file; pass an .npz file (np.savez(path, "
+                         f"name=array)). Received: {path}")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("a .npy array, not an .npz archive")
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckError(f"INPUTS must be an .npz file (np.savez(path, name=array)): {exc}. "
+                         f"Received: {path}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise CheckError("INPUTS must be an .npz file with one array per model input "
+                         "(np.savez(path, name=array)), not a single .npy array. "
+                         f"Received: {path}")
+    try:
+        with data:
             return {k: data[k] for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise CheckError(f"INPUTS must be an .npz file (np.savez(path, name=array)): {exc}. "
@@ -212,8 +257,62 @@ def _words(record: Mapping[str, Any] | None) -> str:
     return f"value {shapes}" + (f", {nan} NaN" if nan else "") + mask
 
 
+#: Relative tolerances, by dtype, for `values_agree`: a large activation (1000.0) differs
+#: between backends by float32 rounding (one unit in the last place there is 6e-5), which no
+#: absolute tolerance alone allows. A few tens of units in the last place, as the absolute
+#: `TOLERANCES["recurrent"]` allows for values near 1: float32 eps 1.2e-7, float16 eps 9.8e-4,
+#: bfloat16 eps 7.8e-3; float64 stays tight (a float64 output computed in float32 is caught).
+RELATIVE_TOLERANCES: dict[str, float] = {"float16": 1e-2, "bfloat16": 3e-2, "float32": 1e-5,
+                                         "float64": 1e-10}
+
+
 def _tolerance(dtype: str) -> float:
     return TOLERANCES["recurrent"].get(dtype, 0.0)
+
+
+def tolerances(dtype: str) -> tuple[float, float]:
+    """(atol, rtol) for a Keras dtype name; (0, 0), exact, for integers, bools and others."""
+    return _tolerance(dtype), RELATIVE_TOLERANCES.get(dtype, 0.0)
+
+
+def values_agree(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any], dtype: str
+                 ) -> np.ndarray[Any, Any]:
+    """Where two outputs of the same shape agree: `|a - b| <= atol + rtol * max(|a|, |b|)`.
+
+    Args:
+        a, b: one output of one layer on two backends, same shape, a float or complex dtype.
+        dtype: the Keras dtype name they were produced in (`tolerances`).
+
+    Returns:
+        A bool array of that shape; a position NaN on both counts as agreeing, a position NaN
+        on one only does not (`_value_diffs` names those first), and infinities agree only
+        with the same infinity.
+    """
+    atol, rtol = tolerances(dtype)
+    a64, b64 = a.astype(np.complex128 if a.dtype.kind == "c" else np.float64), \
+        b.astype(np.complex128 if b.dtype.kind == "c" else np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        close = np.abs(a64 - b64) <= atol + rtol * np.maximum(np.abs(a64), np.abs(b64))
+    return np.asarray(close | (a64 == b64) | (np.isnan(a64) & np.isnan(b64)))
+
+
+def load_text(observed: Mapping[str, Mapping[str, Any]]) -> str:
+    """`load: the model loads on jax-cpu only`, or, where it loads nowhere, `load: the model
+    loads on no backend: <the reason>` (the one reason they share, else each one's)."""
+    loaded = [e for e, o in observed.items() if not o.get("load_error")]
+    if loaded:
+        return "load: the model loads on " + ", ".join(loaded) + " only"
+    reasons = {str(o["load_error"]) for o in observed.values()}
+    if len(reasons) == 1:
+        return f"load: the model loads on no backend: {reasons.pop()}"
+    return "load: the model loads on no backend: " + "; ".join(
+        f"{e}: {o['load_error']}" for e, o in observed.items())
+
+
+def loads_nowhere(rows: Sequence[LayerCheck]) -> bool:
+    """Whether the model loaded on no backend (nothing was compared)."""
+    return bool(rows) and rows[0].class_name == "load_model" and \
+        rows[0].disagreements[0].startswith("load: the model loads on no backend")
 
 
 def compare(observed: Mapping[str, Mapping[str, Any]],
@@ -231,7 +330,7 @@ def compare(observed: Mapping[str, Mapping[str, Any]],
             name="(load)", class_name="load_model", input_dtype=None, mask_in=False,
             observed={e: (f"cannot load: {o['load_error']}" if o.get("load_error")
                           else "loads") for e, o in observed.items()},
-            disagreements=["load: the model loads on " + (", ".join(loaded) or "no backend")]))
+            disagreements=[load_text(observed)]))
     if not loaded:
         return rows
     names = list(dict.fromkeys(r["name"] for e in loaded for r in observed[e]["layers"]))
@@ -282,15 +381,22 @@ def _value_diffs(name: str, reached: Mapping[str, Mapping[str, Any]],
             a, b = values[base].get(key), values[other].get(key)
             if a is None or b is None:
                 continue
-            if a.dtype.kind in "fc":
-                both_nan = np.isnan(a) & np.isnan(b)
-                error = np.where(both_nan, 0.0, np.abs(a.astype(np.float64) - b))
-                worst = float(np.nanmax(error)) if error.size else 0.0
-            else:
-                worst = 0.0 if np.array_equal(a, b) else float("inf")
-            if worst > _tolerance(dtype):
-                diffs.append(f"values: {base} and {other} differ by {worst:.3g} "
-                             f"(tolerance {_tolerance(dtype):g} for {dtype})")
+            if a.dtype.kind in "fc" and a.shape == b.shape:
+                lone_nan = np.isnan(a) != np.isnan(b)
+                if lone_nan.any():
+                    diffs.append(f"NaN: {base} and {other} have NaN in different places "
+                                 f"({int(lone_nan.sum())} of {a.size} positions NaN on one "
+                                 "only)")
+                outside = ~values_agree(a, b, dtype) & ~lone_nan
+                if outside.any():
+                    wide = np.complex128 if a.dtype.kind == "c" else np.float64
+                    with np.errstate(invalid="ignore", over="ignore"):
+                        worst = float(np.abs(np.subtract(a, b, dtype=wide))[outside].max())
+                    atol, rtol = tolerances(dtype)
+                    diffs.append(f"values: {base} and {other} differ by {worst:.3g} "
+                                 f"(tolerance {atol:g} + {rtol:g} * |value| for {dtype})")
+            elif not np.array_equal(a, b):
+                diffs.append(f"values: {base} and {other} differ (exactly compared: {dtype})")
     masks = {e: values[e].get(f"mask|{name}") for e in envs}
     present = {e: m is not None for e, m in masks.items()}
     if len(set(present.values())) > 1:
@@ -336,6 +442,9 @@ def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
 # --- reports -----------------------------------------------------------------------------
 
 def summary(rows: Sequence[LayerCheck]) -> str:
+    """One line: the backends agree, the first disagreement, or the model loads nowhere."""
+    if loads_nowhere(rows):
+        return rows[0].disagreements[0].removeprefix("load: ") + " (nothing to compare)"
     first = next((r for r in rows if r.disagreements), None)
     if first is None:
         return f"the backends agree on every layer ({len(rows)} layers)"
@@ -344,11 +453,13 @@ def summary(rows: Sequence[LayerCheck]) -> str:
 
 
 def render_markdown(model: str, rows: Sequence[LayerCheck], envs: Sequence[str],
-                    explain: Sequence[str]) -> str:
+                    explain: Sequence[str], terminal: bool = False) -> str:
+    """The Markdown report; `terminal`: as printed, with `<` left as is (no `&lt;`)."""
     from tabulate import tabulate
 
     def cell(text: str) -> str:
-        return text.replace("|", "/").replace("<", "&lt;").replace("\n", " ")
+        text = text.replace("|", "/").replace("\n", " ")
+        return text if terminal else text.replace("<", "&lt;")
 
     table = tabulate([[cell(r.name), r.class_name, *[cell(r.observed.get(e, "")) for e in envs],
                        cell("; ".join(r.disagreements)) or "agree"] for r in rows],
@@ -407,15 +518,22 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def plan(args: argparse.Namespace) -> tuple[list[Environment], dict[str, str]]:
-    """Checks every input before a backend runs.
+    """Checks every input before a backend runs (the custom objects are imported in
+    `check_custom_objects`, once an interpreter is known).
 
     Raises:
         CheckError: see the module docstring.
     """
     try:
-        environments = [get_environment(e) for e in args.environments]
+        environments = [get_environment(e) for e in dict.fromkeys(args.environments)]
     except KeyError as exc:
         raise CheckError(f"--environments: {exc.args[0]}") from None
+    if len(environments) < 2:
+        raise CheckError("--environments must name two or more distinct environments (one "
+                         "backend compared with itself cannot disagree). Received: "
+                         f"{' '.join(args.environments)}")
+    if not args.model.exists():
+        raise CheckError(f"MODEL: no such file. Received: {args.model}")
     config = read_config(args.model)
     custom = custom_classes(config)
     if custom and args.custom_objects is None:
@@ -429,15 +547,51 @@ def plan(args: argparse.Namespace) -> tuple[list[Environment], dict[str, str]]:
     return environments, given
 
 
+def check_custom_objects(python: Path, environment: Environment, module: Path) -> None:
+    """Imports the `--custom-objects` file once, in one environment's interpreter (it
+    usually imports Keras, which this session's interpreter may lack).
+
+    Raises:
+        CheckError: it raises on import; the message names the file and the exception.
+    """
+    script = "import sys; from cases.check_model import _custom_objects; " \
+             "_custom_objects(sys.argv[1])"
+    env = {**os.environ, **environment.variables(), "PYTHONPATH": str(ROOT)}
+    try:
+        done = subprocess.run([str(python), "-c", script, str(module.resolve())], cwd=ROOT,
+                              env=env, capture_output=True, text=True,
+                              timeout=WORKER_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise CheckError(f"--custom-objects {module}: importing it ran past "
+                         f"{WORKER_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        raise CheckError(f"--custom-objects {module} raises on import ({environment.id}): "
+                         f"{(lines or ['no output'])[-1].strip()[:300]}; fix the file")
+
+
+#: Exit statuses of `main`: the backends agree, disagree, bad input (one line, nothing run),
+#: the model loads on no backend (nothing compared; the report says why).
+AGREE, DISAGREE, BAD_INPUT, LOADS_NOWHERE = 0, 1, 2, 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.check MODEL.keras INPUTS.npz [...]`; exit 2 on bad input."""
+    """`python -m matrix.check MODEL.keras INPUTS.npz [...]`.
+
+    Returns:
+        0 the backends agree on every layer, 1 they disagree somewhere, 2 bad input (one
+        line on stderr, no backend run, nothing written), 3 the model loads on no backend.
+    """
     args = _arguments(argv)
     try:
         environments, given = plan(args)
         pythons = {e.id: python_for(e, given) for e in environments}
+        if args.custom_objects is not None:
+            check_custom_objects(pythons[environments[0].id], environments[0],
+                                 args.custom_objects)
     except (CheckError, BisectError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     stem = args.model.stem
     work = args.output / f".work-{stem}"
     observed: dict[str, dict[str, Any]] = {}
@@ -452,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                               out, args.custom_objects)
         npz = out / "values.npz"
         values[environment.id] = dict(np.load(npz)) if npz.exists() else {}
+    shutil.rmtree(work, ignore_errors=True)  # read: the report is what stays
     rows = compare(observed, values)
     compat = args.compatibility or next(
         (p for p in (ROOT / "reports" / "local" / "compatibility.json",
@@ -459,11 +614,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((r for r in rows if r.disagreements), None)
     explain = explaining_rows(first, compat) if first else []
     envs = [e.id for e in environments]
-    markdown = render_markdown(args.model.name, rows, envs, explain)
-    print(markdown)
+    print(render_markdown(args.model.name, rows, envs, explain, terminal=True))
     args.output.mkdir(parents=True, exist_ok=True)
     base = args.output / f"check-{stem}"
-    Path(f"{base}.md").write_text(markdown, encoding="utf-8")
+    Path(f"{base}.md").write_text(render_markdown(args.model.name, rows, envs, explain),
+                                  encoding="utf-8")
     Path(f"{base}.html").write_text(render_html(args.model.name, rows, envs, explain),
                                     encoding="utf-8")
     Path(f"{base}.json").write_text(json.dumps({
@@ -473,7 +628,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "versions": {e: {"keras": o.get("keras"), "backend": o.get("backend")}
                      for e, o in observed.items()}}, indent=1), encoding="utf-8")
     print(f"wrote {base}.md, .html, .json", file=sys.stderr)
-    return 0
+    if loads_nowhere(rows):
+        return LOADS_NOWHERE
+    return DISAGREE if first else AGREE
 
 
 if __name__ == "__main__":

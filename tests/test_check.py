@@ -65,13 +65,50 @@ def test_values_within_the_dtype_tolerance_agree_and_past_it_differ() -> None:
     far = {**close, "torch-cpu": {"out|embedding|0": base + 1e-3, "mask|embedding": mask}}
     (differ,) = compare(observed, far)[0].disagreements
     assert differ.startswith("values: tensorflow-cpu and torch-cpu differ by 0.00099"), differ
-    assert differ.endswith("(tolerance 1e-05 for float32)"), differ
+    assert differ.endswith("(tolerance 1e-05 + 1e-05 * |value| for float32)"), differ
     other_mask = {**close, "jax-cpu": {"out|embedding|0": base, "mask|embedding": ~mask}}
     assert compare(observed, other_mask)[0].disagreements == [
         "mask: jax-cpu differ from tensorflow-cpu"]
     no_mask = {**close, "jax-cpu": {"out|embedding|0": base}}
     assert compare(observed, no_mask)[0].disagreements == [
         "mask: tensorflow-cpu a mask, jax-cpu no mask, torch-cpu a mask"]
+
+
+def float_layer(name: str, dtype: str = "float32", nan: int = 0) -> dict[str, Any]:
+    return {**value(name, [2], nan=nan), "class_name": "Dense", "dtype": [dtype]}
+
+
+def test_nan_in_different_places_is_a_disagreement() -> None:
+    # One NaN each, so the NaN counts agree; before, every difference was hidden by nanmax.
+    observed = {e: {"layers": [float_layer("d", nan=1)]} for e in ("tensorflow-cpu", "jax-cpu")}
+    values = {"tensorflow-cpu": {"out|d|0": np.array([np.nan, 1.0], "float32")},
+              "jax-cpu": {"out|d|0": np.array([5.0, np.nan], "float32")}}
+    (nan,) = compare(observed, values)[0].disagreements
+    assert nan.startswith("NaN: tensorflow-cpu and jax-cpu have NaN in different places"), nan
+    same_place = {"tensorflow-cpu": {"out|d|0": np.array([np.nan, 1.0], "float32")},
+                  "jax-cpu": {"out|d|0": np.array([np.nan, 1.0], "float32")}}
+    assert compare(observed, same_place)[0].disagreements == []
+    values_too = {**same_place, "jax-cpu": {"out|d|0": np.array([np.nan, 2.0], "float32")}}
+    (differ,) = compare(observed, values_too)[0].disagreements
+    assert differ.startswith("values: tensorflow-cpu and jax-cpu differ by 1 "), differ
+
+
+@pytest.mark.parametrize(("dtype", "a", "b", "agree"), [
+    ("float32", 1000.0, float(np.nextafter(np.float32(1000.0), np.float32(2000.0))), True),
+    ("float32", 1000.0, 1000.1, False),
+    ("float32", 1.0, 1.0 + 5e-6, True),
+    ("float64", 1e6, float(np.nextafter(1e6, 2e6)), True),
+    ("float64", 1e6, 1e6 + 1e-3, False),
+    ("float16", 1000.0, 1001.0, True),
+    ("int32", 1000, 1001, False),
+])
+def test_tolerance_is_absolute_plus_relative(dtype: str, a: float, b: float,
+                                             agree: bool) -> None:
+    observed = {e: {"layers": [float_layer("d", dtype)]} for e in ("jax-cpu", "torch-cpu")}
+    np_dtype = "float32" if dtype == "bfloat16" else dtype
+    values = {"jax-cpu": {"out|d|0": np.array([a, 1.0], np_dtype)},
+              "torch-cpu": {"out|d|0": np.array([b, 1.0], np_dtype)}}
+    assert (compare(observed, values)[0].disagreements == []) is agree
 
 
 def test_shape_dtype_and_load_failures_are_disagreements() -> None:
@@ -84,6 +121,17 @@ def test_shape_dtype_and_load_failures_are_disagreements() -> None:
     assert rows[0].name == "(load)"
     assert rows[0].observed["torch-cpu"] == "cannot load: TypeError: cannot deserialize"
     assert rows[1].disagreements == ["dtype: tensorflow-cpu ['float32'], jax-cpu ['float64']"]
+    assert rows[0].disagreements == ["load: the model loads on tensorflow-cpu, jax-cpu only"]
+    assert not check.loads_nowhere(rows)
+
+
+def test_a_model_that_loads_nowhere_is_no_disagreement() -> None:
+    reason = "the check crashed (exit 1): ValueError: harness bug"
+    observed = {e: {"load_error": reason, "layers": []} for e in ENVIRONMENTS}
+    rows = compare(observed, {e: {} for e in observed})
+    assert check.loads_nowhere(rows)
+    assert check.summary(rows) == f"the model loads on no backend: {reason} (nothing to compare)"
+    assert "disagree" not in check.summary(rows)
 
 
 def test_the_compatibility_rows_are_those_of_the_layer(tmp_path: Path) -> None:
@@ -125,7 +173,7 @@ CUSTOM: dict[str, Any] = {
 
 
 @pytest.mark.parametrize(("files", "extra", "words"), [
-    ({"m.npz": None}, [], "MODEL must be a .keras file"),
+    ({"m.npz": "not a model"}, [], "MODEL must be a .keras file"),
     ({"m.keras": "not a zip"}, [], "not a .keras archive"),
     ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 3), "int32")}}, [],
      "has shape (2, 3); the model's input takes (None, 5)"),
@@ -135,26 +183,110 @@ CUSTOM: dict[str, Any] = {
      "custom objects (mine>Doubling); pass --custom-objects"),
     ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 5), "int32")}},
      ["--environments", "jax-tpu"], "--environments"),
+    ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 5), "int32")}},
+     ["--environments", "jax-cpu"], "two or more distinct environments"),
+    ({"m.keras": [INPUT], "x.npz": {"ids": np.zeros((2, 5), "int32")}},
+     ["--environments", "jax-cpu", "jax-cpu"], "two or more distinct environments"),
+    ({"x.npz": {"ids": np.zeros((2, 5), "int32")}}, [], "MODEL: no such file"),
+    ({"m.keras": [INPUT], "x.npy": np.zeros((2, 5), "int32")}, [],
+     "INPUTS must be an .npz file with one array per model input"),
+    ({"m.keras": [INPUT]}, [], "INPUTS: no such file"),
+    ({"m.keras": [INPUT, {**CUSTOM, "module": "keras_custom_layers",
+                          "registered_name": "Plain"}],
+      "x.npz": {"ids": np.zeros((2, 5), "int32")}}, [], "custom objects (Plain)"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], files: dict[str, Any],
         extra: list[str], words: str) -> None:
     for name, content in files.items():
         path = tmp_path / name
-        if isinstance(content, list):
+        if isinstance(content, np.ndarray):
+            np.save(path, content)
+        elif isinstance(content, list):
             keras_file(path, {"class_name": "Functional", "config": {"layers": content}})
         elif isinstance(content, dict):
             np.savez(path, **content)
         elif isinstance(content, str):
             path.write_text(content)
-    model = tmp_path / ("m.keras" if "m.keras" in files else "m.npz")
-    inputs = tmp_path / ("x.npz" if "x.npz" in files else "m.npz")
+    model = tmp_path / ("m.keras" if "m.keras" in files or "x.npz" in files else "m.npz")
+    inputs = tmp_path / next((n for n in ("x.npz", "x.npy") if n in files), "x.npz")
     out = tmp_path / "out"
     assert check.main([str(model), str(inputs), "--output", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
     assert words in err, err
     assert not out.exists()
+
+
+def test_custom_objects_that_raise_on_import_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "layers": [INPUT, CUSTOM]}})
+    np.savez(tmp_path / "x.npz", ids=np.zeros((2, 5), "int32"))
+    bad = tmp_path / "bad_co.py"
+    bad.write_text('raise RuntimeError("boom on import")\n', encoding="utf-8")
+    out = tmp_path / "out"
+    python = [a for e in ("jax-cpu", "torch-cpu") for a in ("--python", f"{e}={sys.executable}")]
+    status = check.main([str(model), str(tmp_path / "x.npz"), "--output", str(out),
+                         "--environments", "jax-cpu", "torch-cpu", "--custom-objects", str(bad),
+                         *python])
+    err = capsys.readouterr().err.strip()
+    assert status == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert f"--custom-objects {bad} raises on import" in err, err
+    assert "RuntimeError: boom on import" in err, err
+    assert not out.exists()
+
+
+def test_a_nested_model_has_the_inputs_of_the_outer_model_only() -> None:
+    functional = "keras.src.models.functional"
+    inner: dict[str, Any] = {
+        "module": functional, "class_name": "Functional", "registered_name": "Functional",
+        "config": {"name": "inner", "input_layers": ["inner_in", 0, 0], "layers": [
+            {**INPUT, "config": {**INPUT["config"], "name": "inner_in",
+                                 "batch_shape": [None, 4]}}]}}
+    config: dict[str, Any] = {
+        "class_name": "Functional", "module": functional,
+        "config": {"name": "outer", "input_layers": ["ids", 0, 0], "layers": [INPUT, inner]}}
+    assert check.model_inputs(config) == [("ids", [None, 5])]
+    two = {**config, "config": {**config["config"], "input_layers": [["ids", 0, 0],
+                                                                      ["ids", 0, 0]]}}
+    assert check.model_inputs(two) == [("ids", [None, 5]), ("ids", [None, 5])]
+    sequential = {"class_name": "Sequential", "module": "keras",
+                  "config": {"name": "s", "layers": [INPUT, inner]}}
+    assert check.model_inputs(sequential) == [("ids", [None, 5])]
+    assert check.custom_classes(config) == []
+
+
+def test_exit_status_and_terminal_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """0 agree, 1 disagree, 3 loads nowhere; the terminal shows `<`, the .md `&lt;`; the
+    work folder is removed. The worker is replaced by recorded observations."""
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "input_layers": ["ids", 0, 0], "layers": [INPUT]}})
+    np.savez(tmp_path / "x.npz", ids=np.zeros((2, 5), "int32"))
+    outcome: dict[str, dict[str, Any]] = {}
+
+    def worker(python: Path, environment: Any, *args: Any) -> dict[str, Any]:
+        return outcome[environment.id]
+
+    monkeypatch.setattr(check, "run_worker", worker)
+    args = [str(model), str(tmp_path / "x.npz"), "--output", str(tmp_path / "out"),
+            "--environments", "jax-cpu", "torch-cpu",
+            *[a for e in ("jax-cpu", "torch-cpu") for a in ("--python", f"{e}=python")]]
+    outcome.update({e: {"layers": [value("e", [2, 5])]} for e in ("jax-cpu", "torch-cpu")})
+    assert check.main(args) == 0
+    outcome["torch-cpu"] = {"layers": [error("e", "TypeError")]}
+    outcome["torch-cpu"]["layers"][0]["message"] = "<class 'int'> is not allowed"
+    assert check.main(args) == 1
+    printed = capsys.readouterr().out
+    assert "raises TypeError: <class 'int'>" in printed
+    assert "&lt;class" in (tmp_path / "out" / "check-m.md").read_text(encoding="utf-8")
+    outcome.update({e: {"load_error": "ValueError: no", "layers": []} for e in outcome})
+    assert check.main(args) == 3
+    assert "the model loads on no backend: ValueError: no" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "check-m.html", "check-m.json", "check-m.md"]
 
 
 def test_a_matching_archive_passes_the_input_checks(tmp_path: Path) -> None:
@@ -190,12 +322,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run_check(models: Path, out: Path, inputs: str, *extra: str) -> dict[str, Any]:
+def run_check(models: Path, out: Path, inputs: str, *extra: str, status: int = 0
+              ) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "matrix.check", str(models / "text.keras"),
          str(models / inputs), "--output", str(out), *_interpreters(), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == status, done.stdout[-3000:] + done.stderr[-3000:]
     return dict(json.loads((out / "check-text.json").read_text(encoding="utf-8")))
 
 
@@ -215,7 +348,7 @@ def test_padded_text_classifier_agrees_on_every_backend(models: Path, tmp_path: 
 @pytest.mark.e2e
 def test_an_id_past_input_dim_points_at_the_embedding_on_jax(models: Path,
                                                            tmp_path: Path) -> None:
-    report = run_check(models, tmp_path, "text_out_of_range.npz")
+    report = run_check(models, tmp_path, "text_out_of_range.npz", status=1)
     assert report["first_disagreement"] == "embedding"
     first = report["layers"][0]
     assert first["class_name"] == "Embedding"
