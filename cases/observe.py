@@ -60,8 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print({"not_run": f"the harness failed on Keras {keras.version()}: "
                            f"{type(exc).__name__}: {exc}"})
         return 0
+    verdict = judge(want, observation)
+    if verdict.status == "harness_error":  # a HarnessError observation: not Keras's answer
+        _print({"not_run": f"the harness failed on Keras {keras.version()}: "
+                           f"{observation.message or verdict.detail or ''}"})
+        return 0
     _print({"keras": keras.version(), "observation": dataclasses.asdict(observation),
-            "verdict": dataclasses.asdict(judge(want, observation))})
+            "verdict": dataclasses.asdict(verdict)})
     return 0
 
 

@@ -7,17 +7,25 @@ it tries is installed into one cached virtualenv per environment (`.nox/bisect-<
 ignored by git) with the environment's backend pinned as in `matrix/axes.toml`, and the case
 runs there through the matrix's own program and judge (`cases/observe.py`, which calls
 `cases.runner.observe` and `cases.expect.judge`), so each observation is the one a `run` would
-record. A release that pip cannot install beside the pinned backend, or in which Keras cannot
-be imported, is `not_run` with pip's (or Python's) last error line, and the search goes around
-it.
+record. A release that pip cannot install beside the pinned backend, in which Keras cannot
+be imported, in which the harness itself fails (a `HarnessError` observation, verdict
+`harness_error`: the harness broke, not Keras), whose result line is malformed, or where
+another Keras than the release asked for ran, is `not_run` with the reason, and the search
+goes around it. Only CPU environments are bisected (a GPU environment is refused: nothing
+here checks that its device is visible).
 
 What counts as a change is the cell's **signature** (`signature`): the verdict's status and
 cause, and the observation's kind, error type, shape, dtype and NaN count. Error messages and
 the exact max abs error are not compared (their wording and last digits move between releases
-without the behaviour changing). The search finds one release R where the signature differs
-from the one at `--from` while the newest release before R that ran still had it; when the
-behaviour changed more than once in the range, R is one of those changes, not necessarily the
-first: narrow the range to find the others.
+without the behaviour changing). The search binary-searches "differs from the signature at
+`--from`": it finds a release R whose signature differs from the start's while the newest
+release before R that ran still had it. When the change is monotone (once changed, the cell
+stays changed up to `--to`), R is the first release whose observation differs from the first
+one; otherwise R is one such boundary, not necessarily the first: narrow the range to find
+the others. When both ends give the same signature, nothing is searched: a change that
+reverted inside the range (A -> B -> A) is not looked for. Where releases between the last
+unchanged one and R did not run, the change lies somewhere from the first of those to R
+(`not_run_between`).
 
 The result is written as `<case>.json` (the `Bisection` schema below, validated on read by
 `load_bisection`) to the ignored `reports/local/bisect/` by default, so a local bisect never
@@ -25,8 +33,10 @@ dirties the git tree; `nox -s publish-local` copies these files to the committed
 `reports/bisect/`, and the report of a folder of run files reads the bisect files beside it
 (`<runs>/../bisect`): the HTML detail of the case then says "changed in Keras X.Y.Z (was: ...)".
 
-Bad input (an unknown case id or environment, a range holding no release, a package index that
-cannot be read) is one line on stderr naming what to change, exit status 2, and nothing written.
+Bad input (an unknown case id or environment, a GPU environment, a malformed, empty or
+reversed range, a range holding fewer than two releases, an `--output` that cannot be a
+directory, a package index that cannot be read) is one line on stderr naming what to change,
+exit status 2, checked before anything is installed, and nothing written.
 This module never imports Keras (the search logic, `search`, runs against any function that
 tries a release).
 """
@@ -48,7 +58,7 @@ from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from matrix.environments import Environment, get_environment
@@ -83,11 +93,12 @@ class Trial:
     Attributes:
         keras: the release, e.g. `3.9.0`.
         status: `ran` (the case ran: `observation` and `verdict` hold what the matrix would
-            record), or `not_run` (pip could not install it beside the pinned backend, or Keras
-            could not be imported: `reason` says why).
+            record), or `not_run` (pip could not install it beside the pinned backend, Keras
+            could not be imported, the harness failed, the result line was malformed, or
+            another Keras ran: `reason` says why).
         observation: what the case's program did (`matrix.results.Observation`).
         verdict: the raw verdict against the NumPy reference.
-        reason: for `not_run`, pip's or Python's last error line.
+        reason: for `not_run`, pip's or Python's last error line, or the harness's.
     """
 
     keras: str
@@ -113,6 +124,11 @@ class Bisection:
             of the range; None when no release tried differs (or none ran).
         last_unchanged: the newest release before `first_changed` that ran (its signature
             is the one of the start of the range); None when `first_changed` is None.
+        not_run_between: the releases strictly between `last_unchanged` and
+            `first_changed` (all tried, none ran): when not empty, the change happened in
+            one of them or in `first_changed`, not necessarily in `first_changed`. Empty
+            otherwise. (Added with a default: files written before it read as empty, and
+            `load_bisection` refuses a file whose trials say otherwise.)
         generated_at: when the bisect ended (UTC, ISO 8601).
         generator: the command that writes this file.
     """
@@ -128,6 +144,7 @@ class Bisection:
     generated_at: str
     generator: str = "nox -s bisect"
     catalogs: list[str] = field(default_factory=list)
+    not_run_between: list[str] = field(default_factory=list)
 
 
 BISECTION_ADAPTER: TypeAdapter[Bisection] = TypeAdapter(Bisection)
@@ -192,6 +209,15 @@ def search(releases: Sequence[str], try_release: Callable[[str], Trial]
     return releases[high], releases[low], ordered()
 
 
+def not_run_between(trials: Sequence[Trial], last_unchanged: str | None,
+                    first_changed: str | None) -> list[str]:
+    """The releases tried strictly between the two bounds of a change that did not run."""
+    if last_unchanged is None or first_changed is None:
+        return []
+    low, high = Version(last_unchanged), Version(first_changed)
+    return [t.keras for t in trials if t.status == "not_run" and low < Version(t.keras) < high]
+
+
 # --- releases, virtualenvs, trials -------------------------------------------------------
 
 def _last_error(text: str) -> str:
@@ -227,6 +253,30 @@ def index_releases(python: str = sys.executable, package: str = "keras") -> list
                           f"({exc}); use pip 24 or newer") from exc
 
 
+def parse_bounds(start: str | None, end: str | None) -> tuple[Version, Version | None]:
+    """`--from` and `--to` as versions (default 3.0.0, the first Keras 3, and the newest).
+
+    Raises:
+        BisectError: a bound is empty or not a version, or `--from` is newer than `--to`.
+    """
+    bounds = []
+    for name, text, default in (("--from", start, "3.0.0"), ("--to", end, None)):
+        if text is not None and not text.strip():
+            raise BisectError(f"{name} must be a release such as 3.6.0, not empty. "
+                              f"Received: {name}={text!r}")
+        try:
+            bounds.append(Version(text) if text else Version(default) if default else None)
+        except InvalidVersion:
+            raise BisectError(f"{name} must be a release such as 3.6.0. "
+                              f"Received: {name}={text!r}") from None
+    low, high = bounds
+    assert low is not None
+    if high is not None and low > high:
+        raise BisectError(f"the bounds are reversed: --from {low} is newer than --to {high}; "
+                          "swap them")
+    return low, high
+
+
 def releases_in(available: Sequence[Version], start: str | None, end: str | None
                 ) -> list[str]:
     """The releases from `start` to `end` (both included), oldest first.
@@ -237,17 +287,10 @@ def releases_in(available: Sequence[Version], start: str | None, end: str | None
         end: `--to` (default the newest release).
 
     Raises:
-        BisectError: a bound is not a version, or no release lies in the range.
+        BisectError: a bound is not a version (`parse_bounds`), or fewer than two releases
+            lie in the range.
     """
-    bounds = []
-    for name, text, default in (("--from", start, "3.0.0"), ("--to", end, None)):
-        try:
-            bounds.append(Version(text) if text else Version(default) if default else None)
-        except InvalidVersion:
-            raise BisectError(f"{name} must be a release such as 3.6.0. "
-                              f"Received: {name}={text!r}") from None
-    low, high = bounds
-    assert low is not None
+    low, high = parse_bounds(start, end)
     chosen = sorted(v for v in available if not v.is_prerelease and v >= low
                     and (high is None or v <= high))
     if len(chosen) < 2:
@@ -348,7 +391,12 @@ _VERDICT: TypeAdapter[Verdict] = TypeAdapter(Verdict)
 
 
 def trial_from_output(release: str, stdout: str, stderr: str, returncode: int) -> Trial:
-    """Reads the last line `cases/observe.py` printed into a `Trial`."""
+    """Reads the last line `cases/observe.py` printed into a `Trial`.
+
+    A line that is not a result, a malformed one, one from another Keras than `release`, and
+    a harness failure (`HarnessError`, verdict `harness_error`) are all `not_run`, with the
+    reason: the search goes around them and never names them as the change.
+    """
     lines = stdout.strip().splitlines()
     try:
         raw = json.loads(lines[-1]) if lines else None
@@ -360,9 +408,21 @@ def trial_from_output(release: str, stdout: str, stderr: str, returncode: int) -
                             f"{_last_error(stderr + stdout)}")
     if raw.get("not_run"):
         return Trial(keras=release, status="not_run", reason=str(raw["not_run"])[:500])
-    return Trial(keras=release, status="ran",
-                 observation=_OBSERVATION.validate_python(raw["observation"]),
-                 verdict=_VERDICT.validate_python(raw["verdict"]))
+    try:
+        observation = _OBSERVATION.validate_python(raw["observation"])
+        verdict = _VERDICT.validate_python(raw["verdict"])
+    except (KeyError, ValidationError) as exc:
+        return Trial(keras=release, status="not_run",
+                     reason=f"the case printed a malformed result line: "
+                            f"{str(exc).splitlines()[0][:300]}")
+    if raw.get("keras") != release:
+        return Trial(keras=release, status="not_run",
+                     reason=f"Keras {raw.get('keras')} ran, not the release asked for")
+    if verdict.status == "harness_error" or observation.error_type == "HarnessError":
+        return Trial(keras=release, status="not_run",
+                     reason=f"the harness failed on Keras {release} (not Keras's answer): "
+                            f"{(observation.message or verdict.detail or '')[:300]}")
+    return Trial(keras=release, status="ran", observation=observation, verdict=verdict)
 
 
 # --- the file and its text ---------------------------------------------------------------
@@ -388,7 +448,10 @@ def verdict_text(trial: Trial) -> str:
 
 
 def change_line(bisection: Bisection) -> str | None:
-    """`jax-cpu: changed in Keras 3.9.0 (was: raises ValueError in 3.8.0; now: value ...)`."""
+    """`jax-cpu: changed in Keras 3.9.0 (was: raises ValueError in 3.8.0; now: value ...)`,
+    or, where releases between the two did not run, `jax-cpu: changed between Keras 3.4.0
+    (last with the old observation) and 3.7.0 (first with the new one); releases in between
+    not run: 3.5.0, 3.6.0 (was: ...; now: ...)`."""
     if bisection.first_changed is None:
         return None
     by_release = {t.keras: t for t in bisection.trials}
@@ -396,8 +459,23 @@ def change_line(bisection: Bisection) -> str | None:
     before = by_release.get(bisection.last_unchanged or "")
     was = f"{describe(before)} in {before.keras}" if before else "?"
     now = describe(after) if after else "?"
+    if bisection.not_run_between:
+        return (f"{bisection.environment}: changed between Keras {bisection.last_unchanged} "
+                f"(last with the old observation) and {bisection.first_changed} (first with "
+                f"the new one); releases in between not run: "
+                f"{', '.join(bisection.not_run_between)} (was: {was}; now: {now})")
     return (f"{bisection.environment}: changed in Keras {bisection.first_changed} "
             f"(was: {was}; now: {now})")
+
+
+def same_ends_line(bisection: Bisection) -> str | None:
+    """Where both ends ran with the same signature: `same observation at both ends (3.0.0 and
+    3.11.0): raises ValueError; a change that reverted inside the range is not searched for`."""
+    ran = [t for t in bisection.trials if t.status == "ran"]
+    if bisection.first_changed is not None or not ran:
+        return None
+    return (f"same observation at both ends ({ran[0].keras} and {ran[-1].keras}): "
+            f"{describe(ran[0])}; a change that reverted inside the range is not searched for")
 
 
 def table_text(bisection: Bisection) -> str:
@@ -436,6 +514,11 @@ def load_bisection(path: Path) -> Bisection:
         if value is not None and value not in releases:
             raise BisectFileError(f"{path}: field `{name}` names {value!r}, which is no "
                                   "release of `trials`.")
+    derived = not_run_between(found.trials, found.last_unchanged, found.first_changed)
+    if found.not_run_between != derived:
+        raise BisectFileError(f"{path}: field `not_run_between` is {found.not_run_between}, "
+                              f"but the trials between `last_unchanged` and `first_changed` "
+                              f"that did not run are {derived}.")
     if path.stem != found.case:
         raise BisectFileError(f"{path}: field `case` is {found.case!r}, but the file is "
                               f"named for {path.stem!r}.")
@@ -486,6 +569,24 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_output(output: Path) -> None:
+    """Refuses an `--output` that cannot be a writable directory, creating nothing.
+
+    Raises:
+        BisectError: it, or its nearest existing parent, is not a directory, or cannot be
+            written.
+    """
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise BisectError(f"--output must be a directory (or one that can be created), but "
+                          f"{existing} is a file. Received: --output={output}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BisectError(f"--output: {existing} cannot be written; choose another directory. "
+                          f"Received: --output={output}")
+
+
 def plan(args: argparse.Namespace, list_releases: Callable[[], Sequence[Version]]
          ) -> tuple[Environment, list[str]]:
     """Checks every input before anything is installed or written.
@@ -494,12 +595,19 @@ def plan(args: argparse.Namespace, list_releases: Callable[[], Sequence[Version]
         (the environment, the releases of the range, oldest first).
 
     Raises:
-        BisectError: an unknown environment or case id, a bad range, an unreadable index.
+        BisectError: an unknown or GPU environment, an `--output` that cannot be a
+            directory, an unknown case id, a bad range, an unreadable index.
     """
     try:
         environment = get_environment(args.environment)
     except KeyError as exc:
         raise BisectError(f"--environment: {exc.args[0]}") from None
+    if environment.device != "cpu":
+        raise BisectError(f"--environment must be a CPU environment (bisect does not check "
+                          f"that a GPU is visible, so a GPU run could silently fall back to "
+                          f"the CPU). Received: --environment={environment.id}")
+    check_output(args.output)
+    parse_bounds(args.start, args.end)
     if not SAFE_ID.match(args.case):
         raise BisectError(f"the case id must be letters, digits and `._+-`. "
                           f"Received: case={args.case!r}")
@@ -540,16 +648,14 @@ def main(argv: Sequence[str] | None = None,
         schema_version=SCHEMA_VERSION, case=args.case, environment=environment.id,
         pinned=pinned_requirements(environment), releases=releases, trials=trials,
         first_changed=first, last_unchanged=last, catalogs=[str(c) for c in args.catalog],
+        not_run_between=not_run_between(trials, last, first),
         generated_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
     print(table_text(bisection))
     ran = [t for t in trials if t.status == "ran"]
     if not ran:
         print(f"no release of the range ran ({len(trials)} tried): nothing to compare")
-    elif first is None:
-        print(f"no change: every release tried ({', '.join(t.keras for t in ran)}) gives "
-              f"{describe(ran[0])}")
     else:
-        print(change_line(bisection))
+        print(change_line(bisection) or same_ends_line(bisection))
     path = args.output / f"{args.case}.json"
     dump_bisection(bisection, path)
     print(f"wrote {path}")

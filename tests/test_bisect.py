@@ -108,6 +108,48 @@ def test_search_reports_no_change_and_nothing_run() -> None:
     assert len(trials) == len(RELEASES)
 
 
+def result_line(trial: Trial, keras: str | None = None) -> str:
+    import dataclasses
+
+    assert trial.observation is not None
+    assert trial.verdict is not None
+    return "log\n" + json.dumps({"keras": keras or trial.keras,
+                                 "observation": dataclasses.asdict(trial.observation),
+                                 "verdict": dataclasses.asdict(trial.verdict)})
+
+
+def test_a_harness_error_is_not_run_and_never_the_change() -> None:
+    harness = Trial(keras="3.5.0", status="ran",
+                    observation=Observation(kind="error", error_type="HarnessError",
+                                            message="the program printed no observation"),
+                    verdict=Verdict(status="harness_error", detail="no observation"))
+    read = bisect.trial_from_output("3.5.0", result_line(harness), "", 0)
+    assert read.status == "not_run"
+    assert read.reason is not None
+    assert "the harness failed on Keras 3.5.0" in read.reason
+    assert signature(read) is None
+    # A release where the harness fails, in the middle, is gone around, not named.
+    fake = Fake("3.7.0")
+    search_fake = lambda r: read if r == "3.5.0" else fake(r)  # noqa: E731
+    first, last, _ = search(RELEASES, search_fake)
+    assert (first, last) == ("3.7.0", "3.6.0")
+
+
+def test_a_malformed_or_other_keras_result_line_is_not_run() -> None:
+    bad = "log\n" + json.dumps({"keras": "3.5.0", "observation": {"kind": "sideways"},
+                                "verdict": {"status": "matched"}})
+    read = bisect.trial_from_output("3.5.0", bad, "", 0)
+    assert read.status == "not_run"
+    assert read.reason is not None
+    assert read.reason.startswith("the case printed a malformed")
+    missing = bisect.trial_from_output("3.5.0", 'x\n{"keras": "3.5.0"}', "", 0)
+    assert missing.status == "not_run"
+    other = bisect.trial_from_output("3.5.0", result_line(values("3.5.0"), "3.15.1"), "", 0)
+    assert (other.status, other.reason) == ("not_run",
+                                            "Keras 3.15.1 ran, not the release asked for")
+    assert bisect.trial_from_output("3.5.0", result_line(values("3.5.0")), "", 0).status == "ran"
+
+
 def test_signature_ignores_messages_but_not_nan_or_error_type() -> None:
     assert signature(raises("3.0.0")) == signature(
         Trial(keras="3.1.0", status="ran",
@@ -125,6 +167,10 @@ def test_releases_in_keeps_the_range_without_pre_releases() -> None:
         releases_in(INDEX, "three", None)
     with pytest.raises(BisectError, match="holds 0 Keras release"):
         releases_in(INDEX, "4.0.0", None)
+    with pytest.raises(BisectError, match="not empty"):
+        releases_in(INDEX, "", None)
+    with pytest.raises(BisectError, match=r"the bounds are reversed: --from 3\.9\.0 is newer"):
+        releases_in(INDEX, "3.9.0", "3.2.0")
 
 
 def test_pinned_requirements_leave_keras_out() -> None:
@@ -139,8 +185,8 @@ def fake_factory(fake: Fake) -> Callable[..., Callable[[str], Trial]]:
 
 def run_main(tmp_path: Path, *args: str, fake: Fake | None = None,
              index: Callable[[], Sequence[Version]] = lambda: INDEX) -> int:
-    return bisect.main([*args, "--output", str(tmp_path / "out"),
-                        "--venv-root", str(tmp_path / "venvs")],
+    return bisect.main(["--output", str(tmp_path / "out"),
+                        "--venv-root", str(tmp_path / "venvs"), *args],
                        list_releases=index, trial_factory=fake_factory(fake or Fake("3.7.0")))
 
 
@@ -171,11 +217,18 @@ def index_down() -> Sequence[Version]:
     ((CASE, "--from", "4.0"), lambda: INDEX, "change --from or --to"),
     ((CASE, "--to", "x.y"), lambda: INDEX, "--to must be a release"),
     ((CASE,), index_down, "package index could not be read"),
+    ((CASE, "--from", "x"), index_down, "--from must be a release"),
+    ((CASE, "--from", ""), index_down, "--from must be a release such as 3.6.0, not empty"),
+    ((CASE, "--from", "3.9.0", "--to", "3.2.0"), lambda: INDEX, "the bounds are reversed"),
+    ((CASE, "--environment", "jax-gpu"), lambda: INDEX, "must be a CPU environment"),
+    ((CASE, "--output", "FILE/sub"), lambda: INDEX, "--output must be a directory"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
         index: Callable[[], Sequence[Version]], words: str) -> None:
     fake = Fake("3.7.0")
+    (tmp_path / "FILE").write_text("a file", encoding="utf-8")
+    args = tuple(str(tmp_path / a) if a == "FILE/sub" else a for a in args)
     assert run_main(tmp_path, *args, fake=fake, index=index) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
@@ -244,11 +297,35 @@ def test_the_report_reads_the_bisect_folder_beside_the_runs(tmp_path: Path) -> N
     assert "changed in Keras 3.7.0 (was: raises ValueError in 3.6.0" in page
 
 
-def test_no_change_writes_a_file_without_a_change_line(tmp_path: Path) -> None:
+def test_no_change_writes_a_file_without_a_change_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(tmp_path, CASE, fake=Fake(None)) == 0
     found = load_bisection(tmp_path / "out" / f"{CASE}.json")
     assert found.first_changed is None
     assert bisect.change_line(found) is None
+    printed = capsys.readouterr().out
+    assert ("same observation at both ends (3.0.0 and 3.11.0): raises ValueError; a change "
+            "that reverted inside the range is not searched for") in printed
+    assert "no change" not in printed
+
+
+def test_a_change_next_to_releases_not_run_is_a_range(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_main(tmp_path, CASE, fake=Fake("3.6.0", broken=["3.5.0", "3.6.0"])) == 0
+    path = tmp_path / "out" / f"{CASE}.json"
+    found = load_bisection(path)
+    assert (found.last_unchanged, found.first_changed) == ("3.4.0", "3.7.0")
+    assert found.not_run_between == ["3.5.0", "3.6.0"]
+    line = ("jax-cpu: changed between Keras 3.4.0 (last with the old observation) and 3.7.0 "
+            "(first with the new one); releases in between not run: 3.5.0, 3.6.0 (was: "
+            "raises ValueError in 3.4.0; now: value [3, 4] float32)")
+    assert line in capsys.readouterr().out
+    assert bisect.change_line(found) == line  # the HTML history line too
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["not_run_between"] = []
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(BisectFileError, match="not_run_between"):
+        load_bisection(path)
 
 
 @pytest.mark.e2e
