@@ -120,8 +120,10 @@ class Bisection:
         releases: every release in the range, oldest first (yanked releases and
             pre-releases are not on this list).
         trials: the releases tried, oldest first.
-        first_changed: the release whose signature first differs from the one at the start
-            of the range; None when no release tried differs (or none ran).
+        first_changed: a release whose signature differs from the one at the start of the
+            range while `last_unchanged` still had it (the first such release when the
+            change is monotone); None when the two ends that ran agree (a change that
+            reverted inside the range is not searched for) or none ran.
         last_unchanged: the newest release before `first_changed` that ran (its signature
             is the one of the start of the range); None when `first_changed` is None.
         not_run_between: the releases strictly between `last_unchanged` and
@@ -164,6 +166,10 @@ def signature(trial: Trial) -> tuple[Any, ...] | None:
 def search(releases: Sequence[str], try_release: Callable[[str], Trial]
            ) -> tuple[str | None, str | None, list[Trial]]:
     """Binary-searches `releases` (oldest first) for the release where the cell changed.
+
+    The predicate is "the signature differs from the first release that ran": the result is
+    the first release that differs when the change is monotone, else one boundary where it
+    does; when the last release that ran agrees with the first, nothing is searched.
 
     The first and last releases that run bound the search; each step tries the middle of
     the open interval, or, when that release does not run, the nearest untried release to
