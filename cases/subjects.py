@@ -133,7 +133,7 @@ KERAS = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
 #: TensorFlow's `InvalidArgumentError` ("indices[...] = 10 is not in [0, 10)"), and the
 #: `RuntimeError` of a kernel that checks its bounds (torch.compile's generated code: "index
 #: out of bounds"; a CUDA "device-side assert"), which counts only with such a message.
-INDEX_ERRORS = ("IndexError", "InvalidArgumentError", "RuntimeError")
+INDEX_ERRORS: tuple[str, ...] = ("IndexError", "InvalidArgumentError", "RuntimeError")
 INDEX_PATTERNS: Mapping[str, str] = {
     "RuntimeError": r"index out of bounds|out of range|device-side assert"}
 
