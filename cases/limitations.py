@@ -300,6 +300,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "InvalidArgumentError eagerly and returns counts under XLA, torch raises "
                     "RuntimeError (not NumPy's ValueError), JAX returns counts" + NO_REPORT,
         link="https://numpy.org/doc/stable/reference/generated/numpy.bincount.html",
+        backends=("tensorflow", "jax", "torch", "openvino"),  # NumPy raises ValueError
         axes={"subject": ("ops.bincount",), "values": ("negative",),
               "input_dtype": ("int8", "int16", "int32", "int64")},
         expects="error",
@@ -592,6 +593,59 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("openvino",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": ("uint32",),
               "mode": ("eager",)},
+    ),
+    Limitation(
+        id="numpy-negative-ids-ignored",
+        description="On the numpy backend a negative id is dropped or wrapped, never refused: "
+                    "ops.segment_sum and ops.segment_max skip negative segment ids "
+                    "(_segment_reduction_fn: 'Ignore segment_ids that are -1'), "
+                    "SparseCategoricalCrossentropy one-hot encodes a negative label as a row "
+                    "of zeros (no error), and SparseTopKCategoricalAccuracy reads the "
+                    f"prediction at index -1; {NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/math.py#L17",
+        backends=("numpy",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max",
+                          "losses.SparseCategoricalCrossentropy",
+                          "metrics.SparseTopKCategoricalAccuracy"),
+              "values": ("negative",), "mode": ("eager",)},
+    ),
+    Limitation(
+        id="openvino-8bit-indices",
+        description="ops.one_hot, ops.multi_hot and ops.bincount of int8 or uint8 indices fail "
+                    "on the openvino backend with RuntimeError (eagerly '`convert_to_numpy` "
+                    "failed to convert the tensor' or 'An OpenVINOKerasTensor is symbolic', "
+                    f"in predict an exception from OpenVINO's core.cpp); {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "nn.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.one_hot", "ops.multi_hot", "ops.bincount"),
+              "input_dtype": ("int8", "uint8")},
+    ),
+    Limitation(
+        id="openvino-segment-ids-dtype",
+        description="ops.segment_sum and ops.segment_max on the openvino backend refuse segment "
+                    "ids of most dtypes with RuntimeError from OpenVINO's type checks: "
+                    "segment_max accepts int32 and int64 ids only ('segment_ids_element_type "
+                    "== element::i32 || ...'), segment_sum int32 only ('element::Type::merge' "
+                    f"of its inputs); {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("in_range",),
+              "mode": ("eager",),
+              "input_dtype": ("int8", "int16", "uint8", "uint16", "uint64", "float16",
+                              "float32", "float64")},
+    ),
+    Limitation(
+        id="openvino-segment-sum-int64-ids",
+        description="ops.segment_sum on the openvino backend refuses int64 segment ids with "
+                    "RuntimeError ('element::Type::merge' of its inputs: the ids must have the "
+                    f"data's int32 type), where segment_max accepts them; {NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum",), "values": ("in_range",), "mode": ("eager",),
+              "input_dtype": ("int64",)},
     ),
     Limitation(
         id="openvino-segment-ops-no-range-check",

@@ -15,7 +15,9 @@ import dataclasses
 import gc
 import io
 import json
+import sys
 import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -110,10 +112,20 @@ def execute(source: str, name: str) -> tuple[dict[str, Any] | None, Any, str]:
     Raises:
         Exception: whatever escaped the program's own `observe` (a harness bug).
     """
-    namespace: dict[str, Any] = {"__name__": "__kcm_case__", "OUTPUT": None}
+    # The program runs as a module of its own, registered in `sys.modules` as a script's
+    # `__main__` is: `torch.compile` looks up the module of every function it traces (a
+    # custom layer the program defines), and a bare namespace fails there with
+    # "No module named '__kcm_case__'", which the repro, run as a script, never shows.
+    module = types.ModuleType("__kcm_case__")
+    module.OUTPUT = None  # type: ignore[attr-defined]
+    namespace: dict[str, Any] = module.__dict__
     printed = io.StringIO()
-    with fresh_keras_state(), contextlib.redirect_stdout(printed):
-        exec(compile(source, f"<case {name}>", "exec"), namespace)
+    sys.modules[module.__name__] = module
+    try:
+        with fresh_keras_state(), contextlib.redirect_stdout(printed):
+            exec(compile(source, f"<case {name}>", "exec"), namespace)
+    finally:
+        sys.modules.pop(module.__name__, None)
     lines = printed.getvalue().strip().splitlines()
     try:
         last = json.loads(lines[-1]) if lines else None
