@@ -285,39 +285,33 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
         return [*lines, "model.compile(jit_compile=True)",
                 *_jit_not_applicable(),
                 f"return model.predict({feed}, verbose=0), model"]
-    if case.mode == "fit" and case.fit is not None and case.fit.labels is not None:
-        layer = objects[case.fit.observe]
-        return [*lines,
-                "model.compile(optimizer=keras.optimizers.SGD(learning_rate="
-                f"{case.fit.learning_rate!r}), "
-                "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))",
-                "try:",
-                f"    history = model.fit({feed}, {case.fit.labels}, "
-                f"batch_size=len({model_inputs[0]}), epochs=1, shuffle=False, verbose=0)",
-                "except NotImplementedError as exc:",
-                "    # Keras's inference-only backends refuse to train: Keras's own reason.",
-                f"    if keras.backend.backend() not in {INFERENCE_ONLY!r}:",
-                "        raise",
-                '    raise NotApplicable(f"Keras: {exc}") from exc',
-                "# The loss fit reports for its one step (computed before the update).",
-                f'return np.float32(history.history["loss"][0]), {layer}']
     if case.mode == "fit":
         assert case.fit is not None
         layer = objects[case.fit.observe]
-        return [*lines,
-                "model.compile(optimizer=keras.optimizers.SGD(learning_rate="
-                f"{case.fit.learning_rate!r}), loss=\"mse\")",
-                f"target = np.zeros((len({model_inputs[0]}), *model.output_shape[1:]), "
-                "dtype=\"float32\")",
+        compile_sgd = ("model.compile(optimizer=keras.optimizers.SGD(learning_rate="
+                       f"{case.fit.learning_rate!r}), ")
+        fit_args = f"batch_size=len({model_inputs[0]}), epochs=1, shuffle=False, verbose=0)"
+        if case.fit.labels is None:  # "mse" to a zero target; the table after the step
+            setup = [compile_sgd + 'loss="mse")',
+                     f"target = np.zeros((len({model_inputs[0]}), *model.output_shape[1:]), "
+                     'dtype="float32")']
+            call = f"model.fit({feed}, target, "
+            result = [f"return {layer}.weights[0].value, {layer}"]
+        else:  # a sparse loss to the labels; the loss fit reports
+            setup = [compile_sgd
+                     + "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))"]
+            call = f"history = model.fit({feed}, {case.fit.labels}, "
+            result = ["# The loss fit reports for its one step (computed before the update).",
+                      f'return np.float32(history.history["loss"][0]), {layer}']
+        return [*lines, *setup,
                 "try:",
-                f"    model.fit({feed}, target, batch_size=len({model_inputs[0]}), epochs=1, "
-                "shuffle=False, verbose=0)",
+                f"    {call}{fit_args}",
                 "except NotImplementedError as exc:",
                 "    # Keras's inference-only backends refuse to train: Keras's own reason.",
                 f"    if keras.backend.backend() not in {INFERENCE_ONLY!r}:",
                 "        raise",
                 '    raise NotApplicable(f"Keras: {exc}") from exc',
-                f"return {layer}.weights[0].value, {layer}"]
+                *result]
     saved_on = case.saved_on or "?"
     file = f"{case.group}-{case.axes.get('model', 'model')}.keras"
     return [*lines,
