@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from matrix.environments import (  # noqa: E402
 )
 from matrix.failures import installer_tail, minimal_install_failed_file  # noqa: E402
 from matrix.resume import (  # noqa: E402
+    FOLDED,
     ResumeMode,
     finish,
     mark_folded,
@@ -80,13 +82,17 @@ nox.options.error_on_missing_interpreters = False
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
-WORK_DIR = WORK_ROOT
+#: Work folders (report logs, resume state, locks); `KCM_WORK_DIR` moves them (the tests
+#: give a full run its own, so it never touches the checkout's).
+WORK_DIR = Path(os.environ.get("KCM_WORK_DIR") or WORK_ROOT)
 #: The result cache (`matrix/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
 #: moves it (the tests give each run their own).
 CACHE_DIR = Path(os.environ.get("KCM_CACHE_DIR") or WORK_ROOT / "cache")
 DEFAULT_TIMEOUT_S = 120
 #: Written in a run virtualenv once its installs succeeded: the hash of what was installed.
 INSTALL_STAMP = "kcm-install.stamp"
+#: Beside each store of the cache: the plan that served every cell of the last run file.
+UP_TO_DATE = ".up-to-date.json"
 
 nox.options.sessions = [f"run({e.id})"
                         for e in ENVIRONMENTS if e.default] + ["report"]
@@ -145,6 +151,25 @@ def _installed(session: nox.Session, digest: str | None) -> Path | None:
     """The install stamp of the session's virtualenv; None when there is none to write."""
     location = getattr(session.virtualenv, "location", None)
     return Path(location) / INSTALL_STAMP if location and digest else None
+
+
+def _install_once(session: nox.Session, *requirements: str) -> None:
+    """`session.install(*requirements)`, skipped when the virtualenv's install stamp says it
+    already ran with exactly these requirements and this Python (pip would change nothing:
+    it does not upgrade what already satisfies a range)."""
+    digest = hashlib.sha256(json.dumps({"requirements": requirements,
+                                        "python": sys.version_info[:2]}).encode()).hexdigest()
+    stamp = _installed(session, digest)
+    if stamp is not None and stamp.exists() and \
+            stamp.read_text(encoding="utf-8").strip() == digest:
+        session.log(f"the virtualenv holds {', '.join(requirements)} (install stamp): pip "
+                    f"skipped; delete {INSTALL_STAMP} to reinstall")
+        return
+    if stamp is not None:
+        stamp.unlink(missing_ok=True)
+    session.install(*requirements)
+    if stamp is not None:
+        stamp.write_text(digest + "\n", encoding="utf-8")
 
 
 def _install_or_record(session: nox.Session, environment: Environment, run_file: Path,
@@ -276,7 +301,18 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else [])]
     fingerprint = source_fingerprint(run_sources(ROOT, environment.pins, catalogs), settings)
     log = work / "report-log.jsonl"
+    artifacts = out_dir.parent / "artifacts"
+    seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
+    env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
+                                       commit=_git_commit()),
+           "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
+           "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
+           "KCM_COMPILE_TIMEOUT": options.compile_timeout}
     fold_only = unfolded(work, mode, fingerprint)
+    # Nothing to do when the last run was folded and the cache would serve it all again.
+    if _may_skip(mode, options) and not fold_only and (work / FOLDED).exists() and \
+            _up_to_date(session, environment, run_file, catalogs, env):
+        return
     if fold_only:  # killed after pytest finished, before the run file was written
         session.log(f"{environment.id}: the last run finished but its run file was never "
                     f"written: folding its report log ({log}) without rerunning any case")
@@ -285,13 +321,6 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
         if done:
             session.log(f"{environment.id}: resuming: {len(done)} cases recorded by the "
                         "interrupted run are kept; pass --fresh to start clean")
-    artifacts = out_dir.parent / "artifacts"
-    seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
-    env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
-                                       commit=_git_commit()),
-           "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
-           "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
-           "KCM_COMPILE_TIMEOUT": options.compile_timeout}
     retry = work / "retry"
     if not fold_only:
         shutil.rmtree(retry, ignore_errors=True)
@@ -319,6 +348,82 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
                 *(["--retry-log", str(retry_log)] if retry_log.exists() else []),
                 *([f"--selection={json.dumps(selection)}"] if selection else []), env=env)
     mark_folded(work)
+    if _may_skip(mode, options):
+        _stamp_up_to_date(session, environment, run_file, catalogs, env)
+
+
+def _may_skip(mode: ResumeMode, options: RunOptions) -> bool:
+    """Whether a run may be skipped as up to date: a full run (no slice, no shard) with the
+    cache on, neither `--fresh` nor `--resume` asked."""
+    return mode == "auto" and options.cache and options.selection is None and \
+        options.shard is None
+
+
+def _fresh_stamp(environment: Environment) -> Path:
+    return CACHE_DIR / f"{environment.id}{UP_TO_DATE}"
+
+
+def _plan_summary(session: nox.Session, environment: Environment, catalogs: list[str],
+                  env: dict[str, str]) -> dict[str, Any] | None:
+    """`python -m matrix.cache plan` in the run virtualenv: what a run would execute."""
+    out = session.run("python", "-m", "matrix.cache", "plan", "--environment",
+                      environment.id, *_fold_args(catalogs), env=env, silent=True)
+    lines = str(out or "").strip().splitlines()
+    try:
+        summary = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
+                catalogs: list[str], env: dict[str, str]) -> bool:
+    """Whether the run file already holds what a run would write: then nothing runs.
+
+    True when the last run of this environment wrote `run_file` (its SHA-256 is the one
+    recorded then, in `reports/.work/cache/<environment>.up-to-date.json`) and the cache
+    would serve every case with exactly the keys and results it would have served then
+    (`matrix.cache.plan_digest`): same cases, programs, references, harness, installed
+    distributions, saved models. pytest is not
+    started, so the environment check of the run file is the one of that run.
+    """
+    from matrix.cache import file_digest, read_json
+
+    stamp = read_json(_fresh_stamp(environment))
+    if not isinstance(stamp, dict) or stamp.get("run_file") != str(run_file) or \
+            file_digest(run_file) != stamp.get("run_file_sha256"):
+        return False
+    summary = _plan_summary(session, environment, catalogs, env)
+    if not summary or summary.get("to_run") != 0 or summary.get("digest") != stamp.get("plan"):
+        return False
+    session.log(f"{environment.id}: up to date: all {summary.get('cases')} cells of "
+                f"{_shown(run_file)} come from the cache with the keys of its run "
+                f"({stamp.get('written', '?')}); nothing ran. `--fresh` checks the "
+                "environment again; `--no-cache` runs every case")
+    return True
+
+
+def _stamp_up_to_date(session: nox.Session, environment: Environment, run_file: Path,
+                      catalogs: list[str], env: dict[str, str]) -> None:
+    """After a fold: records the plan that would now serve every cell, if one would."""
+    from matrix.cache import file_digest, write_json
+
+    stamp = _fresh_stamp(environment)
+    summary = _plan_summary(session, environment, catalogs, env)
+    sha = file_digest(run_file)
+    if not summary or summary.get("to_run") != 0 or sha is None:
+        stamp.unlink(missing_ok=True)
+        return
+    write_json(stamp, {"plan": summary.get("digest"), "run_file": str(run_file),
+                       "run_file_sha256": sha,
+                       "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")})
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, retry: Path,
@@ -380,7 +485,7 @@ def pins(session: nox.Session) -> None:
 @nox.session(tags=["report"])
 def report(session: nox.Session) -> None:
     """Fold the local run files into reports/local/compatibility.{md,html,json}."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "report"))
+    _install_once(session, *nox.project.dependency_groups(PYPROJECT, "report"))
     session.chdir(ROOT)
     # Later options win (argparse), so `nox -s report -- --runs DIR --out DIR` overrides these.
     session.run("python", "-m", "matrix.report", "--runs", str(LOCAL_RUNS_DIR),

@@ -209,16 +209,11 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     store_dir = os.environ.get("KCM_CACHE")
     if not store_dir:
         return None
-    from cases import load_catalog
-
-    catalog = load_catalog(tuple(config.getoption("catalog") or ()))
-    keys = cache.case_keys(catalog.cases, cache.environment_key())
-    environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
-    store = {} if os.environ.get("KCM_NO_CACHE") == "1" else \
-        cache.read_store(cache.store_path(Path(store_dir), environment))
-    planned = cache.plan(keys, store)
+    planned, total = cache.compute_plan(
+        tuple(config.getoption("catalog") or ()), os.environ.get("KCM_ENVIRONMENT", "unknown"),
+        Path(store_dir), reuse=os.environ.get("KCM_NO_CACHE") != "1")
     cache.write_json(workdir / cache.PLAN, planned)
-    return len(catalog.cases) - len(planned["hits"])
+    return total - len(planned["hits"])
 
 
 def _case_of(item: pytest.Item) -> Any:
@@ -291,6 +286,26 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
         if workdir is not None and os.environ.get("PYTEST_XDIST_WORKER") is not None:
             _reap_forked_children()
             _repair_worker(workdir)
+        _record_saved(item, workdir)
+
+
+def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
+    """After a `save_load` case saved its model: the file's SHA-256 under the case's key.
+
+    The cache reuses that case's result only while the file is the one recorded
+    (`matrix.cache.stale_savers`).
+    """
+    case, store_dir = _case_of(item), os.environ.get("KCM_CACHE")
+    artifacts = os.environ.get("KCM_ARTIFACTS")
+    if case is None or workdir is None or not store_dir or not artifacts or \
+            not cache.saves(case, os.environ.get("KERAS_BACKEND")):
+        return
+    data = cache.read_json(workdir / cache.PLAN)
+    key = (data.get("keys") or {}).get(case.id) if isinstance(data, dict) else None
+    if isinstance(key, str):
+        from matrix.program import saved_model_path
+
+        cache.record_saved(Path(store_dir), key, saved_model_path(case, Path(artifacts)))
 
 
 class _KeepReportLog:

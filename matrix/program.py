@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from cases.expect import describe, expected, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
@@ -313,7 +314,7 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
                 '    raise NotApplicable(f"Keras: {exc}") from exc',
                 *result]
     saved_on = case.saved_on or "?"
-    file = f"{case.group}-{case.axes.get('model', 'model')}.keras"
+    file = saved_model_file(case)
     return [*lines,
             "# The saving backend writes the file (into KCM_ARTIFACTS, else a temporary",
             "# folder: a repro never rewrites the committed models); the others load it.",
@@ -331,6 +332,23 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
             f'the {saved_on} environment first")',
             "loaded = keras.models.load_model(path)",
             f"return loaded.predict({feed}, verbose=0), loaded"]
+
+
+def saved_model_file(case: Case) -> str:
+    """The file name a `save_load` case's model is saved to, under `<artifacts>/<saved_on>/`.
+
+    Example: `save-load-embedding_lstm.keras` (the case's group, then its `model` axis).
+    """
+    return f"{case.group}-{case.axes.get('model', 'model')}.keras"
+
+
+def saved_model_path(case: Case, artifacts: Path) -> Path:
+    """Where a `save_load` case's program writes (under `saved_on`) or reads its `.keras` file.
+
+    Args:
+        artifacts: the folder the program gets as `KCM_ARTIFACTS`.
+    """
+    return artifacts / (case.saved_on or "?") / saved_model_file(case)
 
 
 def _jit_not_applicable() -> list[str]:

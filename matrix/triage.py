@@ -27,6 +27,28 @@ def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
         stale=bool(answered) and all(r.verdict.status == "matched" for r in answered))
 
 
+class _Candidates:
+    """The limitations that may cover a cell of one backend, device and subject, in order.
+
+    The same first match as `covering` over all of them (the others cannot cover such a
+    cell), found among a handful instead of every limitation for each of the matrix's cells.
+    """
+
+    def __init__(self, limitations: Sequence[Limitation]) -> None:
+        self.limitations = limitations
+        self.found: dict[tuple[str, str, object], list[Limitation]] = {}
+
+    def of(self, backend: str, device: str, subject: object) -> list[Limitation]:
+        key = (backend, device, subject)
+        if key not in self.found:
+            self.found[key] = [
+                lim for lim in self.limitations
+                if (not lim.backends or backend in lim.backends)
+                and (not lim.devices or device in lim.devices)
+                and ("subject" not in lim.axes or subject in lim.axes["subject"])]
+        return self.found[key]
+
+
 def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:
     """Joins the limitations to the matrix's raw verdicts.
 
@@ -42,12 +64,14 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
     expected = {case.id: case.expected for case in matrix.cases}
     envs = {env.id: env for env in matrix.environments}
     covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
+    candidates = _Candidates(limitations)
     results = []
     for result in matrix.results:
         env = envs.get(result.environment)
-        found = None if env is None else covering(limitations, axes.get(result.case, {}),
-                                                   env.backend, env.device,
-                                                   expected.get(result.case, ""))
+        case_axes = axes.get(result.case, {})
+        found = None if env is None else covering(
+            candidates.of(env.backend, env.device, case_axes.get("subject")), case_axes,
+            env.backend, env.device, expected.get(result.case, ""))
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED

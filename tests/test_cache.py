@@ -51,10 +51,97 @@ def test_keys_change_with_the_case_the_environment_and_the_harness() -> None:
     assert [c for c in keys if keys[c] != changed.get(c)] == [first.id]
 
 
-def test_save_load_and_test_runners_are_never_cached() -> None:
-    saved = [c for c in builtin_cases() if c.mode == "save_load"][:2]
-    assert saved
+def _save_load(model: str = "embedding") -> list[Any]:
+    """The three `save_load` cases of one model (saved under tensorflow, jax, torch)."""
+    found = [c for c in builtin_cases() if c.mode == "save_load"
+             and c.group == "save-load" and c.axes.get("model") == model
+             and c.axes.get("dtype_policy", "float32") == "float32"]
+    assert sorted(c.saved_on for c in found) == ["jax", "tensorflow", "torch"], found
+    return found
+
+
+def test_save_load_cases_need_the_backend_and_the_artifacts_to_be_keyed(tmp_path: Path) -> None:
+    saved = _save_load()
     assert cache.case_keys(saved, "env", "h") == {}
+    assert cache.case_keys(saved, "env", "h", backend="jax") == {}
+    assert set(cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path)) == \
+        {c.id for c in saved}
+
+
+def test_a_loading_cell_keys_on_the_file_it_loads(tmp_path: Path) -> None:
+    from matrix.program import saved_model_path
+
+    saved = _save_load()
+    by_saver = {c.saved_on: c for c in saved}
+    loaded = saved_model_path(by_saver["tensorflow"], tmp_path)
+    assert loaded == tmp_path / "tensorflow" / "save-load-embedding.keras"
+    before = cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path)
+    loaded.parent.mkdir()
+    loaded.write_bytes(b"model one")
+    one = cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path)
+    loaded.write_bytes(b"model two")
+    two = cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path)
+    tf_case, jax_case = by_saver["tensorflow"].id, by_saver["jax"].id
+    assert len({before[tf_case], one[tf_case], two[tf_case]}) == 3  # missing, one, two
+    # the saving cell (jax under jax) and the cell loading torch's missing file keep theirs
+    assert before[jax_case] == one[jax_case] == two[jax_case]
+    torch_case = by_saver["torch"].id
+    assert before[torch_case] == two[torch_case]
+
+
+def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: Path) -> None:
+    from matrix.program import saved_model_path
+
+    saver = next(c for c in _save_load() if c.saved_on == "jax")
+    artifacts, store_dir = tmp_path / "artifacts", tmp_path / "cache"
+    keys = cache.case_keys([saver], "env", "h", backend="jax", artifacts=artifacts)
+    store = {keys[saver.id]: {"case": saver.id, "verdict": {"status": "matched"}}}
+
+    def hits() -> set[str]:
+        stale = cache.stale_savers([saver], keys, "jax", artifacts, store_dir)
+        return set(cache.plan(keys, store, stale)["hits"])
+
+    path = saved_model_path(saver, artifacts)
+    assert hits() == set()  # no file, no record
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"saved by the run")
+    assert hits() == set()  # a file nobody recorded (e.g. seeded from the published ones)
+    assert cache.record_saved(store_dir, keys[saver.id], path) is not None
+    assert hits() == {saver.id}
+    path.write_bytes(b"saved again elsewhere")
+    assert hits() == set()
+    path.unlink()
+    assert cache.record_saved(store_dir, keys[saver.id], path) is None
+    assert not cache.saved_record(store_dir, keys[saver.id]).exists()
+    assert hits() == set()
+
+
+def test_the_plan_command_counts_what_a_run_would_execute(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KCM_CACHE", str(tmp_path))
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.setenv("KCM_ARTIFACTS", str(tmp_path / "artifacts"))
+    total = len(builtin_cases())
+    assert cache.main(["plan", "--environment", "jax-cpu"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["cases"] == total
+    assert first["to_run"] == total
+    planned, _ = cache.compute_plan([], "jax-cpu", tmp_path)
+    case = next(c for c in builtin_cases() if c.mode == "eager")
+    key = planned["keys"][case.id]
+    cache.write_json(cache.store_path(tmp_path, "jax-cpu"),
+                     {"cells": {key: {"case": case.id, "verdict": {"status": "matched"}}}})
+    assert cache.main(["plan", "--environment", "jax-cpu"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["to_run"] == total - 1
+    assert second["digest"] != first["digest"]
+    assert cache.main(["plan", "--environment", "jax-cpu", "--no-cache"]) == 0
+    assert json.loads(capsys.readouterr().out)["to_run"] == total
+    bad = tmp_path / "bad_cases.py"
+    bad.write_text("CASES = 3\n")
+    assert cache.main(["plan", "--environment", "jax-cpu", "--catalog", str(bad)]) == 2
+    assert "bad_cases.py" in capsys.readouterr().err
 
 
 def test_the_environment_key_follows_the_variables() -> None:
@@ -170,3 +257,26 @@ def test_workers_replace_the_one_worker_and_nothing_else() -> None:
     assert args[args.index("-n") + 1] == "3"
     assert [a for a in args if a != "3"] == [a for a in RUN_PYTEST_ARGS if a != "1"]
     assert run_pytest_args(1) == RUN_PYTEST_ARGS
+
+
+def test_a_crash_is_stored_once_it_repeats_and_forgotten_when_the_answer_changes(
+        tmp_path: Path) -> None:
+    path = tmp_path / "openvino-cpu.json"
+    keys = {"a": "ka", "b": "kb"}
+    crash = _dump(_result("a", "crashed"))
+    assert cache.update_store(path, keys, [crash, _dump(_result("b", "crashed"))], {}) == 0
+    assert cache.plan(keys, cache.read_store(path))["hits"] == {}
+    # a second crash in a row of `a` stores it; `b` answered this time: its count is gone
+    assert cache.update_store(path, keys, [crash, _dump(_result("b"))], {}) == 2
+    assert cache.plan(keys, cache.read_store(path))["hits"]["a"]["verdict"]["status"] == \
+        "crashed"
+    assert json.loads(path.read_text())["crashes"] == {"ka": 2}
+    # one crash of `b`, then the case is edited (new key): the old count is dropped
+    cache.update_store(path, keys, [_dump(_result("b", "crashed"))], {})
+    cache.update_store(path, {"a": "ka", "b": "kb2"}, [_dump(_result("b", "crashed"))], {})
+    assert json.loads(path.read_text())["crashes"] == {"ka": 2, "kb2": 1}
+    assert "b" not in cache.plan({"a": "ka", "b": "kb2"}, cache.read_store(path))["hits"]
+    # a flaky crash never counts
+    flaky = _dump(_result("b", "crashed", flaky=True))
+    cache.update_store(path, {"a": "ka", "b": "kb2"}, [flaky], {})
+    assert json.loads(path.read_text())["crashes"] == {"ka": 2}

@@ -79,3 +79,47 @@ def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
 
     _, ran = _run(tmp_path, catalog, "--no-cache")
     assert ran == ids
+
+
+def _full_numpy_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`nox -s run(numpy-cpu)` on the whole catalog, with its own output, work and cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    env["KCM_CACHE_DIR"] = str(tmp_path / "cache")
+    env["KCM_WORK_DIR"] = str(tmp_path / "work")
+    done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                           "-s", "run(numpy-cpu)", "--", "--output", str(tmp_path / "runs")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+                          check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done
+
+
+def test_an_up_to_date_run_file_is_left_as_it_is_and_nothing_starts(tmp_path: Path) -> None:
+    """The whole catalog on NumPy (the fastest column): a second run starts no pytest."""
+    run_file = tmp_path / "runs" / "numpy-cpu.json"
+    log = tmp_path / "work" / "numpy-cpu" / "report-log.jsonl"
+    first = _full_numpy_run(tmp_path)
+    assert "up to date" not in first.stdout + first.stderr
+    written, mtime = run_file.read_bytes(), log.stat().st_mtime_ns
+    assert load_run(run_file).environment.provenance["cache"]["executed"] == \
+        len(load_run(run_file).cases)
+
+    second = _full_numpy_run(tmp_path)
+    out = second.stdout + second.stderr
+    assert "numpy-cpu: up to date" in out, out[-3000:]
+    assert "-m pytest" not in out  # no pytest command was started
+    assert run_file.read_bytes() == written
+    assert log.stat().st_mtime_ns == mtime
+
+    # A run file edited by hand is not the one the stamp recorded: the run happens again,
+    # every cell from the cache, and the run file is whole again.
+    edited = written.replace(b'"passed"', b'"failed"', 1)
+    assert edited != written
+    run_file.write_bytes(edited)
+    third = _full_numpy_run(tmp_path)
+    assert "up to date" not in third.stdout + third.stderr
+    again = load_run(run_file)
+    assert again.environment.provenance["cache"]["executed"] == 0
+    (tmp_path / "first.json").write_bytes(written)
+    assert [r.verdict for r in again.results] == \
+        [r.verdict for r in load_run(tmp_path / "first.json").results]
