@@ -56,7 +56,7 @@ def _save_load(model: str = "embedding") -> list[Any]:
     found = [c for c in builtin_cases() if c.mode == "save_load"
              and c.group == "save-load" and c.axes.get("model") == model
              and c.axes.get("dtype_policy", "float32") == "float32"]
-    assert sorted(c.saved_on for c in found) == ["jax", "tensorflow", "torch"], found
+    assert sorted(str(c.saved_on) for c in found) == ["jax", "tensorflow", "torch"], found
     return found
 
 
