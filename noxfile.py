@@ -365,9 +365,14 @@ def _fresh_stamp(environment: Environment) -> Path:
 
 def _plan_summary(session: nox.Session, environment: Environment, catalogs: list[str],
                   env: dict[str, str]) -> dict[str, Any] | None:
-    """`python -m matrix.cache plan` in the run virtualenv: what a run would execute."""
+    """`python -m matrix.cache plan` in the run virtualenv: what a run would execute.
+
+    None when it cannot say (e.g. a catalog that does not load): the run goes on as
+    usual, and pytest's collection reports the problem with its file name.
+    """
     out = session.run("python", "-m", "matrix.cache", "plan", "--environment",
-                      environment.id, *_fold_args(catalogs), env=env, silent=True)
+                      environment.id, *_fold_args(catalogs), env=env, silent=True,
+                      success_codes=list(range(256)))
     lines = str(out or "").strip().splitlines()
     try:
         summary = json.loads(lines[-1]) if lines else None
@@ -384,8 +389,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
     recorded then, in `reports/.work/cache/<environment>.up-to-date.json`) and the cache
     would serve every case with exactly the keys and results it would have served then
     (`matrix.cache.plan_digest`): same cases, programs, references, harness, installed
-    distributions, saved models. pytest is not
-    started, so the environment check of the run file is the one of that run.
+    distributions, saved models. pytest is not started, so the environment check of the
+    run file is the one of that run.
     """
     from matrix.cache import file_digest, read_json
 
