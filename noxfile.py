@@ -514,10 +514,16 @@ def publish_local_results(session: nox.Session) -> None:
 
 @nox.session(tags=["tests"])
 def tests(session: nox.Session) -> None:
-    """Run the harness tests and the end-to-end slice on all five CPU backends."""
+    """Run the harness tests and the end-to-end slice on all five CPU backends.
+
+    Two xdist workers where there are two cores or more (`-n 2 --dist loadgroup`): the
+    end-to-end tests run one after another on one worker (`tests/conftest.py`), the others
+    beside them. Arguments after `--` go to pytest (`-n 0` runs everything in one process).
+    """
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     session.chdir(ROOT)
-    session.run("python", "-m", "pytest", *session.posargs)
+    workers = ["-n", "2", "--dist", "loadgroup"] if (os.cpu_count() or 1) >= 2 else []
+    session.run("python", "-m", "pytest", *workers, *session.posargs)
 
 
 @nox.session(tags=["lint"])
