@@ -30,6 +30,10 @@ class Limitation:
         expects: `values` or `error`: cover only cases whose reference expects that (a
             backend that refuses valid input, or one that answers where it must refuse);
             None for both.
+        keras: the Keras versions it holds for, a PEP 440 specifier set (`>=3.16.0.dev0`,
+            pre-releases included: keras-nightly's `3.16.0.dev2026102704` is one); None for
+            every version. A cell whose Keras version is unknown is not covered by a
+            limitation that names versions.
     """
 
     id: str
@@ -39,14 +43,40 @@ class Limitation:
     devices: tuple[str, ...] = ()
     axes: Mapping[str, tuple[str | int, ...]] = field(default_factory=dict)
     expects: str | None = None
+    keras: str | None = None
+
+    def holds_for(self, keras_version: str | None) -> bool:
+        """Whether the limitation holds for this Keras version (`keras`; None: unknown).
+
+        Raises:
+            ValueError: `keras` is no PEP 440 specifier set (names the limitation).
+        """
+        if self.keras is None:
+            return True
+        if not keras_version:
+            return False
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            wanted = SpecifierSet(self.keras, prereleases=True)
+        except InvalidSpecifier as exc:
+            raise ValueError(f"limitation {self.id}: field `keras`: {self.keras!r} is not a "
+                             "PEP 440 specifier set such as '>=3.16.0.dev0'") from exc
+        try:
+            return Version(keras_version) in wanted
+        except InvalidVersion:
+            return False
 
     def covers(self, axes: Mapping[str, str | int], backend: str, device: str,
-               expected: str = "") -> bool:
+               expected: str = "", keras_version: str | None = None) -> bool:
         """Whether this limitation covers a case with these `axes` on `backend` and `device`.
 
         Args:
             expected: the reference's answer in words (`values`, `error (...)`), checked
                 against `expects`.
+            keras_version: the Keras the cell ran (`keras` or `keras-nightly` of its run
+                file's versions), checked against `keras`.
         """
         if self.backends and backend not in self.backends:
             return False
@@ -54,14 +84,17 @@ class Limitation:
             return False
         if self.expects is not None and not expected.startswith(self.expects):
             return False
+        if not self.holds_for(keras_version):
+            return False
         return all(key in axes and axes[key] in values for key, values in self.axes.items())
 
 
 def covering(limitations: Sequence[Limitation], axes: Mapping[str, str | int], backend: str,
-             device: str, expected: str = "") -> Limitation | None:
+             device: str, expected: str = "", keras_version: str | None = None
+             ) -> Limitation | None:
     """The first limitation that covers the cell, or None."""
     for limitation in limitations:
-        if limitation.covers(axes, backend, device, expected):
+        if limitation.covers(axes, backend, device, expected, keras_version):
             return limitation
     return None
 

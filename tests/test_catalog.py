@@ -108,14 +108,43 @@ def test_reference_expectations_of_key_cases() -> None:
     assert empty.values.shape == (0, 4)
 
 
+#: The Keras of each channel of matrix/axes.toml (latest, minimum, a keras-nightly seen).
+CHANNEL_KERAS = ("3.15.1", "3.6.0", "3.16.0.dev2026102704")
+
+
+def test_a_limitation_of_some_keras_versions_holds_for_those_only() -> None:
+    from cases.limitations import Limitation
+
+    nightly = Limitation(id="x", description="d", link="https://example.org",
+                         keras=">=3.16.0.dev0")
+    assert nightly.holds_for("3.16.0.dev2026102704")
+    assert nightly.holds_for("3.16.0")
+    assert not nightly.holds_for("3.15.1")
+    assert not nightly.holds_for(None)  # unknown version: not covered
+    assert not nightly.holds_for("not a version")
+    old = Limitation(id="y", description="d", link="https://example.org", keras="<3.7")
+    assert old.holds_for("3.6.0")
+    assert not old.holds_for("3.15.1")
+    assert old.covers({}, "jax", "cpu", "", "3.6.0")
+    assert not old.covers({}, "jax", "cpu", "", "3.15.1")
+    every = Limitation(id="z", description="d", link="https://example.org")
+    assert every.holds_for(None)
+    assert every.holds_for("3.15.1")
+    bad = Limitation(id="bad", description="d", link="https://example.org", keras="3.6 or so")
+    with pytest.raises(ValueError, match="limitation bad: field `keras`"):
+        bad.holds_for("3.6.0")
+
+
 def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
     cases = [(c, describe(expected(c))) for c in builtin_cases()]
     ids = [lim.id for lim in LIMITATIONS]
     assert len(set(ids)) == len(ids)
     for limitation in LIMITATIONS:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
-        assert any(limitation.covers(c.axes, b, "cpu", want) for c, want in cases
-                   for b in backends), \
+        # the Keras of each channel (axes.toml): latest, minimum and a keras-nightly
+        versions = (None,) if limitation.keras is None else CHANNEL_KERAS
+        assert any(limitation.covers(c.axes, b, "cpu", want, v) for c, want in cases
+                   for b in backends for v in versions), \
             f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
 

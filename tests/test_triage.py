@@ -178,3 +178,23 @@ def test_a_user_catalogs_limitations_are_joined_by_the_report(tmp_path: Path) ->
     bad.write_text("CASES = 3\n")
     assert report.main(["--runs", str(runs), "--out", str(tmp_path / "out2"),
                         "--catalog", str(bad)]) == 2
+
+
+def test_a_limitation_of_some_keras_versions_covers_only_their_columns(tmp_path: Path) -> None:
+    """jax-cpu ran Keras 3.15.1, torch-cpu keras-nightly: a nightly-only limitation of the
+    negative ids covers the torch cell alone; the jax cell stays `failed`."""
+    runs = _write_runs(tmp_path)
+    for env, versions in (("jax-cpu", {"keras": "3.15.1"}),
+                          ("torch-cpu", {"keras-nightly": "3.16.0.dev2026102704"})):
+        path = runs / f"{env}.json"
+        data = json.loads(path.read_text())
+        data["environment"]["versions"] = versions
+        path.write_text(json.dumps(data))
+    nightly = replace(NEGATIVE, id="nightly-negative", keras=">=3.16.0.dev0")
+    cells = _cells((nightly,), runs)
+    assert cells[("neg", "torch-cpu")] == (Outcome.XFAILED, "nightly-negative")
+    assert cells[("neg", "jax-cpu")] == (Outcome.FAILED, None)
+    older = replace(NEGATIVE, id="older-negative", keras="<3.16")
+    cells = _cells((older,), runs)
+    assert cells[("neg", "jax-cpu")] == (Outcome.XFAILED, "older-negative")
+    assert cells[("neg", "torch-cpu")] == (Outcome.FAILED, None)
