@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+#: A name of `Limitation.versions` and the run-file distributions it reads, in order.
+VERSION_ALIASES = {"keras": ("keras", "keras-nightly"),
+                   "tensorflow": ("tensorflow", "tensorflow-cpu")}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Limitation:
@@ -30,10 +34,12 @@ class Limitation:
         expects: `values` or `error`: cover only cases whose reference expects that (a
             backend that refuses valid input, or one that answers where it must refuse);
             None for both.
-        keras: the Keras versions it holds for, a PEP 440 specifier set (`>=3.16.0.dev0`,
-            pre-releases included: keras-nightly's `3.16.0.dev2026102704` is one); None for
-            every version. A cell whose Keras version is unknown is not covered by a
-            limitation that names versions.
+        versions: the package versions it holds for: a distribution name and a PEP 440
+            specifier set each, pre-releases included (`{"keras": ">=3.16.0.dev0"}`: the
+            keras-nightly builds; `{"tensorflow": "<2.22.0rc0"}`). `keras` also reads
+            `keras-nightly`, `tensorflow` also `tensorflow-cpu`, from the run file's
+            `versions`. Empty: every version. A cell whose run file lacks a named package
+            is not covered.
     """
 
     id: str
@@ -43,40 +49,49 @@ class Limitation:
     devices: tuple[str, ...] = ()
     axes: Mapping[str, tuple[str | int, ...]] = field(default_factory=dict)
     expects: str | None = None
-    keras: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
 
-    def holds_for(self, keras_version: str | None) -> bool:
-        """Whether the limitation holds for this Keras version (`keras`; None: unknown).
+    def holds_for(self, installed: Mapping[str, str] | None) -> bool:
+        """Whether the limitation holds for these installed versions (`versions`).
+
+        Args:
+            installed: distribution name -> version, as a run file records them; None when
+                unknown.
 
         Raises:
-            ValueError: `keras` is no PEP 440 specifier set (names the limitation).
+            ValueError: a specifier that is no PEP 440 specifier set (names the limitation).
         """
-        if self.keras is None:
+        if not self.versions:
             return True
-        if not keras_version:
-            return False
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
         from packaging.version import InvalidVersion, Version
 
-        try:
-            wanted = SpecifierSet(self.keras, prereleases=True)
-        except InvalidSpecifier as exc:
-            raise ValueError(f"limitation {self.id}: field `keras`: {self.keras!r} is not a "
-                             "PEP 440 specifier set such as '>=3.16.0.dev0'") from exc
-        try:
-            return Version(keras_version) in wanted
-        except InvalidVersion:
-            return False
+        for name, spec in self.versions.items():
+            try:
+                wanted = SpecifierSet(spec, prereleases=True)
+            except InvalidSpecifier as exc:
+                raise ValueError(f"limitation {self.id}: field `versions`: {name}: {spec!r} "
+                                 "is not a PEP 440 specifier set such as '>=3.16.0.dev0'"
+                                 ) from exc
+            found = next((installed[n] for n in VERSION_ALIASES.get(name, (name,))
+                          if installed and installed.get(n)), None)
+            try:
+                # a local label (torch's 2.13.0+cpu) does not change the release
+                if found is None or Version(found.split("+")[0]) not in wanted:
+                    return False
+            except InvalidVersion:
+                return False
+        return True
 
     def covers(self, axes: Mapping[str, str | int], backend: str, device: str,
-               expected: str = "", keras_version: str | None = None) -> bool:
+               expected: str = "", installed: Mapping[str, str] | None = None) -> bool:
         """Whether this limitation covers a case with these `axes` on `backend` and `device`.
 
         Args:
             expected: the reference's answer in words (`values`, `error (...)`), checked
                 against `expects`.
-            keras_version: the Keras the cell ran (`keras` or `keras-nightly` of its run
-                file's versions), checked against `keras`.
+            installed: the versions the cell's run file records, checked against
+                `versions`.
         """
         if self.backends and backend not in self.backends:
             return False
@@ -84,17 +99,17 @@ class Limitation:
             return False
         if self.expects is not None and not expected.startswith(self.expects):
             return False
-        if not self.holds_for(keras_version):
+        if not self.holds_for(installed):
             return False
         return all(key in axes and axes[key] in values for key, values in self.axes.items())
 
 
 def covering(limitations: Sequence[Limitation], axes: Mapping[str, str | int], backend: str,
-             device: str, expected: str = "", keras_version: str | None = None
+             device: str, expected: str = "", installed: Mapping[str, str] | None = None
              ) -> Limitation | None:
     """The first limitation that covers the cell, or None."""
     for limitation in limitations:
-        if limitation.covers(axes, backend, device, expected, keras_version):
+        if limitation.covers(axes, backend, device, expected, installed):
             return limitation
     return None
 

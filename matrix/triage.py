@@ -3,7 +3,7 @@
 A run records what happened and how it compares with the reference (`Verdict`); it knows
 nothing of limitations. Here, when run files are merged, each limitation of
 `cases/limitations.py` (and of any user catalog) is matched against every cell by backend,
-device, Keras version (the run file's `keras` or `keras-nightly`) and case axes: a
+device, installed versions (the run file's `versions`, e.g. Keras) and case axes: a
 mismatched cell it covers becomes `xfailed`, a matched one `xpassed`.
 Rewording, adding or removing a limitation therefore re-triages existing and committed run
 files without rerunning them, and a stale limitation (every cell it covers that ran matched)
@@ -12,11 +12,11 @@ is found here and listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from cases.limitations import LIMITATIONS, Limitation, covering
-from matrix.results import TRIAGED, EnvironmentInfo, LimitationInfo, Matrix, Result, outcome_of
+from matrix.results import TRIAGED, LimitationInfo, Matrix, Result, outcome_of
 
 
 def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
@@ -37,24 +37,19 @@ class _Candidates:
 
     def __init__(self, limitations: Sequence[Limitation]) -> None:
         self.limitations = limitations
-        self.found: dict[tuple[str, str, object, str | None], list[Limitation]] = {}
+        self.found: dict[tuple[object, ...], list[Limitation]] = {}
 
-    def of(self, backend: str, device: str, subject: object, keras_version: str | None
+    def of(self, backend: str, device: str, subject: object, installed: Mapping[str, str]
            ) -> list[Limitation]:
-        key = (backend, device, subject, keras_version)
+        key = (backend, device, subject, tuple(sorted(installed.items())))
         if key not in self.found:
             self.found[key] = [
                 lim for lim in self.limitations
                 if (not lim.backends or backend in lim.backends)
                 and (not lim.devices or device in lim.devices)
                 and ("subject" not in lim.axes or subject in lim.axes["subject"])
-                and lim.holds_for(keras_version)]
+                and lim.holds_for(installed)]
         return self.found[key]
-
-
-def keras_version_of(env: EnvironmentInfo) -> str | None:
-    """The Keras version a run file records: `keras`, else `keras-nightly`; None if neither."""
-    return env.versions.get("keras") or env.versions.get("keras-nightly") or None
 
 
 def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:
@@ -77,10 +72,9 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
     for result in matrix.results:
         env = envs.get(result.environment)
         case_axes = axes.get(result.case, {})
-        version = None if env is None else keras_version_of(env)
         found = None if env is None else covering(
-            candidates.of(env.backend, env.device, case_axes.get("subject"), version),
-            case_axes, env.backend, env.device, expected.get(result.case, ""), version)
+            candidates.of(env.backend, env.device, case_axes.get("subject"), env.versions),
+            case_axes, env.backend, env.device, expected.get(result.case, ""), env.versions)
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED

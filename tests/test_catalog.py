@@ -108,31 +108,46 @@ def test_reference_expectations_of_key_cases() -> None:
     assert empty.values.shape == (0, 4)
 
 
-#: The Keras of each channel of matrix/axes.toml (latest, minimum, a keras-nightly seen).
-CHANNEL_KERAS = ("3.15.1", "3.6.0", "3.16.0.dev2026102704")
+#: What each channel of matrix/axes.toml installs (latest, minimum, a nightly seen), as the
+#: run files record it.
+CHANNEL_VERSIONS = (
+    {"keras": "3.15.1", "tensorflow-cpu": "2.21.0", "jax": "0.10.2", "torch": "2.13.0+cpu"},
+    {"keras": "3.6.0", "tensorflow-cpu": "2.17.1", "jax": "0.4.34", "torch": "2.13.0+cpu"},
+    {"keras-nightly": "3.16.0.dev2026102704", "tensorflow-cpu": "2.22.0rc0", "jax": "0.10.2",
+     "torch": "2.13.0+cpu"},
+)
 
 
-def test_a_limitation_of_some_keras_versions_holds_for_those_only() -> None:
+def test_a_limitation_of_some_versions_holds_for_those_only() -> None:
     from cases.limitations import Limitation
 
-    nightly = Limitation(id="x", description="d", link="https://example.org",
-                         keras=">=3.16.0.dev0")
-    assert nightly.holds_for("3.16.0.dev2026102704")
-    assert nightly.holds_for("3.16.0")
-    assert not nightly.holds_for("3.15.1")
-    assert not nightly.holds_for(None)  # unknown version: not covered
-    assert not nightly.holds_for("not a version")
-    old = Limitation(id="y", description="d", link="https://example.org", keras="<3.7")
-    assert old.holds_for("3.6.0")
-    assert not old.holds_for("3.15.1")
-    assert old.covers({}, "jax", "cpu", "", "3.6.0")
-    assert not old.covers({}, "jax", "cpu", "", "3.15.1")
-    every = Limitation(id="z", description="d", link="https://example.org")
+    def lim(**versions: str) -> Limitation:
+        return Limitation(id="x", description="d", link="https://example.org",
+                          versions=versions)
+
+    latest, minimum, nightly = CHANNEL_VERSIONS
+    new_keras = lim(keras=">=3.16.0.dev0")  # read from keras-nightly too
+    assert new_keras.holds_for(nightly)
+    assert new_keras.holds_for({"keras": "3.16.0"})
+    assert not new_keras.holds_for(latest)
+    assert not new_keras.holds_for(None)  # unknown versions: not covered
+    assert not new_keras.holds_for({"keras": "not a version"})
+    old_tf = lim(tensorflow="<2.22.0rc0")  # read from tensorflow-cpu too
+    assert old_tf.holds_for(latest)
+    assert old_tf.holds_for(minimum)
+    assert not old_tf.holds_for(nightly)
+    assert not old_tf.holds_for({"keras": "3.15.1"})  # no TensorFlow recorded
+    assert lim(torch="==2.13.0").holds_for(latest)  # the local label +cpu is not the release
+    both = lim(keras="<3.16", tensorflow=">=2.21")
+    assert both.holds_for(latest)
+    assert not both.holds_for(minimum)
+    assert both.covers({}, "tensorflow", "cpu", "", latest)
+    assert not both.covers({}, "tensorflow", "cpu", "", minimum)
+    every = lim()
     assert every.holds_for(None)
-    assert every.holds_for("3.15.1")
-    bad = Limitation(id="bad", description="d", link="https://example.org", keras="3.6 or so")
-    with pytest.raises(ValueError, match="limitation bad: field `keras`"):
-        bad.holds_for("3.6.0")
+    assert every.holds_for(latest)
+    with pytest.raises(ValueError, match="limitation x: field `versions`: keras"):
+        lim(keras="3.6 or so").holds_for(latest)
 
 
 def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
@@ -141,8 +156,8 @@ def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
     assert len(set(ids)) == len(ids)
     for limitation in LIMITATIONS:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
-        # the Keras of each channel (axes.toml): latest, minimum and a keras-nightly
-        versions = (None,) if limitation.keras is None else CHANNEL_KERAS
+        # what each channel installs (axes.toml): latest, minimum and a nightly
+        versions = (None,) if not limitation.versions else CHANNEL_VERSIONS
         assert any(limitation.covers(c.axes, b, "cpu", want, v) for c, want in cases
                    for b in backends for v in versions), \
             f"limitation matches no case: {limitation.id}"

@@ -190,11 +190,11 @@ def test_a_limitation_of_some_keras_versions_covers_only_their_columns(tmp_path:
         data = json.loads(path.read_text())
         data["environment"]["versions"] = versions
         path.write_text(json.dumps(data))
-    nightly = replace(NEGATIVE, id="nightly-negative", keras=">=3.16.0.dev0")
+    nightly = replace(NEGATIVE, id="nightly-negative", versions={"keras": ">=3.16.0.dev0"})
     cells = _cells((nightly,), runs)
     assert cells[("neg", "torch-cpu")] == (Outcome.XFAILED, "nightly-negative")
     assert cells[("neg", "jax-cpu")] == (Outcome.FAILED, None)
-    older = replace(NEGATIVE, id="older-negative", keras="<3.16")
+    older = replace(NEGATIVE, id="older-negative", versions={"keras": "<3.16"})
     cells = _cells((older,), runs)
     assert cells[("neg", "jax-cpu")] == (Outcome.XFAILED, "older-negative")
     assert cells[("neg", "torch-cpu")] == (Outcome.FAILED, None)
