@@ -127,7 +127,6 @@ OPENVINO_GATHER_DOC = (
     "https://docs.openvino.ai/latest/classov_1_1pass_1_1ConvertNmsGatherPathToUnsigned.html"
 )
 KERAS_NUMPY_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/numpy"
-NO_REPORT = "found by this matrix, no public report known"
 OPENVINO_CPU_DOC = ("https://docs.openvino.ai/2024/openvino-workflow/running-inference/"
                     "inference-devices-and-modes/cpu-device.html")
 OPENVINO_BF16 = (
@@ -345,7 +344,8 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="bincount-negative-values",
         description="keras.ops.bincount of negative values: TensorFlow raises "
-                    "InvalidArgumentError eagerly and returns counts under XLA, torch raises "
+                    "InvalidArgumentError eagerly and returns counts under XLA (from 2.22.0rc0 "
+                    "raises InvalidArgumentError there too), torch raises "
                     "RuntimeError (not NumPy's ValueError), JAX returns counts" + NO_REPORT,
         link="https://numpy.org/doc/stable/reference/generated/numpy.bincount.html",
         backends=("tensorflow", "jax", "torch", "openvino"),  # NumPy raises ValueError
@@ -355,12 +355,14 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="tf-bincount-negative-under-xla",
-        description="Under jit_compile, TensorFlow's bincount counts negative values instead "
-                    "of refusing them (XLA has no runtime check)" + NO_REPORT,
+        description="Under jit_compile, TensorFlow up to 2.21 counts negative values in "
+                    "bincount instead of refusing them (XLA has no runtime check); "
+                    "TensorFlow 2.22.0rc0 raises InvalidArgumentError" + NO_REPORT,
         link="https://openxla.org/xla/operation_semantics",
         backends=("tensorflow",),
         axes={"subject": ("ops.bincount",), "values": ("negative",), "mode": ("jit_compile",)},
         expects="error",
+        versions={"tensorflow": "<2.22.0rc0"},
     ),
     Limitation(
         id="torch-bincount-floats",
@@ -382,12 +384,24 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="tf-searchsorted-nd-values",
         description="tf.searchsorted needs values with the same leading dimensions as a 1-D "
-                    "sorted sequence broadcast, and of its dtype: keras.ops.searchsorted of "
-                    "(2, 3) values, or of int32 values into a float sequence, raises on "
-                    "TensorFlow",
+                    "sorted sequence broadcast: keras.ops.searchsorted of (2, 3) float32 "
+                    "values raises on TensorFlow up to Keras 3.15 (keras-nightly 3.16.0.dev "
+                    "flattens the values first and matches the reference)",
         link="https://www.tensorflow.org/api_docs/python/tf/searchsorted",
         backends=("tensorflow",),
-        axes={"subject": ("ops.searchsorted",), "mode": ("eager", "predict")},
+        axes={"subject": ("ops.searchsorted",), "mode": ("eager", "predict"),
+              "input_dtype": ("float32",)},
+        versions={"keras": "<3.16.0.dev0"},
+    ),
+    Limitation(
+        id="tf-searchsorted-values-dtype",
+        description="tf.searchsorted needs values of the sorted sequence's dtype: "
+                    "keras.ops.searchsorted of int32 values into a float32 sequence raises "
+                    "InvalidArgumentError on TensorFlow (keras-nightly 3.16.0.dev too)",
+        link="https://www.tensorflow.org/api_docs/python/tf/searchsorted",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.searchsorted",), "mode": ("eager", "predict"),
+              "input_dtype": ("int32",)},
     ),
     Limitation(
         id="tf-searchsorted-int-values-under-xla",
@@ -471,11 +485,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="tf-lstm-empty-batch",
-        description="LSTM on an empty batch raises on TensorFlow ('Biases must be 1D: [0,12]')"
-                    + NO_REPORT,
+        description="LSTM on an empty batch raises on TensorFlow ('Biases must be 1D: [0,12]') "
+                    "up to Keras 3.15; keras-nightly 3.16.0.dev returns the (0, units) output, "
+                    "with TensorFlow 2.21 as with 2.22.0rc0" + NO_REPORT,
         link="https://www.tensorflow.org/api_docs/python/tf/nn/bias_add",
         backends=("tensorflow",),
         axes={"batch": ("empty",), "subject": ("layers.LSTM",)},
+        versions={"keras": "<3.16.0.dev0"},
     ),
     Limitation(
         id="rnn-single-gru-cell-reset-before",
@@ -607,7 +623,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-category-encoding-index-error",
         description="CategoryEncoding refuses an id >= num_tokens on the numpy backend, but "
                     "with NumPy's IndexError (the fancy indexing in ops.one_hot), not the "
-                    f"ValueError or InvalidArgumentError the reference names; {NO_REPORT}",
+                    f"ValueError or InvalidArgumentError the reference names{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/nn.py",
         backends=("numpy",),
         axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
@@ -616,7 +632,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-take-along-axis-out-of-range",
         description="ops.take_along_axis on the openvino backend fails for an index past the "
                     "axis with RuntimeError '`convert_to_numpy` failed to convert the tensor' "
-                    f"instead of the reference's IndexError; {NO_REPORT}",
+                    f"instead of the reference's IndexError{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "numpy.py",
         backends=("openvino",),
@@ -635,7 +651,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-segment-ops-uint32",
         description="ops.segment_sum and ops.segment_max refuse uint32 segment ids on the "
                     "openvino backend: OpenVINO's type checks (Concat, SegmentMax) raise "
-                    f"RuntimeError; {NO_REPORT}",
+                    f"RuntimeError{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -649,7 +665,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "(_segment_reduction_fn: 'Ignore segment_ids that are -1'), "
                     "SparseCategoricalCrossentropy one-hot encodes a negative label as a row "
                     "of zeros (no error), and SparseTopKCategoricalAccuracy reads the "
-                    f"prediction at index -1; {NO_REPORT}",
+                    f"prediction at index -1{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/math.py#L17",
         backends=("numpy",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max",
@@ -662,7 +678,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         description="ops.one_hot, ops.multi_hot and ops.bincount of int8 or uint8 indices fail "
                     "on the openvino backend with RuntimeError (eagerly '`convert_to_numpy` "
                     "failed to convert the tensor' or 'An OpenVINOKerasTensor is symbolic', "
-                    f"in predict an exception from OpenVINO's core.cpp); {NO_REPORT}",
+                    f"in predict an exception from OpenVINO's core.cpp){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "nn.py",
         backends=("openvino",),
@@ -675,7 +691,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "ids of most dtypes with RuntimeError from OpenVINO's type checks: "
                     "segment_max accepts int32 and int64 ids only ('segment_ids_element_type "
                     "== element::i32 || ...'), segment_sum int32 only ('element::Type::merge' "
-                    f"of its inputs); {NO_REPORT}",
+                    f"of its inputs){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -688,7 +704,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-segment-sum-int64-ids",
         description="ops.segment_sum on the openvino backend refuses int64 segment ids with "
                     "RuntimeError ('element::Type::merge' of its inputs: the ids must have the "
-                    f"data's int32 type), where segment_max accepts them; {NO_REPORT}",
+                    f"data's int32 type), where segment_max accepts them{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -699,7 +715,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-segment-ops-no-range-check",
         description="ops.segment_sum and ops.segment_max return values on the openvino "
                     "backend for a segment id >= num_segments or a negative one instead of "
-                    f"refusing it as the reference does; {NO_REPORT}",
+                    f"refusing it as the reference does{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -712,7 +728,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "OpenVINO's element-type checks (RuntimeError, e.g. Gather's "
                     "'get_input_element_type(1).is_integral_number()', OneHot's "
                     "'indices_et.is_integral()') or, for take_along_axis, return values, where "
-                    f"the reference expects values or names other errors; {NO_REPORT}",
+                    f"the reference expects values or names other errors{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "numpy.py",
         backends=("openvino",),
@@ -724,7 +740,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-multi-hot-functional",
         description="A functional model around ops.multi_hot cannot run predict on the "
                     "openvino backend: RuntimeError 'An OpenVINOKerasTensor is symbolic' for "
-                    f"every index dtype; {NO_REPORT}",
+                    f"every index dtype{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "numpy.py",
         backends=("openvino",),
@@ -734,7 +750,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-segment-ops-functional",
         description="A functional model around ops.segment_sum or ops.segment_max with integer "
                     "segment ids cannot be built on the openvino backend: ValueError "
-                    f"'unsupported type of `x` to create ov.Output: KerasTensor'; {NO_REPORT}",
+                    f"'unsupported type of `x` to create ov.Output: KerasTensor'{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -746,7 +762,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="openvino-bincount-negative",
         description="ops.bincount returns counts on the openvino backend for a negative value "
-                    f"instead of refusing it as the reference does; {NO_REPORT}",
+                    f"instead of refusing it as the reference does{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "numpy.py",
         backends=("openvino",),
@@ -756,7 +772,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-scce-no-label-check",
         description="SparseCategoricalCrossentropy returns a loss on the openvino backend for "
                     "a label >= the number of classes or a negative one instead of refusing it "
-                    f"(the label's one-hot row is empty); {NO_REPORT}",
+                    f"(the label's one-hot row is empty){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "nn.py",
         backends=("openvino",),
@@ -767,7 +783,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-top-k-accuracy-bad-labels",
         description="SparseTopKCategoricalAccuracy on the openvino backend raises RuntimeError "
                     "'An OpenVINOKerasTensor is symbolic' for a label >= the number of classes "
-                    f"and counts a negative label differently from the reference; {NO_REPORT}",
+                    f"and counts a negative label differently from the reference{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -779,7 +795,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         description="An empty batch (0, 3) through masked LSTM or GlobalAveragePooling1D "
                     "eagerly on the openvino backend corrupts the heap and aborts the process "
                     "(glibc 'free(): invalid next size'); a crash is never xfailed, so these "
-                    f"cells stay `crashed` with this note; {NO_REPORT}",
+                    f"cells stay `crashed` with this note{NO_REPORT}",
         link="https://github.com/keras-team/keras/tree/v3.15.1/keras/src/backend/openvino",
         backends=("openvino",),
         axes={"batch": ("empty",), "mode": ("eager",),
@@ -789,7 +805,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-multi-hot-predict-symbolic",
         description="CategoryEncoding(output_mode='multi_hot') in predict on the openvino "
                     "backend raises RuntimeError 'An OpenVINOKerasTensor is symbolic' (eager "
-                    f"works); {NO_REPORT}",
+                    f"works){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "numpy.py",
         backends=("openvino",),
@@ -800,7 +816,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-category-encoding-no-range-check",
         description="CategoryEncoding returns values for an id >= num_tokens on the openvino "
                     "backend (the id's column stays empty) instead of refusing it as the "
-                    f"reference does; {NO_REPORT}",
+                    f"reference does{NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
              "preprocessing/category_encoding.py",
         backends=("openvino",),
@@ -810,7 +826,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-one-hot-out-of-range-index-error",
         description="ops.one_hot and ops.multi_hot raise NumPy's IndexError on the numpy "
                     "backend for an id >= num_classes, where the reference (and the other "
-                    f"backends) give an all-zero row; {NO_REPORT}",
+                    f"backends) give an all-zero row{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/nn.py",
         backends=("numpy",),
         axes={"subject": ("ops.one_hot", "ops.multi_hot"), "values": ("out_of_range",)},
@@ -819,7 +835,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-in-top-k-out-of-range-index-error",
         description="SparseTopKCategoricalAccuracy raises NumPy's IndexError on the numpy "
                     "backend for a label >= the number of classes (its in_top_k indexes the "
-                    f"predictions with it), where the reference counts a miss; {NO_REPORT}",
+                    f"predictions with it), where the reference counts a miss{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/math.py",
         backends=("numpy",),
         axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",),
@@ -829,7 +845,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-rnn-gru-reset-before",
         description="RNN(GRUCell(reset_after=False)) over a masked sequence fails on the numpy "
                     "backend with ValueError 'Expected an instance of list, got array' (its "
-                    f"rnn loop gets the cell's state as an array); {NO_REPORT}",
+                    f"rnn loop gets the cell's state as an array){NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/rnn.py",
         backends=("numpy",),
         axes={"variant": ("gru_reset_before",), "subject": ("layers.RNN",),
@@ -840,7 +856,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         description="Fed float or bool indices, take_along_axis, one_hot and multi_hot on the "
                     "numpy backend follow NumPy's indexing rules (IndexError 'arrays used as "
                     "indices must be of integer (or boolean) type', or values for multi_hot) "
-                    f"where the reference names other errors or values; {NO_REPORT}",
+                    f"where the reference names other errors or values{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/numpy.py",
         backends=("numpy",),
         axes={"subject": ("ops.take_along_axis", "ops.one_hot", "ops.multi_hot"),
@@ -850,7 +866,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-index-ops-bool-indices",
         description="Fed bool indices, take_along_axis and one_hot on the numpy backend follow "
                     "NumPy's indexing rules and raise IndexError (a bool array is a mask "
-                    f"there) where the reference expects values; {NO_REPORT}",
+                    f"there) where the reference expects values{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/numpy.py",
         backends=("numpy",),
         axes={"subject": ("ops.take_along_axis", "ops.one_hot"), "input_dtype": ("bool",)},
@@ -859,7 +875,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-segment-ops-float-ids-eager",
         description="ops.segment_sum and ops.segment_max called eagerly on the numpy backend "
                     "with float segment ids raise NumPy's IndexError (predict casts them and "
-                    f"matches); {NO_REPORT}",
+                    f"matches){NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/math.py",
         backends=("numpy",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"),
@@ -870,7 +886,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         description="A functional model around ops.segment_sum or ops.segment_max with integer "
                     "segment ids cannot be built on the numpy backend: the symbolic call "
                     "raises ValueError 'A KerasTensor is symbolic' (its num_segments is read "
-                    f"from the data); {NO_REPORT}",
+                    f"from the data){NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/math.py",
         backends=("numpy",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"),
@@ -882,7 +898,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-digitize-symbolic-build",
         description="A functional model around ops.digitize cannot be built on the numpy "
                     "and openvino backends: the symbolic call raises AttributeError "
-                    f"\"'list' object has no attribute 'shape'\" (eager works); {NO_REPORT}",
+                    f"\"'list' object has no attribute 'shape'\" (eager works){NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/numpy.py",
         backends=("numpy", "openvino"),
         axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
@@ -891,7 +907,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-top-k-float64-predict",
         description="ops.top_k values of float64 input through predict on the numpy backend "
                     "come back as float64 but rounded through float32 (2.4e-8 off, over the "
-                    f"float64 tolerance); {NO_REPORT}",
+                    f"float64 tolerance){NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/trainer.py",
         backends=("numpy",),
         axes={"subject": ("ops.top_k",), "item": ("values",), "input_dtype": ("float64",),
@@ -900,7 +916,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="openvino-top-k-float64",
         description="ops.top_k values of float64 input on the openvino backend are rounded "
-                    f"through float32 (2.4e-8 off, over the float64 tolerance); {NO_REPORT}",
+                    f"through float32 (2.4e-8 off, over the float64 tolerance){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "math.py",
         backends=("openvino",),
@@ -922,7 +938,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="openvino-bfloat16-policy-predict",
         description="Under a bfloat16 dtype policy (mixed_bfloat16, floatx bfloat16), predict "
                     "on OpenVINO returns float16 values off by up to 1.4 from a table in "
-                    f"[-0.5, 0.5) (eager is right); {NO_REPORT}",
+                    f"[-0.5, 0.5) (eager is right){NO_REPORT}",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
              "core.py",
         backends=("openvino",),
@@ -986,6 +1002,21 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://github.com/keras-team/keras/issues/16927",
         backends=("tensorflow", "jax", "torch"),
         axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
+    ),
+    Limitation(
+        id="keras-nightly-rnn-drops-output-mask",
+        description="keras-nightly 3.16.0.dev sets supports_masking = False in RNN.__init__ "
+                    "(and Bidirectional's), Keras 3.15.1 True: an LSTM(return_sequences=True) "
+                    "after Embedding(mask_zero=True) no longer passes the mask on (UserWarning "
+                    "'...does not support masking and will therefore destroy the mask "
+                    "information'), so the per-timestep loss fit reports averages over the "
+                    "padded timesteps too. Minimal input: keras.layers.LSTM(3, "
+                    "return_sequences=True)(keras.layers.Embedding(10, 4, mask_zero=True)"
+                    "(keras.Input((4,), dtype='int32')))._keras_mask is None" + NO_REPORT,
+        link="https://github.com/keras-team/keras/blob/master/keras/src/layers/rnn/rnn.py",
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",), "mode": ("fit",),
+              "mask": ("mask_zero",)},
+        versions={"keras": ">=3.16.0.dev0"},
     ),
     Limitation(
         id="time-distributed-drops-mask",

@@ -162,6 +162,7 @@ def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
                    for b in backends for v in versions), \
             f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
+        assert "; ;" not in limitation.description, limitation.id  # one separator, not two
 
 
 def test_limitations_cover_exactly_the_cells_they_claim() -> None:
