@@ -76,15 +76,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
             for env in ("tensorflow-cpu", "jax-cpu", "torch-cpu")}
 
 
+def assert_ran_as_asked(env_id: str, run: Run, backend: str) -> None:
+    """The provenance every run records: it ran Keras 3.15.1 on `backend`, no GPU visible,
+    from a known commit."""
+    info = run.environment
+    assert info.ran, env_id
+    assert info.versions["keras"] == "3.15.1"
+    checks = info.provenance["checks"]
+    assert checks["backend"]["ok"], checks
+    assert f"keras.backend.backend()={backend!r}" in checks["backend"]["detail"], checks
+    assert checks["no_gpu_visible"]["ok"], checks
+    assert info.provenance["git_commit"] != "unknown"
+
+
 def test_environments_are_what_was_asked(runs: dict[str, Run]) -> None:
     for env_id, run in runs.items():
-        info = run.environment
-        assert info.ran, env_id
-        assert info.versions["keras"] == "3.15.1"
-        checks = info.provenance["checks"]
-        assert checks["backend"]["ok"], checks
-        assert checks["no_gpu_visible"]["ok"], checks
-        assert info.provenance["git_commit"] != "unknown"
+        assert_ran_as_asked(env_id, run, env_id.split("-")[0])
     torch_checks = runs["torch-cpu"].environment.provenance["checks"]
     assert torch_checks["torch_cpu_build"]["ok"], torch_checks
     assert runs["torch-cpu"].environment.provenance["backend_facts"]["build_cuda"] is None
@@ -379,14 +386,7 @@ def test_inference_only_backends_are_what_was_asked_and_skip_what_they_cannot_ru
     fit_reasons = {"numpy-cpu": "Keras: fit not implemented for NumPy backend.",
                    "openvino-cpu": "Keras: `fit` is not supported with openvino backend"}
     for env_id, run in inference_runs.items():
-        info = run.environment
-        assert info.ran, env_id
-        assert info.versions["keras"] == "3.15.1"
-        checks = info.provenance["checks"]
-        assert checks["backend"]["ok"], checks
-        assert f"keras.backend.backend()={INFERENCE_BACKENDS[env_id]!r}" in \
-            checks["backend"]["detail"]
-        assert checks["no_gpu_visible"]["ok"], checks
+        assert_ran_as_asked(env_id, run, INFERENCE_BACKENDS[env_id])
         got = cells(run)
         assert set(got) == {part.strip() for part in INFERENCE_SLICE.split(" or ")}
         fit = got["fit-rank2-int32-in_range-none-fit"]
