@@ -457,12 +457,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",), "values": ("negative",)},
     ),
     Limitation(
-        id="preprocessing-needs-tensorflow",
+        id="lookup-layers-need-tensorflow",
         description="IntegerLookup, StringLookup, TextVectorization and Hashing are built on "
-                    "TensorFlow: on the JAX and PyTorch backends without TensorFlow installed "
-                    "they raise ImportError",
+                    "TensorFlow: on every other backend without TensorFlow installed (none of "
+                    "this matrix's JAX, PyTorch, NumPy and OpenVINO environments installs it) "
+                    "the constructor raises ImportError 'Layer ... requires TensorFlow'",
         link="https://github.com/keras-team/keras/issues/21255",
-        backends=("jax", "torch"),
+        backends=("jax", "torch", "numpy", "openvino"),
         axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
                           "layers.TextVectorization", "layers.Hashing")},
     ),
@@ -921,18 +922,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
              "math.py",
         backends=("openvino",),
         axes={"subject": ("ops.top_k",), "item": ("values",), "input_dtype": ("float64",)},
-    ),
-    Limitation(
-        id="lookup-layers-need-tensorflow",
-        description="IntegerLookup, StringLookup, TextVectorization and Hashing are built "
-                    "on TensorFlow: without it (the numpy and openvino environments install "
-                    "none) the constructor raises ImportError 'Layer ... requires "
-                    "TensorFlow'",
-        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
-             "preprocessing/integer_lookup.py",
-        backends=("numpy", "openvino"),
-        axes={"subject": ("layers.IntegerLookup", "layers.StringLookup",
-                          "layers.TextVectorization", "layers.Hashing")},
     ),
     Limitation(
         id="openvino-bfloat16-policy-predict",
