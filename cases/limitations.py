@@ -486,13 +486,15 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="tf-lstm-empty-batch",
-        description="LSTM on an empty batch raises on TensorFlow ('Biases must be 1D: [0,12]') "
-                    "up to Keras 3.15; keras-nightly 3.16.0.dev returns the (0, units) output, "
-                    "with TensorFlow 2.21 as with 2.22.0rc0" + NO_REPORT,
+        description="LSTM on an empty batch raises on TensorFlow ('Biases must be 1D: "
+                    "[0,12]'): seen with Keras 3.12.0 to 3.15.1 (bisect; 3.7 to 3.11 do not "
+                    "install beside TensorFlow 2.21), not with 3.6.0 (TensorFlow 2.17.1) nor "
+                    "keras-nightly 3.16.0.dev (with TensorFlow 2.21 as with 2.22.0rc0), which "
+                    "return the (0, units) output" + NO_REPORT,
         link="https://www.tensorflow.org/api_docs/python/tf/nn/bias_add",
         backends=("tensorflow",),
         axes={"batch": ("empty",), "subject": ("layers.LSTM",)},
-        versions={"keras": "<3.16.0.dev0"},
+        versions={"keras": ">3.6.0,<3.16.0.dev0"},
     ),
     Limitation(
         id="rnn-single-gru-cell-reset-before",
@@ -991,6 +993,55 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://github.com/keras-team/keras/issues/16927",
         backends=("tensorflow", "jax", "torch"),
         axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
+    ),
+    # Releases before the pinned one (the minimum channel: Keras 3.6.0). The release that
+    # changed each cell was found with `nox -s bisect` (reports/bisect/); on TensorFlow
+    # 2.21 Keras 3.7 to 3.11 do not install, so TensorFlow bisects start at 3.12.0.
+    Limitation(
+        id="attention-masked-embedding-before-3-12",
+        description="Before Keras 3.12, keras.layers.Attention fed by Embedding(mask_zero=True) "
+                    "fails: Keras 3.6.0 raises ValueError 'A KerasTensor cannot be used as "
+                    "input to a TensorFlow function' (JAX: 'a JAX function'), and a shape "
+                    "error when the value is shorter than the query (cross-attention); "
+                    "bisected on PyTorch, 3.7.0 to 3.11.3 raise RuntimeError ('The size of "
+                    "tensor a (4) must match the size of tensor b (3)') and 3.12.0 matches "
+                    "the reference",
+        link="https://github.com/keras-team/keras/issues/20318",
+        axes={"consumer": ("Attention",), "mask": ("mask_zero",)},
+        versions={"keras": "<3.12"},
+    ),
+    Limitation(
+        id="concatenate-masked-inputs-before-3-12",
+        description="Before Keras 3.12, Concatenate of two Embedding(mask_zero=True) outputs "
+                    "fails in a functional model's predict and jit_compile: TypeError "
+                    "'Failed to convert elements of (None, 3, 4) to Tensor' on TensorFlow, "
+                    "'Shapes must be 1D sequences of concrete values' on JAX (Keras 3.6.0); "
+                    "bisected on PyTorch: 3.11.3 raises TypeError, 3.12.0 matches",
+        link="https://github.com/keras-team/keras/releases/tag/v3.12.0",
+        axes={"subject": ("layers.Concatenate",), "mask": ("mask_zero",),
+              "mode": ("predict", "jit_compile")},
+        versions={"keras": "<3.12"},
+    ),
+    Limitation(
+        id="global-average-pooling-empty-batch-before-3-15",
+        description="Before Keras 3.15, GlobalAveragePooling1D on an empty batch (0, steps) "
+                    "with a mask raises (TensorFlow InvalidArgumentError 'slice index 0 of "
+                    "dimension 0 out of bounds', JAX and PyTorch IndexError); bisected on "
+                    "TensorFlow and PyTorch: 3.14.1 raises, 3.15.0 returns the (0, 4) output",
+        link="https://github.com/keras-team/keras/releases/tag/v3.15.0",
+        axes={"subject": ("layers.GlobalAveragePooling1D",), "batch": ("empty",)},
+        versions={"keras": "<3.15"},
+    ),
+    Limitation(
+        id="jax-stacked-rnn-cells-mask-before-3-10",
+        description="Before Keras 3.10, RNN([cell, cell]) (stacked cells) with a mask fails "
+                    "on JAX: TypeError 'where requires ndarray or scalar arguments, got "
+                    "<class 'list'>' (the stacked state is a list); bisected on JAX: 3.9.2 "
+                    "raises, 3.10.0 matches the reference",
+        link="https://github.com/keras-team/keras/releases/tag/v3.10.0",
+        backends=("jax",),
+        axes={"subject": ("layers.RNN",), "mask": ("mask_zero", "explicit")},
+        versions={"keras": "<3.10"},
     ),
     Limitation(
         id="keras-nightly-rnn-drops-output-mask",
