@@ -1003,9 +1003,9 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "fails: Keras 3.6.0 raises ValueError 'A KerasTensor cannot be used as "
                     "input to a TensorFlow function' (JAX: 'a JAX function'), and a shape "
                     "error when the value is shorter than the query (cross-attention); "
-                    "bisected on PyTorch, 3.7.0 to 3.11.3 raise RuntimeError ('The size of "
-                    "tensor a (4) must match the size of tensor b (3)') and 3.12.0 matches "
-                    "the reference",
+                    "bisected: on JAX 3.11.3 still raises that ValueError, on PyTorch 3.7.0 "
+                    "to 3.11.3 raise RuntimeError ('The size of tensor a (4) must match the "
+                    "size of tensor b (3)'), and 3.12.0 matches the reference on both",
         link="https://github.com/keras-team/keras/issues/20318",
         axes={"consumer": ("Attention",), "mask": ("mask_zero",)},
         versions={"keras": "<3.12"},
