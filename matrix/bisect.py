@@ -27,7 +27,8 @@ reverted inside the range (A -> B -> A) is not looked for. Where releases betwee
 unchanged one and R did not run, the change lies somewhere from the first of those to R
 (`not_run_between`).
 
-The result is written as `<case>.json` (the `Bisection` schema below, validated on read by
+The result is written as `<case>.<environment>.json` (the `Bisection` schema below: one file
+per case and environment, so bisecting one case on two backends keeps both; validated on read by
 `load_bisection`) to the ignored `reports/local/bisect/` by default, so a local bisect never
 dirties the git tree; `nox -s publish-local` copies these files to the committed
 `reports/bisect/`, and the report of a folder of run files reads the bisect files beside it
@@ -110,7 +111,7 @@ class Trial:
 
 @dataclass(frozen=True, kw_only=True)
 class Bisection:
-    """The file `reports/local/bisect/<case>.json` (**contract**).
+    """The file `reports/local/bisect/<case>.<environment>.json` (**contract**).
 
     Attributes:
         schema_version: 2, the results schema whose `Observation` and `Verdict` it holds.
@@ -525,10 +526,18 @@ def load_bisection(path: Path) -> Bisection:
         raise BisectFileError(f"{path}: field `not_run_between` is {found.not_run_between}, "
                               f"but the trials between `last_unchanged` and `first_changed` "
                               f"that did not run are {derived}.")
-    if path.stem != found.case:
-        raise BisectFileError(f"{path}: field `case` is {found.case!r}, but the file is "
-                              f"named for {path.stem!r}.")
+    if path.name != bisect_file_name(found.case, found.environment) and \
+            path.stem != found.case:  # `<case>.json`: files written before the environment
+        raise BisectFileError(f"{path}: fields `case` and `environment` are {found.case!r} "
+                              f"and {found.environment!r}, but the file is named "
+                              f"{path.name!r}, not "
+                              f"{bisect_file_name(found.case, found.environment)!r}.")
     return found
+
+
+def bisect_file_name(case: str, environment: str) -> str:
+    """`<case>.<environment>.json`: the name of a bisect file."""
+    return f"{case}.{environment}.json"
 
 
 def changes_in(folder: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -569,7 +578,8 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--catalog", action="append", default=[], metavar="PATH",
                         help="a user case module (repeatable), as for `run`")
     parser.add_argument("--output", type=Path, default=LOCAL_BISECT_DIR, metavar="DIR",
-                        help="where <case>.json goes (default the ignored reports/local/bisect)")
+                        help="where <case>.<environment>.json goes (default the ignored "
+                             "reports/local/bisect)")
     parser.add_argument("--venv-root", type=Path, default=ROOT / ".nox", metavar="DIR",
                         help="where the cached virtualenv bisect-<environment> lives")
     return parser.parse_args(argv)
@@ -662,7 +672,7 @@ def main(argv: Sequence[str] | None = None,
         print(f"no release of the range ran ({len(trials)} tried): nothing to compare")
     else:
         print(change_line(bisection) or same_ends_line(bisection))
-    path = args.output / f"{args.case}.json"
+    path = args.output / bisect_file_name(args.case, environment.id)
     dump_bisection(bisection, path)
     print(f"wrote {path}")
     return 0

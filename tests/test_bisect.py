@@ -193,7 +193,7 @@ def run_main(tmp_path: Path, *args: str, fake: Fake | None = None,
 def test_main_writes_a_file_that_validates(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(tmp_path, CASE, "--environment", "torch-cpu", "--from", "3.2.0") == 0
-    found = load_bisection(tmp_path / "out" / f"{CASE}.json")
+    found = load_bisection(tmp_path / "out" / f"{CASE}.torch-cpu.json")
     assert (found.first_changed, found.last_unchanged) == ("3.7.0", "3.6.0")
     assert found.environment == "torch-cpu"
     assert found.pinned == ["torch==2.13.0"]
@@ -254,20 +254,21 @@ def test_unreachable_index_is_refused_by_pip_itself(tmp_path: Path) -> None:
 def test_catalog_case_from_a_user_module(tmp_path: Path) -> None:
     catalog = ROOT / "tests" / "data" / "gru_reset_after_catalog.py"
     assert run_main(tmp_path, "user-gru-padded-eager", "--catalog", str(catalog)) == 0
-    found = load_bisection(tmp_path / "out" / "user-gru-padded-eager.json")
+    found = load_bisection(tmp_path / "out" / "user-gru-padded-eager.jax-cpu.json")
     assert found.catalogs == [str(catalog)]
 
 
 def written(tmp_path: Path) -> Path:
     assert run_main(tmp_path, CASE) == 0
-    return tmp_path / "out" / f"{CASE}.json"
+    return tmp_path / "out" / f"{CASE}.jax-cpu.json"
 
 
 @pytest.mark.parametrize(("edit", "words"), [
     (lambda d: d.update(first_changed="9.9.9"), "first_changed"),
     (lambda d: d.update(schema_version=1), "schema_version"),
     (lambda d: d["trials"][0].update(status="maybe"), "trials.0.status"),
-    (lambda d: d.update(case="another-case"), "named for"),
+    (lambda d: d.update(case="another-case"), "but the file is named"),
+    (lambda d: d.update(environment="torch-cpu"), "but the file is named"),
 ])
 def test_load_refuses_an_edited_file(tmp_path: Path, edit: Callable[[dict[str, object]], None],
                                      words: str) -> None:
@@ -300,7 +301,7 @@ def test_the_report_reads_the_bisect_folder_beside_the_runs(tmp_path: Path) -> N
 def test_no_change_writes_a_file_without_a_change_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(tmp_path, CASE, fake=Fake(None)) == 0
-    found = load_bisection(tmp_path / "out" / f"{CASE}.json")
+    found = load_bisection(tmp_path / "out" / f"{CASE}.jax-cpu.json")
     assert found.first_changed is None
     assert bisect.change_line(found) is None
     printed = capsys.readouterr().out
@@ -312,7 +313,7 @@ def test_no_change_writes_a_file_without_a_change_line(
 def test_a_change_next_to_releases_not_run_is_a_range(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(tmp_path, CASE, fake=Fake("3.6.0", broken=["3.5.0", "3.6.0"])) == 0
-    path = tmp_path / "out" / f"{CASE}.json"
+    path = tmp_path / "out" / f"{CASE}.jax-cpu.json"
     found = load_bisection(path)
     assert (found.last_unchanged, found.first_changed) == ("3.4.0", "3.7.0")
     assert found.not_run_between == ["3.5.0", "3.6.0"]
@@ -339,7 +340,7 @@ def test_bisect_real_releases(tmp_path: Path) -> None:
          "--from", "3.6.0", "--to", "3.15.1", "--output", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=3600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    found: Bisection = load_bisection(tmp_path / f"{case}.json")
+    found: Bisection = load_bisection(tmp_path / f"{case}.torch-cpu.json")
     by_release = {t.keras: t for t in found.trials}
     assert by_release["3.6.0"].status == by_release["3.15.1"].status == "ran"
     assert by_release["3.15.1"].verdict is not None
@@ -363,7 +364,22 @@ def test_publish_local_copies_the_local_bisect_files(tmp_path: Path) -> None:
     local, published = tmp_path / "local", tmp_path / "reports"
     (local / "runs").mkdir(parents=True)
     (local / "bisect").mkdir()
-    written(tmp_path).rename(local / "bisect" / f"{CASE}.json")
+    written(tmp_path).rename(local / "bisect" / f"{CASE}.jax-cpu.json")
     lines = runfiles.publish_local(local, published)
-    assert load_bisection(published / "bisect" / f"{CASE}.json").first_changed == "3.7.0"
-    assert f"published reports/bisect/{CASE}.json" in lines
+    assert load_bisection(published / "bisect" / f"{CASE}.jax-cpu.json").first_changed == \
+        "3.7.0"
+    assert f"published reports/bisect/{CASE}.jax-cpu.json" in lines
+
+
+def test_one_case_bisected_on_two_environments_keeps_both_files(tmp_path: Path) -> None:
+    assert run_main(tmp_path, CASE) == 0
+    assert run_main(tmp_path, CASE, "--environment", "torch-cpu") == 0
+    names = sorted(p.name for p in (tmp_path / "out").glob("*.json"))
+    assert names == [f"{CASE}.jax-cpu.json", f"{CASE}.torch-cpu.json"]
+    changes, problems = bisect.changes_in(tmp_path / "out")
+    assert problems == []
+    assert sorted(line.split(":")[0] for line in changes[CASE]) == ["jax-cpu", "torch-cpu"]
+    # a file of the first layout, `<case>.json`, still reads
+    legacy = tmp_path / "out" / f"{CASE}.json"
+    (tmp_path / "out" / f"{CASE}.jax-cpu.json").rename(legacy)
+    assert load_bisection(legacy).environment == "jax-cpu"
