@@ -1044,6 +1044,19 @@ LIMITATIONS: tuple[Limitation, ...] = (
         versions={"keras": "<3.10"},
     ),
     Limitation(
+        id="tf-searchsorted-nd-values-jit-before-3-12",
+        description="With Keras 3.6.0, keras.ops.searchsorted of (2, 3) float32 values under "
+                    "jit_compile raises TypeError on TensorFlow ('len is not well defined for "
+                    "a symbolic Tensor'); 3.12.0 to 3.15.1 return the reference's indices "
+                    "(bisect; Keras 3.7 to 3.11 do not install beside TensorFlow 2.21, so the "
+                    "release that fixed it is not known)" + NO_REPORT,
+        link="https://github.com/keras-team/keras/blob/v3.6.0/keras/src/backend/tensorflow/"
+             "numpy.py",
+        backends=("tensorflow",),
+        axes={"subject": ("ops.searchsorted",), "mode": ("jit_compile",), "rank": (2,)},
+        versions={"keras": "<3.12"},
+    ),
+    Limitation(
         id="keras-nightly-rnn-drops-output-mask",
         description="keras-nightly 3.16.0.dev sets supports_masking = False in RNN.__init__ "
                     "(and Bidirectional's), Keras 3.15.1 True: an LSTM(return_sequences=True) "
