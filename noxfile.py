@@ -516,14 +516,18 @@ def publish_local_results(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the harness tests and the end-to-end slice on all five CPU backends.
 
-    Two xdist workers where there are two cores or more (`-n 2 --dist loadgroup`): the
-    end-to-end tests run one after another on one worker (`tests/conftest.py`), the others
-    beside them. Arguments after `--` go to pytest (`-n 0` runs everything in one process).
+    The fast tests first, on two xdist workers where there are two cores or more; then the
+    end-to-end tests (marker `e2e`) in one process, one after another (`tests/conftest.py`
+    says why). Arguments after `--` replace both: `nox -s tests -- tests/test_cache.py`.
     """
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     session.chdir(ROOT)
-    workers = ["-n", "2", "--dist", "loadgroup"] if (os.cpu_count() or 1) >= 2 else []
-    session.run("python", "-m", "pytest", *workers, *session.posargs)
+    if session.posargs:
+        session.run("python", "-m", "pytest", *session.posargs)
+        return
+    workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
+    session.run("python", "-m", "pytest", *workers, "-m", "not e2e")
+    session.run("python", "-m", "pytest", "-m", "e2e")
 
 
 @nox.session(tags=["lint"])

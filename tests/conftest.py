@@ -1,10 +1,11 @@
-"""Test collection: the end-to-end tests share one xdist worker.
+"""Test collection and the environment of the processes the tests start.
 
-The `tests` session runs pytest with `-n 2 --dist loadgroup` (`noxfile.py`): the
-end-to-end tests (marker `e2e`) create virtualenvs under `.nox/` and run `nox` sessions
-whose work folders and locks are per environment, so two of them at once would wait on or
-clear each other's. They run one after another in the group `e2e`, while the other tests
-fill the second worker.
+The `tests` session (`noxfile.py`) runs the fast tests on two xdist workers (`-n 2 -m "not
+e2e"`) and then the end-to-end tests (marker `e2e`) in one process, one after another: they
+create virtualenvs under `.nox/` and run `nox` sessions whose work folders and locks are per
+environment, so two at once would wait on or clear each other's. (`--dist loadgroup` would
+say so with one marker, but pytest-xdist 3.8 under pytest 9.2 no longer groups: it writes the
+group into a node-id field pytest no longer reads; pytest-dev/pytest-xdist#1386.)
 
 xdist tells its workers who they are through variables (`PYTEST_XDIST_WORKER`, ...) that
 every child process inherits: a `run` session started by a test would take its own pytest
@@ -16,15 +17,5 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
-E2E_GROUP = "e2e"
-
 for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
     os.environ.pop(_name, None)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("e2e") is not None:
-            item.add_marker(pytest.mark.xdist_group(E2E_GROUP))
