@@ -300,13 +300,17 @@ def test_a_matching_archive_passes_the_input_checks(tmp_path: Path) -> None:
 # --- end to end: real models on the three CPU backends -------------------------------------
 
 def _interpreters() -> list[str]:
-    """`--python ENV=PATH` for each environment whose run virtualenv exists (else the check
-    installs `.nox/check-<environment>` from the pins file)."""
+    """`--python ENV=PATH` for each environment whose run virtualenv is installed (its install
+    stamp is there; else the check installs `.nox/check-<environment>` from the pins file).
+
+    A virtualenv without the stamp may hold a bare Python: nox creates it before a session
+    that then stops (a test of a refused option does that to `.nox/run-torch-cpu`).
+    """
     args = []
     for env in ENVIRONMENTS:
-        python = ROOT / ".nox" / f"run-{env}" / "bin" / "python"
-        if python.exists():
-            args += ["--python", f"{env}={python}"]
+        venv = ROOT / ".nox" / f"run-{env}"
+        if (venv / "kcm-install.stamp").exists() and (venv / "bin" / "python").exists():
+            args += ["--python", f"{env}={venv / 'bin' / 'python'}"]
     return args
 
 
