@@ -517,8 +517,12 @@ def tests(session: nox.Session) -> None:
     """Run the harness tests and the end-to-end slice on all five CPU backends.
 
     The fast tests first, on two xdist workers where there are two cores or more; then the
-    end-to-end tests (marker `e2e`) in one process, one after another (`tests/conftest.py`
-    says why). Arguments after `--` replace both: `nox -s tests -- tests/test_cache.py`.
+    end-to-end tests (marker `e2e`) in one process, one after another: they create
+    virtualenvs under `.nox/` and run `nox` sessions whose work folders and locks are per
+    environment, so two at once would wait on or clear each other's (`--dist loadgroup` would
+    say so with a marker, but pytest-xdist 3.8 under pytest 9.2 no longer groups:
+    pytest-dev/pytest-xdist#1386). Arguments after `--` replace both:
+    `nox -s tests -- tests/test_cache.py`.
     """
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     session.chdir(ROOT)
