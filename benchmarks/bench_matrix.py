@@ -339,6 +339,19 @@ def print_table(result: Mapping[str, Any]) -> None:
         print(f"  {row['seconds']:7.3f} s  {row['environment']}  {row['case']}")
 
 
+def _write_figures(figures: dict[str, Any], output: Path, name: str) -> Path:
+    """Adds the machine (with its load average) and the date, and writes the figures to
+    `results/<name>` (or `--output` when given). Returns the file written."""
+    figures.update(machine={"cpus": os.cpu_count(), "python": platform.python_version(),
+                            "platform": platform.platform(),
+                            "load_average_1min": round(os.getloadavg()[0], 2)},
+                   date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    target = output.with_name(name) if output == RESULTS else output
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python3 benchmarks/bench_matrix.py [--env ID ...] [--naive-sample N]`."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -368,14 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.rerun < 1:
             parser.error(f"--rerun needs at least 1 run; received {args.rerun}")
         figures = bench_rerun(args.rerun)
-        figures.update(machine={"cpus": os.cpu_count(), "python": platform.python_version(),
-                                "platform": platform.platform(),
-                                "load_average_1min": round(os.getloadavg()[0], 2)},
-                       date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        target = args.output.with_name("rerun.json") if args.output == RESULTS \
-            else args.output
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        target = _write_figures(figures, args.output, "rerun.json")
         for number, run in enumerate(figures["runs"], 1):
             print(f"rerun {number}: {run['wall_s']} s, exit {run['rc']}, "
                   f"{run['up_to_date']} run session(s) up to date, "
@@ -394,14 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figures = bench_main_job(environments, out, args.slice, args.jobs)
         finally:
             shutil.rmtree(out, ignore_errors=True)
-        figures.update(machine={"cpus": os.cpu_count(), "python": platform.python_version(),
-                                "platform": platform.platform(),
-                                "load_average_1min": round(os.getloadavg()[0], 2)},
-                       date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        target = args.output.with_name("main_job.json") if args.output == RESULTS \
-            else args.output
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
+        target = _write_figures(figures, args.output, "main_job.json")
         print(json.dumps({k: figures[k] for k in ("parallel_ratio", "rerun_ratio")}))
         print(f"wrote {target}")
         return 0
