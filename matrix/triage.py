@@ -4,7 +4,8 @@ A run records what happened and how it compares with the reference (`Verdict`); 
 nothing of limitations. Here, when run files are merged, each limitation of
 `cases/limitations.py` (and of any user catalog) is matched against every cell by backend,
 device, installed versions (the run file's `versions`, e.g. Keras) and case axes: a
-mismatched cell it covers becomes `xfailed`, a matched one `xpassed`.
+mismatched cell it covers becomes `xfailed`, a matched one `xpassed` (or stays `passed`
+when the limitation is `intermittent`: it shows in some runs only).
 Rewording, adding or removing a limitation therefore re-triages existing and committed run
 files without rerunning them, and a stale limitation (every cell it covers that ran matched)
 is found here and listed.
@@ -25,7 +26,8 @@ def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
         id=limitation.id, description=limitation.description, link=limitation.link,
         backends=list(limitation.backends), devices=list(limitation.devices),
         axes={k: list(v) for k, v in limitation.axes.items()}, cells=len(covered),
-        stale=bool(answered) and all(r.verdict.status == "matched" for r in answered))
+        stale=(not limitation.intermittent and bool(answered)
+               and all(r.verdict.status == "matched" for r in answered)))
 
 
 class _Candidates:
@@ -78,7 +80,10 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED
-        results.append(replace(result, outcome=outcome_of(result.verdict, limited),
+        # an intermittent divergence that did not show this time: the cell simply passed
+        flagged = limited and not (found is not None and found.intermittent
+                                   and result.verdict.status == "matched")
+        results.append(replace(result, outcome=outcome_of(result.verdict, flagged),
                                limitation=found.id if limited and found else None))
     infos = [_info(lim, covered[lim.id]) for lim in limitations]
     return replace(matrix, results=results, limitations=infos)

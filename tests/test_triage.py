@@ -105,6 +105,26 @@ def test_the_first_covering_limitation_wins(tmp_path: Path) -> None:
     assert cells[("ok", "jax-cpu")] == (Outcome.XPASSED, "everything")
 
 
+def test_an_intermittent_limitation_leaves_a_matched_cell_passed(tmp_path: Path) -> None:
+    runs = _write_runs(tmp_path)
+    # `oob` mismatched on jax and matched on torch: a divergence that shows in some runs only
+    flaky = Limitation(id="heap-corruption", description="aborts in some runs",
+                       link="https://example.org/heap", axes={"values": ("out_of_range",)},
+                       intermittent=True)
+    matrix = collect(runs, ENVS, now=NOW, limitations=(flaky,))
+    cells = {(r.case, r.environment): (r.outcome, r.limitation) for r in matrix.results}
+    assert cells[("oob", "jax-cpu")] == (Outcome.XFAILED, "heap-corruption")
+    assert cells[("oob", "torch-cpu")] == (Outcome.PASSED, "heap-corruption")
+    assert cells[("ok", "torch-cpu")] == (Outcome.PASSED, None)
+    # every covered cell that ran matched on torch alone: still not stale, it is intermittent
+    torch_only = replace(flaky, backends=("torch",))
+    matrix = collect(runs, ENVS, now=NOW, limitations=(torch_only,))
+    assert [(lim.cells, lim.stale) for lim in matrix.limitations] == [(1, False)]
+    strict = replace(torch_only, intermittent=False)
+    matrix = collect(runs, ENVS, now=NOW, limitations=(strict,))
+    assert [(lim.cells, lim.stale) for lim in matrix.limitations] == [(1, True)]
+
+
 def test_a_stale_limitation_is_flagged(tmp_path: Path) -> None:
     runs = _write_runs(tmp_path)
     # torch matched on `oob`: a torch limitation for it covers only matched cells.
