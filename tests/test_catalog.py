@@ -337,6 +337,17 @@ def test_pattern_narrows_a_refusal() -> None:
                                        message="bad dtype")).status == "mismatched"
 
 
+def test_an_out_of_range_label_is_refused_for_its_reason_in_either_torch_wording() -> None:
+    want = expected(_by_id()["losses-scce-false-none-rank1-out_of_range-3-int32-eager"])
+    for message in ("Target 3 is out of bounds.",  # nll_loss (Keras 3.15.1)
+                    "Class values must be smaller than num_classes."):  # one_hot (Keras 3.6)
+        assert judge(want, Observation(kind="error", error_type="RuntimeError",  # type: ignore[arg-type]
+                                       message=message)).status == "matched"
+    other = judge(want, Observation(kind="error", error_type="RuntimeError",  # type: ignore[arg-type]
+                                    message="expected scalar type Long but found Float"))
+    assert (other.status, other.cause) == ("mismatched", "refused_other_reason")
+
+
 def test_values_are_judged_by_tolerance_shape_and_dtype() -> None:
     want = expected(_by_id()["embedding-dtype-rank2-int32-in_range-none-eager"])
     ok = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0)
