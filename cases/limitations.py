@@ -1040,6 +1040,33 @@ LIMITATIONS: tuple[Limitation, ...] = (
         versions={"keras": "<3.15"},
     ),
     Limitation(
+        id="torch-scce-negative-label-before-3-14",
+        description="Before Keras 3.14, SparseCategoricalCrossentropy on PyTorch one-hot "
+                    "encoded the labels (a negative label became a row of zeros) and returned "
+                    "a finite loss for a negative label where the reference refuses it; an "
+                    "out-of-range label was refused by one_hot ('Class values must be smaller "
+                    "than num_classes'). Keras 3.14 computes it with torch's nll_loss, which "
+                    "refuses both (IndexError 'Target -1 is out of bounds'); bisected on "
+                    "PyTorch: 3.13.2 returns values, 3.14.0 refuses",
+        link="https://github.com/keras-team/keras/pull/22169",
+        backends=("torch",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",), "values": ("negative",)},
+        versions={"keras": "<3.14"},
+    ),
+    Limitation(
+        id="torch-multi-hot-int64-before-3-14",
+        description="Before Keras 3.14, keras.ops.multi_hot on PyTorch returned int64 "
+                    "eagerly where the reference (and the other backends) give float32; the "
+                    "values are right. ops.multi_hot passed its default dtype=None on, and the "
+                    "torch one_hot kept torch's int64; bisected on PyTorch: 3.13.2 int64, "
+                    "3.14.0 float32",
+        link="https://github.com/keras-team/keras/blob/v3.13.2/keras/src/ops/nn.py",
+        backends=("torch",),
+        axes={"subject": ("ops.multi_hot",), "mode": ("eager",),
+              "values": ("in_range", "negative")},
+        versions={"keras": "<3.14"},
+    ),
+    Limitation(
         id="jax-stacked-rnn-cells-mask-before-3-10",
         description="Before Keras 3.10, RNN([cell, cell]) (stacked cells) with a mask fails "
                     "on JAX: TypeError 'where requires ndarray or scalar arguments, got "
