@@ -341,9 +341,9 @@ def test_an_out_of_range_label_is_refused_for_its_reason_in_either_torch_wording
     want = expected(_by_id()["losses-scce-false-none-rank1-out_of_range-3-int32-eager"])
     for message in ("Target 3 is out of bounds.",  # nll_loss (Keras 3.15.1)
                     "Class values must be smaller than num_classes."):  # one_hot (Keras 3.6)
-        assert judge(want, Observation(kind="error", error_type="RuntimeError",  # type: ignore[arg-type]
+        assert judge(want, Observation(kind="error", error_type="RuntimeError",
                                        message=message)).status == "matched"
-    other = judge(want, Observation(kind="error", error_type="RuntimeError",  # type: ignore[arg-type]
+    other = judge(want, Observation(kind="error", error_type="RuntimeError",
                                     message="expected scalar type Long but found Float"))
     assert (other.status, other.cause) == ("mismatched", "refused_other_reason")
 
