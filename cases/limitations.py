@@ -198,6 +198,32 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
     ),
     Limitation(
+        id="openvino-segment-ops-functional",
+        description="A functional model around ops.segment_sum or ops.segment_max with integer "
+                    "segment ids cannot be built on the openvino backend: ValueError "
+                    f"'unsupported type of `x` to create ov.Output: KerasTensor'{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("in_range",),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64"),
+              "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="numpy-segment-ops-symbolic-build",
+        description="A functional model around ops.segment_sum or ops.segment_max with integer "
+                    "segment ids cannot be built on the numpy backend: the symbolic call "
+                    "raises ValueError 'A KerasTensor is symbolic' (its num_segments is read "
+                    f"from the data){NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/math.py",
+        backends=("numpy",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64"),
+              "values": ("in_range",), "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
         id="segment-ops-not-symbolic",
         description="keras.ops.segment_sum and segment_max cannot be called on a KerasTensor: "
                     "in a functional model (predict, jit_compile) they raise 'A KerasTensor "
@@ -206,6 +232,15 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ("ops.segment_sum", "ops.segment_max"),
               "mode": ("predict", "jit_compile")},
         expects="values",
+    ),
+    Limitation(
+        id="numpy-digitize-symbolic-build",
+        description="A functional model around ops.digitize cannot be built on the numpy "
+                    "and openvino backends: the symbolic call raises AttributeError "
+                    f"\"'list' object has no attribute 'shape'\" (eager works){NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy", "openvino"),
+        axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
     ),
     Limitation(
         id="digitize-list-bins-not-symbolic",
@@ -306,6 +341,25 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
     ),
     Limitation(
+        id="numpy-category-encoding-index-error",
+        description="CategoryEncoding refuses an id >= num_tokens on the numpy backend, but "
+                    "with NumPy's IndexError (the fancy indexing in ops.one_hot), not the "
+                    f"ValueError or InvalidArgumentError the reference names{NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/nn.py",
+        backends=("numpy",),
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-category-encoding-no-range-check",
+        description="CategoryEncoding returns values for an id >= num_tokens on the openvino "
+                    "backend (the id's column stays empty) instead of refusing it as the "
+                    f"reference does{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
+             "preprocessing/category_encoding.py",
+        backends=("openvino",),
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
         id="category-encoding-no-range-check",
         description="CategoryEncoding does not check ids against num_tokens: an id past it is "
                     "dropped silently on TensorFlow and JAX, and torch raises one_hot's "
@@ -344,6 +398,16 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "values": ("out_of_range", "negative"), "mode": ("eager",),
               "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")},
         expects="error",
+    ),
+    Limitation(
+        id="openvino-bincount-negative",
+        description="ops.bincount returns counts on the openvino backend for a negative value "
+                    f"instead of refusing it as the reference does{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.bincount",), "values": ("negative",),
+              "input_dtype": ("int8", "int16", "int32", "int64")},
     ),
     Limitation(
         id="bincount-negative-values",
@@ -627,15 +691,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "bad_id": ("-11",)},
     ),
     Limitation(
-        id="numpy-category-encoding-index-error",
-        description="CategoryEncoding refuses an id >= num_tokens on the numpy backend, but "
-                    "with NumPy's IndexError (the fancy indexing in ops.one_hot), not the "
-                    f"ValueError or InvalidArgumentError the reference names{NO_REPORT}",
-        link=f"{KERAS_NUMPY_SRC}/nn.py",
-        backends=("numpy",),
-        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
-    ),
-    Limitation(
         id="openvino-take-along-axis-out-of-range",
         description="ops.take_along_axis on the openvino backend fails for an index past the "
                     "axis with RuntimeError '`convert_to_numpy` failed to convert the tensor' "
@@ -754,28 +809,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ("ops.multi_hot",), "mode": ("predict",)},
     ),
     Limitation(
-        id="openvino-segment-ops-functional",
-        description="A functional model around ops.segment_sum or ops.segment_max with integer "
-                    "segment ids cannot be built on the openvino backend: ValueError "
-                    f"'unsupported type of `x` to create ov.Output: KerasTensor'{NO_REPORT}",
-        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
-             "math.py",
-        backends=("openvino",),
-        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("in_range",),
-              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                              "uint64"),
-              "mode": ("predict", "jit_compile")},
-    ),
-    Limitation(
-        id="openvino-bincount-negative",
-        description="ops.bincount returns counts on the openvino backend for a negative value "
-                    f"instead of refusing it as the reference does{NO_REPORT}",
-        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
-             "numpy.py",
-        backends=("openvino",),
-        axes={"subject": ("ops.bincount",), "values": ("negative",)},
-    ),
-    Limitation(
         id="openvino-scce-no-label-check",
         description="SparseCategoricalCrossentropy returns a loss on the openvino backend for "
                     "a label >= the number of classes or a negative one instead of refusing it "
@@ -821,16 +854,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("openvino",),
         axes={"subject": ("layers.CategoryEncoding",), "output_mode": ("multi_hot",),
               "mode": ("predict",)},
-    ),
-    Limitation(
-        id="openvino-category-encoding-no-range-check",
-        description="CategoryEncoding returns values for an id >= num_tokens on the openvino "
-                    "backend (the id's column stays empty) instead of refusing it as the "
-                    f"reference does{NO_REPORT}",
-        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
-             "preprocessing/category_encoding.py",
-        backends=("openvino",),
-        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
     ),
     Limitation(
         id="numpy-one-hot-out-of-range-index-error",
@@ -890,28 +913,6 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("numpy",),
         axes={"subject": ("ops.segment_sum", "ops.segment_max"),
               "input_dtype": ("float16", "float32", "float64"), "mode": ("eager",)},
-    ),
-    Limitation(
-        id="numpy-segment-ops-symbolic-build",
-        description="A functional model around ops.segment_sum or ops.segment_max with integer "
-                    "segment ids cannot be built on the numpy backend: the symbolic call "
-                    "raises ValueError 'A KerasTensor is symbolic' (its num_segments is read "
-                    f"from the data){NO_REPORT}",
-        link=f"{KERAS_NUMPY_SRC}/math.py",
-        backends=("numpy",),
-        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
-              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                              "uint64"),
-              "values": ("in_range",), "mode": ("predict", "jit_compile")},
-    ),
-    Limitation(
-        id="numpy-digitize-symbolic-build",
-        description="A functional model around ops.digitize cannot be built on the numpy "
-                    "and openvino backends: the symbolic call raises AttributeError "
-                    f"\"'list' object has no attribute 'shape'\" (eager works){NO_REPORT}",
-        link=f"{KERAS_NUMPY_SRC}/numpy.py",
-        backends=("numpy", "openvino"),
-        axes={"subject": ("ops.digitize",), "mode": ("predict", "jit_compile")},
     ),
     Limitation(
         id="numpy-top-k-float64-predict",
