@@ -425,9 +425,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": "python3 benchmarks/bench_matrix.py "
                    + " ".join(f"--env {e}" for e in args.env),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "environments": {k: {key: value for key, value in v.items()
                              if key != "seconds_per_case"} for k, v in envs.items()},
         "report": {k: v for k, v in report.items() if k != "tail"},
@@ -447,10 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for part in fig.values():
             if isinstance(part, dict) and part.get("rc") == 0:
                 part.pop("tail", None)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    target = _write_figures(result, args.output, RESULTS.name)
     print_table(result)
-    print(f"wrote {args.output}")
+    print(f"wrote {target}")
     return 0
 
 
