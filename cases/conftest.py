@@ -4,10 +4,13 @@ A run is `pytest cases/test_cases.py -n 1 --max-worker-restart ... --timeout ...
 noxfile). One xdist worker runs every case; when a case kills it (abort, segfault) or
 pytest-timeout ends it, xdist reports "worker 'gw0' crashed while running ..." and starts a
 new worker for the rest. To tell a timeout from a crash and keep what the case printed, each
-worker sends its stderr to `$KCM_WORKDIR/worker-stderr-<worker>.log` and writes a heartbeat
+worker sends its stderr to `worker-stderr-<worker>.log` and writes a heartbeat
 (`heartbeat-<worker>.json`: the case, when it started, its time limit and where its output
 begins) before each case; on a crash the controller finds the heartbeat naming the case and
 reads both. With `-n N` workers (`--jobs`) each has its own pair, so isolation is the same.
+The pairs live in `$KCM_WORKER_FILES`, a folder beside the work folder (`<workdir>.workers`)
+that the controller makes and removes: a case that deletes the work folder (`$KCM_WORKDIR`)
+while another worker's case crashes must not take that crash's output with it.
 
 Also here: the result cache (`matrix/cache.py`: the controller writes the plan, the worker
 deselects the cached cases), the larger time limit of compiling modes (`KCM_COMPILE_TIMEOUT`
@@ -20,6 +23,7 @@ import contextlib
 import faulthandler
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -42,13 +46,13 @@ def _worker_name() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 
 
-def _stderr_log(workdir: Path) -> Path:
+def _stderr_log(files: Path) -> Path:
     """This worker's stderr log: one per worker, so `-n N` workers never interleave."""
-    return workdir / f"worker-stderr-{_worker_name()}.log"
+    return files / f"worker-stderr-{_worker_name()}.log"
 
 
-def _heartbeat(workdir: Path) -> Path:
-    return workdir / f"heartbeat-{_worker_name()}.json"
+def _heartbeat(files: Path) -> Path:
+    return files / f"heartbeat-{_worker_name()}.json"
 _PRINTED_LIMIT = 4000
 _READ_LIMIT = 1 << 20
 #: The node ids collected for the run, written by the controller beside the report log.
@@ -85,6 +89,26 @@ def _workdir() -> Path | None:
     return Path(raw) if raw else None
 
 
+#: Where the workers' stderr logs and heartbeats go (set by the controller for its workers).
+WORKER_FILES = "KCM_WORKER_FILES"
+
+
+def _worker_files() -> Path | None:
+    """The folder of the workers' stderr logs and heartbeats: `$KCM_WORKER_FILES`, or the
+    work folder when it is not set (a worker started by hand, the unit tests)."""
+    raw = os.environ.get(WORKER_FILES)
+    return Path(raw) if raw else _workdir()
+
+
+def _make_worker_files(workdir: Path) -> None:
+    """On the controller, before xdist starts its workers: an empty `<workdir>.workers`
+    folder, named in `$KCM_WORKER_FILES` for them (they inherit the environment)."""
+    folder = workdir.with_name(f"{workdir.name}.workers")
+    shutil.rmtree(folder, ignore_errors=True)  # a killed earlier attempt's
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[WORKER_FILES] = str(folder)
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -93,14 +117,14 @@ def _is_worker(config: pytest.Config) -> bool:
 _WORKER_LOG: list[Any] = []
 
 
-def _open_worker_log(workdir: Path) -> None:
+def _open_worker_log(files: Path) -> None:
     """Points fds 1 and 2 (and sys.stdout, sys.stderr) at `worker-stderr.log`.
 
     Both streams: pytest-timeout prints its banner on the terminal (stdout), and
     faulthandler prints "Fatal Python error" on stderr.
     """
-    workdir.mkdir(parents=True, exist_ok=True)
-    log = open(_stderr_log(workdir), "ab", buffering=0)  # noqa: SIM115 - lives with the worker
+    files.mkdir(parents=True, exist_ok=True)
+    log = open(_stderr_log(files), "ab", buffering=0)  # noqa: SIM115 - lives with the worker
     for old in _WORKER_LOG:
         old.close()
     _WORKER_LOG[:] = [log]
@@ -112,20 +136,21 @@ def _open_worker_log(workdir: Path) -> None:
     faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
-def _repair_worker(workdir: Path) -> None:
+def _repair_worker(files: Path) -> None:
     """Undoes what a case did to the worker's plumbing, so it costs only its own cell.
 
     A case may close fds 1 and 2 (the next write would end the worker, and xdist with it)
-    or delete the work folder (the heartbeat and the printed output would be lost): both
-    are put back. Output already printed to a deleted log is gone; what follows is kept.
+    or delete the folder of the workers' files (the heartbeat and the printed output would
+    be lost): both are put back. Output already printed to a deleted log is gone; what
+    follows is kept.
     """
-    log = _stderr_log(workdir)
+    log = _stderr_log(files)
     try:
         same = all(os.path.samestat(os.fstat(fd), os.stat(log)) for fd in (1, 2))
     except OSError:  # a closed fd, or the log (or its folder) deleted
         same = False
     if not same:
-        _open_worker_log(workdir)
+        _open_worker_log(files)
 
 
 def _reap_forked_children() -> None:
@@ -165,15 +190,26 @@ def pytest_configure(config: pytest.Config) -> None:
     workdir = _workdir()
     if workdir is not None and not _is_worker(config):
         config.pluginmanager.register(_KeepReportLog(config), "kcm-keep-report-log")
+        _make_worker_files(workdir)
         to_run = _write_cache_plan(config, workdir)
         _one_worker_for_few(config, to_run)
-    if workdir is None or not _is_worker(config):
+    files = _worker_files()
+    if files is None or not _is_worker(config):
         return
-    _open_worker_log(workdir)
+    _open_worker_log(files)
     # A real Ctrl-C (SIGINT, forwarded by matrix.supervise) sets `config.kcm_sigint`; a
     # KeyboardInterrupt that a case raises itself does not (`cases/test_cases.py`).
     with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGINT, _on_sigint(config))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """On the controller: the workers' folder goes once every crash has been read."""
+    raw = os.environ.get(WORKER_FILES)
+    workdir = _workdir()
+    if raw and workdir is not None and not _is_worker(config) and \
+            Path(raw) == workdir.with_name(f"{workdir.name}.workers"):
+        shutil.rmtree(raw, ignore_errors=True)
 
 
 #: Fewer cases than this left to run after the cache: one worker (another worker's start,
@@ -265,15 +301,15 @@ def _drop(config: pytest.Config, items: list[pytest.Item], drop: list[pytest.Ite
 
 
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
-    workdir = _workdir()
-    if workdir is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
+    files = _worker_files()
+    if files is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
         return
-    _repair_worker(workdir)
-    log = _stderr_log(workdir)
+    _repair_worker(files)
+    log = _stderr_log(files)
     beat = {"nodeid": nodeid, "started": time.time(), "log": log.name,
             "limit": _LIMITS.get(nodeid),
             "offset": log.stat().st_size if log.exists() else 0}
-    _heartbeat(workdir).write_text(json.dumps(beat), encoding="utf-8")
+    _heartbeat(files).write_text(json.dumps(beat), encoding="utf-8")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -282,11 +318,11 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     try:
         return (yield)
     finally:
-        workdir = _workdir()
-        if workdir is not None and os.environ.get("PYTEST_XDIST_WORKER") is not None:
+        files = _worker_files()
+        if files is not None and os.environ.get("PYTEST_XDIST_WORKER") is not None:
             _reap_forked_children()
-            _repair_worker(workdir)
-        _record_saved(item, workdir)
+            _repair_worker(files)
+        _record_saved(item, _workdir())
 
 
 def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
@@ -345,9 +381,9 @@ class _KeepReportLog:
                 (workdir / name).write_bytes(data)  # the cache plan and the cases it served
 
 
-def _beat_of(workdir: Path, nodeid: str) -> dict[str, Any] | None:
+def _beat_of(files: Path, nodeid: str) -> dict[str, Any] | None:
     """The heartbeat (of any worker) that names `nodeid`, or None."""
-    for path in sorted(workdir.glob("heartbeat*.json")):
+    for path in sorted(files.glob("heartbeat*.json")):
         try:
             beat = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -357,14 +393,14 @@ def _beat_of(workdir: Path, nodeid: str) -> dict[str, Any] | None:
     return None
 
 
-def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None, float | None]:
+def _printed_since(files: Path, nodeid: str) -> tuple[str, float | None, float | None]:
     """What the case printed, how long it ran and its own time limit (None: the run's)."""
-    beat = _beat_of(workdir, nodeid)
+    beat = _beat_of(files, nodeid)
     if beat is None:
         return "", None, None
     name = Path(str(beat.get("log") or _STDERR_LOG)).name
     try:
-        with open(workdir / name, "rb") as log:
+        with open(files / name, "rb") as log:
             log.seek(int(beat.get("offset", 0)))
             printed = log.read(_READ_LIMIT).decode("utf-8", errors="replace")
     except OSError:
@@ -377,9 +413,9 @@ def _printed_since(workdir: Path, nodeid: str) -> tuple[str, float | None, float
 @pytest.hookimpl(optionalhook=True)
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     """On the controller: label a dead worker's case `timeout` or `crash`, with its output."""
-    workdir = _workdir()
-    printed, elapsed, own = ("", None, None) if workdir is None else \
-        _printed_since(workdir, crashitem)
+    files = _worker_files()
+    printed, elapsed, own = ("", None, None) if files is None else \
+        _printed_since(files, crashitem)
     limit = own if own is not None else \
         float(sched.config.getoption("timeout", None) or 0) if sched is not None else 0.0
     lines = [ln for ln in printed.splitlines() if ln.strip()]

@@ -9,6 +9,7 @@ one by one: the crash-or-timeout call of `cases/conftest.py`, the runner validat
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -116,6 +117,35 @@ def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
     assert early["ended_by"] == "crash"
     assert early["printed"] == "compiling..."
     assert ended_by(355.0)["ended_by"] == "timeout"
+
+
+def test_a_crash_keeps_its_output_when_another_case_deletes_the_work_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers, one case may delete `$KCM_WORKDIR` while the other's case aborts
+    (CI saw "the worker process died without printing a reason" for the abort): the
+    workers' logs and heartbeats live beside the work folder, so the crash keeps its text."""
+    work = tmp_path / "jax-cpu.partial-0"
+    work.mkdir()
+    monkeypatch.setenv("KCM_WORKDIR", str(work))
+    monkeypatch.delenv(conftest.WORKER_FILES, raising=False)  # restored after the test
+    conftest._make_worker_files(work)
+    files = conftest._worker_files()
+    assert files == tmp_path / "jax-cpu.partial-0.workers"
+    assert files.is_dir()
+    nodeid = "cases/test_cases.py::test_case[abort]"
+    printed = "aborting\nFatal Python error: Aborted\n"
+    (files / "worker-stderr-gw0.log").write_text("earlier\n" + printed)
+    (files / "heartbeat-gw0.json").write_text(json.dumps(  # as the worker writes it
+        {"nodeid": nodeid, "started": time.time(), "offset": len("earlier\n"),
+         "log": "worker-stderr-gw0.log"}))
+    shutil.rmtree(work)  # the other worker's case
+    report = SimpleNamespace(user_properties=[])
+    sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: 20))
+    conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+    got = dict(report.user_properties)
+    assert got["ended_by"] == "crash"
+    assert got["printed"] == "Fatal Python error: Aborted"
+    assert got["printed_tail"] == printed
 
 
 def test_compiling_cases_get_the_compile_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
