@@ -531,7 +531,7 @@ def tests(session: nox.Session) -> None:
         return
     workers = ["-n", "2"] if (os.cpu_count() or 1) >= 2 else []
     session.run("python", "-m", "pytest", *workers, "-m", "not e2e")
-    session.run("python", "-m", "pytest", "-m", "e2e")
+    session.run("python", "-m", "pytest", "-m", "e2e", "--durations=10")
 
 
 @nox.session(tags=["lint"])

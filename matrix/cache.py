@@ -20,12 +20,16 @@ errors, `not_run` cells and a first crash run again every time.
 
 A `save_load` cell depends on a `.keras` file too (`matrix.program.saved_model_path`):
 
-- a **loading** cell (another backend saved the file) has the file's SHA-256 in its key, so
-  a model saved again elsewhere reruns every cell that loads it;
+- a **loading** cell (another backend saved the file) has the file's digest in its key, so
+  a model saved again elsewhere with other content reruns every cell that loads it;
 - the **saving** cell writes the file the others load. After it runs, the worker records
-  the file's SHA-256 under its key (`<store>/saved/<key>.sha256`); its stored result is
-  reused only while the file is still the one it wrote (deleted, rewritten or replaced by
-  `seed_artifacts`: it runs again and saves anew).
+  the file's digest under its key (`<store>/saved/<key>.sha256`); its stored result is
+  reused only while the file still holds what it wrote (deleted, or rewritten with other
+  content: it runs again and saves anew).
+
+The digest is `saved_model_digest`: the SHA-256 of the file's members without the save
+date, so the same model saved again (the first run after a checkout re-saves every model
+that `seed_artifacts` copied from the committed ones) reruns nothing.
 
 How a run uses it (`cases/conftest.py`, `matrix.results.fold_run`):
 
@@ -48,6 +52,7 @@ import json
 import os
 import platform
 import sys
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,6 +138,63 @@ def file_digest(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+#: Fields of a `.keras` file's `metadata.json` that say when, not what, was saved.
+_WHEN_SAVED = ("date_saved",)
+
+
+def _renumber_shared(node: Any, seen: dict[Any, int]) -> Any:
+    """`config.json` with each `shared_object_id` (a Python `id()`, a memory address that
+    changes with every process) replaced by its order of first appearance: which objects
+    are shared is kept, where they lived is not."""
+    if isinstance(node, dict):
+        return {k: seen.setdefault(v, len(seen)) if k == "shared_object_id"
+                and isinstance(v, int | str) else _renumber_shared(v, seen)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared(v, seen) for v in node]
+    return node
+
+
+def _member_content(name: str, body: bytes) -> bytes:
+    """What a member of a `.keras` zip says about the model, for `saved_model_digest`."""
+    if name not in ("metadata.json", "config.json"):
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if name == "metadata.json" and isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in _WHEN_SAVED}
+    if name == "config.json":
+        data = _renumber_shared(data, {})
+    return json.dumps(data, sort_keys=True).encode("utf-8")
+
+
+def saved_model_digest(path: Path) -> str | None:
+    """The SHA-256 (hex) of what a `.keras` file holds, not of when or by which process it
+    was written.
+
+    A `.keras` file is a zip of `config.json`, `metadata.json` and `model.weights.h5`
+    (keras/src/saving/saving_lib.py). Saving the same model again, in another process,
+    changes the zip members' timestamps, `metadata.json`'s `date_saved` and the
+    `shared_object_id`s of `config.json` (Python `id()`s); the weights are the same bytes.
+    Digesting the raw file would rerun every cell that loads it for nothing. This digest
+    covers each member's name and bytes, with those three left out. A file that is not
+    such a zip is digested whole (`file_digest`).
+
+    Returns:
+        The hex digest, or None when the file cannot be read.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts: list[str | bytes] = []
+            for name in sorted(archive.namelist()):
+                parts += [name, _member_content(name, archive.read(name))]
+    except (OSError, zipfile.BadZipFile):
+        return file_digest(path)
+    return _digest("keras-zip", *parts)
+
+
 def saves(case: Any, backend: str | None) -> bool:
     """Whether `case` is a `save_load` cell that writes its file under `backend`."""
     return bool(case.axes.get("mode") == SAVE_LOAD and case.saved_on == backend)
@@ -149,7 +211,7 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
         backend: the backend that runs them (`KERAS_BACKEND`); with `artifacts`, needed to
             key `save_load` cases (absent otherwise).
         artifacts: the saved models' folder (`KCM_ARTIFACTS`). A loading cell's key holds
-            its file's SHA-256 (`missing` when there is none); a saving cell's does not
+            its file's `saved_model_digest` (`missing` when there is none); a saving cell's does not
             (`stale_savers` checks its file).
     """
     from cases.expect import expected
@@ -168,7 +230,7 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
                 continue
             path = saved_model_path(case, artifacts)
             extra = ("saves",) if saves(case, backend) else \
-                ("loads", file_digest(path) or "missing")
+                ("loads", saved_model_digest(path) or "missing")
         try:
             program, want = render(case), expected(case)
         except Exception:  # the run reports it; such a case is never cached
@@ -179,19 +241,19 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
 
 
 def saved_record(cache_dir: Path, key: str) -> Path:
-    """Where the SHA-256 of the file written by the saving cell of `key` is kept."""
+    """Where the digest of the file written by the saving cell of `key` is kept."""
     return cache_dir / SAVED / f"{key}.sha256"
 
 
 def record_saved(cache_dir: Path, key: str, path: Path) -> str | None:
-    """After a saving `save_load` cell ran: records the SHA-256 of the file it wrote.
+    """After a saving `save_load` cell ran: records the `saved_model_digest` of its file.
 
     Returns:
         The digest, or None when the file is not there (nothing is recorded, and a record
         of an earlier run is removed).
     """
     record = saved_record(cache_dir, key)
-    digest = file_digest(path)
+    digest = saved_model_digest(path)
     if digest is None:
         record.unlink(missing_ok=True)
         return None
@@ -219,7 +281,7 @@ def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | N
             recorded = saved_record(cache_dir, keys[case.id]).read_text(encoding="utf-8")
         except OSError:
             recorded = ""
-        if not recorded.strip() or recorded.strip() != file_digest(
+        if not recorded.strip() or recorded.strip() != saved_model_digest(
                 saved_model_path(case, artifacts)):
             stale.add(case.id)
     return stale

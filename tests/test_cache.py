@@ -116,6 +116,61 @@ def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: 
     assert hits() == set()
 
 
+def _keras_zip(path: Path, *, date: str, ids: tuple[int, int], weights: bytes,
+               stamp: tuple[int, int, int, int, int, int] = (2026, 1, 1, 0, 0, 0)) -> Path:
+    """A `.keras`-shaped zip: what `model.save` writes (keras/src/saving/saving_lib.py)."""
+    import zipfile
+
+    config = {"class_name": "Functional", "config": {"layers": [
+        {"config": {"dtype": {"shared_object_id": ids[0]}}},
+        {"config": {"kernel_initializer": {"shared_object_id": ids[1]},
+                    "bias_initializer": {"shared_object_id": ids[1]}}}]}}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("metadata.json", stamp), json.dumps(
+            {"keras_version": "3.15.1", "date_saved": date}))
+        archive.writestr(zipfile.ZipInfo("config.json", stamp), json.dumps(config))
+        archive.writestr(zipfile.ZipInfo("model.weights.h5", stamp), weights)
+    return path
+
+
+def test_the_same_model_saved_again_has_the_same_digest(tmp_path: Path) -> None:
+    """Measured on Keras 3.15.1: a save in another process changes the date, the zip
+    timestamps and the `shared_object_id`s (Python ids), never the weights' bytes."""
+    first = _keras_zip(tmp_path / "a.keras", date="2026-12-01@09:24:42", ids=(1396, 1397),
+                       weights=b"weights")
+    again = _keras_zip(tmp_path / "b.keras", date="2026-12-01@12:48:48", ids=(1407, 1408),
+                       weights=b"weights", stamp=(2026, 12, 1, 12, 48, 48))
+    assert cache.file_digest(first) != cache.file_digest(again)
+    assert cache.saved_model_digest(first) == cache.saved_model_digest(again)
+    # what the model is still counts: its weights, its version, which objects it shares
+    other = {
+        "weights": _keras_zip(tmp_path / "w.keras", date="x", ids=(1, 2), weights=b"other"),
+        "sharing": _keras_zip(tmp_path / "s.keras", date="x", ids=(1, 1), weights=b"weights"),
+    }
+    for name, path in other.items():
+        assert cache.saved_model_digest(path) != cache.saved_model_digest(first), name
+    not_a_zip = tmp_path / "c.keras"
+    not_a_zip.write_bytes(b"model one")
+    assert cache.saved_model_digest(not_a_zip) == cache.file_digest(not_a_zip)
+    assert cache.saved_model_digest(tmp_path / "missing.keras") is None
+
+
+def test_a_loading_cell_keeps_its_key_when_the_model_is_saved_again(tmp_path: Path) -> None:
+    from matrix.program import saved_model_path
+
+    saved = _save_load()
+    tf_loaded = next(c for c in saved if c.saved_on == "tensorflow")
+    path = saved_model_path(tf_loaded, tmp_path)
+    path.parent.mkdir()
+    _keras_zip(path, date="2026-12-01@09:24:42", ids=(7, 8), weights=b"w")
+    one = cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path)
+    _keras_zip(path, date="2026-12-02@10:00:00", ids=(9, 10), weights=b"w")
+    assert cache.case_keys(saved, "env", "h", backend="jax", artifacts=tmp_path) == one
+    _keras_zip(path, date="2026-12-02@10:00:00", ids=(9, 10), weights=b"trained")
+    assert cache.case_keys(saved, "env", "h", backend="jax",
+                           artifacts=tmp_path)[tf_loaded.id] != one[tf_loaded.id]
+
+
 def test_the_plan_command_counts_what_a_run_would_execute(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
