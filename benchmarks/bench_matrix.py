@@ -251,12 +251,13 @@ def bench_rerun(repeat: int) -> dict[str, Any]:
 
     It uses the checkout's own virtualenvs, cache and `reports/local/` (a no-change rerun is
     what a user runs after the main job): run it after bare `nox` has run once. The first
-    repeat may still execute cells (a `save_load` cell loading a model saved again by a
-    later column, a crash seen once); the last is the steady state the goal is about.
+    repeat may still execute a few cells (a crash seen once is run again until it crashed
+    twice); the goal holds for every repeat, the first included.
 
     Returns:
         Per repeat: wall seconds, exit status, how many `run` sessions were up to date
-        (started no pytest) and how many ran the catalog; `within_goal` for the last.
+        (started no pytest) and how many ran the catalog; `within_goal`: every repeat
+        exited 0 within `GOAL_RERUN_S`.
     """
     command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py")]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
@@ -272,10 +273,10 @@ def bench_rerun(repeat: int) -> dict[str, Any]:
                      "up_to_date": output.count(": up to date: "),
                      "ran_the_catalog": output.count(": running the catalog ("),
                      **({"tail": output[-2000:]} if done.returncode else {})})
-    last = float(runs[-1]["wall_s"]) if runs else float("inf")
     return {"command": " ".join(["nox", "-s", "bench", "--", "--rerun", str(repeat)]),
             "runs": runs, "goal_s": GOAL_RERUN_S,
-            "within_goal": bool(runs) and runs[-1]["rc"] == 0 and last <= GOAL_RERUN_S}
+            "within_goal": bool(runs) and all(
+                r["rc"] == 0 and float(r["wall_s"]) <= GOAL_RERUN_S for r in runs)}
 
 
 def breakdown(figures: Mapping[str, Any]) -> dict[str, float]:
@@ -387,7 +388,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{run['up_to_date']} run session(s) up to date, "
                   f"{run['ran_the_catalog']} ran the catalog")
         verdict = "within" if figures["within_goal"] else "over"
-        print(f"last rerun {verdict} the goal of {GOAL_RERUN_S:.0f} s; wrote {target}")
+        print(f"{'every rerun' if figures['within_goal'] else 'a rerun is'} {verdict} the goal of "
+              f"{GOAL_RERUN_S:.0f} s; wrote {target}")
         return 0 if figures["within_goal"] else 1
     environments = [e for e in load_environments()
                     if (e.id in args.env if args.env else e.default)]
