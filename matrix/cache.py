@@ -28,8 +28,9 @@ A `save_load` cell depends on a `.keras` file too (`matrix.program.saved_model_p
   content: it runs again and saves anew).
 
 The digest is `saved_model_digest`: the SHA-256 of the file's members without the save
-date, so the same model saved again (the first run after a checkout re-saves every model
-that `seed_artifacts` copied from the committed ones) reruns nothing.
+date, the zip timestamps and the `shared_object_id` addresses, so the same model saved again
+(the first run after a checkout re-saves every model that `seed_artifacts` copied from the
+committed ones) reruns nothing.
 
 How a run uses it (`cases/conftest.py`, `matrix.results.fold_run`):
 
@@ -53,6 +54,7 @@ import os
 import platform
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -190,7 +192,8 @@ def saved_model_digest(path: Path) -> str | None:
             parts: list[str | bytes] = []
             for name in sorted(archive.namelist()):
                 parts += [name, _member_content(name, archive.read(name))]
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError, ValueError):  # not a zip, truncated, a bad member, encrypted
         return file_digest(path)
     return _digest("keras-zip", *parts)
 
@@ -211,8 +214,8 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
         backend: the backend that runs them (`KERAS_BACKEND`); with `artifacts`, needed to
             key `save_load` cases (absent otherwise).
         artifacts: the saved models' folder (`KCM_ARTIFACTS`). A loading cell's key holds
-            its file's `saved_model_digest` (`missing` when there is none); a saving cell's does not
-            (`stale_savers` checks its file).
+            its file's `saved_model_digest` (`missing` when there is none); a saving
+            cell's does not (`stale_savers` checks its file).
     """
     from cases.expect import expected
     from cases.model import KERAS_RUNNER

@@ -152,6 +152,14 @@ def test_the_same_model_saved_again_has_the_same_digest(tmp_path: Path) -> None:
     not_a_zip = tmp_path / "c.keras"
     not_a_zip.write_bytes(b"model one")
     assert cache.saved_model_digest(not_a_zip) == cache.file_digest(not_a_zip)
+    truncated = tmp_path / "t.keras"
+    truncated.write_bytes(first.read_bytes()[:-40])  # its central directory cut
+    assert cache.saved_model_digest(truncated) == cache.file_digest(truncated)
+    bad_member = tmp_path / "m.keras"  # a member whose bytes no longer match its CRC
+    raw = bytearray(first.read_bytes())
+    raw[raw.index(b"model.weights.h5weights") + len("model.weights.h5")] ^= 0xFF  # the data
+    bad_member.write_bytes(bytes(raw))
+    assert cache.saved_model_digest(bad_member) == cache.file_digest(bad_member)
     assert cache.saved_model_digest(tmp_path / "missing.keras") is None
 
 
