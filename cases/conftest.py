@@ -100,10 +100,15 @@ def _worker_files() -> Path | None:
     return Path(raw) if raw else _workdir()
 
 
+def _worker_files_of(workdir: Path) -> Path:
+    """The workers' folder of a work folder: `<workdir>.workers`, beside it."""
+    return workdir.with_name(f"{workdir.name}.workers")
+
+
 def _make_worker_files(workdir: Path) -> None:
     """On the controller, before xdist starts its workers: an empty `<workdir>.workers`
     folder, named in `$KCM_WORKER_FILES` for them (they inherit the environment)."""
-    folder = workdir.with_name(f"{workdir.name}.workers")
+    folder = _worker_files_of(workdir)
     shutil.rmtree(folder, ignore_errors=True)  # a killed earlier attempt's
     folder.mkdir(parents=True, exist_ok=True)
     os.environ[WORKER_FILES] = str(folder)
@@ -208,7 +213,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     raw = os.environ.get(WORKER_FILES)
     workdir = _workdir()
     if raw and workdir is not None and not _is_worker(config) and \
-            Path(raw) == workdir.with_name(f"{workdir.name}.workers"):
+            Path(raw) == _worker_files_of(workdir):
         shutil.rmtree(raw, ignore_errors=True)
 
 
