@@ -27,6 +27,7 @@ from cases.model import (
     CatalogError,
     Nested,
     Step,
+    check_case_id,
     is_name,
 )
 from cases.subjects import SUBJECTS
@@ -186,19 +187,22 @@ def validate_catalog(cases: Sequence[Case], source: str = "catalog") -> None:
         source: where they came from (module or file), named in the error.
 
     Raises:
-        CatalogError: a duplicate or non-ASCII id, an unknown subject, dtype, mode or
+        CatalogError: a duplicate id or one `check_case_id` refuses (a backslash, a space,
+            `/`, over 200 characters), an unknown subject, dtype, mode or
             argument, an argument the reference does not model; the message names the case
             id and the field.
     """
     seen: dict[str, Case] = {}
     for case in cases:
+        try:
+            check_case_id(case.id)  # the rule the report reads run files with
+        except ValueError as exc:
+            raise CatalogError(f"{source}: {exc}") from None
         where = f"{source}: case {case.id!r}"
         if case.id in seen:
             raise CatalogError(
                 f"{where}: duplicate case id; ids must be unique (derived from group and axes). "
                 f"Received: group={case.group!r}, axes={dict(case.axes)!r}")
-        if not case.id.isascii() or not case.id.isprintable():
-            raise CatalogError(f"{where}: the id must be printable ASCII.")
         seen[case.id] = case
         if case.runner == KERAS_RUNNER:
             validate_case(case, where)

@@ -56,6 +56,14 @@ KERAS_RUNNER = "keras"
 _NOT_IN_ID = frozenset({"subject"})
 _ID_PART = re.compile(r"[^a-z0-9_.]+")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: The longest case id. An id becomes a pytest node id, a file name (a bisect's `<case>.json`),
+#: a URL fragment and a table cell; 200 leaves room for the rest of a path on every system.
+CASE_ID_LIMIT = 200
+#: What a case id may hold: letters, digits and `._+-`, starting with a letter or digit. Each
+#: character is one pytest keeps as it is in a node id (it escapes a backslash, so the cell
+#: would not be found under its id) and one `pytest -k` reads as part of a name; none is
+#: markup in Markdown, HTML or a terminal, nor a path separator.
+CASE_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._+-]{{0,{CASE_ID_LIMIT - 1}}}")
 
 
 class CatalogError(ValueError):
@@ -235,6 +243,40 @@ def derive_id(group: str, axes: Mapping[str, str | int]) -> str:
         text = f"rank{value}" if key == "rank" else str(value)
         parts.append(_ID_PART.sub("_", text.lower()).strip("_"))
     return "-".join(p for p in parts if p)
+
+
+def check_case_id(case_id: str) -> None:
+    """Refuses a case id that breaks the one rule every reader of an id relies on.
+
+    The catalog loader calls this at collection and the report calls it on every id a run
+    file holds, so an id is either refused before anything runs or read back as it was
+    written.
+
+    Args:
+        case_id: the id, as `Case.id` or a run file's `cases[].id` holds it.
+
+    Raises:
+        ValueError: the id is empty, longer than `CASE_ID_LIMIT`, or holds a character other
+            than letters, digits and `._+-` (or starts with one of `._+-`).
+    """
+    if CASE_ID.fullmatch(case_id):
+        return
+    shown = repr(case_id) if len(case_id) <= 2 * CASE_ID_LIMIT \
+        else f"{case_id[:CASE_ID_LIMIT]!r}..."  # the start names it; the rest is noise
+    if len(case_id) > CASE_ID_LIMIT:
+        why = f"it is {len(case_id)} characters long"
+    elif not case_id:
+        why = "it is empty"
+    elif not case_id.isascii() or not case_id.isprintable():
+        why = "it holds a character that is not printable ASCII"
+    elif case_id[0] in "._+-":
+        why = f"it starts with {case_id[0]!r}"
+    else:
+        bad = sorted({c for c in case_id if not (c.isalnum() or c in "._+-")})
+        why = f"it holds {', '.join(map(repr, bad))}"
+    raise ValueError(f"a case id must be printable ASCII: letters, digits and `._+-`, starting "
+                     f"with a letter or digit, at most {CASE_ID_LIMIT} characters; {why}. "
+                     f"Received: id={shown}")
 
 
 def chain(*steps: Step, first: str = "ids") -> tuple[Step, ...]:

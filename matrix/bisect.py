@@ -48,7 +48,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import subprocess
 import sys
 import tomllib
@@ -71,8 +70,6 @@ LOCAL_BISECT_DIR = ROOT / "reports" / "local" / "bisect"
 PUBLISHED_BISECT_DIR = ROOT / "reports" / "bisect"
 #: Keras's distributions: never pinned from the environment (the bisect chooses Keras).
 KERAS_NAMES = frozenset({"keras", "keras-nightly"})
-#: The case ids that may name a file (`<case>.json`): what `cases.load` builds, no path parts.
-SAFE_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+-]{0,200}$")
 STAMP = "kcm-bisect.stamp"
 PIP_TIMEOUT_S = 900
 CASE_TIMEOUT_S = 900
@@ -624,10 +621,13 @@ def plan(args: argparse.Namespace, list_releases: Callable[[], Sequence[Version]
                           f"the CPU). Received: --environment={environment.id}")
     check_output(args.output)
     parse_bounds(args.start, args.end)
-    if not SAFE_ID.match(args.case):
-        raise BisectError(f"the case id must be letters, digits and `._+-`. "
-                          f"Received: case={args.case!r}")
     from cases import CatalogError, load_catalog
+    from cases.model import check_case_id
+
+    try:  # the id names a file (`<case>.json`): the catalog's own rule keeps path parts out
+        check_case_id(args.case)
+    except ValueError as exc:
+        raise BisectError(str(exc)) from None
 
     try:
         catalog = load_catalog(args.catalog)

@@ -45,6 +45,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cases.limitations import LIMITATIONS, Limitation
+from cases.model import check_case_id
 from matrix.partial import fold_partials
 from matrix.results import (
     MATCHED,
@@ -278,7 +279,9 @@ def missing_shards(env_id: str, shards: Sequence[tuple[Path, Run]]) -> list[str]
 
 
 # Names from a run file that reach code (repro snippets), URLs and table cells: refused on
-# read unless they match these, never escaped after the fact.
+# read unless they match these, never escaped after the fact. A case id follows the one rule
+# the catalog is loaded with (`cases.model.check_case_id`), so no id collection accepts is
+# refused here.
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]{0,199}$")
 SAFE_WORD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -289,11 +292,17 @@ def unsafe_name(run: Run) -> str | None:
     checks = [("environment.id", env.id, SAFE_ID), ("environment.backend", env.backend,
                                                      SAFE_WORD),
               ("environment.device", env.device, SAFE_WORD)]
-    checks += [("cases[].id", case.id, SAFE_ID) for case in run.cases]
     for field_name, value, pattern in checks:
         if not pattern.match(value):
             return (f"field `{field_name}` is {ascii(value)[:80]}, which is not a safe name "
                     f"(expected to match {pattern.pattern})")
+    ids = [(f"cases.{i}.id", case.id) for i, case in enumerate(run.cases)]
+    ids += [(f"results.{i}.case", result.case) for i, result in enumerate(run.results)]
+    for field_name, case_id in ids:
+        try:
+            check_case_id(case_id)
+        except ValueError as exc:
+            return f"field `{field_name}`: {exc}"
     return None
 
 

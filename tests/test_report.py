@@ -22,6 +22,8 @@ from cells import verdict_for
 from rich.console import Console
 
 from cases.limitations import Limitation
+from cases.load import validate_catalog
+from cases.model import Case, CatalogError, Step, Tensor, chain
 from matrix.report import (
     collect,
     error_clusters,
@@ -290,6 +292,44 @@ def test_unsafe_names_are_refused_on_read(tmp_path: Path) -> None:
     header = repro_header(replace(ENVS[1], backend='x"\nimport os'))
     compile(header, "<header>", "exec")  # quoted as a literal, whatever it holds
     assert "\nimport os" not in header
+
+
+#: Ids either side of the rule: the four issue 23 found (backslash, space, `/`, 201 characters),
+#: two the report used to accept and the catalog never built (`=`, a leading `_`), and good ones.
+ID_RULE = [("a\\b", False), ("a b", False), ("a/b", False), ("m" * 201, False),
+           ("a=b", False), ("_lead", False), ("café", False),
+           ("M9._+-" + "x" * 194, True), ("embedding-rank2-int32-in_range", True),
+           ("Mine+1.2_b", True)]
+
+
+@pytest.mark.parametrize(("case_id", "good"), ID_RULE)
+def test_the_report_reads_exactly_the_case_ids_collection_accepts(
+        tmp_path: Path, case_id: str, good: bool) -> None:
+    """Issue 23: one rule, so no id that collection accepts costs the report its run file."""
+    case = Case(id=case_id, group="mine", description="Embedding(10, 4)(ids)",
+                axes={"mode": "eager"}, inputs={"ids": Tensor(dtype="int32", values=[[1]])},
+                steps=chain(Step("layers.Embedding", args={"input_dim": 10, "output_dim": 4})),
+                mode="eager")
+    refusal = ""
+    try:
+        validate_catalog([case], "mine.py")
+    except CatalogError as exc:
+        refusal = str(exc)
+    collected = not refusal
+    assert collected or refusal.startswith("mine.py: a case id must be"), refusal
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run = _runs()[1]
+    dump_run(replace(run, cases=[replace(CASES[0], id=case_id), *run.cases[1:]],
+                     results=[replace(run.results[0], case=case_id), *run.results[1:]]),
+             runs / "jax-cpu.json")
+    matrix = collect(runs, ENVS, NOW, limitations=(LIMITATION,))
+    read = next(e for e in matrix.environments if e.id == "jax-cpu").ran
+    assert (collected, read) == (good, good)
+    assert (case_id in [c.id for c in matrix.cases]) == good
+    if not good:
+        assert len(matrix.problems) == 1
+        assert "jax-cpu.json: field `cases.0.id`: a case id must be" in matrix.problems[0]
 
 
 def test_summary_marks_older_run_files(matrix: Matrix) -> None:
