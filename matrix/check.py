@@ -17,10 +17,14 @@ reason they share. The report (terminal, `check-<model>.md`,
 `.html` and `.json` in the ignored `reports/local/check/`) names the first disagreeing layer,
 how each backend behaved there, and the rows of the compatibility table
 (`compatibility.json`: same layer class and input dtype, masked or not) that may explain it.
+Every string that comes from the model file or a backend (layer and class names, error
+messages) is one clean line in every format: ANSI escapes and control characters removed
+(`plain`), Markdown's `|`, backticks, `<` and `>` escaped in the `.md`, autoescaped HTML.
 
 Bad input is refused before any backend runs, in one line with exit status 2: a file that is
 not a `.keras` archive, inputs that are not an `.npz` or do not match the outer model's inputs
-(names, count, rank or fixed dimensions), a model holding custom objects without
+(names, count, rank or fixed dimensions), inputs whose `.npy` headers declare more than
+`INPUTS_LIMIT_BYTES` (1 GiB, read from the headers only), a model holding custom objects without
 `--custom-objects module.py`, a custom-objects file that raises on import (imported once in
 the first environment's interpreter), an unknown environment, fewer than two distinct
 environments. Exit status otherwise: 0 the backends agree, 1 they disagree, 3 the model loads
@@ -37,7 +41,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +50,28 @@ import numpy as np
 from matrix.bisect import BisectError, ensure_virtualenv, harness_requirements
 from matrix.environments import Environment, get_environment
 from matrix.reference import TOLERANCES
+from matrix.results import clean_message
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CHECK_DIR = ROOT / "reports" / "local" / "check"
 DEFAULT_ENVIRONMENTS = ("tensorflow-cpu", "jax-cpu", "torch-cpu")
 WORKER_TIMEOUT_S = 900
+#: The most bytes the arrays of INPUTS may declare, all members together (1 GiB). Each
+#: member's `.npy` header says its shape and dtype; a file declaring more is refused before
+#: any array is read, so a header claiming 10**15 elements is exit 2, not a MemoryError.
+INPUTS_LIMIT_BYTES = 1 << 30
+#: The longest text of a model's (layer names, class names, error messages) that a report
+#: shows in one cell: a name of megabytes is cut, not printed.
+TEXT_LIMIT = 500
+
+
+def plain(text: object, limit: int = TEXT_LIMIT) -> str:
+    """Text from a model file (or a backend) made safe for a terminal: one line, no ANSI
+    escapes, no control characters, cut to `limit` (`matrix.results.clean_message`).
+
+    Every line break becomes a space first, so nothing after it is lost or read as a row.
+    """
+    return clean_message(" ".join(str(text).split()), limit)
 
 
 class CheckError(ValueError):
@@ -183,15 +204,82 @@ def check_inputs(arrays: Mapping[str, np.ndarray[Any, Any]],
                              f"Received: {name}.shape={array.shape}")
 
 
+def _declared_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> int:
+    """The bytes a member of an `.npz` would take once read, from its header alone.
+
+    A `.npy` member: its shape times its dtype's item size (`numpy.lib.format`'s header
+    readers; the array itself is not read). Any other member: its uncompressed size, which
+    `zipfile` never reads past.
+
+    Raises:
+        ValueError: a `.npy` header that cannot be parsed.
+    """
+    if not member.filename.endswith(".npy"):
+        return member.file_size
+    fmt = np.lib.format
+    with archive.open(member) as stream:
+        major, _ = fmt.read_magic(stream)
+        # Format 3.0 is 2.0 with a UTF-8 header; the fields read here are ASCII in both.
+        header = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+        shape, _, dtype = header(stream)
+    count = 1
+    for dim in shape:  # Python integers: a declared 10**30 elements cannot overflow
+        count *= int(dim)
+    return count * int(dtype.itemsize)
+
+
+def check_input_sizes(path: Path, limit: int = INPUTS_LIMIT_BYTES) -> None:
+    """Refuses an `.npz` whose members declare more than `limit` bytes, before any is read.
+
+    Raises:
+        CheckError: the member that takes the total past `limit`, or one whose header
+            cannot be read; the message names the file and the member.
+    """
+    total = 0
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            try:
+                size = _declared_bytes(archive, member)
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+                raise CheckError(f"INPUTS member {member.filename!r} has no readable .npy "
+                                 f"header ({plain(exc, 200)}); save it with np.savez. "
+                                 f"Received: {path}") from None
+            total += size
+            if total > limit:
+                raise CheckError(
+                    f"INPUTS member {member.filename!r} declares {size} bytes, which takes "
+                    f"the inputs past the {limit} bytes `nox -s check` reads "
+                    f"(INPUTS_LIMIT_BYTES); pass a smaller batch. Received: {path}")
+
+
 def load_inputs(path: Path) -> dict[str, np.ndarray[Any, Any]]:
     """The arrays of an `.npz` file, by name.
 
+    Every member's header is checked first (`check_input_sizes`): a file whose arrays
+    declare more than `INPUTS_LIMIT_BYTES` is refused without reading them.
+
     Raises:
-        CheckError: no such file, a `.npy` (one bare array), or not a NumPy file at all.
+        CheckError: no such file, a `.npy` (one bare array), not a NumPy file at all, or
+            arrays past `INPUTS_LIMIT_BYTES`.
     """
     if not path.is_file():
         raise CheckError(f"INPUTS: no such file; pass an .npz file (np.savez(path, "
                          f"name=array)). Received: {path}")
+    if not zipfile.is_zipfile(path):
+        # `np.load` would read a bare `.npy` array whole, however large its header says it is.
+        with path.open("rb") as stream:
+            bare = stream.read(len(np.lib.format.MAGIC_PREFIX)) == np.lib.format.MAGIC_PREFIX
+        if bare:
+            raise CheckError("INPUTS must be an .npz file with one array per model input "
+                             "(np.savez(path, name=array)), not a single .npy array. "
+                             f"Received: {path}")
+        raise CheckError("INPUTS must be an .npz file (np.savez(path, name=array)); this is "
+                         f"not a zip archive. Received: {path}")
+    try:
+        check_input_sizes(path)
+    except zipfile.BadZipFile as exc:
+        raise CheckError(f"INPUTS must be an .npz file (np.savez(path, name=array)): {exc}. "
+                         f"Received: {path}") from None
     try:
         data = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -357,7 +445,18 @@ def compare(observed: Mapping[str, Mapping[str, Any]],
                                            for r in reached.values()),
                                observed={e: _words(r) for e, r in records.items()},
                                disagreements=diffs))
-    return rows
+    # Names, classes and messages come from the model file and the backends: every report
+    # format (and the JSON) gets them clean, whatever the renderer does after.
+    return [clean_row(row) for row in rows]
+
+
+def clean_row(row: LayerCheck) -> LayerCheck:
+    """The row with every string `plain`: no ANSI escapes, control characters or line breaks,
+    each cut to `TEXT_LIMIT`."""
+    return replace(row, name=plain(row.name), class_name=plain(row.class_name),
+                   input_dtype=None if row.input_dtype is None else plain(row.input_dtype),
+                   observed={env: plain(text) for env, text in row.observed.items()},
+                   disagreements=[plain(text) for text in row.disagreements])
 
 
 def _value_diffs(name: str, reached: Mapping[str, Mapping[str, Any]],
@@ -452,19 +551,42 @@ def summary(rows: Sequence[LayerCheck]) -> str:
         "; ".join(first.disagreements)
 
 
+#: Markdown's active characters in a table cell, escaped: `|` would end the cell, a backtick
+#: open code, `*`, `[` and `]` emphasis and links, `<` and `>` HTML (`<img onerror=...>`), `&`
+#: an entity. GitHub's tables honour `\|` (https://github.github.com/gfm/#tables-extension-).
+_MD_ESCAPES = str.maketrans({**{c: "\\" + c for c in "\\|`*[]"},
+                             "<": "&lt;", ">": "&gt;", "&": "&amp;"})
+
+
+def markdown_text(text: object) -> str:
+    """Text from a model file made safe for a Markdown table cell: one clean line (`plain`)
+    with every active character escaped."""
+    return plain(text).translate(_MD_ESCAPES)
+
+
+def terminal_text(text: object) -> str:
+    """Text from a model file made safe for the terminal's table: one clean line (`plain`)
+    with `|` shown as `/`, so a name cannot add a column."""
+    return plain(text).replace("|", "/")
+
+
 def render_markdown(model: str, rows: Sequence[LayerCheck], envs: Sequence[str],
                     explain: Sequence[str], terminal: bool = False) -> str:
-    """The Markdown report; `terminal`: as printed, with `<` left as is (no `&lt;`)."""
+    """The Markdown report, every string from the model or a backend cleaned and escaped.
+
+    Args:
+        terminal: as printed: control characters and ANSI escapes removed, `|` as `/`, and
+            nothing else escaped (`<` stays `<`); else for a `.md` file (`markdown_text`).
+    """
     from tabulate import tabulate
 
-    def cell(text: str) -> str:
-        text = text.replace("|", "/").replace("\n", " ")
-        return text if terminal else text.replace("<", "&lt;")
-
-    table = tabulate([[cell(r.name), r.class_name, *[cell(r.observed.get(e, "")) for e in envs],
+    cell = terminal_text if terminal else markdown_text
+    table = tabulate([[cell(r.name), cell(r.class_name),
+                       *[cell(r.observed.get(e, "")) for e in envs],
                        cell("; ".join(r.disagreements)) or "agree"] for r in rows],
-                     headers=["layer", "class", *envs, "backends"], tablefmt="github")
-    lines = [f"# Check of `{cell(model)}` across backends", "", cell(summary(rows)), "",
+                     headers=["layer", "class", *envs, "backends"], tablefmt="github",
+                     disable_numparse=True)
+    lines = [f"# Check of {cell(model)} across backends", "", cell(summary(rows)), "",
              table, ""]
     if explain:
         lines += ["## Rows of the compatibility table that may explain it", "",
@@ -492,11 +614,15 @@ vertical-align: top; } tr.differ td { background: #fff8c5; } .agree { color: #1a
 
 def render_html(model: str, rows: Sequence[LayerCheck], envs: Sequence[str],
                 explain: Sequence[str]) -> str:
+    """The HTML report: the Markdown's content, escaped by Jinja2's autoescape."""
     from jinja2 import Environment as Jinja
 
+    # Autoescape makes the model's strings text, never markup; `clean_row` and `plain` take
+    # out what autoescape leaves (ANSI escapes, control characters) from rows built elsewhere.
     template = Jinja(autoescape=True).from_string(_HTML)
-    return template.render(model=model, rows=rows, envs=envs, explain=explain,
-                           headline=summary(rows))
+    return template.render(model=plain(model), rows=[clean_row(r) for r in rows], envs=envs,
+                           explain=[plain(line) for line in explain],
+                           headline=plain(summary(rows)))
 
 
 # --- command line ------------------------------------------------------------------------
@@ -590,14 +716,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_custom_objects(pythons[environments[0].id], environments[0],
                                  args.custom_objects)
     except (CheckError, BisectError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # The message may quote the model (its custom class names): one clean line.
+        print(f"error: {plain(exc, 2000)}", file=sys.stderr)
         return BAD_INPUT
     stem = args.model.stem
     work = args.output / f".work-{stem}"
     observed: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[str, np.ndarray[Any, Any]]] = {}
     for environment in environments:
-        print(f"check: {environment.id}: running {args.model.name}", file=sys.stderr,
+        print(f"check: {environment.id}: running {plain(args.model.name)}", file=sys.stderr,
               flush=True)
         out = work / environment.id
         (out / "observed.json").unlink(missing_ok=True)
@@ -627,7 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "layers": [asdict(r) for r in rows], "compatibility_rows": explain,
         "versions": {e: {"keras": o.get("keras"), "backend": o.get("backend")}
                      for e, o in observed.items()}}, indent=1), encoding="utf-8")
-    print(f"wrote {base}.md, .html, .json", file=sys.stderr)
+    print(f"wrote {plain(base, 2000)}.md, .html, .json", file=sys.stderr)
     if loads_nowhere(rows):
         return LOADS_NOWHERE
     return DISAGREE if first else AGREE

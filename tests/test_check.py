@@ -361,3 +361,138 @@ def test_an_id_past_input_dim_points_at_the_embedding_on_jax(models: Path,
     assert first["observed"]["torch-cpu"].startswith("raises IndexError")
     html = (tmp_path / "check-text.html").read_text(encoding="utf-8")
     assert "first disagreement: layer &#39;embedding&#39; (Embedding)" in html
+
+
+# --- hostile model files: strings and sizes ---------------------------------------------
+
+#: A layer name, class name and error message as a hostile `.keras` file can hold them:
+#: ANSI colour and title escapes, a bell, line breaks, Markdown's `|` and backticks, HTML.
+HOSTILE_NAME = "\x1b[31mred\x1b[0m\x07 |col| `tick`\nnext-line \x1b]0;title\x07"
+HOSTILE_CLASS = "<img src=x onerror=alert(1)>"
+HOSTILE_MESSAGE = "\x1b[2J<script>alert(2)</script> | a\nb ``` \x9b31m"
+
+
+def _unsafe_for_a_terminal(text: str) -> list[str]:
+    return sorted({ch for ch in text if ch != "\n" and not ch.isprintable()})
+
+
+def _unescaped_pipes(line: str) -> int:
+    return len(line.replace("\\|", "").split("|")) - 1
+
+
+def test_strings_from_the_model_are_cleaned_in_every_format(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 23: a layer named with escape sequences reached the terminal raw, and a class
+    name `<img onerror>` the Markdown. The worker is replaced by recorded observations."""
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "input_layers": ["ids", 0, 0], "layers": [INPUT]}})
+    np.savez(tmp_path / "x.npz", ids=np.zeros((2, 5), "int32"))
+    hostile = {**value(HOSTILE_NAME, [2, 5]), "class_name": HOSTILE_CLASS}
+    outcome = {"jax-cpu": {"layers": [hostile]},
+               "torch-cpu": {"layers": [{**error(HOSTILE_NAME, "Type\x1b[1mError"),
+                                         "class_name": HOSTILE_CLASS,
+                                         "message": HOSTILE_MESSAGE}]}}
+
+    def worker(python: Path, environment: Any, *args: Any) -> dict[str, Any]:
+        return outcome[environment.id]
+
+    monkeypatch.setattr(check, "run_worker", worker)
+    out = tmp_path / "out"
+    status = check.main([str(model), str(tmp_path / "x.npz"), "--output", str(out),
+                         "--environments", "jax-cpu", "torch-cpu",
+                         *[a for e in ("jax-cpu", "torch-cpu")
+                           for a in ("--python", f"{e}=python")]])
+    assert status == 1
+    printed = capsys.readouterr()
+    for stream in (printed.out, printed.err):
+        assert _unsafe_for_a_terminal(stream) == [], stream
+    assert "red |col|" not in printed.out  # a name cannot add columns to the table
+    assert "red /col/ `tick` next-line" in printed.out, printed.out
+    table = [line for line in printed.out.splitlines() if line.startswith("|")]
+    assert len(table) == 3, table
+    assert len({_unescaped_pipes(line) for line in table}) == 1, table
+
+    markdown = (out / "check-m.md").read_text(encoding="utf-8")
+    assert _unsafe_for_a_terminal(markdown) == []
+    for raw in ("<img", "<script", "``", "`tick`"):
+        assert raw not in markdown, raw
+    assert "&lt;img src=x onerror=alert(1)&gt;" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    assert len(rows) == 3, rows
+    assert len({_unescaped_pipes(line) for line in rows}) == 1, rows
+
+    html = (out / "check-m.html").read_text(encoding="utf-8")
+    assert _unsafe_for_a_terminal(html) == []
+    assert "<img" not in html
+    assert "<script" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+    report = json.loads((out / "check-m.json").read_text(encoding="utf-8"))
+    (layer,) = report["layers"]
+    assert layer["name"] == "red |col| `tick` next-line 0;title"  # no ESC, no BEL left
+    assert layer["class_name"] == HOSTILE_CLASS
+    assert layer["observed"]["torch-cpu"] == \
+        "raises TypeError: <script>alert(2)</script> | a b ``` 31m"
+
+
+def test_a_custom_class_name_in_an_error_is_cleaned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "layers": [INPUT, {**CUSTOM, "registered_name": "\x1b[2Jmine>Evil\nline"}]}})
+    np.savez(tmp_path / "x.npz", ids=np.zeros((2, 5), "int32"))
+    assert check.main([str(model), str(tmp_path / "x.npz"),
+                       "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert _unsafe_for_a_terminal(err) == [], err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "custom objects (mine>Evil line)" in err, err
+
+
+def _npz_declaring(path: Path, members: dict[str, tuple[int, ...]]) -> Path:
+    """An `.npz` whose members declare these float64 shapes, with no array data behind."""
+    import io
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, shape in members.items():
+            stream = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                stream, {"descr": "<f8", "fortran_order": False, "shape": shape})
+            archive.writestr(f"{name}.npy", stream.getvalue())
+    return path
+
+
+@pytest.mark.parametrize(("members", "member"), [
+    ({"ids": (10**12, 5)}, "ids.npy"),                       # 40 TB in one header
+    ({"ids": (2, 5), "big": (2**26, 2)}, "big.npy"),          # exactly 1 GiB plus 80 bytes
+    ({"a": (2**25, 2), "b": (2**25, 2), "c": (2, 5)}, "c.npy"),  # the sum counts
+])
+def test_inputs_declaring_more_than_the_limit_are_refused_before_reading(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        members: dict[str, tuple[int, ...]], member: str) -> None:
+    """Issue 23: a header declaring a huge array gave a MemoryError traceback."""
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "layers": [INPUT]}})
+    inputs = _npz_declaring(tmp_path / "x.npz", members)
+    out = tmp_path / "out"
+    assert check.main([str(model), str(inputs), "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"INPUTS member '{member}' declares" in err, err
+    assert f"{check.INPUTS_LIMIT_BYTES} bytes" in err, err
+    assert err.endswith(f"Received: {inputs}"), err
+    assert not out.exists()
+
+
+def test_a_bare_npy_declaring_a_huge_array_is_refused_unread(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras_file(tmp_path / "m.keras", {"class_name": "Functional", "config": {
+        "layers": [INPUT]}})
+    bare = tmp_path / "x.npy"
+    with bare.open("wb") as stream:
+        np.lib.format.write_array_header_1_0(
+            stream, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 5)})
+    assert check.main([str(model), str(bare), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a single .npy array" in err, err
+    assert len(err.splitlines()) == 1, err
