@@ -392,7 +392,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
     distributions, saved models. pytest is not started, so the environment check of the
     run file is the one of that run.
     """
-    from matrix.cache import file_digest, read_json
+    from matrix.cache import read_json
+    from matrix.cache_key import file_digest
 
     stamp = read_json(_fresh_stamp(environment))
     if not isinstance(stamp, dict) or stamp.get("run_file") != str(run_file) or \
@@ -411,7 +412,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
 def _stamp_up_to_date(session: nox.Session, environment: Environment, run_file: Path,
                       catalogs: list[str], env: dict[str, str]) -> None:
     """After a fold: records the plan that would now serve every cell, if one would."""
-    from matrix.cache import file_digest, write_json
+    from matrix.cache import write_json
+    from matrix.cache_key import file_digest
 
     stamp = _fresh_stamp(environment)
     summary = _plan_summary(session, environment, catalogs, env)
@@ -419,9 +421,13 @@ def _stamp_up_to_date(session: nox.Session, environment: Environment, run_file: 
     if not summary or summary.get("to_run") != 0 or sha is None:
         stamp.unlink(missing_ok=True)
         return
-    write_json(stamp, {"plan": summary.get("digest"), "run_file": str(run_file),
-                       "run_file_sha256": sha,
-                       "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")})
+    try:
+        write_json(stamp, {"plan": summary.get("digest"), "run_file": str(run_file),
+                           "run_file_sha256": sha,
+                           "written": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")})
+    except OSError as exc:  # a full disk under the cache: the run file is already written
+        session.warn(f"{environment.id}: the up-to-date stamp could not be written ({exc}); "
+                     "the next run checks every cell again")
 
 
 def _shown(path: Path) -> str:

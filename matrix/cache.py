@@ -1,18 +1,35 @@
-"""The result cache: a cell is reused when neither its case nor its environment changed.
+"""The result cache: a cell is reused only when nothing that can change its answer changed.
 
-A cell's key is the hash of two things:
+A cell's key is the hash of (see `key_contents()`, which the README's cache section quotes):
 
-- the **case**: its id, the program the run executes (`matrix.program.render`), the
-  reference's answer (values, dtype, tolerance, refusal) and the harness version (this
-  module's `HARNESS_VERSION` and the source of the files that execute and judge a program);
+- the **case**: its id, its whole definition (`repr`), the program the run executes
+  (`matrix.program.render`) and the reference's answer (values, dtype, tolerance, refusal);
+- the **harness**: `HARNESS_VERSION` and the source of every module of this repository that
+  a run's pytest process imports, found by walking the import graph from `ENTRY_POINTS`
+  (`harness_modules`), as syntax trees without comments and docstrings (an edited comment
+  reruns nothing; an edited `matrix/reference.py` reruns everything). Two kinds of module in
+  that graph are left out, each for a stated reason (`NOT_HASHED`, `is_family`);
+- the **process**: the source of every user catalog loaded (`--catalog`): a catalog's import
+  runs code in the process that judges the built-in cases too (it may call
+  `np.seterr(all="raise")` or replace the judge), so cells judged beside a catalog never
+  share keys with cells judged without one;
 - the **environment** (`environment_key`): every distribution installed in the interpreter
-  that runs the cases, with its version, Python, the platform, and the variables that select
-  the backend, the device and its numeric flags (`KEY_VARIABLES`). A new pin set, a nightly
-  that moved, another Python: every key changes, so the cache is bypassed for that
-  environment without being told.
+  with its version, Python, the platform, the host CPU (model and ISA flags: OpenVINO
+  computes in bfloat16 where the CPU has it), every variable that a framework reads to
+  change an answer (`ANSWER_VARIABLES`, glob patterns per reader: `JAX_DEBUG_NANS`,
+  `XLA_FLAGS`, `TORCHDYNAMO_DISABLE`, ...) and the content of the config files they read
+  (`answer_files`: `keras.json`).
 
-The store is one JSON file per environment under the ignored `reports/.work/cache/`
-(`KCM_CACHE`), never in the committed tree: `{"environment_key": ..., "cells": {key: result}}`.
+The store is a cache, never a source of truth. It lives under the ignored
+`reports/.work/cache/` (`KCM_CACHE`), one file per entry: `<store>/<environment>/<key[:2]>/
+<key>.json` holding the key, the case, the result and the SHA-256 of the three. An entry is
+served only when it reads back whole (valid JSON, the checksum, the key of its name, the
+case asked for, a result the run-file schema accepts); anything else means "run the case",
+never "drop the cell". A run stores its fresh results and touches the entries it served;
+entries of other keys (another slice, other variables) stay, and the oldest-used go once
+the store is over `MAX_STORE_BYTES`. A store that cannot be written (a full disk, a
+read-only folder) costs the speed-up, not the run: the run file is written all the same.
+
 Only cells whose answer depends on nothing but the key are stored: verdicts `matched`,
 `mismatched` and `not_applicable` of cases run by the Keras runner, not flaky, and a
 `crashed` cell once it crashed two runs in a row (`CRASHES_TO_STORE`). Timeouts, harness
@@ -24,52 +41,46 @@ A `save_load` cell depends on a `.keras` file too (`matrix.program.saved_model_p
   a model saved again elsewhere with other content reruns every cell that loads it;
 - the **saving** cell writes the file the others load. After it runs, the worker records
   the file's digest under its key (`<store>/saved/<key>.sha256`); its stored result is
-  reused only while the file still holds what it wrote (deleted, or rewritten with other
-  content: it runs again and saves anew).
+  reused only while the file still holds what it wrote.
 
 The digest is `saved_model_digest`: the SHA-256 of the file's members without the save
 date, the zip timestamps and the `shared_object_id` addresses, so the same model saved again
-(the first run after a checkout re-saves every model that `seed_artifacts` copied from the
-committed ones) reruns nothing.
+reruns nothing.
 
 How a run uses it (`cases/conftest.py`, `matrix.results.fold_run`):
 
 1. the pytest controller computes every case's key and writes `cache-plan.json` to the work
-   folder: the keys and the cached results found for them;
+   folder: the keys and the cached results found (and checked) for them;
 2. the worker deselects the cases found there (after `-k` and `--shard`) and lists them in
    `cache-used.json`;
 3. the fold takes their results from the plan, marks the run's provenance
    (`provenance["cache"]`: reused and executed counts), and stores every fresh result.
 
-`--no-cache` (the `run` session) leaves `KCM_CACHE` unset: nothing is read; results are
-still stored, so the next run can reuse them.
+`--no-cache` (the `run` session) reads nothing; results are still stored, so the next run
+can reuse them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
+import contextlib
 import json
 import os
-import platform
 import sys
-import zipfile
-import zlib
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Raise when a change of the harness changes what a cell records without changing the
-#: source files hashed below.
-HARNESS_VERSION = "1"
-#: The harness files that execute or judge a program (the program and reference are hashed
-#: per case).
-HARNESS_FILES = ("cases/runner.py", "cases/expect.py", "cases/test_cases.py",
-                 "matrix/results.py")
-#: Variables that change a cell's answer (besides the installed distributions). The time
-#: limits are not among them: a cell that ran into one (`timeout`) is never stored.
-KEY_VARIABLES = ("KERAS_BACKEND", "KCM_DEVICE", "CUDA_VISIBLE_DEVICES", "JAX_ENABLE_X64",
-                 "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "KERAS_HOME")
+from matrix.cache_key import (
+    catalogs_digest,
+    digest,
+    environment_key,
+    harness_digest,
+    key_contents,
+    saved_model_digest,
+)
+
 PLAN = "cache-plan.json"
 USED = "cache-used.json"
 CACHEABLE = frozenset({"matched", "mismatched", "not_applicable"})
@@ -82,37 +93,15 @@ UNCACHED_MODES: frozenset[str] = frozenset()
 SAVE_LOAD = "save_load"
 #: Beside the stores: `<key>.sha256`, the file a saving `save_load` cell wrote.
 SAVED = "saved"
+#: The store's size cap, all environments together: past it, the entries used longest ago
+#: go. About 40 full catalogs of today's 2,037 cases (an entry is 1 to 3 KB).
+MAX_STORE_BYTES = 256 * 1024 * 1024
+#: The format of an entry; another one is not read (the case runs).
+ENTRY_FORMAT = 1
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _digest(*parts: str | bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part if isinstance(part, bytes) else part.encode("utf-8", "replace"))
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def harness_digest(root: Path = ROOT) -> str:
-    """The harness version: `HARNESS_VERSION` and the source of `HARNESS_FILES`."""
-    sources = [(root / name).read_bytes() if (root / name).exists() else b""
-               for name in HARNESS_FILES]
-    return _digest(HARNESS_VERSION, *sources)
-
-
-def environment_key(variables: Mapping[str, str] | None = None) -> str:
-    """The key of the interpreter that runs the cases: what is installed, where, how.
-
-    Args:
-        variables: the process environment (default `os.environ`).
-    """
-    variables = os.environ if variables is None else variables
-    installed = sorted({f"{d.metadata['Name']}=={d.version}".lower()
-                        for d in importlib.metadata.distributions()
-                        if d.metadata["Name"]})
-    flags = [f"{name}={variables.get(name)}" for name in KEY_VARIABLES]
-    return _digest(sys.version, platform.platform(), platform.machine(), *installed, *flags)
-
+# --- the case's key ---------------------------------------------------------------------------
 
 def _expected_digest(want: Any) -> str:
     """The reference's answer as bytes: values (dtype, shape, content), refusal, tolerance."""
@@ -125,77 +114,7 @@ def _expected_digest(want: Any) -> str:
         array = np.asarray(values)
         body = repr(array.tolist()).encode() if array.dtype.kind == "O" else array.tobytes()
         raw = f"{array.dtype.str}{array.shape}".encode() + body
-    return _digest(raw, repr(want.error), want.kind, repr(want.tolerance), str(want.dtype))
-
-
-def file_digest(path: Path) -> str | None:
-    """The SHA-256 of a file's bytes (hex), or None when it cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-#: Fields of a `.keras` file's `metadata.json` that say when, not what, was saved.
-_WHEN_SAVED = ("date_saved",)
-
-
-def _renumber_shared(node: Any, seen: dict[Any, int]) -> Any:
-    """`config.json` with each `shared_object_id` (a Python `id()`, a memory address that
-    changes with every process) replaced by its order of first appearance: which objects
-    are shared is kept, where they lived is not."""
-    if isinstance(node, dict):
-        return {k: seen.setdefault(v, len(seen)) if k == "shared_object_id"
-                and isinstance(v, int | str) else _renumber_shared(v, seen)
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_renumber_shared(v, seen) for v in node]
-    return node
-
-
-def _member_content(name: str, body: bytes) -> bytes:
-    """What a member of a `.keras` zip says about the model, for `saved_model_digest`."""
-    if name not in ("metadata.json", "config.json"):
-        return body
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if name == "metadata.json" and isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k not in _WHEN_SAVED}
-    if name == "config.json":
-        data = _renumber_shared(data, {})
-    return json.dumps(data, sort_keys=True).encode("utf-8")
-
-
-def saved_model_digest(path: Path) -> str | None:
-    """The SHA-256 (hex) of what a `.keras` file holds, not of when or by which process it
-    was written.
-
-    A `.keras` file is a zip of `config.json`, `metadata.json` and `model.weights.h5`
-    (keras/src/saving/saving_lib.py). Saving the same model again, in another process,
-    changes the zip members' timestamps, `metadata.json`'s `date_saved` and the
-    `shared_object_id`s of `config.json` (Python `id()`s); the weights are the same bytes.
-    Digesting the raw file would rerun every cell that loads it for nothing. This digest
-    covers each member's name and bytes, with those three left out. A file that is not
-    such a zip is digested whole (`file_digest`).
-
-    Returns:
-        The hex digest, or None when the file cannot be read.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts: list[str | bytes] = []
-            for name in sorted(archive.namelist()):
-                parts += [name, _member_content(name, archive.read(name))]
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-            RuntimeError, ValueError):  # not a zip, truncated, a bad member, encrypted
-        return file_digest(path)
-    return _digest("keras-zip", *parts)
+    return digest(raw, repr(want.error), want.kind, repr(want.tolerance), str(want.dtype))
 
 
 def saves(case: Any, backend: str | None) -> bool:
@@ -209,7 +128,8 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
 
     Args:
         cases: `cases.model.Case` objects.
-        environment: `environment_key()` of the interpreter that runs them.
+        environment: `environment_key()` of the interpreter that runs them, with
+            `catalogs_digest()` of the process when user catalogs are loaded.
         harness: `harness_digest()`, computed when None.
         backend: the backend that runs them (`KERAS_BACKEND`); with `artifacts`, needed to
             key `save_load` cases (absent otherwise).
@@ -238,8 +158,8 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
             program, want = render(case), expected(case)
         except Exception:  # the run reports it; such a case is never cached
             continue
-        keys[case.id] = _digest(environment, harness, case.id, program, _expected_digest(want),
-                                *extra)
+        keys[case.id] = digest(environment, harness, case.id, repr(case), program,
+                                _expected_digest(want), *extra)
     return keys
 
 
@@ -252,18 +172,19 @@ def record_saved(cache_dir: Path, key: str, path: Path) -> str | None:
     """After a saving `save_load` cell ran: records the `saved_model_digest` of its file.
 
     Returns:
-        The digest, or None when the file is not there (nothing is recorded, and a record
-        of an earlier run is removed).
+        The digest, or None when the file is not there or the record cannot be written
+        (nothing is recorded, a record of an earlier run is removed, and the cell runs
+        again next time).
     """
     record = saved_record(cache_dir, key)
     digest = saved_model_digest(path)
-    if digest is None:
-        record.unlink(missing_ok=True)
+    try:
+        if digest is None:
+            record.unlink(missing_ok=True)
+            return None
+        write_text(record, digest + "\n")
+    except OSError:
         return None
-    record.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-    tmp.write_text(digest + "\n", encoding="utf-8")
-    tmp.replace(record)
     return digest
 
 
@@ -282,7 +203,7 @@ def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | N
             continue
         try:
             recorded = saved_record(cache_dir, keys[case.id]).read_text(encoding="utf-8")
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             recorded = ""
         if not recorded.strip() or recorded.strip() != saved_model_digest(
                 saved_model_path(case, artifacts)):
@@ -290,33 +211,100 @@ def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | N
     return stale
 
 
+# --- the store: one checked file per entry ----------------------------------------------------
+
 def store_path(cache_dir: Path, environment_id: str) -> Path:
-    """The store of one environment: `<cache_dir>/<environment>.json`."""
-    return cache_dir / f"{environment_id}.json"
+    """The store of one environment: the folder `<cache_dir>/<environment>/`."""
+    return cache_dir / environment_id
 
 
-def read_store(path: Path) -> dict[str, Any]:
-    """The cells of a store (key -> result as JSON); empty when missing or unreadable."""
+def entry_path(cache_dir: Path, environment_id: str, key: str) -> Path:
+    """Where the entry of `key` lives: `<store>/<key[:2]>/<key>.json`."""
+    return store_path(cache_dir, environment_id) / key[:2] / f"{key}.json"
+
+
+def _entry_checksum(key: str, case: str, crashes: int, result: Any) -> str:
+    return digest(str(ENTRY_FORMAT), key, case, str(crashes),
+                   json.dumps(result, sort_keys=True, separators=(",", ":")))
+
+
+def _valid_result(result: Any, case: str) -> bool:
+    """Whether a stored result is one the run-file schema accepts, for `case`."""
+    from pydantic import ValidationError
+
+    from matrix.results import RESULT_ADAPTER
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        parsed = RESULT_ADAPTER.validate_python(result)
+    except (ValidationError, ValueError, TypeError, RecursionError):
+        return False
+    return parsed.case == case
+
+
+def read_entry(path: Path, key: str, case: str) -> dict[str, Any] | None:
+    """The entry at `path` when it reads back whole as `key`'s entry for `case`.
+
+    Returns:
+        `{"key", "case", "crashes", "result", "sha256", "format"}`, or None: missing,
+        unreadable, not JSON, another format, a checksum that does not match its content
+        (damaged, or edited by hand), another key or case, or a result the run-file schema
+        refuses. None means "run the case".
+    """
+    try:
+        data = json.loads(path.read_bytes())
     except (OSError, ValueError, RecursionError):
-        return {}
-    cells = data.get("cells") if isinstance(data, dict) else None
-    return cells if isinstance(cells, dict) else {}
+        return None
+    if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT or \
+            data.get("key") != key or data.get("case") != case:
+        return None
+    crashes = data.get("crashes")
+    if not isinstance(crashes, int) or isinstance(crashes, bool) or crashes < 0:
+        return None
+    if data.get("sha256") != _entry_checksum(key, case, crashes, data.get("result")):
+        return None
+    return data
 
 
-def plan(keys: Mapping[str, str], store: Mapping[str, Any],
+def _served(entry: Mapping[str, Any] | None, case: str) -> dict[str, Any] | None:
+    """The result an entry serves: a stored answer, not a crash seen fewer than
+    `CRASHES_TO_STORE` times in a row, that the run-file schema accepts."""
+    if entry is None:
+        return None
+    result = entry.get("result")
+    if not isinstance(result, dict) or not _valid_result(result, case):
+        return None
+    status = (result.get("verdict") or {}).get("status")
+    if status == "crashed" and entry.get("crashes", 0) < CRASHES_TO_STORE:
+        return None
+    return result
+
+
+def plan(keys: Mapping[str, str], cache_dir: Path, environment_id: str,
          stale: Iterable[str] = ()) -> dict[str, Any]:
     """What a run can reuse: `{"keys": {case: key}, "hits": {case: result}}`.
+
+    Only entries that read back whole (`read_entry`) serve; any other is a case to run.
 
     Args:
         stale: cases whose stored result must not serve (`stale_savers`).
     """
     skip = set(stale)
-    hits = {case: store[key] for case, key in keys.items()
-            if case not in skip and isinstance(store.get(key), dict)
-            and store[key].get("case") == case}
+    hits = {}
+    for case, key in keys.items():
+        if case in skip:
+            continue
+        result = _served(read_entry(entry_path(cache_dir, environment_id, key), key, case),
+                         case)
+        if result is not None:
+            hits[case] = result
     return {"keys": dict(keys), "hits": hits}
+
+
+def process_key(catalogs: Sequence[str | Path], variables: Mapping[str, str]) -> str:
+    """The environment part of every key of a process: `environment_key`, and the user
+    catalogs it loaded (`catalogs_digest`) when there are any."""
+    key = environment_key(variables)
+    return digest(key, catalogs_digest(catalogs)) if catalogs else key
 
 
 def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path | None,
@@ -326,7 +314,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
 
     Args:
         catalogs: the extra case modules (`--catalog`).
-        environment_id: the environment whose store is read (`<store_dir>/<id>.json`).
+        environment_id: the environment whose store is read (`<store_dir>/<id>/`).
         store_dir: the stores' folder (`KCM_CACHE`); None: nothing is read.
         reuse: False (`--no-cache`): the keys with no hits.
         variables: the process environment (default `os.environ`): `KERAS_BACKEND` and
@@ -345,26 +333,44 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     backend = variables.get("KERAS_BACKEND")
     raw_artifacts = variables.get("KCM_ARTIFACTS")
     artifacts = Path(raw_artifacts) if raw_artifacts else None
-    keys = case_keys(catalog.cases, environment_key(variables), backend=backend,
+    keys = case_keys(catalog.cases, process_key(catalogs, variables), backend=backend,
                      artifacts=artifacts)
     if not reuse or store_dir is None:
-        return plan(keys, {}), len(catalog.cases)
-    store = read_store(store_path(store_dir, environment_id))
+        return {"keys": keys, "hits": {}}, len(catalog.cases)
     stale = stale_savers(catalog.cases, keys, backend, artifacts, store_dir)
-    return plan(keys, store, stale), len(catalog.cases)
+    return plan(keys, store_dir, environment_id, stale), len(catalog.cases)
 
 
 def plan_digest(planned: Mapping[str, Any]) -> str:
     """A hash of a plan: its keys and the stored results it would reuse."""
-    return _digest(json.dumps(planned, sort_keys=True))
+    return digest(json.dumps(planned, sort_keys=True))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes a file atomically: a temporary file beside it, then a rename. The temporary
+    file is removed when the write fails (a full disk), and the error raised.
+
+    Raises:
+        OSError: the folder cannot be made or the file written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: Path, data: object) -> None:
-    """Writes JSON atomically (a temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    """Writes JSON atomically (`write_text`).
+
+    Raises:
+        OSError: the file cannot be written.
+    """
+    write_text(path, json.dumps(data))
 
 
 def read_json(path: Path) -> Any:
@@ -382,56 +388,135 @@ def cacheable(result: Mapping[str, Any], mode: object) -> bool:
             and mode not in UNCACHED_MODES)
 
 
-def _crashes(path: Path) -> dict[str, int]:
-    """How many runs in a row each key crashed, as the store records it."""
-    data = read_json(path)
-    crashes = data.get("crashes") if isinstance(data, dict) else None
-    if not isinstance(crashes, dict):
-        return {}
-    return {k: v for k, v in crashes.items() if isinstance(v, int) and v > 0}
+def _write_entry(path: Path, key: str, case: str, crashes: int, result: Any) -> None:
+    write_json(path, {"format": ENTRY_FORMAT, "key": key, "case": case, "crashes": crashes,
+                      "result": result,
+                      "sha256": _entry_checksum(key, case, crashes, result)})
 
 
-def update_store(path: Path, keys: Mapping[str, str], results: Sequence[Mapping[str, Any]],
-                 modes: Mapping[str, object]) -> int:
-    """Stores the fresh cacheable results under their keys; drops entries of other keys.
+@dataclass(frozen=True, kw_only=True)
+class StoreReport:
+    """What `update_store` did.
 
-    Entries whose key no run of this catalog asks for any more (an edited case, a new pin
-    set) are dropped, so the store stays the size of one catalog. A `crashed` result is
-    stored once its key crashed `CRASHES_TO_STORE` runs in a row (the count is kept in the
-    store's `crashes`; any other verdict for the key resets it).
+    Attributes:
+        stored: entries written by this run (fresh answers and crash counts).
+        served: entries this run reused (their use time renewed).
+        evicted: entries removed to keep the store under `MAX_STORE_BYTES`.
+        error: why the store could not be written (`OSError` text), or None.
+    """
+
+    stored: int = 0
+    served: int = 0
+    evicted: int = 0
+    error: str | None = None
+
+
+def update_store(cache_dir: Path, environment_id: str, keys: Mapping[str, str],
+                 results: Sequence[Mapping[str, Any]], modes: Mapping[str, object],
+                 served: Iterable[str] = (), *, max_bytes: int = MAX_STORE_BYTES
+                 ) -> StoreReport:
+    """Stores a run's fresh results under their keys; renews the entries it served.
+
+    Entries of other keys are kept (another slice, other variables, an earlier pin set):
+    only the store's size (`max_bytes`) removes entries, the least recently used first. A
+    `crashed` result counts the runs in a row its key crashed, and serves once the count
+    reaches `CRASHES_TO_STORE`; any other verdict for the key replaces it. A store that
+    cannot be written is reported, never raised: the cache is a speed-up.
+
+    Args:
+        keys: case id -> key, as the run's plan had them.
+        results: the fresh results, as JSON.
+        modes: case id -> mode.
+        served: the case ids the run took from the cache.
+        max_bytes: the store's size cap, all environments together.
+    """
+    stored = renewed = 0
+    try:
+        for result in results:
+            case = str(result.get("case"))
+            if case not in keys:
+                continue
+            key = keys[case]
+            path = entry_path(cache_dir, environment_id, key)
+            status = (result.get("verdict") or {}).get("status")
+            if status == "crashed" and not result.get("flaky") and \
+                    modes.get(case) not in UNCACHED_MODES:
+                before = read_entry(path, key, case)
+                count = before["crashes"] if before and (before.get("result") or {}).get(
+                    "verdict", {}).get("status") == "crashed" else 0
+                _write_entry(path, key, case, count + 1, dict(result))
+                stored += 1
+            elif cacheable(result, modes.get(case)):
+                _write_entry(path, key, case, 0, dict(result))
+                stored += 1
+            else:
+                path.unlink(missing_ok=True)  # a timeout, a harness error: nothing to serve
+        now = time.time()
+        for case in served:
+            if case in keys:
+                try:
+                    os.utime(entry_path(cache_dir, environment_id, keys[case]), (now, now))
+                    renewed += 1
+                except FileNotFoundError:
+                    pass
+        evicted = evict(cache_dir, max_bytes)
+    except OSError as exc:
+        return StoreReport(stored=stored, served=renewed,
+                           error=f"{type(exc).__name__}: {exc}")
+    _drop_legacy_store(cache_dir, environment_id)
+    return StoreReport(stored=stored, served=renewed, evicted=evicted)
+
+
+def _drop_legacy_store(cache_dir: Path, environment_id: str) -> None:
+    """Removes the one-file store of earlier versions (`<cache>/<environment>.json`)."""
+    with contextlib.suppress(OSError):
+        (cache_dir / f"{environment_id}.json").unlink(missing_ok=True)
+
+
+def _entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
+    """Every entry of every store under `cache_dir`: (last used, size, path)."""
+    found = []
+    for store in cache_dir.iterdir() if cache_dir.is_dir() else ():
+        if not store.is_dir() or store.name == SAVED:
+            continue
+        for shard in store.iterdir():
+            if not shard.is_dir():
+                continue
+            for entry in shard.iterdir():
+                try:
+                    stat = entry.stat()
+                except OSError:
+                    continue
+                found.append((stat.st_mtime, stat.st_size, entry))
+    return found
+
+
+def evict(cache_dir: Path, max_bytes: int = MAX_STORE_BYTES) -> int:
+    """Removes the least recently used entries until the stores fit in `max_bytes`.
 
     Returns:
-        How many cells the store holds now.
+        How many entries were removed.
     """
-    store = read_store(path)
-    live = set(keys.values())
-    cells = {k: v for k, v in store.items() if k in live}
-    crashes = {k: n for k, n in _crashes(path).items() if k in live}
-    for result in results:
-        case = str(result.get("case"))
-        if case not in keys:
-            continue
-        key = keys[case]
-        status = (result.get("verdict") or {}).get("status")
-        if status == "crashed" and not result.get("flaky") and \
-                modes.get(case) not in UNCACHED_MODES:
-            crashes[key] = crashes.get(key, 0) + 1
-            if crashes[key] >= CRASHES_TO_STORE:
-                cells[key] = dict(result)
-            continue
-        crashes.pop(key, None)
-        if cacheable(result, modes.get(case)):
-            cells[key] = dict(result)
-    write_json(path, {"cells": cells, "crashes": crashes})
-    return len(cells)
+    entries = sorted(_entries(cache_dir))
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    for _, size, path in entries:
+        if total <= max_bytes:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        removed += 1
+    return removed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.cache plan --environment ID [--catalog PATH ...] [--no-cache]`.
+    """`python -m matrix.cache plan --environment ID [--catalog PATH ...] [--no-cache]`, or
+    `python -m matrix.cache key`.
 
-    Prints one JSON line: `{"cases": N, "to_run": K, "digest": HEX}`, what a run of the
-    catalog in this interpreter would execute (the `run` session asks before starting
+    `plan` prints one JSON line: `{"cases": N, "to_run": K, "digest": HEX}`, what a run of
+    the catalog in this interpreter would execute (the `run` session asks before starting
     pytest: `noxfile._up_to_date`). Reads `KCM_CACHE`, `KERAS_BACKEND`, `KCM_ARTIFACTS`.
+    `key` prints what a cell's key holds (`key_contents`), as Markdown.
 
     Returns:
         0; 2 with one line on stderr when the catalog cannot be loaded.
@@ -446,7 +531,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--environment", required=True)
     cmd.add_argument("--catalog", action="append", default=[])
     cmd.add_argument("--no-cache", action="store_true")
+    sub.add_parser("key", help="what a cell's key holds (Markdown)")
     args = parser.parse_args(argv)
+    if args.command == "key":
+        print(key_contents())
+        return 0
     store_dir = os.environ.get("KCM_CACHE")
     try:
         planned, total = compute_plan(args.catalog, args.environment,

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -605,6 +606,8 @@ _PROVENANCE_FIELDS: dict[str, TypeAdapter[Any]] = {
     "selection": TypeAdapter(dict[str, Any] | None),
     "partials": TypeAdapter(list[dict[str, Any]] | None),
     "cache": TypeAdapter(dict[str, Any] | None),
+    "user_catalogs": TypeAdapter(list[dict[str, str]] | None),
+    "host": TypeAdapter(dict[str, Any] | None),
 }
 
 
@@ -865,29 +868,39 @@ def with_retries(first: Sequence[Result], retried: Sequence[Result]) -> list[Res
     return merged
 
 
-def _cached_results(work: Path, environment: str) -> dict[str, Result]:
-    """The results the worker took from the cache (`matrix/cache.py`), by case."""
+def _cached_results(work: Path, environment: str) -> tuple[dict[str, Result], set[str]]:
+    """The results the worker took from the cache (`matrix/cache.py`), by case, and every
+    case it says it took (`cache-used.json`): a case whose result does not read back is
+    still the run's, and gets a cell saying so (`fold_run`)."""
     from matrix import cache
 
     plan = cache.read_json(work / cache.PLAN)
     used = cache.read_json(work / cache.USED)
     hits = plan.get("hits") if isinstance(plan, dict) else None
-    if not isinstance(hits, dict) or not isinstance(used, list):
-        return {}
+    if not isinstance(used, list):
+        return {}, set()
+    listed = set(map(str, used))
+    if not isinstance(hits, dict):
+        return {}, listed
     found = {}
-    for case in map(str, used):
+    for case in sorted(listed):
         try:
             result = RESULT_ADAPTER.validate_python(hits.get(case))
         except ValidationError:
-            continue  # a damaged store: the case shows as recording no result
+            continue  # cannot happen for a plan the controller checked; the cell says so
         if result.case == case:
             found[case] = replace(result, environment=environment)
-    return found
+    return found, listed
 
 
 def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Result],
-           infos: Sequence[CaseInfo]) -> int | None:
-    """Stores the run's fresh results in the cache; None when the run had no cache plan."""
+           infos: Sequence[CaseInfo], served: Iterable[str]) -> dict[str, Any] | None:
+    """Stores the run's fresh results in the cache and renews the entries it served.
+
+    Returns:
+        `{"stored": N}` (and `"error"` when the store could not be written: the run file is
+        written all the same), or None when the run had no cache plan.
+    """
     from matrix import cache
 
     plan = cache.read_json(work / cache.PLAN)
@@ -896,7 +909,36 @@ def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Resu
         return None
     modes = {c.id: c.axes.get("mode") for c in infos}
     dumped = [RESULT_ADAPTER.dump_python(r, mode="json") for r in results]
-    return cache.update_store(cache.store_path(cache_dir, environment), keys, dumped, modes)
+    done = cache.update_store(cache_dir, environment, keys, dumped, modes, served)
+    report: dict[str, Any] = {"stored": done.stored}
+    if done.error is not None:
+        report["error"] = done.error
+    return report
+
+
+def user_catalogs(extra: Sequence[str | Path]) -> list[dict[str, str]]:
+    """The user catalogs a run loaded: `[{"path": ..., "sha256": ...}]`, in load order."""
+    from matrix.cache_key import file_digest
+
+    return [{"path": str(path), "sha256": file_digest(Path(path)) or "unreadable"}
+            for path in extra]
+
+
+def _host() -> dict[str, Any]:
+    """The host CPU of the run (`matrix.cache.host_facts`): its model and the ISA flags that
+    change an answer (`ANSWER_CPU_FLAGS`); all flags are in the cache key."""
+    from matrix.cache_key import host_facts
+
+    facts = host_facts()
+    return {"cpu": facts["cpu"],
+            "flags": [f for f in facts["flags"] if f in ANSWER_CPU_FLAGS]}
+
+
+#: CPU features known to change what a backend computes, recorded per run: OpenVINO's CPU
+#: plugin infers in bfloat16 where the CPU has AVX-512 BF16 or AMX
+#: (https://docs.openvino.ai/2024/openvino-workflow/running-inference/inference-devices-and-modes/cpu-device.html).
+ANSWER_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile",
+                    "amx_int8", "fma", "f16c")
 
 
 def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | None = None,
@@ -918,8 +960,9 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
         results = with_retries(results, fold_reports(read_report_log(retry_log),
                                                      environment)[0])
     executed = {r.case for r in results}
-    cached = {case: r for case, r in _cached_results(log.parent, environment).items()
-              if case not in executed} if cache_dir is not None else {}
+    found, used = _cached_results(log.parent, environment) if cache_dir is not None \
+        else ({}, set())
+    cached = {case: r for case, r in found.items() if case not in executed}
     results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     infos = catalog_infos(extra)
@@ -927,7 +970,9 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     collected_file = log.parent / "collected.json"
     if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
         selected = {_case_id(n) for n in json.loads(collected_file.read_text(encoding="utf-8"))}
-        infos = [c for c in infos if c.id in selected or c.id in cached]
+        # A case the cache served was deselected, so pytest did not collect it: it is
+        # still one of the run's cells (with a harness error if its result is unreadable).
+        infos = [c for c in infos if c.id in selected or c.id in used]
     known = {c.id for c in infos}
     results = [r for r in results if r.case in known]
     status = finish[-1].get("exitstatus") if finish else None
@@ -940,14 +985,20 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     provenance = dict(props.get("provenance") or {})
     provenance["pytest_exitstatus"] = status
     provenance["catalog"] = catalog
+    # Every cell of this run, built-in ones too, was judged in a process that ran these
+    # modules' code at import (`matrix.cache`: they are in every key of such a run).
+    provenance["user_catalogs"] = user_catalogs(extra)
+    provenance["host"] = _host()
     provenance["shard"] = shard
     provenance["environment_check"] = {"outcome": props.get("check_outcome"),
                                        "message": props.get("check_message")}
     if cache_dir is not None:
         fresh = [r for r in results if r.case not in cached]
-        stored = _store(cache_dir, environment, log.parent, fresh, infos)
+        store = _store(cache_dir, environment, log.parent, fresh, infos, cached)
         provenance["cache"] = {"reused": len(cached), "executed": len(known - set(cached)),
-                               "stored": stored}
+                               "stored": None if store is None else store["stored"]}
+        if store is not None and "error" in store:
+            provenance["cache"]["store_error"] = store["error"]
     props["provenance"] = provenance
     env = _environment_info(environment, ran=bool(events), reason=reason, props=props)
     return Run(schema_version=SCHEMA_VERSION, environment=env, cases=infos, results=results)
@@ -1021,6 +1072,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(cached, dict):
         print(f"{args.environment}: {cached.get('reused', 0)} cells reused from the cache, "
               f"{cached.get('executed', 0)} executed (`--no-cache` runs every case)")
+        if cached.get("store_error"):
+            print(f"{args.environment}: warning: the result cache could not be written "
+                  f"({cached['store_error']}); the run file is whole, the next run executes "
+                  "these cells again", file=sys.stderr)
     flaky = [r.case for r in run.results if r.flaky]
     if flaky:
         print(f"{args.environment}: {len(flaky)} flaky cells (timed out, then another verdict "

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cases import builtin_cases
-from matrix import cache
+from matrix import cache, cache_key
 from matrix.environments import RUN_PYTEST_ARGS, run_pytest_args
 from matrix.results import (
     RESULT_ADAPTER,
@@ -95,11 +95,11 @@ def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: 
     saver = next(c for c in _save_load() if c.saved_on == "jax")
     artifacts, store_dir = tmp_path / "artifacts", tmp_path / "cache"
     keys = cache.case_keys([saver], "env", "h", backend="jax", artifacts=artifacts)
-    store = {keys[saver.id]: {"case": saver.id, "verdict": {"status": "matched"}}}
+    cache.update_store(store_dir, "jax-cpu", keys, [_dump(_result(saver.id))], {})
 
     def hits() -> set[str]:
         stale = cache.stale_savers([saver], keys, "jax", artifacts, store_dir)
-        return set(cache.plan(keys, store, stale)["hits"])
+        return set(cache.plan(keys, store_dir, "jax-cpu", stale)["hits"])
 
     path = saved_model_path(saver, artifacts)
     assert hits() == set()  # no file, no record
@@ -140,27 +140,27 @@ def test_the_same_model_saved_again_has_the_same_digest(tmp_path: Path) -> None:
                        weights=b"weights")
     again = _keras_zip(tmp_path / "b.keras", date="2026-12-01@12:48:48", ids=(1407, 1408),
                        weights=b"weights", stamp=(2026, 12, 1, 12, 48, 48))
-    assert cache.file_digest(first) != cache.file_digest(again)
-    assert cache.saved_model_digest(first) == cache.saved_model_digest(again)
+    assert cache_key.file_digest(first) != cache_key.file_digest(again)
+    assert cache_key.saved_model_digest(first) == cache_key.saved_model_digest(again)
     # what the model is still counts: its weights, its version, which objects it shares
     other = {
         "weights": _keras_zip(tmp_path / "w.keras", date="x", ids=(1, 2), weights=b"other"),
         "sharing": _keras_zip(tmp_path / "s.keras", date="x", ids=(1, 1), weights=b"weights"),
     }
     for name, path in other.items():
-        assert cache.saved_model_digest(path) != cache.saved_model_digest(first), name
+        assert cache_key.saved_model_digest(path) != cache_key.saved_model_digest(first), name
     not_a_zip = tmp_path / "c.keras"
     not_a_zip.write_bytes(b"model one")
-    assert cache.saved_model_digest(not_a_zip) == cache.file_digest(not_a_zip)
+    assert cache_key.saved_model_digest(not_a_zip) == cache_key.file_digest(not_a_zip)
     truncated = tmp_path / "t.keras"
     truncated.write_bytes(first.read_bytes()[:-40])  # its central directory cut
-    assert cache.saved_model_digest(truncated) == cache.file_digest(truncated)
+    assert cache_key.saved_model_digest(truncated) == cache_key.file_digest(truncated)
     bad_member = tmp_path / "m.keras"  # a member whose bytes no longer match its CRC
     raw = bytearray(first.read_bytes())
     raw[raw.index(b"model.weights.h5weights") + len("model.weights.h5")] ^= 0xFF  # the data
     bad_member.write_bytes(bytes(raw))
-    assert cache.saved_model_digest(bad_member) == cache.file_digest(bad_member)
-    assert cache.saved_model_digest(tmp_path / "missing.keras") is None
+    assert cache_key.saved_model_digest(bad_member) == cache_key.file_digest(bad_member)
+    assert cache_key.saved_model_digest(tmp_path / "missing.keras") is None
 
 
 def test_a_loading_cell_keeps_its_key_when_the_model_is_saved_again(tmp_path: Path) -> None:
@@ -193,8 +193,7 @@ def test_the_plan_command_counts_what_a_run_would_execute(
     planned, _ = cache.compute_plan([], "jax-cpu", tmp_path)
     case = next(c for c in builtin_cases() if c.mode == "eager")
     key = planned["keys"][case.id]
-    cache.write_json(cache.store_path(tmp_path, "jax-cpu"),
-                     {"cells": {key: {"case": case.id, "verdict": {"status": "matched"}}}})
+    cache.update_store(tmp_path, "jax-cpu", {case.id: key}, [_dump(_result(case.id))], {})
     assert cache.main(["plan", "--environment", "jax-cpu"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["to_run"] == total - 1
@@ -207,13 +206,35 @@ def test_the_plan_command_counts_what_a_run_would_execute(
     assert "bad_cases.py" in capsys.readouterr().err
 
 
-def test_the_environment_key_follows_the_variables() -> None:
-    base = {"KERAS_BACKEND": "jax", "KCM_DEVICE": "cpu"}
+def test_the_environment_key_follows_the_variables(tmp_path: Path) -> None:
+    base = {"KERAS_BACKEND": "jax", "KCM_DEVICE": "cpu", "KERAS_HOME": str(tmp_path)}
     assert cache.environment_key(base) == cache.environment_key(dict(base))
     assert cache.environment_key(base) != cache.environment_key({**base, "KCM_DEVICE": "gpu"})
-    assert cache.environment_key(base) != cache.environment_key(
-        {**base, "XLA_FLAGS": "--xla_cpu_enable_fast_math=true"})
-    assert cache.environment_key(base) == cache.environment_key({**base, "KCM_TIMEOUT": "9"})
+    # Issue 23: each of these changed an answer and was served from another key's run.
+    for name, value in (("XLA_FLAGS", "--xla_cpu_enable_fast_math=true"),
+                        ("JAX_DEBUG_NANS", "1"), ("JAX_NUMPY_RANK_PROMOTION", "raise"),
+                        ("TORCHDYNAMO_DISABLE", "1"), ("TF_ENABLE_ONEDNN_OPTS", "0"),
+                        ("JAX_ENABLE_X64", "1"), ("OMP_NUM_THREADS", "1"),
+                        ("NVIDIA_TF32_OVERRIDE", "0"), ("CUDA_VISIBLE_DEVICES", "")):
+        assert cache.environment_key(base) != cache.environment_key({**base, name: value}), name
+    # run bookkeeping is not an answer
+    for name in ("KCM_TIMEOUT", "KCM_WORKDIR", "PYTEST_XDIST_WORKER", "HOME"):
+        assert cache.environment_key(base) == cache.environment_key({**base, name: "9"}), name
+    # ~/.keras/keras.json (here $KERAS_HOME/keras.json): floatx and backend change answers
+    plain = cache.environment_key(base)
+    (tmp_path / "keras.json").write_text('{"floatx": "float64"}')
+    with_file = cache.environment_key(base)
+    assert with_file != plain
+    (tmp_path / "keras.json").write_text('{"floatx": "float16"}')
+    assert cache.environment_key(base) not in (plain, with_file)
+
+
+def test_the_key_holds_the_host_cpu_and_the_keras_config_path() -> None:
+    facts = cache_key.host_facts()
+    assert facts["cpu"]
+    assert isinstance(facts["flags"], list)
+    assert cache_key.keras_config_path({"KERAS_HOME": "/x/y"}) == Path("/x/y/keras.json")
+    assert cache_key.keras_config_path({}).name == "keras.json"
 
 
 def _result(case: str, status: str = "matched", **kw: Any) -> Result:
@@ -227,20 +248,83 @@ def _dump(result: Result) -> dict[str, Any]:
     return dumped
 
 
+def _hits(keys: dict[str, str], store: Path, environment: str = "jax-cpu") -> set[str]:
+    return set(cache.plan(keys, store, environment)["hits"])
+
+
 def test_the_store_keeps_answers_that_depend_only_on_the_key(tmp_path: Path) -> None:
-    path = tmp_path / "jax-cpu.json"
     keys = {"a": "ka", "b": "kb", "c": "kc", "d": "kd"}
     results = [_dump(_result("a")), _dump(_result("b", "timeout")),
                _dump(_result("c", flaky=True)), _dump(_result("d", "mismatched"))]
-    assert cache.update_store(path, keys, results, {"d": "eager"}) == 2
-    store = cache.read_store(path)
-    assert set(store) == {"ka", "kd"}
-    assert cache.plan(keys, store)["hits"].keys() == {"a", "d"}
-    # an edited case has a new key: its old entry is dropped, the others kept
-    assert cache.update_store(path, {**keys, "a": "ka2"}, [], {}) == 1
-    assert cache.read_store(tmp_path / "missing.json") == {}
-    (tmp_path / "bad.json").write_text("{not json")
-    assert cache.read_store(tmp_path / "bad.json") == {}
+    report = cache.update_store(tmp_path, "jax-cpu", keys, results, {"d": "eager"})
+    assert (report.stored, report.error) == (2, None)
+    assert _hits(keys, tmp_path) == {"a", "d"}
+    # an edited case has a new key: nothing serves it; the old entry stays until evicted
+    assert _hits({**keys, "a": "ka2"}, tmp_path) == {"d"}
+    assert _hits(keys, tmp_path, "torch-cpu") == set()  # another environment's store
+
+
+def test_a_damaged_or_edited_entry_runs_its_case_again(tmp_path: Path) -> None:
+    """Issue 23: a damaged entry dropped its cell, an edited one was served as a result."""
+    keys = {"a": "ka", "b": "kb", "c": "kc", "d": "kd", "e": "ke"}
+    cache.update_store(tmp_path, "jax-cpu", keys,
+                       [_dump(_result(c, "mismatched")) for c in keys], {})
+    assert _hits(keys, tmp_path) == set(keys)
+    path = {case: cache.entry_path(tmp_path, "jax-cpu", key) for case, key in keys.items()}
+    path["a"].write_bytes(path["a"].read_bytes()[:-20])  # truncated
+    edited = json.loads(path["b"].read_text())  # a verdict changed by hand
+    edited["result"]["verdict"]["status"] = "matched"
+    path["b"].write_text(json.dumps(edited))
+    swapped = json.loads(path["c"].read_text())  # another case's entry under c's key
+    swapped["case"] = "d"
+    path["c"].write_text(json.dumps(swapped))
+    bad = json.loads(path["d"].read_text())  # checksum recomputed, result not a Result
+    bad["result"] = {"case": "d", "verdict": "yes"}
+    bad["sha256"] = cache._entry_checksum("kd", "d", 0, bad["result"])
+    path["d"].write_text(json.dumps(bad))
+    assert _hits(keys, tmp_path) == {"e"}
+    # the fold of a run that took an unreadable result still has the cell
+    work = tmp_path / "work"
+    work.mkdir()
+    case = _cases(1)[0].id
+    cache.write_json(work / cache.PLAN, {"keys": {case: "k"}, "hits": {case: {"no": 1}}})
+    cache.write_json(work / cache.USED, [case])
+    log = work / "report-log.jsonl"
+    log.write_text(json.dumps({"$report_type": "SessionFinish", "exitstatus": 0}) + "\n")
+    (work / "collected.json").write_text("[]")
+    run = fold_run("jax-cpu", log, [], cache_dir=tmp_path / "store")
+    assert [c.id for c in run.cases] == [case]
+    assert [(r.case, r.verdict.status) for r in run.results] == [(case, "harness_error")]
+
+
+def test_other_keys_stay_and_the_oldest_go_past_the_size_cap(tmp_path: Path) -> None:
+    """Issue 23: a 12-case run with other XLA_FLAGS emptied the store of every other key."""
+    full = {f"c{i}": f"full{i}" for i in range(6)}
+    cache.update_store(tmp_path, "jax-cpu", full, [_dump(_result(c)) for c in full], {})
+    other = {"c0": "xla0", "c1": "xla1"}  # a slice under other variables: other keys
+    cache.update_store(tmp_path, "jax-cpu", other, [_dump(_result(c)) for c in other], {})
+    assert _hits(full, tmp_path) == set(full)
+    assert _hits(other, tmp_path) == set(other)
+    # past the cap, the entries used longest ago go first; a served entry is renewed
+    import os
+
+    for age, key in enumerate(["full0", "full1", "full2", "full3", "full4", "full5"]):
+        entry = cache.entry_path(tmp_path, "jax-cpu", key)
+        os.utime(entry, (1_000_000 + age, 1_000_000 + age))
+    cache.update_store(tmp_path, "jax-cpu", full, [], {}, served=["c0"])
+    size = cache.entry_path(tmp_path, "jax-cpu", "full5").stat().st_size
+    report = cache.update_store(tmp_path, "jax-cpu", {}, [], {}, max_bytes=int(size * 4.5))
+    assert report.evicted == 4
+    assert _hits(full, tmp_path) == {"c0", "c5"}
+    assert _hits(other, tmp_path) == set(other)
+
+
+def test_a_cache_that_cannot_be_written_costs_the_speed_up_not_the_run(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    report = cache.update_store(blocked, "jax-cpu", {"a": "ka"}, [_dump(_result("a"))], {})
+    assert report.error is not None and "NotADirectoryError" in report.error
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: Path) -> None:
@@ -265,7 +349,8 @@ def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: 
     assert [r.case for r in run.results] == [ran, kept]
     assert {c.id for c in run.cases} == {ran, kept}
     assert run.environment.provenance["cache"] == {"reused": 1, "executed": 1, "stored": 1}
-    assert set(cache.read_store(tmp_path / "cache" / "jax-cpu.json")) == {"k-ran"}
+    assert cache.entry_path(tmp_path / "cache", "jax-cpu", "k-ran").is_file()
+    assert not cache.entry_path(tmp_path / "cache", "jax-cpu", "k-kept").exists()
     no_cache = fold_run("jax-cpu", log, [])
     assert [r.case for r in no_cache.results] == [ran]
     assert "cache" not in no_cache.environment.provenance
@@ -324,22 +409,103 @@ def test_workers_replace_the_one_worker_and_nothing_else() -> None:
 
 def test_a_crash_is_stored_once_it_repeats_and_forgotten_when_the_answer_changes(
         tmp_path: Path) -> None:
-    path = tmp_path / "openvino-cpu.json"
     keys = {"a": "ka", "b": "kb"}
     crash = _dump(_result("a", "crashed"))
-    assert cache.update_store(path, keys, [crash, _dump(_result("b", "crashed"))], {}) == 0
-    assert cache.plan(keys, cache.read_store(path))["hits"] == {}
-    # a second crash in a row of `a` stores it; `b` answered this time: its count is gone
-    assert cache.update_store(path, keys, [crash, _dump(_result("b"))], {}) == 2
-    assert cache.plan(keys, cache.read_store(path))["hits"]["a"]["verdict"]["status"] == \
-        "crashed"
-    assert json.loads(path.read_text())["crashes"] == {"ka": 2}
-    # one crash of `b`, then the case is edited (new key): the old count is dropped
-    cache.update_store(path, keys, [_dump(_result("b", "crashed"))], {})
-    cache.update_store(path, {"a": "ka", "b": "kb2"}, [_dump(_result("b", "crashed"))], {})
-    assert json.loads(path.read_text())["crashes"] == {"ka": 2, "kb2": 1}
-    assert "b" not in cache.plan({"a": "ka", "b": "kb2"}, cache.read_store(path))["hits"]
-    # a flaky crash never counts
-    flaky = _dump(_result("b", "crashed", flaky=True))
-    cache.update_store(path, {"a": "ka", "b": "kb2"}, [flaky], {})
-    assert json.loads(path.read_text())["crashes"] == {"ka": 2}
+
+    def crashes(key: str) -> int:
+        entry = cache.read_entry(cache.entry_path(tmp_path, "openvino-cpu", key), key,
+                                 {"ka": "a", "kb": "b", "kb2": "b"}[key])
+        return entry["crashes"] if entry else 0
+
+    def update(keys: dict[str, str], results: list[dict[str, Any]]) -> None:
+        cache.update_store(tmp_path, "openvino-cpu", keys, results, {})
+
+    update(keys, [crash, _dump(_result("b", "crashed"))])
+    assert _hits(keys, tmp_path, "openvino-cpu") == set()
+    # a second crash in a row of `a` serves it; `b` answered this time: its count is gone
+    update(keys, [crash, _dump(_result("b"))])
+    planned = cache.plan(keys, tmp_path, "openvino-cpu")
+    assert planned["hits"]["a"]["verdict"]["status"] == "crashed"
+    assert (crashes("ka"), crashes("kb")) == (2, 0)
+    # one crash of `b`, then the case is edited (new key): counted from one again
+    update(keys, [_dump(_result("b", "crashed"))])
+    update({"a": "ka", "b": "kb2"}, [_dump(_result("b", "crashed"))])
+    assert (crashes("ka"), crashes("kb2")) == (2, 1)
+    assert "b" not in _hits({"a": "ka", "b": "kb2"}, tmp_path, "openvino-cpu")
+    # a flaky crash never counts: the entry goes
+    update({"a": "ka", "b": "kb2"}, [_dump(_result("b", "crashed", flaky=True))])
+    assert (crashes("ka"), crashes("kb2")) == (2, 0)
+
+
+def _harness_tree(tmp_path: Path) -> Path:
+    """A copy of this repository's `cases/` and `matrix/` sources, to edit."""
+    import shutil
+
+    root = tmp_path / "repo"
+    for package in cache_key.PACKAGES:
+        shutil.copytree(cache_key.ROOT / package, root / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
+        tmp_path: Path) -> None:
+    """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
+    modules = {p.as_posix() for p in cache_key.harness_modules()}
+    for name in ("matrix/reference.py", "matrix/results.py", "matrix/program.py",
+                 "cases/runner.py", "cases/expect.py", "cases/conftest.py",
+                 "cases/test_cases.py", "cases/subjects.py", "matrix/cache.py",
+                 "matrix/cache_key.py"):
+        assert name in modules, name
+    # joined at merge or keyed per case: never hashed as harness
+    for name in ("cases/limitations.py", "cases/embedding.py", "matrix/report.py",
+                 "matrix/check.py"):
+        assert name not in modules, name
+    root = _harness_tree(tmp_path)
+    before = cache_key.harness_digest(root)
+    reference = root / "matrix" / "reference.py"
+    text = reference.read_text()
+    reference.write_text(text + "\n# a comment changes nothing a cell records\n")
+    assert cache_key.harness_digest(root) == before
+    reference.write_text(text + "\nTOLERANCE_SCALE = 2.0\n")
+    assert cache_key.harness_digest(root) != before
+    reference.write_text(text)
+    # a new module that the runner imports is hashed without any list being edited
+    (root / "matrix" / "new_helper.py").write_text("SCALE = 1\n")
+    runner = root / "cases" / "runner.py"
+    runner.write_text(runner.read_text() + "\nfrom matrix import new_helper  # noqa\n")
+    with_helper = cache_key.harness_digest(root)
+    assert "matrix/new_helper.py" in {p.as_posix() for p in cache_key.harness_modules(root)}
+    (root / "matrix" / "new_helper.py").write_text("SCALE = 3\n")
+    assert cache_key.harness_digest(root) != with_helper
+
+
+def test_a_user_catalog_gives_every_cell_of_its_process_another_key(tmp_path: Path) -> None:
+    """Issue 23: a catalog calling `np.seterr(all="raise")` (or replacing the judge) at import
+    changed built-in cells, and later plain runs reused them."""
+    variables = {"KERAS_BACKEND": "jax"}
+    catalog = tmp_path / "my_cases.py"
+    catalog.write_text("import numpy as np\nnp.seterr(all='raise')\nCASES = []\n")
+    plain, _ = cache.compute_plan([], "jax-cpu", None, variables=variables)
+    with_catalog, _ = cache.compute_plan([str(catalog)], "jax-cpu", None,
+                                         variables=variables)
+    import numpy as np
+
+    np.seterr(all="warn")  # the catalog's import changed this process's NumPy state
+    assert set(plain["keys"]) == set(with_catalog["keys"])
+    assert not set(plain["keys"].values()) & set(with_catalog["keys"].values())
+    catalog.write_text("CASES = []\n")
+    edited, _ = cache.compute_plan([str(catalog)], "jax-cpu", None, variables=variables)
+    assert not set(edited["keys"].values()) & set(with_catalog["keys"].values())
+    from matrix.results import user_catalogs
+
+    assert user_catalogs([str(catalog)]) == [
+        {"path": str(catalog), "sha256": cache_key.file_digest(catalog)}]
+
+
+def test_the_readme_states_what_the_key_holds_from_the_declaration() -> None:
+    readme = (cache_key.ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- cache-key: python -m matrix.cache key -->", "<!-- /cache-key -->"
+    assert start in readme and end in readme
+    block = readme.split(start, 1)[1].split(end, 1)[0].strip()
+    assert block == cache_key.key_contents()

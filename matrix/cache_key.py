@@ -1,0 +1,328 @@
+"""The ingredients of a result-cache key (`matrix/cache.py`): the harness modules found from
+the import graph, the user catalogs loaded, and the environment (installed distributions,
+host CPU, the variables and config files that change an answer).
+
+`key_contents()` says it in Markdown for the README's cache section, from these same
+declarations.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Raise when a change of the harness changes what a cell records without changing the
+#: source hashed below (a data file it reads, say).
+HARNESS_VERSION = "2"
+#: Where a run's pytest process starts importing this repository: the test module and its
+#: plugin. Everything they import from here, at any depth and inside functions too, is part
+#: of the harness (`harness_modules`).
+ENTRY_POINTS = ("cases/test_cases.py", "cases/conftest.py")
+#: The top-level packages of this repository (imports of anything else are not followed).
+PACKAGES = ("cases", "matrix")
+#: Modules of the import graph that cannot change a stored cell, and why.
+NOT_HASHED: Mapping[str, str] = {
+    "cases/limitations.py": "the known divergences are joined at merge (`matrix.triage`); a "
+                            "stored cell holds the raw verdict and the outcome with no "
+                            "limitation applied",
+}
+#: Variables that a framework (or Keras) reads to change an answer, as glob patterns per
+#: reader. Every variable of the process matching one is in the environment's key, with its
+#: value (`answer_variables`). Broad on purpose: a variable that changes nothing costs a
+#: rerun; one left out serves a wrong answer.
+ANSWER_VARIABLES: Mapping[str, tuple[str, ...]] = {
+    "keras": ("KERAS_*",),
+    "tensorflow": ("TF_*", "TENSORFLOW_*"),
+    "jax": ("JAX_*",),
+    "xla": ("XLA_*",),
+    "torch": ("TORCH*", "PYTORCH_*", "CUBLAS_*", "CUDNN_*"),
+    "openvino": ("OV_*", "OPENVINO_*"),
+    "numpy": ("NPY_*", "NUMPY_*", "SCIPY_*"),
+    "math libraries": ("OMP_*", "KMP_*", "MKL_*", "OPENBLAS_*", "GOTO*", "BLIS_*",
+                       "ONEDNN_*", "DNNL_*"),
+    "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", "KCM_DEVICE"),
+    "python": ("PYTHONHASHSEED", "PYTHONWARNINGS"),
+}
+
+def digest(*parts: str | bytes) -> str:
+    """The SHA-256 (hex) of the parts, each followed by a NUL byte."""
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part if isinstance(part, bytes) else part.encode("utf-8", "replace"))
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+
+def file_digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes (hex), or None when it cannot be read."""
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(block)
+    except OSError:
+        return None
+    return hasher.hexdigest()
+
+
+
+# --- the harness: modules found from the import graph ----------------------------------------
+
+def _module_file(root: Path, dotted: str) -> Path | None:
+    base = root.joinpath(*dotted.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imported(root: Path, path: Path) -> set[Path]:
+    """The modules of this repository that `path` imports anywhere (top level or inside a
+    function), with the packages on their way (`matrix.x` runs `matrix/__init__.py`)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    found = set()
+    for name in names:
+        parts = name.split(".")
+        if parts[0] not in PACKAGES:
+            continue
+        for end in range(1, len(parts) + 1):
+            module = _module_file(root, ".".join(parts[:end]))
+            if module is not None:
+                found.add(module)
+    return found
+
+
+def is_family(path: Path) -> bool:
+    """Whether a module is a catalog family: it defines `cases()`, which builds `Case`s.
+
+    A family is not hashed as harness: what it builds is in each of its cells' keys (the
+    case's whole definition, program and reference), so an edited case reruns alone.
+    """
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
+               for node in tree.body)
+
+
+def harness_modules(root: Path = ROOT) -> list[Path]:
+    """Every module of this repository that a run's pytest process imports, found from
+    `ENTRY_POINTS` through the import graph, less `NOT_HASHED` and the families.
+
+    Returns:
+        Paths relative to `root`, sorted.
+    """
+    seen: set[Path] = set()
+    todo = [root / name for name in ENTRY_POINTS]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        todo.extend(_imported(root, path))
+    return sorted(p.relative_to(root) for p in seen
+                  if p.relative_to(root).as_posix() not in NOT_HASHED and not is_family(p))
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef |
+                      ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+                    isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return tree
+
+
+def source_digest(path: Path) -> str:
+    """The SHA-256 of what a module does: its syntax tree without comments, docstrings,
+    layout or line numbers. A file that does not parse is digested as bytes."""
+    raw = path.read_bytes()
+    try:
+        tree = ast.parse(raw, filename=str(path))
+    except (SyntaxError, ValueError):
+        return digest("bytes", raw)
+    return digest("ast", ast.dump(_without_docstrings(tree)))
+
+
+def harness_digest(root: Path = ROOT) -> str:
+    """The harness version: `HARNESS_VERSION` and every module of `harness_modules`."""
+    parts: list[str] = [HARNESS_VERSION]
+    for relative in harness_modules(root):
+        parts += [relative.as_posix(), source_digest(root / relative)]
+    return digest(*parts)
+
+
+def catalogs_digest(catalogs: Sequence[str | Path]) -> str:
+    """The user catalogs a process loads, in order: each one's path and bytes."""
+    parts: list[str | bytes] = ["catalogs"]
+    for raw in catalogs:
+        path = Path(raw)
+        try:
+            body = path.read_bytes()
+        except OSError:
+            body = b"<unreadable>"
+        parts += [str(path.resolve()), body]
+    return digest(*parts)
+
+
+# --- the environment --------------------------------------------------------------------------
+
+def answer_variables(variables: Mapping[str, str]) -> list[str]:
+    """`NAME=value` of every variable matching `ANSWER_VARIABLES`, sorted."""
+    patterns = [p for group in ANSWER_VARIABLES.values() for p in group]
+    return sorted(f"{name}={value}" for name, value in variables.items()
+                  if any(fnmatch.fnmatchcase(name, p) for p in patterns))
+
+
+def keras_config_path(variables: Mapping[str, str]) -> Path:
+    """The `keras.json` Keras reads at import: `$KERAS_HOME/keras.json`, else
+    `~/.keras/keras.json`, or `/tmp/.keras/keras.json` where the home folder is not
+    writable (keras/src/backend/config.py)."""
+    if variables.get("KERAS_HOME"):
+        return Path(variables["KERAS_HOME"]) / "keras.json"
+    home = Path(os.path.expanduser("~"))
+    base = home if os.access(home, os.W_OK) else Path("/tmp")
+    return base / ".keras" / "keras.json"
+
+
+def answer_files(variables: Mapping[str, str]) -> dict[str, str]:
+    """The config files a framework reads to change an answer: path -> SHA-256 of its
+    content (`absent` when there is none)."""
+    path = keras_config_path(variables)
+    return {str(path): file_digest(path) or "absent"}
+
+
+def host_facts() -> dict[str, Any]:
+    """The host CPU: `{"cpu": model name, "flags": [ISA flags]}` from `/proc/cpuinfo`
+    (Linux), else what `platform` says."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {"cpu": platform.processor() or platform.machine(), "flags": []}
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor is enough: they are alike
+        name, _, value = line.partition(":")
+        fields.setdefault(name.strip(), value.strip())
+    flags = (fields.get("flags") or fields.get("Features") or "").split()
+    return {"cpu": fields.get("model name") or fields.get("CPU part") or platform.machine(),
+            "flags": sorted(flags)}
+
+
+def environment_key(variables: Mapping[str, str] | None = None) -> str:
+    """The key of the interpreter that runs the cases: what is installed, where, how.
+
+    Args:
+        variables: the process environment (default `os.environ`).
+    """
+    variables = os.environ if variables is None else variables
+    installed = sorted({f"{d.metadata['Name']}=={d.version}".lower()
+                        for d in importlib.metadata.distributions()
+                        if d.metadata["Name"]})
+    host = host_facts()
+    files = [f"{path}={digest}" for path, digest in sorted(answer_files(variables).items())]
+    return digest(sys.version, platform.platform(), platform.machine(), host["cpu"],
+                   " ".join(host["flags"]), *installed, *answer_variables(variables), *files)
+
+
+def key_contents() -> str:
+    """What a cell's key holds, in Markdown, from the declarations the code uses (the
+    README's cache section quotes it; `python -m matrix.cache key` prints it)."""
+    lines = ["- the case: its id, whole definition, rendered program and the reference's "
+             "answer (values, dtype, tolerance, refusal); for a `save_load` cell that loads "
+             "a model, what the `.keras` file holds",
+             "- the harness: `HARNESS_VERSION` "
+             f"({HARNESS_VERSION}) and the syntax tree (no comments, no docstrings) of every "
+             "module a run's pytest process imports from this repository, found from "
+             + ", ".join(f"`{p}`" for p in ENTRY_POINTS) + " through the import graph; "
+             "today: " + ", ".join(f"`{p.as_posix()}`" for p in harness_modules()),
+             "- left out of the harness: the catalog families (modules defining `cases()`: "
+             "each case is in its own key) and "
+             + "; ".join(f"`{p}` ({why})" for p, why in NOT_HASHED.items()),
+             "- the user catalogs loaded (`--catalog`): each one's path and bytes",
+             "- the environment: Python, the platform, the host CPU model and ISA flags, "
+             "every installed distribution and version, `keras.json` "
+             "(`$KERAS_HOME/keras.json` or `~/.keras/keras.json`), and every variable "
+             "matching:"]
+    lines += [f"  - {reader}: " + ", ".join(f"`{p}`" for p in patterns)
+              for reader, patterns in ANSWER_VARIABLES.items()]
+    return "\n".join(lines)
+
+
+#: Fields of a `.keras` file's `metadata.json` that say when, not what, was saved.
+_WHEN_SAVED = ("date_saved",)
+
+
+def _renumber_shared(node: Any, seen: dict[Any, int]) -> Any:
+    """`config.json` with each `shared_object_id` (a Python `id()`, a memory address that
+    changes with every process) replaced by its order of first appearance: which objects
+    are shared is kept, where they lived is not."""
+    if isinstance(node, dict):
+        return {k: seen.setdefault(v, len(seen)) if k == "shared_object_id"
+                and isinstance(v, int | str) else _renumber_shared(v, seen)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renumber_shared(v, seen) for v in node]
+    return node
+
+
+def _member_content(name: str, body: bytes) -> bytes:
+    """What a member of a `.keras` zip says about the model, for `saved_model_digest`."""
+    if name not in ("metadata.json", "config.json"):
+        return body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if name == "metadata.json" and isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in _WHEN_SAVED}
+    if name == "config.json":
+        data = _renumber_shared(data, {})
+    return json.dumps(data, sort_keys=True).encode("utf-8")
+
+
+def saved_model_digest(path: Path) -> str | None:
+    """The SHA-256 (hex) of what a `.keras` file holds, not of when or by which process it
+    was written.
+
+    A `.keras` file is a zip of `config.json`, `metadata.json` and `model.weights.h5`
+    (keras/src/saving/saving_lib.py). Saving the same model again, in another process,
+    changes the zip members' timestamps, `metadata.json`'s `date_saved` and the
+    `shared_object_id`s of `config.json` (Python `id()`s); the weights are the same bytes.
+    This digest covers each member's name and bytes, with those three left out. A file that
+    is not such a zip is digested whole (`file_digest`).
+
+    Returns:
+        The hex digest, or None when the file cannot be read.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts: list[str | bytes] = []
+            for name in sorted(archive.namelist()):
+                parts += [name, _member_content(name, archive.read(name))]
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
+            RuntimeError, ValueError):  # not a zip, truncated, a bad member, encrypted
+        return file_digest(path)
+    return digest("keras-zip", *parts)
