@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cases.limitations import LIMITATIONS, Limitation
+from cases.limitations import Limitation
 from cases.model import check_case_id
 from matrix.partial import fold_partials
 from matrix.results import (
@@ -68,7 +68,7 @@ from matrix.results import (
 )
 from matrix.table import CompatibilityTable, compatibility_table
 from matrix.table import short_expected as short_expected
-from matrix.triage import apply_limitations
+from matrix.triage import apply_limitations, catalog_limitations, recorded_catalogs
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
 REGENERATE = "nox -s report"
@@ -160,7 +160,8 @@ def _now() -> str:
 
 
 def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = None,
-            now: str | None = None, limitations: Sequence[Limitation] | None = None) -> Matrix:
+            now: str | None = None, limitations: Sequence[Limitation] | None = None,
+            user_catalogs: Sequence[str | Path] = ()) -> Matrix:
     """Reads every run file of `runs_dir` and merges them into the matrix.
 
     A file that cannot be used (unreadable, truncated, invalid, or a second file for an
@@ -173,8 +174,11 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         environments: the declared columns, in order; by default those of
             `matrix/axes.toml`. An environment with no usable run file is `not_run`.
         now: the `generated_at` time stamp; by default the current UTC time.
-        limitations: joined to the raw verdicts (`matrix.triage`); by default those of
-            `cases/limitations.py`.
+        limitations: joined to the raw verdicts (`matrix.triage`), exactly these; by
+            default those of `cases/limitations.py`, then those of the user catalogs:
+            `user_catalogs` and each the run files recorded that still exists
+            (`matrix.triage.catalog_limitations`; one that does not is a problem).
+        user_catalogs: user case modules (`--catalog`) whose `LIMITATIONS` are joined too.
 
     Returns:
         The matrix, problems included.
@@ -240,9 +244,13 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             "the run files were made from different catalog versions (fingerprints "
             f"{', '.join(sorted(catalogs))}); a case missing from a run shows as not_run there. "
             "Rerun the older environments to compare like with like.")
+    if limitations is None:
+        limitations, notes = catalog_limitations(
+            [*user_catalogs, *recorded_catalogs(run for _, run in runs.values())])
+        problems.extend(notes)
     columns = [declared[e.id] for e in environments]
     merged = merge_runs([run for _, run in runs.values()], columns, now or _now(), problems)
-    return apply_limitations(merged, LIMITATIONS if limitations is None else limitations)
+    return apply_limitations(merged, limitations)
 
 
 def _named_for_another(path: Path, run: Run, declared: Mapping[str, EnvironmentInfo]
@@ -1460,16 +1468,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"first (bare `nox` runs every CPU environment), or pass --runs. "
               f"Received: --runs={args.runs}", file=sys.stderr)
         return 2
-    limitations = None
     if args.catalog:
         from cases import CatalogError, load_catalog
 
-        try:
-            limitations = list(load_catalog(args.catalog).limitations)
+        try:  # a bad --catalog is refused here; one a run file names is a problem listed
+            load_catalog(args.catalog)
         except CatalogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    matrix = collect(args.runs, limitations=limitations)
+    matrix = collect(args.runs, user_catalogs=args.catalog)
     from matrix.bisect import changes_in  # beside the runs: local with local, published too
 
     changes, bisect_problems = changes_in(args.bisect or args.runs.parent / "bisect")

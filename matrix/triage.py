@@ -9,15 +9,84 @@ when the limitation is `intermittent`: it shows in some runs only).
 Rewording, adding or removing a limitation therefore re-triages existing and committed run
 files without rerunning them, and a stale limitation (every cell it covers that ran matched)
 is found here and listed.
+
+A user catalog's limitations are joined too: the report loads the catalogs it is given
+(`--catalog`) and those the run files recorded (a `--catalog` run is a slice whose
+`provenance.selection.catalogs` names them, kept under `provenance.partials` once merged over
+a full run) while they still exist at that path (`recorded_catalogs`, `catalog_limitations`).
+Loading a catalog imports it: it is the same Python file the run imported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from cases.limitations import LIMITATIONS, Limitation, covering
-from matrix.results import TRIAGED, LimitationInfo, Matrix, Result, outcome_of
+from matrix.results import TRIAGED, LimitationInfo, Matrix, Result, Run, clean_message, outcome_of
+
+
+def recorded_catalogs(runs: Iterable[Run]) -> list[str]:
+    """The user catalog modules the runs were made with, once each, in the order met.
+
+    A `--catalog` run writes a partial run file whose `provenance.selection.catalogs` lists
+    them (absolute paths, `matrix.runfiles.parse_catalog`); merged over a full run, its
+    selection is kept in `provenance.partials` (`matrix.partial.overlay`). Hand-edited
+    entries that are not strings are ignored.
+    """
+    found: dict[str, None] = {}
+    for run in runs:
+        provenance = run.environment.provenance
+        partials = provenance.get("partials")
+        selections = [provenance.get("selection"),
+                      *(p.get("selection") for p in (partials if isinstance(partials, list)
+                                                      else []) if isinstance(p, dict))]
+        for selection in selections:
+            paths = selection.get("catalogs") if isinstance(selection, dict) else None
+            for path in paths if isinstance(paths, list) else []:
+                if isinstance(path, str) and path.strip():
+                    found.setdefault(path, None)
+    return list(found)
+
+
+def catalog_limitations(paths: Sequence[str | Path]) -> tuple[list[Limitation], list[str]]:
+    """The built-in limitations, then those the user catalogs at `paths` define.
+
+    A path that is not an existing `.py` file is left out with a note (a run file made
+    elsewhere names a path of that machine); the same file named twice (relative and
+    absolute) is loaded once. When the catalogs do not load together (`CatalogError`), only
+    the built-in limitations are joined, with a note saying why.
+
+    Returns:
+        The limitations, in the order a cell takes the first that covers it, and one note
+        per catalog whose limitations are not joined (for the report's problems).
+    """
+    from cases import CatalogError, load_catalog
+
+    notes: list[str] = []
+    existing: dict[Path, None] = {}
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.suffix == ".py" and path.is_file():
+            existing.setdefault(path, None)
+        else:
+            notes.append(f"user catalog {clean_message(str(raw), 300)} does not exist here (a "
+                         "run file names it): its LIMITATIONS are not joined; pass "
+                         "`--catalog PATH` to the report")
+    if not existing:
+        return list(LIMITATIONS), notes
+    try:
+        loaded = load_catalog(list(existing)).limitations
+    except CatalogError as exc:
+        notes.append(f"the user catalogs do not load ({clean_message(str(exc), 500)}): only "
+                     "the built-in limitations are joined")
+        return list(LIMITATIONS), notes
+    found = [lim for lim in loaded if isinstance(lim, Limitation)]
+    if len(found) < len(loaded):
+        notes.append("a user catalog's LIMITATIONS holds something other than "
+                     "cases.limitations.Limitation; it is left out")
+    return found, notes
 
 
 def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:

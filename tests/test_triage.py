@@ -10,6 +10,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from cells import verdict_for
 
 from cases.limitations import LIMITATIONS, Limitation
@@ -218,3 +219,75 @@ def test_a_limitation_of_some_keras_versions_covers_only_their_columns(tmp_path:
     cells = _cells((older,), runs)
     assert cells[("neg", "jax-cpu")] == (Outcome.XFAILED, "older-negative")
     assert cells[("neg", "torch-cpu")] == (Outcome.FAILED, None)
+
+
+#: A user catalog (`--catalog`) with one case that JAX answers where the reference refuses,
+#: and its own limitation covering that cell on JAX.
+USER_CATALOG = '''\
+from cases import Case, Step, Tensor, chain
+from cases.limitations import Limitation
+
+CASES = [Case(group="user-gru", description="GRU after Embedding, an id past input_dim",
+              axes={"subject": "layers.GRU", "values": "out_of_range", "mode": "eager"},
+              inputs={"ids": Tensor(dtype="int32", values=[[1, 2, 10], [4, 5, 0]])},
+              steps=chain(Step("layers.Embedding", args={"input_dim": 10, "output_dim": 4}),
+                          Step("layers.GRU", args={"units": 3})),
+              mode="eager")]
+LIMITATIONS = [Limitation(id="user-gru-jax-nan", description="JAX fills NaN rows",
+                          link="https://example.org/user-gru", backends=("jax",),
+                          axes={"subject": ("layers.GRU",), "values": ("out_of_range",)})]
+'''
+
+
+def _user_catalog_runs(folder: Path, catalog: Path, *, beside_a_full_run: bool) -> str:
+    """A `--catalog` run of jax-cpu (a partial run file naming the catalog), the user case
+    mismatched; with `beside_a_full_run`, merged over a full run of the built-in case."""
+    from cases import load_catalog
+
+    (case,) = [c for c in load_catalog([catalog]).cases if c.group == "user-gru"]
+    info = CaseInfo(id=case.id, group=case.group, description=case.description,
+                    axes=dict(case.axes))
+    env = replace(ENVS[0], ran=True)
+    mismatched = Result(case=case.id, environment=env.id, outcome=Outcome.FAILED,
+                        observed=Observation(kind="value", shape=[2, 3], nan_count=3),
+                        verdict=verdict_for(Outcome.FAILED, "values where it must refuse"))
+    selection = {"pytest_args": [], "catalogs": [str(catalog)]}
+    partial = Run(schema_version=SCHEMA_VERSION, environment=replace(env, provenance={
+        "selection": selection, "date": "2026-01-02T00:00:00+00:00"}),
+        cases=[info], results=[mismatched])
+    dump_run(partial, folder / "jax-cpu.partial-user.json")
+    if beside_a_full_run:
+        full = Run(schema_version=SCHEMA_VERSION, environment=replace(env, provenance={
+            "date": "2026-01-01T00:00:00+00:00"}), cases=[], results=[])
+        dump_run(full, folder / "jax-cpu.json")
+    return case.id
+
+
+@pytest.mark.parametrize("beside_a_full_run", [False, True])
+def test_a_user_catalogs_limitations_are_joined_from_the_run_file(
+        tmp_path: Path, beside_a_full_run: bool) -> None:
+    """Issue 23: the docstrings said a user catalog's LIMITATIONS are joined; the report
+    joined only the built-in ones, so the user's own known divergence was `failed`."""
+    catalog = tmp_path / "my_cases.py"
+    catalog.write_text(USER_CATALOG, encoding="utf-8")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    case_id = _user_catalog_runs(runs, catalog, beside_a_full_run=beside_a_full_run)
+    matrix = collect(runs, ENVS, now=NOW)
+    cell = next(r for r in matrix.results if (r.case, r.environment) == (case_id, "jax-cpu"))
+    assert (cell.outcome, cell.limitation) == (Outcome.XFAILED, "user-gru-jax-nan")
+    assert "user-gru-jax-nan" in {lim.id for lim in matrix.limitations}
+    assert {lim.id for lim in LIMITATIONS} <= {lim.id for lim in matrix.limitations}
+    assert not [p for p in matrix.problems if "user catalog" in p], matrix.problems
+
+    # Moved away: the cell is failed again, and the report says why and what to pass.
+    moved = catalog.rename(tmp_path / "elsewhere.py")
+    matrix = collect(runs, ENVS, now=NOW)
+    cell = next(r for r in matrix.results if (r.case, r.environment) == (case_id, "jax-cpu"))
+    assert (cell.outcome, cell.limitation) == (Outcome.FAILED, None)
+    assert any(f"user catalog {catalog} does not exist here" in p
+               for p in matrix.problems), matrix.problems
+    # ... and the report's --catalog joins it from its new place.
+    matrix = collect(runs, ENVS, now=NOW, user_catalogs=[moved])
+    cell = next(r for r in matrix.results if (r.case, r.environment) == (case_id, "jax-cpu"))
+    assert cell.outcome is Outcome.XFAILED
