@@ -59,7 +59,8 @@ def overlay(base: RunFile, partial: RunFile) -> tuple[Run, int]:
     env = full.environment
     note = {"file": path.name, "date": _date(part),
             "commit": part.environment.provenance.get("commit"),
-            "selection": part.environment.provenance.get("selection"), "cells": taken}
+            "selection": part.environment.provenance.get("selection"), "cells": taken,
+            "user_catalogs": part.environment.provenance.get("user_catalogs") or []}
     provenance = {**env.provenance,
                   "partials": [*env.provenance.get("partials", []), note]}
     merged_env = replace(env, ran=env.ran or part.environment.ran, provenance=provenance)

@@ -159,6 +159,26 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def judged_beside_catalogs(env_id: str, run: Run) -> list[str]:
+    """A note per run (or merged partial run) whose cells were judged in a process that
+    loaded user catalogs (`provenance.user_catalogs`): a catalog's import runs code beside
+    the built-in cases it was run with (`matrix/cache.py` keys such cells apart)."""
+    provenance = run.environment.provenance
+    partials = provenance.get("partials")
+    sources: list[tuple[Any, object]] = [(provenance.get("user_catalogs"), len(run.results))]
+    sources += [(p.get("user_catalogs"), p.get("cells")) for p in
+                (partials if isinstance(partials, list) else []) if isinstance(p, dict)]
+    notes = []
+    for catalogs, cells in sources:
+        paths = [str(c.get("path")) for c in catalogs if isinstance(c, dict)] \
+            if isinstance(catalogs, list) else []
+        if paths:
+            notes.append(f"{env_id}: {cells} cells were judged in a process that loaded the "
+                         f"user catalog(s) {', '.join(paths)}; their import ran code beside "
+                         "the built-in cases of that run")
+    return notes
+
+
 def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = None,
             now: str | None = None, limitations: Sequence[Limitation] | None = None,
             user_catalogs: Sequence[str | Path] = ()) -> Matrix:
@@ -237,6 +257,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             problems.append(
                 f"{path}: field `environment.id` is {env_id!r}, which {files[0][0].name} "
                 f"already holds; one run file per environment. This file was skipped.")
+    for env_id, (_, run) in runs.items():
+        problems.extend(judged_beside_catalogs(env_id, run))
     catalogs = {str(run.environment.provenance.get("catalog", {}).get("fingerprint"))
                 for _, run in runs.values() if run.environment.provenance.get("catalog")}
     if len(catalogs) > 1:

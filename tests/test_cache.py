@@ -5,8 +5,10 @@ No framework is imported: keys come from the catalog (NumPy), folds from recorde
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -509,3 +511,49 @@ def test_the_readme_states_what_the_key_holds_from_the_declaration() -> None:
     assert start in readme and end in readme
     block = readme.split(start, 1)[1].split(end, 1)[0].strip()
     assert block == cache_key.key_contents()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs, filled: every write under it fails with ENOSPC (root only)."""
+    import subprocess
+
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here: {done.stderr.strip()}")
+    try:
+        with (mount / "filler").open("wb") as handle, contextlib.suppress(OSError):
+            handle.write(b"\0" * (1 << 20))
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_under_the_cache_costs_the_speed_up_not_the_run_file(
+        tmp_path: Path, full_disk: Path) -> None:
+    """Issue 23: a full disk under the cache stopped the run file with a traceback and left
+    a temporary file behind."""
+    case = _cases(1)[0].id
+    work = tmp_path / "work"
+    work.mkdir()
+    cache.write_json(work / cache.PLAN, {"keys": {case: "k-case"}, "hits": {}})
+    log = work / "report-log.jsonl"
+    nodeid = f"cases/test_cases.py::test_case[{case}]"
+    props = [["observation", {"kind": "value", "shape": [1]}],
+             ["verdict", {"status": "matched"}]]
+    events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
+               "outcome": "passed", "duration": 0.5, "user_properties": props},
+              {"$report_type": "SessionFinish", "exitstatus": 0}]
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    (work / "collected.json").write_text(json.dumps([nodeid]))
+    store = full_disk / "cache"
+    run = fold_run("jax-cpu", log, [], cache_dir=store)
+    assert [r.case for r in run.results] == [case]
+    provenance = run.environment.provenance["cache"]
+    assert provenance["stored"] == 0
+    assert "No space left on device" in provenance["store_error"]
+    assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]
+    assert cache.record_saved(store, "k", Path(__file__)) is None  # no traceback either

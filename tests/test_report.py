@@ -695,3 +695,24 @@ def test_the_report_says_which_columns_are_inference_only() -> None:
 def test_no_inference_note_without_an_inference_only_column(matrix: Matrix) -> None:
     assert "Inference-only" not in render_markdown(matrix)
     assert 'id="inference-only"' not in render_html(matrix)
+
+
+def test_cells_judged_beside_a_user_catalog_are_marked() -> None:
+    """Issue 23: a run with `--catalog` judges its built-in cells in a process that ran the
+    catalog's import; the report says so, for the run and for a partial run merged in."""
+    from matrix.report import judged_beside_catalogs
+
+    run = _runs()[1]
+    assert judged_beside_catalogs("jax-cpu", run) == []
+    mine = [{"path": "/home/u/my_cases.py", "sha256": "ab" * 32}]
+    marked = replace(run, environment=replace(run.environment, provenance={
+        **run.environment.provenance, "user_catalogs": mine}))
+    assert judged_beside_catalogs("jax-cpu", marked) == [
+        "jax-cpu: 3 cells were judged in a process that loaded the user catalog(s) "
+        "/home/u/my_cases.py; their import ran code beside the built-in cases of that run"]
+    merged = replace(run, environment=replace(run.environment, provenance={
+        **run.environment.provenance,
+        "partials": [{"file": "jax-cpu.partial-1.json", "cells": 2, "user_catalogs": mine}]}))
+    assert [n.split(";")[0] for n in judged_beside_catalogs("jax-cpu", merged)] == [
+        "jax-cpu: 2 cells were judged in a process that loaded the user catalog(s) "
+        "/home/u/my_cases.py"]
