@@ -1,0 +1,55 @@
+"""Helpers for tests that run the harness (`nox -s run(...)`) in a subprocess.
+
+Such a test owns its result cache and work folders: the caller's `KCM_*` and `KERAS_*`
+variables are dropped, and `KCM_CACHE_DIR` and `KCM_WORK_DIR` (read by `noxfile.py`) point
+under a folder of the test's. Without them a run would read the checkout's
+`reports/.work/cache`, filled by the main job, and be served every cell it meant to execute
+(issue 23), or resume a work folder some earlier run left there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from matrix.runfiles import RunOptions, work_dir_for
+
+
+def harness_env(root: Path) -> dict[str, str]:
+    """The environment of a harness subprocess whose cache and work folders are under `root`.
+
+    Args:
+        root: a folder of the test's (its `tmp_path`, or a module fixture's folder).
+
+    Returns:
+        `os.environ` without `KCM_*` and `KERAS_*`, plus `KCM_CACHE_DIR=<root>/cache` and
+        `KCM_WORK_DIR=<root>/work`.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
+    env["KCM_CACHE_DIR"] = str(cache_dir(root))
+    env["KCM_WORK_DIR"] = str(work_root(root))
+    return env
+
+
+def cache_dir(root: Path) -> Path:
+    """The result cache a harness run under `harness_env(root)` reads and fills."""
+    return root / "cache"
+
+
+def work_root(root: Path) -> Path:
+    """The work folders' root (report logs, resume state, locks) under `harness_env(root)`."""
+    return root / "work"
+
+
+def work_dir(options: RunOptions, environment: str, root: Path) -> Path:
+    """The work folder of one run under `harness_env(root)`, as the noxfile computes it.
+
+    Args:
+        options: the run's options (`matrix.runfiles.parse_run_options`).
+        environment: the environment id, e.g. `jax-cpu`.
+        root: the folder given to `harness_env`.
+
+    Returns:
+        `<root>/work/<environment>[.shard-I-of-N][.partial-<key>]`.
+    """
+    return work_dir_for(options, environment, work_root(root))
