@@ -28,6 +28,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
+from matrix.runfiles import RefusedFile, read_regular_file
+
 SCHEMA_VERSION = 2
 T = TypeVar("T")
 MESSAGE_LIMIT = 500
@@ -533,12 +535,18 @@ def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) 
         adapter: validates the decoded JSON into its type.
         error: the exception class to raise.
 
+    Only a regular file of at most `matrix.runfiles.MAX_READ_BYTES` is read
+    (`read_regular_file`): a FIFO or a link to `/dev/zero` named `*.json` is refused by name
+    instead of blocking the reader.
+
     Raises:
-        error: unreadable, truncated, of another schema version, or a field is invalid; the
-            message names the file and the field.
+        error: not a regular file, too large, unreadable, truncated, of another schema
+            version, or a field is invalid; the message names the file and the field.
     """
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = json.loads(read_regular_file(path).decode("utf-8"))
+    except RefusedFile as exc:
+        raise error(f"{exc}.") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise error(f"{path}: cannot be read: {exc}") from exc
     except json.JSONDecodeError as exc:

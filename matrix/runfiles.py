@@ -12,7 +12,10 @@ This module owns what the `run`, `report` and `publish-local` sessions decide ab
   arguments, `--catalog`) where that file holds a full run, `<environment>[...].partial-<key>.json`,
   so a slice never replaces a full run;
 - the GPU guard: whether an existing run file really ran (and must be kept), without crashing
-  on a truncated file or an output folder outside the project.
+  on a truncated file or an output folder outside the project;
+- reading a file someone else may have put there (`read_regular_file`): only a regular file
+  of at most `MAX_READ_BYTES` is read, so a FIFO or a link to `/dev/zero` named `*.json` is
+  refused by name instead of hanging the report or the diff.
 
 Only the standard library is imported: the noxfile (which never imports a framework, nor
 pydantic) uses it.
@@ -26,6 +29,7 @@ import math
 import os
 import re
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +56,66 @@ MAX_DEFAULT_JOBS = 4
 #: `torch.compile` of a 3-layer model took 57 s alone on 2 cores (issue 13).
 COMPILE_FACTOR = 3
 PARTIAL = ".partial-"
+#: The largest file `read_regular_file` reads: 256 MiB. A run file of the whole catalog is
+#: about 13 MiB and the compatibility.json of eleven environments about 35 MiB (December
+#: 2026), so this leaves the catalog room to grow several times over, while a file that
+#: would take a runner's memory to parse is refused by name.
+MAX_READ_BYTES = 256 * 1024 * 1024
 _SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
 
 
 class OptionError(ValueError):
     """A harness option is invalid; the message is one line and names the option."""
+
+
+class RefusedFile(OSError):
+    """A file that is not read: not a regular file, or too large; the message names it."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _refuse_unless_regular(path: Path, info: os.stat_result, limit: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        target = os.path.realpath(path)
+        link = f", through a link to {target}" if target != os.path.abspath(path) else ""
+        raise RefusedFile(f"{path}: not a regular file ({_kind(info.st_mode)}{link}); only "
+                          "regular files are read")
+    if info.st_size > limit:
+        raise RefusedFile(f"{path}: {info.st_size} bytes, more than the {limit} bytes read "
+                          "(matrix.runfiles.MAX_READ_BYTES); not a file this harness wrote")
+
+
+def read_regular_file(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of `path` if it is a regular file (symlinks followed) of at most `limit` bytes
+    (by default `MAX_READ_BYTES`).
+
+    A FIFO would block the reader forever and `/dev/zero` never ends: the file's type is
+    checked before it is opened (opening some devices acts on them), again on the open file
+    (it may have been swapped in between; the open does not block, even on a FIFO), and at
+    most `limit` + 1 bytes are read, in case it grows.
+
+    Raises:
+        RefusedFile: not a regular file, or more than `limit` bytes; the message names the
+            file and why, in one line.
+        OSError: missing or unreadable.
+    """
+    limit = MAX_READ_BYTES if limit is None else limit
+    _refuse_unless_regular(path, os.stat(path), limit)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with open(fd, "rb") as handle:
+        _refuse_unless_regular(path, os.fstat(fd), limit)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise RefusedFile(f"{path}: more than the {limit} bytes read "
+                          "(matrix.runfiles.MAX_READ_BYTES); not a file this harness wrote")
+    return data
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,9 +294,10 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:
-    """The JSON object in `path`; None when missing, unreadable, truncated or not an object."""
+    """The JSON object in `path`; None when missing, unreadable, truncated, not an object, or
+    not a regular file (`read_regular_file`)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path).decode("utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import resource
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import pytest
 from cells import verdict_for
 from rich.console import Console
 
+from matrix import runfiles
 from matrix.diff import main as diff_main
 from matrix.report import (
     collect,
@@ -38,6 +43,7 @@ from matrix.results import (
     dump_run,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 NOW = "2025-01-01T00:00:00+00:00"
 IDS = ("tensorflow-cpu", "jax-cpu", "torch-cpu")
 ENVS = [EnvironmentInfo(id=e, backend=e.split("-")[0], device="cpu", ran=False) for e in IDS]
@@ -217,3 +223,62 @@ def test_a_full_disk_keeps_the_old_reports_and_leaves_no_temporaries(
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no .tmp, nothing new
     assert sorted(before) == ["compatibility.html", "compatibility.json", "compatibility.md"]
+
+
+# --- issue 23: only regular files are read; a FIFO or a link to /dev/zero is refused by name --
+
+def _special(folder: Path, kind: str, name: str) -> Path:
+    path = folder / name
+    if kind == "fifo":
+        os.mkfifo(path)  # a reader of it waits for a writer forever
+    else:
+        path.symlink_to("/dev/zero")  # a reader of it never reaches the end
+    return path
+
+
+def _bounded_memory() -> None:
+    """In the child: a build that reads /dev/zero ends in MemoryError, not in the OOM killer."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_the_report_skips_a_special_file_named_json_by_name(tmp_path: Path, kind: str) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    _write_good(runs)
+    _special(runs, kind, "jax-cpu.json")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "matrix.report", "--runs", str(runs), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        preexec_fn=_bounded_memory, env={**os.environ, "COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    problems = json.loads((out / "compatibility.json").read_text(encoding="utf-8"))["problems"]
+    (problem,) = [p for p in problems if "jax-cpu.json" in p]
+    assert "not a regular file" in problem
+    assert "This file was skipped." in problem
+    assert "jax-cpu.json: not a regular file" in done.stdout  # the warning on the terminal
+    environments = {e["id"]: e for e in json.loads(
+        (out / "compatibility.json").read_text(encoding="utf-8"))["environments"]}
+    assert environments["tensorflow-cpu"]["ran"]
+    assert not environments["jax-cpu"]["ran"]
+
+
+@pytest.mark.timeout(60)  # a reader that opens the FIFO waits for a writer
+def test_collect_refuses_a_fifo_without_opening_it(tmp_path: Path) -> None:
+    # In this process only the FIFO: a reader of /dev/zero would fill memory before a
+    # timeout could stop it, so that one is tested in a child with bounded memory (above).
+    _write_good(tmp_path)
+    _special(tmp_path, "fifo", "jax-cpu.json")
+    _renders(tmp_path, "jax-cpu.json: not a regular file (a FIFO)", "This file was skipped.")
+
+
+def test_a_run_file_over_the_size_cap_is_refused_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_good(tmp_path)
+    cap = max(p.stat().st_size for p in tmp_path.glob("*.json"))
+    (tmp_path / "jax-cpu.json").write_text(json.dumps(_good_jax(tmp_path)) + " " * cap,
+                                           encoding="utf-8")  # valid JSON, over the cap
+    size = (tmp_path / "jax-cpu.json").stat().st_size
+    monkeypatch.setattr(runfiles, "MAX_READ_BYTES", cap)
+    _renders(tmp_path, "jax-cpu.json", f"{size} bytes, more than the {cap} bytes read")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from cells import verdict_for
 
+from matrix import runfiles
 from matrix.diff import diff_matrices, main, observation_change, render_diff
 from matrix.report import render_json
 from matrix.results import (
@@ -26,6 +30,7 @@ from matrix.results import (
     Result,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "data" / "report" / "diff.md"
 VALUES = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=0.0,
                      nan_count=0, device="cpu:0")
@@ -193,3 +198,40 @@ def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     old, _ = _write(tmp_path)
     assert main([str(old), str(tmp_path / "nope.json")]) == 2
     assert "nope.json: cannot be read" in capsys.readouterr().err
+
+
+# --- issue 23: only regular files are read (a FIFO, a link to /dev/zero), up to a size cap ---
+
+def _bounded_memory() -> None:
+    """In the child: a build that reads /dev/zero ends in MemoryError, not in the OOM killer."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_a_special_file_is_refused_in_one_line_naming_it(tmp_path: Path, kind: str) -> None:
+    good, _ = _write(tmp_path)
+    bad = tmp_path / "bad.json"
+    if kind == "fifo":
+        os.mkfifo(bad)
+    else:
+        bad.symlink_to("/dev/zero")
+    for old, new in ((bad, good), (good, bad)):
+        done = subprocess.run([sys.executable, "-m", "matrix.diff", str(old), str(new)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60,
+                              check=False, preexec_fn=_bounded_memory)
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(f"error: {bad}: not a regular file"), line
+        assert done.stdout == ""
+
+
+def test_a_file_over_the_size_cap_is_refused_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = _write(tmp_path)
+    size = new.stat().st_size
+    monkeypatch.setattr(runfiles, "MAX_READ_BYTES", max(old.stat().st_size, size - 1))
+    new.write_text(new.read_text(encoding="utf-8") + " " * size, encoding="utf-8")
+    assert main([str(old), str(new)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {new}: {2 * size} bytes, more than the "), line
