@@ -327,9 +327,10 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
         session.log(f"{environment.id}: running the catalog "
                     f"({', '.join(environment.requirements)}), {options.jobs} worker(s)"
                     f"{'' if options.cache else ', cache off (--no-cache)'}")
-        # matrix.supervise runs pytest in its own process group and ends it if nox is killed.
+        # matrix.supervise runs pytest in its own process group and ends it if nox is killed,
+        # even before the supervisor could ask for its parent (`--parent`, `_supervised`).
         session.run(
-            "python", "-m", "matrix.supervise", "--",
+            "python", "-m", "matrix.supervise", *_supervised(),
             "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(options.jobs),
             f"--timeout={timeout}", f"--report-log={log}",
             f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
@@ -350,6 +351,13 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     mark_folded(work)
     if _may_skip(mode, options):
         _stamp_up_to_date(session, environment, run_file, catalogs, env)
+
+
+def _supervised() -> tuple[str, ...]:
+    """The arguments of `python -m matrix.supervise` before the command: the pid of nox, the
+    process that `session.run` starts it from, so a nox killed while the supervisor starts
+    is noticed there and no pytest is left behind (`matrix/supervise.py`)."""
+    return ("--parent", str(os.getpid()), "--")
 
 
 def _may_skip(mode: ResumeMode, options: RunOptions) -> bool:
@@ -453,7 +461,7 @@ def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, r
     ids.write_text(json.dumps(cases), encoding="utf-8")
     session.log(f"{environment.id}: {len(cases)} case(s) timed out; running them again alone")
     session.run(
-        "python", "-m", "matrix.supervise", "--",
+        "python", "-m", "matrix.supervise", *_supervised(),
         "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(1),
         f"--timeout={timeout}", f"--report-log={retry / 'report-log.jsonl'}",
         *_fold_args(catalogs), *pytest_args,

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The stand-in for pytest: it starts a worker in its group, writes both pids, and sleeps.
 CHILD = """
@@ -90,6 +92,85 @@ def test_the_command_exit_status_is_passed_on() -> None:
     done = subprocess.run([sys.executable, "-m", "matrix.supervise", "--", sys.executable,
                            "-c", "raise SystemExit(5)"], cwd=ROOT, check=False, timeout=60)
     assert done.returncode == 5
+
+
+# --- issue 23: nox killed while the supervisor starts (before it could ask for its parent) ---
+
+#: The stand-in for nox: starts the supervisor as the noxfile does (`--parent` its own pid),
+#: prints the supervisor's pid and dies at once, long before the supervisor's Python is up.
+NOX_DIES_AT_ONCE = """
+import os, subprocess, sys
+supervisor = subprocess.Popen([sys.executable, "-m", "matrix.supervise", "--parent",
+                               str(os.getpid()), "--", *sys.argv[2:]],
+                              stderr=open(sys.argv[1], "w"))
+print(supervisor.pid, flush=True)
+os._exit(0)
+"""
+
+
+def test_nox_killed_before_the_supervisor_is_up_leaves_no_pytest(tmp_path: Path) -> None:
+    pids, err = tmp_path / "pids", tmp_path / "supervisor.err"
+    nox = subprocess.run([sys.executable, "-c", NOX_DIES_AT_ONCE, str(err), sys.executable,
+                          "-c", CHILD, str(pids)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=True)
+    supervisor = int(nox.stdout)
+    try:
+        assert _gone([supervisor], within_s=30), "the supervisor outlived nox"
+        time.sleep(1)  # what it would have started has had the time to write its pids
+        assert not pids.exists(), "the supervisor started pytest for a nox that was gone"
+        text = err.read_text(encoding="utf-8")
+        assert "the parent process" in text
+        assert "not starting it" in text
+    finally:
+        for pid in [supervisor, *_read_pids(pids)]:
+            _kill(pid)
+
+
+def test_a_parent_pid_that_is_not_the_parent_starts_nothing(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    done = subprocess.run([sys.executable, "-m", "matrix.supervise", "--parent", "1", "--",
+                           sys.executable, "-c", CHILD, str(pids)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3
+    assert "the parent process 1 ended" in done.stderr
+    assert not pids.exists()
+
+
+def test_a_parent_that_dies_after_the_check_still_ends_the_group(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    # nox passes its pid, then is killed while pytest runs: the named parent is watched.
+    nox = subprocess.Popen(
+        [sys.executable, "-c", "import os, subprocess, sys; subprocess.run([sys.argv[1], "
+         "'-m', 'matrix.supervise', '--parent', str(os.getpid()), *sys.argv[2:]])",
+         sys.executable, "--", sys.executable, "-c", CHILD, str(pids)],
+        cwd=ROOT, start_new_session=True)
+    try:
+        pytest_pid, worker_pid, _ = _wait_for(pids)
+        nox.kill()
+        nox.wait()
+        assert _gone([pytest_pid, worker_pid]), "pytest or its worker outlived nox"
+    finally:
+        for pid in _read_pids(pids):
+            _kill(pid)
+
+
+@pytest.mark.parametrize("args", [["--parent"], ["--parent", "x", "--", "true"],
+                                  ["--parent", "0", "--", "true"], ["--parent", "7"]])
+def test_a_bad_parent_argument_is_refused(args: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "matrix.supervise", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "usage: python -m matrix.supervise" in done.stderr
+
+
+def test_the_noxfile_names_nox_as_the_parent_of_every_supervisor() -> None:
+    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    calls = source.count('"python", "-m", "matrix.supervise",')
+    assert calls == 2
+    assert source.count('"python", "-m", "matrix.supervise", *_supervised(),') == calls
+    import noxfile
+
+    assert noxfile._supervised() == ("--parent", str(os.getpid()), "--")
 
 
 def _read_pids(path: Path) -> list[int]:
