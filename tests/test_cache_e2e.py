@@ -2,21 +2,22 @@
 
 A rerun with nothing changed executes no case; editing one case of a user catalog reruns
 that case alone; `--no-cache` runs every case again. What ran is read from the run's report
-log (the `call` reports of `test_case`), not timed.
+log (the `call` reports of `test_case`), not timed. Each test owns its cache and work folders
+(`tests/harness.py`): the checkout's would serve or resume what these tests mean to run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from harness import harness_env, work_dir, work_root
 
 from matrix.results import Run, load_run
-from matrix.runfiles import parse_run_options, work_dir_for
+from matrix.runfiles import parse_run_options
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +40,12 @@ def _run(tmp_path: Path, catalog: Path, *extra: str) -> tuple[Run, list[str]]:
     """Runs the session on the catalog; returns its run file and the case ids it executed."""
     args = ["--output", str(tmp_path / "runs"), "--catalog", str(catalog), "--jobs", "1",
             "-k", "user-cache", *extra]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    env["KCM_CACHE_DIR"] = str(tmp_path / "cache")
     done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
-                           "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=env,
+                           "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=harness_env(tmp_path),
                           capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     options = parse_run_options([a for a in args if a not in ("--fresh", "--resume")])
-    log = work_dir_for(options, "jax-cpu") / "report-log.jsonl"
+    log = work_dir(options, "jax-cpu", tmp_path) / "report-log.jsonl"
     executed = []
     for line in log.read_text(encoding="utf-8").splitlines():
         event = json.loads(line)
@@ -83,13 +82,10 @@ def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
 
 def _full_numpy_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """`nox -s run(numpy-cpu)` on the whole catalog, with its own output, work and cache."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    env["KCM_CACHE_DIR"] = str(tmp_path / "cache")
-    env["KCM_WORK_DIR"] = str(tmp_path / "work")
     done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
                            "-s", "run(numpy-cpu)", "--", "--output", str(tmp_path / "runs")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-                          check=False)
+                          cwd=ROOT, env=harness_env(tmp_path), capture_output=True, text=True,
+                          timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done
 
@@ -97,7 +93,7 @@ def _full_numpy_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_an_up_to_date_run_file_is_left_as_it_is_and_nothing_starts(tmp_path: Path) -> None:
     """The whole catalog on NumPy (the fastest column): a second run starts no pytest."""
     run_file = tmp_path / "runs" / "numpy-cpu.json"
-    log = tmp_path / "work" / "numpy-cpu" / "report-log.jsonl"
+    log = work_root(tmp_path) / "numpy-cpu" / "report-log.jsonl"
     first = _full_numpy_run(tmp_path)
     assert "up to date" not in first.stdout + first.stderr
     written, mtime = run_file.read_bytes(), log.stat().st_mtime_ns

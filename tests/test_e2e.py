@@ -2,8 +2,9 @@
 
 These tests create (or reuse) each environment's virtualenv under `.nox/`, run real Keras on
 real TensorFlow, JAX and PyTorch (a wide slice) and on NumPy and OpenVINO (a tiny one), fold
-the log and assert what was observed. They write their
-run files to a temporary folder, never to `reports/runs/`.
+the log and assert what was observed. Each run owns a temporary folder: its run files, saved
+models, result cache and work folders are there (`tests/harness.py`), never in `reports/`, so
+what the main job left in the checkout's cache cannot serve a cell these tests mean to run.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import harness_env, work_dir
 
 from matrix.results import Outcome, Result, Run, load_run
-from matrix.runfiles import parse_run_options, work_dir_for
+from matrix.runfiles import parse_run_options
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile_catalog.py"
@@ -52,15 +54,18 @@ SLICE = ("embedding-dtype-rank2-int32-in_range-none-eager or "
          "user-gru")
 
 
-def run_session(environment: str, out: Path, *args: str) -> Run:
-    """Runs `nox -s run(<environment>) -- --output <out> ...` and loads its run file."""
+def run_session(environment: str, root: Path, *args: str) -> Run:
+    """Runs `nox -s run(<environment>) -- --output <root>/runs ...` and loads its run file.
+
+    The run's result cache and work folders are under `root` too (`harness_env`); its saved
+    models go to `<root>/artifacts`, beside the output folder.
+    """
     command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
-               "-s", f"run({environment})", "--", "--output", str(out), *args]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=1800, check=False)
+               "-s", f"run({environment})", "--", "--output", str(root / "runs"), *args]
+    done = subprocess.run(command, cwd=ROOT, env=harness_env(root), capture_output=True,
+                          text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    return load_run(out / f"{environment}.json")
+    return load_run(root / "runs" / f"{environment}.json")
 
 
 def cells(run: Run) -> dict[str, Result]:
@@ -69,9 +74,9 @@ def cells(run: Run) -> dict[str, Result]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    out = tmp_path_factory.mktemp("runs")
+    root = tmp_path_factory.mktemp("e2e")
     pairs = " or ".join(family_mode_pairs().values())
-    return {env: run_session(env, out, "--catalog", str(GRU_CATALOG), "-k",
+    return {env: run_session(env, root, "--catalog", str(GRU_CATALOG), "-k",
                              f"{SLICE} or {pairs}")
             for env in ("tensorflow-cpu", "jax-cpu", "torch-cpu")}
 
@@ -112,7 +117,7 @@ def test_slice_is_exactly_the_selected_cases(runs: dict[str, Run]) -> None:
 
 
 def test_gru_reset_after_false_matches_and_bad_ids_are_never_xpassed(
-        runs: dict[str, Run]) -> None:
+        runs: dict[str, Run], tmp_path: Path) -> None:
     """Issue 9: the reference models reset_after=False; the JAX NaN rows stay a divergence."""
     from matrix.report import collect
     from matrix.results import EnvironmentInfo
@@ -126,8 +131,8 @@ def test_gru_reset_after_false_matches_and_bad_ids_are_never_xpassed(
     assert bad["jax-cpu"].verdict.cause == "values_where_refused"
     assert bad["tensorflow-cpu"].verdict.status == "matched"  # InvalidArgumentError
     assert bad["torch-cpu"].verdict.status == "matched"  # IndexError
-    out = ROOT / "reports" / ".work" / "e2e-triage"
-    out.mkdir(parents=True, exist_ok=True)
+    out = tmp_path / "e2e-triage"
+    out.mkdir()
     from matrix.results import dump_run
 
     for env_id, run in runs.items():
@@ -296,11 +301,14 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
     import time
 
     slice_ = "embedding-dtype or embedding-values"
+    out = tmp_path / "runs"
     command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
-               "-s", "run(jax-cpu)", "--", "--fresh", "--output", str(tmp_path), "-k", slice_]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    options = parse_run_options(["--output", str(tmp_path), "-k", slice_])
-    log = work_dir_for(options, "jax-cpu") / "report-log.jsonl"
+               "-s", "run(jax-cpu)", "--", "--fresh", "--output", str(out), "-k", slice_]
+    # Its own cache: the checkout's, filled by the main job, would serve every cell, and the
+    # wait below for cases to run would never end (issue 23).
+    env = harness_env(tmp_path)
+    options = parse_run_options(["--output", str(out), "-k", slice_])
+    log = work_dir(options, "jax-cpu", tmp_path) / "report-log.jsonl"
     log.unlink(missing_ok=True)  # --fresh discards it anyway; the wait below must see new lines
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
@@ -314,13 +322,13 @@ def test_an_interrupted_run_resumes_and_loses_nothing(tmp_path: Path) -> None:
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the whole run, mid-case: nox, pytest, worker
         first.wait()
-    assert not (tmp_path / "jax-cpu.json").exists()
+    assert not (out / "jax-cpu.json").exists()
     rerun = [*command[:command.index("--fresh")], *command[command.index("--fresh") + 1:]]
     done = subprocess.run(rerun, cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "jax-cpu: resuming:" in done.stdout + done.stderr
-    run = load_run(tmp_path / "jax-cpu.json")
+    run = load_run(out / "jax-cpu.json")
     assert {c.group for c in run.cases} == {"embedding-dtype", "embedding-values"}
     from cases import builtin_cases
 
@@ -334,9 +342,10 @@ def test_a_kill_between_pytest_and_the_run_file_loses_nothing(tmp_path: Path) ->
     """Issue 12, item 5: a finished but unfolded log is folded again, no case rerun."""
     args = ("--catalog", str(HOSTILE), "-k", "hostile-after")
     first = run_session("jax-cpu", tmp_path, "--fresh", *args)
-    work = work_dir_for(parse_run_options(["--output", str(tmp_path), *args]), "jax-cpu")
+    work = work_dir(parse_run_options(["--output", str(tmp_path / "runs"), *args]), "jax-cpu",
+                    tmp_path)
     # What a kill after pytest finished, before the fold wrote the run file, leaves behind:
-    (tmp_path / "jax-cpu.json").unlink()
+    (tmp_path / "runs" / "jax-cpu.json").unlink()
     (work / "folded.json").unlink()
     log_before = (work / "report-log.jsonl").read_bytes()
     again = run_session("jax-cpu", tmp_path, *args)
@@ -385,8 +394,8 @@ INFERENCE_BACKENDS = {"numpy-cpu": "numpy", "openvino-cpu": "openvino"}
 
 @pytest.fixture(scope="module")
 def inference_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    out = tmp_path_factory.mktemp("inference-runs")
-    return {env: run_session(env, out, "-k", INFERENCE_SLICE) for env in INFERENCE_BACKENDS}
+    root = tmp_path_factory.mktemp("inference-runs")
+    return {env: run_session(env, root, "-k", INFERENCE_SLICE) for env in INFERENCE_BACKENDS}
 
 
 def test_inference_only_backends_are_what_was_asked_and_skip_what_they_cannot_run(
