@@ -15,12 +15,18 @@ each environment's files into one run:
 
 Every merge is listed as a note in the report's problems, so a cell taken from a slice is
 never mistaken for one of the full run.
+
+Newest wins, so a date in the future would win every merge for ever (a clock set wrong, an
+edited file): the report refuses, by name, a run file dated more than `CLOCK_SKEW_S` after
+its own clock (`future_date`), before anything is merged. Dates are compared as times, not
+as text, so `+02:00` and `Z` order right.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from matrix.results import Run
@@ -34,8 +40,51 @@ def is_partial(path: Path, run: Run) -> bool:
     return PARTIAL in path.name or bool(run.environment.provenance.get("selection"))
 
 
+#: How far after the reading machine's clock a run file's date may be: clocks of two
+#: machines disagree by seconds, not minutes; a file dated later is refused (`future_date`).
+CLOCK_SKEW_S = 300.0
+#: Where a run has no date that parses: older than any dated run.
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+
+
 def _date(run: Run) -> str:
     return str(run.environment.provenance.get("date") or "")
+
+
+def run_date(run: Run) -> datetime | None:
+    """The run's `provenance.date` as a time in UTC (UTC too if it names no zone); None when
+    it has none that parses, or one that cannot be put in UTC (year 1 at `+01:00`)."""
+    try:
+        date = datetime.fromisoformat(_date(run))
+        return date.replace(tzinfo=date.tzinfo or UTC).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _when(run: Run) -> datetime:
+    return run_date(run) or _UNDATED
+
+
+def future_date(path: Path, run: Run, now: datetime) -> str | None:
+    """Why `path` cannot be used because it is dated after `now` (+ `CLOCK_SKEW_S`); None if
+    it is not.
+
+    The newest file of an environment wins its merges (`fold_partials`): a file dated in
+    2099 would win them for ever, over every later run.
+    """
+    date = run_date(run)
+    if date is None or date <= now + timedelta(seconds=CLOCK_SKEW_S):
+        return None
+    return (f"{path}: field `environment.provenance.date` is {ascii(_date(run))[:60]}, "
+            f"{_ahead(date - now)} after this machine's clock ({now:%Y-%m-%dT%H:%M:%SZ}); "
+            "a run file from the future would win every merge of its environment's files. "
+            "Set the clock of the machine that wrote it right and rerun the environment.")
+
+
+def _ahead(delta: timedelta) -> str:
+    if delta.days >= 2:
+        return f"{delta.days} days"
+    return f"{int(delta.total_seconds() // 60)} minutes"
 
 
 def overlay(base: RunFile, partial: RunFile) -> tuple[Run, int]:
@@ -45,7 +94,7 @@ def overlay(base: RunFile, partial: RunFile) -> tuple[Run, int]:
         The merged run and the number of cells taken from `partial`.
     """
     (_, full), (path, part) = base, partial
-    newer = _date(part) >= _date(full)
+    newer = _when(part) >= _when(full)
     cells = {r.case: r for r in full.results}
     known = {c.id for c in full.cases}
     taken = 0
@@ -74,7 +123,7 @@ def fold_partials(env_id: str, files: Sequence[RunFile]
     Returns:
         The files to merge as before (full runs or shards), and one note per partial run.
     """
-    partials = sorted((f for f in files if is_partial(*f)), key=lambda f: _date(f[1]))
+    partials = sorted((f for f in files if is_partial(*f)), key=lambda f: _when(f[1]))
     fulls = [f for f in files if not is_partial(*f)]
     if not partials:
         return list(files), []

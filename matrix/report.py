@@ -46,7 +46,7 @@ from rich.text import Text
 
 from cases.limitations import Limitation
 from cases.model import check_case_id
-from matrix.partial import fold_partials
+from matrix.partial import fold_partials, future_date
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
@@ -181,13 +181,14 @@ def judged_beside_catalogs(env_id: str, run: Run) -> list[str]:
 
 def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = None,
             now: str | None = None, limitations: Sequence[Limitation] | None = None,
-            user_catalogs: Sequence[str | Path] = ()) -> Matrix:
+            user_catalogs: Sequence[str | Path] = (), *,
+            clock: datetime | None = None) -> Matrix:
     """Reads every run file of `runs_dir` and merges them into the matrix.
 
-    A file that cannot be used (unreadable, truncated, invalid, or a second file for an
-    environment) is skipped and becomes a message in `Matrix.problems` naming the file and
-    the field; every other environment still renders, and the environment whose file was
-    skipped shows as `not_run` with that reason.
+    A file that cannot be used (unreadable, truncated, invalid, dated in the future, or a
+    second file for an environment) is skipped and becomes a message in `Matrix.problems`
+    naming the file and the field; every other environment still renders, and the
+    environment whose file was skipped shows as `not_run` with that reason.
 
     Args:
         runs_dir: the folder of run files, `reports/runs`.
@@ -199,10 +200,13 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             `user_catalogs` and each the run files recorded that still exists
             (`matrix.triage.catalog_limitations`; one that does not is a problem).
         user_catalogs: user case modules (`--catalog`) whose `LIMITATIONS` are joined too.
+        clock: the current time, which no run file's date may pass by more than
+            `matrix.partial.CLOCK_SKEW_S` (`future_date`); by default this machine's clock.
 
     Returns:
         The matrix, problems included.
     """
+    clock = clock or datetime.now(UTC)
     problems: list[str] = []
     if environments is None:
         try:
@@ -227,6 +231,15 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         if unsafe is not None:
             problems.append(f"{path}: {unsafe}; such a name could split a table or reach a "
                             "repro snippet's code. This file was skipped.")
+            continue
+        future = future_date(path, run, clock)
+        if future is not None:  # it would win every merge (newest wins) for ever
+            problems.append(f"{future} This file was skipped.")
+            stem = path.name.split(".")[0]
+            if stem in declared and stem not in groups:
+                declared[stem] = replace(
+                    declared[stem],
+                    reason=f"its run file {path.name} is dated in the future (see problems)")
             continue
         claimed = _named_for_another(path, run, declared)
         if claimed is not None:

@@ -116,6 +116,9 @@ ATTACKS: dict[str, tuple[Callable[[dict[str, Any]], str], str]] = {
     "terminal markup in the environment id": (_set("environment.id", "[/]jax[bold]"),
                                               "environment.id"),
     "two results for one cell": (_duplicate_cell, "results.3.case"),
+    # issue 23: the newest file of an environment wins its merges; 2099 would win for ever
+    "a date in the future": (_set("environment.provenance.date", "2099-01-01T00:00:00+00:00"),
+                             "environment.provenance.date"),
 }
 
 

@@ -5,6 +5,7 @@ No framework is imported: run files are built by hand and read back by `matrix.r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cells import verdict_for
@@ -95,3 +96,76 @@ def test_slices_beside_shards_are_left_out_with_a_note(tmp_path: Path) -> None:
     assert set(cells.values()) == {Outcome.PASSED}
     assert len(cells) == 4
     assert any("were not merged over its shard files" in p for p in problems)
+
+
+# --- issue 23: a run file dated in the future would win every merge for ever ----------------
+
+CLOCK = datetime(2025, 1, 3, tzinfo=UTC)
+
+
+def _collect(runs: Path) -> tuple[dict[str, Outcome], list[str], EnvironmentInfo]:
+    matrix = collect(runs, [ENV], now="2025-01-03T00:00:00+00:00", clock=CLOCK)
+    cells = {r.case: r.outcome for r in matrix.results if r.environment == "jax-cpu"}
+    return cells, matrix.problems, next(e for e in matrix.environments if e.id == "jax-cpu")
+
+
+def test_a_slice_dated_in_the_future_is_refused_by_name_not_merged(tmp_path: Path) -> None:
+    dump_run(_run(CASES[:3], Outcome.PASSED, "2025-01-02T00:00:00+00:00"),
+             tmp_path / "jax-cpu.json")
+    dump_run(_run(CASES[:2], Outcome.FAILED, "2099-01-01T00:00:00+00:00"),
+             tmp_path / "jax-cpu.partial-0123abcd.json")
+    cells, problems, env = _collect(tmp_path)
+    assert cells == {"case-0": Outcome.PASSED, "case-1": Outcome.PASSED,
+                     "case-2": Outcome.PASSED}
+    (problem,) = [p for p in problems if "jax-cpu.partial-0123abcd.json" in p]
+    assert "field `environment.provenance.date` is '2099-01-01T00:00:00+00:00'" in problem
+    assert "after this machine's clock (2025-01-03T00:00:00Z)" in problem
+    assert problem.endswith("This file was skipped.")
+    assert "partials" not in env.provenance
+
+
+def test_a_full_run_dated_in_the_future_does_not_outrank_a_newer_slice(tmp_path: Path
+                                                                       ) -> None:
+    dump_run(_run(CASES[:3], Outcome.PASSED, "2099-12-31T00:00:00+00:00"),
+             tmp_path / "jax-cpu.json")
+    sliced = _run(CASES[:1], Outcome.FAILED, "2025-01-02T00:00:00+00:00")
+    dump_run(with_selection(sliced, {"pytest_args": ["-k", "case-0"], "catalogs": []}),
+             tmp_path / "jax-cpu.partial-0123abcd.json")
+    cells, problems, _ = _collect(tmp_path)
+    assert cells["case-0"] == Outcome.FAILED  # the slice of 2025 is the newest real run
+    assert any(p.startswith(f"{tmp_path / 'jax-cpu.json'}: field `environment.provenance"
+                            ".date`") for p in problems)
+
+
+def test_a_lone_run_file_dated_in_the_future_leaves_its_column_not_run(tmp_path: Path
+                                                                       ) -> None:
+    dump_run(_run(CASES[:3], Outcome.PASSED, "2099-01-01T00:00:00"), tmp_path / "jax-cpu.json")
+    cells, _, env = _collect(tmp_path)
+    assert Outcome.PASSED not in cells.values()
+    assert not env.ran
+    assert env.reason == "its run file jax-cpu.json is dated in the future (see problems)"
+
+
+def test_a_date_within_the_clock_skew_is_kept_and_dates_compare_as_times(tmp_path: Path
+                                                                         ) -> None:
+    from matrix.partial import CLOCK_SKEW_S
+
+    soon = CLOCK + timedelta(seconds=CLOCK_SKEW_S - 60)
+    dump_run(_run(CASES[:3], Outcome.PASSED, soon.isoformat()), tmp_path / "jax-cpu.json")
+    # 01:00+02:00 is 23:00 the day before in UTC: older than the full run, though its text
+    # sorts after it; so it only adds the case the full run lacks.
+    dump_run(_run(CASES[2:], Outcome.FAILED, "2025-01-03T01:00:00+02:00"),
+             tmp_path / "jax-cpu.partial-0123abcd.json")
+    cells, problems, env = _collect(tmp_path)
+    assert env.ran
+    assert not any("provenance.date" in p for p in problems)
+    assert cells == {"case-0": Outcome.PASSED, "case-1": Outcome.PASSED,
+                     "case-2": Outcome.PASSED, "case-3": Outcome.FAILED}
+
+
+def test_future_date_reads_odd_dates_without_raising() -> None:
+    from matrix.partial import future_date
+
+    for date in ("", "yesterday", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"):
+        run = _run(CASES[:1], Outcome.PASSED, date)
+        assert future_date(Path("x.json"), run, CLOCK) is None or date.startswith("9999")
