@@ -233,7 +233,7 @@ def _lock(session: nox.Session, environment: str, suffix: str) -> FileLock:
         lock.acquire()
     except Timeout:
         session.error(f"{environment}: another run of this environment is in progress (it "
-                      f"holds {path.relative_to(ROOT)}); wait for it to end, then run again")
+                      f"holds {_shown(path)}); wait for it to end, then run again")
     return lock
 
 

@@ -174,15 +174,20 @@ def harness_digest(root: Path = ROOT) -> str:
 
 
 def catalogs_digest(catalogs: Sequence[str | Path]) -> str:
-    """The user catalogs a process loads, in order: each one's path and bytes."""
-    parts: list[str | bytes] = ["catalogs"]
+    """The user catalogs a process loads, in order: each one's path and code
+    (`source_digest`: an edited comment or docstring changes nothing).
+
+    The whole module counts, not only its cases: its import ran in the process that judged
+    every cell of the run, so an edited catalog reruns the cells of the runs that load it.
+    """
+    parts: list[str] = ["catalogs"]
     for raw in catalogs:
         path = Path(raw)
         try:
-            body = path.read_bytes()
+            code = source_digest(path)
         except OSError:
-            body = b"<unreadable>"
-        parts += [str(path.resolve()), body]
+            code = "<unreadable>"
+        parts += [str(path.resolve()), code]
     return digest(*parts)
 
 
@@ -261,7 +266,8 @@ def key_contents() -> str:
              "- left out of the harness: the catalog families (modules defining `cases()`: "
              "each case is in its own key) and "
              + "; ".join(f"`{p}` ({why})" for p, why in NOT_HASHED.items()),
-             "- the user catalogs loaded (`--catalog`): each one's path and bytes",
+             "- the user catalogs loaded (`--catalog`): each one's path and syntax tree "
+             "(no comments, no docstrings)",
              "- the environment: Python, the platform, the host CPU model and ISA flags, "
              "every installed distribution and version, `keras.json` "
              "(`$KERAS_HOME/keras.json` or `~/.keras/keras.json`), and every variable "
