@@ -283,9 +283,10 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
             if keep:
                 session.warn(f"{detail}; {message}.")
                 return
-            session.run("python", "-m", "matrix.results", "not-run", "--environment",
-                        environment.id, "--reason", detail, "--output", str(run_file),
-                        *_fold_args(catalogs))
+            _run_writing(session, run_file, catalogs,
+                         "python", "-m", "matrix.results", "not-run", "--environment",
+                         environment.id, "--reason", detail, "--output", str(run_file),
+                         *_fold_args(catalogs))
             session.warn(f"{environment.id}: {detail}; every cell is recorded as not_run.")
             return
     if not skip_pip and not _install_or_record(
@@ -343,14 +344,50 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     # The report log stays until the run file is written: a kill before mark_folded leaves
     # a log that the next run folds again (`unfolded`).
     retry_log = retry / "report-log.jsonl"
-    session.run("python", "-m", "matrix.results", "fold", "--environment", environment.id,
-                "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
-                *(["--shard", shard] if shard else []), "--cache", str(CACHE_DIR),
-                *(["--retry-log", str(retry_log)] if retry_log.exists() else []),
-                *([f"--selection={json.dumps(selection)}"] if selection else []), env=env)
+    # A fold that exits 0 without writing the run file fails the session (`_run_writing`).
+    _run_writing(session, run_file, catalogs,
+                 "python", "-m", "matrix.results", "fold", "--environment", environment.id,
+                 "--log", str(log), "--output", str(run_file), *_fold_args(catalogs),
+                 *(["--shard", shard] if shard else []), "--cache", str(CACHE_DIR),
+                 *(["--retry-log", str(retry_log)] if retry_log.exists() else []),
+                 *([f"--selection={json.dumps(selection)}"] if selection else []), env=env,
+                 then=f", and the work folder {work} is kept: the next run resumes or "
+                      "folds it")
     mark_folded(work)
     if _may_skip(mode, options):
         _stamp_up_to_date(session, environment, run_file, catalogs, env)
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    """What changes when `path` is written again (it is replaced: a new inode); None if absent."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
+def _run_writing(session: nox.Session, run_file: Path, catalogs: list[str], *args: str,
+                 then: str = "", **kwargs: Any) -> None:
+    """`session.run(*args, **kwargs)` of a command that writes `run_file` (the fold,
+    `not-run`); the session fails when the command exits 0 but did not write it.
+
+    Code the command imports can end its process with status 0 before it writes anything:
+    a user catalog calling `os._exit(0)` at import (`cases.load` refuses that by name, but
+    not, say, through ctypes). The run would then look successful, with the previous run's
+    file or none. The previous file is left as it was; `then` says what happens next.
+    """
+    before = _file_state(run_file)
+    session.run(*args, **kwargs)
+    after = _file_state(run_file)
+    if after is not None and after != before:
+        return
+    command = " ".join(args[:4])
+    suspects = (f"; it loaded the user catalog(s) {', '.join(catalogs)}: one may end the "
+                "process at import (os._exit)" if catalogs else "")
+    kept = "the previous run file is unchanged" if before else "there was no run file before"
+    session.error(f"`{command}` exited with status 0 without writing {run_file}{suspects}. "
+                  f"Nothing was lost: {kept}{then}")
 
 
 def _supervised() -> tuple[str, ...]:

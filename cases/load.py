@@ -9,13 +9,16 @@ model is refused at collection, naming its file and id, before anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from cases.limitations import LIMITATIONS, Limitation
 from cases.model import (
@@ -208,6 +211,57 @@ def validate_catalog(cases: Sequence[Case], source: str = "catalog") -> None:
             validate_case(case, where)
 
 
+class _ExitCalled(BaseException):
+    """Raised instead of ending the process when user catalog code calls `os._exit`.
+
+    A BaseException, so the catalog's own `except Exception` cannot swallow it.
+    """
+
+
+@contextlib.contextmanager
+def _catalog_code(path: Path, doing: str) -> Iterator[None]:
+    """Runs user catalog code (its import, its `cases()`): what would end the process is
+    refused, naming the file.
+
+    The catalog is loaded by pytest's collection, the fold (`python -m matrix.results
+    fold`) and `python -m matrix.cache plan`: a catalog that calls `os._exit(0)` there would
+    end each of them with status 0 and no output, and the run would look successful with no
+    run file written. While the code runs, `os._exit` (and `posix._exit`, the same function)
+    raises instead, in the thread running it (another thread's call ends the process as
+    usual); `sys.exit` (SystemExit) is refused too.
+
+    Raises:
+        CatalogError: the code called `os._exit` or `sys.exit`; the message names the file.
+    """
+    importing = threading.get_ident()
+    real = os._exit
+    modules = [m for m in (os, sys.modules.get("posix"), sys.modules.get("nt"))
+               if m is not None and getattr(m, "_exit", None) is real]
+
+    def refuse(status: int) -> NoReturn:
+        if threading.get_ident() != importing:
+            real(status)
+        raise _ExitCalled(status)
+
+    for module in modules:
+        module._exit = refuse  # type: ignore[attr-defined]
+    try:
+        yield
+    except _ExitCalled as exc:
+        raise CatalogError(
+            f"--catalog {path}: {doing} called os._exit({exc.args[0]!r}), which ends the "
+            "process on the spot: the run would write no run file (and status 0 would look "
+            "like success). A catalog module only defines cases.") from None
+    except SystemExit as exc:
+        raise CatalogError(
+            f"--catalog {path}: {doing} called sys.exit({exc.code!r}), which ends the "
+            "process: the run would write no run file. A catalog module only defines "
+            "cases.") from None
+    finally:
+        for module in modules:
+            module._exit = real  # type: ignore[attr-defined]
+
+
 def _load_module(path: Path) -> ModuleType:
     if not path.is_file():
         raise CatalogError(f"--catalog {path}: no such file.")
@@ -217,11 +271,12 @@ def _load_module(path: Path) -> ModuleType:
         raise CatalogError(f"--catalog {path}: not a Python module.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise CatalogError(f"--catalog {path}: importing it failed: "
-                           f"{type(exc).__name__}: {exc}") from exc
+    with _catalog_code(path, "importing it"):
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise CatalogError(f"--catalog {path}: importing it failed: "
+                               f"{type(exc).__name__}: {exc}") from exc
     return module
 
 
@@ -265,7 +320,8 @@ def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
         module = _load_module(path)
         found = getattr(module, "CASES", None)
         if found is None and callable(getattr(module, "cases", None)):
-            found = module.cases()
+            with _catalog_code(path, "its cases()"):
+                found = module.cases()
         if not isinstance(found, list | tuple) or not all(isinstance(c, Case) for c in found):
             raise CatalogError(f"--catalog {path}: define `CASES` as a list of cases.Case "
                                "(or a function `cases()` returning one).")

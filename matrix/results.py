@@ -1041,7 +1041,12 @@ def not_run(environment: str, reason: str, extra: Sequence[str]) -> Run:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.results {fold,not-run} --environment ID --output PATH ...`."""
+    """`python -m matrix.results {fold,not-run} --environment ID --output PATH ...`.
+
+    Returns:
+        0 when the run file was written; 2 with one line on stderr naming the catalog when
+        a `--catalog` module cannot be loaded (the run file is then left as it was).
+    """
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m matrix.results", description=__doc__)
@@ -1063,13 +1068,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             cmd.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
-    if args.command == "fold":
-        run = fold_run(args.environment, args.log, args.catalog, args.shard,
-                       retry_log=args.retry_log, cache_dir=args.cache)
-        if args.selection:
-            run = with_selection(run, args.selection)
-    else:
-        run = not_run(args.environment, args.reason, args.catalog)
+    from cases import CatalogError
+
+    try:
+        if args.command == "fold":
+            run = fold_run(args.environment, args.log, args.catalog, args.shard,
+                           retry_log=args.retry_log, cache_dir=args.cache)
+            if args.selection:
+                run = with_selection(run, args.selection)
+        else:
+            run = not_run(args.environment, args.reason, args.catalog)
+    except CatalogError as exc:  # e.g. a catalog that calls os._exit at import
+        print(f"error: {exc} {args.output} was not written; what it held is unchanged.",
+              file=sys.stderr)
+        return 2
     dump_run(run, args.output)
     counts: dict[str, int] = {}
     for result in run.results:

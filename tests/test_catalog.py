@@ -460,6 +460,46 @@ def test_user_catalog_errors_name_the_file(tmp_path: Path) -> None:
         load_catalog([clash])
 
 
+#: Catalogs that end the process at import (issue 23): status 0 and no output would make a
+#: run look successful with no run file written.
+ENDING = {
+    "os._exit(0)": ("import os\nos._exit(0)\n", "importing it called os._exit(0)"),
+    "from os import _exit": ("from os import _exit\n_exit(3)\n",
+                             "importing it called os._exit(3)"),
+    "posix._exit, swallowed": ("import posix\ntry:\n    posix._exit(0)\n"
+                               "except Exception:\n    pass\n",
+                               "importing it called os._exit(0)"),
+    "sys.exit(0)": ("import sys\nsys.exit(0)\n", "importing it called sys.exit(0)"),
+    "raise SystemExit": ("raise SystemExit\n", "importing it called sys.exit(None)"),
+    "os._exit in cases()": ("import os\ndef cases():\n    os._exit(0)\n",
+                            "its cases() called os._exit(0)"),
+}
+#: Loads the catalog in a child (a build without the guard would end the test process with
+#: status 0), then says whether `os._exit` is the real one again.
+LOAD_AND_REPORT = """
+import os, posix, sys
+from cases import CatalogError, load_catalog
+try:
+    load_catalog([sys.argv[1]])
+except CatalogError as exc:
+    print(f"refused: {exc}")
+print("os._exit restored:", os._exit is posix._exit and os._exit.__module__ == "posix")
+"""
+
+
+@pytest.mark.parametrize("attack", list(ENDING))
+def test_a_catalog_that_ends_the_process_at_import_is_refused_by_name(
+        tmp_path: Path, attack: str) -> None:
+    source, words = ENDING[attack]
+    catalog = tmp_path / "my_cases.py"
+    catalog.write_text(source, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT, str(catalog)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"refused: --catalog {catalog}: {words}" in done.stdout, done.stdout
+    assert "os._exit restored: True" in done.stdout
+
+
 def test_a_missing_required_argument_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"needs the argument\(s\) input_dim"):
         validate_catalog([_case((Step("layers.Embedding", args={"output_dim": 4}),))])

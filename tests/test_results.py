@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from matrix.results import (
 )
 from matrix.triage import apply_limitations
 
+ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 HOSTILE_LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"
 HOSTILE_CATALOG = str(DATA / "hostile_catalog.py")
@@ -152,6 +155,27 @@ def test_fold_run_keeps_the_selected_slice_and_records_provenance(recorded: Path
     repros = {c.id: c.repro for c in run.cases}
     assert repros["hostile-abort-eager"] is None  # a test-only runner has no program
     assert repros["hostile-after-eager"]
+
+
+@pytest.mark.parametrize("command", ["fold", "not-run"])
+def test_a_catalog_ending_the_fold_at_import_fails_it_naming_the_file(
+        recorded: Path, command: str) -> None:
+    """Issue 23: `os._exit(0)` at import made the fold exit 0 without writing the run file."""
+    catalog = recorded.parent / "my_cases.py"
+    catalog.write_text("import os\nos._exit(0)\n", encoding="utf-8")
+    output = recorded.parent / "runs" / "jax-cpu.json"
+    output.parent.mkdir()
+    output.write_text("the previous run file", encoding="utf-8")
+    args = ["--log", str(recorded)] if command == "fold" else ["--reason", "no GPU"]
+    done = subprocess.run([sys.executable, "-m", "matrix.results", command, "--environment",
+                           "jax-cpu", *args, "--output", str(output), "--catalog",
+                           str(catalog)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: --catalog {catalog}: importing it called os._exit(0)")
+    assert f"{output} was not written" in line
+    assert output.read_text(encoding="utf-8") == "the previous run file"
 
 
 def test_a_case_lost_by_an_interrupted_run_is_an_error_not_a_pass(recorded: Path) -> None:

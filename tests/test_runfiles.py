@@ -11,7 +11,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
@@ -237,3 +239,100 @@ def test_each_slice_and_shard_works_in_its_own_folder(tmp_path: Path) -> None:
     resume.prepare(folders["k b"], "auto", "fingerprint of b")
     resume.prepare(folders["full"], "fresh", "fingerprint of the full run")
     assert (interrupted / resume.LOG).read_text() == '{"$report_type": "SessionStart"}\n'
+
+
+# --- issue 23: a command that must write the run file exits 0 without writing it -------------
+
+class _Aborted(Exception):
+    pass
+
+
+class _Session:
+    """Stands in for `nox.Session`: `run` does what `command` does; `error` aborts."""
+
+    def __init__(self, command: Callable[[], object]) -> None:
+        self.command = command
+        self.ran: list[tuple[str, ...]] = []
+
+    def run(self, *args: str, **kwargs: object) -> None:
+        self.ran.append(args)
+        self.command()
+
+    def error(self, message: str) -> None:
+        raise _Aborted(message)
+
+
+def test_a_fold_that_exits_0_without_writing_the_run_file_fails_the_session(
+        tmp_path: Path) -> None:
+    import noxfile
+
+    run_file = tmp_path / "jax-cpu.json"
+    run_file.write_text("the previous run", encoding="utf-8")
+    fold = ("python", "-m", "matrix.results", "fold", "--output", str(run_file))
+    silent: Any = _Session(lambda: None)  # e.g. os._exit(0) at a catalog's import (ctypes)
+    with pytest.raises(_Aborted) as aborted:
+        noxfile._run_writing(silent, run_file, ["my_cases.py"], *fold, then=", and more")
+    message = str(aborted.value)
+    assert message.startswith(f"`python -m matrix.results fold` exited with status 0 "
+                              f"without writing {run_file}; it loaded the user catalog(s) "
+                              "my_cases.py")
+    assert message.endswith("Nothing was lost: the previous run file is unchanged, and more")
+    assert run_file.read_text(encoding="utf-8") == "the previous run"
+    assert silent.ran == [fold]
+    with pytest.raises(_Aborted, match="there was no run file before"):
+        noxfile._run_writing(silent, tmp_path / "none.json", [], *fold)
+
+
+def test_a_fold_that_writes_the_run_file_passes_even_with_the_same_bytes(tmp_path: Path
+                                                                          ) -> None:
+    import noxfile
+
+    run_file = tmp_path / "jax-cpu.json"
+    run_file.write_text("same", encoding="utf-8")
+
+    def rewrite() -> None:  # as `dump_run` writes: a temporary file renamed over it
+        (tmp_path / "jax-cpu.json.tmp").write_text("same", encoding="utf-8")
+        (tmp_path / "jax-cpu.json.tmp").replace(run_file)
+
+    session: Any = _Session(rewrite)
+    noxfile._run_writing(session, run_file, ["my_cases.py"], "python", "-m", "x")
+    first = tmp_path / "first.json"
+    session = _Session(lambda: first.write_text("{}"))
+    noxfile._run_writing(session, first, [], "python")
+
+
+ENDING_CATALOGS = {
+    "os._exit(0)": ("import os\nos._exit(0)\n", "importing it called os._exit(0)"),
+    "libc _exit(0), past the loader": ("import ctypes\nctypes.CDLL(None)._exit(0)\n",
+                                       "exited with status 0 without writing"),
+}
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("attack", list(ENDING_CATALOGS))
+def test_a_catalog_ending_its_process_at_import_fails_the_run_session(tmp_path: Path,
+                                                                      attack: str) -> None:
+    """`nox -s run(...) -- --catalog my_cases.py` was successful with no run file written."""
+    from harness import harness_env
+
+    source, words = ENDING_CATALOGS[attack]
+    catalog = tmp_path / "my_cases.py"
+    catalog.write_text(source, encoding="utf-8")
+    out = tmp_path / "runs"
+    out.mkdir()
+    previous = out / "numpy-cpu.json"  # a slice's file: this slice writes over it
+    previous.write_text(json.dumps({"environment": {"provenance": {"selection": {
+        "pytest_args": ["-k", "rank2"], "catalogs": [str(catalog)]}}}}), encoding="utf-8")
+    before = previous.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), "-s",
+         "run(numpy-cpu)", "--", "--catalog", str(catalog), "--output", str(out), "-k",
+         "embedding and rank2 and int32 and eager"],
+        cwd=ROOT, env=harness_env(tmp_path), capture_output=True, text=True, timeout=900,
+        check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-3000:]
+    assert words in output, output[-3000:]
+    assert str(catalog) in output
+    assert previous.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["numpy-cpu.json"]
