@@ -40,12 +40,20 @@ class ExpectedError:
         types: exception class names that count as the same refusal.
         pattern: a regular expression every such message must match, or None.
         patterns: error type -> a regular expression its message must match.
+        step: the index of the step where the reference refuses (None: not known).
+        step_name: that step's Keras API, as typed after `keras.`.
+        in_model: the refusing step runs inside the model in a `predict`, `jit_compile`,
+            `fit` or `save_load` program (a layer, not a host utility), so an error raised
+            by the model as a whole is raised there too.
     """
 
     reason: str
     types: tuple[str, ...]
     pattern: str | None = None
     patterns: Mapping[str, str] = field(default_factory=dict)
+    step: int | None = None
+    step_name: str | None = None
+    in_model: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,18 +182,22 @@ def evaluate(case: Case) -> Value:
     weights = step_weights(case)
     values = {name: input_value(t) for name, t in case.inputs.items()}
     host_done = False
-    for step, drawn in zip(case.steps, weights, strict=True):
+    for index, (step, drawn) in enumerate(zip(case.steps, weights, strict=True)):
         record = SUBJECTS[step.subject]
-        if not record.host and not host_done:
-            host_done = True
-            _check_model_input(case, values)
-        inputs = [values[name] for name in step.inputs]
-        call = {k: values[v] if k in record.call_args and isinstance(v, str) and v in values
-                else v for k, v in step.call.items()}
-        w = seeded(*drawn, step.zero_rows) if drawn else []
-        if case.fit is not None and case.mode == "fit" and case.fit.labels is None:
-            return _fit(case, step, inputs, w)
-        values[step.output] = _item(step, _apply(record, step, inputs, w, call))
+        try:
+            if not record.host and not host_done:
+                host_done = True
+                _check_model_input(case, values)  # the first layer's input
+            inputs = [values[name] for name in step.inputs]
+            call = {k: values[v] if k in record.call_args and isinstance(v, str)
+                    and v in values else v for k, v in step.call.items()}
+            w = seeded(*drawn, step.zero_rows) if drawn else []
+            if case.fit is not None and case.mode == "fit" and case.fit.labels is None:
+                return _fit(case, step, inputs, w)
+            values[step.output] = _item(step, _apply(record, step, inputs, w, call))
+        except (TypeError, IndexError, ValueError) as exc:
+            setattr(exc, "kcm_step", index)  # noqa: B010  # read by `_refusal`
+            raise
         for method, _ in step.after_weights:
             if method not in ("enable_lora", "quantize"):
                 raise NotModelled(f"{record.name}.{method}() is not modelled")
@@ -240,13 +252,24 @@ def _dtype(case: Case, kind: str) -> str | None:
 
 
 def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
+    """The refusal `exc` stands for: the error types its step's record accepts for it, and
+    the step where it happened (`evaluate` tags the exception with its index)."""
     name = type(exc).__name__
-    for step in case.steps:
+    index = getattr(exc, "kcm_step", None)
+    steps = list(enumerate(case.steps))
+    if isinstance(index, int):  # the refusing step's record first, then the others'
+        steps = [steps[index], *steps[:index], *steps[index + 1:]]
+    for _, step in steps:
         record = SUBJECTS[step.subject]
         types = {**DEFAULT_REFUSALS, **record.refusals}.get(name)
         if types is not None:
             patterns = {t: p for t, p in record.refusal_patterns.items() if t in types}
-            return ExpectedError(reason=f"{name}: {exc}", types=types, patterns=patterns)
+            at = case.steps[index] if isinstance(index, int) else None
+            return ExpectedError(
+                reason=f"{name}: {exc}", types=types, patterns=patterns,
+                step=index if isinstance(index, int) else None,
+                step_name=at.subject if at is not None else None,
+                in_model=at is not None and not SUBJECTS[at.subject].host)
     return None
 
 
@@ -291,10 +314,13 @@ def expected(case: Case) -> Expected:
 
 
 def describe(want: Expected) -> str:
-    """The reference's answer in words: `values`, or `error: <types>: <reason>`."""
+    """The reference's answer in words: `values`, or `error (<types>) at step <i>
+    (<API>): <reason>`."""
     if want.error is None:
         return "values"
-    return f"error ({' or '.join(want.error.types)}): {want.error.reason}"
+    error = want.error
+    at = "" if error.step is None else f" at step {error.step} ({error.step_name})"
+    return f"error ({' or '.join(error.types)}){at}: {error.reason}"
 
 
 def judge(want: Expected, observation: Observation) -> Verdict:
@@ -336,6 +362,27 @@ def judge(want: Expected, observation: Observation) -> Verdict:
     return Verdict(status="matched")
 
 
+def _where(observation: Observation) -> str:
+    if observation.stage == "step":
+        return f"at step {observation.step} ({observation.step_name})"
+    return f"in the {observation.stage or 'program'}"
+
+
+def at_refusing_step(error: ExpectedError, observation: Observation) -> bool:
+    """Whether an error was raised where the reference refuses.
+
+    At the same step; or, where the refusing step is a layer, by the model over the steps
+    (`predict`, `fit`, ...) or while its output was converted (a backend may run lazily).
+    An observation that does not say where (a test-only runner, an older run) is taken as
+    raised there.
+    """
+    if error.step is None or observation.stage is None:
+        return True
+    if observation.stage == "step":
+        return observation.step == error.step
+    return observation.stage in ("model", "output") and error.in_model
+
+
 def _judge_refusal(error: ExpectedError, observation: Observation) -> Verdict:
     if observation.kind == "value":
         nan = f", {observation.nan_count} NaN" if observation.nan_count else ""
@@ -348,7 +395,13 @@ def _judge_refusal(error: ExpectedError, observation: Observation) -> Verdict:
     if observation.error_type in error.types and (
             error.pattern is None or re.search(error.pattern, message)) and (
             own is None or re.search(own, message)):
-        return Verdict(status="matched")
+        if at_refusing_step(error, observation):
+            return Verdict(status="matched")
+        return Verdict(status="mismatched", cause="refused_other_reason",
+                       detail=f"refused at another step: the backend raised "
+                              f"{observation.error_type} {_where(observation)}: {message} "
+                              f"(the reference refuses at step {error.step} "
+                              f"({error.step_name}): {error.reason})")
     return Verdict(status="mismatched", cause="refused_other_reason",
                    detail=f"refused, but for another reason: the backend raised "
                           f"{observation.error_type}: {message} (the reference expects "

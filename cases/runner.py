@@ -27,7 +27,7 @@ import numpy as np
 from cases.expect import Expected, expected
 from cases.model import Case
 from matrix import reference
-from matrix.program import render
+from matrix.program import Where, render_with_lines
 from matrix.results import Observation, clean_message
 
 #: Observation fields a program prints (its last line), besides `kind`.
@@ -148,8 +148,9 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray[Any, Any] | None]:
         NotRun: the case cannot run here; the reason says why.
         NotApplicable: the case has no meaning on this backend.
     """
+    source, where = render_with_lines(case)
     try:
-        raw, output, printed = execute(render(case), case.id)
+        raw, output, printed = execute(source, case.id)
     except Exception as exc:  # the program's own observe() catches the backend's errors
         return _harness_error(f"the program failed outside observe(): "
                               f"{type(exc).__name__}: {exc}"), None
@@ -163,9 +164,25 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray[Any, Any] | None]:
     fields: dict[str, Any] = {k: raw.get(k) for k in _FIELDS}
     fields["message"] = clean_message(fields["message"]) if fields["message"] else None
     fields["warnings"] = [clean_message(str(w), 300) for w in fields["warnings"] or []]
+    if raw["kind"] == "error":
+        fields.update(_raised_at(case, where, raw.get("line")))
     observation = Observation(kind=raw["kind"], **fields)
     array = None if output is None or raw["kind"] != "value" else np.asarray(output)
     return observation, array
+
+
+def _raised_at(case: Case, where: dict[int, Where], line: object) -> dict[str, Any]:
+    """`stage`, `step` and `step_name` of an error raised at `line` of the program.
+
+    An error with no line of `program()` in its traceback was raised after the program
+    returned, while `observe` converted its output (a backend may run lazily): `output`.
+    """
+    at = where.get(line) if isinstance(line, int) else None
+    if at is None:
+        return {"stage": "output"}
+    step = at.step
+    name = case.steps[step].subject if step is not None else None
+    return {"stage": at.stage, "step": step, "step_name": name}
 
 
 def max_abs_error(want: np.ndarray[Any, Any], got: np.ndarray[Any, Any]) -> float | None:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from cases.expect import describe, expected, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
 from cases.subjects import SUBJECTS, Subject, render_value
+from matrix.results import Stage
 
 #: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
 DEFAULT_ARTIFACTS = "reports/artifacts"
@@ -122,6 +125,11 @@ def observe(program):
         except Exception as exc:
             obs = {"kind": "error", "error_type": type(exc).__name__,
                    "message": str(exc)[:4000] or type(exc).__name__}
+            tb = exc.__traceback__  # the line of program() that raised: which step refused
+            while tb is not None:
+                if tb.tb_frame.f_code is program.__code__:
+                    obs["line"] = tb.tb_lineno
+                tb = tb.tb_next
     seen = []
     for w in caught:
         first = (str(w.message).strip().splitlines() or [""])[0]
@@ -131,6 +139,40 @@ def observe(program):
     obs["warnings"] = seen[:10]
     print(json.dumps(obs))
 '''
+
+
+#: Appended to a program line while rendering, then removed: which part of the program the
+#: line belongs to (`Where`). NUL never occurs in a rendered line.
+_TAG = "\0"
+
+
+@dataclass(frozen=True)
+class Where:
+    """The part of a program a line belongs to: where an error was raised.
+
+    Attributes:
+        stage: `setup` (dtype policy, x64), `inputs` (the data), `step` (a step's host
+            call, constructor, symbolic call, weights or eager call), `model` (building,
+            compiling, fitting, saving, loading or predicting the model over the steps), or
+            `output` (returning or converting the output).
+        step: the index of the step in `case.steps` (stage `step` only).
+    """
+
+    stage: Stage
+    step: int | None = None
+
+
+def _tagged(lines: Sequence[str], where: Where) -> list[str]:
+    text = f"{where.stage}" if where.step is None else f"{where.stage}:{where.step}"
+    return [f"{line}{_TAG}{text}" if line else line for line in lines]
+
+
+def _untag(line: str) -> tuple[str, Where | None]:
+    text, _, tag = line.partition(_TAG)
+    if not tag:
+        return text, None
+    stage, _, step = tag.partition(":")
+    return text, Where(stage=cast(Stage, stage), step=int(step) if step else None)
 
 
 def _names(case: Case) -> list[str]:
@@ -265,13 +307,20 @@ def _eager_lines(case: Case, objects: Mapping[str, str], graph: Sequence[Step]) 
     for step in graph:
         record = SUBJECTS[step.subject]
         obj = objects.get(step.output, "")
+        at = Where("step", _index(case, step))
         if record.call == "metric":
             args = ", ".join(step.inputs)
-            lines += [f"{obj}.update_state({args})", f"{step.output} = {obj}.result()"]
+            lines += _tagged([f"{obj}.update_state({args})",
+                              f"{step.output} = {obj}.result()"], at)
         else:
-            lines.append(f"{step.output} = {_call(step, obj, lambda n: n)}")
+            lines += _tagged([f"{step.output} = {_call(step, obj, lambda n: n)}"], at)
     return [*lines, "# The output, and the value whose device is recorded (the output itself).",
-            f"return {case.observe}, {case.observe}"]
+            *_tagged([f"return {case.observe}, {case.observe}"], Where("output"))]
+
+
+def _index(case: Case, step: Step) -> int:
+    """The index of `step` in `case.steps` (by identity: two steps may be equal)."""
+    return next(i for i, s in enumerate(case.steps) if s is step)
 
 
 def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[str]
@@ -374,20 +423,24 @@ def _jit_not_applicable() -> list[str]:
 def _body(case: Case) -> list[str]:
     names = {s.output: n for s, n in zip(case.steps, _names(case), strict=True)}
     constants = {n for n, t in case.inputs.items() if t.constant}
-    lines = _setup_lines(case)
+    lines = _tagged(_setup_lines(case), Where("setup"))
     lines.append("# The data.")
     for name, tensor in case.inputs.items():
-        lines += _tensor_line(name, tensor)
+        lines += _tagged(_tensor_line(name, tensor), Where("inputs"))
     graph = [s for s in case.steps if not SUBJECTS[s.subject].host]
-    lines += [_host_call(s) for s in case.steps if SUBJECTS[s.subject].host]
+    for i, step in enumerate(case.steps):
+        if SUBJECTS[step.subject].host:
+            lines += _tagged([_host_call(step)], Where("step", i))
     if not graph:
-        return [*lines, f'return {case.observe}, "host (NumPy)"']
+        return [*lines, *_tagged([f'return {case.observe}, "host (NumPy)"'], Where("output"))]
     objects = {s.output: names[s.output] for s in graph
                if SUBJECTS[s.subject].kind in ("layer", "loss", "metric")}
     if objects:
         lines.append("# The layers and objects under test.")
-        lines += [f"{objects[s.output]} = {_constructor(s)}" for s in graph
-                  if s.output in objects]
+        for s in graph:
+            if s.output in objects:
+                lines += _tagged([f"{objects[s.output]} = {_constructor(s)}"],
+                                 Where("step", _index(case, s)))
     # The symbolic part: every step up to the first loss or metric (eager-only objects).
     symbolic = []
     for step in graph:
@@ -398,31 +451,33 @@ def _body(case: Case) -> list[str]:
     model_inputs = _model_inputs(case, symbolic)
     if symbolic and (has_weights or case.mode != "eager"):
         lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
-        lines += [_input_line(case, n, i == 0) for i, n in enumerate(model_inputs)]
+        lines += _tagged([_input_line(case, n, i == 0) for i, n in enumerate(model_inputs)],
+                         Where("model"))
 
         def sym(name: str) -> str:
             return name if name in constants else f"k_{name}"
 
         for step in symbolic:
             obj = objects.get(step.output, "")
-            if step.method is not None:
-                lines.append(f"{obj}({', '.join(sym(n) for n in step.inputs)})")
-            lines.append(f"k_{step.output} = {_call(step, obj, sym)}")
+            built = [f"{obj}({', '.join(sym(n) for n in step.inputs)})"] \
+                if step.method is not None else []
+            lines += _tagged([*built, f"k_{step.output} = {_call(step, obj, sym)}"],
+                             Where("step", _index(case, step)))
     if has_weights:
         lines.append("# The seeded weights (the NumPy reference uses the same).")
-    for step, drawn in zip(case.steps, step_weights(case), strict=True):
+    for i, (step, drawn) in enumerate(zip(case.steps, step_weights(case), strict=True)):
         if drawn is None:
             continue
         shapes, seed = drawn
         zero = f", zero_rows={step.zero_rows!r}" if step.zero_rows else ""
-        lines.append(f"set_weights({names[step.output]}, seeded({shapes!r}, seed={seed}"
-                     f"{zero}))")
+        weights = [f"set_weights({names[step.output]}, seeded({shapes!r}, seed={seed}{zero}))"]
         for method, method_args in step.after_weights:
             args = ", ".join(repr(a) for a in method_args)
-            lines.append(f"{names[step.output]}.{method}({args})")
+            weights.append(f"{names[step.output]}.{method}({args})")
+        lines += _tagged(weights, Where("step", i))
     if case.mode == "eager":
         return [*lines, *_eager_lines(case, objects, graph)]
-    return [*lines, *_mode_lines(case, objects, model_inputs)]
+    return [*lines, *_tagged(_mode_lines(case, objects, model_inputs), Where("model"))]
 
 
 def render(case: Case) -> str:
@@ -430,10 +485,25 @@ def render(case: Case) -> str:
 
     Returns:
         Python source, newline-terminated. Run with `KERAS_BACKEND` set, it prints the output
-        and, as its last line, the observation as one JSON object.
+        and, as its last line, the observation as one JSON object; an error's observation
+        holds `line`, the line of `program()` that raised (`render_with_lines` says which
+        step or stage that line belongs to).
 
     Raises:
         KeyError: a step names a subject with no record (the catalog refuses it first).
+    """
+    return render_with_lines(case)[0]
+
+
+def render_with_lines(case: Case) -> tuple[str, dict[int, Where]]:
+    """`render(case)`, and the part of the program each line of `program()` belongs to.
+
+    Returns:
+        (the source, {line number (1-based): `Where`} for the lines of `program()` that
+        run the case: setup, data, steps, model, output).
+
+    Raises:
+        KeyError: as `render`.
     """
     want = expected(case)
     customs = sorted({SUBJECTS[s.subject].source or "" for s in case.steps} - {""})
@@ -458,7 +528,14 @@ def render(case: Case) -> str:
         f"def program():\n{body}",
         "observe(program)",
     ]
-    return "\n\n\n".join(parts[:2]) + "\n\n\n" + "\n\n\n".join(parts[2:]) + "\n"
+    tagged = "\n\n\n".join(parts[:2]) + "\n\n\n" + "\n\n\n".join(parts[2:]) + "\n"
+    lines, where = [], {}
+    for number, line in enumerate(tagged.split("\n"), start=1):
+        text, at = _untag(line)
+        lines.append(text)
+        if at is not None:
+            where[number] = at
+    return "\n".join(lines), where
 
 
 def _one_line(text: str) -> str:
@@ -466,4 +543,5 @@ def _one_line(text: str) -> str:
     return flat if len(flat) <= 400 else flat[:399] + "…"
 
 
-__all__ = ["INFERENCE_ONLY", "JIT_MEANS_NOTHING", "PRELUDE", "render"]
+__all__ = ["INFERENCE_ONLY", "JIT_MEANS_NOTHING", "PRELUDE", "Where", "render",
+           "render_with_lines"]

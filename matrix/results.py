@@ -34,6 +34,11 @@ SCHEMA_VERSION = 2
 T = TypeVar("T")
 MESSAGE_LIMIT = 500
 ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
+#: The part of a case's program an error was raised in (`matrix.program.Where`): `setup`
+#: (dtype policy, x64), `inputs` (the data), `step` (one step: host call, constructor,
+#: symbolic call, weights, eager call), `model` (building, compiling, fitting, saving,
+#: loading or predicting the model over the steps), `output` (returning or converting it).
+Stage = Literal["setup", "inputs", "step", "model", "output"]
 #: The raw verdict of a cell, recorded in the run (DESIGN.md section 3).
 VerdictStatus = Literal["matched", "mismatched", "harness_error", "crashed", "timeout",
                         "not_run", "not_applicable"]
@@ -79,6 +84,9 @@ class Observation:
         warnings: the warnings the program emitted, `Category: first line`, at most ten.
         timings: seconds spent per phase of the cell: `reference_s` (the NumPy oracle) and
             `program_s` (the program: build, compile where the mode compiles, run).
+        stage: where an error was raised (`Stage`); None for values, and where unknown.
+        step: the index in the case's program of the step that raised (stage `step`).
+        step_name: that step's Keras API as typed after `keras.` (`layers.GRU`).
     """
 
     kind: ObservationKind
@@ -92,6 +100,9 @@ class Observation:
     weights_dtype: str | None = None
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] | None = None
+    stage: Stage | None = None
+    step: int | None = None
+    step_name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -605,3 +606,80 @@ def test_every_built_in_case_id_follows_the_rule() -> None:
     for case_id in ids:
         check_case_id(case_id)  # raises on the first that does not
     assert len(ids) >= 655
+
+
+# --- a refusal matches only at the step where the reference refuses (issue 24) ------------
+
+def _padded_then_out_of_range() -> Any:
+    """`pad_sequences` (step 0), then an `Embedding(5, 4)` fed an id of 7 (step 1): the
+    reference refuses at step 1."""
+    from cases.embedding import padded
+
+    inputs, pad = padded([[1, 7], [2]], "post")
+    return Case(group="user-step", description="pad then an id past the table",
+                axes={"subject": "layers.Embedding", "values": "out_of_range",
+                      "mode": "eager"}, mode="eager", inputs=inputs,
+                steps=(pad, Step("layers.Embedding", inputs=("ids",), output="x",
+                                 args={"input_dim": 5, "output_dim": 4})))
+
+
+def test_the_reference_says_at_which_step_it_refuses() -> None:
+    want = expected(_padded_then_out_of_range())
+    assert want.error is not None
+    assert (want.error.step, want.error.step_name, want.error.in_model) == \
+        (1, "layers.Embedding", True)
+    assert "at step 1 (layers.Embedding)" in describe(want)
+
+
+def test_a_listed_error_at_an_earlier_step_is_not_the_refusal() -> None:
+    """Issue 24: `pad_sequences` raising a listed type before any layer ran was `passed`."""
+    want = expected(_padded_then_out_of_range())
+    assert want.error is not None
+    listed = want.error.types[0]
+
+    def raised(**where: Any) -> Any:
+        return judge(want, Observation(kind="error", error_type=listed, message="x",
+                                       **where))
+
+    early = raised(stage="step", step=0, step_name="utils.pad_sequences")
+    assert (early.status, early.cause) == ("mismatched", "refused_other_reason")
+    assert "at step 0 (utils.pad_sequences)" in (early.detail or "")
+    assert "refuses at step 1 (layers.Embedding)" in (early.detail or "")
+    assert raised(stage="inputs").status == "mismatched"
+    assert raised(stage="setup").status == "mismatched"
+    assert raised(stage="step", step=1, step_name="layers.Embedding").status == "matched"
+    # the model raises for the layers inside it; a lazy backend may raise on conversion
+    assert raised(stage="model").status == "matched"
+    assert raised(stage="output").status == "matched"
+
+
+def test_a_refusal_at_a_host_step_is_not_matched_by_the_model() -> None:
+    host = ExpectedError(reason="ValueError: empty", types=("ValueError",), step=0,
+                         step_name="utils.pad_sequences", in_model=False)
+    base = expected(_by_id()["article-1-rank1-int64-in_range-none-predict"])
+    from dataclasses import replace
+
+    want = replace(base, error=host)
+    at_model = Observation(kind="error", error_type="ValueError", message="m", stage="model")
+    assert judge(want, at_model).status == "mismatched"
+    at_step = Observation(kind="error", error_type="ValueError", message="m", stage="step",
+                          step=0, step_name="utils.pad_sequences")
+    assert judge(want, at_step).status == "matched"
+
+
+def test_each_line_of_a_program_says_which_step_it_runs() -> None:
+    from matrix.program import render_with_lines
+
+    case = _padded_then_out_of_range()
+    source, where = render_with_lines(case)
+    assert source == render(case)
+    lines = source.splitlines()
+    by_text = {lines[n - 1].strip(): (w.stage, w.step) for n, w in where.items()}
+    assert by_text["ids = keras.utils.pad_sequences(sequences, padding='post', "
+                   "dtype='int32')"] == ("step", 0)
+    assert by_text["x = embedding(ids)"] == ("step", 1)
+    assert by_text["return x, x"] == ("output", None)
+    assert {w.stage for w in where.values()} == {"inputs", "step", "model", "output"}
+    for n in where:  # only lines of program(), never the prelude or a comment
+        assert lines[n - 1].startswith("    ")
+        assert not lines[n - 1].strip().startswith("#")

@@ -148,8 +148,8 @@ def test_fold_run_keeps_the_selected_slice_and_records_provenance(recorded: Path
     assert {c.id for c in run.cases} == {r.case for r in run.results}
     expected = {c.id: c.expected for c in run.cases}
     assert expected["embedding-values-rank2-int32-out_of_range-10-none-eager"].startswith(
-        "error (IndexError or InvalidArgumentError or RuntimeError): "
-        "IndexError: Embedding ids must be")
+        "error (IndexError or InvalidArgumentError or RuntimeError) at step 0 "
+        "(layers.Embedding): IndexError: Embedding ids must be")
     subjects = {c.id: c.subject for c in run.cases}
     assert subjects["hostile-after-eager"] == "layers.Embedding"
     repros = {c.id: c.repro for c in run.cases}
