@@ -12,9 +12,16 @@ The pairs live in `$KCM_WORKER_FILES`, a folder beside the work folder (`<workdi
 that the controller makes and removes: a case that deletes the work folder (`$KCM_WORKDIR`)
 while another worker's case crashes must not take that crash's output with it.
 
+A case whose error poisons the CUDA context (a device-side assert: every later CUDA call of
+the process fails, pytorch/pytorch#19120; `cases.gpu.poisons_context`) ends its worker once its
+reports are sent; xdist reports the case as crashed and starts a new worker for the rest. The
+heartbeat says the exit was deliberate, so the controller labels that report `replaced` and
+the fold keeps the case's own observation (`matrix.results.fold_reports`).
+
 Also here: the result cache (`matrix/cache.py`: the controller writes the plan, the worker
 deselects the cached cases), the larger time limit of compiling modes (`KCM_COMPILE_TIMEOUT`
-marks `jit_compile` cases), and the retry of timed-out cases (`KCM_RETRY_IDS`: only those run).
+marks `jit_compile` cases), the retry of timed-out cases (`KCM_RETRY_IDS`: only those run),
+and the modes a timed run cuts (`KCM_NOT_RUN_MODES`: their cells `not_run` with the reason).
 """
 
 from __future__ import annotations
@@ -32,7 +39,9 @@ from typing import Any
 
 import pytest
 
+from cases.gpu import POISONED_PROPERTY
 from matrix import cache
+from matrix.results import NOT_RUN_MARK, REPLACED_MARK
 from matrix.resume import deselect_done, done_for_worker
 
 _STDERR_LOG = "worker-stderr.log"
@@ -275,6 +284,27 @@ def _mark_compiling(items: list[pytest.Item]) -> None:
             _LIMITS[item.nodeid] = limit
 
 
+#: A JSON object {mode: reason}: the cases of these modes are not run, each cell `not_run`
+#: with the reason (`python -m matrix.device_run` cuts what does not fit a timed GPU run).
+NOT_RUN_MODES = "KCM_NOT_RUN_MODES"
+
+
+def _mark_not_run(items: list[pytest.Item]) -> None:
+    """Skips the cases of the modes `KCM_NOT_RUN_MODES` names, as `not_run: <reason>`."""
+    raw = os.environ.get(NOT_RUN_MODES)
+    if not raw:
+        return
+    modes = json.loads(raw)
+    if not isinstance(modes, dict):
+        raise pytest.UsageError(f"{NOT_RUN_MODES} must be a JSON object {{mode: reason}}. "
+                                f"Received: {raw[:200]}")
+    for item in items:
+        case = _case_of(item)
+        mode = case.axes.get("mode") if case is not None else None
+        if mode in modes:
+            item.add_marker(pytest.mark.skip(reason=f"{NOT_RUN_MARK}{modes[mode]}"))
+
+
 def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest.Item]:
     """The selected cases the cache plan holds a result for; listed in `cache-used.json`."""
     data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
@@ -315,6 +345,37 @@ def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
             "limit": _LIMITS.get(nodeid),
             "offset": log.stat().st_size if log.exists() else 0}
     _heartbeat(files).write_text(json.dumps(beat), encoding="utf-8")
+
+
+#: The `ended_by` label of a worker this conftest ended after a poisoning case.
+REPLACED = REPLACED_MARK
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """On a worker: after a case that poisoned the CUDA context, the worker ends.
+
+    Its reports (setup, call, teardown) are already sent to the controller (execnet writes
+    each message before `send` returns), so the case keeps its own cell; the next case then
+    runs in a new worker, never in this poisoned process.
+    """
+    result = yield
+    reason = dict(item.user_properties).get(POISONED_PROPERTY)
+    files = _worker_files()
+    if reason is None or files is None or os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return result
+    beat = _heartbeat(files)
+    try:
+        data = json.loads(beat.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {"nodeid": item.nodeid, "started": time.time()}
+    data[REPLACED] = str(reason)
+    beat.write_text(json.dumps(data), encoding="utf-8")
+    print(f"kcm: the CUDA context of this worker is poisoned ({reason}); ending the worker "
+          "so that the next case runs in a new one", flush=True)
+    sys.stderr.flush()
+    # No cleanup in a poisoned context (freeing CUDA memory there can fail or hang).
+    os._exit(0)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -419,6 +480,11 @@ def _printed_since(files: Path, nodeid: str) -> tuple[str, float | None, float |
 def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any) -> None:
     """On the controller: label a dead worker's case `timeout` or `crash`, with its output."""
     files = _worker_files()
+    beat = _beat_of(files, crashitem) if files is not None else None
+    if beat is not None and beat.get(REPLACED):  # ended on purpose (pytest_runtest_protocol)
+        report.user_properties.append(("ended_by", REPLACED))
+        report.user_properties.append(("printed", str(beat[REPLACED])))
+        return
     printed, elapsed, own = ("", None, None) if files is None else \
         _printed_since(files, crashitem)
     limit = own if own is not None else \
@@ -469,6 +535,8 @@ class _Progress:
         when: str = report.when  # xdist's crash reports say "???"
         if when != "call" and not (when == "???" or report.failed):
             return
+        if (when == "???") and dict(report.user_properties).get("ended_by") == REPLACED:
+            return  # the case's own report was counted; its worker was replaced after it
         self.done += 1
         if report.failed:
             key = "crashed" if when == "???" else "failed"
@@ -538,6 +606,7 @@ class _KeepEnvironmentCheck:
         _drop(config, items, _retry_only(items))
         _drop(config, items, _cached_items(items, _workdir()))
         _mark_compiling(items)
+        _mark_not_run(items)
         for item in reversed(_stashed(session, _ENV_ITEMS)):
             if item not in items:
                 items.insert(0, item)

@@ -24,6 +24,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from cases import Catalog, load_catalog
+from cases.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
 from cases.model import KERAS_RUNNER, Case
 from matrix.results import NOT_RUN_MARK, Observation, Verdict
 
@@ -72,7 +73,6 @@ def _backend_facts(backend: str) -> dict[str, Any]:
 
         facts["devices"] = [d.name for d in tf.config.list_physical_devices()]
         facts["gpus"] = [d.name for d in tf.config.list_physical_devices("GPU")]
-        facts["tf32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
         facts["build_cuda"] = bool(tf.test.is_built_with_cuda())
     elif backend == "jax":
         import jax
@@ -90,7 +90,6 @@ def _backend_facts(backend: str) -> dict[str, Any]:
             if torch.cuda.is_available() else []
         facts["gpus"] = gpus
         facts["devices"] = ["cpu", *gpus]
-        facts["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     elif backend == "openvino":
         import openvino
 
@@ -111,6 +110,12 @@ def _backend_facts(backend: str) -> dict[str, Any]:
     return facts
 
 
+@functools.cache
+def _settings_applied() -> None:
+    """Sets the GPU switches (TF32, `cases.gpu.apply_settings`) once in each process."""
+    apply_settings(BACKEND, DEVICE)
+
+
 def _plain(value: Any) -> Any:
     """JSON-plain copy: xdist's channel refuses str subclasses such as torch's TorchVersion."""
     return json.loads(json.dumps(value, default=str))
@@ -120,6 +125,7 @@ def test_environment(record_property: Any) -> None:
     """Records provenance and checks this process is the environment that was asked for."""
     import keras
 
+    _settings_applied()
     facts = _backend_facts(keras.backend.backend())
     checks = {
         "backend": (keras.backend.backend() == BACKEND,
@@ -147,6 +153,8 @@ def test_environment(record_property: Any) -> None:
         "git_commit": os.environ.get("KCM_GIT_COMMIT", "unknown"),
         "artifacts": os.environ.get("KCM_ARTIFACTS"),
         "backend_facts": facts,
+        # GPU name, driver, CUDA, cuDNN, TF32, determinism; the GPU ones None on a CPU.
+        "device_facts": device_facts(BACKEND, DEVICE),
         "checks": {name: {"ok": ok, "detail": detail} for name, (ok, detail) in checks.items()},
     }))
     failed = [f"{name}: {detail}" for name, (ok, detail) in checks.items() if not ok]
@@ -155,6 +163,7 @@ def test_environment(record_property: Any) -> None:
 
 def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdict]:
     """Runs a case's program (or a test-only runner) and judges it."""
+    _settings_applied()
     if case.runner != KERAS_RUNNER:
         raw = _catalog_of(request.config).runners[case.runner](case)
         try:  # validated, so a kind or field the run file cannot hold stays in this cell
@@ -205,5 +214,8 @@ def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) 
         verdict = Verdict(status="harness_error", detail=message)
     record_property("observation", _plain(dataclasses.asdict(observation)))
     record_property("verdict", _plain(dataclasses.asdict(verdict)))
+    poisoned = poisons_context(observation.kind, observation.error_type, observation.message)
+    if poisoned is not None:  # the worker is replaced after this case (cases/conftest.py)
+        record_property(POISONED_PROPERTY, poisoned)
     if verdict.status != "matched":
         pytest.fail(f"{verdict.status}: {verdict.detail}", pytrace=False)

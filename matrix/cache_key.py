@@ -53,7 +53,9 @@ ANSWER_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "numpy": ("NPY_*", "NUMPY_*", "SCIPY_*"),
     "math libraries": ("OMP_*", "KMP_*", "MKL_*", "OPENBLAS_*", "GOTO*", "BLIS_*",
                        "ONEDNN_*", "DNNL_*"),
-    "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", "KCM_DEVICE"),
+    "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", "KCM_DEVICE", "KCM_TF32"),
+    # A cut mode skips its cases as not_run (cases/conftest.py): not a result to serve later.
+    "harness": ("KCM_NOT_RUN_MODES",),
     "python": ("PYTHONHASHSEED", "PYTHONWARNINGS"),
 }
 

@@ -346,6 +346,9 @@ CRASH_MARK = "crashed while running"
 #: A case skips with this prefix when it cannot run here (`pytest.skip("not_run: why")`).
 NOT_RUN_MARK = "not_run: "
 TIMEOUT_MARK = "timeout"
+#: `ended_by` of a worker ended on purpose after a case poisoned its CUDA context
+#: (`cases/conftest.py`): the case's own reports decide its cell, not xdist's crash report.
+REPLACED_MARK = "replaced"
 
 
 def _case_id(nodeid: str) -> str | None:
@@ -436,6 +439,8 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
             continue  # the call already decided this cell
         text = _longrepr_text(report)
         props = _props(report)
+        if when == "???" and props.get("ended_by") == REPLACED_MARK and case in by_case:
+            continue  # its worker was ended after it (a poisoned CUDA context): the call decided
         try:
             verdict = _verdict(report, text, props)
             observed = _observation_for(verdict, props)

@@ -381,6 +381,32 @@ def test_hostile_processes_cost_one_cell_each(tmp_path: Path) -> None:
         assert "Fatal Python error: Aborted" in (crash.observed.message or ""), crash
 
 
+POISONED_CONTEXT = ROOT / "tests" / "data" / "poisoned_context_catalog.py"
+
+
+def test_a_poisoned_cuda_context_costs_one_cell(tmp_path: Path) -> None:
+    """Issue 28, part 4: after a (stand-in) device-side assert the worker is replaced before
+    the next case: the assert keeps its own observation, no later case is called crashed or
+    inherits the error, and they all ran in another process than the assert."""
+    run = run_session("jax-cpu", tmp_path, "--fresh", "--jobs", "1", "--catalog",
+                      str(POISONED_CONTEXT), "-k", "poisoned-context")
+    got = cells(run)
+    assert list(got) == [f"poisoned-context-{p}-eager" for p in
+                         ("assert", "after_1", "after_2", "after_3", "keras_after")]
+    poisoned = got["poisoned-context-assert-eager"]
+    assert poisoned.outcome is Outcome.FAILED, poisoned
+    assert poisoned.observed.kind == "error"
+    assert poisoned.observed.error_type == "AcceleratorError"
+    assert (poisoned.observed.message or "").startswith(
+        "CUDA error: device-side assert triggered (a CPU stand-in")
+    after = [r for case, r in got.items() if case != "poisoned-context-assert-eager"]
+    assert [r.outcome for r in after] == [Outcome.PASSED] * 4, after
+    pid = (poisoned.observed.message or "").rsplit("pid ", 1)[1].rstrip(")")
+    later = {(r.observed.message or "").removeprefix("pid ") for r in after[:3]}
+    assert len(later) == 1
+    assert pid not in later
+
+
 #: Issue 15's slice for the two inference-only backends: an id equal to input_dim (eager,
 #: and jit_compile, which means nothing there), an in-range predict, one fit step, and a
 #: model saved under TensorFlow loaded there (the deployment path).
