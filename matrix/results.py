@@ -167,6 +167,10 @@ class CaseInfo:
             last printed line is the observation as JSON (`matrix/program.py`). None for
             cases of test-only runners.
         source: the public report (issue, pull request) the case was written from, if any.
+        facts: what the program does, derived from the typed case at collection
+            (`cases.facts.program_facts`: every API it calls, its mode, an empty batch, the
+            class of its ids): limitations are matched on these, not on `axes`. Empty in
+            run files written before facts were recorded.
     """
 
     id: str
@@ -177,6 +181,7 @@ class CaseInfo:
     expected: str = "values"
     repro: str | None = None
     source: str | None = None
+    facts: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -839,6 +844,7 @@ def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
     from cases import load_catalog
     from cases.expect import describe, expected
+    from cases.facts import program_facts
     from cases.model import KERAS_RUNNER
     from matrix.program import render
 
@@ -848,9 +854,10 @@ def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
         if case.runner == KERAS_RUNNER:
             want = describe(expected(case))
             repro = render(case)
+        facts = {k: list(v) for k, v in program_facts(case).items()}
         infos.append(CaseInfo(id=case.id, group=case.group, subject=case.subject,
                               description=case.description, axes=dict(case.axes),
-                              expected=want, repro=repro, source=case.source))
+                              expected=want, repro=repro, source=case.source, facts=facts))
     return infos
 
 

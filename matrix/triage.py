@@ -24,7 +24,16 @@ from dataclasses import replace
 from pathlib import Path
 
 from cases.limitations import LIMITATIONS, Limitation, covering
-from matrix.results import TRIAGED, LimitationInfo, Matrix, Result, Run, clean_message, outcome_of
+from matrix.results import (
+    TRIAGED,
+    CaseInfo,
+    LimitationInfo,
+    Matrix,
+    Result,
+    Run,
+    clean_message,
+    outcome_of,
+)
 
 
 def recorded_catalogs(runs: Iterable[Run]) -> list[str]:
@@ -99,6 +108,25 @@ def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
                and all(r.verdict.status == "matched" for r in answered)))
 
 
+def facts_of(cases: Sequence[CaseInfo]) -> dict[str, dict[str, list[str]] | None]:
+    """What each case's program does (`CaseInfo.facts`, recorded at collection).
+
+    A case from a run file written before facts were recorded gets those of the built-in
+    case of the same id (an id is derived from the case's group and axes); a case of a user
+    catalog from such a file has none, and is matched on its axes.
+    """
+    found: dict[str, dict[str, list[str]] | None] = {c.id: c.facts or None for c in cases}
+    missing = {case_id for case_id, known in found.items() if known is None}
+    if missing:
+        from cases import builtin_cases
+        from cases.facts import program_facts
+
+        for case in builtin_cases():
+            if case.id in missing:
+                found[case.id] = {k: list(v) for k, v in program_facts(case).items()}
+    return found
+
+
 class _Candidates:
     """The limitations that may cover a cell of one backend, device and subject, in order.
 
@@ -110,15 +138,16 @@ class _Candidates:
         self.limitations = limitations
         self.found: dict[tuple[object, ...], list[Limitation]] = {}
 
-    def of(self, backend: str, device: str, subject: object, installed: Mapping[str, str]
-           ) -> list[Limitation]:
-        key = (backend, device, subject, tuple(sorted(installed.items())))
+    def of(self, backend: str, device: str, subjects: tuple[object, ...],
+           installed: Mapping[str, str]) -> list[Limitation]:
+        key = (backend, device, subjects, tuple(sorted(installed.items())))
         if key not in self.found:
             self.found[key] = [
                 lim for lim in self.limitations
                 if (not lim.backends or backend in lim.backends)
                 and (not lim.devices or device in lim.devices)
-                and ("subject" not in lim.axes or subject in lim.axes["subject"])
+                and ("subject" not in lim.axes
+                     or any(s in lim.axes["subject"] for s in subjects))
                 and lim.holds_for(installed)]
         return self.found[key]
 
@@ -135,6 +164,7 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         `limitations` listing each with the cells it covers and whether it is stale.
     """
     axes = {case.id: case.axes for case in matrix.cases}
+    facts = facts_of(matrix.cases)
     expected = {case.id: case.expected for case in matrix.cases}
     envs = {env.id: env for env in matrix.environments}
     covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
@@ -142,10 +172,13 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
     results = []
     for result in matrix.results:
         env = envs.get(result.environment)
-        case_axes = axes.get(result.case, {})
+        case_axes, case_facts = axes.get(result.case, {}), facts.get(result.case)
+        subjects = tuple(case_facts["subject"]) if case_facts and "subject" in case_facts \
+            else (case_axes.get("subject"),)
         found = None if env is None else covering(
-            candidates.of(env.backend, env.device, case_axes.get("subject"), env.versions),
-            case_axes, env.backend, env.device, expected.get(result.case, ""), env.versions)
+            candidates.of(env.backend, env.device, subjects, env.versions),
+            case_axes, env.backend, env.device, expected.get(result.case, ""), env.versions,
+            case_facts)
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED

@@ -14,6 +14,7 @@ import pytest
 
 from cases import builtin_cases, load_catalog
 from cases.expect import ExpectedError, describe, expected, judge, step_weights
+from cases.facts import program_facts
 from cases.limitations import LIMITATIONS, covering
 from cases.load import validate_catalog
 from cases.model import (
@@ -161,15 +162,15 @@ def test_a_limitation_of_some_versions_holds_for_those_only() -> None:
 
 
 def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
-    cases = [(c, describe(expected(c))) for c in builtin_cases()]
+    cases = [(c, describe(expected(c)), program_facts(c)) for c in builtin_cases()]
     ids = [lim.id for lim in LIMITATIONS]
     assert len(set(ids)) == len(ids)
     for limitation in LIMITATIONS:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
         # what each channel installs (axes.toml): latest, minimum and a nightly
         versions = (None,) if not limitation.versions else CHANNEL_VERSIONS
-        assert any(limitation.covers(c.axes, b, "cpu", want, v) for c, want in cases
-                   for b in backends for v in versions), \
+        assert any(limitation.covers(c.axes, b, "cpu", want, v, facts)
+                   for c, want, facts in cases for b in backends for v in versions), \
             f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
         assert "; ;" not in limitation.description, limitation.id  # one separator, not two
@@ -180,7 +181,8 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
 
     def first(case_id: str, backend: str) -> str | None:
         case = by_id[case_id]
-        found = covering(LIMITATIONS, case.axes, backend, "cpu", describe(expected(case)))
+        found = covering(LIMITATIONS, case.axes, backend, "cpu", describe(expected(case)),
+                         facts=program_facts(case))
         return None if found is None else found.id
 
     assert first("embedding-values-rank2-int32-out_of_range-10-none-jit_compile",
@@ -221,11 +223,13 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
     assert first("dtype-policy-mixed_bfloat16-embedding-int32-predict",
                  "openvino") == "openvino-bfloat16-policy-predict"
     assert first("dtype-policy-float32-embedding_lstm-int32-predict",
-                 "openvino") == "openvino-cpu-bfloat16-inference-precision-float32-policy"
+                 "openvino") == "openvino-cpu-bfloat16-inference-precision"
+    # matched on the program, so the other policies are not (they match there)
+    assert first("dtype-policy-mixed_float16-embedding_lstm-int32-predict", "openvino") is None
     assert first("edge-inputs-single_timestep_lstm-1-rank2-int32-padded-mask_zero-predict",
                  "openvino") == "openvino-cpu-bfloat16-inference-precision"
     assert first("edge-inputs-all_padding_batch_lstm-rank2-int32-all_padding-mask_zero-predict",
-                 "openvino") is None  # an all-padding row is exact in bfloat16 too
+                 "openvino") is None  # a batch of padding only is exact in bfloat16 too
     assert first("dtype-policy-floatx_bfloat16-embedding_lstm-int32-eager", "numpy") is None
     assert first("dtype-policy-float32-embedding_lstm-int32-eager", "openvino") is None
 

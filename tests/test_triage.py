@@ -291,3 +291,79 @@ def test_a_user_catalogs_limitations_are_joined_from_the_run_file(
     matrix = collect(runs, ENVS, now=NOW, user_catalogs=[moved])
     cell = next(r for r in matrix.results if (r.case, r.environment) == (case_id, "jax-cpu"))
     assert cell.outcome is Outcome.XFAILED
+
+
+# --- limitations matched on what the program does, not on its labels (issue 24) -----------
+
+def _user_case(axes: dict[str, str | int], ids: list[list[int]] | None = None,
+               mode: str = "eager") -> CaseInfo:
+    """A user's `Embedding(10, 4) -> GRU(3)` program, labelled with `axes`, as the fold
+    records it (`matrix.results.catalog_infos`: facts from the typed case)."""
+    from cases.expect import describe, expected
+    from cases.facts import program_facts
+    from cases.model import Case, Step, Tensor
+
+    data = [[1, 10, 2]] if ids is None else ids
+    tensor = Tensor(dtype="int32", values=data) if data else Tensor(dtype="int32", values=[],
+                                                                     shape=(0, 3))
+    case = Case(group="user-gru", description="Embedding then GRU", mode=mode,  # type: ignore[arg-type]
+                axes={**axes, "mode": mode}, inputs={"ids": tensor},
+                steps=(Step("layers.Embedding", inputs=("ids",), output="x",
+                            args={"input_dim": 10, "output_dim": 4}),
+                       Step("layers.GRU", inputs=("x",), output="y", args={"units": 3})))
+    return CaseInfo(id=case.id, group=case.group, description=case.description,
+                    axes=dict(case.axes), subject=case.subject,
+                    expected=describe(expected(case)),
+                    facts={k: list(v) for k, v in program_facts(case).items()})
+
+
+def _triaged(info: CaseInfo, status: str, observed: Observation) -> Result:
+    env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True,
+                          versions={"keras": "3.15.1"})
+    verdict = verdict_for(Outcome.FAILED) if status == "mismatched" else \
+        verdict_for(Outcome.PASSED)
+    result = Result(case=info.id, environment="jax-cpu", outcome=Outcome.FAILED,
+                    observed=observed, verdict=verdict)
+    run = Run(schema_version=SCHEMA_VERSION, environment=env, cases=[info], results=[result])
+    from matrix.results import merge_runs
+
+    merged = merge_runs([run], [env], NOW, [])
+    return apply_limitations(merged).results[0]
+
+
+def test_the_same_program_is_triaged_alike_whatever_its_labels() -> None:
+    """Issue 24: `Embedding -> GRU` with an id past the table was `failed` on JAX when
+    labelled `subject: layers.GRU`, `xfailed` when labelled `layers.Embedding`."""
+    nan_rows = Observation(kind="value", shape=[1, 3], dtype="float32", nan_count=3)
+    labels: tuple[dict[str, str | int], ...] = ({"subject": "layers.GRU"},
+              {"subject": "layers.Embedding", "values": "out_of_range"},
+              {"subject": "layers.GRU", "values": "in_range", "note": "anything"},
+              {})
+    triaged = [_triaged(_user_case(axes), "mismatched", nan_rows) for axes in labels]
+    assert {(r.outcome, r.limitation) for r in triaged} == {
+        (Outcome.XFAILED, "jax-take-fills-nan-embedding")}
+    # in range, the same program is no longer covered, whatever it says of itself
+    in_range = _triaged(_user_case({"values": "out_of_range"}, ids=[[1, 2, 3]]),
+                        "mismatched", nan_rows)
+    assert (in_range.outcome, in_range.limitation) == (Outcome.FAILED, None)
+
+
+def test_an_empty_batch_is_known_without_a_batch_label() -> None:
+    refused = Observation(kind="error", error_type="ValueError", message="empty",
+                          stage="model")
+    unlabelled = _triaged(_user_case({}, ids=[], mode="predict"), "mismatched", refused)
+    assert (unlabelled.outcome, unlabelled.limitation) == (Outcome.XFAILED,
+                                                           "predict-empty-batch")
+
+
+def test_a_run_file_without_facts_takes_the_built_in_cases_facts() -> None:
+    from matrix.triage import facts_of
+
+    info = CaseInfo(id="embedding-values-rank2-int32-out_of_range-10-none-eager",
+                    group="embedding-values", description="", axes={})
+    user = CaseInfo(id="user-thing", group="user", description="", axes={"values": "x"})
+    found = facts_of([info, user])
+    facts = found[info.id]
+    assert facts is not None
+    assert facts["values"] == ["out_of_range"]
+    assert found["user-thing"] is None  # matched on its axes
