@@ -73,13 +73,18 @@ from pathlib import Path
 from typing import Any
 
 from matrix.cache_key import (
+    NOT_HASHED,
     catalogs_digest,
     digest,
     environment_key,
+    families,
     harness_digest,
+    harness_modules,
     key_contents,
+    loaded_elsewhere,
     saved_model_digest,
 )
+from matrix.runfiles import read_regular_file
 
 PLAN = "cache-plan.json"
 USED = "cache-used.json"
@@ -98,6 +103,8 @@ SAVED = "saved"
 MAX_STORE_BYTES = 256 * 1024 * 1024
 #: The format of an entry; another one is not read (the case runs).
 ENTRY_FORMAT = 1
+#: An entry larger than this is not read (the case runs): a result is 1 to 3 KB.
+MAX_ENTRY_BYTES = 4 * 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -250,9 +257,9 @@ def read_entry(path: Path, key: str, case: str) -> dict[str, Any] | None:
         (damaged, or edited by hand), another key or case, or a result the run-file schema
         refuses. None means "run the case".
     """
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):
+    try:  # a regular file of a bounded size: never a FIFO (it would block) or /dev/zero
+        data = json.loads(read_regular_file(path, MAX_ENTRY_BYTES))
+    except (OSError, ValueError, RecursionError):  # RefusedFile is a ValueError
         return None
     if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT or \
             data.get("key") != key or data.get("case") != case:
@@ -301,10 +308,20 @@ def plan(keys: Mapping[str, str], cache_dir: Path, environment_id: str,
 
 
 def process_key(catalogs: Sequence[str | Path], variables: Mapping[str, str]) -> str:
-    """The environment part of every key of a process: `environment_key`, and the user
-    catalogs it loaded (`catalogs_digest`) when there are any."""
-    key = environment_key(variables)
-    return digest(key, catalogs_digest(catalogs)) if catalogs else key
+    """The environment part of every key of a process: `environment_key`, the user
+    catalogs it loaded (`catalogs_digest`) when there are any, and the modules it imported
+    from elsewhere (`loaded_elsewhere`: e.g. a helper a catalog imports from beside it).
+
+    Call it once the catalog is loaded (`compute_plan`), so that what the catalog imported
+    is in `sys.modules`.
+    """
+    ours: list[Path | str] = [*harness_modules(), *families(), *NOT_HASHED]
+    known = {(ROOT / p).resolve() for p in ours}
+    known |= {Path(c).resolve() for c in catalogs}
+    parts = [environment_key(variables), *loaded_elsewhere(known)]
+    if catalogs:
+        parts.append(catalogs_digest(catalogs))
+    return digest(*parts)
 
 
 def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path | None,
@@ -430,41 +447,57 @@ def update_store(cache_dir: Path, environment_id: str, keys: Mapping[str, str],
         served: the case ids the run took from the cache.
         max_bytes: the store's size cap, all environments together.
     """
-    stored = renewed = 0
+    stored = renewed = evicted = 0
+    errors: list[str] = []
+    for result in results:  # one entry at a time: a bad path costs its own entry only
+        case = str(result.get("case"))
+        if case not in keys:
+            continue
+        try:
+            stored += _store_one(cache_dir, environment_id, keys[case], case, result,
+                                 modes.get(case))
+        except OSError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    now = time.time()
+    for case in served:
+        if case in keys:
+            try:
+                os.utime(entry_path(cache_dir, environment_id, keys[case]), (now, now))
+                renewed += 1
+            except OSError:
+                pass  # gone or unwritable: it is simply not renewed
     try:
-        for result in results:
-            case = str(result.get("case"))
-            if case not in keys:
-                continue
-            key = keys[case]
-            path = entry_path(cache_dir, environment_id, key)
-            status = (result.get("verdict") or {}).get("status")
-            if status == "crashed" and not result.get("flaky") and \
-                    modes.get(case) not in UNCACHED_MODES:
-                before = read_entry(path, key, case)
-                count = before["crashes"] if before and (before.get("result") or {}).get(
-                    "verdict", {}).get("status") == "crashed" else 0
-                _write_entry(path, key, case, count + 1, dict(result))
-                stored += 1
-            elif cacheable(result, modes.get(case)):
-                _write_entry(path, key, case, 0, dict(result))
-                stored += 1
-            else:
-                path.unlink(missing_ok=True)  # a timeout, a harness error: nothing to serve
-        now = time.time()
-        for case in served:
-            if case in keys:
-                try:
-                    os.utime(entry_path(cache_dir, environment_id, keys[case]), (now, now))
-                    renewed += 1
-                except FileNotFoundError:
-                    pass
         evicted = evict(cache_dir, max_bytes)
     except OSError as exc:
-        return StoreReport(stored=stored, served=renewed,
-                           error=f"{type(exc).__name__}: {exc}")
+        errors.append(f"{type(exc).__name__}: {exc}")
     _drop_legacy_store(cache_dir, environment_id)
-    return StoreReport(stored=stored, served=renewed, evicted=evicted)
+    error = None if not errors else errors[0] + (
+        f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
+    return StoreReport(stored=stored, served=renewed, evicted=evicted, error=error)
+
+
+def _store_one(cache_dir: Path, environment_id: str, key: str, case: str,
+               result: Mapping[str, Any], mode: object) -> int:
+    """Stores one fresh result (`update_store`); returns 1 when an entry was written.
+
+    Raises:
+        OSError: the entry cannot be written (or a stale one removed).
+    """
+    path = entry_path(cache_dir, environment_id, key)
+    status = (result.get("verdict") or {}).get("status")
+    if status == "crashed" and not result.get("flaky") and mode not in UNCACHED_MODES:
+        before = read_entry(path, key, case)
+        count = before["crashes"] if before and (before.get("result") or {}).get(
+            "verdict", {}).get("status") == "crashed" else 0
+        _write_entry(path, key, case, count + 1, dict(result))
+        return 1
+    if cacheable(result, mode):
+        _write_entry(path, key, case, 0, dict(result))
+        return 1
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(f"{path}: a folder where a cache entry belongs")
+    path.unlink(missing_ok=True)  # a timeout, a harness error: nothing to serve
+    return 0
 
 
 def _drop_legacy_store(cache_dir: Path, environment_id: str) -> None:
@@ -473,9 +506,17 @@ def _drop_legacy_store(cache_dir: Path, environment_id: str) -> None:
         (cache_dir / f"{environment_id}.json").unlink(missing_ok=True)
 
 
+#: A temporary file older than this (seconds) was left by a killed writer: `evict`
+#: removes it.
+STALE_TMP_S = 3600
+
+
 def _entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
-    """Every entry of every store under `cache_dir`: (last used, size, path)."""
+    """Every entry of every store under `cache_dir`: (last used, size, path). Temporary
+    files a killed writer left behind (`.<name>.<pid>.tmp`, older than `STALE_TMP_S`) are
+    removed on the way."""
     found = []
+    now = time.time()
     for store in cache_dir.iterdir() if cache_dir.is_dir() else ():
         if not store.is_dir() or store.name == SAVED:
             continue
@@ -484,8 +525,12 @@ def _entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
                 continue
             for entry in shard.iterdir():
                 try:
-                    stat = entry.stat()
+                    stat = entry.lstat()
                 except OSError:
+                    continue
+                if entry.name.endswith(".tmp"):
+                    if now - stat.st_mtime > STALE_TMP_S:
+                        entry.unlink(missing_ok=True)
                     continue
                 found.append((stat.st_mtime, stat.st_size, entry))
     return found

@@ -27,10 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Raise when a change of the harness changes what a cell records without changing the
 #: source hashed below (a data file it reads, say).
 HARNESS_VERSION = "2"
-#: Where a run's pytest process starts importing this repository: the test module and its
-#: plugin. Everything they import from here, at any depth and inside functions too, is part
+#: Where a run's pytest process starts importing this repository: the test module and the
+#: `conftest.py` files pytest loads for it (the plugin, and one at the top if there is
+#: one). Everything they import from here, at any depth and inside functions too, is part
 #: of the harness (`harness_modules`).
-ENTRY_POINTS = ("cases/test_cases.py", "cases/conftest.py")
+ENTRY_POINTS = ("cases/test_cases.py", "cases/conftest.py", "conftest.py")
+#: Files where pytest finds its configuration (`addopts`, `filterwarnings` can change a
+#: cell): their pytest sections are part of the harness (`pytest_config`).
+PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 #: The top-level packages of this repository (imports of anything else are not followed).
 PACKAGES = ("cases", "matrix")
 #: Modules of the import graph that cannot change a stored cell, and why.
@@ -56,8 +60,13 @@ ANSWER_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", "KCM_DEVICE", "KCM_TF32"),
     # A cut mode skips its cases as not_run (cases/conftest.py): not a result to serve later.
     "harness": ("KCM_NOT_RUN_MODES",),
-    "python": ("PYTHONHASHSEED", "PYTHONWARNINGS"),
+    "python": ("PYTHON*",),
+    "native libraries": ("LD_PRELOAD", "LD_LIBRARY_PATH", "ATEN_*"),
 }
+#: At most this many files are listed per folder of `foreign_code` (a whole source
+#: checkout on `PYTHONPATH` is about 2,000 for Keras).
+FOREIGN_FILES_LIMIT = 50_000
+
 
 def digest(*parts: str | bytes) -> str:
     """The SHA-256 (hex) of the parts, each followed by a NUL byte."""
@@ -118,8 +127,9 @@ def _imported(root: Path, path: Path) -> set[Path]:
 def is_family(path: Path) -> bool:
     """Whether a module is a catalog family: it defines `cases()`, which builds `Case`s.
 
-    A family is not hashed as harness: what it builds is in each of its cells' keys (the
-    case's whole definition, program and reference), so an edited case reruns alone.
+    A family's functions are not hashed as harness: what they build is in each of its
+    cells' keys (the case's whole definition, program and reference), so an edited case
+    reruns alone. What runs when the module is imported is (`import_time_digest`).
     """
     tree = ast.parse(path.read_bytes(), filename=str(path))
     return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
@@ -133,6 +143,12 @@ def harness_modules(root: Path = ROOT) -> list[Path]:
     Returns:
         Paths relative to `root`, sorted.
     """
+    return sorted(p.relative_to(root) for p in _graph(root)
+                  if p.relative_to(root).as_posix() not in NOT_HASHED and not is_family(p))
+
+
+def _graph(root: Path) -> set[Path]:
+    """Every module reached from `ENTRY_POINTS` (those that exist) by imports."""
     seen: set[Path] = set()
     todo = [root / name for name in ENTRY_POINTS]
     while todo:
@@ -141,8 +157,7 @@ def harness_modules(root: Path = ROOT) -> list[Path]:
             continue
         seen.add(path)
         todo.extend(_imported(root, path))
-    return sorted(p.relative_to(root) for p in seen
-                  if p.relative_to(root).as_posix() not in NOT_HASHED and not is_family(p))
+    return seen
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -167,11 +182,67 @@ def source_digest(path: Path) -> str:
     return digest("ast", ast.dump(_without_docstrings(tree)))
 
 
+def import_time_digest(path: Path) -> str:
+    """The SHA-256 of what importing a module runs: its top-level statements and class
+    bodies, and of each function its signature, defaults and decorators, but not its body
+    (which runs only when called). Comments and docstrings are left out."""
+    raw = path.read_bytes()
+    try:
+        tree = ast.parse(raw, filename=str(path))
+    except (SyntaxError, ValueError):
+        return digest("bytes", raw)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.body = [ast.Pass()]
+    return digest("import-time", ast.dump(_without_docstrings(tree)))
+
+
+def families(root: Path = ROOT) -> list[Path]:
+    """The catalog families a run imports (`is_family`), relative to `root`, sorted."""
+    return sorted(p.relative_to(root) for p in _graph(root) if is_family(p))
+
+
+def pytest_config(root: Path = ROOT) -> str:
+    """The pytest sections of the configuration files at `root`, as text."""
+    import configparser
+    import tomllib
+
+    parts = []
+    for name in PYTEST_CONFIGS:
+        path = root / name
+        if not path.is_file():
+            continue
+        if name == "pyproject.toml":
+            try:
+                table = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                parts.append(f"{name}: unreadable")
+                continue
+            section = table.get("tool", {}).get("pytest", {})
+            parts.append(f"{name}: {json.dumps(section, sort_keys=True, default=str)}")
+        elif name.endswith("pytest.ini"):
+            parts.append(f"{name}: {path.read_text(encoding='utf-8', errors='replace')}")
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read(path, encoding="utf-8")
+            except configparser.Error:
+                parts.append(f"{name}: unreadable")
+                continue
+            for section in ("pytest", "tool:pytest"):
+                if parser.has_section(section):
+                    parts.append(f"{name} [{section}]: {dict(parser.items(section))}")
+    return "\n".join(parts)
+
+
 def harness_digest(root: Path = ROOT) -> str:
-    """The harness version: `HARNESS_VERSION` and every module of `harness_modules`."""
-    parts: list[str] = [HARNESS_VERSION]
+    """The harness version: `HARNESS_VERSION`, every module of `harness_modules`, what the
+    families run at import, and pytest's configuration."""
+    parts: list[str] = [HARNESS_VERSION, pytest_config(root)]
     for relative in harness_modules(root):
         parts += [relative.as_posix(), source_digest(root / relative)]
+    for relative in families(root):
+        parts += [relative.as_posix(), import_time_digest(root / relative)]
     return digest(*parts)
 
 
@@ -203,14 +274,17 @@ def answer_variables(variables: Mapping[str, str]) -> list[str]:
 
 
 def keras_config_path(variables: Mapping[str, str]) -> Path:
-    """The `keras.json` Keras reads at import: `$KERAS_HOME/keras.json`, else
-    `~/.keras/keras.json`, or `/tmp/.keras/keras.json` where the home folder is not
-    writable (keras/src/backend/config.py)."""
-    if variables.get("KERAS_HOME"):
-        return Path(variables["KERAS_HOME"]) / "keras.json"
-    home = Path(os.path.expanduser("~"))
-    base = home if os.access(home, os.W_OK) else Path("/tmp")
-    return base / ".keras" / "keras.json"
+    """The `keras.json` Keras reads at import, found as Keras finds it
+    (keras/src/backend/config.py, 3.15.1): `$KERAS_HOME` when the variable is set (even
+    empty: then the working folder), `~` expanded; else `~/.keras`, or `/tmp/.keras` where
+    the home folder is not writable. A relative path is read from the working folder, as
+    the run's processes (all started in the checkout) read it."""
+    if "KERAS_HOME" in variables:
+        folder = variables["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        folder = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    return Path(os.path.abspath(os.path.expanduser(os.path.join(folder, "keras.json"))))
 
 
 def answer_files(variables: Mapping[str, str]) -> dict[str, str]:
@@ -218,6 +292,71 @@ def answer_files(variables: Mapping[str, str]) -> dict[str, str]:
     content (`absent` when there is none)."""
     path = keras_config_path(variables)
     return {str(path): file_digest(path) or "absent"}
+
+
+def _tree_listing(folder: Path) -> list[str]:
+    """Each `.py` file under `folder`: relative path, size and modification time (a cheap
+    stand-in for its content: an edit changes at least the time)."""
+    found = []
+    for path in sorted(folder.rglob("*.py"))[:FOREIGN_FILES_LIMIT]:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        found.append(f"{path.relative_to(folder)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return found
+
+
+def foreign_code(variables: Mapping[str, str]) -> list[str]:
+    """Python code a run imports from outside its virtualenv's installed distributions:
+    the folders of `PYTHONPATH`, the source folders of editable installs, and
+    `sitecustomize` / `usercustomize` (run at every interpreter start). Listed by file
+    (`_tree_listing`); a distribution's own version is in `environment_key`."""
+    import importlib.util
+
+    folders = [Path(p) for p in variables.get("PYTHONPATH", "").split(os.pathsep) if p]
+    for dist in importlib.metadata.distributions():
+        raw = dist.read_text("direct_url.json")
+        try:
+            info = json.loads(raw) if raw else {}
+        except ValueError:
+            continue
+        url = str(info.get("url", ""))
+        if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
+            folders.append(Path(url.removeprefix("file://")))
+    parts = []
+    for folder in folders:
+        if folder.is_dir():
+            parts += [f"{folder}", *_tree_listing(folder)]
+    for name in ("sitecustomize", "usercustomize"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            parts.append(f"{name}:{spec.origin}:{source_digest(Path(spec.origin))}")
+    return parts
+
+
+def loaded_elsewhere(known: set[Path]) -> list[str]:
+    """The modules this process has imported from files outside the interpreter's own
+    folders and outside `known` (the harness and user catalogs, keyed apart): a module a
+    user catalog imports from beside itself, say. Each as its path and `source_digest`."""
+    import sysconfig
+
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                            *sysconfig.get_paths().values()) if p}
+    found = []
+    for module in list(sys.modules.values()):
+        raw = getattr(module, "__file__", None)
+        if not raw or not str(raw).endswith(".py"):
+            continue
+        path = Path(raw).resolve()
+        if path in known or any(path.is_relative_to(p) for p in prefixes):
+            continue
+        if path.is_file():
+            found.append(f"{path}:{source_digest(path)}")
+    return sorted(found)
 
 
 def host_facts() -> dict[str, Any]:
@@ -249,9 +388,10 @@ def environment_key(variables: Mapping[str, str] | None = None) -> str:
                         for d in importlib.metadata.distributions()
                         if d.metadata["Name"]})
     host = host_facts()
-    files = [f"{path}={digest}" for path, digest in sorted(answer_files(variables).items())]
+    files = [f"{path}={sha}" for path, sha in sorted(answer_files(variables).items())]
     return digest(sys.version, platform.platform(), platform.machine(), host["cpu"],
-                   " ".join(host["flags"]), *installed, *answer_variables(variables), *files)
+                  " ".join(host["flags"]), *installed, *answer_variables(variables), *files,
+                  *foreign_code(variables))
 
 
 def key_contents() -> str:
@@ -265,15 +405,21 @@ def key_contents() -> str:
              "module a run's pytest process imports from this repository, found from "
              + ", ".join(f"`{p}`" for p in ENTRY_POINTS) + " through the import graph; "
              "today: " + ", ".join(f"`{p.as_posix()}`" for p in harness_modules()),
-             "- left out of the harness: the catalog families (modules defining `cases()`: "
-             "each case is in its own key) and "
-             + "; ".join(f"`{p}` ({why})" for p, why in NOT_HASHED.items()),
+             "- the catalog families (modules defining `cases()`): what they run at import "
+             "(top-level statements, class bodies, function signatures; their functions' "
+             "bodies build cases, each in its own key): "
+             + ", ".join(f"`{p.as_posix()}`" for p in families()),
+             "- pytest's configuration: the pytest sections of "
+             + ", ".join(f"`{p}`" for p in PYTEST_CONFIGS),
+             "- left out: " + "; ".join(f"`{p}` ({why})" for p, why in NOT_HASHED.items()),
              "- the user catalogs loaded (`--catalog`): each one's path and syntax tree "
-             "(no comments, no docstrings)",
+             "(no comments, no docstrings), and every module the process imported from "
+             "outside its virtualenv and this harness (a helper beside a catalog)",
              "- the environment: Python, the platform, the host CPU model and ISA flags, "
-             "every installed distribution and version, `keras.json` "
-             "(`$KERAS_HOME/keras.json` or `~/.keras/keras.json`), and every variable "
-             "matching:"]
+             "every installed distribution and version, the code on `PYTHONPATH`, in "
+             "editable installs and in `sitecustomize`/`usercustomize` (each file's path, "
+             "size and time), `keras.json` (where Keras reads it: `$KERAS_HOME`, else "
+             "`~/.keras`), and every variable matching:"]
     lines += [f"  - {reader}: " + ", ".join(f"`{p}`" for p in patterns)
               for reader, patterns in ANSWER_VARIABLES.items()]
     return "\n".join(lines)

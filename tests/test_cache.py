@@ -560,3 +560,121 @@ def test_a_full_disk_under_the_cache_costs_the_speed_up_not_the_run_file(
     assert "No space left on device" in provenance["store_error"]
     assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]
     assert cache.record_saved(store, "k", Path(__file__)) is None  # no traceback either
+
+
+# --- the attacks of a hostile tester on the first version of this cache -----------------------
+
+def test_an_entry_that_is_a_fifo_or_dev_zero_is_not_read(tmp_path: Path) -> None:
+    import os
+
+    keys = {"a": "ka", "b": "kb", "c": "kc"}
+    cache.update_store(tmp_path, "jax-cpu", keys, [_dump(_result(c)) for c in keys], {})
+    fifo = cache.entry_path(tmp_path, "jax-cpu", "ka")
+    fifo.unlink()
+    os.mkfifo(fifo)  # opening it to read would wait for a writer for ever
+    zero = cache.entry_path(tmp_path, "jax-cpu", "kb")
+    zero.unlink()
+    zero.symlink_to("/dev/zero")  # reading it would never end
+    assert _hits(keys, tmp_path) == {"c"}
+
+
+def test_a_folder_where_an_entry_belongs_costs_that_entry_only(tmp_path: Path) -> None:
+    import os
+    import time
+
+    keys = {"a": "ka", "b": "kb"}
+    folder = cache.entry_path(tmp_path, "jax-cpu", "ka")
+    (folder / "inside").mkdir(parents=True)
+    report = cache.update_store(tmp_path, "jax-cpu", keys,
+                                [_dump(_result("a", "timeout")), _dump(_result("b"))], {})
+    assert report.stored == 1
+    assert report.error is not None
+    assert "IsADirectoryError" in report.error
+    assert _hits(keys, tmp_path) == {"b"}
+    # a temporary file a killed writer left is removed once it is old
+    left = cache.entry_path(tmp_path, "jax-cpu", "kb").with_name(".kb.json.123.tmp")
+    left.write_text("{")
+    os.utime(left, (time.time() - 2 * cache.STALE_TMP_S,) * 2)
+    cache.evict(tmp_path)
+    assert not left.exists()
+
+
+def test_keras_json_is_found_where_keras_finds_it(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`KERAS_HOME='~/kh'` (not expanded by a shell) and an empty `KERAS_HOME` (the working
+    folder) were read by Keras but not keyed."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert cache_key.keras_config_path({"KERAS_HOME": "~/kh"}) == tmp_path / "kh" / "keras.json"
+    assert cache_key.keras_config_path({"KERAS_HOME": ""}) == tmp_path / "keras.json"
+    (tmp_path / "kh").mkdir()
+    before = cache_key.environment_key({"KERAS_HOME": "~/kh"})
+    (tmp_path / "kh" / "keras.json").write_text('{"epsilon": 0.45}')
+    assert cache_key.environment_key({"KERAS_HOME": "~/kh"}) != before
+    here = cache_key.environment_key({"KERAS_HOME": ""})
+    (tmp_path / "keras.json").write_text('{"floatx": "float16"}')
+    assert cache_key.environment_key({"KERAS_HOME": ""}) != here
+
+
+def test_code_on_pythonpath_is_in_the_key(tmp_path: Path) -> None:
+    """A `sitecustomize.py` on `PYTHONPATH` that turned on `jax_debug_nans` was not keyed."""
+    injected = tmp_path / "inject"
+    injected.mkdir()
+    variables = {"PYTHONPATH": str(injected)}
+    before = cache_key.environment_key(variables)
+    site = injected / "sitecustomize.py"
+    site.write_text("import os\n")
+    with_file = cache_key.environment_key(variables)
+    assert with_file != before
+    site.write_text("import jax\njax.config.update('jax_debug_nans', True)\n")
+    import os
+
+    os.utime(site, ns=(1, 1))  # an edit: another size and time
+    assert cache_key.environment_key(variables) != with_file
+    assert "PYTHONPATH" in {v.split("=")[0] for v in cache_key.answer_variables(variables)}
+
+
+def test_what_a_family_runs_at_import_is_harness_and_its_cases_are_not(
+        tmp_path: Path) -> None:
+    root = _harness_tree(tmp_path)
+    before = cache_key.harness_digest(root)
+    family = root / "cases" / "embedding.py"
+    text = family.read_text()
+    # inside a function: what it builds is keyed per case
+    family.write_text(text.replace("def cases() -> list[Case]:",
+                                   "def cases() -> list[Case]:\n    _ = 1", 1))
+    assert "_ = 1" in family.read_text()
+    assert cache_key.harness_digest(root) == before
+    family.write_text(text + "\nimport numpy\nnumpy.seterr(all='raise')\n")  # at import
+    assert cache_key.harness_digest(root) != before
+    family.write_text(text)
+    assert cache_key.harness_digest(root) == before
+    # a conftest.py at the top, which pytest loads for cases/, and pytest's configuration
+    (root / "conftest.py").write_text("import os\n")
+    with_conftest = cache_key.harness_digest(root)
+    assert with_conftest != before
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = ['-p', 'x']\n")
+    assert cache_key.harness_digest(root) != with_conftest
+
+
+def test_a_module_a_catalog_imports_from_beside_it_is_in_the_key(tmp_path: Path) -> None:
+    """A catalog that imports a helper of its own: an edited helper was served old cells."""
+    import sys
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "kcm_helper_x.py").write_text("X = 1\n")
+    catalog = folder / "helper_cat.py"
+    catalog.write_text("import sys, pathlib\nsys.path.insert(0, str(pathlib.Path(__file__)"
+                       ".parent))\nimport kcm_helper_x\nCASES = []\n")
+    variables = {"KERAS_BACKEND": "jax"}
+    try:
+        first, _ = cache.compute_plan([str(catalog)], "jax-cpu", None, variables=variables)
+        (folder / "kcm_helper_x.py").write_text("X = 2\n")
+        sys.modules.pop("kcm_helper_x", None)
+        second, _ = cache.compute_plan([str(catalog)], "jax-cpu", None, variables=variables)
+    finally:
+        sys.modules.pop("kcm_helper_x", None)
+        while str(folder) in sys.path:
+            sys.path.remove(str(folder))
+    assert not set(first["keys"].values()) & set(second["keys"].values())
