@@ -624,6 +624,29 @@ def check(session: nox.Session) -> None:
     _run_exit_2(session, "python", "-m", "matrix.check", *session.posargs, passed_on=(1, 2, 3))
 
 
+@nox.session(name="device-rehearsal", tags=["device-rehearsal"])
+def device_rehearsal(session: nox.Session) -> None:
+    """Rehearse the GPU call (`python -m matrix.device_run`) on the CPU, on `<backend>-cpu`.
+
+    The virtualenv holds only the frameworks, as the lent GPU machine does; Keras and the
+    harness's dependencies come from a wheels folder (`--fetch-wheels`, for this Python),
+    installed by the script with no index. Arguments after `--` go to the script, e.g.
+    `--out DIR --backends jax torch -- -k "rank2 and int32"`.
+    """
+    frameworks = [r for env_id in ("jax-cpu", "torch-cpu") for r in
+                  _find(env_id.split("-")[0], "cpu", "latest").requirements
+                  if not r.startswith("keras")]
+    _install_once(session, *frameworks)
+    session.chdir(ROOT)
+    version = str(session.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
+                              silent=True) or "").strip()
+    wheels = WORK_DIR / f"device-wheels-{version}"
+    session.run("python", "-m", "matrix.device_run", "--fetch-wheels", str(wheels),
+                "--python-version", version)
+    session.run("python", "-m", "matrix.device_run", "--device", "cpu", "--wheels",
+                str(wheels), *session.posargs)
+
+
 @nox.session(tags=["bench"])
 def bench(session: nox.Session) -> None:
     """Benchmark the CPU matrix (benchmarks/bench_matrix.py) with what it needs installed."""
