@@ -80,9 +80,9 @@ def test_a_catalog_that_replaces_the_judge_never_reaches_a_plain_run(
     catalog.write_text(JUDGE_REPLACED, encoding="utf-8")
     polluted = _run(tmp_path, "--catalog", str(catalog))
     assert _cells(polluted)[NAN_CASE][0] == "matched"  # the catalog did what it says
-    assert polluted.environment.provenance["user_catalogs"][0]["path"] == str(catalog)
     plain = _run(tmp_path)
     assert _cells(plain) == baseline
+    assert polluted.environment.provenance["user_catalogs"][0]["path"] == str(catalog)
     assert plain.environment.provenance["user_catalogs"] == []
 
 
