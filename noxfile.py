@@ -8,10 +8,11 @@ Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatab
 `--output DIR` (where the run file goes; default the ignored `reports/local/runs`),
 `--timeout SECONDS` (per case; default 120), `--compile-timeout SECONDS` (per `jit_compile`
 case; default 3 × `--timeout`), `--jobs N` (xdist workers side by side; default one per core,
-at most 4), `--no-cache` (run every case, reusing no cached cell), `--shard I/N` (every N-th
-case from the I-th, into `<environment>.shard-I-of-N.json`), `--fresh` (drop what an
-interrupted run recorded; by default the next run resumes it, `--resume`); anything else goes
-to pytest (e.g.
+at most 4), `--no-cache` (run every case, reusing no cached cell), `--fresh-compile` (torch's
+on-disk compile caches off, so every `jit_compile` cell compiles from scratch:
+`matrix/compile_cache.py`), `--shard I/N` (every N-th case from the I-th, into
+`<environment>.shard-I-of-N.json`), `--fresh` (drop what an interrupted run recorded; by
+default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
 `-k "rank2 and int64"`). Every option is validated before a path is built
 (`matrix/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
 `<environment>.partial-<key>.json` beside it. `nox -s publish-local` copies the local results
@@ -42,6 +43,13 @@ from filelock import FileLock, Timeout
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
+from matrix.compile_cache import (  # noqa: E402
+    CACHED_BACKENDS,
+    empty_folder,
+    fresh_compile_folder,
+    fresh_compile_variables,
+    split_fresh_compile,
+)
 from matrix.environments import (  # noqa: E402
     Environment,
     gpu_visible,
@@ -243,16 +251,17 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     """Run the case catalog on one backend and device; write reports/local/runs/<env>.json."""
     environment = _find(backend, device, channel)
     mode, posargs = _resume_mode(list(session.posargs))
+    fresh_compile, posargs = split_fresh_compile(posargs)
     options = _run_options(session, posargs)
     lock = _lock(session, environment.id, options.suffix)
     try:
-        _run_locked(session, environment, mode, options)
+        _run_locked(session, environment, mode, options, fresh_compile=fresh_compile)
     finally:
         lock.release()
 
 
 def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode,
-                options: RunOptions) -> None:
+                options: RunOptions, *, fresh_compile: bool = False) -> None:
     out_dir, shard, suffix = options.output, options.shard_arg, options.suffix
     run_file = run_file_for(options, environment.id)
     if run_file.name != f"{environment.id}{suffix}.json":
@@ -299,7 +308,8 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     work = work_dir_for(options, environment.id, WORK_DIR)
     # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
     # cases without one run again. A finished run, new sources, pins or --fresh start clean.
-    settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else [])]
+    settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else []),
+                *(["--fresh-compile"] if fresh_compile else [])]
     fingerprint = source_fingerprint(run_sources(ROOT, environment.pins, catalogs), settings)
     log = work / "report-log.jsonl"
     artifacts = out_dir.parent / "artifacts"
@@ -309,6 +319,12 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
            "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
            "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
            "KCM_COMPILE_TIMEOUT": options.compile_timeout}
+    # `--fresh-compile`: torch's on-disk compile caches off, in a folder of this run's own
+    # (with the caches off Inductor still leaves a temporary folder per compile there).
+    compile_folder = fresh_compile_folder(WORK_DIR, environment.id + suffix)
+    fresh_compile = fresh_compile and environment.backend in CACHED_BACKENDS
+    if fresh_compile:
+        env.update(fresh_compile_variables(environment.backend, compile_folder))
     fold_only = unfolded(work, mode, fingerprint)
     # Nothing to do when the last run was folded and the cache would serve it all again.
     if _may_skip(mode, options) and not fold_only and (work / FOLDED).exists() and \
@@ -327,7 +343,10 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
         shutil.rmtree(retry, ignore_errors=True)
         session.log(f"{environment.id}: running the catalog "
                     f"({', '.join(environment.requirements)}), {options.jobs} worker(s)"
-                    f"{'' if options.cache else ', cache off (--no-cache)'}")
+                    f"{'' if options.cache else ', cache off (--no-cache)'}"
+                    f"{', compile caches off (--fresh-compile)' if fresh_compile else ''}")
+        if fresh_compile:
+            empty_folder(compile_folder)
         # matrix.supervise runs pytest in its own process group and ends it if nox is killed,
         # even before the supervisor could ask for its parent (`--parent`, `_supervised`).
         session.run(
@@ -339,6 +358,8 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
             env=env, success_codes=[0, 1, 2, 5],  # case failures are data, not session failures
         )
         _retry_timeouts(session, environment, log, retry, env, timeout, catalogs, pytest_args)
+        if fresh_compile:
+            shutil.rmtree(compile_folder, ignore_errors=True)
     finish(work)
     selection = options.selection
     # The report log stays until the run file is written: a kill before mark_folded leaves

@@ -1,0 +1,48 @@
+"""Tests of matrix/compile_cache.py: the `--fresh-compile` option and its variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from matrix.compile_cache import (
+    empty_folder,
+    fresh_compile_folder,
+    fresh_compile_variables,
+    split_fresh_compile,
+)
+from matrix.environments import BACKENDS
+
+
+def test_the_flag_is_taken_out_and_the_rest_keeps_its_order() -> None:
+    given, rest = split_fresh_compile(["--jobs", "1", "--fresh-compile", "-k", "rank2"])
+    assert given is True
+    assert rest == ["--jobs", "1", "-k", "rank2"]
+    assert split_fresh_compile(["-k", "fresh-compile"]) == (False, ["-k", "fresh-compile"])
+
+
+def test_only_torch_gets_variables_and_they_turn_both_caches_off(tmp_path: Path) -> None:
+    folder = fresh_compile_folder(tmp_path, "torch-cpu.shard-1-of-2")
+    assert folder == tmp_path / "inductor-fresh" / "torch-cpu.shard-1-of-2"
+    assert fresh_compile_variables("torch", folder) == {
+        "TORCHINDUCTOR_FORCE_DISABLE_CACHES": "1", "TORCHINDUCTOR_CACHE_DIR": str(folder)}
+    assert {b: fresh_compile_variables(b, folder) for b in BACKENDS if b != "torch"} == \
+        {b: {} for b in BACKENDS if b != "torch"}
+
+
+def test_the_same_environment_gets_the_same_values_every_run(tmp_path: Path) -> None:
+    # TORCH* variables are part of every cell's cache key (matrix/cache_key.py): a value
+    # that changed per run would make every cell of a --fresh-compile run miss the cache.
+    first = fresh_compile_variables("torch", fresh_compile_folder(tmp_path, "torch-cpu"))
+    again = fresh_compile_variables("torch", fresh_compile_folder(tmp_path, "torch-cpu"))
+    assert first == again
+
+
+def test_empty_folder_removes_what_a_run_left(tmp_path: Path) -> None:
+    folder = tmp_path / "inductor-fresh" / "torch-cpu"
+    (folder / "tmpabc" / "2d").mkdir(parents=True)
+    (folder / "tmpabc" / "2d" / "kernel.main.cpp").write_text("int main() {}\n")
+    empty_folder(folder)
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
+    empty_folder(tmp_path / "new")
+    assert (tmp_path / "new").is_dir()
