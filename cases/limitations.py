@@ -11,12 +11,50 @@ without rerunning. A limitation that covers no case fails the harness tests. Thi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 #: A name of `Limitation.versions` and the run-file distributions it reads, in order.
 VERSION_ALIASES = {"keras": ("keras", "keras-nightly"),
                    "tensorflow": ("tensorflow", "tensorflow-cpu")}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Behaviour:
+    """What a backend does where a limitation says it differs from the reference.
+
+    Attributes:
+        kind: `error` (it raises) or `values` (it returns values).
+        error_type: for `error`, the exception class name; None: any.
+        nan: for `values`, whether the output holds NaN; None: either.
+        cause: for `values`, how the values differ (a verdict cause:
+            `values_where_refused`, `values_differ`, `dtype`, `shape`); None: any.
+    """
+
+    kind: str
+    error_type: str | None = None
+    nan: bool | None = None
+    cause: str | None = None
+
+    def shown_by(self, kind: str, error_type: str | None, nan_count: int | None,
+                 cause: str | None) -> bool:
+        """Whether a cell that observed this shows the behaviour (`kind` as observed:
+        `value` reads as `values`)."""
+        if ("values" if kind == "value" else kind) != self.kind:
+            return False
+        if kind == "error":
+            return self.error_type is None or error_type == self.error_type
+        return (self.nan is None or bool(nan_count) == self.nan) and \
+            (self.cause is None or cause == self.cause)
+
+    def text(self) -> str:
+        """The behaviour in a few words: `raises IndexError`, `values with NaN`."""
+        if self.kind == "error":
+            return f"raises {self.error_type or 'an error'}"
+        nan = "" if self.nan is None else " with NaN" if self.nan else " without NaN"
+        return f"values{nan}" + (f" ({self.cause})" if self.cause else "")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +81,12 @@ class Limitation:
         intermittent: the divergence shows in some runs only (heap corruption, a race): a
             matched cell it covers stays `passed` (with the limitation's id), never
             `xpassed`, and the limitation is never called stale.
+        explains: what the backend does instead (`Behaviour`s); a differing cell the
+            limitation selects is covered only when it shows one of them (a GPU cell that
+            returns zeros where the CPU raised is not explained by the CPU's limitation).
+            Empty: any behaviour. Where a record states none, the behaviours observed when
+            it was written (`limitation_behaviours.json`, by id) are used.
+        observed_on: the devices the behaviours were observed on (`cpu`), for the reader.
     """
 
     id: str
@@ -54,6 +98,15 @@ class Limitation:
     expects: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     intermittent: bool = False
+    explains: tuple[Behaviour, ...] = ()
+    observed_on: tuple[str, ...] = ()
+
+    def explains_cell(self, kind: str, error_type: str | None, nan_count: int | None,
+                      cause: str | None) -> bool:
+        """Whether a differing cell with this observation shows what the limitation says
+        (always, when it says nothing: `explains` empty)."""
+        return not self.explains or any(
+            b.shown_by(kind, error_type, nan_count, cause) for b in self.explains)
 
     def holds_for(self, installed: Mapping[str, str] | None) -> bool:
         """Whether the limitation holds for these installed versions (`versions`).
@@ -1172,3 +1225,43 @@ LIMITATIONS: tuple[Limitation, ...] = (
                       "mode": ("save_load",)}),
       )),
 )
+
+
+#: What each limitation was observed to explain when it was written, by id: the behaviours
+#: of the differing cells it covered on the published CPU columns (`python -m matrix.triage
+#: behaviours` writes it from run files; a person reviews the diff). A record's own
+#: `explains` wins over it.
+BEHAVIOURS_FILE = Path(__file__).with_name("limitation_behaviours.json")
+
+
+def with_observed_behaviours(limitations: Sequence[Limitation],
+                             path: Path = BEHAVIOURS_FILE) -> tuple[Limitation, ...]:
+    """`limitations`, each given the behaviours `path` records for its id (unless it states
+    its own).
+
+    Raises:
+        ValueError: the file is not JSON of that shape (names the file and the id).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot be read as JSON: {exc}") from exc
+    found = []
+    for limitation in limitations:
+        entry = data.get(limitation.id)
+        if limitation.explains or not isinstance(entry, dict):
+            found.append(limitation)
+            continue
+        try:
+            explains = tuple(Behaviour(**b) for b in entry["explains"])
+            observed_on = tuple(str(d) for d in entry.get("observed_on", ()))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: limitation {limitation.id}: field `explains` must be "
+                             f"a list of behaviours ({exc})") from exc
+        found.append(replace(limitation, explains=explains, observed_on=observed_on))
+    return tuple(found)
+
+
+#: The records as written here, before the observed behaviours are joined.
+WRITTEN_LIMITATIONS = LIMITATIONS
+LIMITATIONS = with_observed_behaviours(WRITTEN_LIMITATIONS)

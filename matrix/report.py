@@ -1067,6 +1067,8 @@ def _observation_data(matrix: Matrix, result: Result) -> dict[str, Any]:
         "shape": obs.shape, "dtype": obs.dtype, "max_abs_error": obs.max_abs_error,
         "nan_count": obs.nan_count, "device": obs.device,
         "limitation": description or None, "link": link,
+        "unexplained": f"{result.unexplained} selects this cell but does not explain what "
+                       "it did (see its `explains`)" if result.unexplained else None,
         "short": short_observation(result),
         "verdict": " ".join(filter(None, (result.verdict.status, result.verdict.cause))),
         "warnings": obs.warnings or None,
@@ -1497,6 +1499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bisect", type=Path, default=None, metavar="DIR",
                         help="bisect files shown in the HTML detail (default: the folder "
                              "`bisect` beside --runs)")
+    parser.add_argument("--draft-limitations", type=Path, default=None, metavar="FILE",
+                        help="also write a draft Limitation per cluster of failed cells no "
+                             "limitation explains, for a person to complete")
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         print(f"error: the runs folder {args.runs} does not exist; run an environment "
@@ -1524,6 +1529,18 @@ def main(argv: Sequence[str] | None = None) -> int:
               "reports there are unchanged.", file=sys.stderr)
         return 1
     console = Console()
+    if args.draft_limitations is not None:
+        from matrix.triage import draft_limitations
+
+        drafts, count = draft_limitations(matrix)
+        try:
+            args.draft_limitations.write_text(drafts, encoding="utf-8")
+        except OSError as exc:
+            print(f"error: could not write --draft-limitations {args.draft_limitations}: "
+                  f"{exc}", file=sys.stderr)
+            return 1
+        console.print(f"wrote {args.draft_limitations}: {count} draft limitation(s)",
+                      markup=False, highlight=False)
     since = args.since.replace(tzinfo=args.since.tzinfo or UTC) if args.since else None
     print_summary(matrix, console, since=since, commit=_git_commit())
     for path in paths:

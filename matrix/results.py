@@ -143,6 +143,9 @@ class Result:
             False when it was retried and gave the same; None when it ran once.
         attempts: every attempt of a retried cell, first one first; the cell's own verdict
             and observation are the last attempt's.
+        unexplained: set at merge: the id of a limitation that selects this differing cell
+            (backend, device, program) but does not explain what it did (its `explains`):
+            the cell stays `failed`.
     """
 
     case: str
@@ -154,6 +157,7 @@ class Result:
     limitation: str | None = None
     flaky: bool | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    unexplained: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,11 +19,14 @@ Loading a catalog imports it: it is the same Python file the run imported.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from cases.limitations import LIMITATIONS, Limitation, covering
+from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.results import (
     TRIAGED,
     CaseInfo,
@@ -152,33 +155,68 @@ class _Candidates:
         return self.found[key]
 
 
+def _selecting(matrix: Matrix, limitations: Sequence[Limitation]
+               ) -> list[tuple[Result, list[Limitation]]]:
+    """Each result with the limitations that select its cell (backend, device, versions,
+    program), in order, whatever the cell did."""
+    axes = {case.id: case.axes for case in matrix.cases}
+    facts = facts_of(matrix.cases)
+    expected = {case.id: case.expected for case in matrix.cases}
+    envs = {env.id: env for env in matrix.environments}
+    candidates = _Candidates(limitations)
+    found = []
+    for result in matrix.results:
+        env = envs.get(result.environment)
+        case_axes, case_facts = axes.get(result.case, {}), facts.get(result.case)
+        subjects = tuple(case_facts["subject"]) if case_facts and "subject" in case_facts \
+            else (case_axes.get("subject"),)
+        selecting = [] if env is None else [
+            lim for lim in candidates.of(env.backend, env.device, subjects, env.versions)
+            if lim.covers(case_axes, env.backend, env.device, expected.get(result.case, ""),
+                          env.versions, case_facts)]
+        found.append((result, selecting))
+    return found
+
+
+def behaviour_of(result: Result) -> Behaviour:
+    """What a differing cell did, as a limitation states it (`Behaviour`)."""
+    observed = result.observed
+    if observed.kind == "error":
+        return Behaviour(kind="error", error_type=observed.error_type)
+    return Behaviour(kind="values", nan=bool(observed.nan_count),
+                     cause=result.verdict.cause)
+
+
+def _explains(limitation: Limitation, result: Result) -> bool:
+    if result.verdict.status != "mismatched":
+        return True  # a matched cell shows nothing to explain: xpassed if selected
+    observed = result.observed
+    return limitation.explains_cell(observed.kind, observed.error_type, observed.nan_count,
+                                    result.verdict.cause)
+
+
 def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:
     """Joins the limitations to the matrix's raw verdicts.
+
+    A differing cell takes the first limitation that selects it and explains what it did
+    (`Limitation.explains`); one that only selects it is named in `Result.unexplained`, and
+    the cell stays `failed`.
 
     Args:
         matrix: merged run files; outcomes may be stale (run files carry none applied).
         limitations: in order; a cell takes the first that covers it.
 
     Returns:
-        The matrix with every result's `outcome` and `limitation` (its id) recomputed, and
-        `limitations` listing each with the cells it covers and whether it is stale.
+        The matrix with every result's `outcome`, `limitation` (its id) and `unexplained`
+        recomputed, and `limitations` listing each with the cells it covers and whether it
+        is stale.
     """
-    axes = {case.id: case.axes for case in matrix.cases}
-    facts = facts_of(matrix.cases)
-    expected = {case.id: case.expected for case in matrix.cases}
-    envs = {env.id: env for env in matrix.environments}
     covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
-    candidates = _Candidates(limitations)
     results = []
-    for result in matrix.results:
-        env = envs.get(result.environment)
-        case_axes, case_facts = axes.get(result.case, {}), facts.get(result.case)
-        subjects = tuple(case_facts["subject"]) if case_facts and "subject" in case_facts \
-            else (case_axes.get("subject"),)
-        found = None if env is None else covering(
-            candidates.of(env.backend, env.device, subjects, env.versions),
-            case_axes, env.backend, env.device, expected.get(result.case, ""), env.versions,
-            case_facts)
+    for result, selecting in _selecting(matrix, limitations):
+        found = next((lim for lim in selecting if _explains(lim, result)), None)
+        unexplained = selecting[0].id if selecting and found is None \
+            and result.verdict.status == "mismatched" else None
         if found is not None and result.verdict.status in TRIAGED:
             covered[found.id].append(result)
         limited = found is not None and result.verdict.status in TRIAGED
@@ -186,6 +224,134 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         flagged = limited and not (found is not None and found.intermittent
                                    and result.verdict.status == "matched")
         results.append(replace(result, outcome=outcome_of(result.verdict, flagged),
-                               limitation=found.id if limited and found else None))
+                               limitation=found.id if limited and found else None,
+                               unexplained=unexplained))
     infos = [_info(lim, covered[lim.id]) for lim in limitations]
     return replace(matrix, results=results, limitations=infos)
+
+
+def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS
+                        ) -> dict[str, dict[str, list[Any]]]:
+    """What each limitation is seen to explain: the behaviours of the differing cells it
+    selects (first among those that select a cell), with the devices they ran on.
+
+    Returns:
+        {limitation id: {"explains": [behaviour as JSON], "observed_on": [device]}}, the
+        shape of `cases/limitation_behaviours.json`.
+    """
+    envs = {env.id: env for env in matrix.environments}
+    found: dict[str, dict[str, list[Any]]] = {}
+    for result, selecting in _selecting(matrix, limitations):
+        if not selecting or result.verdict.status != "mismatched":
+            continue
+        entry = found.setdefault(selecting[0].id, {"explains": [], "observed_on": []})
+        behaviour = asdict(behaviour_of(result))
+        if behaviour not in entry["explains"]:
+            entry["explains"].append(behaviour)
+        device = envs[result.environment].device if result.environment in envs else None
+        if device and device not in entry["observed_on"]:
+            entry["observed_on"].append(device)
+    return {k: found[k] for k in sorted(found)}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def draft_limitations(matrix: Matrix) -> tuple[str, int]:
+    """Draft `Limitation` records for the failed cells no limitation explains, one per
+    cluster of cells alike (API, ids' class, mode, behaviour), for a person to complete
+    (PyTorch opcheck's accept mode): the first run of a new column is triaged in minutes.
+
+    Args:
+        matrix: a triaged matrix (`apply_limitations`).
+
+    Returns:
+        (Python source of a tuple of drafts, how many). Each draft names its behaviour,
+        backends, devices and example cells; its `link` is None and its description a TODO:
+        it does not load until a person fills both in.
+    """
+    infos = {case.id: case for case in matrix.cases}
+    facts = facts_of(matrix.cases)
+    envs = {env.id: env for env in matrix.environments}
+    clusters: dict[tuple[str, tuple[str, ...], str, Behaviour], list[Result]] = {}
+    for result in matrix.results:
+        if result.outcome.value != "failed" or result.verdict.status != "mismatched":
+            continue
+        info, known = infos.get(result.case), facts.get(result.case) or {}
+        if info is None:
+            continue
+        values = tuple(known.get("values") or ([str(info.axes["values"])]
+                                               if "values" in info.axes else []))
+        key = (info.subject, values, str(info.axes.get("mode") or ""), behaviour_of(result))
+        clusters.setdefault(key, []).append(result)
+    drafts = []
+    for (subject, values, mode, behaviour), cells in clusters.items():
+        backends = sorted({envs[r.environment].backend for r in cells if r.environment in envs})
+        devices = sorted({envs[r.environment].device for r in cells if r.environment in envs})
+        axes: dict[str, tuple[str, ...]] = {"subject": (subject,)}
+        if values:
+            axes["values"] = values
+        if mode:
+            axes["mode"] = (mode,)
+        ident = "draft-" + "-".join(_slug(str(p)) for p in (
+            "-".join(backends), subject, "-".join(values), mode, behaviour.text()) if p)
+        example = ", ".join(sorted({r.case for r in cells})[:3])
+        drafts.append(
+            f"    Limitation(\n"
+            f"        id={ident!r},\n"
+            f"        description=\"TODO: what {'/'.join(backends)} do(es) instead of the "
+            f"reference, and why. Observed: {behaviour.text()} on {len(cells)} cell(s) of "
+            f"{', '.join(sorted({r.environment for r in cells}))}, e.g. {example}\",\n"
+            f"        link=None,  # TODO: the upstream issue, doc or source line\n"
+            f"        backends={tuple(backends)!r}, devices={tuple(devices)!r},\n"
+            f"        axes={axes!r},\n"
+            f"        explains=({behaviour!r},),\n"
+            f"        observed_on={tuple(devices)!r},\n"
+            f"    ),")
+    head = ("# Draft limitations written by `nox -s report -- --draft-limitations FILE`: one per\n"
+            "# cluster of failed cells that no limitation explains. Complete each description\n"
+            "# and link, check its selection, then move it to cases/limitations.py.\n"
+            "from cases.limitations import Behaviour, Limitation\n\n"
+            "DRAFTS = (\n")
+    return head + "\n".join(drafts) + ("\n" if drafts else "") + ")\n", len(drafts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m matrix.triage behaviours [--runs DIR] [--out FILE]`: writes what each
+    limitation is seen to explain on the run files (`observed_behaviours`) to
+    `cases/limitation_behaviours.json`, for a person to review (records that state their
+    own `explains` are left out).
+
+    Returns:
+        0; 2 with one line when the runs folder cannot be read.
+    """
+    import argparse
+    import json
+
+    from cases.limitations import BEHAVIOURS_FILE, WRITTEN_LIMITATIONS
+    from matrix.report import collect
+
+    parser = argparse.ArgumentParser(prog="python -m matrix.triage")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("behaviours", help="write what each limitation is seen to explain")
+    cmd.add_argument("--runs", type=Path, default=Path("reports/runs"))
+    cmd.add_argument("--out", type=Path, default=BEHAVIOURS_FILE)
+    args = parser.parse_args(argv)
+    if not args.runs.is_dir():
+        print(f"error: --runs {args.runs}: no such folder", file=sys.stderr)
+        return 2
+    own = [lim for lim in WRITTEN_LIMITATIONS if not lim.explains]
+    found = observed_behaviours(collect(args.runs), own)
+    compact = {lim: {"explains": [{k: v for k, v in b.items() if v is not None}
+                                  for b in entry["explains"]],
+                     "observed_on": entry["observed_on"]} for lim, entry in found.items()}
+    lines = [f" {json.dumps(lim)}: {json.dumps(entry, sort_keys=True)}"
+             for lim, entry in compact.items()]
+    args.out.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    print(f"{args.out}: the behaviours of {len(found)} limitations")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

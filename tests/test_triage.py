@@ -9,21 +9,24 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cells import verdict_for
 
-from cases.limitations import LIMITATIONS, Limitation
+from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.report import collect, limitation_link, render_json
 from matrix.results import (
     MATRIX_ADAPTER,
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
+    MismatchCause,
     Observation,
     Outcome,
     Result,
     Run,
+    Verdict,
     dump_run,
 )
 from matrix.triage import apply_limitations
@@ -320,7 +323,9 @@ def _user_case(axes: dict[str, str | int], ids: list[list[int]] | None = None,
 def _triaged(info: CaseInfo, status: str, observed: Observation) -> Result:
     env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True,
                           versions={"keras": "3.15.1"})
-    verdict = verdict_for(Outcome.FAILED) if status == "mismatched" else \
+    cause: MismatchCause = "values_where_refused" if observed.kind == "value" else \
+        "error_where_values_expected"
+    verdict = Verdict(status="mismatched", cause=cause) if status == "mismatched" else \
         verdict_for(Outcome.PASSED)
     result = Result(case=info.id, environment="jax-cpu", outcome=Outcome.FAILED,
                     observed=observed, verdict=verdict)
@@ -349,8 +354,8 @@ def test_the_same_program_is_triaged_alike_whatever_its_labels() -> None:
 
 
 def test_an_empty_batch_is_known_without_a_batch_label() -> None:
-    refused = Observation(kind="error", error_type="ValueError", message="empty",
-                          stage="model")
+    refused = Observation(kind="error", error_type="UnboundLocalError", message="empty",
+                          stage="model")  # what Keras's predict raises on an empty batch
     unlabelled = _triaged(_user_case({}, ids=[], mode="predict"), "mismatched", refused)
     assert (unlabelled.outcome, unlabelled.limitation) == (Outcome.XFAILED,
                                                            "predict-empty-batch")
@@ -367,3 +372,88 @@ def test_a_run_file_without_facts_takes_the_built_in_cases_facts() -> None:
     assert facts is not None
     assert facts["values"] == ["out_of_range"]
     assert found["user-thing"] is None  # matched on its axes
+
+
+# --- limitations say what they explain; drafts for what none explains (issue 28) -----------
+
+_OUT_OF_RANGE = CaseInfo(id="user-lookup-out-of-range", group="user", description="",
+                         axes={"subject": "layers.Embedding", "values": "out_of_range",
+                               "mode": "eager"}, subject="layers.Embedding",
+                         expected="error (IndexError) at step 0 (layers.Embedding): ...")
+_RAISES = Limitation(id="torch-raises-index-error", description="torch raises IndexError",
+                     link="https://example.org/torch", backends=("torch",),
+                     axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
+                     explains=(Behaviour(kind="error", error_type="IndexError"),),
+                     observed_on=("cpu",))
+
+
+def _device_matrix(observed: dict[str, Observation]) -> Any:
+    envs = [EnvironmentInfo(id=e, backend="torch", device=e.split("-")[1], ran=True,
+                            versions={"keras": "3.15.1"}) for e in observed]
+    runs = []
+    for env in envs:
+        obs = observed[env.id]
+        cause = "values_where_refused" if obs.kind == "value" else "refused_other_reason"
+        verdict = Verdict(status="mismatched", cause=cause)  # type: ignore[arg-type]
+        result = Result(case=_OUT_OF_RANGE.id, environment=env.id, outcome=Outcome.FAILED,
+                        observed=obs, verdict=verdict)
+        runs.append(Run(schema_version=SCHEMA_VERSION, environment=env, cases=[_OUT_OF_RANGE],
+                        results=[result]))
+    from matrix.results import merge_runs
+
+    return apply_limitations(merge_runs(runs, envs, NOW, []), [_RAISES])
+
+
+def test_a_cpu_limitation_does_not_cover_a_gpu_cell_that_behaves_otherwise() -> None:
+    """tensorflow/tensorflow#27033's shape: the CPU raises where the GPU returns a row."""
+    triaged = _device_matrix({
+        "torch-cpu": Observation(kind="error", error_type="IndexError", message="index"),
+        "torch-gpu": Observation(kind="value", shape=[1, 4], dtype="float32", nan_count=0)})
+    cells = {r.environment: r for r in triaged.results}
+    assert (cells["torch-cpu"].outcome, cells["torch-cpu"].limitation) == (
+        Outcome.XFAILED, "torch-raises-index-error")
+    gpu = cells["torch-gpu"]
+    assert (gpu.outcome, gpu.limitation, gpu.unexplained) == (
+        Outcome.FAILED, None, "torch-raises-index-error")
+    # a GPU cell that raises the same way is explained
+    same = _device_matrix({"torch-gpu": Observation(kind="error", error_type="IndexError")})
+    assert same.results[0].outcome is Outcome.XFAILED
+
+
+def test_one_draft_per_unexplained_cluster_and_none_for_explained_cells() -> None:
+    from matrix.triage import draft_limitations
+
+    triaged = _device_matrix({
+        "torch-cpu": Observation(kind="error", error_type="IndexError", message="index"),
+        "torch-gpu": Observation(kind="value", shape=[1, 4], dtype="float32", nan_count=0)})
+    source, count = draft_limitations(triaged)
+    assert count == 1
+    assert "torch-gpu" in source
+    assert "torch-cpu" not in source  # explained: no draft
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "drafts.py", "exec"), namespace)
+    (draft,) = namespace["DRAFTS"]
+    assert (draft.backends, draft.devices, draft.link) == (("torch",), ("gpu",), None)
+    assert draft.axes == {"subject": ("layers.Embedding",), "values": ("out_of_range",),
+                          "mode": ("eager",)}
+    assert draft.explains == (Behaviour(kind="values", nan=False,
+                                        cause="values_where_refused"),)
+    # the draft, completed, explains the cell it was written from
+    done = replace(draft, description="d", link="https://example.org/gpu")
+    again = apply_limitations(replace(triaged, results=[
+        r for r in triaged.results if r.environment == "torch-gpu"]), [_RAISES, done])
+    assert again.results[0].outcome is Outcome.XFAILED
+    assert draft_limitations(again)[1] == 0
+
+
+def test_the_observed_behaviours_are_those_of_the_published_runs() -> None:
+    """Every built-in limitation that covers a differing published cell says what it
+    explains (`cases/limitation_behaviours.json`), and explains every cell it covers."""
+    from cases.limitations import BEHAVIOURS_FILE
+
+    data = json.loads(BEHAVIOURS_FILE.read_text(encoding="utf-8"))
+    by_id = {lim.id: lim for lim in LIMITATIONS}
+    assert set(data) <= set(by_id)
+    for lim_id in data:
+        assert by_id[lim_id].explains, lim_id
+        assert by_id[lim_id].observed_on == ("cpu",)
