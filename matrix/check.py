@@ -511,9 +511,15 @@ def _value_diffs(name: str, reached: Mapping[str, Mapping[str, Any]],
 
 
 def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
-    """Rows of the compatibility table for the same layer class and input dtype where some
-    environment did not pass, one line each (at most 8): those masked or not as this layer
-    first, then the others (an out-of-range id is a case of its own, with or without mask)."""
+    """Rows of the compatibility table whose programs call this layer's class, where some
+    environment differed (not passed, skipped or not run), one line each (at most 8), most
+    specific first: the same input dtype, the same mask state, a case about this very layer
+    (not one that only passes through it).
+
+    A case is matched on what its program calls (`facts.subject`, `cases/facts.py`), as
+    triage matches limitations; a report written before facts were recorded is matched on
+    its `subject` axis.
+    """
     if layer.class_name == "load_model" or compatibility is None or not compatibility.exists():
         return []
     try:
@@ -521,20 +527,30 @@ def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
     except (OSError, json.JSONDecodeError):
         return []
     subject = f"layers.{layer.class_name}"
-    wanted = {c["id"]: c for c in data.get("cases", [])
-              if c.get("axes", {}).get("subject") == subject
-              and c.get("axes", {}).get("input_dtype") in (None, layer.input_dtype)}
-    same_mask = {case for case, c in wanted.items()
-                 if (c.get("axes", {}).get("mask", "none") != "none") == layer.mask_in}
+
+    def calls(case: dict[str, Any]) -> bool:
+        facts = case.get("facts") or {}
+        called = facts.get("subject") or [case.get("axes", {}).get("subject")]
+        return subject in called
+
+    wanted = {c["id"]: c for c in data.get("cases", []) if calls(c)}
     by_case: dict[str, list[str]] = {}
     for result in data.get("results", []):
-        if result.get("case") in wanted and result.get("outcome") not in ("passed", "not_run"):
+        if result.get("case") in wanted and \
+                result.get("outcome") not in ("passed", "not_run", "skipped"):
             seen = result.get("observed") or {}
             what = seen.get("error_type") or (f"{seen.get('nan_count')} NaN"
                                               if seen.get("nan_count") else seen.get("kind"))
             by_case.setdefault(result["case"], []).append(
                 f"{result['environment']} {result['outcome']} ({what})")
-    ordered = sorted(by_case, key=lambda case: case not in same_mask)
+
+    def specificity(case_id: str) -> tuple[int, int, int]:
+        axes = wanted[case_id].get("axes", {})
+        return (axes.get("input_dtype") == layer.input_dtype,
+                (axes.get("mask", "none") != "none") == layer.mask_in,
+                axes.get("subject") == subject)
+
+    ordered = sorted(by_case, key=specificity, reverse=True)  # stable: catalog order within
     return [f"{case}: {'; '.join(by_case[case])}" for case in ordered[:8]]
 
 

@@ -227,7 +227,9 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
                                limitation=found.id if limited and found else None,
                                unexplained=unexplained))
     infos = [_info(lim, covered[lim.id]) for lim in limitations]
-    return replace(matrix, results=results, limitations=infos)
+    facts = facts_of(matrix.cases)  # recorded, or the built-in case's: the JSON says them
+    cases = [replace(case, facts=facts.get(case.id) or {}) for case in matrix.cases]
+    return replace(matrix, cases=cases, results=results, limitations=infos)
 
 
 def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS

@@ -146,16 +146,43 @@ def test_the_compatibility_rows_are_those_of_the_layer(tmp_path: Path) -> None:
     compat.write_text(json.dumps({"cases": cases, "results": results}), encoding="utf-8")
     layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
                        mask_in=False, observed={})
-    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)"]
+    # the same dtype first; another dtype of the same layer after it
+    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)",
+                                                    "emb-int64-oor: jax-cpu xfailed (4 NaN)"]
     masked = {"id": "emb-int32-masked", "axes": {"subject": "layers.Embedding",
                                                  "input_dtype": "int32", "mask": "mask_zero"}}
     compat.write_text(json.dumps({"cases": [*cases, masked], "results": [
         *results, {**results[0], "case": "emb-int32-masked"}]}), encoding="utf-8")
-    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)",
-                                                    "emb-int32-masked: jax-cpu xfailed (4 NaN)"]
+    assert check.explaining_rows(layer, compat)[:2] == [
+        "emb-int32-oor: jax-cpu xfailed (4 NaN)", "emb-int32-masked: jax-cpu xfailed (4 NaN)"]
     masked_layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
                               mask_in=True, observed={})
     assert check.explaining_rows(masked_layer, compat)[0].startswith("emb-int32-masked")
+
+
+def test_the_rows_are_matched_on_what_the_programs_call(tmp_path: Path) -> None:
+    """Issue 24: a case labelled `layers.GRU` whose program starts with an Embedding is a
+    row for an Embedding layer; a skipped cell is no row."""
+    compat = tmp_path / "compatibility.json"
+    cases = [{"id": "user-gru", "axes": {"subject": "layers.GRU", "input_dtype": "int32"},
+              "facts": {"subject": ["layers.Embedding", "layers.GRU"]}},
+             {"id": "emb-direct", "axes": {"subject": "layers.Embedding",
+                                           "input_dtype": "int32"},
+              "facts": {"subject": ["layers.Embedding"]}},
+             {"id": "ragged", "axes": {"subject": "layers.Embedding", "input_dtype": "int32"},
+              "facts": {"subject": ["layers.Embedding"]}}]
+    results = [{"case": "user-gru", "environment": "jax-cpu", "outcome": "xfailed",
+                "observed": {"kind": "value", "nan_count": 3}},
+               {"case": "emb-direct", "environment": "jax-cpu", "outcome": "xfailed",
+                "observed": {"kind": "value", "nan_count": 4}},
+               {"case": "ragged", "environment": "jax-cpu", "outcome": "skipped",
+                "observed": {"kind": "not_run"}}]
+    compat.write_text(json.dumps({"cases": cases, "results": results}), encoding="utf-8")
+    layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
+                       mask_in=False, observed={})
+    assert check.explaining_rows(layer, compat) == [
+        "emb-direct: jax-cpu xfailed (4 NaN)",  # about this very layer: first
+        "user-gru: jax-cpu xfailed (3 NaN)"]
 
 
 def keras_file(path: Path, config: dict[str, Any]) -> Path:
