@@ -517,7 +517,7 @@ def build_site(runs: Path, site: Path, *, previous: Path | None = None, commit: 
            "environments": environment_counts(matrix), "regressions": regressions,
            "path": f"{HISTORY_DIR}/{entry}/", "has_diff": old is not None and old.is_file()}
     rows = [r for r in rows if r["id"] != entry] + [row]  # a rerun of a commit replaces it
-    rows.sort(key=lambda r: str(r.get("date", "")))
+    rows.sort(key=_when)  # as times, zones applied: text would order +02:00 wrongly
     _prune(rows, site, keep)
     (site / HISTORY_DIR / INDEX_NAME).write_text(json.dumps(rows, indent=1) + "\n",
                                                  encoding="utf-8")
@@ -582,5 +582,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _when(row: dict[str, Any]) -> datetime:
+    """A history row's date as a time (UTC when it names no zone; the oldest possible when
+    it is not a date), so rows order by when they ran."""
+    try:
+        when = datetime.fromisoformat(str(row.get("date", "")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 if __name__ == "__main__":
     raise SystemExit(main())
+

@@ -422,8 +422,13 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
             lines.append(f"skipped {path.name}: a partial run (-k or --catalog) is not published")
             continue
         target = published / "runs" / path.name
+        try:  # a FIFO or a link to /dev/zero named *.json would never end a copy
+            data = read_regular_file(path)
+        except (RefusedFile, OSError) as exc:
+            lines.append(f"skipped {path.name}: {exc}")
+            continue
         tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copy2(path, tmp)
+        tmp.write_bytes(data)
         tmp.replace(target)
         lines.append(f"published {target.relative_to(published.parent)}")
     artifacts = local / "artifacts"
@@ -434,6 +439,10 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
     for path in sorted((local / "bisect").glob("*.json")):
         target = published / "bisect" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        try:
+            target.write_bytes(read_regular_file(path))
+        except (RefusedFile, OSError) as exc:
+            lines.append(f"skipped {path.name}: {exc}")
+            continue
         lines.append(f"published {target.relative_to(published.parent)}")
     return lines

@@ -210,3 +210,14 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 ])
 def test_entry_id(date: str, commit: str, expected: str) -> None:
     assert publish.entry_id(date, commit) == expected
+
+
+def test_history_rows_are_ordered_by_time_not_text() -> None:
+    """`2026-11-29T01:00:00+02:00` ran before `2026-11-28T23:30:00+00:00` (text says after)."""
+    from matrix.publish import _when
+
+    rows = [{"date": "2026-11-29T01:00:00+02:00"}, {"date": "2026-11-28T23:30:00+00:00"},
+            {"date": "not a date"}]
+    assert [r["date"] for r in sorted(rows, key=_when)] == [
+        "not a date", "2026-11-29T01:00:00+02:00", "2026-11-28T23:30:00+00:00"]
+

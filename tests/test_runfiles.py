@@ -182,6 +182,22 @@ def test_publish_local_copies_full_runs_and_artifacts_not_partials(tmp_path: Pat
     assert sum(line.startswith("skipped") for line in lines) == 2
 
 
+def test_publish_local_skips_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A FIFO or a link to /dev/zero named *.json in the local runs would never end a copy
+    (found by the issue-23 attacks on the report; `publish_local` copied with copy2)."""
+    local, published = tmp_path / "local", tmp_path / "reports"
+    _run_file(local / "runs" / "jax-cpu.json")
+    os.mkfifo(local / "runs" / "numpy-cpu.json")
+    (local / "runs" / "torch-cpu.json").symlink_to("/dev/zero")
+    (local / "bisect").mkdir()
+    os.mkfifo(local / "bisect" / "case.jax-cpu.json")
+    lines = runfiles.publish_local(local, published)
+    assert sorted(p.name for p in (published / "runs").iterdir()) == ["jax-cpu.json"]
+    skipped = [line for line in lines if line.startswith("skipped")]
+    assert len(skipped) == 3
+    assert any("numpy-cpu.json" in line and "FIFO" in line for line in skipped), skipped
+
+
 def _nox(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
     return subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
