@@ -1117,8 +1117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.output}: {len(run.results)} cells for {args.environment} ({summary})")
     cached = run.environment.provenance.get("cache")
     if isinstance(cached, dict):
+        hint = " (`--no-cache` runs every case)" if cached.get("reused") else ""
         print(f"{args.environment}: {cached.get('reused', 0)} cells reused from the cache, "
-              f"{cached.get('executed', 0)} executed (`--no-cache` runs every case)")
+              f"{cached.get('executed', 0)} executed{hint}")
         if cached.get("store_error"):
             print(f"{args.environment}: warning: the result cache could not be written "
                   f"({cached['store_error']}); the run file is whole, the next run executes "
