@@ -322,6 +322,9 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     # `--fresh-compile`: torch's on-disk compile caches off, in a folder of this run's own
     # (with the caches off Inductor still leaves a temporary folder per compile there).
     compile_folder = fresh_compile_folder(WORK_DIR, environment.id + suffix)
+    if fresh_compile and environment.backend not in CACHED_BACKENDS:
+        session.log(f"{environment.id}: --fresh-compile changes nothing here: "
+                    f"{environment.backend} keeps no on-disk compile cache by default")
     fresh_compile = fresh_compile and environment.backend in CACHED_BACKENDS
     if fresh_compile:
         env.update(fresh_compile_variables(environment.backend, compile_folder))
