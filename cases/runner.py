@@ -19,6 +19,7 @@ import sys
 import time
 import types
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -28,7 +29,7 @@ from cases.expect import Expected, expected
 from cases.model import Case
 from matrix import reference
 from matrix.program import Where, render_with_lines
-from matrix.results import Observation, clean_message
+from matrix.results import Observation, clean_message, damaged_compile_artifact
 
 #: Observation fields a program prints (its last line), besides `kind`.
 _FIELDS = ("error_type", "message", "shape", "dtype", "nan_count", "device", "weights_dtype",
@@ -165,10 +166,30 @@ def run_case(case: Case) -> tuple[Observation, np.ndarray[Any, Any] | None]:
     fields["message"] = clean_message(fields["message"]) if fields["message"] else None
     fields["warnings"] = [clean_message(str(w), 300) for w in fields["warnings"] or []]
     if raw["kind"] == "error":
+        damaged = damaged_compile_artifact(str(raw.get("message") or ""))
+        if damaged is not None:
+            return _harness_error(_remove_damaged(damaged, fields["message"] or "")), None
         fields.update(_raised_at(case, where, raw.get("line")))
     observation = Observation(kind=raw["kind"], **fields)
     array = None if output is None or raw["kind"] != "value" else np.asarray(output)
     return observation, array
+
+
+def _remove_damaged(path: Path, message: str) -> str:
+    """Removes a damaged compile-cache file (`damaged_compile_artifact`); says what was done.
+
+    Only a regular file inside a `torchinductor` folder is removed: the next run compiles
+    that kernel again instead of loading the damaged one.
+    """
+    done = "left in place"
+    if "torchinductor" in str(path.parent) and path.is_file() and not path.is_symlink():
+        try:
+            path.unlink()
+            done = "removed, so the next run compiles it again"
+        except OSError as exc:
+            done = f"could not be removed ({exc})"
+    return (f"the compile cache held a damaged file ({path}, {done}); this is the machine's "
+            f"state, not the backend's answer: {message}")
 
 
 def _raised_at(case: Case, where: dict[int, Where], line: object) -> dict[str, Any]:

@@ -266,6 +266,26 @@ _TF_NODE = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
 _TF_OP = re.compile(r"\s*\[Op:[^\]]*\]$")
 
 
+#: An error a compile cache's damaged file gives: Inductor loads a kernel (`.so`) from its
+#: on-disk cache (`/tmp/torchinductor_<user>` by default) that an interrupted compile left
+#: empty or cut. Seen here: a run killed while compiling left a 0-byte `.so`, and eight
+#: later LSTM `jit_compile` cells raised `InductorError: ImportError: <it>: file too short`.
+_DAMAGED_ARTIFACT = re.compile(
+    r"(/\S*torchinductor\S*?\.so): (file too short|invalid ELF header|"
+    r"cannot read file data|ELF load command)")
+
+
+def damaged_compile_artifact(message: str | None) -> Path | None:
+    """The compile-cache file an error blames for being damaged, or None.
+
+    Such an error is the machine's (a file an interrupted compile left behind), not the
+    backend's answer: the runner records a harness error and removes the file, so the next
+    run compiles the kernel again.
+    """
+    found = _DAMAGED_ARTIFACT.search(message or "")
+    return Path(found.group(1)) if found else None
+
+
 def clean_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
     """The first meaningful line of an error message, ANSI escapes stripped, cut to `limit`.
 

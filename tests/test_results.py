@@ -366,3 +366,20 @@ def test_overlapping_or_inconsistent_shards_are_refused() -> None:
     with pytest.raises(RunFileError, match=r"jax-cpu.shard-1-of-2.json and jax-cpu.shard-2-of-2"
                                            r".json: field `environment.versions` differs"):
         combine_shards([one, (path, newer)])
+
+
+def test_a_damaged_compile_cache_file_is_the_machines_not_the_backends() -> None:
+    """A run killed while compiling left a 0-byte kernel in Inductor's cache; eight later
+    LSTM `jit_compile` cells raised `InductorError: ImportError: <it>: file too short` and
+    read as the backend's answer (seen here, this session)."""
+    from matrix.results import damaged_compile_artifact
+
+    path = "/tmp/torchinductor_root/wt/cwtzoafnfoxsmrws6gqqtnunz7j7qixbsvtvrpd6g4nut5k.main.so"
+    message = f"InductorError: ImportError: {path}: file too short"
+    assert damaged_compile_artifact(message) == Path(path)
+    assert damaged_compile_artifact(f"ImportError: {path}: invalid ELF header") == Path(path)
+    # a kernel that raised for the input is the backend's answer
+    assert damaged_compile_artifact(
+        "RuntimeError: index 10 is out of bounds for dimension 0 with size 10") is None
+    assert damaged_compile_artifact("ImportError: /usr/lib/libfoo.so: file too short") is None
+    assert damaged_compile_artifact(None) is None
