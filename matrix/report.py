@@ -159,6 +159,17 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _skip(path: Path, problem: str, why: str, problems: list[str],
+          declared: dict[str, EnvironmentInfo], groups: Mapping[str, object]) -> None:
+    """Lists a run file that is skipped; its environment, if no other file of it was read,
+    says why it has no column ("its run file X <why> (see problems)")."""
+    problems.append(problem)
+    stem = path.name.split(".")[0]
+    if stem in declared and stem not in groups:
+        declared[stem] = replace(declared[stem],
+                                 reason=f"its run file {path.name} {why} (see problems)")
+
+
 def judged_beside_catalogs(env_id: str, run: Run) -> list[str]:
     """A note per run (or merged partial run) whose cells were judged in a process that
     loaded user catalogs (`provenance.user_catalogs`): a catalog's import runs code beside
@@ -220,12 +231,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         try:
             run = load_run(path)
         except RunFileError as exc:
-            problems.append(f"{exc} This file was skipped.")
-            stem = path.name.split(".")[0]
-            if stem in declared and stem not in groups:
-                declared[stem] = replace(
-                    declared[stem],
-                    reason=f"its run file {path.name} could not be used (see problems)")
+            _skip(path, f"{exc} This file was skipped.", "could not be used", problems,
+                  declared, groups)
             continue
         unsafe = unsafe_name(run)
         if unsafe is not None:
@@ -234,12 +241,8 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             continue
         future = future_date(path, run, clock)
         if future is not None:  # it would win every merge (newest wins) for ever
-            problems.append(f"{future} This file was skipped.")
-            stem = path.name.split(".")[0]
-            if stem in declared and stem not in groups:
-                declared[stem] = replace(
-                    declared[stem],
-                    reason=f"its run file {path.name} is dated in the future (see problems)")
+            _skip(path, f"{future} This file was skipped.", "is dated in the future",
+                  problems, declared, groups)
             continue
         claimed = _named_for_another(path, run, declared)
         if claimed is not None:

@@ -331,6 +331,20 @@ def test_a_cache_that_cannot_be_written_costs_the_speed_up_not_the_run(tmp_path:
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def _one_matched_case_log(work: Path, case: str) -> Path:
+    """A report log in `work` where `case` ran and matched, and the collection holding it."""
+    log = work / "report-log.jsonl"
+    nodeid = f"cases/test_cases.py::test_case[{case}]"
+    props = [["observation", {"kind": "value", "shape": [1]}],
+             ["verdict", {"status": "matched"}]]
+    events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
+               "outcome": "passed", "duration": 0.5, "user_properties": props},
+              {"$report_type": "SessionFinish", "exitstatus": 0}]
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    (work / "collected.json").write_text(json.dumps([nodeid]))
+    return log
+
+
 def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: Path) -> None:
     cases = _cases(2)
     work = tmp_path / "work"
@@ -340,15 +354,7 @@ def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: 
     cache.write_json(work / cache.PLAN, {"keys": {ran: "k-ran", kept: "k-kept"},
                                          "hits": {kept: _dump(cached)}})
     cache.write_json(work / cache.USED, [kept])
-    log = work / "report-log.jsonl"
-    nodeid = f"cases/test_cases.py::test_case[{ran}]"
-    props = [["observation", {"kind": "value", "shape": [1]}],
-             ["verdict", {"status": "matched"}]]
-    events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
-               "outcome": "passed", "duration": 0.5, "user_properties": props},
-              {"$report_type": "SessionFinish", "exitstatus": 0}]
-    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    (work / "collected.json").write_text(json.dumps([nodeid]))
+    log = _one_matched_case_log(work, ran)
     run = fold_run("jax-cpu", log, [], cache_dir=tmp_path / "cache")
     assert [r.case for r in run.results] == [ran, kept]
     assert {c.id for c in run.cases} == {ran, kept}
@@ -543,15 +549,7 @@ def test_a_full_disk_under_the_cache_costs_the_speed_up_not_the_run_file(
     work = tmp_path / "work"
     work.mkdir()
     cache.write_json(work / cache.PLAN, {"keys": {case: "k-case"}, "hits": {}})
-    log = work / "report-log.jsonl"
-    nodeid = f"cases/test_cases.py::test_case[{case}]"
-    props = [["observation", {"kind": "value", "shape": [1]}],
-             ["verdict", {"status": "matched"}]]
-    events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
-               "outcome": "passed", "duration": 0.5, "user_properties": props},
-              {"$report_type": "SessionFinish", "exitstatus": 0}]
-    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    (work / "collected.json").write_text(json.dumps([nodeid]))
+    log = _one_matched_case_log(work, case)
     store = full_disk / "cache"
     run = fold_run("jax-cpu", log, [], cache_dir=store)
     assert [r.case for r in run.results] == [case]
