@@ -123,8 +123,15 @@ def observe(program):
         except (NotApplicable, NotRun) as exc:
             obs = {"kind": "not_run", "error_type": type(exc).__name__, "message": str(exc)}
         except Exception as exc:
-            obs = {"kind": "error", "error_type": type(exc).__name__,
-                   "message": str(exc)[:4000] or type(exc).__name__}
+            text = str(exc) or type(exc).__name__
+            if len(text) > 4000:  # keep whole lines of the end too: TensorFlow puts the
+                lines, head, tail = text.splitlines(), [], []  # cause after its traceback
+                while lines and sum(map(len, head)) < 1000:
+                    head.append(lines.pop(0))
+                while lines and sum(map(len, tail)) < 2900:
+                    tail.insert(0, lines.pop())
+                text = chr(10).join([*head, "• (cut)", *tail])[:20000]
+            obs = {"kind": "error", "error_type": type(exc).__name__, "message": text}
             tb = exc.__traceback__  # the line of program() that raised: which step refused
             while tb is not None:
                 if tb.tb_frame.f_code is program.__code__:

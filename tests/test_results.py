@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -383,3 +384,28 @@ def test_a_damaged_compile_cache_file_is_the_machines_not_the_backends() -> None
         "RuntimeError: index 10 is out of bounds for dimension 0 with size 10") is None
     assert damaged_compile_artifact("ImportError: /usr/lib/libfoo.so: file too short") is None
     assert damaged_compile_artifact(None) is None
+
+
+def test_a_long_graph_error_keeps_its_cause() -> None:
+    """A TensorFlow graph error raised deep in the harness's stack holds a traceback of every
+    frame before its cause; cut at its first 4000 characters it read "Graph execution
+    error:" in 75 tensorflow-cpu cells (a fresh reviewer's repro check found it)."""
+    from matrix.program import PRELUDE
+
+    frames = "".join(f'  File "/x/frame{i}.py", line {i}, in f{i}\n' for i in range(200))
+    message = (f"Graph execution error:\n\nDetected at node take defined at (most recent "
+               f"call last):\n{frames}\nindices[1,1] = 10 is not in [0, 10)\n\t "
+               "[[{{node take}}]] [Op:__inference_one_step_on_data_123]")
+    namespace: dict[str, Any] = {"np": __import__("numpy"), "json": json,
+                                 "warnings": __import__("warnings"), "keras": None}
+    exec(PRELUDE, namespace)
+    printed: list[str] = []
+    namespace["print"] = printed.append
+
+    def program() -> Any:
+        raise ValueError(message)
+
+    namespace["observe"](program)
+    observed = json.loads(printed[-1])
+    assert len(message) > 4000
+    assert clean_message(observed["message"]) == "indices[1,1] = 10 is not in [0, 10)"
