@@ -77,12 +77,11 @@ from matrix.cache_key import (
     catalogs_digest,
     digest,
     environment_key,
-    families,
     harness_digest,
-    harness_modules,
     key_contents,
     loaded_elsewhere,
     saved_model_digest,
+    split_modules,
 )
 from matrix.runfiles import read_regular_file
 
@@ -315,7 +314,8 @@ def process_key(catalogs: Sequence[str | Path], variables: Mapping[str, str]) ->
     Call it once the catalog is loaded (`compute_plan`), so that what the catalog imported
     is in `sys.modules`.
     """
-    ours: list[Path | str] = [*harness_modules(), *families(), *NOT_HASHED]
+    harness, family_modules = split_modules()
+    ours: list[Path | str] = [*harness, *family_modules, *NOT_HASHED]
     known = {(ROOT / p).resolve() for p in ours}
     known |= {Path(c).resolve() for c in catalogs}
     parts = [environment_key(variables), *loaded_elsewhere(known)]

@@ -101,9 +101,10 @@ def _module_file(root: Path, dotted: str) -> Path | None:
     return None
 
 
-def _imported(root: Path, path: Path) -> set[Path]:
-    """The modules of this repository that `path` imports anywhere (top level or inside a
-    function), with the packages on their way (`matrix.x` runs `matrix/__init__.py`)."""
+def _scan(root: Path, path: Path) -> tuple[set[Path], bool]:
+    """What one parse of `path` says: the modules of this repository it imports anywhere
+    (top level or inside a function), with the packages on their way (`matrix.x` runs
+    `matrix/__init__.py`), and whether it is a catalog family (`is_family`)."""
     tree = ast.parse(path.read_bytes(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -121,7 +122,12 @@ def _imported(root: Path, path: Path) -> set[Path]:
             module = _module_file(root, ".".join(parts[:end]))
             if module is not None:
                 found.add(module)
-    return found
+    return found, _defines_cases(tree)
+
+
+def _defines_cases(tree: ast.Module) -> bool:
+    return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
+               for node in tree.body)
 
 
 def is_family(path: Path) -> bool:
@@ -131,32 +137,44 @@ def is_family(path: Path) -> bool:
     cells' keys (the case's whole definition, program and reference), so an edited case
     reruns alone. What runs when the module is imported is (`import_time_digest`).
     """
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
-               for node in tree.body)
+    return _defines_cases(ast.parse(path.read_bytes(), filename=str(path)))
+
+
+def split_modules(root: Path = ROOT) -> tuple[list[Path], list[Path]]:
+    """The modules a run's pytest process imports from this repository, found from
+    `ENTRY_POINTS` through the import graph (each file parsed once), in two lists:
+    the harness (less `NOT_HASHED`) and the catalog families.
+
+    Returns:
+        (harness modules, families), paths relative to `root`, sorted.
+    """
+    graph = _graph(root)
+    harness = sorted(p.relative_to(root) for p, family in graph.items()
+                     if not family and p.relative_to(root).as_posix() not in NOT_HASHED)
+    return harness, sorted(p.relative_to(root) for p, family in graph.items() if family)
 
 
 def harness_modules(root: Path = ROOT) -> list[Path]:
-    """Every module of this repository that a run's pytest process imports, found from
-    `ENTRY_POINTS` through the import graph, less `NOT_HASHED` and the families.
-
-    Returns:
-        Paths relative to `root`, sorted.
-    """
-    return sorted(p.relative_to(root) for p in _graph(root)
-                  if p.relative_to(root).as_posix() not in NOT_HASHED and not is_family(p))
+    """The harness part of `split_modules`."""
+    return split_modules(root)[0]
 
 
-def _graph(root: Path) -> set[Path]:
-    """Every module reached from `ENTRY_POINTS` (those that exist) by imports."""
-    seen: set[Path] = set()
+def families(root: Path = ROOT) -> list[Path]:
+    """The catalog families a run imports (`is_family`), relative to `root`, sorted."""
+    return split_modules(root)[1]
+
+
+def _graph(root: Path) -> dict[Path, bool]:
+    """Every module reached from `ENTRY_POINTS` (those that exist) by imports, and whether
+    it is a catalog family."""
+    seen: dict[Path, bool] = {}
     todo = [root / name for name in ENTRY_POINTS]
     while todo:
         path = todo.pop()
         if path in seen or not path.is_file():
             continue
-        seen.add(path)
-        todo.extend(_imported(root, path))
+        imported, seen[path] = _scan(root, path)
+        todo.extend(imported)
     return seen
 
 
@@ -197,11 +215,6 @@ def import_time_digest(path: Path) -> str:
     return digest("import-time", ast.dump(_without_docstrings(tree)))
 
 
-def families(root: Path = ROOT) -> list[Path]:
-    """The catalog families a run imports (`is_family`), relative to `root`, sorted."""
-    return sorted(p.relative_to(root) for p in _graph(root) if is_family(p))
-
-
 def pytest_config(root: Path = ROOT) -> str:
     """The pytest sections of the configuration files at `root`, as text."""
     import configparser
@@ -239,9 +252,10 @@ def harness_digest(root: Path = ROOT) -> str:
     """The harness version: `HARNESS_VERSION`, every module of `harness_modules`, what the
     families run at import, and pytest's configuration."""
     parts: list[str] = [HARNESS_VERSION, pytest_config(root)]
-    for relative in harness_modules(root):
+    harness, family_modules = split_modules(root)
+    for relative in harness:
         parts += [relative.as_posix(), source_digest(root / relative)]
-    for relative in families(root):
+    for relative in family_modules:
         parts += [relative.as_posix(), import_time_digest(root / relative)]
     return digest(*parts)
 
@@ -397,6 +411,7 @@ def environment_key(variables: Mapping[str, str] | None = None) -> str:
 def key_contents() -> str:
     """What a cell's key holds, in Markdown, from the declarations the code uses (the
     README's cache section quotes it; `python -m matrix.cache key` prints it)."""
+    harness, family_modules = split_modules()
     lines = ["- the case: its id, whole definition, rendered program and the reference's "
              "answer (values, dtype, tolerance, refusal); for a `save_load` cell that loads "
              "a model, what the `.keras` file holds",
@@ -404,11 +419,11 @@ def key_contents() -> str:
              f"({HARNESS_VERSION}) and the syntax tree (no comments, no docstrings) of every "
              "module a run's pytest process imports from this repository, found from "
              + ", ".join(f"`{p}`" for p in ENTRY_POINTS) + " through the import graph; "
-             "today: " + ", ".join(f"`{p.as_posix()}`" for p in harness_modules()),
+             "today: " + ", ".join(f"`{p.as_posix()}`" for p in harness),
              "- the catalog families (modules defining `cases()`): what they run at import "
              "(top-level statements, class bodies, function signatures; their functions' "
              "bodies build cases, each in its own key): "
-             + ", ".join(f"`{p.as_posix()}`" for p in families()),
+             + ", ".join(f"`{p.as_posix()}`" for p in family_modules),
              "- pytest's configuration: the pytest sections of "
              + ", ".join(f"`{p}`" for p in PYTEST_CONFIGS),
              "- left out: " + "; ".join(f"`{p}` ({why})" for p, why in NOT_HASHED.items()),
