@@ -155,12 +155,12 @@ class _Candidates:
         return self.found[key]
 
 
-def _selecting(matrix: Matrix, limitations: Sequence[Limitation]
+def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
+               facts: Mapping[str, dict[str, list[str]] | None]
                ) -> list[tuple[Result, list[Limitation]]]:
     """Each result with the limitations that select its cell (backend, device, versions,
-    program), in order, whatever the cell did."""
+    program: `facts`, from `facts_of`), in order, whatever the cell did."""
     axes = {case.id: case.axes for case in matrix.cases}
-    facts = facts_of(matrix.cases)
     expected = {case.id: case.expected for case in matrix.cases}
     envs = {env.id: env for env in matrix.environments}
     candidates = _Candidates(limitations)
@@ -212,8 +212,9 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         is stale.
     """
     covered: dict[str, list[Result]] = {lim.id: [] for lim in limitations}
+    facts = facts_of(matrix.cases)  # recorded, or the built-in case's: the JSON says them
     results = []
-    for result, selecting in _selecting(matrix, limitations):
+    for result, selecting in _selecting(matrix, limitations, facts):
         found = next((lim for lim in selecting if _explains(lim, result)), None)
         unexplained = selecting[0].id if selecting and found is None \
             and result.verdict.status == "mismatched" else None
@@ -227,7 +228,6 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
                                limitation=found.id if limited and found else None,
                                unexplained=unexplained))
     infos = [_info(lim, covered[lim.id]) for lim in limitations]
-    facts = facts_of(matrix.cases)  # recorded, or the built-in case's: the JSON says them
     cases = [replace(case, facts=facts.get(case.id) or {}) for case in matrix.cases]
     return replace(matrix, cases=cases, results=results, limitations=infos)
 
@@ -243,7 +243,7 @@ def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMI
     """
     envs = {env.id: env for env in matrix.environments}
     found: dict[str, dict[str, list[Any]]] = {}
-    for result, selecting in _selecting(matrix, limitations):
+    for result, selecting in _selecting(matrix, limitations, facts_of(matrix.cases)):
         if not selecting or result.verdict.status != "mismatched":
             continue
         entry = found.setdefault(selecting[0].id, {"explains": [], "observed_on": []})
