@@ -8,7 +8,7 @@ A cell's key is the hash of (see `key_contents()`, which the README's cache sect
   a run's pytest process imports, found by walking the import graph from `ENTRY_POINTS`
   (`harness_modules`), as syntax trees without comments and docstrings (an edited comment
   reruns nothing; an edited `matrix/reference.py` reruns everything). Two kinds of module in
-  that graph are left out, each for a stated reason (`NOT_HASHED`, `is_family`);
+  that graph are left out, each for a stated reason (`NOT_HASHED`, `split_modules`);
 - the **process**: the source of every user catalog loaded (`--catalog`): a catalog's import
   runs code in the process that judges the built-in cases too (it may call
   `np.seterr(all="raise")` or replace the judge), so cells judged beside a catalog never

@@ -104,7 +104,7 @@ def _module_file(root: Path, dotted: str) -> Path | None:
 def _scan(root: Path, path: Path) -> tuple[set[Path], bool]:
     """What one parse of `path` says: the modules of this repository it imports anywhere
     (top level or inside a function), with the packages on their way (`matrix.x` runs
-    `matrix/__init__.py`), and whether it is a catalog family (`is_family`)."""
+    `matrix/__init__.py`), and whether it is a catalog family (`_defines_cases`)."""
     tree = ast.parse(path.read_bytes(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -126,18 +126,14 @@ def _scan(root: Path, path: Path) -> tuple[set[Path], bool]:
 
 
 def _defines_cases(tree: ast.Module) -> bool:
-    return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
-               for node in tree.body)
-
-
-def is_family(path: Path) -> bool:
     """Whether a module is a catalog family: it defines `cases()`, which builds `Case`s.
 
     A family's functions are not hashed as harness: what they build is in each of its
     cells' keys (the case's whole definition, program and reference), so an edited case
     reruns alone. What runs when the module is imported is (`import_time_digest`).
     """
-    return _defines_cases(ast.parse(path.read_bytes(), filename=str(path)))
+    return any(isinstance(node, ast.FunctionDef) and node.name == "cases"
+               for node in tree.body)
 
 
 def split_modules(root: Path = ROOT) -> tuple[list[Path], list[Path]]:
@@ -160,7 +156,7 @@ def harness_modules(root: Path = ROOT) -> list[Path]:
 
 
 def families(root: Path = ROOT) -> list[Path]:
-    """The catalog families a run imports (`is_family`), relative to `root`, sorted."""
+    """The families part of `split_modules`."""
     return split_modules(root)[1]
 
 
