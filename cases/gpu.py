@@ -86,17 +86,15 @@ def apply_settings(backend: str, device: str) -> None:
     elif backend == "torch":
         import torch
 
-        # PyTorch 2.9+ (https://docs.pytorch.org/docs/2.9/notes/cuda.html#tensorfloat-32-tf32-
-        # on-ampere-and-later-devices): `fp32_precision` replaces `allow_tf32`; cuDNN
-        # convolutions default to "tf32", which Keras's own test conftest turns off.
-        precision = "tf32" if on else "ieee"
-        if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
-            torch.backends.cuda.matmul.fp32_precision = precision
-            torch.backends.cudnn.conv.fp32_precision = precision
-            torch.backends.cudnn.rnn.fp32_precision = precision
-        else:
-            torch.backends.cuda.matmul.allow_tf32 = on
-            torch.backends.cudnn.allow_tf32 = on
+        # The legacy switches, not PyTorch 2.9+'s `fp32_precision`: setting only the new ones
+        # leaves the legacy cuDNN flag on (its default), and every later read of
+        # `torch.backends.cudnn.allow_tf32` (Inductor's conv kernels read it) then raises
+        # "you have used a mix of the legacy and new APIs" (seen on torch 2.13.0+cpu). The
+        # legacy setters set the new flags too, so both readings agree
+        # (https://docs.pytorch.org/docs/2.9/notes/cuda.html#tensorfloat-32-tf32-on-ampere-and-later-devices).
+        # cuDNN convolutions default to TF32, which Keras's own test conftest turns off.
+        torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32 = on
 
 
 def _nvidia_driver() -> str | None:
@@ -163,15 +161,19 @@ def _gpu_facts(backend: str) -> dict[str, Any]:
         facts["cuda"] = torch.version.cuda
         version = torch.backends.cudnn.version()
         facts["cudnn"] = None if version is None else str(version)
+        try:  # both readings; a mix of the legacy and new APIs makes PyTorch raise here
+            facts["allow_tf32"] = {"matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+                                   "cudnn": bool(torch.backends.cudnn.allow_tf32)}
+            facts["tf32"] = any(facts["allow_tf32"].values())
+        except RuntimeError as exc:
+            facts["allow_tf32"] = f"unreadable: {str(exc).splitlines()[0][:200]}"
         if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
             facts["fp32_precision"] = {
                 "matmul": torch.backends.cuda.matmul.fp32_precision,
                 "cudnn_conv": torch.backends.cudnn.conv.fp32_precision,
                 "cudnn_rnn": torch.backends.cudnn.rnn.fp32_precision}
-            facts["tf32"] = "tf32" in facts["fp32_precision"].values()
-        else:
-            facts["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32
-                                 or torch.backends.cudnn.allow_tf32)
+            if facts["tf32"] is None:
+                facts["tf32"] = "tf32" in facts["fp32_precision"].values()
     return facts
 
 

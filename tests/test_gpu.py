@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from cases.gpu import poisons_context, tf32_requested
@@ -32,3 +37,24 @@ def test_tf32_is_off_unless_asked() -> None:
     assert tf32_requested({"KCM_TF32": "off"}) == "off"
     assert tf32_requested({"KCM_TF32": "yes"}) == "off"
     assert tf32_requested({"KCM_TF32": " ON "}) == "on"
+
+
+TORCH_PYTHON = Path(__file__).resolve().parents[1] / ".nox" / "run-torch-cpu" / "bin" / "python"
+
+
+@pytest.mark.skipif(not TORCH_PYTHON.exists(), reason="no .nox/run-torch-cpu (nox -s 'run(torch-cpu)')")
+@pytest.mark.parametrize("tf32", ["off", "on"])
+def test_torch_switches_read_back_without_a_mix_error(tf32: str) -> None:
+    """PyTorch 2.9+ raises on reading `torch.backends.cudnn.allow_tf32` once the new
+    `fp32_precision` API set the cuDNN flags apart from the legacy one; the GPU settings must
+    leave both readings agreeing (the switches need no GPU; they are set on a CPU build)."""
+    script = ("import json, torch\nfrom cases.gpu import apply_settings, device_facts\n"
+              "apply_settings('torch', 'gpu')\n"
+              "print(json.dumps([torch.backends.cuda.matmul.allow_tf32, "
+              "torch.backends.cudnn.allow_tf32, device_facts('torch', 'gpu')['tf32']]))\n")
+    done = subprocess.run([str(TORCH_PYTHON), "-W", "error", "-c", script],
+                          cwd=TORCH_PYTHON.parents[3], capture_output=True, text=True,
+                          env={**os.environ, "KCM_TF32": tf32}, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    want = tf32 == "on"
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [want, want, want]
