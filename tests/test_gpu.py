@@ -42,7 +42,8 @@ def test_tf32_is_off_unless_asked() -> None:
 TORCH_PYTHON = Path(__file__).resolve().parents[1] / ".nox" / "run-torch-cpu" / "bin" / "python"
 
 
-@pytest.mark.skipif(not TORCH_PYTHON.exists(), reason="no .nox/run-torch-cpu (nox -s 'run(torch-cpu)')")
+@pytest.mark.skipif(not TORCH_PYTHON.exists(),
+                    reason="no .nox/run-torch-cpu (nox -s 'run(torch-cpu)')")
 @pytest.mark.parametrize("tf32", ["off", "on"])
 def test_torch_switches_read_back_without_a_mix_error(tf32: str) -> None:
     """PyTorch 2.9+ raises on reading `torch.backends.cudnn.allow_tf32` once the new
