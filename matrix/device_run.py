@@ -228,6 +228,9 @@ def run_backend(environment: Environment, out: Path, *, python: str, jobs: int,
                   "with no result are recorded as such")
     selection = ["--selection", json.dumps({"pytest_args": list(extra), "catalogs": []})] \
         if extra else []
+    if status is None:
+        selection += ["--stopped", f"the time box of python -m matrix.device_run "
+                                   f"({budget_s:.0f} s for {environment.id}) ran out"]
     if _run([python, "-m", "matrix.results", "fold", "--environment", environment.id,
              "--log", str(report_log), "--output", str(run_file), *selection], log,
             env=env) != 0:

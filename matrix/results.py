@@ -435,6 +435,23 @@ def _observation_for(verdict: Verdict, props: Mapping[str, Any]) -> Observation:
                        message=verdict.detail or "no observation was recorded")
 
 
+def _device_unknown(verdict: Verdict, observed: Observation) -> Verdict:
+    """A GPU cell failed for its device when the harness could not tell the device at all.
+
+    A matched value on a GPU run is failed when its output (or, for `predict`, the model's
+    first weight) did not live on the GPU (`cases/test_cases.py`). Where the program could
+    name no device (a model with no weights, before `matrix.program.device_of` fell back to
+    Keras's default device), the backend is not at fault and nothing says it ran elsewhere:
+    the cell is the harness's error, not a backend's failure nor a pass.
+    """
+    if verdict.status == "mismatched" and verdict.cause == "device" and observed.device is None:
+        return Verdict(status="harness_error",
+                       detail="the value matched the reference, but the harness could not tell "
+                              "which device held it (a model with no weights returns NumPy "
+                              "from predict), so the cell cannot say it ran on the GPU")
+    return verdict
+
+
 def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
                  ) -> tuple[list[Result], dict[str, Any]]:
     """Turns report-log events into results with their raw verdicts.
@@ -480,6 +497,7 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
                                    f"field `{where}`: {first['msg']}")
             verdict = Verdict(status="harness_error", detail=detail)
             observed = Observation(kind="error", error_type="HarnessError", message=detail)
+        verdict = _device_unknown(verdict, observed)
         duration = report.get("duration")
         by_case[case] = Result(
             case=case, environment=environment, outcome=outcome_of(verdict, False),
@@ -997,7 +1015,8 @@ ANSWER_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16",
 
 
 def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | None = None,
-             *, retry_log: Path | None = None, cache_dir: Path | None = None) -> Run:
+             *, retry_log: Path | None = None, cache_dir: Path | None = None,
+             stopped: str | None = None) -> Run:
     """Folds one environment's report log into its `Run`.
 
     Every case of the catalog gets a cell: a case with no report (the run was interrupted
@@ -1008,6 +1027,9 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
         cache_dir: the result cache's folder: the cells the worker took from it
             (`cache-used.json` beside the log) are added, `provenance["cache"]` counts them,
             and the fresh results are stored. None: no cache.
+        stopped: why the runner itself stopped an unfinished run (a time box): its cases
+            with no report are then `not_run` with this reason, not `error`. Ignored when
+            the run finished.
     """
     events = read_report_log(log) if log.exists() else []
     results, props = fold_reports(events, environment)
@@ -1032,6 +1054,10 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     results = [r for r in results if r.case in known]
     status = finish[-1].get("exitstatus") if finish else None
     reason = None if status is not None else "the pytest run did not finish (interrupted?)"
+    if status is None and stopped:  # stopped on purpose: what it did not reach did not run
+        reason = f"the run was stopped before it finished: {stopped}"
+        results += missing_results(results, infos, environment, "not_run",
+                                   f"not run: {stopped}")
     results += missing_results(results, infos, environment, "harness_error",
                                "the run recorded no result for this case")
     order = {c.id: i for i, c in enumerate(infos)}
@@ -1112,6 +1138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd.add_argument("--shard", default=None)
             cmd.add_argument("--selection", default=None, type=json.loads,
                              help="JSON: the slice this run ran (pytest args, catalogs)")
+            cmd.add_argument("--stopped", default=None, metavar="REASON",
+                             help="the runner stopped this run on purpose (a time box): "
+                                  "cases with no result are not_run with this reason")
         else:
             cmd.add_argument("--reason", required=True)
     args = parser.parse_args(argv)
@@ -1120,7 +1149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "fold":
             run = fold_run(args.environment, args.log, args.catalog, args.shard,
-                           retry_log=args.retry_log, cache_dir=args.cache)
+                           retry_log=args.retry_log, cache_dir=args.cache,
+                           stopped=args.stopped)
             if args.selection:
                 run = with_selection(run, args.selection)
         else:

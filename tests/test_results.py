@@ -409,3 +409,36 @@ def test_a_long_graph_error_keeps_its_cause() -> None:
     observed = json.loads(printed[-1])
     assert len(message) > 4000
     assert clean_message(observed["message"]) == "indices[1,1] = 10 is not in [0, 10)"
+
+
+@pytest.mark.parametrize(("device", "want"), [
+    (None, ("harness_error", Outcome.ERROR)),  # no device named: the harness's failure
+    ("cpu:0", ("mismatched", Outcome.FAILED)),  # ran on the CPU in a GPU run: the cell fails
+])
+def test_a_gpu_cell_with_no_device_named_is_the_harness_error(
+        device: str | None, want: tuple[str, Outcome]) -> None:
+    observation = {"kind": "value", "shape": [1], "max_abs_error": 0.0, "nan_count": 0,
+                   "device": device}
+    verdict = {"status": "mismatched", "cause": "device",
+               "detail": f"the output lived on {device!r}, not on a GPU"}
+    [cell], _ = fold_reports([_report("failed", observation=observation, verdict=verdict)],
+                             "jax-gpu")
+    assert (cell.verdict.status, cell.outcome) == want
+    assert cell.observed.device == device
+
+
+def test_a_run_stopped_by_its_time_box_leaves_not_run_cells(recorded: Path) -> None:
+    lines = recorded.read_text().splitlines()
+    kept = [ln for ln in lines if "hostile-after-eager" not in ln
+            and '"SessionFinish"' not in ln]
+    recorded.write_text("\n".join(kept) + "\n")
+    run = fold_run("jax-cpu", recorded, [HOSTILE_CATALOG], stopped="the time box ran out")
+    after = next(r for r in run.results if r.case == "hostile-after-eager")
+    assert after.outcome is Outcome.NOT_RUN
+    assert after.observed.message == "not run: the time box ran out"
+    assert run.environment.reason == ("the run was stopped before it finished: "
+                                      "the time box ran out")
+    # A finished run ignores the reason: nothing of it was cut.
+    finished = fold_run("jax-cpu", DATA / "logs" / "jax-cpu-hostile.jsonl", [HOSTILE_CATALOG],
+                        stopped="the time box ran out")
+    assert finished.environment.reason is None
