@@ -89,7 +89,15 @@ def device_of(value):
     if isinstance(value, str):
         return value
     if isinstance(value, keras.layers.Layer):
-        value = value.weights[0].value if value.weights else None
+        if not value.weights:
+            # predict returns NumPy, and a model with no weights holds no tensor: where Keras
+            # puts a new tensor is where it put the predict step's inputs.
+            try:
+                here = device_of(keras.ops.zeros(()))
+            except Exception:  # a backend with no device to name
+                return None
+            return None if here is None else f"{here} (Keras's default device: no weights)"
+        value = value.weights[0].value
     device = getattr(value, "device", None)
     if device is not None and not callable(device):
         return str(device)

@@ -20,13 +20,16 @@ pytestmark = pytest.mark.e2e
 EAGER = "embedding-values-rank2-int32-out_of_range-10-none-eager"
 JIT = "embedding-values-rank2-int32-out_of_range-10-none-jit_compile"
 FIT = "fit-rank2-int32-in_range-none-fit"
+#: `predict` of a model with no weights: its device is Keras's default one (a GPU run
+#: failed every such cell as "lived on None" before, 2026-12-04).
+PREDICT = "index-ops-take-0-rank1-in_range-int8-predict"
 
 
 def test_the_device_script_rehearsed_on_the_cpu(tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), "-s",
                "device-rehearsal", "--", "--out", str(out), "--backends", "jax", "torch",
-               "--jobs", "1", "--", "-k", f"{EAGER} or {JIT} or {FIT}"]
+               "--jobs", "1", "--", "-k", f"{EAGER} or {JIT} or {FIT} or {PREDICT}"]
     done = subprocess.run(command, cwd=ROOT, env=harness_env(tmp_path), capture_output=True,
                           text=True, timeout=1800, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
@@ -41,8 +44,12 @@ def test_the_device_script_rehearsed_on_the_cpu(tmp_path: Path) -> None:
         assert {k: facts[k] for k in ("gpu_name", "driver", "cuda", "cudnn", "tf32")} == \
             dict.fromkeys(("gpu_name", "driver", "cuda", "cudnn", "tf32"))
         cells = {r["case"]: r for r in run["results"]}
-        assert set(cells) == {EAGER, JIT, FIT}
+        assert set(cells) == {EAGER, JIT, FIT, PREDICT}
         assert cells[FIT]["outcome"] == "passed"
+        assert cells[PREDICT]["outcome"] == "passed"
+        assert cells[PREDICT]["observed"]["device"].startswith("cpu")
+        assert cells[PREDICT]["observed"]["device"].endswith(
+            "(Keras's default device: no weights)")
     torch_jit = {r["case"]: r for r in json.loads(
         (out / "runs" / "torch-cpu.json").read_text(encoding="utf-8"))["results"]}[JIT]
     assert torch_jit["outcome"] == "not_run"
