@@ -1057,11 +1057,17 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="lstm-floatx-bfloat16-qr",
         description="With floatx bfloat16, LSTM cannot be built: its Orthogonal recurrent "
                     "initializer runs a QR decomposition, which none of these backends "
-                    "implements for bfloat16 on CPU (Qr on TensorFlow, geqrf on torch, "
-                    "jax.numpy.linalg.qr); the numpy and openvino backends build it",
+                    "implements for bfloat16 (Qr on TensorFlow, geqrf on torch's CPU and "
+                    "CUDA, jax.numpy.linalg.qr: NotImplementedError on the CPU, TypeError "
+                    "'qr does not accept dtype bfloat16' on a GPU); the numpy and openvino "
+                    "backends build it",
         link="https://github.com/keras-team/keras/issues/16927",
         backends=("tensorflow", "jax", "torch"),
         axes={"dtype_policy": ("floatx_bfloat16",), "model": ("embedding_lstm",)},
+        explains=(Behaviour(kind="error", error_type="InvalidArgumentError"),
+                  Behaviour(kind="error", error_type="NotImplementedError"),
+                  Behaviour(kind="error", error_type="TypeError")),
+        observed_on=("cpu", "gpu"),
     ),
     # Releases before the pinned one (the minimum channel: Keras 3.6.0). The release that
     # changed each cell was found with `nox -s bisect` (reports/bisect/); on TensorFlow
@@ -1182,6 +1188,76 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://github.com/keras-team/keras/issues/8620",
         devices=("cpu",),
         axes={"report": ("lstm_use_cudnn",)},
+    ),
+    # GPU-only divergences, from the first GPU run (2026-12-04, one NVIDIA H200: JAX 0.11.2,
+    # torch 2.11.0+cu130; reports/device-logs/).
+    Limitation(
+        id="lstm-use-cudnn-masked-jax-torch-gpu",
+        description="LSTM(use_cudnn=True) fed a mask (Embedding(mask_zero=True)) raises "
+                    "ValueError on a GPU too with the JAX and PyTorch backends: their cuDNN "
+                    "LSTM takes no mask (backend.lstm raises NotImplementedError for any mask, "
+                    "which use_cudnn=True turns into 'cuDNN is not supported for this layer "
+                    "configuration with this backend'), even for right-padded sequences",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/jax/rnn.py",
+        backends=("jax", "torch"),
+        devices=("gpu",),
+        axes={"report": ("lstm_use_cudnn",)},
+        explains=(Behaviour(kind="error", error_type="ValueError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-cuda-index-device-side-assert",
+        description="On a CUDA device PyTorch checks ids inside its kernels: an id past "
+                    "input_dim (or a negative one) fed to Embedding, ops.one_hot, "
+                    "ops.multi_hot or CategoryEncoding triggers a device-side "
+                    "assert, raised as torch.AcceleratorError 'CUDA error: device-side assert "
+                    "triggered' (on the CPU the same calls raise IndexError or return "
+                    "values), and leaves the process's CUDA context unusable: every later "
+                    "CUDA call fails until the process ends (the harness replaces the worker)",
+        link="https://github.com/pytorch/pytorch/issues/19120",
+        backends=("torch",),
+        devices=("gpu",),
+        # -1: ops.one_hot and ops.multi_hot give the reference's zeros, no kernel asserts.
+        axes={"subject": ("layers.Embedding", "ops.one_hot", "ops.multi_hot",
+                          "layers.CategoryEncoding"),
+              "values": ("out_of_range", "negative"),
+              "bad_id": ("-11", "5", "10", "100", "127", "255", "32767", "65535",
+                         "2147483651", "4294967303")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-cuda-take-device-side-assert",
+        description="keras.ops.take on a CUDA device with an id past the axis (or below "
+                    "minus its length) trips the same device-side assert in PyTorch's index "
+                    "kernel: torch.AcceleratorError instead of the CPU's IndexError 'index "
+                    "out of range', and the process's CUDA context is unusable afterwards",
+        link="https://github.com/pytorch/pytorch/issues/71572",
+        backends=("torch",),
+        devices=("gpu",),
+        # -1 is a valid id (it wraps) and uint64 is refused before any kernel
+        # (torch-no-uint64): neither reaches the assert, so neither is selected.
+        axes={"subject": ("ops.take",), "values": ("out_of_range", "negative"),
+              "bad_id": ("-11", "10"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "float16", "float32", "float64")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-cuda-sparse-crossentropy-device-side-assert",
+        description="On a CUDA device a SparseCategoricalCrossentropy target outside "
+                    "[0, classes) trips the assert 't >= 0 && t < n_classes' in PyTorch's "
+                    "nll_loss kernel: torch.AcceleratorError 'CUDA error: device-side assert "
+                    "triggered' instead of the CPU's IndexError 'Target 3 is out of bounds', "
+                    "and the process's CUDA context is unusable afterwards",
+        link="https://github.com/pytorch/pytorch/issues/89369",
+        backends=("torch",),
+        devices=("gpu",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
     ),
     Limitation(
         id="global-max-pooling-ignores-mask",

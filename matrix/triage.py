@@ -232,10 +232,16 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
     return replace(matrix, cases=cases, results=results, limitations=infos)
 
 
-def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS
+def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS,
+                        devices: Sequence[str] | None = None
                         ) -> dict[str, dict[str, list[Any]]]:
     """What each limitation is seen to explain: the behaviours of the differing cells it
     selects (first among those that select a cell), with the devices they ran on.
+
+    Args:
+        devices: read only the cells of environments on these devices (None: all). A
+            record written from CPU runs must not absorb what a GPU did differently: that
+            is a GPU limitation of its own (`--draft-limitations`).
 
     Returns:
         {limitation id: {"explains": [behaviour as JSON], "observed_on": [device]}}, the
@@ -246,11 +252,13 @@ def observed_behaviours(matrix: Matrix, limitations: Sequence[Limitation] = LIMI
     for result, selecting in _selecting(matrix, limitations, facts_of(matrix.cases)):
         if not selecting or result.verdict.status != "mismatched":
             continue
+        device = envs[result.environment].device if result.environment in envs else None
+        if devices is not None and device not in devices:
+            continue
         entry = found.setdefault(selecting[0].id, {"explains": [], "observed_on": []})
         behaviour = asdict(behaviour_of(result))
         if behaviour not in entry["explains"]:
             entry["explains"].append(behaviour)
-        device = envs[result.environment].device if result.environment in envs else None
         if device and device not in entry["observed_on"]:
             entry["observed_on"].append(device)
     return {k: found[k] for k in sorted(found)}
@@ -339,12 +347,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = sub.add_parser("behaviours", help="write what each limitation is seen to explain")
     cmd.add_argument("--runs", type=Path, default=Path("reports/runs"))
     cmd.add_argument("--out", type=Path, default=BEHAVIOURS_FILE)
+    cmd.add_argument("--device", action="append", default=None,
+                     help="read the cells of this device only (default: cpu; repeatable)")
     args = parser.parse_args(argv)
     if not args.runs.is_dir():
         print(f"error: --runs {args.runs}: no such folder", file=sys.stderr)
         return 2
     own = [lim for lim in WRITTEN_LIMITATIONS if not lim.explains]
-    found = observed_behaviours(collect(args.runs), own)
+    found = observed_behaviours(collect(args.runs), own, args.device or ["cpu"])
     compact = {lim: {"explains": [{k: v for k, v in b.items() if v is not None}
                                   for b in entry["explains"]],
                      "observed_on": entry["observed_on"]} for lim, entry in found.items()}

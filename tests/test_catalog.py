@@ -169,8 +169,10 @@ def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
         backends = limitation.backends or ("tensorflow", "jax", "torch")
         # what each channel installs (axes.toml): latest, minimum and a nightly
         versions = (None,) if not limitation.versions else CHANNEL_VERSIONS
-        assert any(limitation.covers(c.axes, b, "cpu", want, v, facts)
-                   for c, want, facts in cases for b in backends for v in versions), \
+        devices = limitation.devices or ("cpu",)  # a GPU-only one is checked on the GPU
+        assert any(limitation.covers(c.axes, b, d, want, v, facts)
+                   for c, want, facts in cases for b in backends for d in devices
+                   for v in versions), \
             f"limitation matches no case: {limitation.id}"
         assert limitation.link.startswith("https://"), limitation
         assert "; ;" not in limitation.description, limitation.id  # one separator, not two

@@ -31,6 +31,8 @@ from matrix.results import (
 )
 from matrix.triage import apply_limitations
 
+ROOT = Path(__file__).resolve().parents[1]
+
 NOW = "2026-01-01T00:00:00+00:00"
 ENVS = [EnvironmentInfo(id=e, backend=e.split("-")[0], device="cpu", ran=False)
         for e in ("jax-cpu", "torch-cpu")]
@@ -457,3 +459,19 @@ def test_the_observed_behaviours_are_those_of_the_published_runs() -> None:
     for lim_id in data:
         assert by_id[lim_id].explains, lim_id
         assert by_id[lim_id].observed_on == ("cpu",)
+
+
+def test_the_behaviours_file_is_what_the_published_cpu_runs_show(tmp_path: Path) -> None:
+    """`python -m matrix.triage behaviours` regenerates the file from the published runs,
+    reading CPU cells only: the GPU runs beside them (a device-side assert where the CPU
+    raised IndexError) are GPU limitations of their own, never absorbed by a CPU record."""
+    from cases.limitations import BEHAVIOURS_FILE
+    from matrix.triage import main
+
+    out = tmp_path / "behaviours.json"
+    assert main(["behaviours", "--runs", str(ROOT / "reports" / "runs"), "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == BEHAVIOURS_FILE.read_text(encoding="utf-8")
+    assert main(["behaviours", "--runs", str(ROOT / "reports" / "runs"), "--out", str(out),
+                 "--device", "cpu", "--device", "gpu"]) == 0
+    both = json.loads(out.read_text(encoding="utf-8"))
+    assert "gpu" in both["category-encoding-no-range-check"]["observed_on"]
