@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from cases.model import INPUT_DTYPES, Case, NotModelled, Step, Tensor
-from cases.subjects import SUBJECTS, Array, Subject, Value
+from cases.subjects import Array, Subject, Value, record_of
 from matrix import reference
 from matrix.results import Observation, Verdict
 
@@ -27,6 +27,9 @@ POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "
                        "mixed_bfloat16": "bfloat16", "floatx_bfloat16": "bfloat16"}
 #: A shape check refused by any subject: the input does not have the rank it needs.
 DEFAULT_REFUSALS: Mapping[str, tuple[str, ...]] = {"ValueError": ("ValueError",)}
+#: `Expected.kind` of a case with no reference (an open step): judged by agreement across
+#: backends when the report merges the run files (`matrix.agreement`).
+AGREEMENT = "agreement"
 _KIND_RANK = {"mask": 0, "lookup": 0, "quantized": 1, "recurrent": 2, "pooling": 2,
               "attention": 3}
 
@@ -96,6 +99,12 @@ def _features(value_shape: tuple[int, ...]) -> int:
     return int(value_shape[-1]) if value_shape else 0
 
 
+def is_open(case: Case) -> bool:
+    """Whether a step of the case has no hand-written record that models it (`record_of`):
+    the case then has no reference and is judged, as a whole, by agreement across backends."""
+    return any(record_of(step).open for step in case.steps)
+
+
 def step_weights(case: Case) -> list[tuple[list[tuple[int, ...]], int] | None]:
     """The weight shapes and seed of every step, in the order of `layer.weights`.
 
@@ -103,13 +112,15 @@ def step_weights(case: Case) -> list[tuple[list[tuple[int, ...]], int] | None]:
     subjects without weights get None. Widths travel along the program from the inputs'
     last axes, so shapes are known even where the reference refuses the input.
     """
+    if is_open(case):  # no reference: the program seeds every layer's float weights itself
+        return [None] * len(case.steps)
     width: dict[str, int] = {}
     for name, tensor in case.inputs.items():
         width[name] = 0 if tensor.sequences else _features(input_value(tensor).array.shape)
     out: list[tuple[list[tuple[int, ...]], int] | None] = []
     position = 0
     for step in case.steps:
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         features = [width.get(name, 0) for name in step.inputs]
         if record.host:
             width[step.output] = 0
@@ -183,7 +194,7 @@ def evaluate(case: Case) -> Value:
     values = {name: input_value(t) for name, t in case.inputs.items()}
     host_done = False
     for index, (step, drawn) in enumerate(zip(case.steps, weights, strict=True)):
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         try:
             if not record.host and not host_done:
                 host_done = True
@@ -221,11 +232,11 @@ def _kind(case: Case) -> str:
     if case.mode == "fit" and (case.fit is None or case.fit.labels is None):
         return "training"
     last = next(s for s in case.steps if s.output == case.observe)
-    if last.method == "compute_mask" or SUBJECTS[last.subject].host:
+    if last.method == "compute_mask" or record_of(last).host:
         return "mask"
     kind = "lookup"
     for step in case.steps:
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         if record.host:
             continue
         this = "quantized" if any(m == "quantize" for m, _ in step.after_weights) \
@@ -239,7 +250,7 @@ def _dtype(case: Case, kind: str) -> str | None:
     last = next(s for s in case.steps if s.output == case.observe)
     if last.method == "compute_mask":
         return "bool"
-    if SUBJECTS[last.subject].host:
+    if record_of(last).host:
         dtype = str(last.args.get("dtype", "int32"))
         return dtype if dtype in INPUT_DTYPES and dtype not in ("string", "bytes") else None
     if case.mode == "fit" and case.fit is not None and case.fit.labels is not None:
@@ -247,7 +258,7 @@ def _dtype(case: Case, kind: str) -> str | None:
     if case.mode == "fit":
         # The table keeps the variable dtype: float32 unless floatx is bfloat16.
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
-    declared = SUBJECTS[last.subject].output_dtype
+    declared = record_of(last).output_dtype
     return POLICY_OUTPUT_DTYPE[case.dtype_policy] if declared == "policy" else declared
 
 
@@ -260,7 +271,7 @@ def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
     if isinstance(index, int):  # the refusing step's record first, then the others'
         steps = [steps[index], *steps[:index], *steps[index + 1:]]
     for _, step in steps:
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         types = {**DEFAULT_REFUSALS, **record.refusals}.get(name)
         if types is not None:
             patterns = {t: p for t, p in record.refusal_patterns.items() if t in types}
@@ -269,7 +280,7 @@ def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
                 reason=f"{name}: {exc}", types=types, patterns=patterns,
                 step=index if isinstance(index, int) else None,
                 step_name=at.subject if at is not None else None,
-                in_model=at is not None and not SUBJECTS[at.subject].host)
+                in_model=at is not None and not record_of(at).host)
     return None
 
 
@@ -283,6 +294,8 @@ def compute_expected(case: Case) -> Expected:
         Exception: the reference cannot compute the case (`NotModelled`, or an exception that
             no record names as a refusal); the catalog refuses the case and names it.
     """
+    if is_open(case):
+        return Expected(values=None, error=None, kind=AGREEMENT, tolerance=0.0)
     kind = _kind(case)
     try:
         value = evaluate(case)
@@ -314,8 +327,10 @@ def expected(case: Case) -> Expected:
 
 
 def describe(want: Expected) -> str:
-    """The reference's answer in words: `values`, or `error (<types>) at step <i>
-    (<API>): <reason>`."""
+    """The reference's answer in words: `values`, `no reference (judged by agreement)`, or
+    `error (<types>) at step <i> (<API>): <reason>`."""
+    if want.kind == AGREEMENT:
+        return "no reference (judged by agreement across backends)"
     if want.error is None:
         return "values"
     error = want.error
@@ -336,6 +351,10 @@ def judge(want: Expected, observation: Observation) -> Verdict:
     if observation.kind in ("crash", "timeout"):
         return Verdict(status="crashed" if observation.kind == "crash" else "timeout",
                        detail=observation.message)
+    if want.kind == AGREEMENT:
+        return Verdict(status="no_reference",
+                       detail="no reference: judged by agreement across backends when the "
+                              "report merges the run files")
     if want.error is not None:
         return _judge_refusal(want.error, observation)
     if observation.kind == "error":

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from cases.model import Case, Nested, Step
-from cases.subjects import SUBJECTS
+from cases.subjects import record_of
 
 #: The facts derived from the program; for these keys a limitation never reads the labels.
 DERIVED = ("subject", "mode", "batch", "dtype_policy", "values")
@@ -92,7 +92,7 @@ def _fed_ids(case: Case) -> Iterator[tuple[Step, np.ndarray[Any, Any], str | Non
     made = {step.output: step.subject for step in case.steps}
     explicit = any("mask" in step.call for step in case.steps)
     for step in case.steps:
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         if step.subject == "layers.Embedding" and step.inputs and step.inputs[0] in values:
             yield step, np.asarray(values[step.inputs[0]].array), made.get(step.inputs[0]), \
                 explicit

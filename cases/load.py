@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import os
 import sys
 import threading
@@ -33,7 +34,7 @@ from cases.model import (
     check_case_id,
     is_name,
 )
-from cases.subjects import SUBJECTS
+from cases.subjects import SUBJECTS, open_subject, record_of
 
 WRAPPERS = ("TimeDistributed",)
 METHODS = ("compute_mask",)
@@ -81,36 +82,86 @@ def builtin_cases() -> list[Case]:
             + preprocessing.cases())
 
 
-def _check_args(where: str, subject: str, args: Mapping[str, Any]) -> None:
-    record = SUBJECTS[subject]
-    for name, value in args.items():
-        if name not in record.args:
-            modelled = ", ".join(sorted(record.args)) or "none"
-            raise CatalogError(
-                f"{where}: {subject} argument `{name}` is not modelled by the reference "
-                f"(modelled: {modelled}). Received: {name}={value!r}")
-        allowed = record.args[name]
-        if allowed is not None and value not in allowed:
-            raise CatalogError(f"{where}: {subject} argument `{name}` must be one of "
-                               f"{allowed!r}. Received: {name}={value!r}")
+def _check_subject(where: str, subject: str) -> None:
+    if subject in SUBJECTS:
+        return
+    try:
+        open_subject(subject)
+    except KeyError as exc:
+        raise CatalogError(f"{where}: field `subject` names no record in cases/subjects.py "
+                           f"and no Keras callable: {exc.args[0]}. "
+                           f"Received: subject={subject!r}") from None
+
+
+def resolve_open_names(cases: Sequence[Case]) -> None:
+    """Checks that every open step (no record models it) names a callable of the installed
+    Keras; run where Keras is imported (the run's collection, `cases/test_cases.py`).
+
+    Raises:
+        CatalogError: a name Keras does not have; names the case, the step, the Keras
+            version and the closest names it has.
+    """
+    import difflib
+
+    import keras
+
+    for case in cases:
+        for index, step in enumerate(case.steps):
+            if not record_of(step).open:
+                continue
+            namespace, attr = step.subject.split(".")
+            module = getattr(keras, namespace, None)
+            if module is not None and callable(getattr(module, attr, None)):
+                continue
+            known = [n for n in dir(module) if not n.startswith("_")] if module else []
+            close = difflib.get_close_matches(attr, known, n=3)
+            hint = f"; closest: {', '.join(f'{namespace}.{c}' for c in close)}" if close else ""
+            raise CatalogError(f"case {case.id!r}: step {index}: keras.{step.subject} is not a "
+                               f"callable of Keras {keras.__version__}{hint}. "
+                               f"Received: subject={step.subject!r}")
+
+
+def _check_function(where: str, name: str, value: Any) -> None:
+    """A function argument goes into the repro as its source: a `def` at the top of a
+    catalog module, nothing Keras or NumPy defines (pass Keras's own by its name)."""
+    module = getattr(value, "__module__", "") or ""
+    ok = inspect.isfunction(value) and value.__name__ != "<lambda>" \
+        and value.__qualname__ == value.__name__ \
+        and module.split(".")[0] not in ("keras", "numpy", "builtins")
+    source = None
+    if ok:
+        try:
+            source = inspect.getsource(value)
+        except (OSError, TypeError):
+            ok = False
+    if not ok or source is None:
+        raise CatalogError(f"{where}: argument `{name}` must be a function defined with `def` "
+                           f"at the top of a catalog module (its source goes into the repro); "
+                           f"a Keras function is passed by its name. Received: {name}={value!r}")
+
+
+def _check_args(where: str, step: Step) -> None:
+    """The arguments of a step. A hand-written record checks its own (`record_of`: one it
+    does not model makes the step open, judged by agreement); here, a nested layer must name
+    a record or a Keras callable, and a function must be one a repro can hold."""
+    for name, value in [*step.args.items(), *step.call.items()]:
         if isinstance(value, Nested):
-            if value.subject not in SUBJECTS:
-                raise CatalogError(f"{where}: unknown subject {value.subject!r} in `{name}`.")
-            _check_args(f"{where} ({name})", value.subject, value.args)
-    missing = [name for name in record.required if name not in args]
-    if missing:
-        raise CatalogError(f"{where}: {subject} needs the argument(s) {', '.join(missing)}. "
-                           f"Received: args={dict(args)!r}")
+            _check_subject(f"{where} ({name})", value.subject)
+            _check_args(f"{where} ({name})", Step(subject=value.subject, args=value.args))
+        elif callable(value) and not isinstance(value, type):
+            _check_function(where, name, value)
 
 
 def _check_step(where: str, step: Step, defined: set[str]) -> None:
-    if step.subject not in SUBJECTS:
-        raise CatalogError(f"{where}: field `subject` names no record in cases/subjects.py "
-                           f"({', '.join(sorted(SUBJECTS))}). Received: subject={step.subject!r}")
-    record = SUBJECTS[step.subject]
-    _check_args(where, step.subject, step.args)
+    _check_subject(where, step.subject)
+    _check_args(where, step)
+    record = record_of(step)
+    missing = [name for name in record.required if name not in step.args]
+    if missing:
+        raise CatalogError(f"{where}: {step.subject} needs the argument(s) {', '.join(missing)}. "
+                           f"Received: args={dict(step.args)!r}")
     for key, value in step.call.items():
-        if key not in record.call_args:
+        if key not in record.call_args and not record.open:
             raise CatalogError(f"{where}: {step.subject} call argument `{key}` is not modelled "
                                f"(modelled: {', '.join(sorted(record.call_args)) or 'none'}). "
                                f"Received: {key}={value!r}")
@@ -169,10 +220,10 @@ def validate_case(case: Case, where: str) -> None:
     host = True
     for number, step in enumerate(case.steps):
         _check_step(f"{where}: steps[{number}]", step, defined)
-        if SUBJECTS[step.subject].host and not host:
+        if record_of(step).host and not host:
             raise CatalogError(f"{where}: steps[{number}]: {step.subject} runs on the host "
                                "and must come before every layer.")
-        host = host and SUBJECTS[step.subject].host
+        host = host and record_of(step).host
         defined.add(step.output)
     if case.observe not in defined:
         raise CatalogError(f"{where}: field `observe` names no value. "

@@ -74,6 +74,11 @@ class NotModelled(Exception):
     """The reference cannot compute this program; the catalog refuses the case."""
 
 
+class NoReference(Exception):
+    """No record models this call (an open step): the case has no reference answer and is
+    judged by agreement across backends when the report merges the run files."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Tensor:
     """An input of a case: an array of explicit dtype and shape.

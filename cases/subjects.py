@@ -23,17 +23,21 @@ NumPy only: no framework is imported.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import functools
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from cases.model import Nested, NotModelled
+from cases.model import Nested, NoReference, NotModelled, Step
 from matrix import reference
 
 Array = np.ndarray[Any, Any]
-CallConvention = Literal["single", "list", "query_value", "function", "loss", "metric"]
+CallConvention = Literal["single", "list", "query_value", "function", "loss", "metric",
+                         "open"]
 Kind = Literal["layer", "op", "utility", "loss", "metric"]
 
 
@@ -86,6 +90,8 @@ class Subject:
         host: runs on the host before the model (a data utility), never inside it.
         source: Python source of a custom layer class, put into the program.
         doc: where the modelled behaviour is documented.
+        open: no hand-written record: any constructor and call arguments, no reference
+            (`open_subject`); the case is judged by agreement across backends.
     """
 
     name: str
@@ -104,6 +110,7 @@ class Subject:
     host: bool = False
     source: str | None = None
     doc: str = ""
+    open: bool = False
 
     @property
     def class_name(self) -> str:
@@ -118,9 +125,13 @@ class Subject:
 
 
 def render_value(value: Any) -> str:
-    """A constructor argument as Python source; a nested layer renders as its constructor."""
+    """A constructor argument as Python source; a nested layer renders as its constructor, a
+    function of a user catalog by its name (its source goes into the program:
+    `catalog_functions`)."""
     if isinstance(value, Nested):
         return SUBJECTS[value.subject].render(value.args)
+    if inspect.isfunction(value):
+        return value.__name__
     if isinstance(value, list | tuple) and any(isinstance(v, Nested) for v in value):
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     return repr(value)
@@ -389,5 +400,110 @@ _RECORDS: tuple[Subject, ...] = (
 
 from cases.path_subjects import PATH_RECORDS  # noqa: E402 - it uses the types above
 
-#: Every record by name.
-SUBJECTS: Mapping[str, Subject] = {s.name: s for s in (*_RECORDS, *PATH_RECORDS)}
+# --- the open catalog: any public Keras callable, without a record ---------------------------
+
+#: The Keras namespaces an open step may call, as typed after `keras.` (`ops.floor_divide`,
+#: `layers.Dense`, `activations.relu`, `utils.to_categorical`, `losses.Huber`, ...).
+OPEN_NAMESPACES = ("ops", "layers", "losses", "metrics", "activations", "utils")
+OPEN_NAME = re.compile(rf"(?:{'|'.join(OPEN_NAMESPACES)})\.[A-Za-z][A-Za-z0-9_]*")
+KERAS_API = "https://keras.io/api/"
+
+
+def _no_reference(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
+                  call: Mapping[str, Any]) -> Value:
+    raise NoReference("no record models this call")
+
+
+@functools.cache
+def open_subject(name: str) -> Subject:
+    """The record of a Keras callable that has no hand-written one, from its name alone.
+
+    `layers.X` (a class) is constructed, then called on its input (a list of them when a
+    step has several); `losses.X` and `metrics.X` classes are constructed, then called or
+    updated; every other name is a function called on the step's inputs with its `args` as
+    keywords. `utils.*` runs on the host, before the model. Whether the name exists in the
+    installed Keras is checked where Keras is imported (`cases.conftest`, at collection).
+
+    Raises:
+        KeyError: the name is not `<namespace>.<identifier>` in `OPEN_NAMESPACES`.
+    """
+    if not OPEN_NAME.fullmatch(name):
+        raise KeyError(f"{name!r} is not a Keras callable as typed after `keras.` in one of "
+                       f"{', '.join(OPEN_NAMESPACES)} (e.g. ops.floor_divide, layers.Dense)")
+    namespace, attr = name.split(".")
+    is_class = attr[:1].isupper()
+    kind: Kind = "utility" if namespace == "utils" else "op"
+    call: CallConvention = "function"
+    if is_class and namespace == "layers":
+        kind, call = "layer", "open"
+    elif is_class and namespace == "losses":
+        kind, call = "loss", "single"
+    elif is_class and namespace == "metrics":
+        kind, call = "metric", "metric"
+    return Subject(name=name, kind=kind, call=call, reference=_no_reference, output_dtype=None,
+                   host=namespace == "utils", open=True, tolerance_kind="recurrent",
+                   doc=f"{KERAS_API}{namespace}/")
+
+
+def models(record: Subject, step: Step) -> bool:
+    """Whether a hand-written record models every argument a step gives (its `args`, their
+    values, its call arguments). A layer's required argument left out is the catalog's
+    error (`cases.load`); a function's may come as a tensor input instead."""
+    for key, value in step.args.items():
+        allowed = record.args.get(key, ()) if key in record.args else ()
+        if key not in record.args or (allowed is not None and value not in allowed):
+            return False
+        if isinstance(value, Nested) and not (value.subject in SUBJECTS and models(
+                SUBJECTS[value.subject], Step(subject=value.subject, args=value.args))):
+            return False
+    if record.call == "function" and any(r not in step.args for r in record.required):
+        return False  # `ops.digitize(x, bins)` with bins as a tensor: not the record's call
+    return all(k in record.call_args for k in step.call)
+
+
+def record_of(step: Step) -> Subject:
+    """The record a step is judged by: the hand-written one when it models the step's
+    arguments, else the open record of its name (no reference: judged by agreement).
+
+    Raises:
+        KeyError: the subject has no record and is no open name (`open_subject`).
+    """
+    written = _WRITTEN.get(step.subject)
+    if written is not None and (written.source is not None or models(written, step)):
+        return written
+    return open_subject(step.subject)
+
+
+def catalog_functions(step: Step) -> Iterator[Callable[..., Any]]:
+    """The functions a step passes as arguments (a `standardize=` callable), nested included."""
+    for value in (*step.args.values(), *step.call.values()):
+        if inspect.isfunction(value):
+            yield value
+        elif isinstance(value, Nested):
+            yield from catalog_functions(Step(subject=value.subject, args=value.args))
+
+
+class _Registry(Mapping[str, Subject]):
+    """Every hand-written record by name; looking up another Keras callable's name gives its
+    open record (`open_subject`). `in`, `len` and iteration see the written records only."""
+
+    def __init__(self, records: Sequence[Subject]) -> None:
+        self._records = {r.name: r for r in records}
+
+    def __getitem__(self, name: str) -> Subject:
+        found = self._records.get(name)
+        return found if found is not None else open_subject(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+_WRITTEN: Mapping[str, Subject] = {s.name: s for s in (*_RECORDS, *PATH_RECORDS)}
+#: Every record by name (hand-written; an open name looks up its open record).
+SUBJECTS: Mapping[str, Subject] = _Registry((*_RECORDS, *PATH_RECORDS))

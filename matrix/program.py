@@ -18,15 +18,17 @@ Only the standard library and the catalog (NumPy) are imported: no framework.
 
 from __future__ import annotations
 
+import inspect
 import re
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from cases.expect import describe, expected, step_weights
+from cases.expect import describe, expected, is_open, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
-from cases.subjects import SUBJECTS, Subject, render_value
+from cases.subjects import Subject, catalog_functions, record_of, render_value
 from matrix.results import Stage
 
 #: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
@@ -82,6 +84,20 @@ def set_weights(layer, weights):
     if got != want:
         raise HarnessError(f"{layer.name}: weights of shapes {got}, the reference has {want}")
     layer.set_weights(weights)
+
+
+def seed_floats(layer, seed):
+    """A layer with no record (an open step): every float weight drawn like `seeded`, in the
+    dtype it has; others (ids, counts) kept. Every backend gets the same values."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for weight in layer.get_weights():
+        weight = np.asarray(weight)
+        floating = weight.dtype.kind == "f" or "float" in str(weight.dtype)
+        values.append(rng.uniform(-0.5, 0.5, size=weight.shape).astype(weight.dtype)
+                      if floating else weight)
+    if values:
+        layer.set_weights(values)
 
 
 def device_of(value):
@@ -195,7 +211,7 @@ def _names(case: Case) -> list[str]:
     used: dict[str, int] = {}
     names = []
     for step in case.steps:
-        base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", SUBJECTS[step.subject].class_name).lower()
+        base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", record_of(step).class_name).lower()
         used[base] = used.get(base, 0) + 1
         names.append(base if used[base] == 1 else f"{base}_{used[base]}")
     return names
@@ -242,7 +258,7 @@ def _call_kwargs(record: Subject, step: Step, ref: Namer) -> str:
 
 def _call(step: Step, obj: str, ref: Namer) -> str:
     """The call of one step on program values, each named by `ref` (symbolic or concrete)."""
-    record = SUBJECTS[step.subject]
+    record = record_of(step)
     args = [ref(n) for n in step.inputs]
     extra = _call_kwargs(record, step, ref)
     if record.call == "function":
@@ -250,7 +266,7 @@ def _call(step: Step, obj: str, ref: Namer) -> str:
         text = f"keras.{record.name}({', '.join(args)}{keywords}{extra})"
     elif step.method is not None:
         text = f"{obj}.{step.method}({', '.join(args)}{extra})"
-    elif record.call == "list":
+    elif record.call == "list" or (record.call == "open" and len(args) > 1):
         text = f"{obj}([{', '.join(args)}]{extra})"
     else:
         text = f"{obj}({', '.join(args)}{extra})"
@@ -258,19 +274,19 @@ def _call(step: Step, obj: str, ref: Namer) -> str:
 
 
 def _constructor(step: Step) -> str:
-    record = SUBJECTS[step.subject]
+    record = record_of(step)
     text = record.render(step.args)
     return f"keras.layers.{step.wrap}({text})" if step.wrap else text
 
 
 def _host_call(step: Step) -> str:
-    record = SUBJECTS[step.subject]
+    record = record_of(step)
     args = ", ".join([*step.inputs, *(f"{k}={render_value(v)}" for k, v in step.args.items())])
     return f"{step.output} = keras.{record.name}({args})"
 
 
 def _used(step: Step) -> list[str]:
-    record = SUBJECTS[step.subject]
+    record = record_of(step)
     return [*step.inputs, *(v for k, v in step.call.items()
                             if k in record.call_args and isinstance(v, str))]
 
@@ -320,7 +336,7 @@ def _setup_lines(case: Case) -> list[str]:
 def _eager_lines(case: Case, objects: Mapping[str, str], graph: Sequence[Step]) -> list[str]:
     lines = ["# The program, called on the data."]
     for step in graph:
-        record = SUBJECTS[step.subject]
+        record = record_of(step)
         obj = objects.get(step.output, "")
         at = Where("step", _index(case, step))
         if record.call == "metric":
@@ -442,14 +458,14 @@ def _body(case: Case) -> list[str]:
     lines.append("# The data.")
     for name, tensor in case.inputs.items():
         lines += _tagged(_tensor_line(name, tensor), Where("inputs"))
-    graph = [s for s in case.steps if not SUBJECTS[s.subject].host]
+    graph = [s for s in case.steps if not record_of(s).host]
     for i, step in enumerate(case.steps):
-        if SUBJECTS[step.subject].host:
+        if record_of(step).host:
             lines += _tagged([_host_call(step)], Where("step", i))
     if not graph:
         return [*lines, *_tagged([f'return {case.observe}, "host (NumPy)"'], Where("output"))]
     objects = {s.output: names[s.output] for s in graph
-               if SUBJECTS[s.subject].kind in ("layer", "loss", "metric")}
+               if record_of(s).kind in ("layer", "loss", "metric")}
     if objects:
         lines.append("# The layers and objects under test.")
         for s in graph:
@@ -459,10 +475,10 @@ def _body(case: Case) -> list[str]:
     # The symbolic part: every step up to the first loss or metric (eager-only objects).
     symbolic = []
     for step in graph:
-        if SUBJECTS[step.subject].kind in ("loss", "metric"):
+        if record_of(step).kind in ("loss", "metric"):
             break
         symbolic.append(step)
-    has_weights = any(SUBJECTS[s.subject].kind == "layer" for s in symbolic)
+    has_weights = any(record_of(s).kind == "layer" for s in symbolic)
     model_inputs = _model_inputs(case, symbolic)
     if symbolic and (has_weights or case.mode != "eager"):
         lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
@@ -478,7 +494,7 @@ def _body(case: Case) -> list[str]:
                 if step.method is not None else []
             lines += _tagged([*built, f"k_{step.output} = {_call(step, obj, sym)}"],
                              Where("step", _index(case, step)))
-    if has_weights:
+    if has_weights and not is_open(case):
         lines.append("# The seeded weights (the NumPy reference uses the same).")
     for i, (step, drawn) in enumerate(zip(case.steps, step_weights(case), strict=True)):
         if drawn is None:
@@ -490,6 +506,14 @@ def _body(case: Case) -> list[str]:
             args = ", ".join(repr(a) for a in method_args)
             weights.append(f"{names[step.output]}.{method}({args})")
         lines += _tagged(weights, Where("step", i))
+    if is_open(case):  # no reference: every layer's float weights seeded here, alike
+        seeds = [(i, s) for i, s in enumerate(case.steps) if s.output in objects
+                 and record_of(s).kind == "layer"]
+        if seeds:
+            lines.append("# The seeded weights (no reference: the same on every backend).")
+        for i, step in seeds:
+            lines += _tagged([f"seed_floats({objects[step.output]}, seed={case.seed + i})"],
+                             Where("step", i))
     if case.mode == "eager":
         return [*lines, *_eager_lines(case, objects, graph)]
     return [*lines, *_tagged(_mode_lines(case, objects, model_inputs), Where("model"))]
@@ -521,7 +545,11 @@ def render_with_lines(case: Case) -> tuple[str, dict[int, Where]]:
         KeyError: as `render`.
     """
     want = expected(case)
-    customs = sorted({SUBJECTS[s.subject].source or "" for s in case.steps} - {""})
+    customs = sorted({record_of(s).source or "" for s in case.steps} - {""})
+    # The functions a step passes (a `standardize=` callable of a user catalog), as written.
+    functions = {f.__name__: textwrap.dedent(inspect.getsource(f))
+                 for s in case.steps for f in catalog_functions(s)}
+    customs += [functions[name] for name in sorted(functions)]
     header = [
         f'"""{case.id}: {_one_line(case.description)}',
         "",

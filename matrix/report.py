@@ -85,6 +85,9 @@ SYMBOLS: dict[Outcome, str] = {
     Outcome.CRASHED: "💥",
     Outcome.TIMEOUT: "⏱",
     Outcome.NOT_RUN: "➖",  # noqa: RUF001 - a symbol, not a minus sign
+    Outcome.AGREED: "🤝",
+    Outcome.DISAGREED: "🔀",
+    Outcome.UNJUDGED: "❔",
 }
 MEANINGS: dict[Outcome, str] = {
     Outcome.PASSED: "ran and matched the NumPy reference",
@@ -96,6 +99,11 @@ MEANINGS: dict[Outcome, str] = {
     Outcome.CRASHED: "the process died while running the case",
     Outcome.TIMEOUT: "the case ran past its time limit and was ended",
     Outcome.NOT_RUN: "the environment did not run (no GPU, no run file)",
+    Outcome.AGREED: "no reference (a call no record models); every backend that ran it "
+                    "answered alike: they agree, which is not to say they are right",
+    Outcome.DISAGREED: "no reference; the backends answered differently (values, dtype, "
+                       "shape or error type): a divergence, shown without a verdict",
+    Outcome.UNJUDGED: "no reference, and no other environment answered: nothing to compare",
 }
 # Terminal colours (rich styles); the HTML colours live in the template's CSS.
 STYLES: dict[Outcome, str] = {
@@ -108,6 +116,9 @@ STYLES: dict[Outcome, str] = {
     Outcome.CRASHED: "bold white on red",
     Outcome.TIMEOUT: "orange3",
     Outcome.NOT_RUN: "dim",
+    Outcome.AGREED: "cyan",
+    Outcome.DISAGREED: "bold blue",
+    Outcome.UNJUDGED: "dim cyan",
 }
 # The distribution that carries each backend's version, first found wins.
 BACKEND_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -124,7 +135,8 @@ INFERENCE_NOTE = (
     "mode runs and is judged like the other columns, and the models saved under TensorFlow, "
     "JAX and PyTorch are loaded there (save-load).")
 PASS_NOTE = ("passed/ran counts `passed` and `xpassed` (both matched the reference) over the "
-             "cases that ran; `skipped`, `error` and `not_run` are not counted as ran.")
+             "cases that ran; `skipped`, `error` and `not_run` are not counted as ran, and "
+             "neither are `agreed`, `disagreed` and `unjudged` (no reference to pass).")
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -402,10 +414,14 @@ def _present_outcomes(matrix: Matrix) -> list[Outcome]:
 def pass_count(env: EnvironmentInfo, counts: Counter[Outcome]) -> str:
     """`passed/ran (percent)`, or why the environment did not run: never a 0% column."""
     ran = sum(n for o, n in counts.items() if o in RAN)
-    if not env.ran or ran == 0:
-        return "not run" if env.ran is False else "nothing ran"
+    judged = sum(n for o, n in counts.items() if o in NO_REFERENCE)
+    also = f" + {judged} without reference" if judged else ""
+    if env.ran is False:
+        return "not run"
+    if ran == 0:
+        return f"{judged} without reference" if judged else "nothing ran"
     passed = sum(n for o, n in counts.items() if o in MATCHED)
-    return f"{passed}/{ran} ({100 * passed / ran:.0f}%)"
+    return f"{passed}/{ran} ({100 * passed / ran:.0f}%){also}"
 
 
 def ran_text(env: EnvironmentInfo) -> str:
@@ -583,8 +599,10 @@ _NORMALISE = (
     (re.compile(r"[(\[]\s*-?\d+(?:\s*,\s*-?\d+)*\s*,?\s*[)\]]"), "<shape>"),
     (re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?![\w])"), "<n>"),
 )
+#: Outcomes of a case with no reference, judged by agreement (`matrix.agreement`).
+NO_REFERENCE = frozenset({Outcome.AGREED, Outcome.DISAGREED, Outcome.UNJUDGED})
 PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
-                     Outcome.TIMEOUT})
+                     Outcome.TIMEOUT, Outcome.DISAGREED})
 
 
 def keras_version(env: EnvironmentInfo) -> str:

@@ -15,6 +15,7 @@ died is `crashed`, or `timeout` when pytest-timeout ended it (the heartbeat in
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
 import re
@@ -41,7 +42,7 @@ ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
 Stage = Literal["setup", "inputs", "step", "model", "output"]
 #: The raw verdict of a cell, recorded in the run (DESIGN.md section 3).
 VerdictStatus = Literal["matched", "mismatched", "harness_error", "crashed", "timeout",
-                        "not_run", "not_applicable"]
+                        "not_run", "not_applicable", "no_reference"]
 #: Why a cell mismatched: values that differ; values where the reference refuses the input
 #: (a silent divergence); an error where values were expected; refused, but with another
 #: error type than the reference names; the dtype, the shape, or the device.
@@ -61,6 +62,11 @@ class Outcome(StrEnum):
     CRASHED = "crashed"  # the process died while running the case
     TIMEOUT = "timeout"  # the case ran past its time limit and was ended
     NOT_RUN = "not_run"  # the environment did not run (no GPU, no run file)
+    # A case with no reference (an open step, `cases.subjects.open_subject`) is judged by
+    # agreement across the environments that ran it, when the report merges them:
+    AGREED = "agreed"  # no reference; every environment that answered answered alike
+    DISAGREED = "disagreed"  # no reference; the environments answered differently
+    UNJUDGED = "unjudged"  # no reference, and no other environment to compare with yet
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +93,10 @@ class Observation:
         stage: where an error was raised (`Stage`); None for values, and where unknown.
         step: the index in the case's program of the step that raised (stage `step`).
         step_name: that step's Keras API as typed after `keras.` (`layers.GRU`).
+        fingerprint: for a case with no reference, what the output was, to compare across
+            backends (`matrix.agreement`): `values` (each element as text, `%.9g` for
+            floats) for at most 256 elements, else `digest` (SHA-256 of the elements rounded
+            to 4 significant digits) and `size`. None otherwise.
     """
 
     kind: ObservationKind
@@ -103,6 +113,7 @@ class Observation:
     stage: Stage | None = None
     step: int | None = None
     step_name: str | None = None
+    fingerprint: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,6 +370,8 @@ _OUTCOMES: dict[str, tuple[Outcome, Outcome]] = {
     "timeout": (Outcome.TIMEOUT, Outcome.TIMEOUT),
     "not_run": (Outcome.NOT_RUN, Outcome.NOT_RUN),
     "not_applicable": (Outcome.SKIPPED, Outcome.SKIPPED),
+    # Judged at merge by agreement (`matrix.agreement`); a run file alone cannot tell.
+    "no_reference": (Outcome.UNJUDGED, Outcome.UNJUDGED),
 }
 #: Verdicts a limitation can explain: the backend ran the case and answered.
 TRIAGED = frozenset({"matched", "mismatched"})
@@ -798,7 +811,8 @@ def channel_of(environment_id: str) -> str:
 
 
 def divergent_cases(matrix: Matrix) -> list[str]:
-    """Case ids on which environments of one channel that ran disagree, in catalog order.
+    """Case ids on which environments of one channel that ran disagree, in catalog order
+    (a case with no reference whose backends answered differently, `disagreed`, included).
 
     Environments are compared within a version channel (`latest`, `nightly`, `minimum`), so a
     difference between backends counts, and one between Keras versions alone does not.
@@ -809,6 +823,7 @@ def divergent_cases(matrix: Matrix) -> list[str]:
             key = (result.case, channel_of(result.environment))
             seen.setdefault(key, set()).add(cell_signature(result))
     divergent = {case for (case, _), signatures in seen.items() if len(signatures) > 1}
+    divergent |= {r.case for r in matrix.results if r.outcome is Outcome.DISAGREED}
     return [c.id for c in matrix.cases if c.id in divergent]
 
 
@@ -834,7 +849,8 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
         problems: messages about run files that could not be used; shown in every format.
 
     Returns:
-        The matrix: every case of every run, and exactly one result per case × environment.
+        The matrix: every case of every run, and exactly one result per case × environment;
+        the cells of a case with no reference judged by agreement (`matrix.agreement`).
 
     Raises:
         ValueError: two runs for one environment.
@@ -876,6 +892,9 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
     order = {c.id: i for i, c in enumerate(case_list)}
     col = {e.id: i for i, e in enumerate(envs)}
     results.sort(key=lambda r: (order[r.case], col[r.environment]))
+    from matrix.agreement import judge_by_agreement  # it reads this module's types
+
+    results = judge_by_agreement(results, envs)
     return Matrix(schema_version=SCHEMA_VERSION, generated_at=generated_at, environments=envs,
                   cases=case_list, results=results, problems=list(problems))
 
@@ -885,13 +904,21 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
 def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
     from cases import load_catalog
-    from cases.expect import describe, expected
+    from cases.expect import describe, expected, is_open
     from cases.facts import program_facts
     from cases.model import KERAS_RUNNER
     from matrix.program import render
 
     infos = []
-    for case in load_catalog(extra).cases:
+    catalog = load_catalog(extra).cases
+    opened = [case for case in catalog if is_open(case)]
+    if opened and importlib.util.find_spec("keras") is not None:
+        # in a backend's virtualenv: every open step must name a callable of its Keras (the
+        # report's virtualenv has none: the run it reads checked it)
+        from cases.load import resolve_open_names
+
+        resolve_open_names(opened)
+    for case in catalog:
         want, repro = "values", None
         if case.runner == KERAS_RUNNER:
             want = describe(expected(case))

@@ -224,7 +224,10 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         # an intermittent divergence that did not show this time: the cell simply passed
         flagged = limited and not (found is not None and found.intermittent
                                    and result.verdict.status == "matched")
-        results.append(replace(result, outcome=outcome_of(result.verdict, flagged),
+        # a case with no reference keeps what the merge judged (`matrix.agreement`)
+        outcome = result.outcome if result.verdict.status == "no_reference" \
+            else outcome_of(result.verdict, flagged)
+        results.append(replace(result, outcome=outcome,
                                limitation=found.id if limited and found else None,
                                unexplained=unexplained))
     infos = [_info(lim, covered[lim.id]) for lim in limitations]

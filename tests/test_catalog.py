@@ -27,7 +27,7 @@ from cases.model import (
     chain,
     check_case_id,
 )
-from cases.subjects import SUBJECTS
+from cases.subjects import SUBJECTS, record_of
 from matrix.environments import inference_only_backends
 from matrix.program import render
 from matrix.results import Observation
@@ -253,29 +253,37 @@ def test_duplicate_ids_are_refused_naming_the_case() -> None:
                          "mine.py")
 
 
-def test_an_argument_the_reference_does_not_model_is_refused_as_keras_words_it() -> None:
-    gru = Step("layers.GRU", args={"units": 3, "activation": "relu"})
-    with pytest.raises(CatalogError, match=r"steps\[1\]: layers.GRU argument `activation` is "
-                                           r"not modelled .*Received: activation='relu'"):
-        validate_catalog([_case((EMBEDDING, gru))], "mine.py")
-    with pytest.raises(CatalogError, match=r"must be one of \(True, False\)\. "
-                                           r"Received: reset_after='no'"):
-        validate_catalog([_case((EMBEDDING, Step("layers.GRU", args={"units": 3,
-                                                                     "reset_after": "no"})))])
+def test_an_argument_the_record_does_not_model_makes_the_step_open() -> None:
+    """Issue 24: constructor and call arguments are free; one the hand-written record does
+    not model (an argument, a value, a call argument) leaves the record: the case has no
+    reference and is judged by agreement across backends."""
+    for step in (Step("layers.GRU", args={"units": 3, "activation": "relu"}),
+                 Step("layers.GRU", args={"units": 3, "reset_after": "no"}),
+                 Step("layers.LSTM", args={"units": 2}, call={"use_causal_mask": True}),
+                 Step("layers.Dense", args={"units": 4, "dtype": "float64"})):
+        case = _case((EMBEDDING, step))
+        validate_catalog([case], "mine.py")
+        assert record_of(case.steps[1]).open
+        want = expected(case)
+        assert (want.kind, want.values, want.error) == ("agreement", None, None)
+        assert describe(want) == "no reference (judged by agreement across backends)"
+    modelled = _case((EMBEDDING, Step("layers.GRU", args={"units": 3, "reset_after": False})))
+    assert not record_of(modelled.steps[1]).open
+    assert expected(modelled).kind != "agreement"
 
 
 def test_unknown_subject_dtype_and_undefined_input_are_refused_naming_the_field() -> None:
-    with pytest.raises(CatalogError, match=r"names no record.*Received: subject='layers.Foo'"):
-        validate_catalog([_case((Step("layers.Foo"),))])
+    with pytest.raises(CatalogError, match=r"names no record in cases/subjects.py and no Keras "
+                                           r"callable.*Received: subject='foo.Bar'"):
+        validate_catalog([_case((Step("foo.Bar"),))])
     with pytest.raises(CatalogError, match=r"`inputs.ids.dtype`.*Received: dtype='int128'"):
         validate_catalog([_case((EMBEDDING,), inputs={"ids": Tensor(dtype="int128",
                                                                      values=[[1]])})])
     with pytest.raises(CatalogError, match=r"input 'nope' is not defined"):
         validate_catalog([_case((Step("layers.Embedding", inputs=("nope",),
                                       args=EMBEDDING.args),))])
-    with pytest.raises(CatalogError, match=r"call argument `use_causal_mask` is not modelled"):
-        validate_catalog([_case((EMBEDDING, Step("layers.LSTM", args={"units": 2},
-                                                 call={"use_causal_mask": True})))])
+    with pytest.raises(CatalogError, match=r"needs the argument\(s\) units"):
+        validate_catalog([_case((EMBEDDING, Step("layers.LSTM")))])
 
 
 def test_gru_reset_after_false_is_modelled_with_its_own_weights() -> None:
