@@ -1211,8 +1211,9 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     "input_dim (or a negative one) fed to Embedding, ops.one_hot, "
                     "ops.multi_hot or CategoryEncoding triggers a device-side "
                     "assert, raised as torch.AcceleratorError 'CUDA error: device-side assert "
-                    "triggered' (on the CPU the same calls raise IndexError or return "
-                    "values), and leaves the process's CUDA context unusable: every later "
+                    "triggered' (on the CPU the same calls raise IndexError for Embedding, "
+                    "RuntimeError 'Class values must be smaller than num_classes' for the "
+                    "others), and leaves the process's CUDA context unusable: every later "
                     "CUDA call fails until the process ends (the harness replaces the worker)",
         link="https://github.com/pytorch/pytorch/issues/19120",
         backends=("torch",),

@@ -6,6 +6,8 @@ end-to-end run of such a catalog on real backends is tests/test_open_catalog_e2e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,20 @@ def test_judge_by_agreement_leaves_cells_with_a_reference_alone() -> None:
     matched = Result(case="c", environment="jax-cpu", outcome=Outcome.PASSED,
                      observed=Observation(kind="value"), verdict=Verdict(status="matched"))
     assert judge_by_agreement([matched], []) == [matched]
+
+
+def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
+    """The README's "Add a case, or a Keras API" example is a catalog as it stands."""
+    from cases import load_catalog
+    from cases.expect import is_open
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Add a case, or a Keras API", 1)[1]
+    block = section.split("```python\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "mine.py"
+    path.write_text(block, encoding="utf-8")
+    cases = load_catalog([path]).cases
+    mine = [c for c in cases if c.group == "mine"]
+    assert [c.id for c in mine] == ["mine-floor_divide-eager", "mine-text_vectorization-eager"]
+    assert all(is_open(c) for c in mine)
+    assert "def lower(text: object) -> object:" in render(mine[1])
