@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cases.model import INPUT_DTYPES, Case, NotModelled, Step, Tensor
+from cases.model import INPUT_DTYPES, Case, NoReference, NotModelled, Step, Tensor
 from cases.subjects import Array, Subject, Value, record_of
 from matrix import reference
 from matrix.results import Observation, Verdict
@@ -258,8 +258,27 @@ def _dtype(case: Case, kind: str) -> str | None:
     if case.mode == "fit":
         # The table keeps the variable dtype: float32 unless floatx is bfloat16.
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
-    declared = record_of(last).output_dtype
+    record = record_of(last)
+    if record.dtype_rule is not None:  # a table op: from its inputs' dtypes
+        dtypes = [_value_dtype(case, name) for name in last.inputs]
+        known = [d for d in dtypes if d is not None]
+        return record.dtype_rule(known) if len(known) == len(dtypes) else None
+    declared = record.output_dtype
     return POLICY_OUTPUT_DTYPE[case.dtype_policy] if declared == "policy" else declared
+
+
+def _value_dtype(case: Case, name: str) -> str | None:
+    """The Keras dtype of a program value: an input's, or what a table op makes of its
+    inputs' (None where the reference does not say)."""
+    if name in case.inputs:
+        return case.inputs[name].dtype
+    step = next((s for s in case.steps if s.output == name), None)
+    record = None if step is None else record_of(step)
+    if step is None or record is None or record.dtype_rule is None:
+        return None
+    dtypes = [_value_dtype(case, n) for n in step.inputs]
+    known = [d for d in dtypes if d is not None]
+    return record.dtype_rule(known) if len(known) == len(dtypes) else None
 
 
 def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
@@ -299,6 +318,8 @@ def compute_expected(case: Case) -> Expected:
     kind = _kind(case)
     try:
         value = evaluate(case)
+    except NoReference:  # the table calls the result undefined here (int division by 0)
+        return Expected(values=None, error=None, kind=AGREEMENT, tolerance=0.0)
     except NotModelled:
         raise
     except (TypeError, IndexError, ValueError) as exc:

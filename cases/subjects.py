@@ -92,6 +92,8 @@ class Subject:
         doc: where the modelled behaviour is documented.
         open: no hand-written record: any constructor and call arguments, no reference
             (`open_subject`); the case is judged by agreement across backends.
+        dtype_rule: the output's Keras dtype from the inputs' (a table op: `op_table`);
+            when set, it replaces `output_dtype`.
     """
 
     name: str
@@ -111,6 +113,7 @@ class Subject:
     source: str | None = None
     doc: str = ""
     open: bool = False
+    dtype_rule: Callable[[Sequence[str]], str] | None = None
 
     @property
     def class_name(self) -> str:
@@ -445,6 +448,30 @@ def open_subject(name: str) -> Subject:
                    doc=f"{KERAS_API}{namespace}/")
 
 
+@functools.cache
+def table_subject(name: str) -> Subject | None:
+    """The record of a `keras.ops` function the op table gives a NumPy reference
+    (`cases/op_table.json`), or None."""
+    from cases import op_table
+
+    spec = op_table.entry(name)
+    if spec is None:
+        return None
+    compute = op_table.reference(name)
+
+    def _reference(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
+                   call: Mapping[str, Any]) -> Value:
+        if len(inputs) != spec["inputs"]:
+            raise NotModelled(f"{name} takes {spec['inputs']} tensor input(s) in the table")
+        return Value(compute(args, [np.asarray(v.array) for v in inputs]))
+
+    return Subject(name=name, kind="op", call="function",
+                   args=dict.fromkeys(spec.get("args", ())), reference=_reference,
+                   output_dtype=None, tolerance_kind="recurrent",
+                   dtype_rule=functools.partial(op_table.output_dtype, name),
+                   doc=op_table.table()["source"])
+
+
 def models(record: Subject, step: Step) -> bool:
     """Whether a hand-written record models every argument a step gives (its `args`, their
     values, its call arguments). A layer's required argument left out is the catalog's
@@ -462,13 +489,14 @@ def models(record: Subject, step: Step) -> bool:
 
 
 def record_of(step: Step) -> Subject:
-    """The record a step is judged by: the hand-written one when it models the step's
-    arguments, else the open record of its name (no reference: judged by agreement).
+    """The record a step is judged by: the hand-written one (or the op table's, for a NumPy
+    twin in `keras.ops`) when it models the step's arguments, else the open record of its
+    name (no reference: judged by agreement).
 
     Raises:
         KeyError: the subject has no record and is no open name (`open_subject`).
     """
-    written = _WRITTEN.get(step.subject)
+    written = _WRITTEN.get(step.subject) or table_subject(step.subject)
     if written is not None and (written.source is not None or models(written, step)):
         return written
     return open_subject(step.subject)

@@ -185,7 +185,7 @@ def test_judge_by_agreement_leaves_cells_with_a_reference_alone() -> None:
 def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
     """The README's "Add a case, or a Keras API" example is a catalog as it stands."""
     from cases import load_catalog
-    from cases.expect import is_open
+    from cases.expect import expected
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Add a case, or a Keras API", 1)[1]
@@ -195,5 +195,40 @@ def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
     cases = load_catalog([path]).cases
     mine = [c for c in cases if c.group == "mine"]
     assert [c.id for c in mine] == ["mine-floor_divide-eager", "mine-text_vectorization-eager"]
-    assert all(is_open(c) for c in mine)
+    assert [expected(c).kind for c in mine] == ["agreement", "agreement"]
     assert "def lower(text: object) -> object:" in render(mine[1])
+
+
+def test_the_op_table_gives_keras_dtypes_and_fixed_width_integer_values() -> None:
+    from cases.expect import expected
+    from cases.op_table import result_type
+
+    assert [result_type(*p) for p in (("int8", "uint8"), ("int64", "int64"),
+                                      ("int64", "uint64"), ("bfloat16", "float16"),
+                                      ("bool", "bool"), ("uint32", "int32"))] == \
+        ["int16", "int32", "float32", "float32", "bool", "int32"]
+
+    def case(op: str, *tensors: Tensor, **args: object) -> Case:
+        names = tuple(f"t{i}" for i in range(len(tensors)))
+        return Case(group="t", description="d", axes={"api": op, "mode": "eager"},
+                    inputs=dict(zip(names, tensors, strict=True)),
+                    steps=(Step(op, inputs=names, output="o", args=args),), mode="eager")
+
+    cumsum = expected(case("ops.cumsum", Tensor(dtype="int8", values=[100, 100, 100])))
+    assert (cumsum.kind, cumsum.dtype, cumsum.values.tolist()) == ("recurrent", "int8",
+                                                                  [100, -56, 44])
+    added = expected(case("ops.add", Tensor(dtype="int8", values=[100]),
+                          Tensor(dtype="uint8", values=[200])))
+    assert (added.dtype, added.values.tolist()) == ("int16", [300])
+    # integer division by zero is undefined: no reference, judged by agreement
+    zero = expected(case("ops.floor_divide", Tensor(dtype="int32", values=[7]),
+                         Tensor(dtype="int32", values=[0])))
+    assert zero.kind == "agreement"
+    halves = expected(case("ops.floor_divide", Tensor(dtype="float32", values=[7.0]),
+                           Tensor(dtype="float32", values=[2.0])))
+    assert (halves.dtype, halves.values.tolist()) == ("float32", [3.0])
+    # an argument the table does not pass on makes the step open
+    assert expected(case("ops.cumsum", Tensor(dtype="int8", values=[1]), axis=0)).kind \
+        == "recurrent"
+    assert expected(case("ops.cumsum", Tensor(dtype="int8", values=[1]),
+                         dtype="int32")).kind == "agreement"

@@ -1,10 +1,12 @@
 """End-to-end: a user catalog of Keras calls no record models (issue 24), on real backends.
 
 `tests/data/open_catalog.py` holds the issue's examples: `ops.floor_divide` of int32 by zero,
-`ops.cumsum` of int8 that overflows, `Dense(4, dtype="float64")` after an Embedding,
+`ops.cumsum` of int8 that overflows (and `ops.add` of int8 and uint8), `Dense(4,
+dtype="float64")` after an Embedding,
 `ops.digitize` with constant bins under `predict`, and `TextVectorization` with a
 `standardize=` callable from the catalog. They run on TensorFlow, JAX and NumPy on the CPU,
-and the report judges each by agreement across them. What each backend does is what Keras
+and the report judges each against the op table's NumPy reference where it has one, else by
+agreement across them. What each backend does is what Keras
 3.15.1 with this project's pins did here (2026-12-04); a new release may change a row, and
 then this test says which.
 """
@@ -57,9 +59,12 @@ def test_an_open_catalog_runs_and_is_judged_by_agreement(tmp_path: Path) -> None
         "no reference; backends disagree: tensorflow-cpu raises InvalidArgumentError; ")
     assert cells[("open-floor_divide-int32-eager", "numpy-cpu")]["observed"]["fingerprint"] \
         == {"values": ["0", "0", "0"]}
-    # int8 cumsum wraps alike everywhere (no promotion to a wider integer).
-    assert outcomes("open-cumsum-int8-eager") == {"agreed"}
-    assert detail("open-cumsum-int8-eager").endswith("returns int8 (3,) [100, -56, 44]")
+    # The op table's references: int8 cumsum wraps in int8 (Keras keeps the dtype), and
+    # int8 + uint8 is int16 (Keras's type promotion); every backend follows both.
+    assert outcomes("open-cumsum-int8-eager") == {"passed"}
+    assert cells[("open-cumsum-int8-eager", "jax-cpu")]["observed"]["dtype"] == "int8"
+    assert outcomes("open-add-int8_uint8-eager") == {"passed"}
+    assert cells[("open-add-int8_uint8-eager", "numpy-cpu")]["observed"]["dtype"] == "int16"
     # dtype="float64": TensorFlow computes in float64, JAX (no x64) and NumPy in float32.
     assert outcomes("open-dense_float64-eager") == {"disagreed"}
     assert cells[("open-dense_float64-eager", "tensorflow-cpu")]["observed"]["dtype"] == \
@@ -89,3 +94,22 @@ def test_a_name_the_installed_keras_lacks_is_refused_with_the_closest(tmp_path: 
     assert done.returncode != 0
     assert "keras.ops.floor_divid is not a callable of Keras 3.15.1; closest: " \
            "ops.floor_divide" in done.stdout + done.stderr
+
+
+NUMPY_PYTHON = ROOT / ".nox" / "run-numpy-cpu" / "bin" / "python"
+
+
+@pytest.mark.skipif(not NUMPY_PYTHON.exists(), reason="no .nox/run-numpy-cpu")
+def test_the_op_tables_promotion_is_keras_result_type() -> None:
+    """`cases.op_table.result_type` gives what the installed Keras's does, for every pair of
+    the 13 dtypes the table holds (169 pairs)."""
+    script = ("import itertools, keras\nfrom cases.op_table import result_type, table\n"
+              "ds = [d for d in table()['lattice'] if d not in table()['weak']]\n"
+              "pairs = list(itertools.product(ds, ds))\n"
+              "bad = [(a, b) for a, b in pairs if result_type(a, b) != "
+              "keras.backend.result_type(a, b)]\nprint(len(pairs), bad)\n")
+    done = subprocess.run([str(NUMPY_PYTHON), "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, env={**harness_env(ROOT), "KERAS_BACKEND": "numpy"},
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "169 []"

@@ -1,5 +1,6 @@
 """A user catalog of Keras calls no hand-written record models (issue 24): each is judged by
-agreement across the backends that run it, or by its NumPy reference where one exists.
+its NumPy reference where the op table gives one (`ops.cumsum`, `ops.add`), else by agreement
+across the backends that run it.
 
 Keras 3.15.1, the five CPU columns. The cases are the issue's own examples.
 """
@@ -25,6 +26,12 @@ CASES = [
          axes={"subject": "ops.cumsum", "api": "cumsum", "input_dtype": "int8", "mode": "eager"},
          inputs={"x": Tensor(dtype="int8", values=[100, 100, 100])},
          steps=(Step("ops.cumsum", inputs=("x",), output="s"),), mode="eager"),
+    Case(group="open", description="ops.add(int8, uint8): Keras promotes to int16",
+         axes={"subject": "ops.add", "api": "add", "input_dtype": "int8_uint8",
+               "mode": "eager"},
+         inputs={"x": Tensor(dtype="int8", values=[100, -100]),
+                 "y": Tensor(dtype="uint8", values=[100, 200])},
+         steps=(Step("ops.add", inputs=("x", "y"), output="s"),), mode="eager"),
     Case(group="open", description="Dense(4, dtype='float64')(Embedding(10, 3)(ids))",
          axes={"subject": "layers.Dense", "api": "dense_float64", "layer": "Embedding",
                "mode": "eager"},

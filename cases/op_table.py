@@ -1,0 +1,113 @@
+"""References for `keras.ops` that mirror a NumPy function, from a table (`op_table.json`).
+
+Most of `keras.ops` is NumPy's API; for those, the reference needs no hand-written record,
+only data: the NumPy function, how many tensor inputs it takes, the keyword arguments it
+passes on (`axis`), and the result-dtype rule Keras states in the op's `compute_output_spec`
+(`promote`: `keras.backend.result_type` of the inputs, the least upper bound on the type
+promotion lattice of `keras/src/backend/common/dtypes.py`, written out in the table; `same`;
+`same_bool_int32`). The reference computes in that dtype, so a fixed-width integer wraps on
+overflow as a backend's does (int8 `100 + 100` is `-56`); floats are computed in float64 and
+compared within the tolerance of the result dtype. Where the table says an integer result is
+undefined (`int_zero_division`), the case has no reference and is judged by agreement.
+
+NumPy only: no framework is imported.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cases.model import NoReference
+
+TABLE_PATH = Path(__file__).with_name("op_table.json")
+
+
+@functools.cache
+def table() -> dict[str, Any]:
+    """The table as stored (`op_table.json`)."""
+    data: dict[str, Any] = json.loads(TABLE_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def _upper_bounds(node: str) -> set[str]:
+    lattice: Mapping[str, Sequence[str]] = table()["lattice"]
+    seen, todo = {node}, [node]
+    while todo:
+        for above in lattice[todo.pop()]:
+            if above not in seen:
+                seen.add(above)
+                todo.append(above)
+    return seen
+
+
+def result_type(*dtypes: str) -> str:
+    """Keras's result dtype of an op on tensors of these dtypes (`keras.backend.result_type`:
+    the least upper bound on the lattice; a weak type read as its default, `int32`/`float32`;
+    a 64-bit result narrowed to 32 bits, as Keras 3.15.1 does whatever the inputs:
+    `BIT64_TO_BIT32_DTYPE` in keras/src/backend/common/dtypes.py).
+
+    Raises:
+        ValueError: a dtype the lattice does not hold (complex, string), or no unique bound.
+    """
+    lattice = table()["lattice"]
+    for dtype in dtypes:
+        if dtype not in lattice:
+            raise ValueError(f"no type promotion for dtype {dtype!r}")
+    common = set.intersection(*(_upper_bounds(d) for d in dtypes))
+    least = [n for n in common if all(m in _upper_bounds(n) for m in common)]
+    if len(least) != 1:
+        raise ValueError(f"no least upper bound for {dtypes}")
+    weak: Mapping[str, str] = table()["weak"]
+    narrow: Mapping[str, str] = table()["narrow"]  # Keras forces 64-bit results to 32 bits
+    found = weak.get(least[0], least[0])
+    return narrow.get(found, found)
+
+
+def output_dtype(name: str, dtypes: Sequence[str]) -> str:
+    """The dtype the op's output must have for inputs of `dtypes` (the table's rule)."""
+    rule = table()["ops"][name]["dtype"]
+    if rule == "promote":
+        return result_type(*dtypes)
+    dtype = dtypes[0]
+    return "int32" if rule == "same_bool_int32" and dtype == "bool" else dtype
+
+
+def entry(name: str) -> Mapping[str, Any] | None:
+    """The table's entry for an op (`ops.cumsum`), or None."""
+    found: Mapping[str, Any] | None = table()["ops"].get(name)
+    return found
+
+
+def reference(name: str) -> Callable[[Mapping[str, Any], Sequence[np.ndarray[Any, Any]]],
+                                      np.ndarray[Any, Any]]:
+    """The NumPy computation of a table op on arrays (their dtypes are the Keras dtypes).
+
+    Raises (from the returned function):
+        NoReference: the table calls the result undefined for these inputs.
+        ValueError: the inputs do not fit the op (the reference refuses).
+    """
+    spec = table()["ops"][name]
+    function = getattr(np, spec["numpy"])
+
+    def compute(args: Mapping[str, Any], arrays: Sequence[np.ndarray[Any, Any]]
+                ) -> np.ndarray[Any, Any]:
+        dtype = output_dtype(name, [str(a.dtype) for a in arrays])
+        integer = np.dtype(dtype).kind in "biu" if dtype != "bfloat16" else False
+        if integer and spec.get("int_zero_division") == "agreement" and \
+                any(not np.all(a[...] != 0) for a in arrays[1:]):
+            raise NoReference(f"{name}: integer division by zero is undefined")
+        work = np.dtype(dtype) if integer else np.float64
+        cast = [np.asarray(a).astype(work) for a in arrays]
+        extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
+        if spec["numpy"] in ("cumsum", "cumprod"):
+            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps them
+        with np.errstate(all="ignore"):
+            return np.asarray(function(*cast, **extra))
+
+    return compute
