@@ -260,9 +260,7 @@ def _dtype(case: Case, kind: str) -> str | None:
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
     record = record_of(last)
     if record.dtype_rule is not None:  # a table op: from its inputs' dtypes
-        dtypes = [_value_dtype(case, name) for name in last.inputs]
-        known = [d for d in dtypes if d is not None]
-        return record.dtype_rule(known) if len(known) == len(dtypes) else None
+        return _value_dtype(case, last.output)
     declared = record.output_dtype
     return POLICY_OUTPUT_DTYPE[case.dtype_policy] if declared == "policy" else declared
 

@@ -128,13 +128,12 @@ def _check_function(where: str, name: str, value: Any) -> None:
     ok = inspect.isfunction(value) and value.__name__ != "<lambda>" \
         and value.__qualname__ == value.__name__ \
         and module.split(".")[0] not in ("keras", "numpy", "builtins")
-    source = None
     if ok:
         try:
-            source = inspect.getsource(value)
+            inspect.getsource(value)
         except (OSError, TypeError):
             ok = False
-    if not ok or source is None:
+    if not ok:
         raise CatalogError(f"{where}: argument `{name}` must be a function defined with `def` "
                            f"at the top of a catalog module (its source goes into the repro); "
                            f"a Keras function is passed by its name. Received: {name}={value!r}")

@@ -477,8 +477,10 @@ def models(record: Subject, step: Step) -> bool:
     values, its call arguments). A layer's required argument left out is the catalog's
     error (`cases.load`); a function's may come as a tensor input instead."""
     for key, value in step.args.items():
-        allowed = record.args.get(key, ()) if key in record.args else ()
-        if key not in record.args or (allowed is not None and value not in allowed):
+        if key not in record.args:
+            return False
+        allowed = record.args[key]
+        if allowed is not None and value not in allowed:
             return False
         if isinstance(value, Nested) and not (value.subject in SUBJECTS and models(
                 SUBJECTS[value.subject], Step(subject=value.subject, args=value.args))):
@@ -515,8 +517,8 @@ class _Registry(Mapping[str, Subject]):
     """Every hand-written record by name; looking up another Keras callable's name gives its
     open record (`open_subject`). `in`, `len` and iteration see the written records only."""
 
-    def __init__(self, records: Sequence[Subject]) -> None:
-        self._records = {r.name: r for r in records}
+    def __init__(self, records: Mapping[str, Subject]) -> None:
+        self._records = records
 
     def __getitem__(self, name: str) -> Subject:
         found = self._records.get(name)
@@ -534,4 +536,4 @@ class _Registry(Mapping[str, Subject]):
 
 _WRITTEN: Mapping[str, Subject] = {s.name: s for s in (*_RECORDS, *PATH_RECORDS)}
 #: Every record by name (hand-written; an open name looks up its open record).
-SUBJECTS: Mapping[str, Subject] = _Registry((*_RECORDS, *PATH_RECORDS))
+SUBJECTS: Mapping[str, Subject] = _Registry(_WRITTEN)

@@ -479,6 +479,7 @@ def _body(case: Case) -> list[str]:
             break
         symbolic.append(step)
     has_weights = any(record_of(s).kind == "layer" for s in symbolic)
+    open_case = is_open(case)
     model_inputs = _model_inputs(case, symbolic)
     if symbolic and (has_weights or case.mode != "eager"):
         lines.append("# Build every layer with a symbolic call on inputs shaped like the data.")
@@ -494,7 +495,7 @@ def _body(case: Case) -> list[str]:
                 if step.method is not None else []
             lines += _tagged([*built, f"k_{step.output} = {_call(step, obj, sym)}"],
                              Where("step", _index(case, step)))
-    if has_weights and not is_open(case):
+    if has_weights and not open_case:
         lines.append("# The seeded weights (the NumPy reference uses the same).")
     for i, (step, drawn) in enumerate(zip(case.steps, step_weights(case), strict=True)):
         if drawn is None:
@@ -506,7 +507,7 @@ def _body(case: Case) -> list[str]:
             args = ", ".join(repr(a) for a in method_args)
             weights.append(f"{names[step.output]}.{method}({args})")
         lines += _tagged(weights, Where("step", i))
-    if is_open(case):  # no reference: every layer's float weights seeded here, alike
+    if open_case:  # no reference: every layer's float weights seeded here, alike
         seeds = [(i, s) for i, s in enumerate(case.steps) if s.output in objects
                  and record_of(s).kind == "layer"]
         if seeds:
