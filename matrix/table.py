@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from matrix.agreement import answer
 from matrix.environments import inference_only_backends
 from matrix.results import (
     MATCHED,
@@ -195,6 +196,9 @@ def verdict_text(result: Result | None, env: EnvironmentInfo | None = None) -> C
         return Cell(text="crashes", outcome=outcome.value)
     if outcome is Outcome.TIMEOUT or obs.kind == "timeout":
         return Cell(text="times out", outcome=outcome.value)
+    if outcome in (Outcome.AGREED, Outcome.DISAGREED, Outcome.UNJUDGED):
+        # no reference: what it answered (never "differs": there is nothing to differ from)
+        return Cell(text=answer(obs), outcome=outcome.value)
     if outcome in MATCHED:
         text = f"raises {obs.error_type or 'an error'}" if obs.kind == "error" else "= reference"
         if outcome is Outcome.XPASSED:

@@ -232,3 +232,13 @@ def test_the_op_table_gives_keras_dtypes_and_fixed_width_integer_values() -> Non
         == "recurrent"
     assert expected(case("ops.cumsum", Tensor(dtype="int8", values=[1]),
                          dtype="int32")).kind == "agreement"
+
+
+def test_a_cell_with_no_reference_reads_what_it_answered_never_differs() -> None:
+    from matrix.table import verdict_text
+
+    error = Observation(kind="error", error_type="InvalidArgumentError", message="div by 0")
+    cells = _merged(_run("tensorflow-cpu", error), _run("jax-cpu", _value("int32", "-2")))
+    assert verdict_text(cells["jax-cpu"]).text == "returns int32 (1,) [-2]"
+    assert not verdict_text(cells["jax-cpu"]).silent
+    assert verdict_text(cells["tensorflow-cpu"]).text == "raises InvalidArgumentError"
