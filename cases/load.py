@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import inspect
+import keyword
 import os
 import sys
 import threading
@@ -144,6 +145,10 @@ def _check_args(where: str, step: Step) -> None:
     does not model makes the step open, judged by agreement); here, a nested layer must name
     a record or a Keras callable, and a function must be one a repro can hold."""
     for name, value in [*step.args.items(), *step.call.items()]:
+        if not isinstance(name, str) or not is_name(name) or keyword.iskeyword(name):
+            # it is rendered as a keyword argument of the program
+            raise CatalogError(f"{where}: an argument name must be a Python identifier. "
+                               f"Received: {name!r}")
         if isinstance(value, Nested):
             _check_subject(f"{where} ({name})", value.subject)
             _check_args(f"{where} ({name})", Step(subject=value.subject, args=value.args))

@@ -89,6 +89,17 @@ def test_a_function_argument_must_be_a_module_level_def() -> None:
     validate_catalog([_with(module_level_standardize)], "mine.py")
 
 
+def test_an_argument_name_that_is_no_identifier_is_refused() -> None:
+    """An open step takes any argument name, and the program renders it as a keyword."""
+    for args in ({"x); import os; (": 1}, {"class": 1}):
+        with pytest.raises(CatalogError, match=r"argument name must be a Python identifier"):
+            validate_catalog([Case(
+                group="open", description="d", axes={"api": "x", "mode": "eager"},
+                inputs={"t": Tensor(dtype="float32", values=[1.0])},
+                steps=(Step("ops.add", inputs=("t", "t"), output="o", args=args),),
+                mode="eager")], "mine.py")
+
+
 @pytest.mark.parametrize("name", ["ops", "ops.", "keras.ops.add", "foo.bar", "ops.a-b"])
 def test_a_name_that_is_no_keras_callable_is_refused(name: str) -> None:
     case = Case(group="open", description="d", axes={"api": "x", "mode": "eager"},
