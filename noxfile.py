@@ -10,8 +10,10 @@ Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatab
 case; default 3 × `--timeout`), `--jobs N` (xdist workers side by side; default one per core,
 at most 4), `--no-cache` (run every case, reusing no cached cell), `--fresh-compile` (torch's
 on-disk compile caches off, so every `jit_compile` cell compiles from scratch:
-`matrix/compile_cache.py`), `--shard I/N` (every N-th case from the I-th, into
-`<environment>.shard-I-of-N.json`), `--fresh` (drop what an interrupted run recorded; by
+`matrix/compile_cache.py`), `--shard I/N` (the I-th of N shards split by measured cost, into
+`<environment>.shard-I-of-N.json`), `--full` (every case; by default PyTorch runs a sample of
+its costly `jit_compile` cases, the others `not_run` with the reason: `matrix/costs.py`),
+`--fresh` (drop what an interrupted run recorded; by
 default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
 `-k "rank2 and int64"`). Every option is validated before a path is built
 (`matrix/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
@@ -50,6 +52,7 @@ from matrix.compile_cache import (  # noqa: E402
     fresh_compile_variables,
     split_fresh_compile,
 )
+from matrix.costs import SAMPLE_VARIABLE  # noqa: E402
 from matrix.environments import (  # noqa: E402
     Environment,
     gpu_visible,
@@ -309,7 +312,8 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     # An interrupted run's results are kept (pytest-reportlog flushes each report); only the
     # cases without one run again. A finished run, new sources, pins or --fresh start clean.
     settings = [*environment.requirements, *pytest_args, *(["--shard", shard] if shard else []),
-                *(["--fresh-compile"] if fresh_compile else [])]
+                *(["--fresh-compile"] if fresh_compile else []),
+                *([] if options.sampled else ["--full"])]
     fingerprint = source_fingerprint(run_sources(ROOT, environment.pins, catalogs), settings)
     log = work / "report-log.jsonl"
     artifacts = out_dir.parent / "artifacts"
@@ -318,7 +322,8 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
                                        commit=_git_commit()),
            "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
            "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
-           "KCM_COMPILE_TIMEOUT": options.compile_timeout}
+           "KCM_COMPILE_TIMEOUT": options.compile_timeout,
+           SAMPLE_VARIABLE: "1" if options.sampled else "0"}
     # `--fresh-compile`: torch's on-disk compile caches off, in a folder of this run's own
     # (with the caches off Inductor still leaves a temporary folder per compile there).
     compile_folder = fresh_compile_folder(WORK_DIR, environment.id + suffix)

@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 
 from cases.gpu import POISONED_PROPERTY
-from matrix import cache
+from matrix import cache, costs
 from matrix.results import NOT_RUN_MARK, REPLACED_MARK
 from matrix.resume import deselect_done, done_for_worker
 
@@ -75,7 +75,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addoption(
         "--shard", default=None, metavar="I/N",
-        help="run only shard I of N (1-based): every N-th case of the catalog, starting at I",
+        help="run only shard I of N (1-based) of the catalog split by measured cost",
     )
 
 
@@ -269,7 +269,13 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     except CatalogError:
         return None  # no plan: the collection reports the catalog, naming its file
     cache.write_json(workdir / cache.PLAN, planned)
-    return total - len(planned["hits"])
+    if planned.get("cut"):
+        environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
+        sys.stdout.write(
+            f"[{environment}] {len(planned['cut'])} cases cut from this default run, each "
+            f"cell not_run with the reason (matrix/costs.py: a sample of the costly modes "
+            f"runs); `nox -s \"run({environment})\" -- --full` runs them\n")
+    return cache.to_run(planned, total)
 
 
 def _case_of(item: pytest.Item) -> Any:
@@ -295,20 +301,24 @@ def _mark_compiling(items: list[pytest.Item]) -> None:
 NOT_RUN_MODES = "KCM_NOT_RUN_MODES"
 
 
-def _mark_not_run(items: list[pytest.Item]) -> None:
-    """Skips the cases of the modes `KCM_NOT_RUN_MODES` names, as `not_run: <reason>`."""
+def _mark_not_run(items: list[pytest.Item]) -> set[str]:
+    """Skips the cases of the modes `KCM_NOT_RUN_MODES` names, as `not_run: <reason>`;
+    returns their ids."""
     raw = os.environ.get(NOT_RUN_MODES)
     if not raw:
-        return
+        return set()
     modes = json.loads(raw)
     if not isinstance(modes, dict):
         raise pytest.UsageError(f"{NOT_RUN_MODES} must be a JSON object {{mode: reason}}. "
                                 f"Received: {raw[:200]}")
+    marked: set[str] = set()
     for item in items:
         case = _case_of(item)
         mode = case.axes.get("mode") if case is not None else None
         if mode in modes:
             item.add_marker(pytest.mark.skip(reason=f"{NOT_RUN_MARK}{modes[mode]}"))
+            marked.add(case.id)
+    return marked
 
 
 def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest.Item]:
@@ -321,6 +331,42 @@ def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest
               and getattr(_case_of(i), "id", None) in hits]
     cache.write_json(workdir / cache.USED, sorted(_case_of(i).id for i in cached))
     return cached
+
+
+def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
+    """Skips the cases the cache plan cuts from a default run (`matrix.costs.cut`), each
+    `not_run: <reason>`; returns their ids."""
+    data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
+    cut = data.get("cut") if isinstance(data, dict) else None
+    if not isinstance(cut, dict) or not cut:
+        return set()
+    marked: set[str] = set()
+    for item in items:
+        case_id = getattr(_case_of(item), "id", None)
+        if isinstance(case_id, str) and case_id in cut:
+            item.add_marker(pytest.mark.skip(reason=f"{NOT_RUN_MARK}{cut[case_id]}"))
+            marked.add(case_id)
+    return marked
+
+
+def _costs(items: list[pytest.Item]) -> dict[str, float]:
+    """Case id -> its cost in this environment (`matrix.costs`: measured, else estimated)."""
+    cases = [c for c in map(_case_of, items) if c is not None]
+    environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
+    return costs.estimate(cases, costs.measured(environment))
+
+
+def _longest_first(items: list[pytest.Item], skipped: set[str],
+                   cost: dict[str, float]) -> None:
+    """Orders the cases: those that will be skipped first (they take no time and the
+    progress line counts them at once), then the rest longest first, so the workers
+    finish together. The order of equal costs is the catalog's."""
+    def key(item: pytest.Item) -> tuple[int, float]:
+        case_id = getattr(_case_of(item), "id", None)
+        if case_id is None:  # the environment check stays first
+            return (-1, 0.0)
+        return (0 if case_id in skipped else 1, -cost.get(case_id, costs.DEFAULT_COST_S))
+    items.sort(key=key)
 
 
 def _retry_only(items: list[pytest.Item]) -> list[pytest.Item]:
@@ -512,7 +558,14 @@ def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any
 
 
 class _Progress:
-    """Prints one line every few cases: environment, cases done of total, failures so far."""
+    """Prints one line every few cases: environment, cases done of total, failures so far,
+    and an estimate of the time left.
+
+    The estimate scales the measured cost of the cases not yet done (`matrix.costs`) by how
+    long the done ones took here against their measured cost, so a slower machine or a
+    loaded one is accounted for once a few cases ran; cases reported skipped (not run) cost
+    nothing.
+    """
 
     def __init__(self, environment: str) -> None:
         self.environment = environment
@@ -520,10 +573,22 @@ class _Progress:
         self.done = 0
         self.bad: dict[str, int] = {}
         self.last = 0.0
+        self.started = time.monotonic()
+        self.cost: dict[str, float] = {}
+        self.left = 0.0
+        self.done_cost = 0.0
+        self.measured = costs.measured(environment)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self.total = sum("::test_case[" in i for i in ids)
+        if not self.cost:  # every worker sends the same collection
+            known = list(self.measured.values())
+            median = sorted(known)[len(known) // 2] if known else costs.DEFAULT_COST_S
+            self.cost = {i: self.measured.get(_case_id(i), median)
+                         for i in ids if "::test_case[" in i}
+            self.left = sum(self.cost.values())
+            self.started = time.monotonic()
         workdir = _workdir()
         node.config.stash[_COLLECTED_IDS] = list(ids)
         if workdir is not None:  # the fold tells deselected cases from lost ones with this
@@ -539,11 +604,16 @@ class _Progress:
         if "::test_case[" not in report.nodeid:
             return
         when: str = report.when  # xdist's crash reports say "???"
-        if when != "call" and not (when == "???" or report.failed):
+        skipped = when == "setup" and report.skipped  # not run: no call report follows
+        if when != "call" and not (when == "???" or report.failed or skipped):
             return
         if (when == "???") and dict(report.user_properties).get("ended_by") == REPLACED:
             return  # the case's own report was counted; its worker was replaced after it
         self.done += 1
+        cost = self.cost.pop(report.nodeid, 0.0)
+        self.left -= cost
+        if not skipped:
+            self.done_cost += cost
         if report.failed:
             key = "crashed" if when == "???" else "failed"
             self.bad[key] = self.bad.get(key, 0) + 1
@@ -551,8 +621,23 @@ class _Progress:
         if now - self.last > 5 or self.done == self.total:
             self.last = now
             bad = ", ".join(f"{n} {k}" for k, n in sorted(self.bad.items())) or "no failures"
-            sys.stdout.write(f"\n[{self.environment}] {self.done}/{self.total} cases, {bad}\n")
+            sys.stdout.write(f"\n[{self.environment}] {self.done}/{self.total} cases, {bad}"
+                             f"{self._time_left(now)}\n")
             sys.stdout.flush()
+
+
+    def _time_left(self, now: float) -> str:
+        """`, about 3 min left`, once a few cases ran; empty before and at the end."""
+        if self.done >= self.total or self.done_cost <= 0 or now - self.started < 10:
+            return ""
+        seconds = max(self.left, 0.0) * (now - self.started) / self.done_cost
+        return (f", about {seconds / 60:.0f} min left" if seconds >= 90
+                else f", about {seconds:.0f} s left")
+
+
+def _case_id(nodeid: str) -> str:
+    """The case id of a node id `cases/test_cases.py::test_case[<id>]`."""
+    return nodeid.partition("::test_case[")[2][:-1]
 
 
 @pytest.hookimpl(trylast=True)
@@ -596,12 +681,18 @@ class _KeepEnvironmentCheck:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
         shard = parse_shard(config.getoption("shard"))
+        every = _stashed(session, _ALL_ITEMS)
+        cost = _costs(every)
         if shard is not None:
             index, count = shard
             cases = [i for i in items if i.name != _ENVIRONMENT_TEST]
-            # Position in the full catalog order, so shards of one catalog never overlap.
-            order = {item.nodeid: n for n, item in enumerate(_stashed(session, _ALL_ITEMS))}
-            drop = [i for i in cases if order.get(i.nodeid, 0) % count != index - 1]
+            # Split over the full catalog by measured cost, so shards of one catalog never
+            # overlap and take about the same time (`matrix.costs.balanced_shards`).
+            split = costs.balanced_shards([i.nodeid for i in every],
+                                          {i.nodeid: cost.get(getattr(_case_of(i), "id", ""),
+                                                              costs.DEFAULT_COST_S)
+                                           for i in every}, count)
+            drop = [i for i in cases if split.get(i.nodeid, 1) != index]
             if drop:
                 config.hook.pytest_deselected(items=drop)
                 dropped = set(map(id, drop))
@@ -612,7 +703,8 @@ class _KeepEnvironmentCheck:
         _drop(config, items, _retry_only(items))
         _drop(config, items, _cached_items(items, _workdir()))
         _mark_compiling(items)
-        _mark_not_run(items)
+        skipped = _mark_not_run(items) | _mark_cut(items, _workdir())
+        _longest_first(items, skipped, cost)
         for item in reversed(_stashed(session, _ENV_ITEMS)):
             if item not in items:
                 items.insert(0, item)

@@ -72,6 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matrix import costs
 from matrix.cache_key import (
     NOT_HASHED,
     catalogs_digest,
@@ -335,10 +336,11 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
         store_dir: the stores' folder (`KCM_CACHE`); None: nothing is read.
         reuse: False (`--no-cache`): the keys with no hits.
         variables: the process environment (default `os.environ`): `KERAS_BACKEND` and
-            `KCM_ARTIFACTS` key the `save_load` cases.
+            `KCM_ARTIFACTS` key the `save_load` cases, `KCM_SAMPLE` asks for the sample.
 
     Returns:
-        (the plan, how many cases the catalog has).
+        (the plan, how many cases the catalog has). The plan's `cut` maps the cases a
+        default run leaves out to their `not_run` reason (`matrix.costs.cut`; `KCM_SAMPLE`).
 
     Raises:
         cases.CatalogError: a catalog that cannot be loaded (names the file).
@@ -353,9 +355,20 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     keys = case_keys(catalog.cases, process_key(catalogs, variables), backend=backend,
                      artifacts=artifacts)
     if not reuse or store_dir is None:
-        return {"keys": keys, "hits": {}}, len(catalog.cases)
-    stale = stale_savers(catalog.cases, keys, backend, artifacts, store_dir)
-    return plan(keys, store_dir, environment_id, stale), len(catalog.cases)
+        planned: dict[str, Any] = {"keys": keys, "hits": {}}
+    else:
+        stale = stale_savers(catalog.cases, keys, backend, artifacts, store_dir)
+        planned = plan(keys, store_dir, environment_id, stale)
+    # The cells a default run leaves out (`matrix.costs`), unless the cache serves them.
+    planned["cut"] = costs.cut(catalog.cases, environment_id, backend, variables,
+                               keep=planned["hits"])
+    return planned, len(catalog.cases)
+
+
+def to_run(planned: Mapping[str, Any], total: int) -> int:
+    """How many of the catalog's `total` cases a run executes: neither served by the cache
+    nor cut from a default run (`planned["cut"]`, `matrix.costs`)."""
+    return total - len(planned["hits"]) - len(planned.get("cut") or {})
 
 
 def plan_digest(planned: Mapping[str, Any]) -> str:
@@ -589,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({"cases": total, "to_run": total - len(planned["hits"]),
+    print(json.dumps({"cases": total, "to_run": to_run(planned, total),
                       "digest": plan_digest(planned)}))
     return 0
 

@@ -48,7 +48,7 @@ REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
 HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--compile-timeout", "--shard",
                    "--jobs")
 #: Harness options that take no value.
-HARNESS_FLAGS = ("--no-cache",)
+HARNESS_FLAGS = ("--no-cache", "--full")
 #: At most this many xdist workers by default: each imports its framework (TensorFlow's
 #: worker holds about 1.2 GB), so more cores than this are left to other environments.
 MAX_DEFAULT_JOBS = 4
@@ -131,6 +131,8 @@ class RunOptions:
         compile_timeout: the per-case timeout of compiling modes (`jit_compile`).
         jobs: xdist workers running cases side by side (`-n`), each isolated as one is.
         cache: whether cached cells are reused (`--no-cache` turns it off).
+        full: every case of the catalog runs (`--full`); otherwise a backend whose modes
+            `matrix.costs.SAMPLED` names runs a sample of their cases.
     """
 
     catalogs: tuple[Path, ...]
@@ -141,6 +143,13 @@ class RunOptions:
     compile_timeout: str = str(120 * COMPILE_FACTOR)
     jobs: int = 1
     cache: bool = True
+    full: bool = False
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the run cuts to the sample (`matrix.costs`): not `--full`, and not a
+        `-k` or other pytest selection (a case asked for by name runs)."""
+        return not self.full and not self.pytest_args
 
     @property
     def shard_arg(self) -> str | None:
@@ -290,6 +299,7 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
         compile_timeout=compile_timeout,
         jobs=parse_jobs(own["--jobs"][-1]) if own["--jobs"] else default_jobs(),
         cache=not own["--no-cache"],
+        full=bool(own["--full"]),
     )
 
 
