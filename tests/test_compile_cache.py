@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from matrix import compile_cache
 from matrix.compile_cache import (
     empty_folder,
     fresh_compile_folder,
@@ -46,3 +50,34 @@ def test_empty_folder_removes_what_a_run_left(tmp_path: Path) -> None:
     assert list(folder.iterdir()) == []
     empty_folder(tmp_path / "new")
     assert (tmp_path / "new").is_dir()
+
+
+def _cell(case: str, message: str | None = None, error: float | None = 0.0,
+          outcome: str = "passed") -> dict[str, object]:
+    return {"case": case, "outcome": outcome,
+            "observed": {"kind": "error" if message else "value", "error_type": None,
+                         "message": message, "shape": [2], "dtype": "float32",
+                         "nan_count": 0, "max_abs_error": error, "device": "cpu"},
+            "verdict": {"status": "matched", "cause": None}}
+
+
+def test_drift_leaves_out_the_kernel_folder_and_nothing_else(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]
+                                                            ) -> None:
+    kernel = "kernel, {}/2d/c2dwy4.main.cpp:27, index out of bounds: 0 <= tmp8 < 10L"
+    cached = {"results": [_cell("oob", kernel.format("/tmp/torchinductor_root")),
+                          _cell("value", error=1e-7), _cell("cut", outcome="not_run")]}
+    fresh = {"results": [_cell("oob", kernel.format("/w/inductor-fresh/torch-cpu/tmpab12")),
+                         _cell("value", error=1e-7), _cell("cut", error=5.0)]}
+    assert compile_cache.drift(cached, fresh) == []
+    fresh["results"][1] = _cell("value", error=2e-7)
+    assert compile_cache.drift(cached, fresh) == [("value", "max_abs_error", 1e-7, 2e-7)]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(cached), encoding="utf-8")
+    b.write_text(json.dumps(fresh), encoding="utf-8")
+    assert compile_cache.main(["compare", str(a), str(b)]) == 1
+    assert "| `value` | max_abs_error | `1e-07` | `2e-07` |" in capsys.readouterr().out
+    assert compile_cache.main(["compare", str(a), str(a)]) == 0
+    b.write_text("{", encoding="utf-8")
+    assert compile_cache.main(["compare", str(a), str(b)]) == 2
+    assert str(b) in capsys.readouterr().err
