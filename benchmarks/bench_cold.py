@@ -6,7 +6,9 @@ there (read from the README's first code block, up to its comment) with an empty
 machine is reused), every `KCM_*` and `KERAS_*` variable of the calling shell removed, then:
 
 - per session, its wall seconds, from the time each `nox > Running session ...` line
-  arrived (the report session included);
+  arrived (the report session included), and for a `run` session the part from its
+  `running the catalog` line on (`catalog_s`: pytest on `--jobs` workers and the fold; the
+  rest is the virtualenv, pip and the cache plan);
 - `git status --porcelain` of the clone after the run (the README says it stays clean);
 - `--rerun N` (default 2): bare `.venv/bin/nox` again in the clone, nothing changed, each
   timed (the README's goal: at most 30 s each).
@@ -43,6 +45,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 GOAL_COLD_MIN = 10.0
 GOAL_RERUN_S = 30.0
 _SESSION = re.compile(r"^nox > Running session (\S+)")
+#: The run session's line just before it starts pytest (`noxfile._run_locked`).
+_CATALOG = ": running the catalog ("
 
 
 def readme_main_command(readme: Path) -> str:
@@ -81,6 +85,7 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
     """
     start = time.perf_counter()
     marks: list[tuple[str, float]] = [("setup", 0.0)]
+    catalog_starts: dict[str, float] = {}
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
@@ -88,6 +93,8 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
         for line in proc.stdout:
             now = time.perf_counter() - start
             out.write(f"{now:8.1f} {line}")
+            if _CATALOG in line and marks[-1][0] not in catalog_starts:
+                catalog_starts[marks[-1][0]] = now
             match = _SESSION.match(line)
             if match:
                 marks.append((match.group(1), now))
@@ -97,7 +104,12 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
     bounds = [t for _, t in marks[1:]] + [wall]
     sessions = {name: round(end - begin, 1)
                 for (name, begin), end in zip(marks, bounds, strict=True)}
-    return {"wall_s": round(wall, 1), "rc": rc, "sessions": sessions}
+    # A run session's time before pytest starts (virtualenv, pip, the cache plan), and from
+    # there to its end (the cases on `--jobs` workers, the fold).
+    catalog = {name: round(end - catalog_starts[name], 1)
+               for (name, _), end in zip(marks, bounds, strict=True) if name in catalog_starts}
+    return {"wall_s": round(wall, 1), "rc": rc, "sessions": sessions,
+            "catalog_s": catalog}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -297,11 +297,43 @@ def keras_config_path(variables: Mapping[str, str]) -> Path:
     return Path(os.path.abspath(os.path.expanduser(os.path.join(folder, "keras.json"))))
 
 
+#: What Keras writes to a missing `keras.json` at its first import, and uses when there is
+#: none: its defaults (keras/src/backend/config.py, 3.15.1: `floatx()`, `epsilon()`, the
+#: default backend before `KERAS_BACKEND` is read, `image_data_format()`).
+KERAS_CONFIG_DEFAULTS: dict[str, Any] = {"floatx": "float32", "epsilon": 1e-07,
+                                         "backend": "tensorflow",
+                                         "image_data_format": "channels_last"}
+
+
+def keras_config_digest(path: Path) -> str:
+    """What a `keras.json` tells Keras, as a digest: its settings (a JSON object, keys
+    sorted, so layout and key order do not count), the bytes of a file that is not a JSON
+    object, or `unreadable`.
+
+    A missing file counts as `KERAS_CONFIG_DEFAULTS`: Keras answers with its defaults and
+    writes them there at its first import. Keyed by bytes, a fresh machine's first run
+    would have keyed every cell apart from the runs after it (found by
+    `benchmarks/bench_cold.py`: the first column of a cold main job ran again in full).
+    """
+    if not path.exists():
+        settings: object = KERAS_CONFIG_DEFAULTS
+    else:
+        try:
+            settings = json.loads(path.read_bytes())
+        except OSError:
+            return "unreadable"
+        except ValueError:
+            settings = None
+        if not isinstance(settings, dict):
+            return file_digest(path) or "unreadable"
+    return digest(json.dumps(settings, sort_keys=True))
+
+
 def answer_files(variables: Mapping[str, str]) -> dict[str, str]:
-    """The config files a framework reads to change an answer: path -> SHA-256 of its
-    content (`absent` when there is none)."""
+    """The config files a framework reads to change an answer: path -> what it says
+    (`keras_config_digest`)."""
     path = keras_config_path(variables)
-    return {str(path): file_digest(path) or "absent"}
+    return {str(path): keras_config_digest(path)}
 
 
 def _tree_listing(folder: Path) -> list[str]:
@@ -429,8 +461,9 @@ def key_contents() -> str:
              "- the environment: Python, the platform, the host CPU model and ISA flags, "
              "every installed distribution and version, the code on `PYTHONPATH`, in "
              "editable installs and in `sitecustomize`/`usercustomize` (each file's path, "
-             "size and time), `keras.json` (where Keras reads it: `$KERAS_HOME`, else "
-             "`~/.keras`), and every variable matching:"]
+             "size and time), the settings of `keras.json` (where Keras reads it: "
+             "`$KERAS_HOME`, else `~/.keras`; a missing one counts as the defaults Keras "
+             "writes there), and every variable matching:"]
     lines += [f"  - {reader}: " + ", ".join(f"`{p}`" for p in patterns)
               for reader, patterns in ANSWER_VARIABLES.items()]
     return "\n".join(lines)

@@ -232,6 +232,24 @@ def test_the_environment_key_follows_the_variables(tmp_path: Path) -> None:
     assert cache_key.environment_key(base) not in (plain, with_file)
 
 
+def test_a_missing_keras_json_keys_as_the_file_keras_writes_in_its_place(tmp_path: Path
+                                                                         ) -> None:
+    path = tmp_path / "keras.json"
+    missing = cache_key.keras_config_digest(path)
+    # keras/src/backend/config.py (3.15.1) writes json.dumps(defaults, indent=4) there
+    path.write_text(json.dumps({"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow",
+                                "image_data_format": "channels_last"}, indent=4))
+    assert cache_key.keras_config_digest(path) == missing
+    path.write_text('{"backend": "tensorflow", "image_data_format": "channels_last", '
+                    '"epsilon": 1e-07, "floatx": "float32"}')  # layout and order do not count
+    assert cache_key.keras_config_digest(path) == missing
+    for changed in ('{"floatx": "float32"}', '{"floatx": "float64", "epsilon": 1e-07, '
+                    '"backend": "tensorflow", "image_data_format": "channels_last"}',
+                    "not json", "[1, 2]", ""):
+        path.write_text(changed)
+        assert cache_key.keras_config_digest(path) != missing, changed
+
+
 def test_the_key_holds_the_host_cpu_and_the_keras_config_path() -> None:
     facts = cache_key.host_facts()
     assert facts["cpu"]

@@ -37,12 +37,17 @@ CASES = [
 '''
 
 
-def _run(tmp_path: Path, catalog: Path, *extra: str) -> tuple[Run, list[str]]:
-    """Runs the session on the catalog; returns its run file and the case ids it executed."""
+def _run(tmp_path: Path, catalog: Path, *extra: str, keras_home: Path | None = None
+         ) -> tuple[Run, list[str]]:
+    """Runs the session on the catalog; returns its run file and the case ids it executed.
+    `keras_home`: the run's `KERAS_HOME` (where Keras reads and writes `keras.json`)."""
     args = ["--output", str(tmp_path / "runs"), "--catalog", str(catalog), "--jobs", "1",
             "-k", "user-cache", *extra]
+    env = harness_env(tmp_path)
+    if keras_home is not None:
+        env["KERAS_HOME"] = str(keras_home)
     done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
-                           "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=harness_env(tmp_path),
+                           "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     options = parse_run_options([a for a in args if a not in ("--fresh", "--resume")])
@@ -84,6 +89,28 @@ def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
 
     _, ran = _run(tmp_path, catalog, "--no-cache")
     assert ran == ids
+
+
+def test_the_first_run_on_a_machine_without_keras_json_is_served_again(tmp_path: Path
+                                                                       ) -> None:
+    """Keras writes its defaults to a missing `keras.json` at its first import: the first run
+    of a fresh machine must key its cells as the runs after it do (`benchmarks/bench_cold.py`
+    found the first column of a cold main job running again in full)."""
+    catalog = tmp_path / "cache_catalog.py"
+    catalog.write_text(CATALOG.format(second="[[4, 5, 6]]"), encoding="utf-8")
+    home = tmp_path / "keras-home"
+    _, ran = _run(tmp_path, catalog, keras_home=home)
+    assert len(ran) == 3
+    written = json.loads((home / "keras.json").read_text(encoding="utf-8"))
+    assert written["floatx"] == "float32"  # Keras wrote its defaults during the run
+    again, ran = _run(tmp_path, catalog, keras_home=home)
+    assert ran == []
+    assert again.environment.provenance["cache"]["reused"] == 3
+    # A keras.json that changes an answer still keys the cells apart.
+    (home / "keras.json").write_text(json.dumps({**written, "floatx": "float16"}),
+                                     encoding="utf-8")
+    _, ran = _run(tmp_path, catalog, keras_home=home)
+    assert len(ran) == 3
 
 
 def _full_numpy_run(tmp_path: Path) -> subprocess.CompletedProcess[str]:
