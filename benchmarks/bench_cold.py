@@ -17,7 +17,9 @@ Writes `benchmarks/results/cold_run.json` (or `--output`) and exits 1 when the m
 command failed, `git status` was not clean, the cold run took longer than `--goal-min`
 (default 10 min, the goal of the issue "The first run in minutes") or a rerun took longer
 than 30 s. pip's download cache is the user's (`~/.cache/pip`): whether it held anything
-before the run is recorded (`pip_cache_warm`), as downloads are part of a first run.
+before the run is recorded (`pip_cache_warm`), as downloads are part of a first run, and
+whether `~/.keras/keras.json` existed (`keras_json_before`: Keras writes it at its first
+import on a machine).
 
 Run it with any Python 3.11+ (standard library only), from the checkout:
 `python3 benchmarks/bench_cold.py [--rerun 2] [--keep DIR]`. About 10 min on 2 cores.
@@ -136,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     env["TORCHINDUCTOR_CACHE_DIR"] = str(inductor)
     pip_cache = Path.home() / ".cache" / "pip"
     pip_cache_warm = pip_cache.is_dir() and any(pip_cache.iterdir())
+    # Keras writes ~/.keras/keras.json at its first import on a machine; a first run without
+    # it must be served again all the same (`matrix.cache_key.keras_config_digest`).
+    keras_json_before = (Path.home() / ".keras" / "keras.json").exists()
     load_before = round(os.getloadavg()[0], 2)
     print(f"[cold] {commit[:12]} in {clone}: {command}", flush=True)
     log = temp / "cold.log"
@@ -156,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "cpu_model": _cpu_model(),
                     "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_1min_before": load_before},
-        "pip_cache_warm": pip_cache_warm, "torchinductor_cache": "empty",
+        "pip_cache_warm": pip_cache_warm, "keras_json_before": keras_json_before,
+        "torchinductor_cache": "empty",
         **cold, "git_status_after": status, "git_status_clean": not status,
         "goal_min": args.goal_min,
         "within_goal": cold["rc"] == 0 and cold["wall_s"] <= args.goal_min * 60,
