@@ -1,7 +1,9 @@
 """The README's measured timings are the figures the benchmarks recorded, and meet its goals.
 
-`benchmarks/bench_matrix.py` writes `benchmarks/results/rerun.json` (`--rerun N`) and
-`main_job.json` (`--main-job`); the README's "Timing, measured" table quotes them. A rerun
+`benchmarks/bench_cold.py` writes `benchmarks/results/cold_run.json` (the README's main
+command on a fresh clone, then no-change reruns), `benchmarks/bench_matrix.py`
+`main_job.json` (`--main-job`); the README's first lines and its "Timing, measured" table
+quote them. A rerun
 of a benchmark that changes a figure without the README (or the other way round), or a
 recorded figure over a goal the README says is met, fails here.
 """
@@ -9,7 +11,6 @@ recorded figure over a goal the README says is met, fails here.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +45,83 @@ def _row(rows: dict[str, str], start: str) -> str:
     return found[0]
 
 
+def _min_s(seconds: float) -> str:
+    """`9 min 7 s`, `31 s`: how the README writes a wall time."""
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60} s" if whole >= 60 else f"{whole} s"
+
+
 def test_the_no_change_reruns_are_the_recorded_ones_and_within_30_s() -> None:
-    rerun = _load("rerun.json")
-    walls = [float(r["wall_s"]) for r in rerun["runs"]]
+    cold = _load("cold_run.json")
+    walls = [float(r["wall_s"]) for r in cold["reruns"]]
     assert len(walls) >= 2
-    assert all(r["rc"] == 0 for r in rerun["runs"])
-    assert rerun["goal_s"] == 30.0
-    assert rerun["within_goal"] is True
-    assert max(walls) <= rerun["goal_s"]  # every rerun, the first included
+    assert all(r["rc"] == 0 for r in cold["reruns"])
+    assert cold["rerun_goal_s"] == 30.0
+    assert cold["reruns_within_goal"] is True
+    assert max(walls) <= cold["rerun_goal_s"]  # every rerun, the first included
+    assert cold["reruns"][-1]["up_to_date"] == 5  # the last: every column up to date
     rows = _rows(_timing_section())
     first = _row(rows, "bare `nox` again, the first time")
     assert first.startswith(f"{walls[0]:.1f} s"), (first, walls)
     later = _row(rows, "bare `nox` again, nothing changed")
     assert later.startswith(", ".join(f"{w:.1f} s" for w in walls[1:])), (later, walls)
+    head = _front()
+    assert f"**{walls[0]:.0f} s**, then **{walls[1]:.0f} s**" in head, walls
+
+
+def _front() -> str:
+    """The README up to its first section: what a new user reads first."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return " ".join(text[:text.index("\n## ")].split())
+
+
+def test_the_cold_main_job_is_the_recorded_one_and_within_10_min() -> None:
+    """Issue 25's goals, from one recorded run of `benchmarks/bench_cold.py` on 2 cores: the
+    README's main command on a fresh clone within 10 min, the PyTorch column within twice
+    the TensorFlow column, `git status` clean after; the README quotes those figures."""
+    cold = _load("cold_run.json")
+    assert cold["rc"] == 0
+    assert cold["git_status_clean"] is True
+    assert cold["machine"]["cpus"] == 2
+    assert cold["torchinductor_cache"] == "empty"
+    assert cold["keras_json_before"] is False
+    assert cold["goal_min"] == 10.0
+    assert cold["within_goal"] is True
+    assert cold["wall_s"] <= 600
+    sessions = cold["sessions"]
+    assert sessions["run(torch-cpu)"] <= 2 * sessions["run(tensorflow-cpu)"]
+    head = _front()
+    assert cold["command"] in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"took **{_min_s(cold['wall_s'])}** on a fresh clone" in head, _min_s(cold["wall_s"])
+    names = {"TensorFlow": "tensorflow", "JAX": "jax", "PyTorch": "torch", "NumPy": "numpy",
+             "OpenVINO": "openvino"}
+    for name, backend in names.items():
+        assert f"{name} {_min_s(sessions[f'run({backend}-cpu)'])}" in head, name
+    assert f"report {_min_s(sessions['report'])}" in head
+    row = _row(_rows(_timing_section()), "the README's main command on a fresh checkout")
+    assert row == _min_s(cold["wall_s"]), row
+    # The larger machine's figure is an estimate from this run, and says so: the time
+    # outside pytest as measured, the time in pytest on 4 workers instead of 2.
+    inside = sum(cold["catalog_s"].values())
+    estimate = (cold["wall_s"] - inside) + inside * 2 / 4
+    assert f"expect about **{round(estimate / 60)} min**: an estimate, not measured" in head
+
+
+def test_the_sample_the_readme_states_is_the_one_a_default_torch_run_takes() -> None:
+    from cases import load_catalog
+    from matrix import costs
+
+    catalog = load_catalog(())
+    jit = [c for c in catalog.cases if c.axes.get("mode") == "jit_compile"]
+    cut = costs.cut(catalog.cases, "torch-cpu", "torch", {costs.SAMPLE_VARIABLE: "1"})
+    seconds = costs.measured("torch-cpu")
+    total = sum(seconds.get(c.id, 0.0) for c in jit)
+    kept = sum(seconds.get(c.id, 0.0) for c in jit if c.id not in cut)
+    head = _front()
+    assert (f"{len(jit) - len(cut)} of {len(jit)} ({kept:.0f} of their {total:,.0f} "
+            "measured seconds") in head
+    assert f"the other {len(cut)} cells say `not run`" in head
+    assert f"{total - kept:,.0f} s of compiling on two workers" in head
 
 
 def test_the_parallel_ratio_is_the_recorded_one_and_within_0_75() -> None:
@@ -70,13 +135,8 @@ def test_the_parallel_ratio_is_the_recorded_one_and_within_0_75() -> None:
                     f"({main_job['parallel_ratio']:.2f}×)"), wall
 
 
-def test_the_cold_run_the_ratio_is_taken_against_is_the_tables_first_row() -> None:
-    section = _timing_section()
-    cold = _row(_rows(section), "the README's main command on a fresh checkout")
-    match = re.fullmatch(r"(\d+) min (\d+) s", cold)
-    assert match is not None, cold
-    minutes, seconds = map(int, match.groups())
-    walls = [float(r["wall_s"]) for r in _load("rerun.json")["runs"]]
-    ratio = walls[0] / (minutes * 60 + seconds)
+def test_the_first_rerun_is_at_most_a_tenth_of_the_cold_run() -> None:
+    cold = _load("cold_run.json")
+    ratio = cold["reruns"][0]["wall_s"] / cold["wall_s"]
     assert ratio <= 0.1  # the issue's goal: a no-change rerun at most 0.1 x a full run
-    assert f"({ratio:.3f}× the cold run)" in section, ratio
+    assert f"({ratio:.3f}× the cold run)" in _timing_section(), ratio
