@@ -12,7 +12,8 @@ at most 4), `--no-cache` (run every case, reusing no cached cell), `--fresh-comp
 on-disk compile caches off, so every `jit_compile` cell compiles from scratch:
 `matrix/compile_cache.py`), `--shard I/N` (the I-th of N shards split by measured cost, into
 `<environment>.shard-I-of-N.json`), `--full` (every case; by default PyTorch runs a sample of
-its costly `jit_compile` cases, the others `not_run` with the reason: `matrix/costs.py`),
+its costly `jit_compile` cases, the others `not_run` with the reason: `matrix/costs.py`; a
+`-k` slice runs every case it names unless `--sample` keeps it to the sample),
 `--fresh` (drop what an interrupted run recorded; by
 default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
 `-k "rank2 and int64"`). Every option is validated before a path is built

@@ -48,7 +48,7 @@ REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
 HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--compile-timeout", "--shard",
                    "--jobs")
 #: Harness options that take no value.
-HARNESS_FLAGS = ("--no-cache", "--full")
+HARNESS_FLAGS = ("--no-cache", "--full", "--sample")
 #: At most this many xdist workers by default: each imports its framework (TensorFlow's
 #: worker holds about 1.2 GB), so more cores than this are left to other environments.
 MAX_DEFAULT_JOBS = 4
@@ -133,6 +133,8 @@ class RunOptions:
         cache: whether cached cells are reused (`--no-cache` turns it off).
         full: every case of the catalog runs (`--full`); otherwise a backend whose modes
             `matrix.costs.SAMPLED` names runs a sample of their cases.
+        sample: a selection (`-k`) keeps to the sample as a default run does (`--sample`);
+            without it a case asked for by name runs.
     """
 
     catalogs: tuple[Path, ...]
@@ -144,12 +146,13 @@ class RunOptions:
     jobs: int = 1
     cache: bool = True
     full: bool = False
+    sample: bool = False
 
     @property
     def sampled(self) -> bool:
         """Whether the run cuts to the sample (`matrix.costs`): not `--full`, and not a
-        `-k` or other pytest selection (a case asked for by name runs)."""
-        return not self.full and not self.pytest_args
+        `-k` or other pytest selection (a case asked for by name runs) unless `--sample`."""
+        return not self.full and (self.sample or not self.pytest_args)
 
     @property
     def shard_arg(self) -> str | None:
@@ -286,6 +289,9 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
         OptionError: the first invalid option, named in a one-line message.
     """
     own, rest = split_posargs(posargs)
+    if own["--full"] and own["--sample"]:
+        raise OptionError("--full runs every case and --sample only the sampled ones: give "
+                          "one of them. Received: --full --sample")
     timeout = parse_timeout(own["--timeout"][-1]) if own["--timeout"] else default_timeout
     compile_timeout = (parse_timeout(own["--compile-timeout"][-1], "--compile-timeout")
                        if own["--compile-timeout"] else
@@ -300,6 +306,7 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
         jobs=parse_jobs(own["--jobs"][-1]) if own["--jobs"] else default_jobs(),
         cache=not own["--no-cache"],
         full=bool(own["--full"]),
+        sample=bool(own["--sample"]),
     )
 
 

@@ -352,3 +352,16 @@ def test_a_catalog_ending_its_process_at_import_fails_the_run_session(tmp_path: 
     assert str(catalog) in output
     assert previous.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["numpy-cpu.json"]
+
+
+def test_a_run_is_sampled_unless_full_or_a_selection_asks_for_its_cases(tmp_path: Path
+                                                                       ) -> None:
+    assert _parse(tmp_path).sampled is True  # bare `nox`: the default run
+    assert _parse(tmp_path, "--full").sampled is False
+    assert _parse(tmp_path, "-k", "lstm").sampled is False  # a case asked for by name runs
+    assert _parse(tmp_path, "-k", "lstm", "--sample").sampled is True
+    catalog = tmp_path / "mine.py"
+    catalog.write_text("CASES = []\n")
+    assert _parse(tmp_path, "--catalog", str(catalog)).sampled is True
+    with pytest.raises(runfiles.OptionError, match="--full --sample"):
+        _parse(tmp_path, "--full", "--sample")
