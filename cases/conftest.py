@@ -558,8 +558,8 @@ def pytest_handlecrashitem(crashitem: str, report: pytest.TestReport, sched: Any
 
 
 class _Progress:
-    """Prints one line every few cases: environment, cases done of total, failures so far,
-    and an estimate of the time left.
+    """Prints one line every few cases: environment, cases done of total, how many diverged
+    from the reference, crashed or were not run so far, and an estimate of the time left.
 
     The estimate scales the measured cost of the cases not yet done (`matrix.costs`) by how
     long the done ones took here against their measured cost, so a slower machine or a
@@ -614,16 +614,25 @@ class _Progress:
         self.left -= cost
         if not skipped:
             self.done_cost += cost
-        if report.failed:
-            key = "crashed" if when == "???" else "failed"
+        if report.failed or skipped:
+            key = "crashed" if when == "???" else "not run" if skipped else "diverged"
             self.bad[key] = self.bad.get(key, 0) + 1
         now = time.monotonic()
         if now - self.last > 5 or self.done == self.total:
             self.last = now
-            bad = ", ".join(f"{n} {k}" for k, n in sorted(self.bad.items())) or "no failures"
-            sys.stdout.write(f"\n[{self.environment}] {self.done}/{self.total} cases, {bad}"
-                             f"{self._time_left(now)}\n")
+            sys.stdout.write(f"\n{self.line(now)}\n")
             sys.stdout.flush()
+
+    def line(self, now: float) -> str:
+        """`[jax-cpu] 803/2037 cases, 177 diverged, 2 crashed, about 27 s left`.
+
+        `diverged`: cells whose observation differs from the reference (a raw verdict: the
+        limitations joined at merge turn the known ones into `xfailed`), never `failed`.
+        """
+        counts = [f"{self.bad[k]} {k}" for k in ("diverged", "crashed", "not run")
+                  if self.bad.get(k)]
+        return (f"[{self.environment}] {self.done}/{self.total} cases, "
+                f"{', '.join(counts) or 'none diverged'}{self._time_left(now)}")
 
 
     def _time_left(self, now: float) -> str:

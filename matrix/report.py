@@ -40,6 +40,7 @@ from urllib.parse import quote
 import pydantic_core
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -1395,25 +1396,47 @@ def print_summary(matrix: Matrix, console: Console | None = None, *,
         console.print(f"problem: {_printable(problem)}", style="bold red", markup=False,
                       highlight=False)
     counts = _counts(matrix)
-    outcomes = [o for o in _present_outcomes(matrix) if o is not Outcome.NOT_RUN]
     ran = [e for e in matrix.environments if e.ran]
-    table = Table(title=f"Keras compatibility matrix, {len(matrix.cases)} cases")
-    width = max([len(_printable(e.id)) for e in ran] + [len("environment")])
-    table.add_column("environment", style="bold", no_wrap=True, min_width=width)
-    for outcome in outcomes:
-        table.add_column(outcome.value, justify="right", style=STYLES[outcome])
-    table.add_column("passed/ran", justify="right", no_wrap=True)
-    table.add_column("recorded", style="yellow", no_wrap=True)
+    # `not_run` counts only where an environment that ran left cells out (a sample).
+    outcomes = [o for o in _present_outcomes(matrix)
+                if o is not Outcome.NOT_RUN or any(counts[e.id][o] for e in ran)]
     why_not: dict[str, list[str]] = {}
     for env in matrix.environments:
         if not env.ran:
             why_not.setdefault(env.reason or "not run", []).append(_printable(env.id))
-            continue
-        table.add_row(Text(_printable(env.id)),
-                      *[str(counts[env.id][o] or "") for o in outcomes],
-                      pass_count(env, counts[env.id]),
-                      Text(recorded(env, now, since, commit) or "this run"))
-    console.print(table)
+    title = f"Keras compatibility matrix, {len(matrix.cases)} cases"
+    headers = [o.value.replace("_", " ") for o in outcomes]
+    width = max([len(_printable(e.id)) for e in ran] + [len("environment")])
+    numbers = [max([len(h)] + [len(str(counts[e.id][o])) for e in ran])
+               for h, o in zip(headers, outcomes, strict=True)]
+    if width + sum(n + 3 for n in numbers) <= console.width:  # padding and a separator
+        # Every header whole: a log or CI is 80 columns wide, and a cut header ("fa…")
+        # says nothing. No percentages: a count says what the cells did.
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("environment", style="bold", no_wrap=True, min_width=width)
+        for header, outcome, n in zip(headers, outcomes, numbers, strict=True):
+            table.add_column(header, justify="right", style=STYLES[outcome], no_wrap=True,
+                             min_width=n)
+        for env in ran:
+            table.add_row(Text(_printable(env.id)),
+                          *[str(counts[env.id][o] or "") for o in outcomes])
+        console.print(table)
+    else:  # too narrow for a table: one line per environment, nothing cut
+        console.print(title, style="bold", markup=False, highlight=False)
+        for env in ran:
+            said = ", ".join(f"{counts[env.id][o]} {h}"
+                             for h, o in zip(headers, outcomes, strict=True)
+                             if counts[env.id][o])
+            console.print(f"{_printable(env.id)}: {said or 'no cells'}", markup=False,
+                          highlight=False)
+    older: dict[str, list[str]] = {}
+    for env in ran:
+        when = recorded(env, now, since, commit)
+        if when:
+            older.setdefault(when, []).append(_printable(env.id))
+    for when, ids in older.items():
+        console.print(f"run files not from this run ({when}): {', '.join(ids)}",
+                      style="yellow", markup=False, highlight=False)
     for reason, ids in why_not.items():
         console.print(f"not run: {', '.join(ids)}: {_printable(reason)}", style="dim",
                       markup=False, highlight=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -126,3 +126,31 @@ def test_cut_leaves_out_only_measured_unsampled_uncached_cases(tmp_path: Path,
     assert all("not_run" not in r and '"run(torch-cpu)" -- --full' in r for r in cut.values())
     assert costs.cut(cases, "torch-cpu", "torch", {costs.SAMPLE_VARIABLE: "0"}) == {}
     assert costs.cut(cases, "jax-cpu", "jax", on) == {}
+
+
+def _report(nodeid: str, outcome: Literal["passed", "failed", "skipped"] = "passed",
+            when: Any = "call") -> pytest.TestReport:
+    """A pytest report as xdist hands it to the controller (`when` `???`, outside pytest's
+    type: xdist's report of a crashed worker)."""
+    return pytest.TestReport(nodeid, ("cases/test_cases.py", 0, "test_case"), {}, outcome,
+                             None, when, user_properties=[])
+
+
+def test_the_progress_line_counts_divergences_not_failures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cases.conftest import _Progress
+
+    monkeypatch.setenv(costs.MEASURED_VARIABLE, str(tmp_path))  # nothing measured
+    progress = _Progress("jax-cpu")
+    ids = [f"cases/test_cases.py::test_case[c{n}]" for n in range(5)]
+    progress.total, progress.cost = 5, dict.fromkeys(ids, 1.0)
+    assert progress.line(0.0) == "[jax-cpu] 0/5 cases, none diverged"
+    progress.pytest_runtest_logreport(_report(ids[0]))
+    progress.pytest_runtest_logreport(_report(ids[1], "failed"))
+    progress.pytest_runtest_logreport(_report(ids[2], "failed"))
+    progress.pytest_runtest_logreport(_report(ids[3], "skipped", when="setup"))
+    progress.pytest_runtest_logreport(_report(ids[4], "failed", when="???"))
+    line = progress.line(progress.started + 60)
+    assert line == "[jax-cpu] 5/5 cases, 2 diverged, 1 crashed, 1 not run"
+    assert "failed" not in line
+    assert len(line) <= 80

@@ -351,6 +351,32 @@ def test_summary_marks_older_run_files(matrix: Matrix) -> None:
     assert "older: 2 d" in text
 
 
+def test_the_summary_is_readable_at_80_columns_and_narrower(matrix: Matrix) -> None:
+    """A CI log or a pipe is 80 columns: every header whole, no percentages, nothing cut
+    ("p… fa… x…" said nothing); too narrow for the table, one line per environment."""
+    counts = {e.id: {o.value: sum(1 for r in matrix.results if r.environment == e.id
+                                  and r.outcome is o) for o in Outcome}
+              for e in matrix.environments if e.ran}
+    for width in (80, 40):
+        console = Console(width=width, record=True)
+        print_summary(matrix, console)
+        text = console.export_text()
+        assert "…" not in text
+        assert "%" not in text
+        assert max(len(line) for line in text.splitlines()) <= width
+        for env_id, by in counts.items():
+            assert env_id in text
+            if width == 40:
+                line = next(x for x in text.splitlines() if x.startswith(f"{env_id}: "))
+                assert all(f"{n} {o.replace('_', ' ')}" in line for o, n in by.items() if n)
+        if width == 80:
+            header = next(x for x in text.splitlines() if x.startswith("environment"))
+            assert header.split() == ["environment", *[o for o in ("passed", "failed",
+                "xfailed", "xpassed", "skipped", "error", "crashed", "timeout")
+                if o in header.split()]]
+            assert {"passed", "failed"} <= set(header.split())
+
+
 # --- Markdown -------------------------------------------------------------------------------
 
 def test_markdown_matches_golden(matrix: Matrix) -> None:
