@@ -67,7 +67,7 @@ from matrix.results import (
     merge_runs,
     silent_divergences,
 )
-from matrix.table import CompatibilityTable, compatibility_table
+from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
 from matrix.table import short_expected as short_expected
 from matrix.triage import apply_limitations, catalog_limitations, recorded_catalogs
 
@@ -837,24 +837,15 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
     if not table.rows:
         return [*out, f"Every case that ran matched the reference in every environment "
                       f"({_plural(table.agreeing, 'case')}).", ""]
-    out += [f"One row per behaviour: cases that share a subject, a class of values and the "
+    out += [f"One item per behaviour: cases that share a subject, a class of values and the "
             f"verdict in every column (channels folded when they agree). Silent divergences "
             f"(values where the reference disagrees) first. "
             f"{_plural(table.agreeing, 'other case')} matched the reference wherever "
-            "they ran. `cases` links to the grid filtered to the row.", ""]
-    headers = ["behaviour", "reference", *[_md(_cut(h.text, 40)) for h in table.headers],
-               "spans", "cases", "why"]
-    raw: list[list[str | None]] = []  # None: a literal cell (links), never cut
-    literal: list[list[str]] = []
+            "they ran. Under each behaviour, the environments grouped by what they did; "
+            "its cases link to the grid filtered to them.", ""]
     for index, row in enumerate(table.rows[:MD_ROWS]):
-        spans = "; ".join(f"{k}: {v}" for k, v in row.spans)
-        why = [_md_link_id(lim) for lim in row.limitations[:2]]
-        if len(row.limitations) > 2:
-            why.append(f"+{len(row.limitations) - 2}")
-        raw.append([row.title, row.expected, *[c.text for c in row.cells], spans])
-        literal.append([f"[{len(row.cases)}](compatibility.html#f:b={index})",
-                        ", ".join(why) or "unexplained"])
-    out += [_fit_table(raw, literal, headers, MD_LINE_LIMIT - 20), ""]  # margin: bytes
+        out += _md_behaviour(index, row, table.headers)
+    out.append("")
     if len(table.rows) > MD_ROWS:
         rest = table.rows[MD_ROWS:]
         out += [f"{_plural(len(rest), 'more behaviour')} "
@@ -875,27 +866,37 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
     return out
 
 
-def _fit_table(raw: Sequence[Sequence[str | None]], literal: Sequence[Sequence[str]],
-               headers: Sequence[str], limit: int) -> str:
-    """A table whose lines stay within `limit` characters: the widest text column is cut
-    (before escaping, so no escape is ever split) until every line fits."""
-    widths = [max([len(str(r[i] or "")) for r in raw] + [8]) for i in range(len(headers) - 2)]
-    escaped: dict[tuple[str, int], str] = {}
-
-    def cell_text(cell: str | None, width: int) -> str:
-        key = (str(cell or ""), width)
-        if key not in escaped:
-            escaped[key] = _md(_cut(key[0], width))
-        return escaped[key]
-
-    while True:
-        rows = [[cell_text(cell, w) for cell, w in zip(r, widths, strict=True)]
-                + list(lit) for r, lit in zip(raw, literal, strict=True)]
-        text = _table(rows, headers)
-        if max(len(line) for line in text.splitlines()) <= limit or max(widths) <= 12:
-            return text
-        widest = max(range(len(widths)), key=lambda i: widths[i])
-        widths[widest] = max(12, widths[widest] - max(2, widths[widest] // 8))
+def _md_behaviour(index: int, row: Behaviour, headers: Sequence[Header]) -> list[str]:
+    """One behaviour as a list item: its title, what the reference expects, its cases (a
+    link to the grid filtered to them) and the limitations that explain it, then one line
+    per answer with the environments that gave it. Nothing is cut: GitHub wraps list
+    items, and a table of one column per environment had to cut every cell to about 20
+    characters to stay readable."""
+    why = [_md_link_id(lim) for lim in row.limitations[:2]]
+    if len(row.limitations) > 2:
+        why.append(f"+{len(row.limitations) - 2}")
+    lines = [f"{index + 1}. **{_md(row.title)}** "
+             f"([{_plural(len(row.cases), 'case')}](compatibility.html#f:b={index})): "
+             f"the reference expects {_md(row.expected)}; why: "
+             f"{', '.join(why) or 'unexplained'}"]
+    answers: dict[str, list[str]] = {}
+    idle: list[str] = []
+    for header, cell in zip(headers, row.cells, strict=True):
+        label = _code(header.label)
+        if not header.ran or cell.text == "not run":
+            idle.append(label)
+        else:
+            answers.setdefault(cell.text, []).append(
+                label + (" (inference only)" if header.inference_only else ""))
+    # What differs first, then the columns that match, then those that did not run.
+    ordered = sorted(answers.items(), key=lambda item: item[0] == "= reference")
+    for text, labels in ordered:
+        lines.append(f"    - {', '.join(labels)}: {_md(text)}")
+    if idle:
+        lines.append(f"    - {', '.join(idle)}: not run")
+    if row.spans:
+        lines.append("    - spans " + "; ".join(f"{_md(k)}: {_md(v)}" for k, v in row.spans))
+    return lines
 
 
 def _md_environments(matrix: Matrix, counts: Mapping[str, Counter[Outcome]]) -> list[str]:
