@@ -45,8 +45,8 @@ from jinja2 import DictLoader, Environment, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from matrix.report import (
+    behaviour_counts,
     declared_environments,
-    pass_count,
     write_reports,
 )
 from matrix.results import MATCHED, RAN, EnvironmentInfo, Matrix, Outcome
@@ -83,8 +83,8 @@ class Published:
 def environment_counts(matrix: Matrix) -> dict[str, dict[str, Any]]:
     """Per environment: `passed`, `ran`, `total`, and whether and why it did not run.
 
-    `passed` counts `passed` and `xpassed`, `ran` the cells that ran (the report's
-    passed/ran), `total` every cell. An environment that did not run has `ran_env` False, so a
+    `passed` counts `passed` and `xpassed`, `ran` the cells that ran, `total` every
+    cell. An environment that did not run has `ran_env` False, so a
     chart shows a gap rather than a 0.
     """
     counts: dict[str, dict[str, Any]] = {}
@@ -433,9 +433,9 @@ def _summary(matrix: Matrix, entry: str, note: str, regressions: bool | None) ->
     for result in matrix.results:
         counts.setdefault(result.environment, Counter())[result.outcome] += 1
     lines = [f"## Keras compatibility matrix: {entry}", "",
-             "| environment | passed/ran |", "|---|---|"]
+             "| environment | cells |", "|---|---|"]
     for env in matrix.environments:
-        lines.append(f"| `{env.id}` | {pass_count(env, counts[env.id])} |")
+        lines.append(f"| `{env.id}` | {behaviour_counts(env, counts[env.id])} |")
     mark = "⚠️ " if regressions else ""
     lines += ["", f"Diff against the previous published run: {mark}{note} (`diff.md`).", ""]
     return "\n".join(lines)

@@ -135,9 +135,10 @@ INFERENCE_NOTE = (
     "jit_compile changes nothing, so those cells are skipped with the reason; every other "
     "mode runs and is judged like the other columns, and the models saved under TensorFlow, "
     "JAX and PyTorch are loaded there (save-load).")
-PASS_NOTE = ("passed/ran counts `passed` and `xpassed` (both matched the reference) over the "
-             "cases that ran; `skipped`, `error` and `not_run` are not counted as ran, and "
-             "neither are `agreed`, `disagreed` and `unjudged` (no reference to pass).")
+PASS_NOTE = ("`cells` counts what the cells did, not a score: `match` is `passed` and `xpassed` "
+             "(the reference's answer), `differ` is `failed` and `xfailed` (another answer; "
+             "`unexplained`: no limitation covers it); `skipped`, `error` and `not_run` cells "
+             "did not answer, and `agreed`, `disagreed` and `unjudged` ones have no reference.")
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -412,17 +413,29 @@ def _present_outcomes(matrix: Matrix) -> list[Outcome]:
     return [o for o in Outcome if o in seen]
 
 
-def pass_count(env: EnvironmentInfo, counts: Counter[Outcome]) -> str:
-    """`passed/ran (percent)`, or why the environment did not run: never a 0% column."""
-    ran = sum(n for o, n in counts.items() if o in RAN)
-    judged = sum(n for o, n in counts.items() if o in NO_REFERENCE)
-    also = f" + {judged} without reference" if judged else ""
+def behaviour_counts(env: EnvironmentInfo, counts: Counter[Outcome]) -> str:
+    """What the cells of an environment did, as counts: `1590 match, 441 differ (0
+    unexplained), 2 crashed`; or why the environment did not run.
+
+    No percentage: a share of passed cells reads as a compatibility score, and it is not
+    one (a catalog that probes more edge cases would score lower for the same backend).
+    `match`: `passed` and `xpassed`; `differ`: `failed` and `xfailed`, of which `failed`
+    (no limitation covers them) are `unexplained`; `crashed` and `timeout` as they are;
+    `agreed`, `disagreed` and `unjudged` have no reference: `without reference`.
+    """
     if env.ran is False:
         return "not run"
-    if ran == 0:
-        return f"{judged} without reference" if judged else "nothing ran"
-    passed = sum(n for o, n in counts.items() if o in MATCHED)
-    return f"{passed}/{ran} ({100 * passed / ran:.0f}%){also}"
+    matched = sum(counts[o] for o in MATCHED)
+    differ = counts[Outcome.FAILED] + counts[Outcome.XFAILED]
+    parts = [f"{matched} match", f"{differ} differ ({counts[Outcome.FAILED]} unexplained)"]
+    parts += [f"{counts[o]} {o.value}" for o in (Outcome.CRASHED, Outcome.TIMEOUT) if counts[o]]
+    judged = sum(counts[o] for o in NO_REFERENCE)
+    if judged:
+        parts.append(f"{judged} without reference")
+    if not matched and not differ and not judged and not any(
+            counts[o] for o in (Outcome.CRASHED, Outcome.TIMEOUT)):
+        return "nothing ran"
+    return ", ".join(parts)
 
 
 def ran_text(env: EnvironmentInfo) -> str:
@@ -909,10 +922,11 @@ def _md_environments(matrix: Matrix, counts: Mapping[str, Counter[Outcome]]) -> 
                  _md(e.versions.get("python", "—")),
                  _md(str(e.provenance.get("date") or "—")),
                  _code(_short_commit(str(e.provenance.get("git_commit") or "—"))),
-                 pass_count(e, counts[e.id]), *[str(counts[e.id][o]) for o in outcomes]]
+                 behaviour_counts(e, counts[e.id]),
+                 *[str(counts[e.id][o]) for o in outcomes]]
                 for e in ran]
         headers = ["environment", "keras", "backend", "python", "date", "git commit",
-                   "passed/ran", *[o.value for o in outcomes]]
+                   "cells", *[o.value for o in outcomes]]
         out += [_table(rows, headers), "", PASS_NOTE, ""]
     idle: dict[str, list[str]] = {}
     for env in matrix.environments:
@@ -1026,7 +1040,7 @@ def _md_clusters(clusters: Sequence[Cluster]) -> list[str]:
     if not clusters:
         return [*out, "Every cell that ran matched the reference.", ""]
     total = sum(len(c.results) for c in clusters)
-    out += [f"{_plural(total, 'failing cell')}, {_plural(len(clusters), 'cause')} "
+    out += [f"{_plural(total, 'differing or broken cell')}, {_plural(len(clusters), 'cause')} "
             "(`failed`, `xfailed`, `error`, `crashed` and `timeout` cells, grouped by their "
             "error type and message with numbers, names and shapes as placeholders):", ""]
     rows = [[_md(_cut(c.signature, 120)), str(len(c.results)),
@@ -1123,7 +1137,7 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
         "commit": _short_commit(commit), "commit_full": commit,
         "provenance": json.dumps({"versions": env.versions, **prov}, indent=1,
                                  ensure_ascii=False, default=str),
-        "counts": counts, "pass_count": pass_count(env, counts),
+        "counts": counts, "behaviour_counts": behaviour_counts(env, counts),
     }
 
 
