@@ -184,6 +184,20 @@ def test_views_list_exactly_the_divergent_and_silent_cases(page: Any) -> None:
     assert _visible_rows(page) == divergent_cases(matrix)
 
 
+def test_a_silent_divergence_has_a_colour_of_its_own(page: Any) -> None:
+    """A cell that returned values where the reference disagrees is not coloured like one
+    that raised (both `xfailed`): the user sees no error for the first."""
+    colours = page.evaluate("""() => {
+        const silent = document.querySelector("td.o-xfailed.sd");
+        const raising = document.createElement("td");
+        raising.className = "o-xfailed";
+        silent.parentElement.appendChild(raising);
+        const bg = (e) => getComputedStyle(e).backgroundColor;
+        return [bg(silent), bg(raising)];
+    }""")
+    assert colours[0] != colours[1], colours
+
+
 def test_pivot_and_cluster_links_filter_the_grid(page: Any) -> None:
     page.click("table.pivot[data-axis=values] a[href*='out_of_range'][href*='env=jax-cpu']")
     assert _visible_rows(page) == ["emb-out_of_range"]
