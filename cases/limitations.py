@@ -87,6 +87,10 @@ class Limitation:
             Empty: any behaviour. Where a record states none, the behaviours observed when
             it was written (`limitation_behaviours.json`, by id) are used.
         observed_on: the devices the behaviours were observed on (`cpu`), for the reader.
+        cpu_flags: ISA flags of the host CPU (as `/proc/cpuinfo` names them, e.g.
+            `amx_bf16`): the limitation holds only on a host whose CPU has at least one,
+            read from the run file's `provenance.host.flags`. A run file that records no
+            host is not covered. Empty: any host.
     """
 
     id: str
@@ -100,6 +104,14 @@ class Limitation:
     intermittent: bool = False
     explains: tuple[Behaviour, ...] = ()
     observed_on: tuple[str, ...] = ()
+    cpu_flags: tuple[str, ...] = ()
+
+    def holds_on(self, host_flags: Sequence[str] | None) -> bool:
+        """Whether the limitation holds on a host with these CPU flags (`cpu_flags`; None:
+        the run file records no host)."""
+        if not self.cpu_flags:
+            return True
+        return host_flags is not None and bool(set(self.cpu_flags) & set(host_flags))
 
     def explains_cell(self, kind: str, error_type: str | None, nan_count: int | None,
                       cause: str | None) -> bool:
@@ -142,7 +154,8 @@ class Limitation:
 
     def covers(self, axes: Mapping[str, str | int], backend: str, device: str,
                expected: str = "", installed: Mapping[str, str] | None = None,
-               facts: Mapping[str, Sequence[str]] | None = None) -> bool:
+               facts: Mapping[str, Sequence[str]] | None = None,
+               host_flags: Sequence[str] | None = ()) -> bool:
         """Whether this limitation covers a case with these `axes` on `backend` and `device`.
 
         Args:
@@ -155,6 +168,8 @@ class Limitation:
                 calling a listed API, any listed class among its ids), whatever the case's
                 labels say; other keys are read from `axes`. None (a run file written
                 before facts were recorded): `axes` only.
+            host_flags: the ISA flags of the run's host CPU (`cpu_flags`); None when the
+                run file records no host.
         """
         if self.backends and backend not in self.backends:
             return False
@@ -162,7 +177,7 @@ class Limitation:
             return False
         if self.expects is not None and not expected.startswith(self.expects):
             return False
-        if not self.holds_for(installed):
+        if not self.holds_for(installed) or not self.holds_on(host_flags):
             return False
         return all(bool(set(facts[key]) & set(values)) if facts is not None and key in facts
                    else key in axes and axes[key] in values
@@ -171,10 +186,11 @@ class Limitation:
 
 def covering(limitations: Sequence[Limitation], axes: Mapping[str, str | int], backend: str,
              device: str, expected: str = "", installed: Mapping[str, str] | None = None,
-             facts: Mapping[str, Sequence[str]] | None = None) -> Limitation | None:
+             facts: Mapping[str, Sequence[str]] | None = None,
+             host_flags: Sequence[str] | None = ()) -> Limitation | None:
     """The first limitation that covers the cell (`Limitation.covers`), or None."""
     for limitation in limitations:
-        if limitation.covers(axes, backend, device, expected, installed, facts):
+        if limitation.covers(axes, backend, device, expected, installed, facts, host_flags):
             return limitation
     return None
 
@@ -196,9 +212,15 @@ OPENVINO_CPU_DOC = ("https://docs.openvino.ai/2024/openvino-workflow/running-inf
                     "inference-devices-and-modes/cpu-device.html")
 OPENVINO_BF16 = (
     "OpenVINO's CPU plugin runs float32 models in bfloat16 where the CPU has AMX or "
-    "AVX512_BF16 (its default INFERENCE_PRECISION_HINT; this matrix's Xeon has both): "
+    "AVX512_BF16 (its default INFERENCE_PRECISION_HINT; this matrix's Xeon has both, and "
+    "the limitation holds only on such hosts): "
     "compiled predict of RNNs, attention and Dense differs from float32 by up to about 1e-3; "
     "with the hint set to f32 it matches")
+#: The ISA flags with which OpenVINO's CPU plugin defaults to bfloat16 inference precision
+#: (`OPENVINO_CPU_DOC`, section on floating-point precision: native bfloat16 support, that is
+#: AVX512_BF16 or AMX; the 2021.3 page "Bfloat16 Inference" asks for `avx512_bf16` in
+#: `/proc/cpuinfo`), as `/proc/cpuinfo` names them.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
 #: Subjects whose out-of-range indices reach a gather (XLA's clamps, JAX's fill).
 GATHERS = ("layers.Embedding", "ops.take", "ops.take_along_axis")
@@ -1292,7 +1314,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     # recurrent or attention layer under the float32 policy, whatever the case's labels).
     *(Limitation(id=f"openvino-cpu-bfloat16-inference-precision{suffix}",
                  description=OPENVINO_BF16, link=OPENVINO_CPU_DOC, backends=("openvino",),
-                 devices=("cpu",), axes=axes)
+                 devices=("cpu",), axes=axes, cpu_flags=BF16_CPU_FLAGS)
       for suffix, axes in (
           ("", {"subject": ("layers.SimpleRNN", "layers.GRU", "layers.LSTM",
                             "layers.Bidirectional", "layers.RNN", "layers.Attention",

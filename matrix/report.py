@@ -920,12 +920,12 @@ def _md_environments(matrix: Matrix, counts: Mapping[str, Counter[Outcome]]) -> 
     if ran:
         rows = [[_code(e.id), _md(keras_version(e)), _md(backend_version(e)),
                  _md(e.versions.get("python", "—")),
-                 _md(str(e.provenance.get("date") or "—")),
+                 _md(str(e.provenance.get("date") or "—")), _md(host_text(e)),
                  _code(_short_commit(str(e.provenance.get("git_commit") or "—"))),
                  behaviour_counts(e, counts[e.id]),
                  *[str(counts[e.id][o]) for o in outcomes]]
                 for e in ran]
-        headers = ["environment", "keras", "backend", "python", "date", "git commit",
+        headers = ["environment", "keras", "backend", "python", "date", "host CPU", "git commit",
                    "cells", *[o.value for o in outcomes]]
         out += [_table(rows, headers), "", PASS_NOTE, ""]
     idle: dict[str, list[str]] = {}
@@ -981,7 +981,9 @@ def _md_limitations(matrix: Matrix) -> list[str]:
     """The known divergences joined at merge, with the cells each covers and whether stale."""
     if not matrix.limitations:
         return []
-    rows = [[_code(lim.id), _md(lim.description),
+    rows = [[_code(lim.id), _md(lim.description + (
+                f" (only on a host CPU with {' or '.join(lim.cpu_flags)})"
+                if lim.cpu_flags else "")),
              lim.link if lim.link.startswith(("https://", "http://")) else "—",
              str(lim.cells), "stale: every covered cell matched" if lim.stale else ""]
             for lim in matrix.limitations]
@@ -1124,6 +1126,19 @@ def _short_commit(commit: str) -> str:
     return commit
 
 
+def host_text(env: EnvironmentInfo) -> str:
+    """The host CPU a run file records and the ISA flags of it that change an answer:
+    `Intel(R) Xeon(R) Processor (avx512_bf16, amx_bf16)`; `not recorded` for a run file
+    written before hosts were recorded (a limitation scoped to CPU flags covers none of
+    its cells: `Limitation.cpu_flags`)."""
+    host = env.provenance.get("host")
+    if not isinstance(host, dict):
+        return "not recorded"
+    flags = host.get("flags")
+    listed = ", ".join(str(f) for f in flags) if isinstance(flags, list) else ""
+    return f"{host.get('cpu') or 'unknown CPU'}" + (f" ({listed})" if listed else "")
+
+
 def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
     prov = env.provenance
     commit = str(prov.get("git_commit") or "—")
@@ -1133,6 +1148,7 @@ def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
         "keras": keras_version(env),
         "backend_version": backend_version(env), "python": env.versions.get("python", "—"),
         "device_name": str(prov.get("device_name") or "—"),
+        "host": host_text(env),
         "date": str(prov.get("date") or "—"),
         "commit": _short_commit(commit), "commit_full": commit,
         "provenance": json.dumps({"versions": env.versions, **prov}, indent=1,

@@ -235,6 +235,7 @@ class LimitationInfo:
     """A known divergence as the matrix lists it (`cases/limitations.py`).
 
     Attributes:
+        cpu_flags: it holds only on a host CPU with one of these ISA flags (empty: any).
         cells: how many cells it covers in this matrix.
         stale: it covers cells that ran, and every one of them matched the reference.
     """
@@ -245,6 +246,7 @@ class LimitationInfo:
     backends: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
     axes: dict[str, list[str | int]] = field(default_factory=dict)
+    cpu_flags: list[str] = field(default_factory=list)
     cells: int = 0
     stale: bool = False
 

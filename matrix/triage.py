@@ -30,6 +30,7 @@ from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.results import (
     TRIAGED,
     CaseInfo,
+    EnvironmentInfo,
     LimitationInfo,
     Matrix,
     Result,
@@ -106,7 +107,8 @@ def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
     return LimitationInfo(
         id=limitation.id, description=limitation.description, link=limitation.link,
         backends=list(limitation.backends), devices=list(limitation.devices),
-        axes={k: list(v) for k, v in limitation.axes.items()}, cells=len(covered),
+        axes={k: list(v) for k, v in limitation.axes.items()},
+        cpu_flags=list(limitation.cpu_flags), cells=len(covered),
         stale=(not limitation.intermittent and bool(answered)
                and all(r.verdict.status == "matched" for r in answered)))
 
@@ -142,8 +144,9 @@ class _Candidates:
         self.found: dict[tuple[object, ...], list[Limitation]] = {}
 
     def of(self, backend: str, device: str, subjects: tuple[object, ...],
-           installed: Mapping[str, str]) -> list[Limitation]:
-        key = (backend, device, subjects, tuple(sorted(installed.items())))
+           installed: Mapping[str, str], host_flags: tuple[str, ...] | None
+           ) -> list[Limitation]:
+        key = (backend, device, subjects, tuple(sorted(installed.items())), host_flags)
         if key not in self.found:
             self.found[key] = [
                 lim for lim in self.limitations
@@ -151,7 +154,7 @@ class _Candidates:
                 and (not lim.devices or device in lim.devices)
                 and ("subject" not in lim.axes
                      or any(s in lim.axes["subject"] for s in subjects))
-                and lim.holds_for(installed)]
+                and lim.holds_for(installed) and lim.holds_on(host_flags)]
         return self.found[key]
 
 
@@ -170,12 +173,23 @@ def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
         case_axes, case_facts = axes.get(result.case, {}), facts.get(result.case)
         subjects = tuple(case_facts["subject"]) if case_facts and "subject" in case_facts \
             else (case_axes.get("subject"),)
+        flags = None if env is None else host_flags(env)
         selecting = [] if env is None else [
-            lim for lim in candidates.of(env.backend, env.device, subjects, env.versions)
+            lim for lim in candidates.of(env.backend, env.device, subjects, env.versions, flags)
             if lim.covers(case_axes, env.backend, env.device, expected.get(result.case, ""),
-                          env.versions, case_facts)]
+                          env.versions, case_facts, flags)]
         found.append((result, selecting))
     return found
+
+
+def host_flags(env: EnvironmentInfo) -> tuple[str, ...] | None:
+    """The ISA flags of the host CPU a run file records (`provenance.host.flags`, those that
+    change an answer: `matrix.results.ANSWER_CPU_FLAGS`); None when it records no host."""
+    host = env.provenance.get("host")
+    flags = host.get("flags") if isinstance(host, dict) else None
+    if not isinstance(flags, list):
+        return None
+    return tuple(sorted(str(f) for f in flags))
 
 
 def behaviour_of(result: Result) -> Behaviour:

@@ -15,7 +15,7 @@ import pytest
 from cases import builtin_cases, load_catalog
 from cases.expect import ExpectedError, describe, expected, judge, step_weights
 from cases.facts import program_facts
-from cases.limitations import LIMITATIONS, covering
+from cases.limitations import BF16_CPU_FLAGS, LIMITATIONS, covering
 from cases.load import validate_catalog
 from cases.model import (
     CALL_MODES,
@@ -170,7 +170,8 @@ def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
         # what each channel installs (axes.toml): latest, minimum and a nightly
         versions = (None,) if not limitation.versions else CHANNEL_VERSIONS
         devices = limitation.devices or ("cpu",)  # a GPU-only one is checked on the GPU
-        assert any(limitation.covers(c.axes, b, d, want, v, facts)
+        # a limitation scoped to CPU flags is checked on a host that has them
+        assert any(limitation.covers(c.axes, b, d, want, v, facts, limitation.cpu_flags)
                    for c, want, facts in cases for b in backends for d in devices
                    for v in versions), \
             f"limitation matches no case: {limitation.id}"
@@ -184,7 +185,7 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
     def first(case_id: str, backend: str) -> str | None:
         case = by_id[case_id]
         found = covering(LIMITATIONS, case.axes, backend, "cpu", describe(expected(case)),
-                         facts=program_facts(case))
+                         facts=program_facts(case), host_flags=BF16_CPU_FLAGS)
         return None if found is None else found.id
 
     assert first("embedding-values-rank2-int32-out_of_range-10-none-jit_compile",
@@ -226,6 +227,18 @@ def test_limitations_cover_exactly_the_cells_they_claim() -> None:
                  "openvino") == "openvino-bfloat16-policy-predict"
     assert first("dtype-policy-float32-embedding_lstm-int32-predict",
                  "openvino") == "openvino-cpu-bfloat16-inference-precision"
+    # Issue 27: only on a host CPU with native bfloat16 (AVX512_BF16 or AMX); a CPU without
+    # them computes in float32 and matches, and a run file with no host covers nothing.
+    lstm = by_id["dtype-policy-float32-embedding_lstm-int32-predict"]
+    for flags in (("avx2", "avx512f"), (), None):
+        found = covering(LIMITATIONS, lstm.axes, "openvino", "cpu", describe(expected(lstm)),
+                         facts=program_facts(lstm), host_flags=flags)
+        assert found is None, (flags, found)
+    for bf16 in (("amx_bf16",), ("avx512_bf16", "avx2")):
+        found = covering(LIMITATIONS, lstm.axes, "openvino", "cpu", describe(expected(lstm)),
+                         facts=program_facts(lstm), host_flags=bf16)
+        assert found is not None
+        assert found.id == "openvino-cpu-bfloat16-inference-precision"
     # matched on the program, so the other policies are not (they match there)
     assert first("dtype-policy-mixed_float16-embedding_lstm-int32-predict", "openvino") is None
     assert first("edge-inputs-single_timestep_lstm-1-rank2-int32-padded-mask_zero-predict",

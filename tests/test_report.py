@@ -194,6 +194,7 @@ def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
     assert data["limitations"] == [{
         "id": "jax-clamps", "description": LIMITATION.description, "link": LIMITATION.link,
         "backends": ["jax"], "devices": [], "axes": {"values": ["out_of_range"]},
+        "cpu_flags": [],
         "cells": 1, "stale": False}]
     pairs = [(r["case"], r["environment"]) for r in data["results"]]
     assert len(pairs) == len(set(pairs)) == 3 * 4
