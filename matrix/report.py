@@ -589,6 +589,25 @@ def repro_body(case: CaseInfo) -> str:
     return "\n".join(head) + "\n\n" + body + PRINT_OUTPUT
 
 
+#: Where a rendered program's own code starts (`matrix.program.render`): what comes before
+#: it (imports and the harness's helpers, about 3.7 KB) is the same for most cases.
+_PROGRAM_START = "\ndef program():"
+
+
+def _split_prelude(body: str, preludes: dict[str, int]) -> tuple[str, int, str]:
+    """A repro body as (its docstring, the index of its prelude in `preludes`, which it adds
+    to, the rest), so a page stores each distinct prelude (the imports and helpers between
+    a program's docstring and its `def program():`) once; -1 and an empty docstring when
+    the body has no such parts. The page joins them again (docstring + prelude + rest ==
+    `body`)."""
+    at = body.find(_PROGRAM_START)
+    doc_end = body.find('"""\n', 3) + 4 if body.startswith('"""') else 0
+    if at <= 0 or not 0 < doc_end <= at:
+        return "", -1, body
+    index = preludes.setdefault(body[doc_end:at], len(preludes))
+    return body[:doc_end], index, body[at:]
+
+
 def repro_header(env: EnvironmentInfo) -> str:
     """The environment part of a repro snippet: the backend, and no GPU for a CPU one."""
     lines = ["import os", "",
@@ -1280,6 +1299,7 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
     table = compatibility_table(matrix, divergent)
     case_index = {c.id: i for i, c in enumerate(matrix.cases)}
     cell_rows: list[list[Any]] = []
+    preludes: dict[str, int] = {}
     grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
     for c_index, case in enumerate(matrix.cases):
         flat: list[Any] = []
@@ -1316,7 +1336,8 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
         "cases": [[c.id, group_index[c.group], c.description,
                    [c.axes.get(k) for k in axis_keys], c.expected,
                    (1 if c.id in divergent_set else 0) | (2 if c.id in silent_set else 0),
-                   repro_body(c)] for c in matrix.cases],
+                   *_split_prelude(repro_body(c), preludes)] for c in matrix.cases],
+        "preludes": list(preludes),
         "observations": obs_data,
         "cells": cell_rows,
         "clusters": [cl.signature for cl in clusters],

@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from cells import verdict_for
 
+from cases import builtin_cases
 from cases.limitations import Limitation
-from matrix.report import render_html
+from matrix.program import render
+from matrix.report import render_html, repro_body, repro_header
 from matrix.results import (
     SCHEMA_VERSION,
     CaseInfo,
@@ -55,6 +57,13 @@ NAN = Observation(kind="value", shape=[2, 3, 4], dtype="float32", max_abs_error=
                   nan_count=4, device="cpu:0")
 
 
+#: Catalog cases whose rendered programs stand in for two rows' repros.
+_REAL = {f"emb-{case.axes['values']}": case
+         for case in builtin_cases()
+         if case.id in ("embedding-values-rank2-int32-out_of_range-10-none-eager",
+                        "embedding-values-rank2-int32-negative-1-none-eager")}
+
+
 def _error(error_type: str, message: str) -> Observation:
     return Observation(kind="error", error_type=error_type, message=message)
 
@@ -83,9 +92,13 @@ def _matrix() -> Matrix:
     }
     cases, results = [], []
     for case_id, (group, axes, expected, cells) in rows.items():
+        # Two cases carry a program as the run renders it (`matrix.program.render`): the
+        # page stores the prelude they share once and joins it back into each repro.
+        repro = render(_REAL[case_id]) if case_id in _REAL else None
         cases.append(CaseInfo(id=case_id, group=group, description=(
             "Embedding(input_dim=10, output_dim=4)(np.array([[1, 2]], dtype='int32'))"),
-            axes={"layer": "Embedding", "mode": "eager", **axes}, expected=expected))
+            axes={"layer": "Embedding", "mode": "eager", **axes}, expected=expected,
+            repro=repro))
         for env, cell in zip(ENVS, [*cells, None], strict=True):
             if cell is None:
                 results.append(Result(case=case_id, environment=env, outcome=Outcome.NOT_RUN,
@@ -224,6 +237,13 @@ def test_cell_click_shows_details_and_repro(page: Any) -> None:
     code = page.text_content("#detail-body code.repro")
     assert 'os.environ["KERAS_BACKEND"] = "jax"' in code
     compile(code, "<repro>", "exec")
+    # the shared prelude joined back: exactly the program that ran, with the backend set
+    matrix = _matrix()
+    case = next(c for c in matrix.cases if c.id == "emb-out_of_range")
+    env = next(e for e in matrix.environments if e.id == "jax-cpu")
+    assert case.repro is not None
+    assert "def program():" in case.repro
+    assert code == repro_header(env) + "\n" + repro_body(case)  # a blank line between
     OUTPUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUTPUT / "report-detail.png"), full_page=True)
     page.keyboard.press("Escape")

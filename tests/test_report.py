@@ -251,6 +251,26 @@ def test_channels_fold_when_they_agree_and_show_apart_when_not() -> None:
     assert mixed.silent
 
 
+def test_the_page_stores_the_prelude_the_repros_share_once() -> None:
+    """Issue 27: the 3.7 KB of imports and helpers before each program's `def program():`
+    were half of the published page, once per case; now once per distinct prelude."""
+    from cases import builtin_cases
+    from matrix.program import render
+
+    chosen = [c for c in builtin_cases() if c.axes.get("mode") == "eager"][:40]
+    cases = [CaseInfo(id=c.id, group=c.group, description=c.description, axes=dict(c.axes),
+                      expected="values", repro=render(c)) for c in chosen]
+    env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=False)
+    matrix = Matrix(schema_version=SCHEMA_VERSION, generated_at="2025-01-02T03:04:05+00:00",
+                    environments=[env], cases=cases, results=[])
+    page = render_html(matrix)
+    assert page.count("class HarnessError(Exception)") == 1
+    data = json.loads(page.split('id="matrix-data">', 1)[1].split("</script>", 1)[0])
+    assert len(data["preludes"]) == 1
+    for case, row in zip(cases, data["cases"], strict=True):
+        assert row[6] + data["preludes"][row[7]] + row[8] == case.repro
+
+
 def test_markdown_is_small_and_its_lines_short() -> None:
     """On a catalog the size of the real one, every case diverging: no per-case grid."""
     markdown = render_markdown(_bench().synthetic_matrix(5000, 12))
