@@ -184,6 +184,21 @@ def test_filters_hide_the_right_rows(page: Any) -> None:
     assert "#f:" in page.url  # the filtered grid is a link
 
 
+def test_search_matches_what_users_type_across_cases_and_cells(page: Any) -> None:
+    """Issue 27: words a user types (API, values class, backend, any order) and a pasted
+    error line find the rows in one step; every word must match."""
+    def search(text: str) -> list[str]:
+        page.fill("#search", text)
+        return _visible_rows(page)
+
+    # a pasted error line: only torch-cpu raised it, on the out-of-range row
+    assert search("IndexError: index out of range") == ["emb-out_of_range"]
+    assert search("embedding negative") == ["emb-negative"]
+    assert search("jax mask TypeError") == ["mask-lstm"]  # jax-cpu raised TypeError there
+    assert search("negative out_of_range") == []  # no case is both
+    assert search("  ") == ["emb-in_range", "emb-out_of_range", "emb-negative", "mask-lstm"]
+
+
 def test_views_list_exactly_the_divergent_and_silent_cases(page: Any) -> None:
     matrix = _matrix()
     page.click("#filters input[name=view][value=divergent]")
