@@ -8,7 +8,8 @@ machine is reused), every `KCM_*` and `KERAS_*` variable of the calling shell re
 - per session, its wall seconds, from the time each `nox > Running session ...` line
   arrived (the report session included), and for a `run` session the part from its
   `running the catalog` line on (`catalog_s`: pytest on `--jobs` workers and the fold; the
-  rest is the virtualenv, pip and the cache plan);
+  rest is the virtualenv, pip and the cache plan), and how many cases the sample left out
+  in it (`left_out_by_the_sample`);
 - `git status --porcelain` of the clone after the run (the README says it stays clean);
 - `--rerun N` (default 2): bare `.venv/bin/nox` again in the clone, nothing changed, each
   timed (the README's goal: at most 30 s each).
@@ -49,6 +50,8 @@ GOAL_RERUN_S = 30.0
 _SESSION = re.compile(r"^nox > Running session (\S+)")
 #: The run session's line just before it starts pytest (`noxfile._run_locked`).
 _CATALOG = ": running the catalog ("
+#: The line of a run whose sample leaves cases out (`cases/conftest.py`).
+_LEFT_OUT = re.compile(r"\] the sample leaves out (\d+) of the catalog's")
 
 
 def readme_main_command(readme: Path) -> str:
@@ -88,6 +91,7 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
     start = time.perf_counter()
     marks: list[tuple[str, float]] = [("setup", 0.0)]
     catalog_starts: dict[str, float] = {}
+    left_out: dict[str, int] = {}
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
@@ -97,6 +101,9 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
             out.write(f"{now:8.1f} {line}")
             if _CATALOG in line and marks[-1][0] not in catalog_starts:
                 catalog_starts[marks[-1][0]] = now
+            left = _LEFT_OUT.search(line)
+            if left:
+                left_out[marks[-1][0]] = int(left.group(1))
             match = _SESSION.match(line)
             if match:
                 marks.append((match.group(1), now))
@@ -111,7 +118,7 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
     catalog = {name: round(end - catalog_starts[name], 1)
                for (name, _), end in zip(marks, bounds, strict=True) if name in catalog_starts}
     return {"wall_s": round(wall, 1), "rc": rc, "sessions": sessions,
-            "catalog_s": catalog}
+            "catalog_s": catalog, "left_out_by_the_sample": left_out}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -272,9 +272,9 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     if planned.get("cut"):
         environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
         sys.stdout.write(
-            f"[{environment}] {len(planned['cut'])} cases cut from this default run, each "
-            f"cell not_run with the reason (matrix/costs.py: a sample of the costly modes "
-            f"runs); `nox -s \"run({environment})\" -- --full` runs them\n")
+            f"[{environment}] the sample leaves out {len(planned['cut'])} of the catalog's "
+            f"costly cases (matrix/costs.py); each this run selects is not_run with the "
+            f"reason; `nox -s \"run({environment})\" -- --full` runs them\n")
     return cache.to_run(planned, total)
 
 

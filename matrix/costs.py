@@ -14,18 +14,20 @@ its mode's measured costs, or 1 s where there is none.
    rule gives shard I (each case, longest first, to the shard with the least cost so far), so
    CI jobs of one environment take about the same time; every shard computes the same split
    from the same catalog and the same run file.
-3. **The sample** (`sample`, `cut`): by default a `run` session of a backend in `SAMPLED` runs
+3. **The sample** (`sample`, `cut`): by default (bare `nox`, a `run` session with no pytest
+   arguments, or a `-k` slice given `--sample`) a `run` session of a backend in `SAMPLED` runs
    only a sample of the cases of the modes named there, and records every other cell of those
-   modes `not_run` with the reason (`--full` runs them all; a cell the result cache holds is
-   reused, never cut). PyTorch's `jit_compile` cells are 593 of its 2,037 cases but 2,372 of
-   its 2,392 s of cell time on 2 cores (`reports/runs/torch-cpu.json` of 2026-12-04): Keras
-   wraps the predict step in `torch.compile` (Inductor), and Dynamo and AOT autograd trace
-   Keras's Python again for every new model, about 4 s a case, 25 s for an LSTM; warm Inductor
-   caches save a third of it and nothing else keeps the observations identical
-   (`benchmarks/bench_compile.py`, `benchmarks/README.md`). The sample is the cases a greedy
-   cover picks, cheapest per newly covered value first, until every value of every axis in
-   `SAMPLE_AXES` that the mode's cases take appears in at least one sampled case: every subject,
-   layer, input dtype, rank, value class, mask, dtype policy... is compiled at least once.
+   modes `not_run` with the reason (`--full` runs them all, and so does a `-k` slice without
+   `--sample`; a cell the result cache holds is reused, never cut). PyTorch's `jit_compile`
+   cells are 593 of its 2,037 cases but 2,372 of its 2,392 s of cell time on 2 cores
+   (`reports/runs/torch-cpu.json`, run 2026-12-01): Keras wraps the predict step in
+   `torch.compile` (Inductor), and Dynamo and AOT autograd trace Keras's Python again for every
+   new model, about 4 s a case, 25 s for an LSTM; warm Inductor caches save a third of it and
+   nothing else keeps the observations identical (`benchmarks/bench_compile.py`,
+   `benchmarks/README.md`). The sample is the cases a greedy cover picks, cheapest per newly
+   covered value first, until every value of every axis in `SAMPLE_AXES` that the mode's cases
+   take appears in at least one sampled case: every subject, layer, input dtype, rank, value
+   class, mask, dtype policy... is compiled at least once.
 
 Only the standard library is imported (the noxfile, `matrix.cache` and the pytest plugin use
 it). A sample and an order change which cells run and when, never a cell's answer: nothing

@@ -1105,8 +1105,14 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     if cache_dir is not None:
         fresh = [r for r in results if r.case not in cached]
         store = _store(cache_dir, environment, log.parent, fresh, infos, cached)
-        provenance["cache"] = {"reused": len(cached), "executed": len(known - set(cached)),
+        # A cell recorded `not_run` (cut by the sample, a mode left out) did not execute.
+        skipped = {r.case for r in results
+                   if r.case not in cached and r.observed.kind == "not_run"}
+        provenance["cache"] = {"reused": len(cached),
+                               "executed": len(known - set(cached) - skipped),
                                "stored": None if store is None else store["stored"]}
+        if skipped:
+            provenance["cache"]["not_run"] = len(skipped)
         if store is not None and "error" in store:
             provenance["cache"]["store_error"] = store["error"]
     props["provenance"] = provenance
@@ -1197,8 +1203,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cached = run.environment.provenance.get("cache")
     if isinstance(cached, dict):
         hint = " (`--no-cache` runs every case)" if cached.get("reused") else ""
+        left = f", {cached['not_run']} not run" if cached.get("not_run") else ""
         print(f"{args.environment}: {cached.get('reused', 0)} cells reused from the cache, "
-              f"{cached.get('executed', 0)} executed{hint}")
+              f"{cached.get('executed', 0)} executed{left}{hint}")
         if cached.get("store_error"):
             print(f"{args.environment}: warning: the result cache could not be written "
                   f"({cached['store_error']}); the run file is whole, the next run executes "

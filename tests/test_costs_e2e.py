@@ -52,6 +52,9 @@ def test_a_default_run_keeps_the_costly_mode_to_its_sample(tmp_path: Path) -> No
     assert set(cells) == names
     not_run = {case for case, r in cells.items() if r.observed.kind == "not_run"}
     assert not_run == left_out
+    cache = sampled.environment.provenance["cache"]
+    assert cache["executed"] == len(names - left_out)  # a cut cell did not execute
+    assert cache["not_run"] == len(left_out)
     for case in left_out:
         message = cells[case].observed.message or ""
         assert '"run(torch-cpu)" -- --full' in message, (case, message)
