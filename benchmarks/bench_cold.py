@@ -14,8 +14,9 @@ machine is reused), every `KCM_*` and `KERAS_*` variable of the calling shell re
 - `--rerun N` (default 2): bare `.venv/bin/nox` again in the clone, nothing changed, each
   timed (the README's goal: at most 30 s each).
 
-Writes `benchmarks/results/cold_run.json` (or `--output`) and exits 1 when the main
-command failed, `git status` was not clean, the cold run took longer than `--goal-min`
+Writes `benchmarks/results/cold_run.json` (or `--output`), keeping a summary of the runs
+the file held before (`earlier`, newest first: the spread on a shared machine), and exits 1
+when the main command failed, `git status` was not clean, the cold run took longer than `--goal-min`
 (default 10 min, the goal of the issue "The first run in minutes") or a rerun took longer
 than 30 s. pip's download cache is the user's (`~/.cache/pip`): whether it held anything
 before the run is recorded (`pip_cache_warm`), as downloads are part of a first run, and
@@ -121,6 +122,32 @@ def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
             "catalog_s": catalog, "left_out_by_the_sample": left_out}
 
 
+#: How many earlier runs a results file keeps (`earlier`), newest first.
+KEEP_EARLIER = 5
+
+
+def summary(figures: dict[str, Any]) -> dict[str, Any]:
+    """What an earlier run's figures keep: when, what, how long, and the reruns' walls."""
+    keep = ("date", "commit", "wall_s", "rc", "within_goal", "sessions", "catalog_s")
+    return {**{k: figures.get(k) for k in keep},
+            "load_average_1min_before": (figures.get("machine") or {}).get(
+                "load_average_1min_before"),
+            "reruns_s": [r.get("wall_s") for r in figures.get("reruns") or []]}
+
+
+def earlier_runs(output: Path) -> list[dict[str, Any]]:
+    """The runs an existing results file recorded (its own and its `earlier`), newest first,
+    so one file shows how much the figures vary on this machine; [] when there is none."""
+    try:
+        previous = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(previous, dict) or "wall_s" not in previous:
+        return []
+    older = [e for e in previous.get("earlier") or [] if isinstance(e, dict)]
+    return [summary(previous), *older][:KEEP_EARLIER]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rerun", type=int, default=2, metavar="N")
@@ -178,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             r["rc"] == 0 and r["wall_s"] <= GOAL_RERUN_S for r in reruns)}
     if cold["rc"]:
         figures["tail"] = log.read_text(encoding="utf-8")[-3000:]
+    figures["earlier"] = earlier_runs(args.output)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
     print(json.dumps({k: figures[k] for k in ("wall_s", "rc", "sessions", "git_status_clean",
