@@ -1105,9 +1105,10 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     if cache_dir is not None:
         fresh = [r for r in results if r.case not in cached]
         store = _store(cache_dir, environment, log.parent, fresh, infos, cached)
-        # A cell recorded `not_run` (cut by the sample, a mode left out) did not execute.
+        # A cell the harness left out (cut by the sample, a mode not run: verdict `not_run`)
+        # did not execute; one whose program said it does not apply (`not_applicable`) did.
         skipped = {r.case for r in results
-                   if r.case not in cached and r.observed.kind == "not_run"}
+                   if r.case not in cached and r.verdict.status == "not_run"}
         provenance["cache"] = {"reused": len(cached),
                                "executed": len(known - set(cached) - skipped),
                                "stored": None if store is None else store["stored"]}
