@@ -44,6 +44,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from matrix.cache_key import host_facts  # noqa: E402  (standard library only)
+
 RESULTS = ROOT / "benchmarks" / "results"
 #: The goal of the cold main job on 2 cores (minutes) and of a no-change rerun (seconds).
 GOAL_COLD_MIN = 10.0
@@ -67,16 +71,6 @@ def readme_main_command(readme: Path) -> str:
     if match is None:
         raise ValueError(f"{readme}: no ```bash block with the main command")
     return match.group(1).split("  #", 1)[0].split(" # ", 1)[0].strip()
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed_sessions(command: str, cwd: Path, env: dict[str, str], log: Path
@@ -192,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures: dict[str, Any] = {
         "command": command, "commit": commit,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "cpu_model": _cpu_model(),
+        "machine": {"cpus": os.cpu_count(), "cpu_model": host_facts()["cpu"],
                     "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_1min_before": load_before},
         "pip_cache_warm": pip_cache_warm, "keras_json_before": keras_json_before,

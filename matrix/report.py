@@ -69,7 +69,12 @@ from matrix.results import (
 )
 from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
 from matrix.table import short_expected as short_expected
-from matrix.triage import apply_limitations, catalog_limitations, recorded_catalogs
+from matrix.triage import (
+    apply_limitations,
+    catalog_limitations,
+    host_flags,
+    recorded_catalogs,
+)
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
 REGENERATE = "nox -s report"
@@ -1153,8 +1158,7 @@ def host_text(env: EnvironmentInfo) -> str:
     host = env.provenance.get("host")
     if not isinstance(host, dict):
         return "not recorded"
-    flags = host.get("flags")
-    listed = ", ".join(str(f) for f in flags) if isinstance(flags, list) else ""
+    listed = ", ".join(host_flags(env) or ())
     return f"{host.get('cpu') or 'unknown CPU'}" + (f" ({listed})" if listed else "")
 
 

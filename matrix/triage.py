@@ -166,6 +166,7 @@ def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
     axes = {case.id: case.axes for case in matrix.cases}
     expected = {case.id: case.expected for case in matrix.cases}
     envs = {env.id: env for env in matrix.environments}
+    flags_of = {env.id: host_flags(env) for env in matrix.environments}
     candidates = _Candidates(limitations)
     found = []
     for result in matrix.results:
@@ -173,7 +174,7 @@ def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
         case_axes, case_facts = axes.get(result.case, {}), facts.get(result.case)
         subjects = tuple(case_facts["subject"]) if case_facts and "subject" in case_facts \
             else (case_axes.get("subject"),)
-        flags = None if env is None else host_flags(env)
+        flags = flags_of.get(result.environment)
         selecting = [] if env is None else [
             lim for lim in candidates.of(env.backend, env.device, subjects, env.versions, flags)
             if lim.covers(case_axes, env.backend, env.device, expected.get(result.case, ""),
