@@ -408,7 +408,8 @@ def _run_writing(session: nox.Session, run_file: Path, catalogs: list[str], *arg
     file or none. The previous file is left as it was; `then` says what happens next.
     """
     before = _file_state(run_file)
-    session.run(*args, **kwargs)
+    if session.run(*args, **kwargs) is None:
+        return  # `nox --install-only`: nox skipped the command, so nothing was to be written
     after = _file_state(run_file)
     if after is not None and after != before:
         return

@@ -269,10 +269,16 @@ class _Session:
     def __init__(self, command: Callable[[], object]) -> None:
         self.command = command
         self.ran: list[tuple[str, ...]] = []
+        self.install_only = False
 
-    def run(self, *args: str, **kwargs: object) -> None:
+    def run(self, *args: str, **kwargs: object) -> bool | None:
+        """True, as nox's `run` returns for a command it ran (not `silent`); None, as under
+        `nox --install-only`, when `install_only` is set (nothing runs)."""
+        if self.install_only:
+            return None
         self.ran.append(args)
         self.command()
+        return True
 
     def error(self, message: str) -> None:
         raise _Aborted(message)
@@ -297,6 +303,17 @@ def test_a_fold_that_exits_0_without_writing_the_run_file_fails_the_session(
     assert silent.ran == [fold]
     with pytest.raises(_Aborted, match="there was no run file before"):
         noxfile._run_writing(silent, tmp_path / "none.json", [], *fold)
+
+
+def test_nox_install_only_skips_the_fold_and_asks_for_no_run_file(tmp_path: Path) -> None:
+    import noxfile
+
+    session: Any = _Session(lambda: None)
+    session.install_only = True
+    noxfile._run_writing(session, tmp_path / "jax-cpu.json", [], "python", "-m", "matrix.results",
+                         "fold")
+    assert session.ran == []
+    assert not (tmp_path / "jax-cpu.json").exists()
 
 
 def test_a_fold_that_writes_the_run_file_passes_even_with_the_same_bytes(tmp_path: Path
