@@ -47,6 +47,8 @@ from rich.text import Text
 
 from cases.limitations import Limitation
 from cases.model import check_case_id
+from cases.subjects import SUBJECTS
+from matrix.minimal import minimal_header, minimal_repro
 from matrix.partial import fold_partials, future_date
 from matrix.results import (
     MATCHED,
@@ -611,6 +613,20 @@ def _split_prelude(body: str, preludes: dict[str, int]) -> tuple[str, int, str]:
         return "", -1, body
     index = preludes.setdefault(body[doc_end:at], len(preludes))
     return body[:doc_end], index, body[at:]
+
+
+def _interned(text: str | None, lines: dict[str, int]) -> list[int] | None:
+    """`text` as indices into `lines` (one per line; a new line is added to `lines`)."""
+    if text is None:
+        return None
+    return [lines.setdefault(line, len(lines)) for line in text.splitlines()]
+
+
+def _doc_link(case: CaseInfo) -> str:
+    """Where the case's Keras API is documented (its record's `doc`), or "" when unknown."""
+    if not case.subject or case.subject not in SUBJECTS:
+        return ""
+    return SUBJECTS[case.subject].doc or ""
 
 
 def repro_header(env: EnvironmentInfo) -> str:
@@ -1304,6 +1320,7 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
     case_index = {c.id: i for i, c in enumerate(matrix.cases)}
     cell_rows: list[list[Any]] = []
     preludes: dict[str, int] = {}
+    lines: dict[str, int] = {}
     grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
     for c_index, case in enumerate(matrix.cases):
         flat: list[Any] = []
@@ -1333,14 +1350,20 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
         "outcomes": [o.value for o in Outcome],
         "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
                           "channel": channel_of(e.id), "reason": e.reason,
-                          "head": repro_header(e)} for e in envs],
+                          "head": repro_header(e), "mini": minimal_header(e.backend, e.device),
+                          "versions": dict(e.versions)} for e in envs],
         "behaviours": [[case_index[c] for c in row.cases] for row in table.rows],
         "axes": axis_keys,
         "groups": group_names,
         "cases": [[c.id, group_index[c.group], c.description,
                    [c.axes.get(k) for k in axis_keys], c.expected,
                    (1 if c.id in divergent_set else 0) | (2 if c.id in silent_set else 0),
-                   *_split_prelude(repro_body(c), preludes)] for c in matrix.cases],
+                   *_split_prelude(repro_body(c), preludes),
+                   _interned(minimal_repro(c.repro) if c.repro else None, lines),
+                   _doc_link(c)]
+                  for c in matrix.cases],
+        # The minimal repros' distinct lines, each stored once (modes of a case share most).
+        "lines": list(lines),
         "preludes": list(preludes),
         "observations": obs_data,
         "cells": cell_rows,

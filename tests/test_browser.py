@@ -9,6 +9,7 @@ A screenshot of the page with a cell's details open is kept in `$KCM_TEST_OUTPUT
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from cells import verdict_for
 
 from cases import builtin_cases
 from cases.limitations import Limitation
+from matrix.minimal import minimal_header, minimal_repro
 from matrix.program import render
 from matrix.report import render_html, repro_body, repro_header
 from matrix.results import (
@@ -248,7 +250,8 @@ def test_cell_click_shows_details_and_repro(page: Any) -> None:
                      "max abs error", "Infinity", "JAX fills out-of-range rows with NaN",
                      "values where an error was expected, NaN rows"):
         assert expected in text
-    assert page.get_attribute("#detail-body a", "href") == "https://example.org/jax-take"
+    assert page.get_attribute("#detail-body a[href^=http]", "href") == \
+        "https://example.org/jax-take"
     code = page.text_content("#detail-body code.repro")
     assert 'os.environ["KERAS_BACKEND"] = "jax"' in code
     compile(code, "<repro>", "exec")
@@ -357,3 +360,135 @@ def test_links_stay_short_and_a_crafted_fragment_is_harmless(narrow: Any) -> Non
     narrow.wait_for_timeout(100)
     assert narrow.evaluate("typeof document.getElementById('shown').textContent") == "string"
     assert "showing" in narrow.text_content("#shown")
+
+
+def test_a_cell_permalink_opens_the_same_cell_in_a_new_page(browser: Any, narrow: Any) -> None:
+    narrow.click("#grid tr[data-c='1'] td >> nth=2")  # emb-out_of_range on torch-cpu
+    href = narrow.get_attribute("#detail a:text('link to this cell')", "href")
+    assert href == "#cell:emb-out_of_range@torch-cpu"
+    # A new page, with a filter that hides the row: the link still opens the cell.
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(narrow.url.split("#")[0] + "#f:view=silent")
+    tab.goto(narrow.url.split("#")[0] + href)
+    tab.wait_for_selector("#detail:not([hidden])")
+    assert tab.text_content("#detail h3") == "emb-out_of_range"
+    assert "torch-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
+    assert tab.is_visible("#grid tr[data-c='1'] td.selected")
+    assert tab.eval_on_selector("#grid td.selected", "td => td.cellIndex") == 3
+    # A column hidden by default (jax-gpu did not run) is shown for its cell's link.
+    tab.goto(narrow.url.split("#")[0] + "#cell:mask-lstm@jax-gpu")
+    assert "jax-gpu" in tab.text_content("#detail h4:has-text('Reproduce')")
+    assert tab.is_visible("#grid > thead th:has-text('jax-gpu')")
+    # A case's link opens its row on the first environment that ran.
+    tab.goto(narrow.url.split("#")[0] + "#case:emb-negative")
+    assert tab.text_content("#detail h3") == "emb-negative"
+    assert "tensorflow-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
+    # A link to what this report does not hold says so, and breaks nothing.
+    tab.goto(narrow.url.split("#")[0] + "#cell:no-such-case@jax-cpu")
+    assert "no case of this report: no-such-case" in tab.text_content("#shown")
+    tab.goto(narrow.url.split("#")[0] + "#cell:emb-negative@%E0%A4%A")
+    assert "no environment of this report" in tab.text_content("#shown")
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def _long_ids(matrix: Matrix) -> Matrix:
+    """The matrix with case ids as long as the catalog's (`embedding-values-rank2-int32-...`)."""
+    long = {c.id: f"embedding-values-rank2-int32-{c.id}-10-none-jit_compile" for c in matrix.cases}
+    return dataclasses.replace(
+        matrix, cases=[dataclasses.replace(c, id=long[c.id]) for c in matrix.cases],
+        results=[dataclasses.replace(r, case=long[r.case]) for r in matrix.results])
+
+
+def _more_environments(matrix: Matrix, count: int) -> Matrix:
+    """The matrix with `count` more environments that ran, each with torch-cpu's cells (the
+    published report has 14 columns)."""
+    torch = next(e for e in matrix.environments if e.id == "torch-cpu")
+    extra = [dataclasses.replace(torch, id=f"torch-cpu-copy{i}") for i in range(count)]
+    copies = [dataclasses.replace(r, environment=e.id) for e in extra
+              for r in matrix.results if r.environment == "torch-cpu"]
+    return dataclasses.replace(matrix, environments=[*matrix.environments, *extra],
+                               results=[*matrix.results, *copies])
+
+
+def test_case_ids_keep_a_readable_width_beside_many_columns(browser: Any,
+                                                            tmp_path: Path) -> None:
+    path = tmp_path / "compatibility.html"
+    path.write_text(render_html(_more_environments(_long_ids(_matrix()), 10)), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(path.as_uri())
+    widths = tab.eval_on_selector_all("#grid th[scope=row]",
+                                      "ths => ths.map(th => th.getBoundingClientRect().width)")
+    assert len(widths) == 4
+    assert min(widths) >= 150, widths  # not squeezed to a letter a line
+    spill = tab.eval_on_selector_all("#grid th[scope=row]", "ths => ths.filter("
+                                     "th => th.scrollWidth > th.clientWidth + 1).length")
+    assert spill == 0
+    context.close()
+
+
+def test_a_tap_on_a_phone_opens_a_cells_detail(browser: Any, tmp_path: Path) -> None:
+    path = tmp_path / "compatibility.html"
+    path.write_text(render_html(_long_ids(_matrix())), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=3)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(path.as_uri())
+    # The case column does not cover the cells: the point at a cell's centre is the cell.
+    for nth in (0, 1, 2):
+        cell = tab.locator("#grid tr[data-c='1'] td").nth(nth)
+        cell.scroll_into_view_if_needed()
+        box = cell.bounding_box()
+        hit = tab.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y);"
+                           " return e && e.closest('td') === null ? e.tagName :"
+                           " e.closest('td').cellIndex; }",
+                           [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        assert hit == nth + 1, f"cell {nth} is covered by {hit}"
+    # A long case id wraps inside its column instead of printing over the cells.
+    spill = tab.eval_on_selector_all("#grid th[scope=row]", "ths => ths.filter("
+                                     "th => th.scrollWidth > th.clientWidth + 1).length")
+    assert spill == 0
+    # ... and keeps a readable width: the cells' columns do not squeeze it to a letter or two.
+    widths = tab.eval_on_selector_all("#grid th[scope=row]",
+                                      "ths => ths.map(th => th.getBoundingClientRect().width)")
+    assert min(widths) >= 80, widths
+    tab.locator("#grid tr[data-c='1'] td").nth(1).tap(timeout=3000)
+    assert tab.is_visible("#detail")
+    assert tab.text_content("#detail h3") == \
+        "embedding-values-rank2-int32-emb-out_of_range-10-none-jit_compile"
+    assert "jax-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
+    assert tab.evaluate("document.scrollingElement.scrollWidth") <= 390
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(OUTPUT / "phone-detail.png"))
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_a_cell_shows_its_minimal_repro_and_an_issue_draft_where_none_is_known(
+        narrow: Any) -> None:
+    narrow.click("#grid tr[data-c='1'] td >> nth=1")  # emb-out_of_range on jax-cpu
+    code = narrow.text_content("#detail code.minimal")
+    case = next(c for c in _matrix().cases if c.id == "emb-out_of_range")
+    assert case.repro is not None
+    assert code == minimal_header("jax", "cpu") + (minimal_repro(case.repro) or "")
+    assert len(code.splitlines()) <= 20
+    compile(code, "<minimal>", "exec")
+    assert narrow.is_visible("#detail button:text('copy minimal repro')")
+    # A public link explains this case (jax-take-fills-nan): no draft.
+    assert narrow.locator("#detail details.draft").count() == 0
+    # mask-lstm diverges (torch-cpu fails) and no limitation explains it: a draft to file.
+    narrow.click("#grid tr[data-c='3'] td >> nth=2")
+    narrow.click("#detail details.draft summary")
+    draft = narrow.text_content("#detail code.draft")
+    assert draft.startswith("Title: Embedding(input_dim=10, output_dim=4)")
+    assert "on torch: raises RuntimeError" in draft.splitlines()[0]
+    assert "- tensorflow-cpu: keras 3.15.1" in draft
+    assert "| torch-cpu | failed | RuntimeError: mask must be bool |" in draft
+    assert "| jax-cpu | passed | TypeError: bad mask |" in draft
+    assert "**Expected**: error: bad mask" in draft
