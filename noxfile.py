@@ -46,6 +46,7 @@ from filelock import FileLock, Timeout
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT))
 
+from matrix import variables as kcm  # noqa: E402
 from matrix.compile_cache import (  # noqa: E402
     CACHED_BACKENDS,
     empty_folder,
@@ -96,10 +97,10 @@ PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 ENVIRONMENTS = load_environments()
 #: Work folders (report logs, resume state, locks); `KCM_WORK_DIR` moves them (the tests
 #: give a full run its own, so it never touches the checkout's).
-WORK_DIR = Path(os.environ.get("KCM_WORK_DIR") or WORK_ROOT)
+WORK_DIR = Path(os.environ.get(kcm.WORK_DIR.name) or WORK_ROOT)
 #: The result cache (`matrix/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
 #: moves it (the tests give each run their own).
-CACHE_DIR = Path(os.environ.get("KCM_CACHE_DIR") or WORK_ROOT / "cache")
+CACHE_DIR = Path(os.environ.get(kcm.CACHE_DIR.name) or WORK_ROOT / "cache")
 DEFAULT_TIMEOUT_S = 120
 #: Written in a run virtualenv once its installs succeeded: the hash of what was installed.
 INSTALL_STAMP = "kcm-install.stamp"
@@ -321,9 +322,9 @@ def _run_locked(session: nox.Session, environment: Environment, mode: ResumeMode
     seed_artifacts(PUBLISHED_DIR / "artifacts", artifacts)
     env = {**environment.run_variables(workdir=work, artifacts_root=artifacts,
                                        commit=_git_commit()),
-           "PYTHONDONTWRITEBYTECODE": "1", "KCM_CACHE": str(CACHE_DIR),
-           "KCM_NO_CACHE": "0" if options.cache else "1", "KCM_TIMEOUT": timeout,
-           "KCM_COMPILE_TIMEOUT": options.compile_timeout,
+           "PYTHONDONTWRITEBYTECODE": "1", kcm.RUN_STORE.name: str(CACHE_DIR),
+           kcm.NO_CACHE.name: "0" if options.cache else "1",
+           kcm.COMPILE_TIMEOUT.name: options.compile_timeout,
            SAMPLE_VARIABLE: "1" if options.sampled else "0"}
     # `--fresh-compile`: torch's on-disk compile caches off, in a folder of this run's own
     # (with the caches off Inductor still leaves a temporary folder per compile there).
@@ -533,7 +534,8 @@ def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, r
         "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(1),
         f"--timeout={timeout}", f"--report-log={retry / 'report-log.jsonl'}",
         *_fold_args(catalogs), *pytest_args,
-        env={**env, "KCM_WORKDIR": str(retry), "KCM_RETRY_IDS": str(ids), "KCM_CACHE": ""},
+        env={**env, kcm.RUN_DIR.name: str(retry), kcm.RETRY_IDS.name: str(ids),
+             kcm.RUN_STORE.name: ""},
         success_codes=[0, 1, 2, 5],
     )
 

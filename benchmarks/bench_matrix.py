@@ -57,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from matrix import variables as kcm  # noqa: E402
 from matrix.environments import RUN_PYTEST_ARGS, Environment, load_environments  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "matrix.json"
@@ -169,7 +170,7 @@ def bench_environment(environment: Environment, out: Path, naive_sample: int, se
     before_work.mkdir(parents=True)
     before = measure([str(python), "-m", "pytest", "cases/test_cases.py", *BEFORE_ARGS,
                       "-W", "ignore", f"--report-log={before_work / 'report-log.jsonl'}"],
-                     {**env, "KCM_WORKDIR": str(before_work)})
+                     {**env, kcm.RUN_DIR.name: str(before_work)})
     figures["harness_before"] = before
     print(f"[{environment.id}] fold", flush=True)
     run_file = out / "runs" / f"{environment.id}.json"
@@ -223,7 +224,7 @@ def bench_main_job(environments: Sequence[Environment], out: Path, slice_expr: s
             *sessions, "--", "--output", str(out / "runs"),
             *(["-k", slice_expr] if slice_expr else [])]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
-           "KCM_CACHE_DIR": str(out / "cache")}
+           kcm.CACHE_DIR.name: str(out / "cache")}
     figures: dict[str, Any] = {"sessions": sessions, "slice": slice_expr}
     print("[main job] one worker, cache off", flush=True)
     figures["serial"] = measure([*base, "--fresh", "--no-cache", "--jobs", "1"], env)

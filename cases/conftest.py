@@ -9,7 +9,7 @@ worker sends its stderr to `worker-stderr-<worker>.log` and writes a heartbeat
 begins) before each case; on a crash the controller finds the heartbeat naming the case and
 reads both. With `-n N` workers (`--jobs`) each has its own pair, so isolation is the same.
 The pairs live in `$KCM_WORKER_FILES`, a folder beside the work folder (`<workdir>.workers`)
-that the controller makes and removes: a case that deletes the work folder (`$KCM_WORKDIR`)
+that the controller makes and removes: a case that deletes the work folder (`$KCM_RUN_DIR`)
 while another worker's case crashes must not take that crash's output with it.
 
 A case whose error poisons the CUDA context (a device-side assert: every later CUDA call of
@@ -41,6 +41,7 @@ import pytest
 
 from cases.gpu import POISONED_PROPERTY
 from matrix import cache, costs
+from matrix import variables as kcm
 from matrix.results import NOT_RUN_MARK, REPLACED_MARK
 from matrix.resume import deselect_done, done_for_worker
 
@@ -94,12 +95,12 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def _workdir() -> Path | None:
-    raw = os.environ.get("KCM_WORKDIR")
+    raw = os.environ.get(kcm.RUN_DIR.name)
     return Path(raw) if raw else None
 
 
 #: Where the workers' stderr logs and heartbeats go (set by the controller for its workers).
-WORKER_FILES = "KCM_WORKER_FILES"
+WORKER_FILES = kcm.WORKER_FILES.name
 
 
 def _worker_files() -> Path | None:
@@ -246,7 +247,7 @@ def _one_worker_for_few(config: pytest.Config, to_run: int | None) -> None:
 def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     """On the controller: every case's cache key, and the cached results found for them.
 
-    Written only when the run session asks for the cache (`KCM_CACHE`, the store's folder);
+    Written only when the run session asks for the cache (`KCM_RUN_STORE`, the store's folder);
     `KCM_NO_CACHE=1` (`--no-cache`) writes the keys with no hits, so nothing is reused but
     the fold still stores the fresh results.
 
@@ -256,7 +257,7 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     """
     (workdir / cache.PLAN).unlink(missing_ok=True)
     (workdir / cache.USED).unlink(missing_ok=True)
-    store_dir = os.environ.get("KCM_CACHE")
+    store_dir = os.environ.get(kcm.RUN_STORE.name)
     if not store_dir:
         return None
     from cases import CatalogError
@@ -264,13 +265,13 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
     try:
         planned, total = cache.compute_plan(
             tuple(config.getoption("catalog") or ()),
-            os.environ.get("KCM_ENVIRONMENT", "unknown"), Path(store_dir),
-            reuse=os.environ.get("KCM_NO_CACHE") != "1")
+            os.environ.get(kcm.ENVIRONMENT.name, "unknown"), Path(store_dir),
+            reuse=os.environ.get(kcm.NO_CACHE.name) != "1")
     except CatalogError:
         return None  # no plan: the collection reports the catalog, naming its file
     cache.write_json(workdir / cache.PLAN, planned)
     if planned.get("cut"):
-        environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
+        environment = os.environ.get(kcm.ENVIRONMENT.name, "unknown")
         sys.stdout.write(
             f"[{environment}] the sample leaves out {len(planned['cut'])} of the catalog's "
             f"costly cases (matrix/costs.py); each this run selects is not_run with the "
@@ -285,7 +286,7 @@ def _case_of(item: pytest.Item) -> Any:
 
 def _mark_compiling(items: list[pytest.Item]) -> None:
     """Gives the cases of compiling modes their own time limit (`KCM_COMPILE_TIMEOUT`)."""
-    raw = os.environ.get("KCM_COMPILE_TIMEOUT")
+    raw = os.environ.get(kcm.COMPILE_TIMEOUT.name)
     if not raw:
         return
     limit = float(raw)
@@ -298,7 +299,7 @@ def _mark_compiling(items: list[pytest.Item]) -> None:
 
 #: A JSON object {mode: reason}: the cases of these modes are not run, each cell `not_run`
 #: with the reason (`python -m matrix.device_run` cuts what does not fit a timed GPU run).
-NOT_RUN_MODES = "KCM_NOT_RUN_MODES"
+NOT_RUN_MODES = kcm.NOT_RUN_MODES.name
 
 
 def _mark_not_run(items: list[pytest.Item]) -> set[str]:
@@ -352,7 +353,7 @@ def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
 def _costs(items: list[pytest.Item]) -> dict[str, float]:
     """Case id -> its cost in this environment (`matrix.costs`: measured, else estimated)."""
     cases = [c for c in map(_case_of, items) if c is not None]
-    environment = os.environ.get("KCM_ENVIRONMENT", "unknown")
+    environment = os.environ.get(kcm.ENVIRONMENT.name, "unknown")
     return costs.estimate(cases, costs.measured(environment))
 
 
@@ -371,7 +372,7 @@ def _longest_first(items: list[pytest.Item], skipped: set[str],
 
 def _retry_only(items: list[pytest.Item]) -> list[pytest.Item]:
     """With `KCM_RETRY_IDS` (a JSON list of case ids): the cases not to run again."""
-    raw = os.environ.get("KCM_RETRY_IDS")
+    raw = os.environ.get(kcm.RETRY_IDS.name)
     wanted = cache.read_json(Path(raw)) if raw else None
     if not isinstance(wanted, list):
         return []
@@ -449,8 +450,8 @@ def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
     The cache reuses that case's result only while the file is the one recorded
     (`matrix.cache.stale_savers`).
     """
-    case, store_dir = _case_of(item), os.environ.get("KCM_CACHE")
-    artifacts = os.environ.get("KCM_ARTIFACTS")
+    case, store_dir = _case_of(item), os.environ.get(kcm.RUN_STORE.name)
+    artifacts = os.environ.get(kcm.ARTIFACTS.name)
     if case is None or workdir is None or not store_dir or not artifacts or \
             not cache.saves(case, os.environ.get("KERAS_BACKEND")):
         return
@@ -654,7 +655,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if _is_worker(config) or config.pluginmanager.has_plugin("kcm-progress"):
         return
-    environment = os.environ.get("KCM_ENVIRONMENT", os.environ.get("KERAS_BACKEND", "?"))
+    environment = os.environ.get(kcm.ENVIRONMENT.name, os.environ.get("KERAS_BACKEND", "?"))
     config.pluginmanager.register(_Progress(environment), "kcm-progress")
 
 

@@ -24,8 +24,10 @@ import shutil
 import subprocess
 from typing import Any, Literal
 
+from matrix import variables as kcm
+
 #: `on` runs a GPU environment with TF32 allowed; anything else (the default) turns it off.
-TF32_VARIABLE = "KCM_TF32"
+TF32_VARIABLE = kcm.TF32.name
 Tf32 = Literal["on", "off"]
 #: Error texts after which the CUDA context of the process is unusable. A sticky CUDA error
 #: (device-side assert, illegal address, launch failure) stays set for the life of the

@@ -27,12 +27,13 @@ from cases import Catalog, load_catalog
 from cases.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
 from cases.load import resolve_open_names
 from cases.model import KERAS_RUNNER, Case
+from matrix import variables as kcm
 from matrix.results import NOT_RUN_MARK, Observation, Verdict
 
 OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
-DEVICE = os.environ.get("KCM_DEVICE", "cpu")
+DEVICE = os.environ.get(kcm.DEVICE.name, "cpu")
 DISTRIBUTIONS = ("keras", "keras-nightly", "tensorflow", "tensorflow-cpu", "jax", "jaxlib",
                  "jax-cuda12-plugin", "torch", "openvino", "numpy", "scipy", "ml-dtypes", "h5py",
                  "pytest", "pytest-xdist", "pytest-timeout")
@@ -152,8 +153,8 @@ def test_environment(record_property: Any) -> None:
         "machine": platform.machine(),
         "device_name": ", ".join(gpus) if gpus else (platform.processor() or "cpu"),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "git_commit": os.environ.get("KCM_GIT_COMMIT", "unknown"),
-        "artifacts": os.environ.get("KCM_ARTIFACTS"),
+        "git_commit": os.environ.get(kcm.GIT_COMMIT.name, "unknown"),
+        "artifacts": os.environ.get(kcm.ARTIFACTS.name),
         "backend_facts": facts,
         # GPU name, driver, CUDA, cuDNN, TF32, determinism; the GPU ones None on a CPU.
         "device_facts": device_facts(BACKEND, DEVICE),

@@ -21,7 +21,7 @@ A cell's key is the hash of (see `key_contents()`, which the README's cache sect
   (`answer_files`: `keras.json`).
 
 The store is a cache, never a source of truth. It lives under the ignored
-`reports/.work/cache/` (`KCM_CACHE`), one file per entry: `<store>/<environment>/<key[:2]>/
+`reports/.work/cache/` (`KCM_RUN_STORE`), one file per entry: `<store>/<environment>/<key[:2]>/
 <key>.json` holding the key, the case, the result and the SHA-256 of the three. An entry is
 served only when it reads back whole (valid JSON, the checksum, the key of its name, the
 case asked for, a result the run-file schema accepts); anything else means "run the case",
@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from matrix import costs
+from matrix import variables as kcm
 from matrix.cache_key import (
     NOT_HASHED,
     catalogs_digest,
@@ -333,7 +334,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     Args:
         catalogs: the extra case modules (`--catalog`).
         environment_id: the environment whose store is read (`<store_dir>/<id>/`).
-        store_dir: the stores' folder (`KCM_CACHE`); None: nothing is read.
+        store_dir: the stores' folder (`KCM_RUN_STORE`); None: nothing is read.
         reuse: False (`--no-cache`): the keys with no hits.
         variables: the process environment (default `os.environ`): `KERAS_BACKEND` and
             `KCM_ARTIFACTS` key the `save_load` cases, `KCM_SAMPLE` asks for the sample.
@@ -350,7 +351,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     variables = os.environ if variables is None else variables
     catalog = load_catalog(tuple(catalogs))
     backend = variables.get("KERAS_BACKEND")
-    raw_artifacts = variables.get("KCM_ARTIFACTS")
+    raw_artifacts = variables.get(kcm.ARTIFACTS.name)
     artifacts = Path(raw_artifacts) if raw_artifacts else None
     keys = case_keys(catalog.cases, process_key(catalogs, variables), backend=backend,
                      artifacts=artifacts)
@@ -573,7 +574,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     `plan` prints one JSON line: `{"cases": N, "to_run": K, "digest": HEX}`, what a run of
     the catalog in this interpreter would execute (the `run` session asks before starting
-    pytest: `noxfile._up_to_date`). Reads `KCM_CACHE`, `KERAS_BACKEND`, `KCM_ARTIFACTS`.
+    pytest: `noxfile._up_to_date`). Reads `KCM_RUN_STORE`, `KERAS_BACKEND`, `KCM_ARTIFACTS`.
     `key` prints what a cell's key holds (`key_contents`), as Markdown.
 
     Returns:
@@ -594,7 +595,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "key":
         print(key_contents())
         return 0
-    store_dir = os.environ.get("KCM_CACHE")
+    store_dir = os.environ.get(kcm.RUN_STORE.name)
     try:
         planned, total = compute_plan(args.catalog, args.environment,
                                       Path(store_dir) if store_dir else None,

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from matrix import variables as kcm
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Raise when a change of the harness changes what a cell records without changing the
@@ -57,9 +59,9 @@ ANSWER_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "numpy": ("NPY_*", "NUMPY_*", "SCIPY_*"),
     "math libraries": ("OMP_*", "KMP_*", "MKL_*", "OPENBLAS_*", "GOTO*", "BLIS_*",
                        "ONEDNN_*", "DNNL_*"),
-    "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", "KCM_DEVICE", "KCM_TF32"),
+    "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", kcm.DEVICE.name, kcm.TF32.name),
     # A cut mode skips its cases as not_run (cases/conftest.py): not a result to serve later.
-    "harness": ("KCM_NOT_RUN_MODES",),
+    "harness": (kcm.NOT_RUN_MODES.name,),
     "python": ("PYTHON*",),
     "native libraries": ("LD_PRELOAD", "LD_LIBRARY_PATH", "ATEN_*"),
 }

@@ -43,13 +43,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from matrix import variables as kcm
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The folder of the published run files whose `duration_s` are the measured costs.
 MEASURED_DIR = ROOT / "reports" / "runs"
 #: Names another folder of run files to read costs from (tests, a fork's own figures).
-MEASURED_VARIABLE = "KCM_MEASURED_RUNS"
+MEASURED_VARIABLE = kcm.MEASURED_RUNS.name
 #: Set to `1` by the `run` session (unless `--full` or a `-k` slice): cut to the sample.
-SAMPLE_VARIABLE = "KCM_SAMPLE"
+SAMPLE_VARIABLE = kcm.SAMPLE.name
 #: The cost of a case when nothing of its mode was ever measured (seconds).
 DEFAULT_COST_S = 1.0
 #: Outcomes whose `duration_s` is not the cost of running the case.

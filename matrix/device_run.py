@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from matrix import variables as kcm
 from matrix.environments import (
     AXES_PATH,
     Environment,
@@ -213,12 +214,12 @@ def run_backend(environment: Environment, out: Path, *, python: str, jobs: int,
     run_file = out / ("runs-tf32" if tf32 else "runs") / f"{environment.id}.json"
     env = {**os.environ, **environment.run_variables(
         workdir=work, artifacts_root=out / "artifacts",
-        commit=os.environ.get("KCM_GIT_COMMIT", "unknown")),
-        "KCM_COMPILE_TIMEOUT": str(timeout * 3), "PYTHONDONTWRITEBYTECODE": "1"}
+        commit=os.environ.get(kcm.GIT_COMMIT.name, "unknown")),
+        kcm.COMPILE_TIMEOUT.name: str(timeout * 3), "PYTHONDONTWRITEBYTECODE": "1"}
     if cut:
-        env["KCM_NOT_RUN_MODES"] = json.dumps(cut)
+        env[kcm.NOT_RUN_MODES.name] = json.dumps(cut)
     if tf32:  # the frameworks' defaults: TF32 allowed where the GPU has it
-        env["KCM_TF32"] = "on"
+        env[kcm.TF32.name] = "on"
         env.pop("NVIDIA_TF32_OVERRIDE", None)
         env.pop("JAX_DEFAULT_MATMUL_PRECISION", None)
     status = _run(pytest_command(environment.id, report_log, timeout, extra, python=python,

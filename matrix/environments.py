@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
+from matrix import variables as kcm
+
 Backend = Literal["tensorflow", "jax", "torch", "numpy", "openvino"]
 Device = Literal["cpu", "gpu"]
 
@@ -90,7 +92,7 @@ class Environment:
 
     def variables(self) -> dict[str, str]:
         """Environment variables for the run, `KERAS_BACKEND` and `KCM_DEVICE` included."""
-        return {**dict(self.env), "KERAS_BACKEND": self.backend, "KCM_DEVICE": self.device}
+        return {**dict(self.env), "KERAS_BACKEND": self.backend, kcm.DEVICE.name: self.device}
 
     def run_variables(self, *, workdir: Path, artifacts_root: Path, commit: str
                       ) -> dict[str, str]:
@@ -103,8 +105,8 @@ class Environment:
             commit: the git commit the run is recorded against.
         """
         artifacts = artifacts_root if self.channel == LATEST else artifacts_root / self.channel
-        return {**self.variables(), "KCM_ENVIRONMENT": self.id, "KCM_WORKDIR": str(workdir),
-                "KCM_ARTIFACTS": str(artifacts), "KCM_GIT_COMMIT": commit}
+        return {**self.variables(), kcm.ENVIRONMENT.name: self.id, kcm.RUN_DIR.name: str(workdir),
+                kcm.ARTIFACTS.name: str(artifacts), kcm.GIT_COMMIT.name: commit}
 
 
 def _field(table: dict[str, object], key: str, where: str, kind: type) -> object:

@@ -29,6 +29,7 @@ from typing import cast
 from cases.expect import describe, expected, is_open, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
 from cases.subjects import Subject, catalog_functions, record_of, render_value
+from matrix import variables as kcm
 from matrix.results import Stage
 
 #: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
@@ -396,9 +397,9 @@ def _mode_lines(case: Case, objects: Mapping[str, str], model_inputs: Sequence[s
     saved_on = case.saved_on or "?"
     file = saved_model_file(case)
     return [*lines,
-            "# The saving backend writes the file (into KCM_ARTIFACTS, else a temporary",
+            f"# The saving backend writes the file (into {kcm.ARTIFACTS.name}, else a temporary",
             "# folder: a repro never rewrites the committed models); the others load it.",
-            'folder = os.environ.get("KCM_ARTIFACTS")',
+            f'folder = os.environ.get("{kcm.ARTIFACTS.name}")',
             f"if keras.backend.backend() == {saved_on!r}:",
             "    folder = folder or tempfile.mkdtemp()",
             f"    path = os.path.join(folder, {saved_on!r}, {file!r})",

@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from matrix import variables as kcm
+
 LOG = "report-log.jsonl"
 COLLECTED = "collected.json"
 #: The old log and collection, kept while a resumed run writes new ones.
@@ -330,8 +332,8 @@ def finish(work: Path) -> int:
 
 
 def done_for_worker(environ: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The case ids to deselect in this process: `$KCM_WORKDIR/resume-done.json`, if any."""
-    workdir = (environ if environ is not None else os.environ).get("KCM_WORKDIR")
+    """The case ids to deselect in this process: `$KCM_RUN_DIR/resume-done.json`, if any."""
+    workdir = (environ if environ is not None else os.environ).get(kcm.RUN_DIR.name)
     if not workdir:
         return frozenset()
     ids = _read_ids(Path(workdir) / DONE)

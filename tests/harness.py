@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from matrix import variables as kcm
 from matrix.runfiles import RunOptions, work_dir_for
 
 
@@ -26,8 +27,8 @@ def harness_env(root: Path) -> dict[str, str]:
         `KCM_WORK_DIR=<root>/work`.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))}
-    env["KCM_CACHE_DIR"] = str(cache_dir(root))
-    env["KCM_WORK_DIR"] = str(work_root(root))
+    env[kcm.CACHE_DIR.name] = str(cache_dir(root))
+    env[kcm.WORK_DIR.name] = str(work_root(root))
     return env
 
 

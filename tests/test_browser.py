@@ -21,6 +21,7 @@ from cells import verdict_for
 
 from cases import builtin_cases
 from cases.limitations import Limitation
+from matrix import variables as kcm
 from matrix.minimal import minimal_header, minimal_repro
 from matrix.program import render
 from matrix.report import render_html, repro_body, repro_header
@@ -37,10 +38,10 @@ from matrix.results import (
 )
 from matrix.triage import apply_limitations
 
-CHROMIUM = os.environ.get("KCM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get(kcm.CHROMIUM.name, "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-OUTPUT = Path(os.environ.get("KCM_TEST_OUTPUT", Path(__file__).parents[1] / "reports" / ".work"
+OUTPUT = Path(os.environ.get(kcm.TEST_OUTPUT.name, Path(__file__).parents[1] / "reports" / ".work"
                              / "test-output")) / "browser"
 HOSTILE = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 #: Joined at merge: the jax cell of emb-out_of_range and every cell of emb-negative.
@@ -125,7 +126,7 @@ def browser() -> Iterator[Any]:
                     "(pip install playwright; no `playwright install` is needed)")
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         pytest.fail(f"chromium not found at {CHROMIUM}: `apt-get install -y chromium`, or set "
-                    "KCM_CHROMIUM")
+                    f"{kcm.CHROMIUM.name}")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium

@@ -16,6 +16,7 @@ import pytest
 
 from cases import builtin_cases
 from matrix import cache, cache_key
+from matrix import variables as kcm
 from matrix.environments import RUN_PYTEST_ARGS, run_pytest_args
 from matrix.results import (
     RESULT_ADAPTER,
@@ -184,9 +185,9 @@ def test_a_loading_cell_keeps_its_key_when_the_model_is_saved_again(tmp_path: Pa
 def test_the_plan_command_counts_what_a_run_would_execute(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("KCM_CACHE", str(tmp_path))
+    monkeypatch.setenv(kcm.RUN_STORE.name, str(tmp_path))
     monkeypatch.setenv("KERAS_BACKEND", "jax")
-    monkeypatch.setenv("KCM_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.setenv(kcm.ARTIFACTS.name, str(tmp_path / "artifacts"))
     total = len(builtin_cases())
     assert cache.main(["plan", "--environment", "jax-cpu"]) == 0
     first = json.loads(capsys.readouterr().out)
@@ -209,10 +210,10 @@ def test_the_plan_command_counts_what_a_run_would_execute(
 
 
 def test_the_environment_key_follows_the_variables(tmp_path: Path) -> None:
-    base = {"KERAS_BACKEND": "jax", "KCM_DEVICE": "cpu", "KERAS_HOME": str(tmp_path)}
+    base = {"KERAS_BACKEND": "jax", kcm.DEVICE.name: "cpu", "KERAS_HOME": str(tmp_path)}
     key = cache_key.environment_key
     assert key(base) == key(dict(base))
-    assert key(base) != key({**base, "KCM_DEVICE": "gpu"})
+    assert key(base) != key({**base, kcm.DEVICE.name: "gpu"})
     # Issue 23: each of these changed an answer and was served from another key's run.
     for name, value in (("XLA_FLAGS", "--xla_cpu_enable_fast_math=true"),
                         ("JAX_DEBUG_NANS", "1"), ("JAX_NUMPY_RANK_PROMOTION", "raise"),
@@ -221,7 +222,7 @@ def test_the_environment_key_follows_the_variables(tmp_path: Path) -> None:
                         ("NVIDIA_TF32_OVERRIDE", "0"), ("CUDA_VISIBLE_DEVICES", "")):
         assert key(base) != key({**base, name: value}), name
     # run bookkeeping is not an answer
-    for name in ("KCM_TIMEOUT", "KCM_WORKDIR", "PYTEST_XDIST_WORKER", "HOME"):
+    for name in (kcm.COMPILE_TIMEOUT.name, kcm.RUN_DIR.name, "PYTEST_XDIST_WORKER", "HOME"):
         assert key(base) == key({**base, name: "9"}), name
     # ~/.keras/keras.json (here $KERAS_HOME/keras.json): floatx and backend change answers
     plain = cache_key.environment_key(base)

@@ -18,6 +18,7 @@ import pytest
 from cells import verdict_for
 
 from matrix import runfiles
+from matrix import variables as kcm
 from matrix.diff import diff_matrices, main, observation_change, render_diff
 from matrix.report import render_json
 from matrix.results import (
@@ -126,10 +127,10 @@ def test_observation_change_ignores_noise() -> None:
 def test_markdown_golden() -> None:
     text = render_diff(diff_matrices(*_pair()), "old.json", "new.json")
     assert "<script>" not in text
-    if os.environ.get("KCM_UPDATE_GOLDEN") == "1":
+    if os.environ.get(kcm.UPDATE_GOLDEN.name) == "1":
         GOLDEN.write_text(text, encoding="utf-8")
     assert text == GOLDEN.read_text(encoding="utf-8"), \
-        "diff.md differs from its golden file; if intended, rerun with KCM_UPDATE_GOLDEN=1"
+        f"diff.md differs from its golden file; if intended, rerun with {kcm.UPDATE_GOLDEN.name}=1"
 
 
 def _write(tmp_path: Path) -> tuple[Path, Path]:

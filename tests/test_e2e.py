@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from harness import harness_env, work_dir
 
+from matrix import variables as kcm
 from matrix.results import Outcome, Result, Run, load_run
 from matrix.runfiles import parse_run_options
 
@@ -158,7 +159,7 @@ def _run_repro(source: str, backend: str, artifacts: Path) -> dict[str, object]:
     python = ROOT / ".nox" / f"run-{backend}-cpu" / "bin" / "python"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
            "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "",
-           "KCM_ARTIFACTS": str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "2"}
+           kcm.ARTIFACTS.name: str(artifacts), "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([str(python), "-c", source], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

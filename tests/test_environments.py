@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from matrix import variables as kcm
 from matrix.environments import (
     AxesError,
     get_environment,
@@ -158,11 +159,11 @@ def test_nox_lists_one_run_session_per_environment_with_tags() -> None:
 def test_run_variables_give_each_channel_its_own_saved_models(tmp_path: Path) -> None:
     latest = get_environment("jax-cpu").run_variables(
         workdir=tmp_path / "w", artifacts_root=tmp_path / "artifacts", commit="abc")
-    assert latest["KCM_ARTIFACTS"] == str(tmp_path / "artifacts")
-    assert latest["KCM_ENVIRONMENT"] == "jax-cpu"
-    assert latest["KCM_WORKDIR"] == str(tmp_path / "w")
-    assert latest["KCM_GIT_COMMIT"] == "abc"
+    assert latest[kcm.ARTIFACTS.name] == str(tmp_path / "artifacts")
+    assert latest[kcm.ENVIRONMENT.name] == "jax-cpu"
+    assert latest[kcm.RUN_DIR.name] == str(tmp_path / "w")
+    assert latest[kcm.GIT_COMMIT.name] == "abc"
     assert latest["KERAS_BACKEND"] == "jax"
     minimum = get_environment("jax-cpu-minimum").run_variables(
         workdir=tmp_path / "w", artifacts_root=tmp_path / "artifacts", commit="abc")
-    assert minimum["KCM_ARTIFACTS"] == str(tmp_path / "artifacts" / "minimum")
+    assert minimum[kcm.ARTIFACTS.name] == str(tmp_path / "artifacts" / "minimum")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cases.gpu import poisons_context, tf32_requested
+from matrix import variables as kcm
 
 
 @pytest.mark.parametrize(("error_type", "message"), [
@@ -34,9 +35,9 @@ def test_other_observations_do_not(kind: str, error_type: str | None, message: s
 
 def test_tf32_is_off_unless_asked() -> None:
     assert tf32_requested({}) == "off"
-    assert tf32_requested({"KCM_TF32": "off"}) == "off"
-    assert tf32_requested({"KCM_TF32": "yes"}) == "off"
-    assert tf32_requested({"KCM_TF32": " ON "}) == "on"
+    assert tf32_requested({kcm.TF32.name: "off"}) == "off"
+    assert tf32_requested({kcm.TF32.name: "yes"}) == "off"
+    assert tf32_requested({kcm.TF32.name: " ON "}) == "on"
 
 
 TORCH_PYTHON = Path(__file__).resolve().parents[1] / ".nox" / "run-torch-cpu" / "bin" / "python"
@@ -55,7 +56,7 @@ def test_torch_switches_read_back_without_a_mix_error(tf32: str) -> None:
               "torch.backends.cudnn.allow_tf32, device_facts('torch', 'gpu')['tf32']]))\n")
     done = subprocess.run([str(TORCH_PYTHON), "-W", "error", "-c", script],
                           cwd=TORCH_PYTHON.parents[3], capture_output=True, text=True,
-                          env={**os.environ, "KCM_TF32": tf32}, timeout=120, check=False)
+                          env={**os.environ, kcm.TF32.name: tf32}, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     want = tf32 == "on"
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [want, want, want]

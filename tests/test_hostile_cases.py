@@ -19,6 +19,7 @@ import pytest
 
 from cases import conftest
 from cases.test_cases import _run
+from matrix import variables as kcm
 from matrix.results import Outcome, fold_reports
 
 DATA = Path(__file__).parent / "data"
@@ -28,7 +29,7 @@ HOSTILE = DATA / "hostile_process_catalog.py"
 def _crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, printed: str,
            elapsed: float, limit: float = 20.0) -> dict[str, Any]:
     """What `pytest_handlecrashitem` records for a worker that died `elapsed` s into a case."""
-    monkeypatch.setenv("KCM_WORKDIR", str(tmp_path))
+    monkeypatch.setenv(kcm.RUN_DIR.name, str(tmp_path))
     nodeid = "cases/test_cases.py::test_case[c]"
     (tmp_path / "worker-stderr.log").write_text("earlier output\n" + printed)
     (tmp_path / "heartbeat.json").write_text(json.dumps(
@@ -96,7 +97,7 @@ def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With `--jobs N`, the heartbeat naming the dead case is found among the workers', and
     its own time limit (a `jit_compile` case's) decides between timeout and crash."""
-    monkeypatch.setenv("KCM_WORKDIR", str(tmp_path))
+    monkeypatch.setenv(kcm.RUN_DIR.name, str(tmp_path))
     nodeid = "cases/test_cases.py::test_case[compiling]"
     (tmp_path / "worker-stderr-gw0.log").write_text("another worker's output\n")
     (tmp_path / "heartbeat-gw0.json").write_text(json.dumps(
@@ -121,12 +122,12 @@ def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
 
 def test_a_crash_keeps_its_output_when_another_case_deletes_the_work_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With two workers, one case may delete `$KCM_WORKDIR` while the other's case aborts
+    """With two workers, one case may delete `$KCM_RUN_DIR` while the other's case aborts
     (CI saw "the worker process died without printing a reason" for the abort): the
     workers' logs and heartbeats live beside the work folder, so the crash keeps its text."""
     work = tmp_path / "jax-cpu.partial-0"
     work.mkdir()
-    monkeypatch.setenv("KCM_WORKDIR", str(work))
+    monkeypatch.setenv(kcm.RUN_DIR.name, str(work))
     monkeypatch.delenv(conftest.WORKER_FILES, raising=False)  # restored after the test
     conftest._make_worker_files(work)
     files = conftest._worker_files()
@@ -159,7 +160,7 @@ def test_compiling_cases_get_the_compile_time_limit(monkeypatch: pytest.MonkeyPa
             self.markers.append(marker)
 
     jit, eager = Item("t[jit]", "jit_compile"), Item("t[eager]", "eager")
-    monkeypatch.setenv("KCM_COMPILE_TIMEOUT", "360")
+    monkeypatch.setenv(kcm.COMPILE_TIMEOUT.name, "360")
     conftest._mark_compiling([jit, eager])  # type: ignore[list-item]
     assert [m.args for m in jit.markers] == [(360.0,)]
     assert [m.name for m in jit.markers] == ["timeout"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cases import builtin_cases
+from matrix import variables as kcm
 from matrix.check import python_for
 from matrix.environments import get_environment
 from matrix.program import render, saved_model_path
@@ -32,7 +33,7 @@ def test_every_save_rewrites_the_sidecar_with_its_versions_and_date(tmp_path: Pa
     sidecar.write_text(json.dumps(stale), encoding="utf-8")
     python = python_for(get_environment("jax-cpu"), {})
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("KERAS_", "KCM_"))},
-           "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "KCM_ARTIFACTS": str(tmp_path)}
+           "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", kcm.ARTIFACTS.name: str(tmp_path)}
     before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     done = subprocess.run([str(python), "-c", render(case)], env=env, capture_output=True,
                           text=True, timeout=300, check=False)

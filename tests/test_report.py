@@ -24,6 +24,7 @@ from rich.console import Console
 from cases.limitations import Limitation
 from cases.load import validate_catalog
 from cases.model import Case, CatalogError, Step, Tensor, chain
+from matrix import variables as kcm
 from matrix.report import (
     collect,
     error_clusters,
@@ -157,13 +158,13 @@ def _bench() -> Any:
 def _golden(name: str, text: str) -> None:
     """Compares `text` with a golden file; rewrites it when KCM_UPDATE_GOLDEN=1."""
     path = GOLDEN / name
-    if os.environ.get("KCM_UPDATE_GOLDEN") == "1":
+    if os.environ.get(kcm.UPDATE_GOLDEN.name) == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return
-    assert path.exists(), f"{path} is missing; create it with KCM_UPDATE_GOLDEN=1"
+    assert path.exists(), f"{path} is missing; create it with {kcm.UPDATE_GOLDEN.name}=1"
     assert text == path.read_text(encoding="utf-8"), \
-        f"{name} differs from its golden file; if intended, rerun with KCM_UPDATE_GOLDEN=1"
+        f"{name} differs from its golden file; if intended, rerun with {kcm.UPDATE_GOLDEN.name}=1"
 
 
 # --- JSON -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from matrix import resume
+from matrix import variables as kcm
 from matrix.failures import (
     INSTALL_ERROR,
     install_failed_run,
@@ -239,9 +240,9 @@ def test_finish_after_a_fresh_run_is_a_no_op(tmp_path: Path) -> None:
 
 def test_done_for_worker_reads_the_work_folder(tmp_path: Path) -> None:
     assert resume.done_for_worker({}) == frozenset()
-    assert resume.done_for_worker({"KCM_WORKDIR": str(tmp_path)}) == frozenset()
+    assert resume.done_for_worker({kcm.RUN_DIR.name: str(tmp_path)}) == frozenset()
     (tmp_path / resume.DONE).write_text('["a", "b"]')
-    assert resume.done_for_worker({"KCM_WORKDIR": str(tmp_path)}) == {"a", "b"}
+    assert resume.done_for_worker({kcm.RUN_DIR.name: str(tmp_path)}) == {"a", "b"}
 
 
 def test_merge_collected_keeps_order_and_each_id_once() -> None:

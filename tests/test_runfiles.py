@@ -19,6 +19,7 @@ import pytest
 from filelock import FileLock
 
 from matrix import runfiles
+from matrix import variables as kcm
 from matrix.environments import get_environment
 from matrix.runfiles import OptionError, parse_run_options, run_file_for
 
@@ -84,7 +85,7 @@ def test_default_output_is_the_ignored_local_folder() -> None:
         workdir=ROOT / "reports" / ".work" / "jax-cpu",
         artifacts_root=options.output.parent / "artifacts", commit="x")
     for path in (options.output / "jax-cpu.json", options.output / "jax-cpu.partial-1.json",
-                 Path(env["KCM_ARTIFACTS"]) / "jax" / "save-load-embedding.keras",
+                 Path(env[kcm.ARTIFACTS.name]) / "jax" / "save-load-embedding.keras",
                  runfiles.LOCAL_DIR / "compatibility.html", runfiles.LOCAL_DIR / "junit" / "a"):
         ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=ROOT,
                                  check=False)

@@ -31,7 +31,7 @@ def _delete_work(case: Case) -> dict[str, Any]:
     print("deleting the work folder", flush=True)
     # ignore_errors: the controller may write a file into the folder while it goes, and
     # rmtree then fails with "Directory not empty"; the folder is still gone from under the run.
-    shutil.rmtree(os.environ["KCM_WORKDIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["KCM_RUN_DIR"], ignore_errors=True)
     return {"kind": "value"}
 
 
