@@ -78,11 +78,11 @@ ARTIFACTS = Variable(
     "too); default `reports/artifacts`")
 RUN_DIR = Variable(
     "KCM_RUN_DIR", "run session",
-    "this run's work folder (partial results, resume state); was `KCM_WORKDIR`")
+    "this run's work folder (partial results, resume state)")
 RUN_STORE = Variable(
     "KCM_RUN_STORE", "run session",
     "the result store this run reads and fills (`KCM_CACHE_DIR` as the session resolved it; "
-    "empty: no cache); was `KCM_CACHE`")
+    "empty: no cache)")
 NO_CACHE = Variable(
     "KCM_NO_CACHE", "run session",
     "`1` (`--no-cache`): nothing is reused, every cell runs and is stored")

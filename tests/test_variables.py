@@ -80,7 +80,7 @@ def test_get_and_set_read_the_mapping_given() -> None:
     assert kcm.RUN_DIR.get(environ) is None
     assert kcm.RUN_DIR.get(environ, default="x") == "x"
     kcm.RUN_DIR.set("/tmp/run", environ)
-    assert environ == {"KCM_RUN_DIR": "/tmp/run"}
+    assert environ == {kcm.RUN_DIR.name: "/tmp/run"}
     assert kcm.RUN_DIR.get(environ) == "/tmp/run"
 
 
