@@ -61,6 +61,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
+from matrix import atomic
 from matrix.environments import Environment, get_environment
 from matrix.results import SCHEMA_VERSION, Observation, Verdict, read_document
 
@@ -498,10 +499,7 @@ def table_text(bisection: Bisection) -> str:
 
 def dump_bisection(bisection: Bisection, path: Path) -> None:
     """Writes a bisect file atomically (a temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(to_json(bisection, indent=1, inf_nan_mode="strings"))
-    tmp.replace(path)
+    atomic.write_bytes(path, to_json(bisection, indent=1, inf_nan_mode="strings"))
 
 
 def load_bisection(path: Path) -> Bisection:

@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from matrix import costs
+from matrix import atomic, costs
 from matrix import variables as kcm
 from matrix.cache_key import (
     NOT_HASHED,
@@ -190,7 +190,7 @@ def record_saved(cache_dir: Path, key: str, path: Path) -> str | None:
         if digest is None:
             record.unlink(missing_ok=True)
             return None
-        write_text(record, digest + "\n")
+        atomic.write_text(record, digest + "\n")
     except OSError:
         return None
     return digest
@@ -377,31 +377,13 @@ def plan_digest(planned: Mapping[str, Any]) -> str:
     return digest(json.dumps(planned, sort_keys=True))
 
 
-def write_text(path: Path, text: str) -> None:
-    """Writes a file atomically: a temporary file beside it, then a rename. The temporary
-    file is removed when the write fails (a full disk), and the error raised.
-
-    Raises:
-        OSError: the folder cannot be made or the file written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_json(path: Path, data: object) -> None:
     """Writes JSON atomically (`write_text`).
 
     Raises:
         OSError: the file cannot be written.
     """
-    write_text(path, json.dumps(data))
+    atomic.write_text(path, json.dumps(data))
 
 
 def read_json(path: Path) -> Any:

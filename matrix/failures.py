@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from matrix import atomic
+
 if TYPE_CHECKING:
     from matrix.results import Run
 
@@ -125,10 +127,7 @@ def minimal_install_failed_file(environment_id: str, backend: str, device: str, 
                                                        "summary": installer_summary(output),
                                                        "tail": installer_tail(output)}}},
             "cases": [], "results": []}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -48,6 +48,7 @@ from rich.text import Text
 from cases.limitations import Limitation
 from cases.model import check_case_id
 from cases.subjects import SUBJECTS
+from matrix import atomic
 from matrix.minimal import minimal_header, minimal_repro
 from matrix.partial import fold_partials, future_date
 from matrix.results import (
@@ -1584,18 +1585,8 @@ def replace_together(out_dir: Path, texts: Mapping[str, str]) -> list[Path]:
         The paths written, in the order of `texts`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    temporaries: list[tuple[Path, Path]] = []
-    try:
-        for name, text in texts.items():
-            tmp = out_dir / f".{name}.tmp"
-            temporaries.append((tmp, out_dir / name))
-            tmp.write_text(text, encoding="utf-8")
-        for tmp, path in temporaries:
-            tmp.replace(path)
-    finally:
-        for tmp, _ in temporaries:
-            tmp.unlink(missing_ok=True)
-    return [path for _, path in temporaries]
+    return atomic.write_many({out_dir / name: text.encode("utf-8")
+                              for name, text in texts.items()})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
+from matrix import atomic
 from matrix.runfiles import RefusedFile, read_regular_file
 
 SCHEMA_VERSION = 2
@@ -568,11 +569,8 @@ class RunFileError(ValueError):
 
 def dump_run(run: Run, path: Path) -> None:
     """Writes a run file atomically (write a temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     # inf (a NaN where values were expected) is kept as the string "Infinity", not null.
-    tmp.write_bytes(to_json(run, indent=1, inf_nan_mode="strings"))
-    tmp.replace(path)
+    atomic.write_bytes(path, to_json(run, indent=1, inf_nan_mode="strings"))
 
 
 #: The deepest nesting a run file or compatibility.json needs is far below this.

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from matrix import atomic
 from matrix import variables as kcm
 
 LOG = "report-log.jsonl"
@@ -152,12 +153,6 @@ def deselect_done(items: list[Any], done_ids: set[str] | frozenset[str]) -> list
     return drop
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _jsonl(events: Iterable[Mapping[str, Any]]) -> str:
     return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
 
@@ -186,7 +181,7 @@ def merge_logs(old: Path, new: Path, out: Path) -> int:
     new_events = read_events(new)
     session = [e for e in new_events if e.get("$report_type") == "SessionStart"][:1]
     rest = [e for e in new_events if e not in session]
-    _write_atomic(out, _jsonl([*session, *kept, *rest]))
+    atomic.write_text(out, _jsonl([*session, *kept, *rest]))
     return len(kept)
 
 
@@ -271,21 +266,21 @@ def prepare(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = Non
         log.exists() and finished(log)))
     if not (resume and has_history):
         _clear(work)
-        _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))
+        atomic.write_text(work / STATE, json.dumps({"fingerprint": fingerprint}))
         return set()
     # An earlier resumed attempt may itself have been interrupted: fold it in first.
     if log.exists():
         merge_logs(previous, log, previous)
     old_ids = _read_ids(work / PREVIOUS_COLLECTED) or []
     new_ids = _read_ids(work / COLLECTED) or []
-    _write_atomic(work / PREVIOUS_COLLECTED, json.dumps(merge_collected(old_ids, new_ids)))
+    atomic.write_text(work / PREVIOUS_COLLECTED, json.dumps(merge_collected(old_ids, new_ids)))
     for name in (LOG, COLLECTED, "heartbeat.json", FOLDED):
         (work / name).unlink(missing_ok=True)
     for beat in work.glob("heartbeat-*.json"):  # one per xdist worker (`--jobs`)
         beat.unlink(missing_ok=True)
     done = previous_results(previous)
-    _write_atomic(work / DONE, json.dumps(sorted(done)))
-    _write_atomic(work / STATE, json.dumps({"fingerprint": fingerprint}))
+    atomic.write_text(work / DONE, json.dumps(sorted(done)))
+    atomic.write_text(work / STATE, json.dumps({"fingerprint": fingerprint}))
     return done
 
 
@@ -306,7 +301,7 @@ def unfolded(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = No
 
 def mark_folded(work: Path) -> None:
     """Records that the run file of the work folder's log is written; call after the fold."""
-    _write_atomic(work / FOLDED, json.dumps({"log": LOG}))
+    atomic.write_text(work / FOLDED, json.dumps({"log": LOG}))
 
 
 def finish(work: Path) -> int:
@@ -324,7 +319,7 @@ def finish(work: Path) -> int:
     old_ids = _read_ids(work / PREVIOUS_COLLECTED)
     new_ids = _read_ids(work / COLLECTED)
     if old_ids is not None or new_ids is not None:
-        _write_atomic(work / COLLECTED, json.dumps(merge_collected(old_ids or [],
+        atomic.write_text(work / COLLECTED, json.dumps(merge_collected(old_ids or [],
                                                                    new_ids or [])))
     for name in (PREVIOUS_LOG, PREVIOUS_COLLECTED, DONE):
         (work / name).unlink(missing_ok=True)

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from matrix import atomic
+
 ROOT = Path(__file__).resolve().parent.parent
 #: The committed, published results: changed only by `nox -s publish-local` or CI.
 PUBLISHED_DIR = ROOT / "reports"
@@ -444,9 +446,7 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
         except (RefusedFile, OSError) as exc:
             lines.append(f"skipped {path.name}: {exc}")
             continue
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        atomic.write_bytes(target, data)
         lines.append(f"published {target.relative_to(published.parent)}")
     artifacts = local / "artifacts"
     if artifacts.is_dir():

@@ -210,17 +210,17 @@ def test_a_full_disk_keeps_the_old_reports_and_leaves_no_temporaries(
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     dump_run(_run("jax-cpu"), tmp_path / "jax-cpu.json")
     new = collect(tmp_path, ENVS, now="2026-01-01T00:00:00+00:00", limitations=())
-    real_write = Path.write_text
+    real_write = Path.write_bytes
     writes = []
 
-    def full_disk(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
+    def full_disk(self: Path, data: bytes) -> int:  # `matrix.atomic` writes bytes
         writes.append(self.name)
         if len(writes) == fail_at:  # half a file lands, then the disk is full
-            real_write(self, data[: len(data) // 2], *args, **kwargs)
+            real_write(self, data[: len(data) // 2])
             raise OSError(28, "No space left on device")
-        return real_write(self, data, *args, **kwargs)
+        return real_write(self, data)
 
-    monkeypatch.setattr(Path, "write_text", full_disk)
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
     with pytest.raises(OSError, match="No space"):
         write_reports(new, out)
     monkeypatch.undo()
