@@ -52,7 +52,6 @@ from matrix.compile_cache import (  # noqa: E402
     empty_folder,
     fresh_compile_folder,
     fresh_compile_variables,
-    split_fresh_compile,
 )
 from matrix.costs import SAMPLE_VARIABLE  # noqa: E402
 from matrix.environments import (  # noqa: E402
@@ -212,14 +211,6 @@ def _install_or_record(session: nox.Session, environment: Environment, run_file:
     return False
 
 
-def _resume_mode(posargs: list[str]) -> tuple[ResumeMode, list[str]]:
-    """`--fresh` clears what an interrupted run recorded; `--resume` (the default) keeps it."""
-    flags = [a for a in posargs if a in ("--fresh", "--resume")]
-    rest = [a for a in posargs if a not in ("--fresh", "--resume")]
-    mode: ResumeMode = "auto" if not flags else "fresh" if flags[-1] == "--fresh" else "resume"
-    return mode, rest
-
-
 def _fold_args(catalogs: list[str]) -> list[str]:
     return [arg for path in catalogs for arg in ("--catalog", path)]
 
@@ -255,9 +246,8 @@ def _lock(session: nox.Session, environment: str, suffix: str) -> FileLock:
 def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     """Run the case catalog on one backend and device; write reports/local/runs/<env>.json."""
     environment = _find(backend, device, channel)
-    mode, posargs = _resume_mode(list(session.posargs))
-    fresh_compile, posargs = split_fresh_compile(posargs)
-    options = _run_options(session, posargs)
+    options = _run_options(session, list(session.posargs))
+    mode, fresh_compile = options.resume, options.fresh_compile
     lock = _lock(session, environment.id, options.suffix)
     try:
         _run_locked(session, environment, mode, options, fresh_compile=fresh_compile)

@@ -36,21 +36,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-FLAG = "--fresh-compile"
 #: The backend whose compiler keeps on-disk caches by default. TensorFlow's XLA and JAX keep
 #: none unless asked (JAX's persistent compilation cache is off by default:
 #: https://docs.jax.dev/en/latest/persistent_compilation_cache.html), so the flag changes
 #: nothing there.
 CACHED_BACKENDS = ("torch",)
-
-
-def split_fresh_compile(posargs: Sequence[str]) -> tuple[bool, list[str]]:
-    """Takes `--fresh-compile` out of the run session's arguments.
-
-    Returns:
-        (whether it was given, the other arguments in their order).
-    """
-    return FLAG in posargs, [a for a in posargs if a != FLAG]
 
 
 def fresh_compile_folder(work_root: Path, run_name: str) -> Path:

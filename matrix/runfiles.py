@@ -23,6 +23,7 @@ pydantic) uses it.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
@@ -33,7 +34,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 from matrix import atomic
 
@@ -50,7 +51,7 @@ REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
 HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--compile-timeout", "--shard",
                    "--jobs")
 #: Harness options that take no value.
-HARNESS_FLAGS = ("--no-cache", "--full", "--sample")
+HARNESS_FLAGS = ("--no-cache", "--full", "--sample", "--fresh", "--resume", "--fresh-compile")
 #: At most this many xdist workers by default: each imports its framework (TensorFlow's
 #: worker holds about 1.2 GB), so more cores than this are left to other environments.
 MAX_DEFAULT_JOBS = 4
@@ -137,6 +138,11 @@ class RunOptions:
             `matrix.costs.SAMPLED` names runs a sample of their cases.
         sample: a selection (`-k`) keeps to the sample as a default run does (`--sample`);
             without it a case asked for by name runs.
+        resume: what becomes of an interrupted run's work (`matrix.resume.ResumeMode`):
+            `--fresh` clears it, `--resume` keeps it, `auto` (neither) keeps it when its
+            sources are the same.
+        fresh_compile: `--fresh-compile`: the compiler's on-disk caches off
+            (`matrix.compile_cache`).
     """
 
     catalogs: tuple[Path, ...]
@@ -149,6 +155,8 @@ class RunOptions:
     cache: bool = True
     full: bool = False
     sample: bool = False
+    resume: Literal["auto", "resume", "fresh"] = "auto"
+    fresh_compile: bool = False
 
     @property
     def sampled(self) -> bool:
@@ -175,30 +183,44 @@ class RunOptions:
                 "catalogs": [str(p) for p in self.catalogs]}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised as `OptionError` (one line) instead of an exit."""
+
+    def error(self, message: str) -> NoReturn:
+        expected = re.fullmatch(r"argument (--[\w-]+): expected one argument", message)
+        if expected:
+            raise OptionError(f"{expected.group(1)} needs a value. Received: "
+                              f"{expected.group(1)} with none")
+        raise OptionError(message)
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="nox -s 'run(<environment>)' --", add_help=False, allow_abbrev=False)
+    for option in HARNESS_OPTIONS:
+        parser.add_argument(option, action="append", default=[])
+    for flag in HARNESS_FLAGS:
+        parser.add_argument(flag, action="append_const", const="", default=[])
+    return parser
+
+
 def split_posargs(posargs: Sequence[str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Separates the harness's own options (`--opt V` or `--opt=V`) from pytest's arguments.
+    """Separates the harness's own options (`--opt V` or `--opt=V`, the flags) from pytest's
+    arguments, with argparse's `parse_known_args` (no abbreviations: `--ful` is pytest's).
+    Everything after a `--` is pytest's, as given.
+
+    Returns:
+        ({option or flag: its values in order ("" per flag given)}, pytest's arguments in
+        their order).
 
     Raises:
         OptionError: a harness option is last, with no value.
     """
-    own: dict[str, list[str]] = {key: [] for key in (*HARNESS_OPTIONS, *HARNESS_FLAGS)}
-    rest: list[str] = []
-    args = iter(posargs)
-    for arg in args:
-        if arg in HARNESS_FLAGS:
-            own[arg].append("")
-            continue
-        key, eq, value = arg.partition("=")
-        if key not in own:
-            rest.append(arg)
-            continue
-        if not eq:
-            following = next(args, None)
-            if following is None:
-                raise OptionError(f"{key} needs a value. Received: {key} with none")
-            value = following
-        own[key].append(value)
-    return own, rest
+    posargs = list(posargs)
+    tail = posargs[posargs.index("--"):] if "--" in posargs else []
+    known, rest = _parser().parse_known_args(posargs[:len(posargs) - len(tail)])
+    own = {key: list(getattr(known, key.lstrip("-").replace("-", "_")))
+           for key in (*HARNESS_OPTIONS, *HARNESS_FLAGS)}
+    return own, [*rest, *tail]
 
 
 def _one_line(value: str) -> str:
@@ -309,7 +331,17 @@ def parse_run_options(posargs: Sequence[str], *, root: Path = ROOT,
         cache=not own["--no-cache"],
         full=bool(own["--full"]),
         sample=bool(own["--sample"]),
+        resume=_resume_mode(posargs),
+        fresh_compile=bool(own["--fresh-compile"]),
     )
+
+
+def _resume_mode(posargs: Sequence[str]) -> Literal["auto", "resume", "fresh"]:
+    """The last of `--fresh` and `--resume`; `auto` when neither is given."""
+    given = [a for a in posargs if a in ("--fresh", "--resume")]
+    if "--" in posargs:
+        given = [a for a in posargs[:list(posargs).index("--")] if a in ("--fresh", "--resume")]
+    return "auto" if not given else "fresh" if given[-1] == "--fresh" else "resume"
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:

@@ -50,7 +50,7 @@ def _run(tmp_path: Path, catalog: Path, *extra: str, keras_home: Path | None = N
                            "-s", "run(jax-cpu)", "--", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
-    options = parse_run_options([a for a in args if a not in ("--fresh", "--resume")])
+    options = parse_run_options(args)
     log = work_dir(options, "jax-cpu", tmp_path) / "report-log.jsonl"
     executed = []
     for line in log.read_text(encoding="utf-8").splitlines():

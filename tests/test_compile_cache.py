@@ -12,16 +12,18 @@ from matrix.compile_cache import (
     empty_folder,
     fresh_compile_folder,
     fresh_compile_variables,
-    split_fresh_compile,
 )
 from matrix.environments import BACKENDS
+from matrix.runfiles import parse_run_options
 
 
-def test_the_flag_is_taken_out_and_the_rest_keeps_its_order() -> None:
-    given, rest = split_fresh_compile(["--jobs", "1", "--fresh-compile", "-k", "rank2"])
-    assert given is True
-    assert rest == ["--jobs", "1", "-k", "rank2"]
-    assert split_fresh_compile(["-k", "fresh-compile"]) == (False, ["-k", "fresh-compile"])
+def test_the_flag_is_taken_out_and_the_rest_keeps_its_order(tmp_path: Path) -> None:
+    options = parse_run_options(["--jobs", "1", "--fresh-compile", "-k", "rank2"],
+                                root=tmp_path)
+    assert options.fresh_compile is True
+    assert options.pytest_args == ("-k", "rank2")
+    plain = parse_run_options(["-k", "fresh-compile"], root=tmp_path)
+    assert (plain.fresh_compile, plain.pytest_args) == (False, ("-k", "fresh-compile"))
 
 
 def test_only_torch_gets_variables_and_they_turn_both_caches_off(tmp_path: Path) -> None:

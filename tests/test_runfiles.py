@@ -383,3 +383,24 @@ def test_a_run_is_sampled_unless_full_or_a_selection_asks_for_its_cases(tmp_path
     assert _parse(tmp_path, "--catalog", str(catalog)).sampled is True
     with pytest.raises(runfiles.OptionError, match="--full --sample"):
         _parse(tmp_path, "--full", "--sample")
+
+
+def test_harness_options_are_parsed_by_argparse_and_the_rest_goes_to_pytest(
+        tmp_path: Path) -> None:
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text("CASES = []\n", encoding="utf-8")
+    options = _parse(tmp_path, "-k", "rank2 and int64", "--jobs=2", "-x", "--ful",
+                     "--catalog", str(tmp_path / "a.py"), f"--catalog={tmp_path / 'b.py'}",
+                     "--resume", "--fresh", "--", "--jobs", "3")
+    assert options.jobs == 2
+    # No abbreviations: `--ful` is not `--full`; after `--` everything is pytest's.
+    assert options.pytest_args == ("-k", "rank2 and int64", "-x", "--ful", "--", "--jobs", "3")
+    assert not options.full
+    assert [p.name for p in options.catalogs] == ["a.py", "b.py"]
+    assert options.resume == "fresh"  # the last of --fresh and --resume
+    assert _parse(tmp_path, "--fresh", "--resume").resume == "resume"
+    assert _parse(tmp_path).resume == "auto"
+    assert _parse(tmp_path, "-k", "x", "--", "--fresh").resume == "auto"
+    with pytest.raises(OptionError, match=r"^--output needs a value\. Received: --output with "
+                                          r"none$"):
+        _parse(tmp_path, "-k", "x", "--output")
