@@ -42,6 +42,7 @@ import pytest
 from cases.gpu import POISONED_PROPERTY
 from matrix import cache, costs
 from matrix import variables as kcm
+from matrix.records import Shard
 from matrix.results import NOT_RUN_MARK, REPLACED_MARK
 from matrix.resume import deselect_done, done_for_worker
 
@@ -80,18 +81,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """Parses `I/N` (1 <= I <= N).
+def parse_shard(text: str | None) -> Shard | None:
+    """Parses `I/N` (1 <= I <= N; `Shard.parse`).
 
     Raises:
         pytest.UsageError: the text is not of that form; the message quotes it.
     """
     if text is None:
         return None
-    index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
-        raise pytest.UsageError(f"--shard must be I/N with 1 <= I <= N. Received: --shard={text}")
-    return int(index), int(count)
+    try:
+        return Shard.parse(text)
+    except ValueError:
+        raise pytest.UsageError(f"--shard must be I/N with 1 <= I <= N. Received: --shard={text}"
+                                ) from None
 
 
 def _workdir() -> Path | None:
@@ -694,7 +696,7 @@ class _KeepEnvironmentCheck:
         every = _stashed(session, _ALL_ITEMS)
         cost = _costs(every)
         if shard is not None:
-            index, count = shard
+            index, count = shard.index, shard.count
             cases = [i for i in items if i.name != _ENVIRONMENT_TEST]
             # Split over the full catalog by measured cost, so shards of one catalog never
             # overlap and take about the same time (`matrix.costs.balanced_shards`).

@@ -68,6 +68,7 @@ from matrix.results import (
     divergent_cases,
     load_run,
     merge_runs,
+    shard_of,
     silent_divergences,
 )
 from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
@@ -331,12 +332,11 @@ def missing_shards(env_id: str, shards: Sequence[tuple[Path, Run]]) -> list[str]
 
     A lone `1-of-3` file would otherwise show as a complete run.
     """
-    counts = {str(run.environment.provenance["shard"]).partition("/")[2] for _, run in shards}
+    counts = {shard_of(run.environment).count for _, run in shards}
     if len(counts) != 1:
         return []  # combine_shards names the differing counts
-    count = int(counts.pop())
-    have = {int(str(run.environment.provenance["shard"]).partition("/")[0])
-            for _, run in shards}
+    count = counts.pop()
+    have = {shard_of(run.environment).index for _, run in shards}
     missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in have]
     if not missing:
         return []

@@ -30,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from matrix import atomic
+from matrix.records import Shard
 from matrix.runfiles import RefusedFile, read_regular_file
 
 SCHEMA_VERSION = 2
@@ -675,7 +676,6 @@ def load_run(path: Path) -> Run:
 #: An environment id as `matrix/axes.toml` builds them (`jax-cpu`, `torch-gpu-nightly`):
 #: nothing a terminal, Markdown or rich would read as markup.
 ENVIRONMENT_ID = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
-SHARD = re.compile(r"^([1-9][0-9]*)/([1-9][0-9]*)$")
 #: The provenance fields the harness reads back, with their types; others are free.
 _PROVENANCE_FIELDS: dict[str, TypeAdapter[Any]] = {
     **{key: TypeAdapter(str | None) for key in (
@@ -714,9 +714,11 @@ def run_problem(run: Run) -> str | None:
             where = ".".join(str(p) for p in ("environment.provenance", key, *first["loc"]))
             return f"field `{where}`: {first['msg']}"
     shard = env.provenance.get("shard")
-    match = SHARD.match(shard) if shard else None
-    if shard and not (match and int(match.group(1)) <= int(match.group(2))):
-        return f"field `environment.provenance.shard` is {shard!r}; expected I/N with I <= N."
+    if shard:
+        try:
+            Shard.parse(shard)
+        except ValueError:
+            return f"field `environment.provenance.shard` is {shard!r}; expected I/N with I <= N."
     seen: set[str] = set()
     for i, case in enumerate(run.cases):
         if case.id in seen:
@@ -736,6 +738,13 @@ def run_problem(run: Run) -> str | None:
     return None
 
 
+def shard_of(env: EnvironmentInfo) -> Shard:
+    """The shard a run file holds (`environment.provenance.shard`; 1/1 when not sharded).
+    Call on a validated run (`run_problem` refuses a malformed shard)."""
+    text = env.provenance.get("shard")
+    return Shard.parse(str(text)) if text else Shard(1, 1)
+
+
 def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:
     """Combines the shard run files of one environment into one run.
 
@@ -752,7 +761,7 @@ def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:
     """
     (first_path, first), *rest = shards
     env = first.environment
-    count = str(env.provenance.get("shard") or "1/1").partition("/")[2]
+    count = shard_of(env).count
     seen: dict[str, Path] = {c.id: first_path for c in first.cases}
     for path, run in rest:
         other = run.environment
@@ -760,7 +769,7 @@ def combine_shards(shards: Sequence[tuple[Path, Run]]) -> Run:
         if other.id != env.id:
             raise RunFileError(f"{names}: shards of different environments "
                                f"({env.id!r}, {other.id!r}).")
-        if str(other.provenance.get("shard") or "1/1").partition("/")[2] != count:
+        if shard_of(other).count != count:
             raise RunFileError(f"{names}: field `environment.provenance.shard` differs in "
                                f"shard count ({env.provenance.get('shard')!r}, "
                                f"{other.provenance.get('shard')!r}).")

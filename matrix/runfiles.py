@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, NoReturn
 
 from matrix import atomic
+from matrix.records import Shard
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The committed, published results: changed only by `nox -s publish-local` or CI.
@@ -64,7 +65,6 @@ PARTIAL = ".partial-"
 #: 2026), so this leaves the catalog room to grow several times over, while a file that
 #: would take a runner's memory to parse is refused by name.
 MAX_READ_BYTES = 256 * 1024 * 1024
-_SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
 
 
 class OptionError(ValueError):
@@ -148,7 +148,7 @@ class RunOptions:
     catalogs: tuple[Path, ...]
     output: Path
     timeout: str
-    shard: tuple[int, int] | None
+    shard: Shard | None
     pytest_args: tuple[str, ...]
     compile_timeout: str = str(120 * COMPILE_FACTOR)
     jobs: int = 1
@@ -167,12 +167,12 @@ class RunOptions:
     @property
     def shard_arg(self) -> str | None:
         """`I/N` as pytest and the fold take it; None when not sharded."""
-        return f"{self.shard[0]}/{self.shard[1]}" if self.shard else None
+        return str(self.shard) if self.shard else None
 
     @property
     def suffix(self) -> str:
         """`.shard-I-of-N` of a shard's files; empty otherwise."""
-        return f".shard-{self.shard[0]}-of-{self.shard[1]}" if self.shard else ""
+        return self.shard.suffix if self.shard else ""
 
     @property
     def selection(self) -> dict[str, list[str]] | None:
@@ -227,17 +227,17 @@ def _one_line(value: str) -> str:
     return repr(value if len(value) <= 200 else value[:200] + "...")
 
 
-def parse_shard(value: str) -> tuple[int, int]:
-    """`I/N` with 1 <= I <= N, as two integers.
+def parse_shard(value: str) -> Shard:
+    """`I/N` with 1 <= I <= N (`Shard.parse`).
 
     Raises:
         OptionError: anything else (a path, a negative number, I > N, N = 0).
     """
-    match = _SHARD.fullmatch(value)
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+    try:
+        return Shard.parse(value)
+    except ValueError:
         raise OptionError("--shard must be I/N with whole numbers 1 <= I <= N, e.g. 2/3. "
-                          f"Received: --shard={_one_line(value)}")
-    return int(match.group(1)), int(match.group(2))
+                          f"Received: --shard={_one_line(value)}") from None
 
 
 def parse_timeout(value: str, name: str = "--timeout") -> str:

@@ -21,6 +21,7 @@ from filelock import FileLock
 from matrix import runfiles
 from matrix import variables as kcm
 from matrix.environments import get_environment
+from matrix.records import Shard
 from matrix.runfiles import OptionError, parse_run_options, run_file_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def test_good_options_are_parsed_and_pytest_gets_the_rest(tmp_path: Path) -> Non
     catalog.write_text("CASES = []\n")
     options = _parse(tmp_path, "--shard", "2/3", "--timeout=30", "--output", "out",
                      "--catalog", str(catalog), "-k", "rank2 and int64")
-    assert options.shard == (2, 3)
+    assert options.shard == Shard(2, 3)
     assert options.shard_arg == "2/3"
     assert options.suffix == ".shard-2-of-3"
     assert options.timeout == "30"
@@ -404,3 +405,14 @@ def test_harness_options_are_parsed_by_argparse_and_the_rest_goes_to_pytest(
     with pytest.raises(OptionError, match=r"^--output needs a value\. Received: --output with "
                                           r"none$"):
         _parse(tmp_path, "-k", "x", "--output")
+
+
+def test_a_shard_is_read_from_text_in_one_place() -> None:
+    assert Shard.parse("2/3") == Shard(2, 3)
+    assert str(Shard.parse("02/3")) == "2/3"
+    assert Shard(1, 7).suffix == ".shard-1-of-7"
+    for bad in ("0/3", "4/3", "1/0", "-1/3", "a/b", "1/2/3", "1234567/1234567", ""):
+        with pytest.raises(ValueError, match="expected I/N"):
+            Shard.parse(bad)
+    with pytest.raises(ValueError, match="1 <= index <= count"):
+        Shard(3, 2)
