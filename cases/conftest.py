@@ -43,7 +43,7 @@ from cases.gpu import POISONED_PROPERTY
 from matrix import cache, costs
 from matrix import variables as kcm
 from matrix.records import Shard
-from matrix.results import NOT_RUN_MARK, REPLACED_MARK
+from matrix.results import NOT_RUN_PROPERTY, REPLACED_MARK
 from matrix.resume import deselect_done, done_for_worker
 
 _STDERR_LOG = "worker-stderr.log"
@@ -305,7 +305,7 @@ NOT_RUN_MODES = kcm.NOT_RUN_MODES.name
 
 
 def _mark_not_run(items: list[pytest.Item]) -> set[str]:
-    """Skips the cases of the modes `KCM_NOT_RUN_MODES` names, as `not_run: <reason>`;
+    """Skips the cases of the modes `KCM_NOT_RUN_MODES` names, as `not_run` with the reason;
     returns their ids."""
     raw = os.environ.get(NOT_RUN_MODES)
     if not raw:
@@ -319,9 +319,16 @@ def _mark_not_run(items: list[pytest.Item]) -> set[str]:
         case = _case_of(item)
         mode = case.axes.get("mode") if case is not None else None
         if mode in modes:
-            item.add_marker(pytest.mark.skip(reason=f"{NOT_RUN_MARK}{modes[mode]}"))
+            _not_run(item, modes[mode])
             marked.add(case.id)
     return marked
+
+
+def _not_run(item: pytest.Item, reason: str) -> None:
+    """Skips `item` as left out of this run: its cell is `not_run` with `reason` (the fold
+    reads the reason from the report's `NOT_RUN_PROPERTY`, not from the skip's text)."""
+    item.user_properties.append((NOT_RUN_PROPERTY, reason))
+    item.add_marker(pytest.mark.skip(reason=f"not run: {reason}"))
 
 
 def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest.Item]:
@@ -338,7 +345,7 @@ def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest
 
 def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
     """Skips the cases the cache plan cuts from a default run (`matrix.costs.cut`), each
-    `not_run: <reason>`; returns their ids."""
+    `not_run` with its reason; returns their ids."""
     data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
     cut = data.get("cut") if isinstance(data, dict) else None
     if not isinstance(cut, dict) or not cut:
@@ -347,7 +354,7 @@ def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
     for item in items:
         case_id = getattr(_case_of(item), "id", None)
         if isinstance(case_id, str) and case_id in cut:
-            item.add_marker(pytest.mark.skip(reason=f"{NOT_RUN_MARK}{cut[case_id]}"))
+            _not_run(item, cut[case_id])
             marked.add(case_id)
     return marked
 

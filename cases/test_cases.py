@@ -28,7 +28,7 @@ from cases.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_c
 from cases.load import resolve_open_names
 from cases.model import KERAS_RUNNER, Case
 from matrix import variables as kcm
-from matrix.results import NOT_RUN_MARK, Observation, Verdict
+from matrix.results import NOT_RUN_PROPERTY, Observation, Verdict
 
 OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 
@@ -191,7 +191,8 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
             Observation(kind="not_run", error_type=type(reason).__name__,
                         message=str(reason))))))
         if isinstance(reason, NotRun):
-            pytest.skip(f"{NOT_RUN_MARK}{reason}")
+            request.node.user_properties.append((NOT_RUN_PROPERTY, str(reason)))
+            pytest.skip(f"not run: {reason}")
         pytest.skip(f"not applicable: {reason}")
     verdict = judge(want, observation)
     if verdict.status in ("matched", "no_reference") and DEVICE == "gpu" \

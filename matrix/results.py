@@ -389,8 +389,10 @@ def outcome_of(verdict: Verdict, limited: bool) -> Outcome:
 # --- the fold -------------------------------------------------------------------------------
 
 CRASH_MARK = "crashed while running"
-#: A case skips with this prefix when it cannot run here (`pytest.skip("not_run: why")`).
-NOT_RUN_MARK = "not_run: "
+#: The user property (`item.user_properties`) of a case skipped because it cannot run here
+#: or was left out (a cut mode, the sample), with the reason as its value: the fold's verdict
+#: `not_run` (any other skip is `not_applicable`).
+NOT_RUN_PROPERTY = "not_run"
 TIMEOUT_MARK = "timeout"
 #: `ended_by` of a worker ended on purpose after a case poisoned its CUDA context
 #: (`cases/conftest.py`): the case's own reports decide its cell, not xdist's crash report.
@@ -428,8 +430,9 @@ def _verdict(report: Mapping[str, Any], text: str, props: Mapping[str, Any]) -> 
     if isinstance(raw, dict):
         return TypeAdapter(Verdict).validate_python(raw)
     if report.get("outcome") == "skipped":
-        if NOT_RUN_MARK in text:
-            return Verdict(status="not_run", detail=clean_message(text.split(NOT_RUN_MARK)[-1]))
+        reason = props.get(NOT_RUN_PROPERTY)
+        if reason is not None:
+            return Verdict(status="not_run", detail=clean_message(str(reason)))
         return Verdict(status="not_applicable",
                        detail=clean_message(text.removeprefix("Skipped: ")) or "skipped")
     return Verdict(status="harness_error",

@@ -100,11 +100,16 @@ def test_fold_reads_the_recorded_verdict_and_tells_skips_and_harness_errors_apar
     assert cell.verdict.cause == "values_differ"
     assert cell.outcome is Outcome.FAILED
     assert cell.observed.warnings == ["UserWarning: careful"]
-    skip = ("cases/test_cases.py", 1, "Skipped: not_run: no .keras file saved by torch")
-    [not_run], _ = fold_reports([_report("skipped", longrepr=skip)], "jax-cpu")
+    skip = ("cases/test_cases.py", 1, "Skipped: not run: no .keras file saved by torch")
+    [not_run], _ = fold_reports([_report("skipped", longrepr=skip,
+                                         not_run="no .keras file saved by torch")], "jax-cpu")
     assert not_run.verdict.status == "not_run"
     assert not_run.outcome is Outcome.NOT_RUN
     assert not_run.observed.message == "no .keras file saved by torch"
+    # The reason travels as the report's `not_run` property: a skip's words decide nothing.
+    worded = ("cases/test_cases.py", 1, "Skipped: not_run: a user's own skip")
+    [skipped], _ = fold_reports([_report("skipped", longrepr=worded)], "jax-cpu")
+    assert skipped.verdict.status == "not_applicable"
     other = ("cases/test_cases.py", 1, "Skipped: not applicable: tf.RaggedTensor on jax")
     [skipped], _ = fold_reports([_report("skipped", longrepr=other)], "jax-cpu")
     assert skipped.verdict.status == "not_applicable"
