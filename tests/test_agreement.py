@@ -198,7 +198,8 @@ def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
     from cases import load_catalog
     from cases.expect import expected
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[1] / "docs" / "catalog.md").read_text(
+        encoding="utf-8")
     section = readme.split("## Add a case, or a Keras API", 1)[1]
     block = section.split("```python\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "mine.py"

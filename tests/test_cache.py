@@ -533,7 +533,7 @@ def test_a_user_catalog_gives_every_cell_of_its_process_another_key(tmp_path: Pa
 
 
 def test_the_readme_states_what_the_key_holds_from_the_declaration() -> None:
-    readme = (cache_key.ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (cache_key.ROOT / "docs" / "reruns-and-cache.md").read_text(encoding="utf-8")
     start, end = "<!-- cache-key: python -m matrix.cache key -->", "<!-- /cache-key -->"
     assert start in readme
     assert end in readme

@@ -19,9 +19,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _timing_section() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "reruns-and-cache.md").read_text(encoding="utf-8")
     start = text.index("**Timing, measured**")
-    return text[start:text.index("\n## ", start)]
+    end = text.find("\n## ", start)
+    return text[start:end if end >= 0 else None]
 
 
 def _load(name: str) -> dict[str, Any]:
