@@ -1,14 +1,22 @@
 """Records that travel between the harness's stages and processes, as typed values.
 
 The leaf of the import graph (issue 22): it imports nothing of the project, so every stage,
-`cases/` included, may use it. Today it holds `Shard`; the run-file records (observations,
-verdicts, cases, environments) are to move here from `matrix.results`.
+`cases/` included, may use it. `Shard` is how a shard travels.
+
+The run-file records (`Outcome`, `Observation`, `Verdict`, `Result`, `CaseInfo`,
+`EnvironmentInfo`, `Run`, `Matrix`): frozen, keyword-only dataclasses that pydantic validates
+only at the JSON boundary (`RUN_ADAPTER`, `MATRIX_ADAPTER`); `matrix.results` folds pytest's
+reports into them and reads and writes them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
 
 _SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
 
@@ -51,4 +59,246 @@ class Shard:
         return f".shard-{self.index}-of-{self.count}"
 
 
-__all__ = ["Shard"]
+SCHEMA_VERSION = 2
+MESSAGE_LIMIT = 500
+ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
+#: The part of a case's program an error was raised in (`matrix.program.Where`): `setup`
+#: (dtype policy, x64), `inputs` (the data), `step` (one step: host call, constructor,
+#: symbolic call, weights, eager call), `model` (building, compiling, fitting, saving,
+#: loading or predicting the model over the steps), `output` (returning or converting it).
+Stage = Literal["setup", "inputs", "step", "model", "output"]
+#: The raw verdict of a cell, recorded in the run (DESIGN.md section 3).
+VerdictStatus = Literal["matched", "mismatched", "harness_error", "crashed", "timeout",
+                        "not_run", "not_applicable", "no_reference"]
+#: Why a cell mismatched: values that differ; values where the reference refuses the input
+#: (a silent divergence); an error where values were expected; refused, but with another
+#: error type than the reference names; the dtype, the shape, or the device.
+MismatchCause = Literal["values_differ", "values_where_refused", "error_where_values_expected",
+                        "refused_other_reason", "dtype", "shape", "device"]
+
+
+class Outcome(StrEnum):
+    """The outcome of one cell: pytest's vocabulary plus the three a matrix needs."""
+
+    PASSED = "passed"  # ran and matched the reference
+    FAILED = "failed"  # ran and differed, and no limitation covers it
+    XFAILED = "xfailed"  # differed, as a limitation says it does
+    XPASSED = "xpassed"  # a limitation says it differs, but it matched: the limitation is stale
+    SKIPPED = "skipped"  # not applicable in this environment
+    ERROR = "error"  # the harness broke (setup, teardown, or no result recorded)
+    CRASHED = "crashed"  # the process died while running the case
+    TIMEOUT = "timeout"  # the case ran past its time limit and was ended
+    NOT_RUN = "not_run"  # the environment did not run (no GPU, no run file)
+    # A case with no reference (an open step, `cases.subjects.open_subject`) is judged by
+    # agreement across the environments that ran it, when the report merges them:
+    AGREED = "agreed"  # no reference; every environment that answered answered alike
+    DISAGREED = "disagreed"  # no reference; the environments answered differently
+    UNJUDGED = "unjudged"  # no reference, and no other environment to compare with yet
+
+
+@dataclass(frozen=True, kw_only=True)
+class Observation:
+    """What happened when a case ran, whatever the reference said.
+
+    Attributes:
+        kind: `value`, `error`, `crash`, `timeout` or `not_run`.
+        error_type: the exception class name, e.g. `InvalidArgumentError` (errors only).
+        message: first meaningful line of the error or reason, ANSI stripped, at most 500
+            characters.
+        shape: shape of the output, e.g. `[2, 3, 4]` for (batch, seq, output_dim).
+        dtype: Keras dtype name of the output, e.g. `float32`, `bool`.
+        max_abs_error: largest absolute difference from the reference (output units); inf
+            where exactly one side holds NaN; None when no comparison was possible.
+        nan_count: NaN entries in the output.
+        device: where the output tensor (or, for `predict`, the weights) really lived, as
+            the framework names it (`cpu:0`, `cuda:0`, `/job:localhost/.../device:CPU:0`).
+        weights_dtype: Keras dtype name of the first layer's first variable, e.g. `float32`
+            under `mixed_float16`, `bfloat16` under floatx bfloat16.
+        warnings: the warnings the program emitted, `Category: first line`, at most ten.
+        timings: seconds spent per phase of the cell: `reference_s` (the NumPy oracle) and
+            `program_s` (the program: build, compile where the mode compiles, run).
+        stage: where an error was raised (`Stage`); None for values, and where unknown.
+        step: the index in the case's program of the step that raised (stage `step`).
+        step_name: that step's Keras API as typed after `keras.` (`layers.GRU`).
+        fingerprint: for a case with no reference, what the output was, to compare across
+            backends (`matrix.agreement`): `values` (each element as text, `%.9g` for
+            floats) for at most 256 elements, else `digest` (SHA-256 of the elements rounded
+            to 4 significant digits) and `size`. None otherwise.
+    """
+
+    kind: ObservationKind
+    error_type: str | None = None
+    message: str | None = None
+    shape: list[int] | None = None
+    dtype: str | None = None
+    max_abs_error: float | None = None
+    nan_count: int | None = None
+    device: str | None = None
+    weights_dtype: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] | None = None
+    stage: Stage | None = None
+    step: int | None = None
+    step_name: str | None = None
+    fingerprint: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """How an observation compares with the reference, before any limitation is applied.
+
+    Attributes:
+        status: `matched`, `mismatched`, `harness_error` (the harness broke, not the backend),
+            `crashed`, `timeout`, `not_run`, `not_applicable`.
+        cause: for `mismatched`, why (`MismatchCause`).
+        detail: one line saying what differs, or what the harness hit.
+    """
+
+    status: VerdictStatus
+    cause: MismatchCause | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attempt:
+    """One attempt at a cell that ran more than once (a timed-out cell is retried alone)."""
+
+    verdict: Verdict
+    observed: Observation
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result:
+    """One cell of the matrix: a case in an environment.
+
+    Attributes:
+        verdict: the raw verdict the run recorded.
+        outcome: computed from the verdict and the limitations when the matrix is merged
+            (`triage`); in a run file, the outcome with no limitation applied.
+        limitation: the id of the limitation covering the cell, set at merge.
+        flaky: True when the cell timed out and its retry (alone) gave another verdict;
+            False when it was retried and gave the same; None when it ran once.
+        attempts: every attempt of a retried cell, first one first; the cell's own verdict
+            and observation are the last attempt's.
+        unexplained: set at merge: the id of a limitation that selects this differing cell
+            (backend, device, program) but does not explain what it did (its `explains`):
+            the cell stays `failed`.
+    """
+
+    case: str
+    environment: str
+    outcome: Outcome
+    observed: Observation
+    verdict: Verdict
+    duration_s: float = 0.0
+    limitation: str | None = None
+    flaky: bool | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    unexplained: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseInfo:
+    """What the report shows of a case (the contract's `cases` entries, plus `expected`).
+
+    Attributes:
+        subject: the Keras API under test, as typed after `keras.` (`layers.Embedding`).
+        expected: the reference's answer in words: `values`, or `error (<types>): <why>`.
+        repro: the program the run executed, runnable as is with `KERAS_BACKEND` set; its
+            last printed line is the observation as JSON (`matrix/program.py`). None for
+            cases of test-only runners.
+        source: the public report (issue, pull request) the case was written from, if any.
+        facts: what the program does, derived from the typed case at collection
+            (`cases.facts.program_facts`: every API it calls, its mode, an empty batch, the
+            class of its ids): limitations are matched on these, not on `axes`. Empty in
+            run files written before facts were recorded.
+    """
+
+    id: str
+    group: str
+    description: str
+    axes: dict[str, str | int]
+    subject: str = ""
+    expected: str = "values"
+    repro: str | None = None
+    source: str | None = None
+    facts: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentInfo:
+    """One column: the contract's `environments` entries, plus the provenance of its run.
+
+    Attributes:
+        ran: whether the environment's cases ran here (False: no GPU, no run file).
+        reason: why it did not run, when `ran` is False.
+        versions: package versions (`importlib.metadata`), `python` included.
+        provenance: platform, device name, date, git commit, flags that change results
+            (x64, TF32, floatx) and the environment checks (backend, torch build).
+    """
+
+    id: str
+    backend: str
+    device: str
+    ran: bool
+    reason: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One environment's run file, `reports/runs/<environment>.json`."""
+
+    schema_version: int
+    environment: EnvironmentInfo
+    cases: list[CaseInfo]
+    results: list[Result]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LimitationInfo:
+    """A known divergence as the matrix lists it (`cases/limitations.py`).
+
+    Attributes:
+        cpu_flags: it holds only on a host CPU with one of these ISA flags (empty: any).
+        cells: how many cells it covers in this matrix.
+        stale: it covers cells that ran, and every one of them matched the reference.
+    """
+
+    id: str
+    description: str
+    link: str
+    backends: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    axes: dict[str, list[str | int]] = field(default_factory=dict)
+    cpu_flags: list[str] = field(default_factory=list)
+    cells: int = 0
+    stale: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Matrix:
+    """Every run merged: `reports/compatibility.json` (contract, schema_version 2)."""
+
+    schema_version: int
+    generated_at: str
+    environments: list[EnvironmentInfo]
+    cases: list[CaseInfo]
+    results: list[Result]
+    limitations: list[LimitationInfo] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
+RESULT_ADAPTER: TypeAdapter[Result] = TypeAdapter(Result)
+MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
+
+
+__all__ = [
+    "MATRIX_ADAPTER", "MESSAGE_LIMIT", "RESULT_ADAPTER", "RUN_ADAPTER", "SCHEMA_VERSION",
+    "Attempt", "CaseInfo", "EnvironmentInfo", "LimitationInfo", "Matrix", "MismatchCause",
+    "Observation", "ObservationKind", "Outcome", "Result", "Run", "Shard", "Stage",
+    "Verdict", "VerdictStatus",
+]
