@@ -123,14 +123,15 @@ def judge_by_agreement(results: Sequence[Result], environments: Sequence[Environ
     """The results with every `no_reference` cell that answered judged against the others of
     its case in its version channel (`latest`, `nightly`, `minimum`: backends are compared,
     not Keras versions): `agreed`, `disagreed` or `unjudged` (see the module docstring)."""
-    from matrix.results import Outcome, channel_of
+    from matrix.results import Outcome
 
     order = {e.id: i for i, e in enumerate(environments)}
+    channel = {e.id: e.channel for e in environments}
     answered: dict[tuple[str, str], list[Result]] = {}
     for result in results:
         if result.verdict.status == "no_reference" and result.observed.kind in ("value",
                                                                                  "error"):
-            key = (result.case, channel_of(result.environment))
+            key = (result.case, channel.get(result.environment, "latest"))
             answered.setdefault(key, []).append(result)
     judged: dict[tuple[str, str], Result] = {}
     for (case, _), cells in answered.items():

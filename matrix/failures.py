@@ -103,6 +103,7 @@ def install_failed_run(environment_id: str, message: str, extra_catalogs: Sequen
     provenance: dict[str, Any] = {"install": {"failed": True, "summary": installer_summary(
         message), "tail": installer_tail(message)}, "catalog": catalog_fingerprint(infos)}
     env = EnvironmentInfo(id=base.id, backend=base.backend, device=base.device, ran=False,
+                          channel=base.channel,
                           reason=reason, versions={}, provenance=provenance)
     observed = Observation(kind="error", error_type=INSTALL_ERROR, message=reason)
     verdict = Verdict(status="harness_error", detail=reason)

@@ -4,9 +4,10 @@ The leaf of the import graph (issue 22): it imports nothing of the project, so e
 `cases/` included, may use it. `Shard` is how a shard travels.
 
 The run-file records (`Outcome`, `Observation`, `Verdict`, `Result`, `CaseInfo`,
-`EnvironmentInfo`, `Run`, `Matrix`): frozen, keyword-only dataclasses that pydantic validates
-only at the JSON boundary (`RUN_ADAPTER`, `MATRIX_ADAPTER`); `matrix.results` folds pytest's
-reports into them and reads and writes them.
+`EnvironmentInfo`, `Run`, `Matrix`): frozen, keyword-only dataclasses, standard library only
+(the noxfile imports this module in a virtualenv that holds nox alone); pydantic validates
+them at the JSON boundary (`matrix.results.RUN_ADAPTER`, `MATRIX_ADAPTER`), where
+`matrix.results` folds pytest's reports into them and reads and writes them.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
-
-from pydantic import TypeAdapter
 
 _SHARD = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")
 
@@ -236,12 +235,16 @@ class EnvironmentInfo:
         versions: package versions (`importlib.metadata`), `python` included.
         provenance: platform, device name, date, git commit, flags that change results
             (x64, TF32, floatx) and the environment checks (backend, torch build).
+        channel: the version channel (`latest`, `nightly`, `minimum`; `matrix/axes.toml`):
+            environments are compared within one. A run file written before the field has
+            none and reads as its declared environment's (`matrix.results.load_run`).
     """
 
     id: str
     backend: str
     device: str
     ran: bool
+    channel: str = "latest"
     reason: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -291,13 +294,10 @@ class Matrix:
     problems: list[str] = field(default_factory=list)
 
 
-RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
-RESULT_ADAPTER: TypeAdapter[Result] = TypeAdapter(Result)
-MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
 
 
 __all__ = [
-    "MATRIX_ADAPTER", "MESSAGE_LIMIT", "RESULT_ADAPTER", "RUN_ADAPTER", "SCHEMA_VERSION",
+    "MESSAGE_LIMIT", "SCHEMA_VERSION",
     "Attempt", "CaseInfo", "EnvironmentInfo", "LimitationInfo", "Matrix", "MismatchCause",
     "Observation", "ObservationKind", "Outcome", "Result", "Run", "Shard", "Stage",
     "Verdict", "VerdictStatus",

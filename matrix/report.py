@@ -62,7 +62,6 @@ from matrix.results import (
     Result,
     Run,
     RunFileError,
-    channel_of,
     clean_message,
     combine_shards,
     divergent_cases,
@@ -174,8 +173,8 @@ def declared_environments() -> list[EnvironmentInfo]:
     """Every environment of `matrix/axes.toml`, as a column that has not run yet."""
     from matrix.environments import load_environments
 
-    return [EnvironmentInfo(id=e.id, backend=e.backend, device=e.device, ran=False)
-            for e in load_environments()]
+    return [EnvironmentInfo(id=e.id, backend=e.backend, device=e.device, ran=False,
+                            channel=e.channel) for e in load_environments()]
 
 
 def _now() -> str:
@@ -1350,7 +1349,7 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
     data = {
         "outcomes": [o.value for o in Outcome],
         "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
-                          "channel": channel_of(e.id), "reason": e.reason,
+                          "channel": e.channel, "reason": e.reason,
                           "head": repro_header(e), "mini": minimal_header(e.backend, e.device),
                           "versions": dict(e.versions)} for e in envs],
         "behaviours": [[case_index[c] for c in row.cases] for row in table.rows],

@@ -29,22 +29,13 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import to_json
 
 from matrix import atomic
-from matrix.records import (
-    MATRIX_ADAPTER as MATRIX_ADAPTER,
-)
-from matrix.records import (
+from matrix.records import (  # the run-file records, re-exported for their readers
     MESSAGE_LIMIT as MESSAGE_LIMIT,
-)
-from matrix.records import (
-    RESULT_ADAPTER as RESULT_ADAPTER,
-)
-from matrix.records import (
-    RUN_ADAPTER as RUN_ADAPTER,
 )
 from matrix.records import (
     SCHEMA_VERSION as SCHEMA_VERSION,
 )
-from matrix.records import (  # the run-file records, re-exported for their readers
+from matrix.records import (
     Attempt as Attempt,
 )
 from matrix.records import (
@@ -90,6 +81,9 @@ from matrix.records import (
 from matrix.runfiles import RefusedFile, read_regular_file
 
 T = TypeVar("T")
+RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
+RESULT_ADAPTER: TypeAdapter[Result] = TypeAdapter(Result)
+MATRIX_ADAPTER: TypeAdapter[Matrix] = TypeAdapter(Matrix)
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # Lines that frame an error rather than state it: Keras's layer wrapper, TensorFlow's graph
@@ -494,7 +488,26 @@ def load_run(path: Path) -> Run:
     if stray:
         raise RunFileError(f"{path}: field `results[].environment` holds {sorted(stray)}, "
                            f"but the file is for {env_id!r}.")
+    declared = declared_channel(env_id)
+    if declared is not None and run.environment.channel != declared:
+        if run.environment.channel != "latest":
+            raise RunFileError(f"{path}: field `environment.channel` is "
+                               f"{run.environment.channel!r}, but matrix/axes.toml declares "
+                               f"{env_id!r} in the {declared!r} channel.")
+        # Written before the field (it reads as the default): the declared channel.
+        run = replace(run, environment=replace(run.environment, channel=declared))
     return sanitize_run(run)
+
+
+def declared_channel(environment_id: str) -> str | None:
+    """The version channel `matrix/axes.toml` declares for an environment; None when it
+    declares no such environment."""
+    from matrix.environments import get_environment
+
+    try:
+        return get_environment(environment_id).channel
+    except KeyError:
+        return None
 
 
 #: An environment id as `matrix/axes.toml` builds them (`jax-cpu`, `torch-gpu-nightly`):
@@ -637,12 +650,6 @@ def cell_signature(result: Result) -> tuple[str, bool, bool]:
     return (result.observed.kind, result.outcome in MATCHED, bool(result.observed.nan_count))
 
 
-def channel_of(environment_id: str) -> str:
-    """The version channel of an environment id: `jax-cpu` -> `latest`, `jax-cpu-nightly`."""
-    parts = environment_id.split("-")
-    return parts[2] if len(parts) > 2 else "latest"
-
-
 def divergent_cases(matrix: Matrix) -> list[str]:
     """Case ids on which environments of one channel that ran disagree, in catalog order
     (a case with no reference whose backends answered differently, `disagreed`, included).
@@ -650,10 +657,11 @@ def divergent_cases(matrix: Matrix) -> list[str]:
     Environments are compared within a version channel (`latest`, `nightly`, `minimum`), so a
     difference between backends counts, and one between Keras versions alone does not.
     """
+    channel = {e.id: e.channel for e in matrix.environments}
     seen: dict[tuple[str, str], set[tuple[str, bool, bool]]] = {}
     for result in matrix.results:
         if result.outcome in RAN:
-            key = (result.case, channel_of(result.environment))
+            key = (result.case, channel.get(result.environment, "latest"))
             seen.setdefault(key, set()).add(cell_signature(result))
     divergent = {case for (case, _), signatures in seen.items() if len(signatures) > 1}
     divergent |= {r.case for r in matrix.results if r.outcome is Outcome.DISAGREED}
@@ -769,6 +777,7 @@ def _environment_info(environment: str, ran: bool, reason: str | None,
 
     env = get_environment(environment)
     return EnvironmentInfo(id=env.id, backend=env.backend, device=env.device, ran=ran,
+                           channel=env.channel,
                            reason=reason, versions=dict(props.get("versions") or {}),
                            provenance=dict(props.get("provenance") or {}))
 

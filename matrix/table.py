@@ -36,7 +36,6 @@ from matrix.results import (
     Matrix,
     Outcome,
     Result,
-    channel_of,
     divergent_cases,
 )
 
@@ -85,7 +84,7 @@ class Column:
     @property
     def channels(self) -> list[str]:
         """The channels that ran, e.g. `["latest"]`."""
-        return [channel_of(e.id) for e in self.environments if e.ran]
+        return [e.channel for e in self.environments if e.ran]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -284,7 +283,7 @@ def compatibility_table(matrix: Matrix, divergent: Sequence[str] | None = None
     by_cell: dict[tuple[str, str], Result] = {(r.case, r.environment): r
                                                for r in matrix.results}
     diverging = set(divergent_cases(matrix) if divergent is None else divergent)
-    channel = {e.id: channel_of(e.id) for e in matrix.environments}
+    channel = {e.id: e.channel for e in matrix.environments}
     groups: dict[tuple[str, str, tuple[Cell, ...]], list[int]] = {}
     limits: dict[tuple[str, str, tuple[Cell, ...]], dict[str, None]] = {}
     agreeing = 0

@@ -151,7 +151,8 @@ def test_alike_is_tolerant_by_dtype_and_strict_on_dtype_shape_and_error_type() -
 
 def _run(env_id: str, observed: Observation) -> Run:
     env = get_environment(env_id)
-    info = EnvironmentInfo(id=env.id, backend=env.backend, device=env.device, ran=True)
+    info = EnvironmentInfo(id=env.id, backend=env.backend, device=env.device, ran=True,
+                           channel=env.channel)
     case = CaseInfo(id="open-x", group="open", subject="ops.floor_divide", description="d",
                     axes={}, expected="no reference (judged by agreement across backends)")
     verdict = Verdict(status="no_reference", detail="judged at merge")

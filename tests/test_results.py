@@ -447,3 +447,26 @@ def test_a_run_stopped_by_its_time_box_leaves_not_run_cells(recorded: Path) -> N
     finished = fold_run("jax-cpu", DATA / "logs" / "jax-cpu-hostile.jsonl", [HOSTILE_CATALOG],
                         stopped="the time box ran out")
     assert finished.environment.reason is None
+
+
+def test_a_run_file_carries_its_channel_and_an_older_one_reads_the_declared(
+        tmp_path: Path) -> None:
+    from matrix.environments import get_environment
+
+    env = get_environment("jax-cpu-nightly")
+    info = EnvironmentInfo(id=env.id, backend=env.backend, device=env.device, ran=False,
+                           channel=env.channel)
+    run = Run(schema_version=2, environment=info, cases=[], results=[])
+    path = tmp_path / "jax-cpu-nightly.json"
+    dump_run(run, path)
+    assert json.loads(path.read_text(encoding="utf-8"))["environment"]["channel"] == "nightly"
+    assert load_run(path).environment.channel == "nightly"
+    # A file written before the field: the channel matrix/axes.toml declares.
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["environment"]["channel"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load_run(path).environment.channel == "nightly"
+    # A file that says another channel than the declaration is refused, naming the field.
+    dump_run(replace(run, environment=replace(info, channel="minimum")), path)
+    with pytest.raises(RunFileError, match=r"field `environment.channel` is 'minimum'"):
+        load_run(path)
