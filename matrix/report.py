@@ -1266,7 +1266,7 @@ def _cell_html(result: Result, silent: bool, cache: dict[tuple[str, str, bool], 
 
 
 def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, row in enumerate(table.rows):
         why = []
         for lim in row.limitations:
@@ -1276,7 +1276,17 @@ def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any
                      "vals": "" if row.values == "—" else row.values,
                      "expected": row.expected, "cells": row.cells, "count": len(row.cases),
                      "spans": row.spans, "why": why, "silent": row.silent,
-                     "unexplained": row.unexplained})
+                     "unexplained": row.unexplained, "api_head": None})
+    # Grouped by Keras API, the APIs in the order of their first (most severe) row, so a user
+    # looking for their API finds all of its behaviours together under one heading.
+    first: dict[str, int] = {}
+    for position, view in enumerate(rows):
+        first.setdefault(view["subject"], position)
+    rows.sort(key=lambda view: first[view["subject"]])
+    for subject in first:
+        of_api = [view for view in rows if view["subject"] == subject]
+        of_api[0]["api_head"] = {"name": subject, "behaviours": len(of_api),
+                                 "cases": sum(view["count"] for view in of_api)}
     return rows
 
 

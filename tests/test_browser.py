@@ -493,3 +493,36 @@ def test_a_cell_shows_its_minimal_repro_and_an_issue_draft_where_none_is_known(
     assert "| torch-cpu | failed | RuntimeError: mask must be bool |" in draft
     assert "| jax-cpu | passed | TypeError: bad mask |" in draft
     assert "**Expected**: error: bad mask" in draft
+
+
+def test_the_table_groups_behaviours_by_api_with_why_in_view(browser: Any,
+                                                              tmp_path: Path) -> None:
+    path = tmp_path / "compatibility.html"
+    # Two APIs whose rows interleave in severity order: Embedding, take, Embedding.
+    api = {"emb-in_range": "layers.Embedding", "emb-out_of_range": "layers.Embedding",
+           "emb-negative": "ops.take", "mask-lstm": "layers.Embedding"}
+    matrix = _matrix()
+    matrix = dataclasses.replace(matrix, cases=[dataclasses.replace(c, subject=api[c.id])
+                                                for c in matrix.cases])
+    path.write_text(render_html(_more_environments(matrix, 10)), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(path.as_uri())
+    rows = tab.eval_on_selector_all("#compat-table tbody tr", """trs => trs.map(tr =>
+        tr.classList.contains('api') ? 'API ' + tr.querySelector('code').textContent
+                                     : tr.querySelector('th code').textContent)""")
+    heads = [r for r in rows if r.startswith("API ")]
+    assert len(heads) >= 2, rows  # one heading per API, before its rows
+    seen: list[str] = []
+    for row in rows:
+        if row.startswith("API "):
+            seen.append(row[4:])
+        else:
+            assert row == seen[-1], rows  # every row under its own API's heading
+    assert len(seen) == len(set(seen))
+    # The public explanation is the second column: in view with 14 environment columns.
+    why = tab.eval_on_selector("#compat-table tbody tr[data-b] td.why",
+                               "td => td.getBoundingClientRect().toJSON()")
+    assert why["right"] <= 1280
+    assert tab.eval_on_selector("#compat-table tbody tr[data-b] td.why", "td => td.cellIndex") == 1
+    context.close()
