@@ -44,3 +44,11 @@ def test_the_top_findings_are_generated_from_the_limitations_and_the_report() ->
     block = text.split(findings.START + "\n", 1)[1].split(findings.END, 1)[0]
     assert block == findings.findings()
     assert len(block.splitlines()) == findings.TOP
+
+
+def test_every_code_block_is_closed() -> None:
+    """A page whose code fence is left open shows the rest of itself as code."""
+    odd = [page.relative_to(ROOT).as_posix() for page in PAGES
+           if sum(line.startswith("```") for line in page.read_text(encoding="utf-8")
+                  .splitlines()) % 2]
+    assert odd == []
