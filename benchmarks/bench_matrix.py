@@ -62,7 +62,7 @@ from matrix.environments import RUN_PYTEST_ARGS, Environment, load_environments 
 
 RESULTS = ROOT / "benchmarks" / "results" / "matrix.json"
 GOAL_OVERHEAD = 1.15
-#: The arguments the `run` nox session gives pytest (noxfile.py), less the paths.
+#: The arguments the `run` nox session gives pytest (`matrix/run/session.py`), less the paths.
 HARNESS_ARGS = (*RUN_PYTEST_ARGS, "--timeout=120")
 #: The arguments before the optimization (per-test logging and warnings capture on), run
 #: too so that the figures show the before and the after side by side.

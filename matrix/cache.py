@@ -556,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     `plan` prints one JSON line: `{"cases": N, "to_run": K, "digest": HEX}`, what a run of
     the catalog in this interpreter would execute (the `run` session asks before starting
-    pytest: `noxfile._up_to_date`). Reads `KCM_RUN_STORE`, `KERAS_BACKEND`, `KCM_ARTIFACTS`.
+    pytest: `matrix.run.session`). Reads `KCM_RUN_STORE`, `KERAS_BACKEND`, `KCM_ARTIFACTS`.
     `key` prints what a cell's key holds (`key_contents`), as Markdown.
 
     Returns:

@@ -41,7 +41,7 @@ def test_runs_the_same_pytest_command_as_the_run_session(tmp_path: Path) -> None
                  f"--report-log={tmp_path / 'log.jsonl'}"):
         assert flag in command
     assert command[-2:] == ["-k", "x"]
-    assert "*run_pytest_args(options.jobs)" in (ROOT / "noxfile.py").read_text()
+    assert "*run_pytest_args(options.jobs)" in (ROOT / "matrix" / "run" / "session.py").read_text()
 
 
 def _cpu_run(folder: Path, backend: str, cells: dict[str, tuple[str, float]]) -> None:

@@ -288,14 +288,14 @@ class _Session:
 
 def test_a_fold_that_exits_0_without_writing_the_run_file_fails_the_session(
         tmp_path: Path) -> None:
-    import noxfile
+    from matrix.run import session as logic
 
     run_file = tmp_path / "jax-cpu.json"
     run_file.write_text("the previous run", encoding="utf-8")
     fold = ("python", "-m", "matrix.results", "fold", "--output", str(run_file))
     silent: Any = _Session(lambda: None)  # e.g. os._exit(0) at a catalog's import (ctypes)
     with pytest.raises(_Aborted) as aborted:
-        noxfile._run_writing(silent, run_file, ["my_cases.py"], *fold, then=", and more")
+        logic.run_writing(silent, run_file, ["my_cases.py"], *fold, then=", and more")
     message = str(aborted.value)
     assert message.startswith(f"`python -m matrix.results fold` exited with status 0 "
                               f"without writing {run_file}; it loaded the user catalog(s) "
@@ -304,23 +304,23 @@ def test_a_fold_that_exits_0_without_writing_the_run_file_fails_the_session(
     assert run_file.read_text(encoding="utf-8") == "the previous run"
     assert silent.ran == [fold]
     with pytest.raises(_Aborted, match="there was no run file before"):
-        noxfile._run_writing(silent, tmp_path / "none.json", [], *fold)
+        logic.run_writing(silent, tmp_path / "none.json", [], *fold)
 
 
 def test_nox_install_only_skips_the_fold_and_asks_for_no_run_file(tmp_path: Path) -> None:
-    import noxfile
+    from matrix.run import session as logic
 
     session: Any = _Session(lambda: None)
     session.install_only = True
-    noxfile._run_writing(session, tmp_path / "jax-cpu.json", [], "python", "-m", "matrix.results",
-                         "fold")
+    logic.run_writing(session, tmp_path / "jax-cpu.json", [], "python", "-m", "matrix.results",
+                      "fold")
     assert session.ran == []
     assert not (tmp_path / "jax-cpu.json").exists()
 
 
 def test_a_fold_that_writes_the_run_file_passes_even_with_the_same_bytes(tmp_path: Path
                                                                           ) -> None:
-    import noxfile
+    from matrix.run import session as logic
 
     run_file = tmp_path / "jax-cpu.json"
     run_file.write_text("same", encoding="utf-8")
@@ -330,10 +330,10 @@ def test_a_fold_that_writes_the_run_file_passes_even_with_the_same_bytes(tmp_pat
         (tmp_path / "jax-cpu.json.tmp").replace(run_file)
 
     session: Any = _Session(rewrite)
-    noxfile._run_writing(session, run_file, ["my_cases.py"], "python", "-m", "x")
+    logic.run_writing(session, run_file, ["my_cases.py"], "python", "-m", "x")
     first = tmp_path / "first.json"
     session = _Session(lambda: first.write_text("{}"))
-    noxfile._run_writing(session, first, [], "python")
+    logic.run_writing(session, first, [], "python")
 
 
 ENDING_CATALOGS = {

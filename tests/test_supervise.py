@@ -163,14 +163,14 @@ def test_a_bad_parent_argument_is_refused(args: list[str]) -> None:
     assert "usage: python -m matrix.supervise" in done.stderr
 
 
-def test_the_noxfile_names_nox_as_the_parent_of_every_supervisor() -> None:
-    source = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+def test_the_run_session_names_nox_as_the_parent_of_every_supervisor() -> None:
+    source = (ROOT / "matrix" / "run" / "session.py").read_text(encoding="utf-8")
     calls = source.count('"python", "-m", "matrix.supervise",')
     assert calls == 2
-    assert source.count('"python", "-m", "matrix.supervise", *_supervised(),') == calls
-    import noxfile
+    assert source.count('"python", "-m", "matrix.supervise", *supervised(),') == calls
+    from matrix.run import session as logic
 
-    assert noxfile._supervised() == ("--parent", str(os.getpid()), "--")
+    assert logic.supervised() == ("--parent", str(os.getpid()), "--")
 
 
 def _read_pids(path: Path) -> list[int]:

@@ -1,0 +1,1 @@
+"""What executes for a run: today the logic of the nox sessions (`matrix.run.session`)."""
