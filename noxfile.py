@@ -23,8 +23,9 @@ to the committed `reports/`.
 
 A rerun does only what changed: cells whose case and environment are unchanged come from the
 result cache (`matrix/cache.py`, under the ignored `reports/.work/cache/`), and pip is skipped
-when the virtualenv's install stamp matches the pins (`matrix.run.install`). A case that timed out is
-run again alone before it is called `timeout`; one whose verdict changes is marked flaky.
+when the virtualenv's install stamp matches the pins (`matrix.run.install`). A case that timed
+out is run again alone before it is called `timeout`; one whose verdict changes is marked flaky.
+The logic of the sessions lives in `matrix/run/session.py`; this file declares them.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Helpers for tests that run the harness (`nox -s run(...)`) in a subprocess.
 
 Such a test owns its result cache and work folders: the caller's `KCM_*` and `KERAS_*`
-variables are dropped, and `KCM_CACHE_DIR` and `KCM_WORK_DIR` (read by `matrix/run/session.py`) point
-under a folder of the test's. Without them a run would read the checkout's
-`reports/.work/cache`, filled by the main job, and be served every cell it meant to execute
-(issue 23), or resume a work folder some earlier run left there.
+variables are dropped, and `KCM_CACHE_DIR` and `KCM_WORK_DIR` (read by
+`matrix/run/session.py`) point under a folder of the test's. Without them a run would read the
+checkout's `reports/.work/cache`, filled by the main job, and be served every cell it meant to
+execute (issue 23), or resume a work folder some earlier run left there.
 """
 
 from __future__ import annotations
