@@ -55,7 +55,7 @@ GOAL_RERUN_S = 30.0
 _SESSION = re.compile(r"^nox > Running session (\S+)")
 #: The run session's line just before it starts pytest (`matrix.run.session.run_environment`).
 _CATALOG = ": running the catalog ("
-#: The line of a run whose sample leaves cases out (`cases/conftest.py`).
+#: The line of a run whose sample leaves cases out (`matrix/run/selection.py`).
 _LEFT_OUT = re.compile(r"\] the sample leaves out (\d+) of the catalog's")
 
 

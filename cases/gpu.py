@@ -1,8 +1,8 @@
 """What a GPU changes in a run besides the code: numeric switches, recorded facts, a poisoned
 CUDA context.
 
-Imported by `cases/test_cases.py` and `cases/conftest.py`; it imports a framework only inside
-its functions, so the conftest (loaded by the controller too) stays framework-free.
+Imported by `cases/test_cases.py` and `matrix/run/crash.py`; it imports a framework only
+inside its functions, so the crash plugin (loaded by the controller too) stays framework-free.
 
 - TF32: TensorFlow, JAX and PyTorch may compute float32 matmuls and convolutions with
   TensorFloat-32 (10 mantissa bits) on Ampere and later GPUs, which flips cells judged with
@@ -14,7 +14,7 @@ its functions, so the conftest (loaded by the controller too) stays framework-fr
   facts are None: nothing is guessed.
 - A poisoned context (`poisons_context`): after a CUDA device-side assert, every later CUDA
   call of the process fails (pytorch/pytorch#19120), so the worker that saw one is replaced
-  before the next case (`cases/conftest.py`).
+  before the next case (`matrix/run/crash.py`).
 """
 
 from __future__ import annotations

@@ -220,7 +220,7 @@ def test_case(case: Case, record_property: Any, request: pytest.FixtureRequest) 
     record_property("observation", _plain(dataclasses.asdict(observation)))
     record_property("verdict", _plain(dataclasses.asdict(verdict)))
     poisoned = poisons_context(observation.kind, observation.error_type, observation.message)
-    if poisoned is not None:  # the worker is replaced after this case (cases/conftest.py)
+    if poisoned is not None:  # the worker is replaced after this case (matrix/run/crash.py)
         record_property(POISONED_PROPERTY, poisoned)
     if verdict.status not in ("matched", "no_reference"):  # the latter is judged at merge
         pytest.fail(f"{verdict.status}: {verdict.detail}", pytrace=False)

@@ -47,7 +47,7 @@ The digest is `saved_model_digest`: the SHA-256 of the file's members without th
 date, the zip timestamps and the `shared_object_id` addresses, so the same model saved again
 reruns nothing.
 
-How a run uses it (`cases/conftest.py`, `matrix.results.fold_run`):
+How a run uses it (`matrix/run/selection.py`, `matrix.results.fold_run`):
 
 1. the pytest controller computes every case's key and writes `cache-plan.json` to the work
    folder: the keys and the cached results found (and checked) for them;
@@ -329,7 +329,7 @@ def process_key(catalogs: Sequence[str | Path], variables: Mapping[str, str]) ->
 def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path | None,
                  *, reuse: bool = True, variables: Mapping[str, str] | None = None
                  ) -> tuple[dict[str, Any], int]:
-    """The plan of a run of the catalog in this interpreter (`cases/conftest.py`, `main`).
+    """The plan of a run of the catalog in this interpreter (`matrix/run/selection.py`, `main`).
 
     Args:
         catalogs: the extra case modules (`--catalog`).

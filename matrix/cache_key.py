@@ -23,17 +23,22 @@ from pathlib import Path
 from typing import Any
 
 from matrix import variables as kcm
+from matrix.environments import RUN_PYTEST_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Raise when a change of the harness changes what a cell records without changing the
 #: source hashed below (a data file it reads, say).
 HARNESS_VERSION = "2"
-#: Where a run's pytest process starts importing this repository: the test module and the
-#: `conftest.py` files pytest loads for it (the plugin, and one at the top if there is
-#: one). Everything they import from here, at any depth and inside functions too, is part
+#: Where a run's pytest process starts importing this repository: the test module, the
+#: plugins it loads with `-p` (`RUN_PYTEST_ARGS`) and a `conftest.py` at the top if there is
+#: one. Everything they import from here, at any depth and inside functions too, is part
 #: of the harness (`harness_modules`).
-ENTRY_POINTS = ("cases/test_cases.py", "cases/conftest.py", "conftest.py")
+ENTRY_POINTS = ("cases/test_cases.py",
+                *(RUN_PYTEST_ARGS[i + 1].replace(".", "/") + ".py"
+                  for i, arg in enumerate(RUN_PYTEST_ARGS[:-1])
+                  if arg == "-p" and RUN_PYTEST_ARGS[i + 1].startswith("matrix.")),
+                "conftest.py")
 #: Files where pytest finds its configuration (`addopts`, `filterwarnings` can change a
 #: cell): their pytest sections are part of the harness (`pytest_config`).
 PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
@@ -60,7 +65,7 @@ ANSWER_VARIABLES: Mapping[str, tuple[str, ...]] = {
     "math libraries": ("OMP_*", "KMP_*", "MKL_*", "OPENBLAS_*", "GOTO*", "BLIS_*",
                        "ONEDNN_*", "DNNL_*"),
     "device": ("CUDA_*", "NVIDIA_*", "HIP_*", "ROCR_*", kcm.DEVICE.name, kcm.TF32.name),
-    # A cut mode skips its cases as not_run (cases/conftest.py): not a result to serve later.
+    # A cut mode skips its cases as not_run (matrix/run/selection.py): not a result to serve later.
     "harness": (kcm.NOT_RUN_MODES.name,),
     "python": ("PYTHON*",),
     "native libraries": ("LD_PRELOAD", "LD_LIBRARY_PATH", "ATEN_*"),

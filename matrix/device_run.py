@@ -16,7 +16,7 @@ Honest first time:
   run file records the GPU, driver, CUDA, cuDNN, TF32 and determinism settings.
 - What does not fit the time box is cut and says so: its cells are `not_run` with the
   measured reason (`cuts`), never missing. `--full` runs everything.
-- A device-side assert costs its own cell: the worker is replaced (`cases/conftest.py`).
+- A device-side assert costs its own cell: the worker is replaced (`matrix/run/crash.py`).
 
 `--device cpu` is the rehearsal: the same code path on `<backend>-cpu` (no GPU check), so the
 real call is a formality (`nox -s device-rehearsal`, tests/test_device_run_e2e.py).

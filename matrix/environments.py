@@ -25,11 +25,13 @@ PINS_DIR = Path(__file__).with_name("pins")
 LATEST = "latest"
 
 #: How a run calls pytest on `cases/test_cases.py` (the `run` session, `matrix.device_run`
-#: and the benchmark), less the per-run paths and timeout: one xdist worker restarted after
+#: and the benchmark), less the per-run paths and timeout: the harness's three pytest plugins
+#: (`matrix/run/crash.py`, `selection.py`, `progress.py`), one xdist worker restarted after
 #: a crash, pytest-timeout's thread method, no capture (a crashed worker's output goes to
 #: its log), no per-test logging or warnings capture (a case's warnings are not data; the
 #: two plugins cost about 1 ms a case, measured in benchmarks/bench_matrix.py).
 RUN_PYTEST_ARGS: tuple[str, ...] = (
+    "-p", "matrix.run.crash", "-p", "matrix.run.selection", "-p", "matrix.run.progress",
     "-p", "no:cacheprovider", "-p", "no:logging", "-p", "no:warnings",
     "-n", "1", "--max-worker-restart=1000", "--timeout-method=thread",
     "-q", "-s", "-rN", "--tb=no", "--no-header",
@@ -96,7 +98,7 @@ class Environment:
 
     def run_variables(self, *, workdir: Path, artifacts_root: Path, commit: str
                       ) -> dict[str, str]:
-        """`variables()` plus what one run of the catalog reads (`cases/conftest.py`).
+        """`variables()` plus what one run of the catalog reads (`matrix/run/`).
 
         Args:
             workdir: the run's bookkeeping folder (worker output, heartbeat, report log).

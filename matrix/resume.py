@@ -8,7 +8,7 @@ most its last line is cut short). This module turns that log into a resumed run:
    after a run that finished) or moves the old log and its `collected.json` aside, merged
    with any earlier interrupted attempt, and writes `resume-done.json`: the case ids that
    already have a result;
-2. during collection, the worker (`cases/conftest.py`) reads that file and deselects those
+2. during collection, the worker (`matrix/run/selection.py`) reads that file and deselects those
    cases with `deselect_done` (the environment check always runs again);
 3. after the run, `finish(work)` merges the kept events before the new ones into
    `report-log.jsonl` and the two collections into `collected.json`, each written to a
@@ -40,7 +40,7 @@ COLLECTED = "collected.json"
 #: The old log and collection, kept while a resumed run writes new ones.
 PREVIOUS_LOG = "report-log.previous.jsonl"
 PREVIOUS_COLLECTED = "collected.previous.json"
-#: Case ids a resumed run must not run again; read by `cases/conftest.py`.
+#: Case ids a resumed run must not run again; read by `matrix/run/selection.py`.
 DONE = "resume-done.json"
 #: What the attempt ran: the fingerprint of its catalog sources and requirements.
 STATE = "resume-state.json"
@@ -256,7 +256,7 @@ def prepare(work: Path, mode: ResumeMode = "auto", fingerprint: str | None = Non
 
     Returns:
         The case ids the run will skip (empty for a fresh start); they are also written to
-        `resume-done.json` for `cases/conftest.py`.
+        `resume-done.json` for `matrix/run/selection.py`.
     """
     work.mkdir(parents=True, exist_ok=True)
     log, previous = work / LOG, work / PREVIOUS_LOG

@@ -482,9 +482,9 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
     """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
     for name in ("matrix/reference.py", "matrix/results.py", "matrix/program.py",
-                 "cases/runner.py", "cases/expect.py", "cases/conftest.py",
-                 "cases/test_cases.py", "cases/subjects.py", "matrix/cache.py",
-                 "matrix/cache_key.py"):
+                 "cases/runner.py", "cases/expect.py", "matrix/run/crash.py",
+                 "matrix/run/selection.py", "matrix/run/progress.py", "cases/test_cases.py",
+                 "cases/subjects.py", "matrix/cache.py", "matrix/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
     for name in ("cases/limitations.py", "cases/embedding.py", "matrix/report.py",

@@ -138,7 +138,7 @@ def _report(nodeid: str, outcome: Literal["passed", "failed", "skipped"] = "pass
 
 def test_the_progress_line_counts_divergences_not_failures(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cases.conftest import _Progress
+    from matrix.run.progress import _Progress
 
     monkeypatch.setenv(costs.MEASURED_VARIABLE, str(tmp_path))  # nothing measured
     progress = _Progress("jax-cpu")

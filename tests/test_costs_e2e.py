@@ -1,5 +1,5 @@
 """End-to-end: a default torch run keeps its `jit_compile` cases to the sample, on the real
-`run(torch-cpu)` session (`matrix/costs.py`, `cases/conftest.py`).
+`run(torch-cpu)` session (`matrix/costs.py`, `matrix/run/selection.py`).
 
 A slice of `index-ops-segment_max-rank1` (cheap cases: most refuse before compiling) run with
 `--sample`, as bare `nox` runs the whole catalog: the cells of the cases the sample leaves

@@ -2,7 +2,7 @@
 
 The end-to-end proof, a real jax-cpu run of `tests/data/hostile_process_catalog.py`, is
 `tests/test_e2e.py::test_hostile_processes_cost_one_cell_each`. These tests check the pieces
-one by one: the crash-or-timeout call of `cases/conftest.py`, the runner validation of
+one by one: the crash-or-timeout call of `matrix/run/crash.py`, the runner validation of
 `cases/test_cases.py` and the fold's guard in `matrix.results`.
 """
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from cases import conftest
 from cases.test_cases import _run
 from matrix import variables as kcm
 from matrix.results import Outcome, fold_reports
+from matrix.run import crash, plugin_common, selection
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = DATA / "hostile_process_catalog.py"
@@ -36,7 +36,7 @@ def _crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, printed: str,
         {"nodeid": nodeid, "started": time.time() - elapsed, "offset": len("earlier output\n")}))
     report = SimpleNamespace(user_properties=[])
     sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: limit))
-    conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+    crash.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
     return dict(report.user_properties)
 
 
@@ -111,7 +111,7 @@ def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
              "log": "worker-stderr-gw1.log", "limit": 360.0}))
         report = SimpleNamespace(user_properties=[])
         sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: 120))
-        conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+        crash.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
         return dict(report.user_properties)
 
     early = ended_by(200.0)  # past the run's 120 s, far from the case's own 360 s
@@ -128,9 +128,9 @@ def test_a_crash_keeps_its_output_when_another_case_deletes_the_work_folder(
     work = tmp_path / "jax-cpu.partial-0"
     work.mkdir()
     monkeypatch.setenv(kcm.RUN_DIR.name, str(work))
-    monkeypatch.delenv(conftest.WORKER_FILES, raising=False)  # restored after the test
-    conftest._make_worker_files(work)
-    files = conftest._worker_files()
+    monkeypatch.delenv(crash.WORKER_FILES, raising=False)  # restored after the test
+    crash._make_worker_files(work)
+    files = crash._worker_files()
     assert files == tmp_path / "jax-cpu.partial-0.workers"
     assert files.is_dir()
     nodeid = "cases/test_cases.py::test_case[abort]"
@@ -142,7 +142,7 @@ def test_a_crash_keeps_its_output_when_another_case_deletes_the_work_folder(
     shutil.rmtree(work)  # the other worker's case
     report = SimpleNamespace(user_properties=[])
     sched = SimpleNamespace(config=SimpleNamespace(getoption=lambda name, default=None: 20))
-    conftest.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
+    crash.pytest_handlecrashitem(nodeid, report, sched)  # type: ignore[arg-type]
     got = dict(report.user_properties)
     assert got["ended_by"] == "crash"
     assert got["printed"] == "Fatal Python error: Aborted"
@@ -161,22 +161,22 @@ def test_compiling_cases_get_the_compile_time_limit(monkeypatch: pytest.MonkeyPa
 
     jit, eager = Item("t[jit]", "jit_compile"), Item("t[eager]", "eager")
     monkeypatch.setenv(kcm.COMPILE_TIMEOUT.name, "360")
-    conftest._mark_compiling([jit, eager])  # type: ignore[list-item]
+    selection._mark_compiling([jit, eager])  # type: ignore[list-item]
     assert [m.args for m in jit.markers] == [(360.0,)]
     assert [m.name for m in jit.markers] == ["timeout"]
     assert eager.markers == []
-    assert conftest._LIMITS["t[jit]"] == 360.0
-    assert "t[eager]" not in conftest._LIMITS
+    assert plugin_common.LIMITS["t[jit]"] == 360.0
+    assert "t[eager]" not in plugin_common.LIMITS
 
 
 def test_one_worker_starts_when_the_cache_leaves_few_cases() -> None:
     def specs_after(to_run: int | None, jobs: int) -> list[str]:
         config = SimpleNamespace(option=SimpleNamespace(tx=["popen"] * jobs, numprocesses=jobs))
-        conftest._one_worker_for_few(config, to_run)  # type: ignore[arg-type]
+        selection._one_worker_for_few(config, to_run)  # type: ignore[arg-type]
         assert config.option.numprocesses == len(config.option.tx)
         return list(config.option.tx)
 
     assert specs_after(0, 4) == ["popen"]  # nothing changed: one worker for the check
-    assert specs_after(conftest.FEW_CASES - 1, 2) == ["popen"]
-    assert len(specs_after(conftest.FEW_CASES, 2)) == 2
+    assert specs_after(selection.FEW_CASES - 1, 2) == ["popen"]
+    assert len(specs_after(selection.FEW_CASES, 2)) == 2
     assert len(specs_after(None, 3)) == 3  # no cache (--no-cache still plans; None: none)
