@@ -1,7 +1,7 @@
 """The catalog without the harness: a plain in-process loop over the same cases.
 
 The baseline of `bench_matrix.py`'s overhead ratio. Run inside an environment's virtualenv
-with `KERAS_BACKEND` set, it does per case what `cases/test_cases.py::test_case` does (run
+with `KERAS_BACKEND` set, it does per case what `matrix/run/test_cases.py::test_case` does (run
 the case, compare with the NumPy reference, judge) and nothing else: no pytest, no xdist
 worker, no report log, no per-case fixtures. Writes per-case seconds as JSON.
 
@@ -32,7 +32,7 @@ def main() -> int:
     from cases import load_catalog
     from cases.expect import judge
     from cases.model import KERAS_RUNNER
-    from cases.runner import NotApplicable, NotRun, observe
+    from matrix.run.runner import NotApplicable, NotRun, observe
 
     wanted = set(json.loads(args.ids.read_text())) if args.ids else None
     cases = [c for c in load_catalog().cases if c.runner == KERAS_RUNNER

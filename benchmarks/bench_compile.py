@@ -4,11 +4,11 @@ cut it (issue 25, part 1).
 A `jit_compile` cell runs `model.compile(jit_compile=True)` then `model.predict`: Keras 3.15.1
 wraps its step in `torch.compile(one_step_on_data)` with the default backend, Inductor
 (keras/src/backend/torch/trainer.py), and the runner resets Dynamo before every program
-(`cases.runner.fresh_keras_state`), so each cell traces and compiles anew. On a sample of the
+(`matrix.run.runner.fresh_keras_state`), so each cell traces and compiles anew. On a sample of the
 built-in catalog's `jit_compile` cases (`SAMPLE`: embedding, mask consumers and recurrent
 layers, attention, index ops; several groups that build one graph and differ only in input
 values), each variant runs the sample in one process of the environment's virtualenv
-(`.nox/run-torch-cpu`), exactly as the runner does (`cases.runner.observe`), and records the
+(`.nox/run-torch-cpu`), exactly as the runner does (`matrix.run.runner.observe`), and records the
 time of each case and what it observed:
 
 - `caches_off`: Inductor's on-disk caches off (`TORCHINDUCTOR_FORCE_DISABLE_CACHES=1`): every
@@ -121,7 +121,7 @@ def _worker(variant: str, ids: Sequence[str], out: Path) -> int:
         torch.compile = with_aot_eager
 
     from cases import load_catalog
-    from cases.runner import NotApplicable, NotRun, observe
+    from matrix.run.runner import NotApplicable, NotRun, observe
 
     by_id = {c.id: c for c in load_catalog().cases}
     missing = [i for i in ids if i not in by_id]

@@ -161,14 +161,14 @@ def bench_environment(environment: Environment, out: Path, naive_sample: int, se
                                                  3)}
     print(f"[{environment.id}] cases, by the harness", flush=True)
     log = work / "report-log.jsonl"
-    harness = measure([str(python), "-m", "pytest", "cases/test_cases.py", *HARNESS_ARGS,
+    harness = measure([str(python), "-m", "pytest", "matrix/run/test_cases.py", *HARNESS_ARGS,
                        f"--report-log={log}", f"--junitxml={out / 'junit' / environment.id}.xml"],
                       env)
     figures["harness"] = harness
     print(f"[{environment.id}] cases, by the harness as it was before", flush=True)
     before_work = out / "work-before" / environment.id
     before_work.mkdir(parents=True)
-    before = measure([str(python), "-m", "pytest", "cases/test_cases.py", *BEFORE_ARGS,
+    before = measure([str(python), "-m", "pytest", "matrix/run/test_cases.py", *BEFORE_ARGS,
                       "-W", "ignore", f"--report-log={before_work / 'report-log.jsonl'}"],
                      {**env, kcm.RUN_DIR.name: str(before_work)})
     figures["harness_before"] = before

@@ -7,7 +7,7 @@ inputs), `cases.subjects` one record per Keras API under test, the family module
 plain loops over axes, `cases.expect` is the NumPy oracle, `cases.limitations` the known
 divergences, and `cases.load` adds the case modules a user keeps elsewhere
 (`nox -- --catalog path/to/my_cases.py`), refusing a malformed catalog before anything runs.
-`cases/test_cases.py` executes the catalog in a run.
+`matrix/run/test_cases.py` executes the catalog in a run.
 """
 
 from __future__ import annotations

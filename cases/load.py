@@ -96,7 +96,7 @@ def _check_subject(where: str, subject: str) -> None:
 
 def resolve_open_names(cases: Sequence[Case]) -> None:
     """Checks that every open step (no record models it) names a callable of the installed
-    Keras; run where Keras is imported (the run's collection, `cases/test_cases.py`).
+    Keras; run where Keras is imported (the run's collection, `matrix/run/test_cases.py`).
 
     Raises:
         CatalogError: a name Keras does not have; names the case, the step, the Keras

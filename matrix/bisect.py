@@ -5,8 +5,8 @@ the Keras releases on the package index (`pip index versions keras`, which leave
 releases and pre-releases), keeps those in the range, and binary-searches them: each release
 it tries is installed into one cached virtualenv per environment (`.nox/bisect-<environment>`,
 ignored by git) with the environment's backend pinned as in `matrix/axes.toml`, and the case
-runs there through the matrix's own program and judge (`cases/observe.py`, which calls
-`cases.runner.observe` and `cases.expect.judge`), so each observation is the one a `run` would
+runs there through the matrix's own program and judge (`matrix/run/observe.py`, which calls
+`matrix.run.runner.observe` and `cases.expect.judge`), so each observation is the one a `run` would
 record. A release that pip cannot install beside the pinned backend, in which Keras cannot
 be imported, in which the harness itself fails (a `HarnessError` observation, verdict
 `harness_error`: the harness broke, not Keras), whose result line is malformed, or where
@@ -320,7 +320,8 @@ def pinned_requirements(environment: Environment) -> list[str]:
 
 
 def harness_requirements() -> list[str]:
-    """What `cases/observe.py` imports besides Keras and its backend (pyproject's dependencies)."""
+    """What `matrix/run/observe.py` imports besides Keras and its backend (pyproject's
+    dependencies)."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     return [str(r) for r in data["project"]["dependencies"]]
 
@@ -375,7 +376,7 @@ def real_trial(venv: Path, environment: Environment, case_id: str,
         failed = _pip(python, f"keras=={release}", *pinned)
         if failed:
             return Trial(keras=release, status="not_run", reason=f"pip: {failed}")
-        command = [str(python), "-m", "cases.observe", case_id,
+        command = [str(python), "-m", "matrix.run.observe", case_id,
                    *[a for c in catalogs for a in ("--catalog", c)]]
         env = {**os.environ, **environment.variables(), "PYTHONPATH": str(ROOT),
                "PYTHONDONTWRITEBYTECODE": "1"}
@@ -396,7 +397,7 @@ _VERDICT: TypeAdapter[Verdict] = TypeAdapter(Verdict)
 
 
 def trial_from_output(release: str, stdout: str, stderr: str, returncode: int) -> Trial:
-    """Reads the last line `cases/observe.py` printed into a `Trial`.
+    """Reads the last line `matrix/run/observe.py` printed into a `Trial`.
 
     A line that is not a result, a malformed one, one from another Keras than `release`, and
     a harness failure (`HarnessError`, verdict `harness_error`) are all `not_run`, with the

@@ -34,7 +34,7 @@ HARNESS_VERSION = "2"
 #: plugins it loads with `-p` (`RUN_PYTEST_ARGS`) and a `conftest.py` at the top if there is
 #: one. Everything they import from here, at any depth and inside functions too, is part
 #: of the harness (`harness_modules`).
-ENTRY_POINTS = ("cases/test_cases.py",
+ENTRY_POINTS = ("matrix/run/test_cases.py",
                 *(RUN_PYTEST_ARGS[i + 1].replace(".", "/") + ".py"
                   for i, arg in enumerate(RUN_PYTEST_ARGS[:-1])
                   if arg == "-p" and RUN_PYTEST_ARGS[i + 1].startswith("matrix.")),

@@ -1,7 +1,7 @@
 """Check a user's saved model across backends: the first layer where they disagree, and why.
 
 `nox -s check -- MODEL.keras INPUTS.npz [--environments tensorflow-cpu jax-cpu torch-cpu]`
-runs `cases/check_model.py` in each environment's virtualenv (the `run` session's own,
+runs `matrix/run/check_model.py` in each environment's virtualenv (the `run` session's own,
 `.nox/run-<environment>`, when its install stamp is there; otherwise `.nox/check-<environment>`
 installed from the same pins file), which calls every layer of the model eagerly, in graph
 order, and records its output and mask. This module compares them across backends, with no
@@ -315,8 +315,8 @@ def python_for(environment: Environment, given: Mapping[str, str]) -> Path:
 
 def run_worker(python: Path, environment: Environment, model: Path, inputs: Path,
                out: Path, custom: Path | None) -> dict[str, Any]:
-    """Runs `cases/check_model.py` in one environment; returns what it observed."""
-    command = [str(python), "-m", "cases.check_model", str(model), str(inputs),
+    """Runs `matrix/run/check_model.py` in one environment; returns what it observed."""
+    command = [str(python), "-m", "matrix.run.check_model", str(model), str(inputs),
                "--out", str(out), *(["--custom-objects", str(custom)] if custom else [])]
     env = {**os.environ, **environment.variables(), "PYTHONPATH": str(ROOT)}
     try:
@@ -408,7 +408,7 @@ def compare(observed: Mapping[str, Mapping[str, Any]],
     """Every layer across the environments that loaded the model, in graph order.
 
     Args:
-        observed: environment id -> `observed.json` of `cases/check_model.py`.
+        observed: environment id -> `observed.json` of `matrix/run/check_model.py`.
         values: environment id -> its arrays (`out|<layer>|<i>`, `mask|<layer>`).
     """
     loaded = [e for e, o in observed.items() if not o.get("load_error")]
@@ -696,7 +696,7 @@ def check_custom_objects(python: Path, environment: Environment, module: Path) -
     Raises:
         CheckError: it raises on import; the message names the file and the exception.
     """
-    script = "import sys; from cases.check_model import _custom_objects; " \
+    script = "import sys; from matrix.run.check_model import _custom_objects; " \
              "_custom_objects(sys.argv[1])"
     env = {**os.environ, **environment.variables(), "PYTHONPATH": str(ROOT)}
     try:

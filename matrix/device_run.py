@@ -12,7 +12,7 @@ Honest first time:
 - It refuses to record anything when no GPU is visible (exit 3): a GPU cell is `not_run`
   unless it ran on a GPU. Inside a run, `test_environment` fails unless the framework itself
   sees the GPU, and every value cell fails unless its output lived on the GPU.
-- TF32 is off (`cases/gpu.py`; `--tf32` runs with it on, into `<out>/runs-tf32/`), and the
+- TF32 is off (`matrix/run/gpu.py`; `--tf32` runs with it on, into `<out>/runs-tf32/`), and the
   run file records the GPU, driver, CUDA, cuDNN, TF32 and determinism settings.
 - What does not fit the time box is cut and says so: its cells are `not_run` with the
   measured reason (`cuts`), never missing. `--full` runs everything.
@@ -75,7 +75,7 @@ CUT_MODES: dict[str, dict[str, str]] = {
 def pytest_command(environment: str, log: Path, timeout: int, extra: Sequence[str],
                    *, python: str = sys.executable, jobs: int = 1) -> list[str]:
     """The pytest command of one environment's run (the same as the nox `run` session)."""
-    return [python, "-m", "pytest", "cases/test_cases.py", *run_pytest_args(jobs),
+    return [python, "-m", "pytest", "matrix/run/test_cases.py", *run_pytest_args(jobs),
             f"--timeout={timeout}", f"--report-log={log}", *extra]
 
 

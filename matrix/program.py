@@ -1,7 +1,7 @@
 """Renders a case to the Python program that runs it: one source for the run and the repro.
 
 `render(case)` returns a complete script. The run executes exactly this source in the
-environment's process (`cases/runner.py`), and the report publishes the same text as the
+environment's process (`matrix/run/runner.py`), and the report publishes the same text as the
 case's `repro`: with `KERAS_BACKEND` set it runs as is (`KERAS_BACKEND=jax python repro.py`)
 and its last printed line is the observation as one JSON object (`kind`, `error_type`,
 `message`, `shape`, `dtype`, `nan_count`, `device`, `weights_dtype`, `warnings`).

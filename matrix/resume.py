@@ -53,7 +53,7 @@ _INTERRUPTED = "KeyboardInterrupt"
 
 
 def case_id_of(nodeid: str) -> str | None:
-    """The case id of a `cases/test_cases.py::test_case[<id>]` node id; None for others."""
+    """The case id of a `matrix/run/test_cases.py::test_case[<id>]` node id; None for others."""
     match = _CASE.search(nodeid)
     return match.group(1) if match else None
 
@@ -224,12 +224,14 @@ def run_sources(root: Path, pins: Path, catalogs: Iterable[str | Path] = ()) -> 
     """The files a run's results depend on, besides its requirements and options.
 
     The resume key (`source_fingerprint`) covers them all: every Python file of the catalog
-    (`cases/`, subpackages included), the NumPy reference, `matrix/axes.toml` (environment
-    variables as well as requirements), `pyproject.toml` (the run's pytest plugins), the
-    environment's resolved pins file (`matrix/pins/<environment>.txt`, which `nox -s pins`
-    rewrites; hashed as empty while missing) and the `--catalog` modules.
+    (`cases/`, subpackages included), the run's own modules (`matrix/run/`), the NumPy
+    reference, `matrix/axes.toml` (environment variables as well as requirements),
+    `pyproject.toml` (the run's pytest plugins), the environment's resolved pins file
+    (`matrix/pins/<environment>.txt`, which `nox -s pins` rewrites; hashed as empty while
+    missing) and the `--catalog` modules.
     """
-    return [*sorted((root / "cases").rglob("*.py")), root / "matrix" / "reference.py",
+    return [*sorted((root / "cases").rglob("*.py")),
+            *sorted((root / "matrix" / "run").glob("*.py")), root / "matrix" / "reference.py",
             root / "matrix" / "axes.toml", root / "pyproject.toml", pins,
             *(Path(c) for c in catalogs)]
 

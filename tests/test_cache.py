@@ -353,7 +353,7 @@ def test_a_cache_that_cannot_be_written_costs_the_speed_up_not_the_run(tmp_path:
 def _one_matched_case_log(work: Path, case: str) -> Path:
     """A report log in `work` where `case` ran and matched, and the collection holding it."""
     log = work / "report-log.jsonl"
-    nodeid = f"cases/test_cases.py::test_case[{case}]"
+    nodeid = f"matrix/run/test_cases.py::test_case[{case}]"
     props = [["observation", {"kind": "value", "shape": [1]}],
              ["verdict", {"status": "matched"}]]
     events = [{"$report_type": "TestReport", "nodeid": nodeid, "when": "call",
@@ -401,7 +401,7 @@ def test_a_retry_that_changes_the_verdict_is_flaky_with_both_attempts() -> None:
 def test_timed_out_cases_are_read_from_the_log(tmp_path: Path) -> None:
     def event(case: str, ended_by: str) -> dict[str, Any]:
         return {"$report_type": "TestReport", "when": "???", "outcome": "failed",
-                "nodeid": f"cases/test_cases.py::test_case[{case}]",
+                "nodeid": f"matrix/run/test_cases.py::test_case[{case}]",
                 "user_properties": [["ended_by", ended_by]]}
 
     log = tmp_path / "log.jsonl"
@@ -482,8 +482,8 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
     """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
     for name in ("matrix/reference.py", "matrix/results.py", "matrix/program.py",
-                 "cases/runner.py", "cases/expect.py", "matrix/run/crash.py",
-                 "matrix/run/selection.py", "matrix/run/progress.py", "cases/test_cases.py",
+                 "matrix/run/runner.py", "cases/expect.py", "matrix/run/crash.py",
+                 "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
                  "cases/subjects.py", "matrix/cache.py", "matrix/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
@@ -501,7 +501,7 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
     reference.write_text(text)
     # a new module that the runner imports is hashed without any list being edited
     (root / "matrix" / "new_helper.py").write_text("SCALE = 1\n")
-    runner = root / "cases" / "runner.py"
+    runner = root / "matrix" / "run" / "runner.py"
     runner.write_text(runner.read_text() + "\nfrom matrix import new_helper  # noqa\n")
     with_helper = cache_key.harness_digest(root)
     assert "matrix/new_helper.py" in {p.as_posix() for p in cache_key.harness_modules(root)}

@@ -132,7 +132,7 @@ def _report(nodeid: str, outcome: Literal["passed", "failed", "skipped"] = "pass
             when: Any = "call") -> pytest.TestReport:
     """A pytest report as xdist hands it to the controller (`when` `???`, outside pytest's
     type: xdist's report of a crashed worker)."""
-    return pytest.TestReport(nodeid, ("cases/test_cases.py", 0, "test_case"), {}, outcome,
+    return pytest.TestReport(nodeid, ("matrix/run/test_cases.py", 0, "test_case"), {}, outcome,
                              None, when, user_properties=[])
 
 
@@ -142,7 +142,7 @@ def test_the_progress_line_counts_divergences_not_failures(
 
     monkeypatch.setenv(costs.MEASURED_VARIABLE, str(tmp_path))  # nothing measured
     progress = _Progress("jax-cpu")
-    ids = [f"cases/test_cases.py::test_case[c{n}]" for n in range(5)]
+    ids = [f"matrix/run/test_cases.py::test_case[c{n}]" for n in range(5)]
     progress.total, progress.cost = 5, dict.fromkeys(ids, 1.0)
     assert progress.line(0.0) == "[jax-cpu] 0/5 cases, none diverged"
     progress.pytest_runtest_logreport(_report(ids[0]))

@@ -36,7 +36,7 @@ def test_refuses_when_gpus_are_hidden(tmp_path: Path) -> None:
 
 def test_runs_the_same_pytest_command_as_the_run_session(tmp_path: Path) -> None:
     command = device_run.pytest_command("jax-gpu", tmp_path / "log.jsonl", 300, ["-k", "x"])
-    assert command[1:4] == ["-m", "pytest", "cases/test_cases.py"]
+    assert command[1:4] == ["-m", "pytest", "matrix/run/test_cases.py"]
     for flag in ("-n", "--max-worker-restart=1000", "--timeout=300", "--timeout-method=thread",
                  f"--report-log={tmp_path / 'log.jsonl'}"):
         assert flag in command

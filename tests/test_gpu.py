@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cases.gpu import poisons_context, tf32_requested
 from matrix import variables as kcm
+from matrix.run.gpu import poisons_context, tf32_requested
 
 
 @pytest.mark.parametrize(("error_type", "message"), [
@@ -50,7 +50,7 @@ def test_torch_switches_read_back_without_a_mix_error(tf32: str) -> None:
     """PyTorch 2.9+ raises on reading `torch.backends.cudnn.allow_tf32` once the new
     `fp32_precision` API set the cuDNN flags apart from the legacy one; the GPU settings must
     leave both readings agreeing (the switches need no GPU; they are set on a CPU build)."""
-    script = ("import json, torch\nfrom cases.gpu import apply_settings, device_facts\n"
+    script = ("import json, torch\nfrom matrix.run.gpu import apply_settings, device_facts\n"
               "apply_settings('torch', 'gpu')\n"
               "print(json.dumps([torch.backends.cuda.matmul.allow_tf32, "
               "torch.backends.cudnn.allow_tf32, device_facts('torch', 'gpu')['tf32']]))\n")

@@ -3,7 +3,7 @@
 The end-to-end proof, a real jax-cpu run of `tests/data/hostile_process_catalog.py`, is
 `tests/test_e2e.py::test_hostile_processes_cost_one_cell_each`. These tests check the pieces
 one by one: the crash-or-timeout call of `matrix/run/crash.py`, the runner validation of
-`cases/test_cases.py` and the fold's guard in `matrix.results`.
+`matrix/run/test_cases.py` and the fold's guard in `matrix.results`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from cases.test_cases import _run
 from matrix import variables as kcm
 from matrix.results import Outcome, fold_reports
 from matrix.run import crash, plugin_common, selection
+from matrix.run.test_cases import _run
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = DATA / "hostile_process_catalog.py"
@@ -30,7 +30,7 @@ def _crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, printed: str,
            elapsed: float, limit: float = 20.0) -> dict[str, Any]:
     """What `pytest_handlecrashitem` records for a worker that died `elapsed` s into a case."""
     monkeypatch.setenv(kcm.RUN_DIR.name, str(tmp_path))
-    nodeid = "cases/test_cases.py::test_case[c]"
+    nodeid = "matrix/run/test_cases.py::test_case[c]"
     (tmp_path / "worker-stderr.log").write_text("earlier output\n" + printed)
     (tmp_path / "heartbeat.json").write_text(json.dumps(
         {"nodeid": nodeid, "started": time.time() - elapsed, "offset": len("earlier output\n")}))
@@ -69,7 +69,7 @@ def test_a_runner_returning_no_observation_is_a_harness_error_of_its_cell(
     catalog = load_catalog([str(HOSTILE)])
     case = next(c for c in catalog.cases if c.runner == "unknown_kind")
     monkeypatch.setitem(catalog.runners, "unknown_kind", lambda case: raw)
-    monkeypatch.setattr("cases.test_cases._catalog_of", lambda config: catalog)
+    monkeypatch.setattr("matrix.run.test_cases._catalog_of", lambda config: catalog)
     observation, verdict = _run(case, _request())
     assert verdict.status == "harness_error"
     assert observation.kind == "error"
@@ -80,7 +80,7 @@ def test_a_runner_returning_no_observation_is_a_harness_error_of_its_cell(
 def test_the_fold_keeps_an_unknown_observation_kind_in_its_cell() -> None:
     def report(case: str, observation: dict[str, Any]) -> dict[str, Any]:
         return {"$report_type": "TestReport", "when": "call", "outcome": "passed",
-                "nodeid": f"cases/test_cases.py::test_case[{case}]", "duration": 0.1,
+                "nodeid": f"matrix/run/test_cases.py::test_case[{case}]", "duration": 0.1,
                 "user_properties": [["observation", observation],
                                     ["verdict", {"status": "matched"}]]}
 
@@ -98,10 +98,10 @@ def test_each_worker_has_its_heartbeat_and_a_compiling_case_its_own_limit(
     """With `--jobs N`, the heartbeat naming the dead case is found among the workers', and
     its own time limit (a `jit_compile` case's) decides between timeout and crash."""
     monkeypatch.setenv(kcm.RUN_DIR.name, str(tmp_path))
-    nodeid = "cases/test_cases.py::test_case[compiling]"
+    nodeid = "matrix/run/test_cases.py::test_case[compiling]"
     (tmp_path / "worker-stderr-gw0.log").write_text("another worker's output\n")
     (tmp_path / "heartbeat-gw0.json").write_text(json.dumps(
-        {"nodeid": "cases/test_cases.py::test_case[other]", "started": time.time(),
+        {"nodeid": "matrix/run/test_cases.py::test_case[other]", "started": time.time(),
          "offset": 0, "log": "worker-stderr-gw0.log"}))
     (tmp_path / "worker-stderr-gw1.log").write_text("compiling...\n")
 
@@ -133,7 +133,7 @@ def test_a_crash_keeps_its_output_when_another_case_deletes_the_work_folder(
     files = crash._worker_files()
     assert files == tmp_path / "jax-cpu.partial-0.workers"
     assert files.is_dir()
-    nodeid = "cases/test_cases.py::test_case[abort]"
+    nodeid = "matrix/run/test_cases.py::test_case[abort]"
     printed = "aborting\nFatal Python error: Aborted\n"
     (files / "worker-stderr-gw0.log").write_text("earlier\n" + printed)
     (files / "heartbeat-gw0.json").write_text(json.dumps(  # as the worker writes it

@@ -76,7 +76,7 @@ def _env(env_id: str, ran: bool = True, **fields: Any) -> EnvironmentInfo:
 def _backend_run(env_id: str) -> Run:
     """A run as the harness writes it: the hostile text raised, printed by a crash, folded."""
     raised = error_observation(RuntimeError(HOSTILE))
-    node = "cases/test_cases.py::test_case[case-2]"
+    node = "matrix/run/test_cases.py::test_case[case-2]"
     crash_log: list[dict[str, Any]] = [
         {"$report_type": "TestReport", "nodeid": node, "when": "setup", "outcome": "passed"},
         {"$report_type": "TestReport", "nodeid": node, "when": "???", "outcome": "failed",

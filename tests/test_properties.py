@@ -302,7 +302,7 @@ def _report(nodeid: str, when: str, outcome: str, **extra: Any) -> dict[str, Any
 def longreprs(draw: st.DrawFn) -> Any:
     message = draw(text)
     return draw(st.sampled_from([
-        None, message, ["cases/test_cases.py", 1, f"Skipped: {message}"],
+        None, message, ["matrix/run/test_cases.py", 1, f"Skipped: {message}"],
         {"reprcrash": {"message": message, "path": "x.py", "lineno": 1}},
         {"reprcrash": None}, {"reprcrash": {"message": None}},
     ]))
@@ -315,7 +315,7 @@ def _observation_prop(obs: Observation) -> list[Any]:
 @st.composite
 def case_events(draw: st.DrawFn, case: str) -> list[dict[str, Any]]:
     """The reports pytest writes for one case: a normal life, or a crash, or a cut-off."""
-    node = f"cases/test_cases.py::test_case[{case}]"
+    node = f"matrix/run/test_cases.py::test_case[{case}]"
     life = draw(st.sampled_from(["normal", "setup-fails", "crash", "cut-off", "skip"]))
     events = [_report(node, "setup", "passed")]
     if life == "setup-fails":
@@ -327,7 +327,7 @@ def case_events(draw: st.DrawFn, case: str) -> list[dict[str, Any]]:
         reason = draw(st.sampled_from(["no saved model", "not applicable"]))
         left_out = [["not_run", reason]] if reason != "not applicable" else []
         return [_report(node, "setup", "skipped", user_properties=left_out,
-                        longrepr=["cases/test_cases.py", 1, f"Skipped: {reason}"])]
+                        longrepr=["matrix/run/test_cases.py", 1, f"Skipped: {reason}"])]
     if life == "crash":
         ended = draw(st.sampled_from(["crash", "timeout"]))
         events.append(_report(node, "???", "failed", longrepr=(
@@ -360,7 +360,7 @@ def report_logs(draw: st.DrawFn) -> tuple[list[str], list[dict[str, Any]]]:
     cases = draw(st.lists(ids, unique=True, max_size=10))
     events: list[dict[str, Any]] = [NOISE[0]]
     if draw(st.booleans()):
-        env_node = "cases/test_cases.py::test_environment"
+        env_node = "matrix/run/test_cases.py::test_environment"
         events += [_report(env_node, "setup", "passed"),
                    _report(env_node, "call", draw(st.sampled_from(["passed", "failed"])),
                            user_properties=[["versions", {"keras": "3.15.1"}],

@@ -85,7 +85,7 @@ def test_fold_reports_maps_every_outcome() -> None:
 
 def _report(outcome: str, when: str = "call", longrepr: object = None,
             **props: object) -> dict[str, object]:
-    return {"$report_type": "TestReport", "nodeid": "cases/test_cases.py::test_case[c]",
+    return {"$report_type": "TestReport", "nodeid": "matrix/run/test_cases.py::test_case[c]",
             "when": when, "outcome": outcome, "longrepr": longrepr,
             "user_properties": [[k, v] for k, v in props.items()]}
 
@@ -100,17 +100,17 @@ def test_fold_reads_the_recorded_verdict_and_tells_skips_and_harness_errors_apar
     assert cell.verdict.cause == "values_differ"
     assert cell.outcome is Outcome.FAILED
     assert cell.observed.warnings == ["UserWarning: careful"]
-    skip = ("cases/test_cases.py", 1, "Skipped: not run: no .keras file saved by torch")
+    skip = ("matrix/run/test_cases.py", 1, "Skipped: not run: no .keras file saved by torch")
     [not_run], _ = fold_reports([_report("skipped", longrepr=skip,
                                          not_run="no .keras file saved by torch")], "jax-cpu")
     assert not_run.verdict.status == "not_run"
     assert not_run.outcome is Outcome.NOT_RUN
     assert not_run.observed.message == "no .keras file saved by torch"
     # The reason travels as the report's `not_run` property: a skip's words decide nothing.
-    worded = ("cases/test_cases.py", 1, "Skipped: not_run: a user's own skip")
+    worded = ("matrix/run/test_cases.py", 1, "Skipped: not_run: a user's own skip")
     [skipped], _ = fold_reports([_report("skipped", longrepr=worded)], "jax-cpu")
     assert skipped.verdict.status == "not_applicable"
-    other = ("cases/test_cases.py", 1, "Skipped: not applicable: tf.RaggedTensor on jax")
+    other = ("matrix/run/test_cases.py", 1, "Skipped: not applicable: tf.RaggedTensor on jax")
     [skipped], _ = fold_reports([_report("skipped", longrepr=other)], "jax-cpu")
     assert skipped.verdict.status == "not_applicable"
     assert skipped.outcome is Outcome.SKIPPED

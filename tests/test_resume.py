@@ -91,7 +91,7 @@ def test_a_cut_log_keeps_everything_before_the_cut(tmp_path: Path) -> None:
 
 
 def test_a_worker_killed_by_ctrl_c_is_run_again() -> None:
-    node = "cases/test_cases.py::test_case[a]"
+    node = "matrix/run/test_cases.py::test_case[a]"
     event = {"$report_type": "TestReport", "nodeid": node, "when": "???", "outcome": "failed",
              "user_properties": [["printed", "KeyboardInterrupt"]]}
     assert resume.done_cases([event]) == set()
@@ -100,13 +100,13 @@ def test_a_worker_killed_by_ctrl_c_is_run_again() -> None:
 
 
 def test_deselect_done_keeps_the_environment_check() -> None:
-    items = [SimpleNamespace(nodeid="cases/test_cases.py::test_environment"),
-             SimpleNamespace(nodeid="cases/test_cases.py::test_case[a]"),
-             SimpleNamespace(nodeid="cases/test_cases.py::test_case[b]")]
+    items = [SimpleNamespace(nodeid="matrix/run/test_cases.py::test_environment"),
+             SimpleNamespace(nodeid="matrix/run/test_cases.py::test_case[a]"),
+             SimpleNamespace(nodeid="matrix/run/test_cases.py::test_case[b]")]
     dropped = resume.deselect_done(items, {"a", "zzz"})
-    assert [i.nodeid for i in dropped] == ["cases/test_cases.py::test_case[a]"]
-    assert [i.nodeid for i in items] == ["cases/test_cases.py::test_environment",
-                                         "cases/test_cases.py::test_case[b]"]
+    assert [i.nodeid for i in dropped] == ["matrix/run/test_cases.py::test_case[a]"]
+    assert [i.nodeid for i in items] == ["matrix/run/test_cases.py::test_environment",
+                                         "matrix/run/test_cases.py::test_case[b]"]
 
 
 def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
@@ -140,7 +140,7 @@ def test_an_interrupted_resume_loses_nothing_either(tmp_path: Path) -> None:
     work = _interrupted_work(tmp_path)
     first = resume.prepare(work, "auto")
     # The resumed run is killed too, after one more case.
-    node = f"cases/test_cases.py::test_case[{CUT_AT}]"
+    node = f"cases/test_cases.py::test_case[{CUT_AT}]"  # the recorded log predates matrix/run/
     crash = next(json.loads(ln) for ln in _lines() if node in ln and '"???"' in ln)
     (work / resume.LOG).write_text(json.dumps(crash) + "\n")
     second = resume.prepare(work, "auto")

@@ -1,6 +1,6 @@
 """The crash plugin of a run (`-p matrix.run.crash`): worker logs, heartbeats, crash labels.
 
-A run is `pytest cases/test_cases.py -n 1 --max-worker-restart ... --timeout ...`
+A run is `pytest matrix/run/test_cases.py -n 1 --max-worker-restart ... --timeout ...`
 (`matrix.environments.RUN_PYTEST_ARGS`). One xdist worker runs every case; when a case kills
 it (abort, segfault) or pytest-timeout ends it, xdist reports "worker 'gw0' crashed while
 running ..." and starts a new worker for the rest. To tell a timeout from a crash and keep
@@ -14,7 +14,7 @@ work folder (`$KCM_RUN_DIR`) while another worker's case crashes must not take t
 output with it.
 
 A case whose error poisons the CUDA context (a device-side assert: every later CUDA call of
-the process fails, pytorch/pytorch#19120; `cases.gpu.poisons_context`) ends its worker once
+the process fails, pytorch/pytorch#19120; `matrix.run.gpu.poisons_context`) ends its worker once
 its reports are sent; xdist reports the case as crashed and starts a new worker for the
 rest. The heartbeat says the exit was deliberate, so the controller labels that report
 `replaced` and the fold keeps the case's own observation (`matrix.results.fold_reports`).
@@ -39,8 +39,8 @@ from typing import Any
 
 import pytest
 
-from cases.gpu import POISONED_PROPERTY
 from matrix import variables as kcm
+from matrix.run.gpu import POISONED_PROPERTY
 from matrix.run.plugin_common import (
     CACHE_FILES,
     COLLECTED,
@@ -180,7 +180,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _open_worker_log(files)
     # A real Ctrl-C (SIGINT, forwarded by matrix.supervise) sets `config.kcm_sigint`; a
-    # KeyboardInterrupt that a case raises itself does not (`cases/test_cases.py`).
+    # KeyboardInterrupt that a case raises itself does not (`matrix/run/test_cases.py`).
     with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGINT, _on_sigint(config))
 

@@ -113,7 +113,7 @@ class _Progress:
 
 
 def _case_id(nodeid: str) -> str:
-    """The case id of a node id `cases/test_cases.py::test_case[<id>]`."""
+    """The case id of a node id `matrix/run/test_cases.py::test_case[<id>]`."""
     return nodeid.partition("::test_case[")[2][:-1]
 
 

@@ -3,7 +3,7 @@
 Runs in the process of nox, never in a run's virtualenv: it imports nox, filelock and the
 standard-library modules of the harness alone (no Keras, no NumPy, no pydantic; a test loads
 the noxfile with those blocked). Each environment's cases run in a pytest process of their
-own (`python -m matrix.supervise ... pytest cases/test_cases.py`), and the fold in another
+own (`python -m matrix.supervise ... pytest matrix/run/test_cases.py`), and the fold in another
 (`python -m matrix.results fold`).
 
 Arguments after `--` of `nox -s run`: parsed by `matrix.runfiles.parse_run_options`
@@ -245,7 +245,7 @@ def run_environment(session: nox.Session, environment: Environment, mode: Resume
         # even before the supervisor could ask for its parent (`--parent`, `supervised`).
         session.run(
             "python", "-m", "matrix.supervise", *supervised(),
-            "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(options.jobs),
+            "python", "-m", "pytest", "matrix/run/test_cases.py", *run_pytest_args(options.jobs),
             f"--timeout={timeout}", f"--report-log={log}",
             f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
             *fold_args(catalogs), *(["--shard", shard] if shard else []), *pytest_args,
@@ -415,7 +415,7 @@ def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, r
     session.log(f"{environment.id}: {len(cases)} case(s) timed out; running them again alone")
     session.run(
         "python", "-m", "matrix.supervise", *supervised(),
-        "python", "-m", "pytest", "cases/test_cases.py", *run_pytest_args(1),
+        "python", "-m", "pytest", "matrix/run/test_cases.py", *run_pytest_args(1),
         f"--timeout={timeout}", f"--report-log={retry / 'report-log.jsonl'}",
         *fold_args(catalogs), *pytest_args,
         env={**env, kcm.RUN_DIR.name: str(retry), kcm.RETRY_IDS.name: str(ids),

@@ -24,11 +24,11 @@ import pytest
 from pydantic import TypeAdapter
 
 from cases import Catalog, load_catalog
-from cases.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
 from cases.load import resolve_open_names
 from cases.model import KERAS_RUNNER, Case
 from matrix import variables as kcm
 from matrix.results import NOT_RUN_PROPERTY, Observation, Verdict
+from matrix.run.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
 
 OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 
@@ -115,7 +115,7 @@ def _backend_facts(backend: str) -> dict[str, Any]:
 
 @functools.cache
 def _settings_applied() -> None:
-    """Sets the GPU switches (TF32, `cases.gpu.apply_settings`) once in each process."""
+    """Sets the GPU switches (TF32, `matrix.run.gpu.apply_settings`) once in each process."""
     apply_settings(BACKEND, DEVICE)
 
 
@@ -181,7 +181,7 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
         return observation, Verdict(status="matched" if matched else "mismatched",
                                     cause=None if matched else "error_where_values_expected")
     from cases.expect import judge
-    from cases.runner import NotApplicable, NotRun, observe
+    from matrix.run.runner import NotApplicable, NotRun, observe
 
     try:
         observation, want = observe(case)

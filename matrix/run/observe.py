@@ -1,14 +1,14 @@
 """Runs one case of the catalog in this process and prints its observation and verdict.
 
 What `nox -s bisect` runs in each Keras release it tries (`matrix/bisect.py`), with
-`KERAS_BACKEND` and the environment's variables set: the case's program (`cases.runner.observe`,
-the very source published as its repro) and the raw verdict against the NumPy reference
-(`cases.expect.judge`), as a `run` records them. The last line printed is one JSON object:
-`{"keras": "3.9.0", "observation": {...}, "verdict": {...}}`, or `{"not_run": "reason"}` when
-this release cannot run the case (Keras cannot be imported with the pinned backend, the case
-cannot run here, or the harness itself fails on this release).
+`KERAS_BACKEND` and the environment's variables set: the case's program
+(`matrix.run.runner.observe`, the very source published as its repro) and the raw verdict
+against the NumPy reference (`cases.expect.judge`), as a `run` records them. The last line
+printed is one JSON object: `{"keras": "3.9.0", "observation": {...}, "verdict": {...}}`, or
+`{"not_run": "reason"}` when this release cannot run the case (Keras cannot be imported with
+the pinned backend, the case cannot run here, or the harness itself fails on this release).
 
-    python -m cases.observe CASE_ID [--catalog PATH ...]
+    python -m matrix.run.observe CASE_ID [--catalog PATH ...]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _print(payload: dict[str, object]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Prints the result line; returns 0 (a case's failure is data), 2 on an unknown id."""
-    parser = argparse.ArgumentParser(prog="python -m cases.observe")
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.observe")
     parser.add_argument("case")
     parser.add_argument("--catalog", action="append", default=[])
     args = parser.parse_args(argv)
@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print({"not_run": f"the case uses the test-only runner {case.runner!r}"})
         return 0
     from cases.expect import judge
-    from cases.runner import NotApplicable, NotRun, observe
+    from matrix.run.runner import NotApplicable, NotRun, observe
 
     try:
         observation, want = observe(case)

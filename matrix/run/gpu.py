@@ -1,7 +1,7 @@
 """What a GPU changes in a run besides the code: numeric switches, recorded facts, a poisoned
 CUDA context.
 
-Imported by `cases/test_cases.py` and `matrix/run/crash.py`; it imports a framework only
+Imported by `matrix/run/test_cases.py` and `matrix/run/crash.py`; it imports a framework only
 inside its functions, so the crash plugin (loaded by the controller too) stays framework-free.
 
 - TF32: TensorFlow, JAX and PyTorch may compute float32 matmuls and convolutions with

@@ -1,6 +1,6 @@
 """Runs one case on the Keras backend of this process: it executes the case's program.
 
-Imported only inside a run (by `cases/test_cases.py`, the benchmark), where `KERAS_BACKEND`
+Imported only inside a run (by `matrix/run/test_cases.py`, the benchmark), where `KERAS_BACKEND`
 has fixed the backend. The program is the source `matrix.program.render` writes, the very text
 published as the case's repro: it is compiled and executed here as it stands, its printed
 lines captured, and its last line read as the observation. Between cases, the Keras state a

@@ -1,6 +1,6 @@
 """Runs a user's saved model layer by layer on this process's backend: what `nox -s check` runs.
 
-`python -m cases.check_model MODEL.keras INPUTS.npz --out DIR [--custom-objects module.py]`,
+`python -m matrix.run.check_model MODEL.keras INPUTS.npz --out DIR [--custom-objects module.py]`,
 with `KERAS_BACKEND` set, loads the model, then calls each of its layers eagerly, in the
 model's order, on the outputs (and masks) its inbound layers produced, so that the first layer
 that raises is known by name (a functional model exposing every output would raise as a whole).
@@ -124,7 +124,7 @@ def observe_model(model: Any, inputs: list[Any]) -> tuple[list[dict[str, Any]],
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cases.check_model")
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.check_model")
     parser.add_argument("model")
     parser.add_argument("inputs")
     parser.add_argument("--out", type=Path, required=True)
