@@ -20,7 +20,8 @@ import pytest
 from cases import conftest
 from cases.test_cases import _run
 from matrix import variables as kcm
-from matrix.results import Outcome, fold_reports
+from matrix.records import Outcome
+from matrix.results.ingest import fold_reports
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = DATA / "hostile_process_catalog.py"
