@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from matrix.records import SCHEMA_VERSION, CaseInfo, EnvironmentInfo, Result, Run
-from matrix.results.ingest import _case_id, fold_reports, read_report_log, with_retries
+from matrix.results.ingest import case_of_nodeid, fold_reports, read_report_log, with_retries
 from matrix.results.io import RESULT_ADAPTER
 from matrix.results.outcomes import missing_results
 
@@ -173,7 +173,8 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     catalog = catalog_fingerprint(infos)
     collected_file = log.parent / "collected.json"
     if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
-        selected = {_case_id(n) for n in json.loads(collected_file.read_text(encoding="utf-8"))}
+        collected = json.loads(collected_file.read_text(encoding="utf-8"))
+        selected = {case_of_nodeid(n) for n in collected}
         # A case the cache served was deselected, so pytest did not collect it: it is
         # still one of the run's cells (with a harness error if its result is unreadable).
         infos = [c for c in infos if c.id in selected or c.id in used]

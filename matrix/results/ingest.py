@@ -34,7 +34,8 @@ TIMEOUT_MARK = "timeout"
 REPLACED_MARK = "replaced"
 
 
-def _case_id(nodeid: str) -> str | None:
+def case_of_nodeid(nodeid: str) -> str | None:
+    """The case id of a `test_case[<id>]` node id; None for any other test."""
     match = re.search(r"::test_case\[(.*)\]$", nodeid)
     return match.group(1) if match else None
 
@@ -130,7 +131,7 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
             env_props["check_outcome"] = report.get("outcome")
             env_props["check_message"] = clean_message(_longrepr_text(report))
             continue
-        case = _case_id(nodeid)
+        case = case_of_nodeid(nodeid)
         when = report.get("when")
         if case is None:
             continue
