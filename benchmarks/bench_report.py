@@ -23,8 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matrix.report import render_html, render_json, render_markdown
-from matrix.results import (
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -34,6 +33,7 @@ from matrix.results import (
     Result,
     Verdict,
 )
+from matrix.report import render_html, render_json, render_markdown
 
 TIME_BUDGET_S = 3.0
 MEMORY_BUDGET_MB = 500.0

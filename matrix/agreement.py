@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from matrix.results import EnvironmentInfo, Observation, Result
+    from matrix.records import EnvironmentInfo, Observation, Result
 
 #: Outputs up to this many elements keep every element in the fingerprint; larger ones keep
 #: a digest of their elements rounded to `DIGEST_DIGITS` significant digits.
@@ -123,7 +123,7 @@ def judge_by_agreement(results: Sequence[Result], environments: Sequence[Environ
     """The results with every `no_reference` cell that answered judged against the others of
     its case in its version channel (`latest`, `nightly`, `minimum`: backends are compared,
     not Keras versions): `agreed`, `disagreed` or `unjudged` (see the module docstring)."""
-    from matrix.results import Outcome
+    from matrix.records import Outcome
 
     order = {e.id: i for i, e in enumerate(environments)}
     channel = {e.id: e.channel for e in environments}

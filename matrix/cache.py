@@ -47,7 +47,7 @@ The digest is `saved_model_digest`: the SHA-256 of the file's members without th
 date, the zip timestamps and the `shared_object_id` addresses, so the same model saved again
 reruns nothing.
 
-How a run uses it (`matrix/run/selection.py`, `matrix.results.fold_run`):
+How a run uses it (`matrix/run/selection.py`, `matrix.results.fold.fold_run`):
 
 1. the pytest controller computes every case's key and writes `cache-plan.json` to the work
    folder: the keys and the cached results found (and checked) for them;
@@ -240,7 +240,7 @@ def _valid_result(result: Any, case: str) -> bool:
     """Whether a stored result is one the run-file schema accepts, for `case`."""
     from pydantic import ValidationError
 
-    from matrix.results import RESULT_ADAPTER
+    from matrix.results.io import RESULT_ADAPTER
 
     try:
         parsed = RESULT_ADAPTER.validate_python(result)

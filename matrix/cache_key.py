@@ -46,9 +46,9 @@ PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "set
 PACKAGES = ("cases", "matrix")
 #: Modules of the import graph that cannot change a stored cell, and why.
 NOT_HASHED: Mapping[str, str] = {
-    "cases/limitations.py": "the known divergences are joined at merge (`matrix.triage`); a "
-                            "stored cell holds the raw verdict and the outcome with no "
-                            "limitation applied",
+    "cases/limitations.py": "the known divergences are joined at merge "
+                            "(`matrix.results.triage`); a stored cell holds the raw verdict "
+                            "and the outcome with no limitation applied",
 }
 #: Variables that a framework (or Keras) reads to change an answer, as glob patterns per
 #: reader. Every variable of the process matching one is in the environment's key, with its

@@ -30,19 +30,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from matrix.records import Matrix, Observation, Outcome, Result
 from matrix.report import normalise_message, short_observation
-from matrix.results import (
-    MATCHED,
-    MATRIX_ADAPTER,
-    Matrix,
-    Observation,
-    Outcome,
-    Result,
-    clean_message,
-    read_document,
-    sanitize_environment,
-    sanitize_result,
-)
+from matrix.results.clean import clean_message, sanitize_environment, sanitize_result
+from matrix.results.io import MATRIX_ADAPTER, read_document
+from matrix.results.outcomes import MATCHED
 
 NOT_MATCHED = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
                          Outcome.TIMEOUT})

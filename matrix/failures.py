@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from matrix import atomic
 
 if TYPE_CHECKING:
-    from matrix.results import Run
+    from matrix.records import Run
 
 INSTALL_ERROR = "InstallError"
 TAIL_LINES = 30
@@ -85,17 +85,9 @@ def install_failed_run(environment_id: str, message: str, extra_catalogs: Sequen
         `provenance["install"]`, and one `error` result per case.
     """
     from matrix.environments import get_environment
-    from matrix.results import (
-        SCHEMA_VERSION,
-        EnvironmentInfo,
-        Observation,
-        Result,
-        Run,
-        Verdict,
-        catalog_fingerprint,
-        catalog_infos,
-        outcome_of,
-    )
+    from matrix.records import SCHEMA_VERSION, EnvironmentInfo, Observation, Result, Run, Verdict
+    from matrix.results.fold import catalog_fingerprint, catalog_infos
+    from matrix.results.outcomes import outcome_of
 
     infos = catalog_infos(extra_catalogs)
     reason = install_reason(message)
@@ -121,7 +113,7 @@ def minimal_install_failed_file(environment_id: str, backend: str, device: str, 
     temporary file, then renamed.
     """
     reason = install_reason(output)
-    data = {"schema_version": 2,  # matrix.results.SCHEMA_VERSION (pydantic may be missing)
+    data = {"schema_version": 2,  # matrix.records.SCHEMA_VERSION (pydantic may be missing)
             "environment": {"id": environment_id, "backend": backend, "device": device,
                             "ran": False, "reason": reason, "versions": {},
                             "provenance": {"install": {"failed": True,
@@ -143,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--output", required=True, type=Path)
     cmd.add_argument("--catalog", action="append", default=[])
     args = parser.parse_args(argv)
-    from matrix.results import dump_run
+    from matrix.results.io import dump_run
 
     output = args.log.read_text(encoding="utf-8", errors="replace") if args.log.exists() else ""
     run = install_failed_run(args.environment, output, args.catalog)

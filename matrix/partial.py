@@ -29,7 +29,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from matrix.results import Run
+from matrix.records import Run
 from matrix.runfiles import PARTIAL
 
 RunFile = tuple[Path, Run]

@@ -30,7 +30,7 @@ from cases.expect import describe, expected, is_open, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
 from cases.subjects import Subject, catalog_functions, record_of, render_value
 from matrix import variables as kcm
-from matrix.results import Stage
+from matrix.records import Stage
 
 #: Where `save_load` programs keep `.keras` files, unless `KCM_ARTIFACTS` says otherwise.
 DEFAULT_ARTIFACTS = "reports/artifacts"

@@ -6,7 +6,7 @@ The leaf of the import graph (issue 22): it imports nothing of the project, so e
 The run-file records (`Outcome`, `Observation`, `Verdict`, `Result`, `CaseInfo`,
 `EnvironmentInfo`, `Run`, `Matrix`): frozen, keyword-only dataclasses, standard library only
 (the noxfile imports this module in a virtualenv that holds nox alone); pydantic validates
-them at the JSON boundary (`matrix.results.RUN_ADAPTER`, `MATRIX_ADAPTER`), where
+them at the JSON boundary (`matrix.results.io.RUN_ADAPTER`, `MATRIX_ADAPTER`), where
 `matrix.results` folds pytest's reports into them and reads and writes them.
 """
 
@@ -237,7 +237,7 @@ class EnvironmentInfo:
             (x64, TF32, floatx) and the environment checks (backend, torch build).
         channel: the version channel (`latest`, `nightly`, `minimum`; `matrix/axes.toml`):
             environments are compared within one. A run file written before the field has
-            none and reads as its declared environment's (`matrix.results.load_run`).
+            none and reads as its declared environment's (`matrix.results.io.load_run`).
     """
 
     id: str

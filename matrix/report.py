@@ -70,14 +70,14 @@ from matrix.results import (
     shard_of,
     silent_divergences,
 )
-from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
-from matrix.table import short_expected as short_expected
-from matrix.triage import (
+from matrix.results.triage import (
     apply_limitations,
     catalog_limitations,
     host_flags,
     recorded_catalogs,
 )
+from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
+from matrix.table import short_expected as short_expected
 
 GENERATOR = "python -m matrix.report (regenerate with `nox -s report`)"
 REGENERATE = "nox -s report"
@@ -1653,7 +1653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     console = Console()
     if args.draft_limitations is not None:
-        from matrix.triage import draft_limitations
+        from matrix.results.triage import draft_limitations
 
         drafts, count = draft_limitations(matrix)
         try:

@@ -61,8 +61,8 @@ def case_id_of(nodeid: str) -> str | None:
 def read_events(path: Path) -> list[dict[str, Any]]:
     """The events of a report log; a line cut short by a kill (or any broken line) is skipped.
 
-    Unlike `matrix.results.read_report_log`, which refuses a broken line in the middle of a
-    log, this keeps going: a log being resumed is one a kill may have cut anywhere, and a
+    Unlike `matrix.results.ingest.read_report_log`, which refuses a broken line in the middle
+    of a log, this keeps going: a log being resumed is one a kill may have cut anywhere, and a
     skipped line only means that case runs again.
     """
     if not path.exists():
@@ -110,7 +110,7 @@ def timed_out_cases(log_path: Path) -> list[str]:
     """Case ids whose worker pytest-timeout ended (`ended_by: timeout`), in log order.
 
     The `run` session retries them alone, in a work folder of their own, before the fold
-    calls them `timeout` (`matrix.results.with_retries`).
+    calls them `timeout` (`matrix.results.ingest.with_retries`).
     """
     found: list[str] = []
     for event in read_events(log_path):

@@ -29,15 +29,9 @@ from dataclasses import dataclass
 
 from matrix.agreement import answer
 from matrix.environments import inference_only_backends
-from matrix.results import (
-    MATCHED,
-    RAN,
-    EnvironmentInfo,
-    Matrix,
-    Outcome,
-    Result,
-    divergent_cases,
-)
+from matrix.records import EnvironmentInfo, Matrix, Outcome, Result
+from matrix.results.analysis import divergent_cases
+from matrix.results.outcomes import MATCHED, RAN
 
 SILENT = "(silent)"
 # Words of a limitation id that say what a backend does instead, first match wins.

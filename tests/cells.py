@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from matrix.results import MismatchCause, Outcome, Verdict, VerdictStatus
+from matrix.records import MismatchCause, Outcome, Verdict, VerdictStatus
 
-#: The raw verdict a run records for each outcome (`matrix.results.outcome_of` inverted; the
-#: x-outcomes are what triage makes of a verdict a limitation covers).
+#: The raw verdict a run records for each outcome (`matrix.results.outcomes.outcome_of`
+#: inverted; the x-outcomes are what triage makes of a verdict a limitation covers).
 VERDICT_STATUS: dict[Outcome, VerdictStatus] = {
     Outcome.PASSED: "matched",
     Outcome.XPASSED: "matched",

@@ -24,6 +24,15 @@ from rich.console import Console
 
 from matrix import runfiles
 from matrix.diff import main as diff_main
+from matrix.records import (
+    SCHEMA_VERSION,
+    CaseInfo,
+    EnvironmentInfo,
+    Observation,
+    Outcome,
+    Result,
+    Run,
+)
 from matrix.report import (
     collect,
     print_summary,
@@ -32,16 +41,7 @@ from matrix.report import (
     render_markdown,
     write_reports,
 )
-from matrix.results import (
-    SCHEMA_VERSION,
-    CaseInfo,
-    EnvironmentInfo,
-    Observation,
-    Outcome,
-    Result,
-    Run,
-    dump_run,
-)
+from matrix.results.io import dump_run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2025-01-01T00:00:00+00:00"

@@ -29,7 +29,7 @@ from matrix.bisect import (
     signature,
 )
 from matrix.environments import Environment
-from matrix.results import Observation, Verdict
+from matrix.records import Observation, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = "embedding-values-rank2-int32-out_of_range-10-none-eager"

@@ -24,8 +24,7 @@ from cases.limitations import Limitation
 from matrix import variables as kcm
 from matrix.minimal import minimal_header, minimal_repro
 from matrix.program import render
-from matrix.report import render_html, repro_body, repro_header
-from matrix.results import (
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -33,10 +32,10 @@ from matrix.results import (
     Observation,
     Outcome,
     Result,
-    divergent_cases,
-    silent_divergences,
 )
-from matrix.triage import apply_limitations
+from matrix.report import render_html, repro_body, repro_header
+from matrix.results.analysis import divergent_cases, silent_divergences
+from matrix.results.triage import apply_limitations
 
 CHROMIUM = os.environ.get(kcm.CHROMIUM.name, "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

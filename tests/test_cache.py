@@ -18,15 +18,10 @@ from cases import builtin_cases
 from matrix import cache, cache_key
 from matrix import variables as kcm
 from matrix.environments import RUN_PYTEST_ARGS, run_pytest_args
-from matrix.results import (
-    RESULT_ADAPTER,
-    Observation,
-    Outcome,
-    Result,
-    Verdict,
-    fold_run,
-    with_retries,
-)
+from matrix.records import Observation, Outcome, Result, Verdict
+from matrix.results.fold import fold_run
+from matrix.results.ingest import with_retries
+from matrix.results.io import RESULT_ADAPTER
 from matrix.resume import timed_out_cases
 from matrix.runfiles import OptionError, default_jobs, parse_run_options
 
@@ -481,7 +476,8 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
         tmp_path: Path) -> None:
     """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
-    for name in ("matrix/reference.py", "matrix/results.py", "matrix/program.py",
+    for name in ("matrix/reference.py", "matrix/results/__init__.py",
+                 "matrix/results/ingest.py", "matrix/program.py",
                  "matrix/run/runner.py", "cases/expect.py", "matrix/run/crash.py",
                  "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
                  "cases/subjects.py", "matrix/cache.py", "matrix/cache_key.py"):
@@ -526,7 +522,7 @@ def test_a_user_catalog_gives_every_cell_of_its_process_another_key(tmp_path: Pa
     catalog.write_text("CASES = []\n")
     edited, _ = cache.compute_plan([str(catalog)], "jax-cpu", None, variables=variables)
     assert not set(edited["keys"].values()) & set(with_catalog["keys"].values())
-    from matrix.results import user_catalogs
+    from matrix.results.fold import user_catalogs
 
     assert user_catalogs([str(catalog)]) == [
         {"path": str(catalog), "sha256": cache_key.file_digest(catalog)}]

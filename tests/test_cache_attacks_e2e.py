@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from harness import harness_env
 
-from matrix.results import Run, load_run
+from matrix.records import Run
+from matrix.results.io import load_run
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from harness import harness_env, work_dir, work_root
 
-from matrix.results import Run, load_run
+from matrix.records import Run
+from matrix.results.io import load_run
 from matrix.runfiles import parse_run_options
 
 pytestmark = pytest.mark.e2e

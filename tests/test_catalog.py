@@ -30,7 +30,7 @@ from cases.model import (
 from cases.subjects import SUBJECTS, record_of
 from matrix.environments import inference_only_backends
 from matrix.program import render
-from matrix.results import Observation
+from matrix.records import Observation
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_IDS = ROOT / "tests" / "data" / "v1_case_ids.txt"

@@ -28,7 +28,8 @@ import pytest
 from harness import harness_env, work_root
 
 from matrix.compile_cache import fresh_compile_folder
-from matrix.results import Result, load_run
+from matrix.records import Result
+from matrix.results.io import load_run
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,8 @@ from harness import harness_env
 
 from cases import load_catalog
 from matrix import costs
-from matrix.results import Run, load_run
+from matrix.records import Run
+from matrix.results.io import load_run
 
 pytestmark = pytest.mark.e2e
 

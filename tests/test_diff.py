@@ -20,8 +20,7 @@ from cells import verdict_for
 from matrix import runfiles
 from matrix import variables as kcm
 from matrix.diff import diff_matrices, main, observation_change, render_diff
-from matrix.report import render_json
-from matrix.results import (
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -30,6 +29,7 @@ from matrix.results import (
     Outcome,
     Result,
 )
+from matrix.report import render_json
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "data" / "report" / "diff.md"

@@ -18,7 +18,8 @@ import pytest
 from harness import harness_env, work_dir
 
 from matrix import variables as kcm
-from matrix.results import Outcome, Result, Run, load_run
+from matrix.records import Outcome, Result, Run
+from matrix.results.io import load_run
 from matrix.runfiles import parse_run_options
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +121,8 @@ def test_slice_is_exactly_the_selected_cases(runs: dict[str, Run]) -> None:
 def test_gru_reset_after_false_matches_and_bad_ids_are_never_xpassed(
         runs: dict[str, Run], tmp_path: Path) -> None:
     """Issue 9: the reference models reset_after=False; the JAX NaN rows stay a divergence."""
+    from matrix.records import EnvironmentInfo
     from matrix.report import collect
-    from matrix.results import EnvironmentInfo
 
     for env_id, run in runs.items():
         good = cells(run)["user-gru-padded-eager"]
@@ -134,7 +135,7 @@ def test_gru_reset_after_false_matches_and_bad_ids_are_never_xpassed(
     assert bad["torch-cpu"].verdict.status == "matched"  # IndexError
     out = tmp_path / "e2e-triage"
     out.mkdir()
-    from matrix.results import dump_run
+    from matrix.results.io import dump_run
 
     for env_id, run in runs.items():
         dump_run(run, out / f"{env_id}.json")
@@ -456,8 +457,9 @@ def test_out_of_range_raises_on_numpy_and_is_a_zero_row_on_openvino(
         inference_runs: dict[str, Run], tmp_path: Path) -> None:
     """Issue 15: NumPy's indexing refuses id == input_dim like PyTorch; OpenVINO's Gather
     fills the row with zeros: a silent divergence, covered by its limitation at merge."""
+    from matrix.records import EnvironmentInfo
     from matrix.report import collect
-    from matrix.results import EnvironmentInfo, dump_run
+    from matrix.results.io import dump_run
 
     case = "embedding-values-rank2-int32-out_of_range-10-none-eager"
     numpy_cell = cells(inference_runs["numpy-cpu"])[case]

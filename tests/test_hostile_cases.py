@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from matrix import variables as kcm
-from matrix.results import Outcome, fold_reports
+from matrix.records import Outcome
+from matrix.results.ingest import fold_reports
 from matrix.run import crash, plugin_common, selection
 from matrix.run.test_cases import _run
 

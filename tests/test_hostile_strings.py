@@ -11,7 +11,7 @@ itself and is not tested here.
 
 A second set of tests feeds the same strings straight into a run file's fields (a
 hand-edited or foreign run file, which skips the fold's cleaning): `load_run` and
-`load_matrix` clean their free text on reading (`matrix.results.sanitize_run`).
+`load_matrix` clean their free text on reading (`matrix.results.clean.sanitize_run`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,8 @@ from typing import Any
 import pytest
 
 from matrix.diff import diff_matrices, load_matrix, render_diff
-from matrix.report import collect, render_html, render_json, render_markdown
-from matrix.results import (
-    MATRIX_ADAPTER,
+from matrix.records import (
     MESSAGE_LIMIT,
-    RUN_ADAPTER,
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -39,11 +36,12 @@ from matrix.results import (
     Result,
     Run,
     Verdict,
-    dump_run,
-    error_observation,
-    fold_reports,
-    merge_runs,
 )
+from matrix.report import collect, render_html, render_json, render_markdown
+from matrix.results.clean import error_observation
+from matrix.results.ingest import fold_reports
+from matrix.results.io import MATRIX_ADAPTER, RUN_ADAPTER, dump_run
+from matrix.results.merge import merge_runs
 
 NOW = "2025-01-02T03:04:05+00:00"
 SCRIPT = "<script>alert(1)</script>"

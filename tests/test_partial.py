@@ -10,8 +10,7 @@ from pathlib import Path
 
 from cells import verdict_for
 
-from matrix.report import collect
-from matrix.results import (
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -19,9 +18,10 @@ from matrix.results import (
     Outcome,
     Result,
     Run,
-    dump_run,
-    with_selection,
 )
+from matrix.report import collect
+from matrix.results.fold import with_selection
+from matrix.results.io import dump_run
 
 ENV = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=False)
 CASES = [CaseInfo(id=f"case-{i}", group="g", description=f"case {i}", axes={"rank": i})

@@ -29,10 +29,7 @@ from pydantic_core import to_json
 
 from cases.limitations import Limitation
 from matrix.diff import diff_matrices, render_diff
-from matrix.report import render_html, render_json, render_markdown
-from matrix.results import (
-    MATRIX_ADAPTER,
-    RUN_ADAPTER,
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -41,16 +38,14 @@ from matrix.results import (
     Outcome,
     Result,
     Run,
-    RunFileError,
     Verdict,
-    combine_shards,
-    dump_run,
-    fold_reports,
-    load_run,
-    merge_runs,
-    outcome_of,
 )
-from matrix.triage import apply_limitations
+from matrix.report import render_html, render_json, render_markdown
+from matrix.results.ingest import fold_reports
+from matrix.results.io import MATRIX_ADAPTER, RUN_ADAPTER, RunFileError, dump_run, load_run
+from matrix.results.merge import combine_shards, merge_runs
+from matrix.results.outcomes import outcome_of
+from matrix.results.triage import apply_limitations
 
 NOW = "2025-01-02T03:04:05+00:00"
 SAFE = "abcdefghijklmnopqrstuvwxyz0123456789-_."
@@ -415,7 +410,7 @@ def test_fold_gives_one_result_per_decided_case(log: tuple[list[str], list[dict[
             if want.get("status") == "mismatched" and want.get("cause") == "device" \
                     and got.observed.device is None:
                 # a device failure with no device known is the harness's error, by design
-                # (`matrix.results._device_unknown`; found by this test)
+                # (`matrix.results.ingest._device_unknown`; found by this test)
                 assert got.verdict.status == "harness_error", got.verdict
             else:
                 assert dataclasses.asdict(got.verdict) == want

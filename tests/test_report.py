@@ -25,6 +25,16 @@ from cases.limitations import Limitation
 from cases.load import validate_catalog
 from cases.model import Case, CatalogError, Step, Tensor, chain
 from matrix import variables as kcm
+from matrix.records import (
+    SCHEMA_VERSION,
+    CaseInfo,
+    EnvironmentInfo,
+    Matrix,
+    Observation,
+    Outcome,
+    Result,
+    Run,
+)
 from matrix.report import (
     collect,
     error_clusters,
@@ -44,23 +54,11 @@ from matrix.report import (
     unsafe_name,
     write_reports,
 )
-from matrix.results import (
-    MATRIX_ADAPTER,
-    SCHEMA_VERSION,
-    CaseInfo,
-    EnvironmentInfo,
-    Matrix,
-    Observation,
-    Outcome,
-    Result,
-    Run,
-    divergent_cases,
-    dump_run,
-    merge_runs,
-    read_document,
-)
+from matrix.results.analysis import divergent_cases
+from matrix.results.io import MATRIX_ADAPTER, dump_run, read_document
+from matrix.results.merge import merge_runs
+from matrix.results.triage import apply_limitations
 from matrix.table import Cell, compatibility_table, fold
-from matrix.triage import apply_limitations
 
 GOLDEN = Path(__file__).parent / "data" / "report"
 NOW = "2025-01-02T03:04:05+00:00"
@@ -682,7 +680,7 @@ def test_short_expected_keeps_the_error_type() -> None:
 # --- flaky cells and the result cache (issue 13) --------------------------------------------
 
 def test_flaky_cells_and_cache_reuse_are_shown(matrix: Matrix) -> None:
-    from matrix.results import Attempt, Verdict
+    from matrix.records import Attempt, Verdict
 
     first = matrix.results[0]
     attempts = [Attempt(verdict=Verdict(status="timeout"), observed=Observation(kind="timeout")),

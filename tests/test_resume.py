@@ -25,18 +25,11 @@ from matrix.failures import (
     installer_tail,
     minimal_install_failed_file,
 )
+from matrix.records import SCHEMA_VERSION, EnvironmentInfo, Outcome, Verdict
 from matrix.report import collect, render_markdown
-from matrix.results import (
-    SCHEMA_VERSION,
-    EnvironmentInfo,
-    Outcome,
-    Verdict,
-    dump_run,
-    fold_reports,
-    fold_run,
-    load_run,
-    read_report_log,
-)
+from matrix.results.fold import fold_run
+from matrix.results.ingest import fold_reports, read_report_log
+from matrix.results.io import dump_run, load_run
 
 DATA = Path(__file__).parent / "data"
 LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"

@@ -15,9 +15,7 @@ import pytest
 from cells import verdict_for
 
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
-from matrix.report import collect, limitation_link, render_json
-from matrix.results import (
-    MATRIX_ADAPTER,
+from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -27,9 +25,10 @@ from matrix.results import (
     Result,
     Run,
     Verdict,
-    dump_run,
 )
-from matrix.triage import apply_limitations
+from matrix.report import collect, limitation_link, render_json
+from matrix.results.io import MATRIX_ADAPTER, dump_run
+from matrix.results.triage import apply_limitations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -303,7 +302,7 @@ def test_a_user_catalogs_limitations_are_joined_from_the_run_file(
 def _user_case(axes: dict[str, str | int], ids: list[list[int]] | None = None,
                mode: str = "eager") -> CaseInfo:
     """A user's `Embedding(10, 4) -> GRU(3)` program, labelled with `axes`, as the fold
-    records it (`matrix.results.catalog_infos`: facts from the typed case)."""
+    records it (`matrix.results.fold.catalog_infos`: facts from the typed case)."""
     from cases.expect import describe, expected
     from cases.facts import program_facts
     from cases.model import Case, Step, Tensor
@@ -332,7 +331,7 @@ def _triaged(info: CaseInfo, status: str, observed: Observation) -> Result:
     result = Result(case=info.id, environment="jax-cpu", outcome=Outcome.FAILED,
                     observed=observed, verdict=verdict)
     run = Run(schema_version=SCHEMA_VERSION, environment=env, cases=[info], results=[result])
-    from matrix.results import merge_runs
+    from matrix.results.merge import merge_runs
 
     merged = merge_runs([run], [env], NOW, [])
     return apply_limitations(merged).results[0]
@@ -364,7 +363,7 @@ def test_an_empty_batch_is_known_without_a_batch_label() -> None:
 
 
 def test_a_run_file_without_facts_takes_the_built_in_cases_facts() -> None:
-    from matrix.triage import facts_of
+    from matrix.results.triage import facts_of
 
     info = CaseInfo(id="embedding-values-rank2-int32-out_of_range-10-none-eager",
                     group="embedding-values", description="", axes={})
@@ -401,7 +400,7 @@ def _device_matrix(observed: dict[str, Observation]) -> Any:
                         observed=obs, verdict=verdict)
         runs.append(Run(schema_version=SCHEMA_VERSION, environment=env, cases=[_OUT_OF_RANGE],
                         results=[result]))
-    from matrix.results import merge_runs
+    from matrix.results.merge import merge_runs
 
     return apply_limitations(merge_runs(runs, envs, NOW, []), [_RAISES])
 
@@ -423,7 +422,7 @@ def test_a_cpu_limitation_does_not_cover_a_gpu_cell_that_behaves_otherwise() -> 
 
 
 def test_one_draft_per_unexplained_cluster_and_none_for_explained_cells() -> None:
-    from matrix.triage import draft_limitations
+    from matrix.results.triage import draft_limitations
 
     triaged = _device_matrix({
         "torch-cpu": Observation(kind="error", error_type="IndexError", message="index"),
@@ -462,11 +461,11 @@ def test_the_observed_behaviours_are_those_of_the_published_runs() -> None:
 
 
 def test_the_behaviours_file_is_what_the_published_cpu_runs_show(tmp_path: Path) -> None:
-    """`python -m matrix.triage behaviours` regenerates the file from the published runs,
+    """`python -m matrix.results.triage behaviours` regenerates the file from the published runs,
     reading CPU cells only: the GPU runs beside them (a device-side assert where the CPU
     raised IndexError) are GPU limitations of their own, never absorbed by a CPU record."""
     from cases.limitations import BEHAVIOURS_FILE
-    from matrix.triage import main
+    from matrix.results.triage import main
 
     out = tmp_path / "behaviours.json"
     assert main(["behaviours", "--runs", str(ROOT / "reports" / "runs"), "--out", str(out)]) == 0

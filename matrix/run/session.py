@@ -404,7 +404,7 @@ def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, r
     """Runs the cases that timed out once more, alone (one worker, nothing beside them).
 
     A slow compile under load is not a hang: only a case that times out again is `timeout`;
-    one whose verdict changes is flaky, both attempts kept (`matrix.results.with_retries`).
+    one whose verdict changes is flaky, both attempts kept (`matrix.results.ingest.with_retries`).
     """
     cases = timed_out_cases(log)
     if not cases:

@@ -18,8 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
-from matrix.report import declared_environments, render_json  # noqa: E402
-from matrix.results import (  # noqa: E402
+from matrix.records import (  # noqa: E402
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
@@ -28,11 +27,12 @@ from matrix.results import (  # noqa: E402
     Result,
     Run,
     Verdict,
-    dump_run,
-    merge_runs,
-    outcome_of,
 )
-from matrix.triage import apply_limitations  # noqa: E402
+from matrix.report import declared_environments, render_json  # noqa: E402
+from matrix.results.io import dump_run  # noqa: E402
+from matrix.results.merge import merge_runs  # noqa: E402
+from matrix.results.outcomes import outcome_of  # noqa: E402
+from matrix.results.triage import apply_limitations  # noqa: E402
 
 CASES = [CaseInfo(id=f"c{i}", group="fixture", description=f"case {i}",
                   axes={"subject": "layers.Embedding", "layer": "Embedding", "rank": i,

@@ -27,17 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
-from matrix.results import (
-    TRIAGED,
-    CaseInfo,
-    EnvironmentInfo,
-    LimitationInfo,
-    Matrix,
-    Result,
-    Run,
-    clean_message,
-    outcome_of,
-)
+from matrix.records import CaseInfo, EnvironmentInfo, LimitationInfo, Matrix, Result, Run
+from matrix.results.clean import clean_message
+from matrix.results.outcomes import TRIAGED, outcome_of
 
 
 def recorded_catalogs(runs: Iterable[Run]) -> list[str]:
@@ -185,7 +177,7 @@ def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
 
 def host_flags(env: EnvironmentInfo) -> tuple[str, ...] | None:
     """The ISA flags of the host CPU a run file records (`provenance.host.flags`, those that
-    change an answer: `matrix.results.ANSWER_CPU_FLAGS`); None when it records no host."""
+    change an answer: `matrix.results.fold.ANSWER_CPU_FLAGS`); None when it records no host."""
     host = env.provenance.get("host")
     flags = host.get("flags") if isinstance(host, dict) else None
     if not isinstance(flags, list):
@@ -346,7 +338,7 @@ def draft_limitations(matrix: Matrix) -> tuple[str, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.triage behaviours [--runs DIR] [--out FILE]`: writes what each
+    """`python -m matrix.results.triage behaviours [--runs DIR] [--out FILE]`: writes what each
     limitation is seen to explain on the run files (`observed_behaviours`) to
     `cases/limitation_behaviours.json`, for a person to review (records that state their
     own `explains` are left out).
@@ -360,7 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cases.limitations import BEHAVIOURS_FILE, WRITTEN_LIMITATIONS
     from matrix.report import collect
 
-    parser = argparse.ArgumentParser(prog="python -m matrix.triage")
+    parser = argparse.ArgumentParser(prog="python -m matrix.results.triage")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("behaviours", help="write what each limitation is seen to explain")
     cmd.add_argument("--runs", type=Path, default=Path("reports/runs"))
