@@ -121,11 +121,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def case_seconds(log: Path) -> dict[str, float]:
     """Per case: setup + call + teardown seconds from a report log."""
-    from matrix.resume import case_id_of, read_events
+    from matrix.resume import read_events
+    from matrix.run.protocol import case_of_nodeid
 
     seconds: dict[str, float] = {}
     for event in read_events(log):
-        case = case_id_of(str(event.get("nodeid", "")))
+        case = case_of_nodeid(str(event.get("nodeid", "")))
         if case is not None and event.get("$report_type") == "TestReport":
             seconds[case] = seconds.get(case, 0.0) + float(event.get("duration") or 0.0)
     return seconds

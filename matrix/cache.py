@@ -63,6 +63,7 @@ can reuse them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -70,7 +71,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matrix import atomic, costs
 from matrix import variables as kcm
@@ -86,6 +87,11 @@ from matrix.cache_key import (
     split_modules,
 )
 from matrix.runfiles import read_regular_file
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from matrix.records import Result
 
 PLAN = "cache-plan.json"
 USED = "cache-used.json"
@@ -236,14 +242,23 @@ def _entry_checksum(key: str, case: str, crashes: int, result: Any) -> str:
                    json.dumps(result, sort_keys=True, separators=(",", ":")))
 
 
+@functools.cache
+def _result_adapter() -> TypeAdapter[Result]:
+    """pydantic's validator of a `Result`, built once, on first use (the noxfile's process,
+    which imports this module for its stamps, has no pydantic)."""
+    from pydantic import TypeAdapter
+
+    from matrix.records import Result
+
+    return TypeAdapter(Result)
+
+
 def _valid_result(result: Any, case: str) -> bool:
     """Whether a stored result is one the run-file schema accepts, for `case`."""
     from pydantic import ValidationError
 
-    from matrix.results.io import RESULT_ADAPTER
-
     try:
-        parsed = RESULT_ADAPTER.validate_python(result)
+        parsed = _result_adapter().validate_python(result)
     except (ValidationError, ValueError, TypeError, RecursionError):
         return False
     return parsed.case == case

@@ -50,7 +50,7 @@ import numpy as np
 from matrix.bisect import BisectError, ensure_virtualenv, harness_requirements
 from matrix.environments import Environment, get_environment
 from matrix.reference import TOLERANCES
-from matrix.results import clean_message
+from matrix.run.messages import clean_message
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_CHECK_DIR = ROOT / "reports" / "local" / "check"

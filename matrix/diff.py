@@ -32,9 +32,10 @@ from tabulate import tabulate
 
 from matrix.records import Matrix, Observation, Outcome, Result
 from matrix.report import normalise_message, short_observation
-from matrix.results.clean import clean_message, sanitize_environment, sanitize_result
+from matrix.results.clean import sanitize_environment, sanitize_result
 from matrix.results.io import MATRIX_ADAPTER, read_document
 from matrix.results.outcomes import MATCHED
+from matrix.run.messages import clean_message
 
 NOT_MATCHED = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
                          Outcome.TIMEOUT})

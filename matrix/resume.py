@@ -27,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from matrix import atomic
 from matrix import variables as kcm
+from matrix.run.protocol import case_of_nodeid
 
 LOG = "report-log.jsonl"
 COLLECTED = "collected.json"
@@ -48,14 +48,7 @@ STATE = "resume-state.json"
 FOLDED = "folded.json"
 ResumeMode = Literal["auto", "resume", "fresh"]
 
-_CASE = re.compile(r"::test_case\[(.*)\]$")
 _INTERRUPTED = "KeyboardInterrupt"
-
-
-def case_id_of(nodeid: str) -> str | None:
-    """The case id of a `matrix/run/test_cases.py::test_case[<id>]` node id; None for others."""
-    match = _CASE.search(nodeid)
-    return match.group(1) if match else None
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -100,7 +93,7 @@ def done_cases(events: Iterable[Mapping[str, Any]]) -> set[str]:
     """Case ids whose cell an event of `events` decides."""
     done = set()
     for event in events:
-        case = case_id_of(str(event.get("nodeid", "")))
+        case = case_of_nodeid(str(event.get("nodeid", "")))
         if case is not None and decides(event):
             done.add(case)
     return done
@@ -114,7 +107,7 @@ def timed_out_cases(log_path: Path) -> list[str]:
     """
     found: list[str] = []
     for event in read_events(log_path):
-        case = case_id_of(str(event.get("nodeid", "")))
+        case = case_of_nodeid(str(event.get("nodeid", "")))
         props = {str(k): v for k, v in event.get("user_properties") or []}
         if case is not None and event.get("when") == "???" \
                 and props.get("ended_by") == "timeout" and case not in found:
@@ -146,7 +139,7 @@ def deselect_done(items: list[Any], done_ids: set[str] | frozenset[str]) -> list
     Returns:
         The deselected items, in their collection order.
     """
-    drop = [i for i in items if case_id_of(str(i.nodeid)) in done_ids]
+    drop = [i for i in items if case_of_nodeid(str(i.nodeid)) in done_ids]
     if drop:
         dropped = set(map(id, drop))
         items[:] = [i for i in items if id(i) not in dropped]
@@ -177,7 +170,7 @@ def merge_logs(old: Path, new: Path, out: Path) -> int:
     old_events = read_events(old)
     done = done_cases(old_events)
     kept = [e for e in old_events if e.get("$report_type") == "TestReport"
-            and case_id_of(str(e.get("nodeid", ""))) in done]
+            and case_of_nodeid(str(e.get("nodeid", ""))) in done]
     new_events = read_events(new)
     session = [e for e in new_events if e.get("$report_type") == "SessionStart"][:1]
     rest = [e for e in new_events if e not in session]

@@ -476,8 +476,8 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
         tmp_path: Path) -> None:
     """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
-    for name in ("matrix/reference.py", "matrix/results/__init__.py",
-                 "matrix/results/ingest.py", "matrix/program.py",
+    for name in ("matrix/reference.py", "matrix/run/protocol.py",
+                 "matrix/run/messages.py", "matrix/program.py",
                  "matrix/run/runner.py", "cases/expect.py", "matrix/run/crash.py",
                  "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
                  "cases/subjects.py", "matrix/cache.py", "matrix/cache_key.py"):

@@ -26,12 +26,12 @@ from matrix.records import (
     Run,
 )
 from matrix.results.analysis import divergent_cases, silent_divergences
-from matrix.results.clean import clean_message
 from matrix.results.fold import fold_run
 from matrix.results.ingest import fold_reports, read_report_log
 from matrix.results.io import RUN_ADAPTER, RunFileError, dump_run, load_run
 from matrix.results.merge import combine_shards, merge_runs
 from matrix.results.triage import apply_limitations
+from matrix.run.messages import clean_message
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
@@ -372,7 +372,7 @@ def test_a_damaged_compile_cache_file_is_the_machines_not_the_backends() -> None
     """A run killed while compiling left a 0-byte kernel in Inductor's cache; eight later
     LSTM `jit_compile` cells raised `InductorError: ImportError: <it>: file too short` and
     read as the backend's answer (seen here, this session)."""
-    from matrix.results.clean import damaged_compile_artifact
+    from matrix.run.messages import damaged_compile_artifact
 
     path = "/tmp/torchinductor_root/wt/cwtzoafnfoxsmrws6gqqtnunz7j7qixbsvtvrpd6g4nut5k.main.so"
     message = f"InductorError: ImportError: {path}: file too short"

@@ -30,6 +30,7 @@ from matrix.report import collect, render_markdown
 from matrix.results.fold import fold_run
 from matrix.results.ingest import fold_reports, read_report_log
 from matrix.results.io import dump_run, load_run
+from matrix.run.protocol import case_of_nodeid
 
 DATA = Path(__file__).parent / "data"
 LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"
@@ -59,11 +60,11 @@ def _rest_of_run(work: Path) -> None:
     """What the resumed pytest run writes: its own session, the check, the remaining cases."""
     events = [json.loads(ln) for ln in _lines()]
     done = json.loads((work / resume.DONE).read_text())
-    new = [e for e in events if resume.case_id_of(str(e.get("nodeid", ""))) not in done]
+    new = [e for e in events if case_of_nodeid(str(e.get("nodeid", ""))) not in done]
     (work / resume.LOG).write_text("".join(json.dumps(e) + "\n" for e in new))
     ids = json.loads(COLLECTED.read_text())
     (work / resume.COLLECTED).write_text(json.dumps(
-        [i for i in ids if resume.case_id_of(i) not in done]))
+        [i for i in ids if case_of_nodeid(i) not in done]))
 
 
 def test_previous_results_are_the_decided_cases() -> None:

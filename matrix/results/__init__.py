@@ -30,11 +30,11 @@ from matrix.records import (
     Verdict,
 )
 from matrix.results.analysis import divergent_cases, silent_divergences
-from matrix.results.clean import clean_message, damaged_compile_artifact
-from matrix.results.ingest import NOT_RUN_PROPERTY, REPLACED_MARK
 from matrix.results.io import MATRIX_ADAPTER, RunFileError, load_run, read_document
 from matrix.results.merge import combine_shards, merge_runs, shard_of
 from matrix.results.outcomes import MATCHED, RAN
+from matrix.run.messages import clean_message, damaged_compile_artifact
+from matrix.run.protocol import NOT_RUN_PROPERTY, REPLACED_MARK
 
 __all__ = [
     "MATCHED", "MATRIX_ADAPTER", "NOT_RUN_PROPERTY", "RAN", "REPLACED_MARK", "SCHEMA_VERSION",

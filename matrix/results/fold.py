@@ -15,9 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from matrix.records import SCHEMA_VERSION, CaseInfo, EnvironmentInfo, Result, Run
-from matrix.results.ingest import case_of_nodeid, fold_reports, read_report_log, with_retries
+from matrix.results.ingest import fold_reports, read_report_log, with_retries
 from matrix.results.io import RESULT_ADAPTER
 from matrix.results.outcomes import missing_results
+from matrix.run.protocol import case_of_nodeid
 
 
 def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:

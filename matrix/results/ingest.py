@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,24 +19,16 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from matrix.records import Attempt, Observation, ObservationKind, Result, Verdict
-from matrix.results.clean import clean_message
 from matrix.results.outcomes import outcome_of
-
-CRASH_MARK = "crashed while running"
-#: The user property (`item.user_properties`) of a case skipped because it cannot run here
-#: or was left out (a cut mode, the sample), with the reason as its value: the fold's verdict
-#: `not_run` (any other skip is `not_applicable`).
-NOT_RUN_PROPERTY = "not_run"
-TIMEOUT_MARK = "timeout"
-#: `ended_by` of a worker ended on purpose after a case poisoned its CUDA context
-#: (`matrix/run/crash.py`): the case's own reports decide its cell, not xdist's crash report.
-REPLACED_MARK = "replaced"
-
-
-def case_of_nodeid(nodeid: str) -> str | None:
-    """The case id of a `test_case[<id>]` node id; None for any other test."""
-    match = re.search(r"::test_case\[(.*)\]$", nodeid)
-    return match.group(1) if match else None
+from matrix.run.messages import clean_message
+from matrix.run.protocol import (
+    CRASH_MARK,
+    ENVIRONMENT_TEST,
+    NOT_RUN_PROPERTY,
+    REPLACED_MARK,
+    TIMEOUT_MARK,
+    case_of_nodeid,
+)
 
 
 def _props(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +117,7 @@ def fold_reports(reports: Iterable[Mapping[str, Any]], environment: str
         if report.get("$report_type") != "TestReport":
             continue
         nodeid = str(report.get("nodeid", ""))
-        if nodeid.endswith("::test_environment") and report.get("when") == "call":
+        if nodeid.endswith(f"::{ENVIRONMENT_TEST}") and report.get("when") == "call":
             env_props = _props(report)
             env_props["check_outcome"] = report.get("outcome")
             env_props["check_message"] = clean_message(_longrepr_text(report))

@@ -16,7 +16,8 @@ from pydantic_core import to_json
 
 from matrix import atomic
 from matrix.records import SCHEMA_VERSION, Matrix, Result, Run, Shard
-from matrix.results.clean import clean_message, sanitize_run
+from matrix.results.clean import sanitize_run
+from matrix.run.messages import clean_message
 from matrix.runfiles import RefusedFile, read_regular_file
 
 T = TypeVar("T")

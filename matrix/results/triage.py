@@ -28,8 +28,8 @@ from typing import Any
 
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.records import CaseInfo, EnvironmentInfo, LimitationInfo, Matrix, Result, Run
-from matrix.results.clean import clean_message
 from matrix.results.outcomes import TRIAGED, outcome_of
+from matrix.run.messages import clean_message
 
 
 def recorded_catalogs(runs: Iterable[Run]) -> list[str]:

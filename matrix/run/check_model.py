@@ -28,7 +28,7 @@ import numpy as np
 def _first_line(exc: BaseException) -> str:
     """The error's meaningful first line (Keras's "Exception encountered when calling"
     wrapper and ANSI escapes left out, as the matrix's run files write it)."""
-    from matrix.results import clean_message
+    from matrix.run.messages import clean_message
 
     return clean_message(str(exc))
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from matrix import variables as kcm
-from matrix.results import REPLACED_MARK
+from matrix.run.protocol import REPLACED_MARK
 
 
 def run_dir() -> Path | None:
@@ -38,8 +38,6 @@ def case_of(item: pytest.Item) -> Any:
 COLLECTED = "collected.json"
 
 
-#: The test that records the environment's provenance; it runs first in every run.
-ENVIRONMENT_TEST = "test_environment"
 
 
 #: On the controller: the node ids the workers collected (the report-log keeper writes

@@ -23,6 +23,7 @@ from matrix.run.plugin_common import (
     is_worker,
     run_dir,
 )
+from matrix.run.protocol import case_of_nodeid
 
 
 class _Progress:
@@ -49,12 +50,12 @@ class _Progress:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        self.total = sum("::test_case[" in i for i in ids)
+        self.total = sum(case_of_nodeid(i) is not None for i in ids)
         if not self.cost:  # every worker sends the same collection
             known = list(self.measured.values())
             median = sorted(known)[len(known) // 2] if known else costs.DEFAULT_COST_S
-            self.cost = {i: self.measured.get(_case_id(i), median)
-                         for i in ids if "::test_case[" in i}
+            self.cost = {i: self.measured.get(case_of_nodeid(i) or "", median)
+                         for i in ids if case_of_nodeid(i) is not None}
             self.left = sum(self.cost.values())
             self.started = time.monotonic()
         workdir = run_dir()
@@ -69,7 +70,7 @@ class _Progress:
                 if (workdir / name).exists()}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if "::test_case[" not in report.nodeid:
+        if case_of_nodeid(report.nodeid) is None:
             return
         when: str = report.when  # xdist's crash reports say "???"
         skipped = when == "setup" and report.skipped  # not run: no call report follows
@@ -110,11 +111,6 @@ class _Progress:
         seconds = max(self.left, 0.0) * (now - self.started) / self.done_cost
         return (f", about {seconds / 60:.0f} min left" if seconds >= 90
                 else f", about {seconds:.0f} s left")
-
-
-def _case_id(nodeid: str) -> str:
-    """The case id of a node id `matrix/run/test_cases.py::test_case[<id>]`."""
-    return nodeid.partition("::test_case[")[2][:-1]
 
 
 @pytest.hookimpl(trylast=True)

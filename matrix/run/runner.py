@@ -30,7 +30,8 @@ from cases.model import Case
 from matrix import reference
 from matrix.agreement import fingerprint
 from matrix.program import Where, render_with_lines
-from matrix.results import Observation, clean_message, damaged_compile_artifact
+from matrix.records import Observation
+from matrix.run.messages import clean_message, damaged_compile_artifact
 
 #: Observation fields a program prints (its last line), besides `kind`.
 _FIELDS = ("error_type", "message", "shape", "dtype", "nan_count", "device", "weights_dtype",

@@ -22,9 +22,9 @@ import pytest
 from matrix import cache, costs
 from matrix import variables as kcm
 from matrix.records import Shard
-from matrix.results import NOT_RUN_PROPERTY
 from matrix.resume import deselect_done, done_for_worker
-from matrix.run.plugin_common import ENVIRONMENT_TEST, LIMITS, case_of, is_worker, run_dir
+from matrix.run.plugin_common import LIMITS, case_of, is_worker, run_dir
+from matrix.run.protocol import ENVIRONMENT_TEST, NOT_RUN_PROPERTY
 
 #: Modes whose first call compiles (XLA, torch.compile): they get `KCM_COMPILE_TIMEOUT`.
 COMPILING_MODES = frozenset({"jit_compile"})

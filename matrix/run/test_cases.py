@@ -27,8 +27,9 @@ from cases import Catalog, load_catalog
 from cases.load import resolve_open_names
 from cases.model import KERAS_RUNNER, Case
 from matrix import variables as kcm
-from matrix.results import NOT_RUN_PROPERTY, Observation, Verdict
+from matrix.records import Observation, Verdict
 from matrix.run.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
+from matrix.run.protocol import NOT_RUN_PROPERTY
 
 OBSERVATION: TypeAdapter[Observation] = TypeAdapter(Observation)
 
