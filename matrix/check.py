@@ -67,7 +67,7 @@ TEXT_LIMIT = 500
 
 def plain(text: object, limit: int = TEXT_LIMIT) -> str:
     """Text from a model file (or a backend) made safe for a terminal: one line, no ANSI
-    escapes, no control characters, cut to `limit` (`matrix.results.clean_message`).
+    escapes, no control characters, cut to `limit` (`matrix.run.messages.clean_message`).
 
     Every line break becomes a space first, so nothing after it is lost or read as a row.
     """

@@ -12,8 +12,8 @@
 - `clean`: free text cut to its cause (`clean_message`); `outcomes`: a verdict's outcome.
 
 The run-file records themselves live in the leaf `matrix.records`. This package re-exports
-the names its readers outside the harness import from `matrix.results` (the catalog's runner
-and plugin, the report and the tools).
+the names its readers outside the harness import from `matrix.results` (the report, the
+tools and the catalog's expected answers).
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ from matrix.results.analysis import divergent_cases, silent_divergences
 from matrix.results.io import MATRIX_ADAPTER, RunFileError, load_run, read_document
 from matrix.results.merge import combine_shards, merge_runs, shard_of
 from matrix.results.outcomes import MATCHED, RAN
-from matrix.run.messages import clean_message, damaged_compile_artifact
-from matrix.run.protocol import NOT_RUN_PROPERTY, REPLACED_MARK
+from matrix.run.messages import clean_message
 
 __all__ = [
-    "MATCHED", "MATRIX_ADAPTER", "NOT_RUN_PROPERTY", "RAN", "REPLACED_MARK", "SCHEMA_VERSION",
+    "MATCHED", "MATRIX_ADAPTER", "RAN", "SCHEMA_VERSION",
     "CaseInfo", "EnvironmentInfo", "Matrix", "Observation", "Outcome", "Result", "Run",
-    "RunFileError", "Verdict", "clean_message", "combine_shards", "damaged_compile_artifact",
+    "RunFileError", "Verdict", "clean_message", "combine_shards",
     "divergent_cases", "load_run", "merge_runs", "read_document", "shard_of",
     "silent_divergences",
 ]

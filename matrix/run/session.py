@@ -34,7 +34,6 @@ from matrix.costs import SAMPLE_VARIABLE
 from matrix.environments import Environment, gpu_visible, load_environments, run_pytest_args
 from matrix.resume import (
     FOLDED,
-    ResumeMode,
     finish,
     mark_folded,
     prepare,
@@ -143,14 +142,15 @@ def run(session: nox.Session, backend: str, device: str, channel: str) -> None:
     options = run_options(session, list(session.posargs))
     lock = lock_environment(session, environment.id, options.suffix)
     try:
-        run_environment(session, environment, options.resume, options,
-                        fresh_compile=options.fresh_compile)
+        run_environment(session, environment, options)
     finally:
         lock.release()
 
 
-def run_environment(session: nox.Session, environment: Environment, mode: ResumeMode,
-                options: RunOptions, *, fresh_compile: bool = False) -> None:
+def run_environment(session: nox.Session, environment: Environment, options: RunOptions
+                    ) -> None:
+    """Installs, runs the catalog in pytest and folds the run file of one environment."""
+    mode, fresh_compile = options.resume, options.fresh_compile
     out_dir, shard, suffix = options.output, options.shard_arg, options.suffix
     run_file = run_file_for(options, environment.id)
     if run_file.name != f"{environment.id}{suffix}.json":
@@ -221,7 +221,7 @@ def run_environment(session: nox.Session, environment: Environment, mode: Resume
         env.update(fresh_compile_variables(environment.backend, compile_folder))
     fold_only = unfolded(work, mode, fingerprint)
     # Nothing to do when the last run was folded and the cache would serve it all again.
-    if _may_skip(mode, options) and not fold_only and (work / FOLDED).exists() and \
+    if _may_skip(options) and not fold_only and (work / FOLDED).exists() and \
             _up_to_date(session, environment, run_file, catalogs, env):
         return
     if fold_only:  # killed after pytest finished, before the run file was written
@@ -269,7 +269,7 @@ def run_environment(session: nox.Session, environment: Environment, mode: Resume
                  then=f", and the work folder {work} is kept: the next run resumes or "
                       "folds it")
     mark_folded(work)
-    if _may_skip(mode, options):
+    if _may_skip(options):
         _stamp_up_to_date(session, environment, run_file, catalogs, env)
 
 
@@ -313,10 +313,10 @@ def supervised() -> tuple[str, ...]:
     return ("--parent", str(os.getpid()), "--")
 
 
-def _may_skip(mode: ResumeMode, options: RunOptions) -> bool:
+def _may_skip(options: RunOptions) -> bool:
     """Whether a run may be skipped as up to date: a full run (no slice, no shard) with the
     cache on, neither `--fresh` nor `--resume` asked."""
-    return mode == "auto" and options.cache and options.selection is None and \
+    return options.resume == "auto" and options.cache and options.selection is None and \
         options.shard is None
 
 
