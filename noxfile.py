@@ -10,19 +10,19 @@ Arguments after `--` for `run`: `--catalog PATH` (an extra case module, repeatab
 case; default 3 × `--timeout`), `--jobs N` (xdist workers side by side; default one per core,
 at most 4), `--no-cache` (run every case, reusing no cached cell), `--fresh-compile` (torch's
 on-disk compile caches off, so every `jit_compile` cell compiles from scratch:
-`matrix/compile_cache.py`), `--shard I/N` (the I-th of N shards split by measured cost, into
+`matrix/run/compile_cache.py`), `--shard I/N` (the I-th of N shards split by measured cost, into
 `<environment>.shard-I-of-N.json`), `--full` (every case; by default PyTorch runs a sample of
-its costly `jit_compile` cases, the others `not_run` with the reason: `matrix/costs.py`; a
+its costly `jit_compile` cases, the others `not_run` with the reason: `matrix/run/costs.py`; a
 `-k` slice runs every case it names unless `--sample` keeps it to the sample),
 `--fresh` (drop what an interrupted run recorded; by
 default the next run resumes it, `--resume`); anything else goes to pytest (e.g.
 `-k "rank2 and int64"`). Every option is validated before a path is built
-(`matrix/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
+(`matrix/run/runfiles.py`). A slice (`-k`, `--catalog`) never replaces a full run file: it writes
 `<environment>.partial-<key>.json` beside it. `nox -s publish-local` copies the local results
 to the committed `reports/`.
 
 A rerun does only what changed: cells whose case and environment are unchanged come from the
-result cache (`matrix/cache.py`, under the ignored `reports/.work/cache/`), and pip is skipped
+result cache (`matrix/run/cache.py`, under the ignored `reports/.work/cache/`), and pip is skipped
 when the virtualenv's install stamp matches the pins (`matrix.run.install`). A case that timed
 out is run again alone before it is called `timeout`; one whose verdict changes is marked flaky.
 The logic of the sessions lives in `matrix/run/session.py`; this file declares them.
@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from matrix.run import session as logic  # noqa: E402
 from matrix.run.install import install_once, resolve_pins  # noqa: E402
+from matrix.run.runfiles import LOCAL_DIR, LOCAL_RUNS_DIR, PUBLISHED_DIR, publish_local  # noqa: E402
 from matrix.run.session import (  # noqa: E402
     ENVIRONMENTS,
     PYPROJECT,
@@ -48,7 +49,6 @@ from matrix.run.session import (  # noqa: E402
     find_environment,
     run_exit_2,
 )
-from matrix.runfiles import LOCAL_DIR, LOCAL_RUNS_DIR, PUBLISHED_DIR, publish_local  # noqa: E402
 
 nox.needs_version = ">=2025.5.1"
 nox.options.default_venv_backend = "virtualenv"
@@ -155,7 +155,7 @@ def check(session: nox.Session) -> None:
 
 @nox.session(name="device-rehearsal", tags=["device-rehearsal"])
 def device_rehearsal(session: nox.Session) -> None:
-    """Rehearse the GPU call (`python -m matrix.device_run`) on the CPU, on `<backend>-cpu`.
+    """Rehearse the GPU call (`python -m matrix.run.device_run`) on the CPU, on `<backend>-cpu`.
 
     The virtualenv holds only the frameworks, as the lent GPU machine does; Keras and the
     harness's dependencies come from a wheels folder (`--fetch-wheels`, for this Python),
@@ -170,9 +170,9 @@ def device_rehearsal(session: nox.Session) -> None:
     version = str(session.run("python", "-c", "import sys; print('%d.%d' % sys.version_info[:2])",
                               silent=True) or "").strip()
     wheels = WORK_DIR / f"device-wheels-{version}"
-    session.run("python", "-m", "matrix.device_run", "--fetch-wheels", str(wheels),
+    session.run("python", "-m", "matrix.run.device_run", "--fetch-wheels", str(wheels),
                 "--python-version", version)
-    session.run("python", "-m", "matrix.device_run", "--device", "cpu", "--wheels",
+    session.run("python", "-m", "matrix.run.device_run", "--device", "cpu", "--wheels",
                 str(wheels), *session.posargs)
 
 

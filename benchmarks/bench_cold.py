@@ -46,7 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matrix.cache_key import host_facts  # noqa: E402  (standard library only)
+from matrix.run.cache_key import host_facts  # noqa: E402  (standard library only)
 
 RESULTS = ROOT / "benchmarks" / "results"
 #: The goal of the cold main job on 2 cores (minutes) and of a no-change rerun (seconds).
@@ -167,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     pip_cache = Path.home() / ".cache" / "pip"
     pip_cache_warm = pip_cache.is_dir() and any(pip_cache.iterdir())
     # Keras writes ~/.keras/keras.json at its first import on a machine; a first run without
-    # it must be served again all the same (`matrix.cache_key.keras_config_digest`).
+    # it must be served again all the same (`matrix.run.cache_key.keras_config_digest`).
     keras_json_before = (Path.home() / ".keras" / "keras.json").exists()
     load_before = round(os.getloadavg()[0], 2)
     print(f"[cold] {commit[:12]} in {clone}: {command}", flush=True)

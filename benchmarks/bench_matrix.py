@@ -121,8 +121,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def case_seconds(log: Path) -> dict[str, float]:
     """Per case: setup + call + teardown seconds from a report log."""
-    from matrix.resume import read_events
     from matrix.run.protocol import case_of_nodeid
+    from matrix.run.resume import read_events
 
     seconds: dict[str, float] = {}
     for event in read_events(log):

@@ -35,7 +35,7 @@ from cases.subjects import record_of
 
 #: The facts derived from the program; for these keys a limitation never reads the labels.
 DERIVED = ("subject", "mode", "batch", "dtype_policy", "values")
-#: The loss each `fit` program compiles with: labels or not (`matrix.program`).
+#: The loss each `fit` program compiles with: labels or not (`matrix.run.program`).
 _FIT_LOSS = {True: "losses.SparseCategoricalCrossentropy", False: "losses.MeanSquaredError"}
 
 

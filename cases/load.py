@@ -279,7 +279,7 @@ def _catalog_code(path: Path, doing: str) -> Iterator[None]:
     refused, naming the file.
 
     The catalog is loaded by pytest's collection, the fold (`python -m matrix.results
-    fold`) and `python -m matrix.cache plan`: a catalog that calls `os._exit(0)` there would
+    fold`) and `python -m matrix.run.cache plan`: a catalog that calls `os._exit(0)` there would
     end each of them with status 0 and no output, and the run would look successful with no
     run file written. While the code runs, `os._exit` (and `posix._exit`, the same function)
     raises instead, in the thread running it (another thread's call ends the process as

@@ -17,7 +17,7 @@ Example, the article's third example (`ids` padded by Keras, then two layers)::
                      args={"input_dim": 1000, "output_dim": 128, "mask_zero": True}),
                 Step("layers.SimpleRNN", inputs=("x",), output="y", args={"units": 32})))
 
-The program is rendered to Python source by `matrix/program.py`; that source is both what the
+The program is rendered to Python source by `matrix/run/program.py`; that source is both what the
 run executes and the repro the report shows. The module imports nothing but the standard
 library: the catalog never imports a framework.
 """

@@ -16,7 +16,7 @@ everything the matrix knows about one Keras layer, op or utility:
 - how it renders as Python (`render` of `keras.<name>(...)`, and `source` for a custom
   layer's class).
 
-The oracle (`cases/expect.py`), the program renderer (`matrix/program.py`) and the run all
+The oracle (`cases/expect.py`), the program renderer (`matrix/run/program.py`) and the run all
 read these records; adding a layer is one record here plus the loops of its family module.
 NumPy only: no framework is imported.
 """

@@ -3,7 +3,7 @@
 A file is written to a temporary file beside it (`.<name>.<pid>.tmp`: two processes writing
 the same file never share one), then renamed over it, so a reader sees the old file or the
 new one, never a part; a failed write (a full disk, a kill between the two steps leaves only
-the temporary file) removes the temporary file and raises. `matrix.cache` sweeps the
+the temporary file) removes the temporary file and raises. `matrix.run.cache` sweeps the
 temporary files a killed writer left in its store by this name.
 
 Standard library only.

@@ -24,7 +24,7 @@ AXES_PATH = Path(__file__).with_name("axes.toml")
 PINS_DIR = Path(__file__).with_name("pins")
 LATEST = "latest"
 
-#: How a run calls pytest on `matrix/run/test_cases.py` (the `run` session, `matrix.device_run`
+#: How a run calls pytest on `matrix/run/test_cases.py` (the `run` session, `matrix.run.device_run`
 #: and the benchmark), less the per-run paths and timeout: the harness's three pytest plugins
 #: (`matrix/run/crash.py`, `selection.py`, `progress.py`), one xdist worker restarted after
 #: a crash, pytest-timeout's thread method, no capture (a crashed worker's output goes to

@@ -1,6 +1,6 @@
 """The minimal repro of a cell: the program that ran, cut to what a user pastes upstream.
 
-A case's `repro` (`matrix.program.render`) is the whole program the run executed: about 120
+A case's `repro` (`matrix.run.program.render`) is the whole program the run executed: about 120
 lines, most of them the harness's (`observe`, `device_of`, exception classes). An upstream
 issue wants about 20: the imports, the inputs, the program, and a `print` of the result and
 of what the reference expects. `minimal_repro(repro)` derives that from the stored program
@@ -28,7 +28,7 @@ import ast
 import json
 import textwrap
 
-#: The helpers of `matrix.program.PRELUDE` a minimal repro never needs.
+#: The helpers of `matrix.run.program.PRELUDE` a minimal repro never needs.
 _HARNESS = frozenset({"HarnessError", "NotApplicable", "NotRun", "set_weights", "device_of",
                       "observe"})
 #: Helpers kept, without their docstrings, where the program calls them.
@@ -48,7 +48,7 @@ def minimal_repro(repro: str) -> str | None:
     """The minimal form of a case's program, without the backend lines (`minimal_header`).
 
     Args:
-        repro: the case's `repro` as the run file stores it (`matrix.program.render`).
+        repro: the case's `repro` as the run file stores it (`matrix.run.program.render`).
 
     Returns:
         Python source, newline-terminated: a comment naming the case, the imports, a print of

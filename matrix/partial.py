@@ -1,7 +1,7 @@
 """Partial runs (a `-k` slice, a `--catalog` run) merged over an environment's full run.
 
 A slice never replaces a full run file: it writes `<environment>.partial-<key>.json`
-(`matrix.runfiles.run_file_for`), and its provenance says what selected its cases
+(`matrix.run.runfiles.run_file_for`), and its provenance says what selected its cases
 (`provenance["selection"]`). Before the report merges environments, `fold_partials` turns
 each environment's files into one run:
 
@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from matrix.records import Run
-from matrix.runfiles import PARTIAL
+from matrix.run.runfiles import PARTIAL
 
 RunFile = tuple[Path, Run]
 

@@ -61,7 +61,7 @@ class Shard:
 SCHEMA_VERSION = 2
 MESSAGE_LIMIT = 500
 ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
-#: The part of a case's program an error was raised in (`matrix.program.Where`): `setup`
+#: The part of a case's program an error was raised in (`matrix.run.program.Where`): `setup`
 #: (dtype policy, x64), `inputs` (the data), `step` (one step: host call, constructor,
 #: symbolic call, weights, eager call), `model` (building, compiling, fitting, saving,
 #: loading or predicting the model over the steps), `output` (returning or converting it).
@@ -205,7 +205,7 @@ class CaseInfo:
         subject: the Keras API under test, as typed after `keras.` (`layers.Embedding`).
         expected: the reference's answer in words: `values`, or `error (<types>): <why>`.
         repro: the program the run executed, runnable as is with `KERAS_BACKEND` set; its
-            last printed line is the observation as JSON (`matrix/program.py`). None for
+            last printed line is the observation as JSON (`matrix/run/program.py`). None for
             cases of test-only runners.
         source: the public report (issue, pull request) the case was written from, if any.
         facts: what the program does, derived from the typed case at collection

@@ -195,7 +195,7 @@ def _skip(path: Path, problem: str, why: str, problems: list[str],
 def judged_beside_catalogs(env_id: str, run: Run) -> list[str]:
     """A note per run (or merged partial run) whose cells were judged in a process that
     loaded user catalogs (`provenance.user_catalogs`): a catalog's import runs code beside
-    the built-in cases it was run with (`matrix/cache.py` keys such cells apart)."""
+    the built-in cases it was run with (`matrix/run/cache.py` keys such cells apart)."""
     provenance = run.environment.provenance
     partials = provenance.get("partials")
     sources: list[tuple[Any, object]] = [(provenance.get("user_catalogs"), len(run.results))]
@@ -596,7 +596,7 @@ def repro_body(case: CaseInfo) -> str:
     return "\n".join(head) + "\n\n" + body + PRINT_OUTPUT
 
 
-#: Where a rendered program's own code starts (`matrix.program.render`): what comes before
+#: Where a rendered program's own code starts (`matrix.run.program.render`): what comes before
 #: it (imports and the harness's helpers, about 3.7 KB) is the same for most cases.
 _PROGRAM_START = "\ndef program():"
 

@@ -30,7 +30,7 @@ class Variable:
         name: the variable's name (`KCM_...`).
         set_by: `you`, `run session`, `harness` or `tests` (see the module's docstring).
         meaning: what it says, its values, and its default when unset.
-        keyed: whether a cached cell's key holds it (`matrix.cache_key`): a change reruns.
+        keyed: whether a cached cell's key holds it (`matrix.run.cache_key`): a change reruns.
     """
 
     name: str
@@ -55,10 +55,10 @@ WORK_DIR = Variable(
     "`reports/.work`")
 CACHE_DIR = Variable(
     "KCM_CACHE_DIR", "you",
-    "the result cache's folder (`matrix/cache.py`); default `reports/.work/cache`")
+    "the result cache's folder (`matrix/run/cache.py`); default `reports/.work/cache`")
 MEASURED_RUNS = Variable(
     "KCM_MEASURED_RUNS", "you",
-    "a folder of run files whose cell durations are the measured costs (`matrix/costs.py`); "
+    "a folder of run files whose cell durations are the measured costs (`matrix/run/costs.py`); "
     "default `reports/runs`")
 TF32 = Variable(
     "KCM_TF32", "you",
@@ -98,7 +98,7 @@ RETRY_IDS = Variable(
     "a JSON list of case ids: only those run (the retry of timed-out cases)")
 SAMPLE = Variable(
     "KCM_SAMPLE", "run session",
-    "`1`: the default run's sample of costly modes (`matrix/costs.py`); `0` with `--full`")
+    "`1`: the default run's sample of costly modes (`matrix/run/costs.py`); `0` with `--full`")
 
 # --- set by the harness for its workers ---
 WORKER_FILES = Variable(

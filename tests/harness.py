@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from matrix import variables as kcm
-from matrix.runfiles import RunOptions, work_dir_for
+from matrix.run.runfiles import RunOptions, work_dir_for
 
 
 def harness_env(root: Path) -> dict[str, str]:
@@ -46,7 +46,7 @@ def work_dir(options: RunOptions, environment: str, root: Path) -> Path:
     """The work folder of one run under `harness_env(root)`, as the noxfile computes it.
 
     Args:
-        options: the run's options (`matrix.runfiles.parse_run_options`).
+        options: the run's options (`matrix.run.runfiles.parse_run_options`).
         environment: the environment id, e.g. `jax-cpu`.
         root: the folder given to `harness_env`.
 

@@ -16,11 +16,11 @@ from cases.load import validate_catalog
 from cases.model import Case, CatalogError, Step, Tensor
 from matrix.agreement import alike, fingerprint, judge_by_agreement
 from matrix.environments import get_environment
-from matrix.program import render
 from matrix.records import CaseInfo, EnvironmentInfo, Observation, Outcome, Result, Run, Verdict
 from matrix.results.merge import merge_runs
 from matrix.results.outcomes import outcome_of
 from matrix.results.triage import apply_limitations
+from matrix.run.program import render
 
 
 def module_level_standardize(text: object) -> object:

@@ -38,14 +38,14 @@ def test_a_failed_write_of_several_files_changes_none(tmp_path: Path) -> None:
 
 def test_no_other_module_writes_a_temporary_file_and_renames_it() -> None:
     """The hand-written pattern (`tmp = ...".tmp"...; tmp.replace(path)`) lives in
-    `matrix/atomic.py` only. `matrix/program.py` renders a program that saves a `.keras` file
-    the same way (Keras picks the file's format from its name), and `matrix/cache.py` sweeps
+    `matrix/atomic.py` only. `matrix/run/program.py` renders a program that saves a `.keras` file
+    the same way (Keras picks the file's format from its name), and `matrix/run/cache.py` sweeps
     the temporary files a killed writer left."""
     listed = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout.split()
     found = []
     for relative in listed:
-        if relative in ("matrix/atomic.py", "matrix/program.py", "matrix/cache.py") \
+        if relative in ("matrix/atomic.py", "matrix/run/program.py", "matrix/run/cache.py") \
                 or relative.startswith("tests/"):
             continue
         tree = ast.parse((ROOT / relative).read_text(encoding="utf-8"))

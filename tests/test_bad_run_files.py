@@ -22,7 +22,6 @@ import pytest
 from cells import verdict_for
 from rich.console import Console
 
-from matrix import runfiles
 from matrix.diff import main as diff_main
 from matrix.records import (
     SCHEMA_VERSION,
@@ -42,6 +41,7 @@ from matrix.report import (
     write_reports,
 )
 from matrix.results.io import dump_run
+from matrix.run import runfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2025-01-01T00:00:00+00:00"

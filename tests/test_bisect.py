@@ -359,7 +359,7 @@ def test_bisect_real_releases(tmp_path: Path) -> None:
 
 
 def test_publish_local_copies_the_local_bisect_files(tmp_path: Path) -> None:
-    from matrix import runfiles
+    from matrix.run import runfiles
 
     local, published = tmp_path / "local", tmp_path / "reports"
     (local / "runs").mkdir(parents=True)

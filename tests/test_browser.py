@@ -23,7 +23,6 @@ from cases import builtin_cases
 from cases.limitations import Limitation
 from matrix import variables as kcm
 from matrix.minimal import minimal_header, minimal_repro
-from matrix.program import render
 from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
@@ -36,6 +35,7 @@ from matrix.records import (
 from matrix.report import render_html, repro_body, repro_header
 from matrix.results.analysis import divergent_cases, silent_divergences
 from matrix.results.triage import apply_limitations
+from matrix.run.program import render
 
 CHROMIUM = os.environ.get(kcm.CHROMIUM.name, "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -94,7 +94,7 @@ def _matrix() -> Matrix:
     }
     cases, results = [], []
     for case_id, (group, axes, expected, cells) in rows.items():
-        # Two cases carry a program as the run renders it (`matrix.program.render`): the
+        # Two cases carry a program as the run renders it (`matrix.run.program.render`): the
         # page stores the prelude they share once and joins it back into each repro.
         repro = render(_REAL[case_id]) if case_id in _REAL else None
         cases.append(CaseInfo(id=case_id, group=group, description=(

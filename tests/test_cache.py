@@ -1,4 +1,4 @@
-"""The result cache (`matrix/cache.py`), its fold, the retry of timed-out cells, the options.
+"""The result cache (`matrix/run/cache.py`), its fold, the retry of timed-out cells, the options.
 
 No framework is imported: keys come from the catalog (NumPy), folds from recorded events.
 """
@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from cases import builtin_cases
-from matrix import cache, cache_key
 from matrix import variables as kcm
 from matrix.environments import RUN_PYTEST_ARGS, run_pytest_args
 from matrix.records import Observation, Outcome, Result, Verdict
 from matrix.results.fold import fold_run
 from matrix.results.ingest import with_retries
 from matrix.results.io import RESULT_ADAPTER
-from matrix.resume import timed_out_cases
-from matrix.runfiles import OptionError, default_jobs, parse_run_options
+from matrix.run import cache, cache_key
+from matrix.run.resume import timed_out_cases
+from matrix.run.runfiles import OptionError, default_jobs, parse_run_options
 
 
 def _cases(n: int = 3) -> list[Any]:
@@ -67,7 +67,7 @@ def test_save_load_cases_need_the_backend_and_the_artifacts_to_be_keyed(tmp_path
 
 
 def test_a_loading_cell_keys_on_the_file_it_loads(tmp_path: Path) -> None:
-    from matrix.program import saved_model_path
+    from matrix.run.program import saved_model_path
 
     saved = _save_load()
     by_saver = {c.saved_on: c for c in saved}
@@ -88,7 +88,7 @@ def test_a_loading_cell_keys_on_the_file_it_loads(tmp_path: Path) -> None:
 
 
 def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: Path) -> None:
-    from matrix.program import saved_model_path
+    from matrix.run.program import saved_model_path
 
     saver = next(c for c in _save_load() if c.saved_on == "jax")
     artifacts, store_dir = tmp_path / "artifacts", tmp_path / "cache"
@@ -162,7 +162,7 @@ def test_the_same_model_saved_again_has_the_same_digest(tmp_path: Path) -> None:
 
 
 def test_a_loading_cell_keeps_its_key_when_the_model_is_saved_again(tmp_path: Path) -> None:
-    from matrix.program import saved_model_path
+    from matrix.run.program import saved_model_path
 
     saved = _save_load()
     tf_loaded = next(c for c in saved if c.saved_on == "tensorflow")
@@ -477,10 +477,10 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
     """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
     for name in ("matrix/reference.py", "matrix/run/protocol.py",
-                 "matrix/run/messages.py", "matrix/program.py",
+                 "matrix/run/messages.py", "matrix/run/program.py",
                  "matrix/run/runner.py", "cases/expect.py", "matrix/run/crash.py",
                  "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
-                 "cases/subjects.py", "matrix/cache.py", "matrix/cache_key.py"):
+                 "cases/subjects.py", "matrix/run/cache.py", "matrix/run/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
     for name in ("cases/limitations.py", "cases/embedding.py", "matrix/report.py",
@@ -530,7 +530,7 @@ def test_a_user_catalog_gives_every_cell_of_its_process_another_key(tmp_path: Pa
 
 def test_the_readme_states_what_the_key_holds_from_the_declaration() -> None:
     readme = (cache_key.ROOT / "docs" / "reruns-and-cache.md").read_text(encoding="utf-8")
-    start, end = "<!-- cache-key: python -m matrix.cache key -->", "<!-- /cache-key -->"
+    start, end = "<!-- cache-key: python -m matrix.run.cache key -->", "<!-- /cache-key -->"
     assert start in readme
     assert end in readme
     block = readme.split(start, 1)[1].split(end, 1)[0].strip()

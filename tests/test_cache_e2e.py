@@ -19,7 +19,7 @@ from harness import harness_env, work_dir, work_root
 
 from matrix.records import Run
 from matrix.results.io import load_run
-from matrix.runfiles import parse_run_options
+from matrix.run.runfiles import parse_run_options
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def test_a_rerun_executes_only_what_changed(tmp_path: Path) -> None:
         {r.case: r.verdict for r in first.results}
 
     # A comment edit changes no key; any other edit of a user catalog reruns its cells:
-    # the module's import ran in the process that judged them (matrix/cache_key.py).
+    # the module's import ran in the process that judged them (matrix/run/cache_key.py).
     catalog.write_text("# a note\n" + CATALOG.format(second="[[4, 5, 6]]"), encoding="utf-8")
     _, ran = _run(tmp_path, catalog)
     assert ran == []

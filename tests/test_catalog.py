@@ -29,8 +29,8 @@ from cases.model import (
 )
 from cases.subjects import SUBJECTS, record_of
 from matrix.environments import inference_only_backends
-from matrix.program import render
 from matrix.records import Observation
+from matrix.run.program import render
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_IDS = ROOT / "tests" / "data" / "v1_case_ids.txt"
@@ -437,7 +437,7 @@ def test_inference_only_backends_skip_fit_and_jit_compile_with_a_reason() -> Non
     """Issue 15: `fit` is skipped with Keras's own NotImplementedError message, and only on
     an inference-only backend (elsewhere the error is an observation); `jit_compile` is
     skipped there after `compile`, so an error Keras raises in `compile` is still seen."""
-    from matrix.program import INFERENCE_ONLY, JIT_MEANS_NOTHING
+    from matrix.run.program import INFERENCE_ONLY, JIT_MEANS_NOTHING
 
     assert inference_only_backends() == INFERENCE_ONLY
     assert set(JIT_MEANS_NOTHING) == set(INFERENCE_ONLY)
@@ -558,7 +558,7 @@ def test_modes_of_every_family_exist() -> None:
 
 
 def test_importing_the_catalog_imports_no_framework() -> None:
-    code = ("import sys, cases, cases.expect, matrix.program, matrix.results, matrix.reference;"
+    code = ("import sys, cases, cases.expect, matrix.run.program, matrix.results, matrix.reference;"
             " bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -695,7 +695,7 @@ def test_a_refusal_at_a_host_step_is_not_matched_by_the_model() -> None:
 
 
 def test_each_line_of_a_program_says_which_step_it_runs() -> None:
-    from matrix.program import render_with_lines
+    from matrix.run.program import render_with_lines
 
     case = _padded_then_out_of_range()
     source, where = render_with_lines(case)

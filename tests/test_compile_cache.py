@@ -1,4 +1,4 @@
-"""Tests of matrix/compile_cache.py: the `--fresh-compile` option and its variables."""
+"""Tests of matrix/run/compile_cache.py: the `--fresh-compile` option and its variables."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from matrix import compile_cache
-from matrix.compile_cache import (
+from matrix.environments import BACKENDS
+from matrix.run import compile_cache
+from matrix.run.compile_cache import (
     empty_folder,
     fresh_compile_folder,
     fresh_compile_variables,
 )
-from matrix.environments import BACKENDS
-from matrix.runfiles import parse_run_options
+from matrix.run.runfiles import parse_run_options
 
 
 def test_the_flag_is_taken_out_and_the_rest_keeps_its_order(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_only_torch_gets_variables_and_they_turn_both_caches_off(tmp_path: Path)
 
 
 def test_the_same_environment_gets_the_same_values_every_run(tmp_path: Path) -> None:
-    # TORCH* variables are part of every cell's cache key (matrix/cache_key.py): a value
+    # TORCH* variables are part of every cell's cache key (matrix/run/cache_key.py): a value
     # that changed per run would make every cell of a --fresh-compile run miss the cache.
     first = fresh_compile_variables("torch", fresh_compile_folder(tmp_path, "torch-cpu"))
     again = fresh_compile_variables("torch", fresh_compile_folder(tmp_path, "torch-cpu"))

@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 from harness import harness_env, work_root
 
-from matrix.compile_cache import fresh_compile_folder
 from matrix.records import Result
 from matrix.results.io import load_run
+from matrix.run.compile_cache import fresh_compile_folder
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""matrix.costs: measured costs, longest-first order, shards split by cost, the sample."""
+"""matrix.run.costs: measured costs, longest-first order, shards split by cost, the sample."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
-from matrix import costs
+from matrix.run import costs
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """End-to-end: a default torch run keeps its `jit_compile` cases to the sample, on the real
-`run(torch-cpu)` session (`matrix/costs.py`, `matrix/run/selection.py`).
+`run(torch-cpu)` session (`matrix/run/costs.py`, `matrix/run/selection.py`).
 
 A slice of `index-ops-segment_max-rank1` (cheap cases: most refuse before compiling) run with
 `--sample`, as bare `nox` runs the whole catalog: the cells of the cases the sample leaves
@@ -17,9 +17,9 @@ import pytest
 from harness import harness_env
 
 from cases import load_catalog
-from matrix import costs
 from matrix.records import Run
 from matrix.results.io import load_run
+from matrix.run import costs
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from matrix import device_run
+from matrix.run import device_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ def test_refuses_without_a_gpu_and_writes_nothing(tmp_path: Path,
 
 
 def test_refuses_when_gpus_are_hidden(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "matrix.device_run", "--out", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "matrix.run.device_run", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, check=False,
                           env={"PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
     assert done.returncode == device_run.NO_GPU, done.stderr

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from cells import verdict_for
 
-from matrix import runfiles
 from matrix import variables as kcm
 from matrix.diff import diff_matrices, main, observation_change, render_diff
 from matrix.records import (
@@ -30,6 +29,7 @@ from matrix.records import (
     Result,
 )
 from matrix.report import render_json
+from matrix.run import runfiles
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "data" / "report" / "diff.md"

@@ -20,7 +20,7 @@ from harness import harness_env, work_dir
 from matrix import variables as kcm
 from matrix.records import Outcome, Result, Run
 from matrix.results.io import load_run
-from matrix.runfiles import parse_run_options
+from matrix.run.runfiles import parse_run_options
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "data" / "hostile_catalog.py"

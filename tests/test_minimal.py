@@ -13,7 +13,7 @@ import pytest
 
 from cases import builtin_cases
 from matrix.minimal import minimal_header, minimal_repro
-from matrix.program import render
+from matrix.run.program import render
 
 CASES = builtin_cases()
 

@@ -21,7 +21,7 @@ from harness import harness_env
 
 from cases import builtin_cases
 from matrix.minimal import minimal_header, minimal_repro
-from matrix.program import render
+from matrix.run.program import render
 
 pytestmark = pytest.mark.e2e
 

@@ -1,4 +1,4 @@
-"""Tests of `matrix.program`: what a rendered program does when it runs.
+"""Tests of `matrix.run.program`: what a rendered program does when it runs.
 
 Marked `e2e`: the program runs as the matrix runs it, in the JAX environment's virtualenv
 (`matrix.check.python_for`: the `run` session's, else one installed from the pins file).
@@ -18,7 +18,7 @@ from cases import builtin_cases
 from matrix import variables as kcm
 from matrix.check import python_for
 from matrix.environments import get_environment
-from matrix.program import render, saved_model_path
+from matrix.run.program import render, saved_model_path
 
 
 @pytest.mark.e2e

@@ -254,7 +254,7 @@ def test_the_page_stores_the_prelude_the_repros_share_once() -> None:
     """Issue 27: the 3.7 KB of imports and helpers before each program's `def program():`
     were half of the published page, once per case; now once per distinct prelude."""
     from cases import builtin_cases
-    from matrix.program import render
+    from matrix.run.program import render
 
     chosen = [c for c in builtin_cases() if c.axes.get("mode") == "eager"][:40]
     cases = [CaseInfo(id=c.id, group=c.group, description=c.description, axes=dict(c.axes),

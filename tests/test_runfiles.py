@@ -1,4 +1,4 @@
-"""Tests of `matrix.runfiles`: options checked before any path is built, local runs in an
+"""Tests of `matrix.run.runfiles`: options checked before any path is built, local runs in an
 ignored folder, slices beside full runs, the GPU guard, publishing local results.
 
 No framework is imported. The noxfile tests run `nox` itself, but each stops before any
@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from filelock import FileLock
 
-from matrix import runfiles
 from matrix import variables as kcm
 from matrix.environments import get_environment
 from matrix.records import Shard
-from matrix.runfiles import OptionError, parse_run_options, run_file_for
+from matrix.run import runfiles
+from matrix.run.runfiles import OptionError, parse_run_options, run_file_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -249,7 +249,7 @@ def test_each_slice_and_shard_works_in_its_own_folder(tmp_path: Path) -> None:
     assert folders["k a"] == runfiles.work_dir_for(_parse(tmp_path, "-k", "a"), "jax-cpu",
                                                    tmp_path / ".work")
     # The -k a run was killed mid-run; then a -k b run starts: a's log is untouched.
-    from matrix import resume
+    from matrix.run import resume
 
     interrupted = folders["k a"]
     interrupted.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""Tests of `matrix.supervise`: the run's pytest has its own process group, and killing nox
+"""Tests of `matrix.run.supervise`: the run's pytest has its own process group, and killing nox
 (even with SIGKILL) ends it: no orphan pytest or worker is left.
 
 No framework is imported: a sleeping Python process stands in for pytest.
@@ -53,7 +53,7 @@ def _gone(pids: list[int], within_s: float = 20) -> bool:
 
 
 def _supervise(pids: Path) -> list[str]:
-    return [sys.executable, "-m", "matrix.supervise", "--", sys.executable, "-c", CHILD,
+    return [sys.executable, "-m", "matrix.run.supervise", "--", sys.executable, "-c", CHILD,
             str(pids)]
 
 
@@ -89,7 +89,7 @@ def test_sigterm_to_the_supervisor_ends_the_group_and_reports_it(tmp_path: Path)
 
 
 def test_the_command_exit_status_is_passed_on() -> None:
-    done = subprocess.run([sys.executable, "-m", "matrix.supervise", "--", sys.executable,
+    done = subprocess.run([sys.executable, "-m", "matrix.run.supervise", "--", sys.executable,
                            "-c", "raise SystemExit(5)"], cwd=ROOT, check=False, timeout=60)
     assert done.returncode == 5
 
@@ -100,7 +100,7 @@ def test_the_command_exit_status_is_passed_on() -> None:
 #: prints the supervisor's pid and dies at once, long before the supervisor's Python is up.
 NOX_DIES_AT_ONCE = """
 import os, subprocess, sys
-supervisor = subprocess.Popen([sys.executable, "-m", "matrix.supervise", "--parent",
+supervisor = subprocess.Popen([sys.executable, "-m", "matrix.run.supervise", "--parent",
                                str(os.getpid()), "--", *sys.argv[2:]],
                               stderr=open(sys.argv[1], "w"))
 print(supervisor.pid, flush=True)
@@ -128,7 +128,7 @@ def test_nox_killed_before_the_supervisor_is_up_leaves_no_pytest(tmp_path: Path)
 
 def test_a_parent_pid_that_is_not_the_parent_starts_nothing(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
-    done = subprocess.run([sys.executable, "-m", "matrix.supervise", "--parent", "1", "--",
+    done = subprocess.run([sys.executable, "-m", "matrix.run.supervise", "--parent", "1", "--",
                            sys.executable, "-c", CHILD, str(pids)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 3
@@ -141,7 +141,7 @@ def test_a_parent_that_dies_after_the_check_still_ends_the_group(tmp_path: Path)
     # nox passes its pid, then is killed while pytest runs: the named parent is watched.
     nox = subprocess.Popen(
         [sys.executable, "-c", "import os, subprocess, sys; subprocess.run([sys.argv[1], "
-         "'-m', 'matrix.supervise', '--parent', str(os.getpid()), *sys.argv[2:]])",
+         "'-m', 'matrix.run.supervise', '--parent', str(os.getpid()), *sys.argv[2:]])",
          sys.executable, "--", sys.executable, "-c", CHILD, str(pids)],
         cwd=ROOT, start_new_session=True)
     try:
@@ -157,17 +157,17 @@ def test_a_parent_that_dies_after_the_check_still_ends_the_group(tmp_path: Path)
 @pytest.mark.parametrize("args", [["--parent"], ["--parent", "x", "--", "true"],
                                   ["--parent", "0", "--", "true"], ["--parent", "7"]])
 def test_a_bad_parent_argument_is_refused(args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "matrix.supervise", *args], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "matrix.run.supervise", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
-    assert "usage: python -m matrix.supervise" in done.stderr
+    assert "usage: python -m matrix.run.supervise" in done.stderr
 
 
 def test_the_run_session_names_nox_as_the_parent_of_every_supervisor() -> None:
     source = (ROOT / "matrix" / "run" / "session.py").read_text(encoding="utf-8")
-    calls = source.count('"python", "-m", "matrix.supervise",')
+    calls = source.count('"python", "-m", "matrix.run.supervise",')
     assert calls == 2
-    assert source.count('"python", "-m", "matrix.supervise", *supervised(),') == calls
+    assert source.count('"python", "-m", "matrix.run.supervise", *supervised(),') == calls
     from matrix.run import session as logic
 
     assert logic.supervised() == ("--parent", str(os.getpid()), "--")

@@ -85,7 +85,7 @@ def test_get_and_set_read_the_mapping_given() -> None:
 
 
 def test_keyed_says_which_variables_the_cache_key_holds() -> None:
-    from matrix.cache_key import ANSWER_VARIABLES
+    from matrix.run.cache_key import ANSWER_VARIABLES
 
     in_key = {p for patterns in ANSWER_VARIABLES.values() for p in patterns
               if p.startswith("KCM_")}

@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cmd.add_argument("--retry-log", default=None, type=Path,
                              help="the report log of the timed-out cases run again alone")
             cmd.add_argument("--cache", default=None, type=Path,
-                             help="the result cache's folder (matrix/cache.py)")
+                             help="the result cache's folder (matrix/run/cache.py)")
             cmd.add_argument("--shard", default=None)
             cmd.add_argument("--selection", default=None, type=json.loads,
                              help="JSON: the slice this run ran (pytest args, catalogs)")

@@ -27,7 +27,7 @@ def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     from cases.expect import describe, expected, is_open
     from cases.facts import program_facts
     from cases.model import KERAS_RUNNER
-    from matrix.program import render
+    from matrix.run.program import render
 
     infos = []
     catalog = load_catalog(extra).cases
@@ -70,10 +70,10 @@ def catalog_fingerprint(infos: Sequence[CaseInfo]) -> dict[str, Any]:
 
 
 def _cached_results(work: Path, environment: str) -> tuple[dict[str, Result], set[str]]:
-    """The results the worker took from the cache (`matrix/cache.py`), by case, and every
+    """The results the worker took from the cache (`matrix/run/cache.py`), by case, and every
     case it says it took (`cache-used.json`): a case whose result does not read back is
     still the run's, and gets a cell saying so (`fold_run`)."""
-    from matrix import cache
+    from matrix.run import cache
 
     plan = cache.read_json(work / cache.PLAN)
     used = cache.read_json(work / cache.USED)
@@ -102,7 +102,7 @@ def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Resu
         `{"stored": N}` (and `"error"` when the store could not be written: the run file is
         written all the same), or None when the run had no cache plan.
     """
-    from matrix import cache
+    from matrix.run import cache
 
     plan = cache.read_json(work / cache.PLAN)
     keys = plan.get("keys") if isinstance(plan, dict) else None
@@ -119,16 +119,16 @@ def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Resu
 
 def user_catalogs(extra: Sequence[str | Path]) -> list[dict[str, str]]:
     """The user catalogs a run loaded: `[{"path": ..., "sha256": ...}]`, in load order."""
-    from matrix.cache_key import file_digest
+    from matrix.run.cache_key import file_digest
 
     return [{"path": str(path), "sha256": file_digest(Path(path)) or "unreadable"}
             for path in extra]
 
 
 def _host() -> dict[str, Any]:
-    """The host CPU of the run (`matrix.cache.host_facts`): its model and the ISA flags that
+    """The host CPU of the run (`matrix.run.cache.host_facts`): its model and the ISA flags that
     change an answer (`ANSWER_CPU_FLAGS`); all flags are in the cache key."""
-    from matrix.cache_key import host_facts
+    from matrix.run.cache_key import host_facts
 
     facts = host_facts()
     return {"cpu": facts["cpu"],
@@ -196,7 +196,7 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     provenance["pytest_exitstatus"] = status
     provenance["catalog"] = catalog
     # Every cell of this run, built-in ones too, was judged in a process that ran these
-    # modules' code at import (`matrix.cache`: they are in every key of such a run).
+    # modules' code at import (`matrix.run.cache`: they are in every key of such a run).
     provenance["user_catalogs"] = user_catalogs(extra)
     provenance["host"] = _host()
     provenance["shard"] = shard
@@ -225,7 +225,7 @@ def with_selection(run: Run, selection: Mapping[str, Any]) -> Run:
     """Marks a run as a slice of the catalog: `provenance["selection"]` says which.
 
     A run with `-k`, other pytest arguments or `--catalog` records what selected its cases,
-    so that the report and the noxfile tell it from a full run (`matrix.runfiles`).
+    so that the report and the noxfile tell it from a full run (`matrix.run.runfiles`).
     """
     env = run.environment
     provenance = {**env.provenance, "selection": dict(selection)}

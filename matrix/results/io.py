@@ -18,7 +18,7 @@ from matrix import atomic
 from matrix.records import SCHEMA_VERSION, Matrix, Result, Run, Shard
 from matrix.results.clean import sanitize_run
 from matrix.run.messages import clean_message
-from matrix.runfiles import RefusedFile, read_regular_file
+from matrix.run.runfiles import RefusedFile, read_regular_file
 
 T = TypeVar("T")
 RUN_ADAPTER: TypeAdapter[Run] = TypeAdapter(Run)
@@ -74,7 +74,7 @@ def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) 
         adapter: validates the decoded JSON into its type.
         error: the exception class to raise.
 
-    Only a regular file of at most `matrix.runfiles.MAX_READ_BYTES` is read
+    Only a regular file of at most `matrix.run.runfiles.MAX_READ_BYTES` is read
     (`read_regular_file`): a FIFO or a link to `/dev/zero` named `*.json` is refused by name
     instead of blocking the reader.
 

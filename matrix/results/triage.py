@@ -36,7 +36,7 @@ def recorded_catalogs(runs: Iterable[Run]) -> list[str]:
     """The user catalog modules the runs were made with, once each, in the order met.
 
     A `--catalog` run writes a partial run file whose `provenance.selection.catalogs` lists
-    them (absolute paths, `matrix.runfiles.parse_catalog`); merged over a full run, its
+    them (absolute paths, `matrix.run.runfiles.parse_catalog`); merged over a full run, its
     selection is kept in `provenance.partials` (`matrix.partial.overlay`). Hand-edited
     entries that are not strings are ignored.
     """

@@ -179,7 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if files is None or not is_worker(config):
         return
     _open_worker_log(files)
-    # A real Ctrl-C (SIGINT, forwarded by matrix.supervise) sets `config.kcm_sigint`; a
+    # A real Ctrl-C (SIGINT, forwarded by matrix.run.supervise) sets `config.kcm_sigint`; a
     # KeyboardInterrupt that a case raises itself does not (`matrix/run/test_cases.py`).
     with contextlib.suppress(ValueError):  # not the main thread
         signal.signal(signal.SIGINT, _on_sigint(config))

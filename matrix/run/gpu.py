@@ -7,7 +7,7 @@ inside its functions, so the crash plugin (loaded by the controller too) stays f
 - TF32: TensorFlow, JAX and PyTorch may compute float32 matmuls and convolutions with
   TensorFloat-32 (10 mantissa bits) on Ampere and later GPUs, which flips cells judged with
   float32 tolerances. A GPU run turns it off (`apply_settings`), unless `KCM_TF32=on`
-  (`python -m matrix.device_run --tf32`); `matrix/axes.toml` also sets the variables the
+  (`python -m matrix.run.device_run --tf32`); `matrix/axes.toml` also sets the variables the
   frameworks and NVIDIA's libraries read, so a case's repro run by hand gets the same.
 - Facts (`device_facts`): GPU name, driver, CUDA and cuDNN versions, the TF32 state and the
   determinism switches, as the framework (or `nvidia-smi`) reports them. On a CPU run the GPU

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from matrix import cache, costs
 from matrix import variables as kcm
+from matrix.run import cache, costs
 from matrix.run.plugin_common import (
     CACHE_FILES,
     COLLECTED,
@@ -30,7 +30,7 @@ class _Progress:
     """Prints one line every few cases: environment, cases done of total, how many diverged
     from the reference, crashed or were not run so far, and an estimate of the time left.
 
-    The estimate scales the measured cost of the cases not yet done (`matrix.costs`) by how
+    The estimate scales the measured cost of the cases not yet done (`matrix.run.costs`) by how
     long the done ones took here against their measured cost, so a slower machine or a
     loaded one is accounted for once a few cases ran; cases reported skipped (not run) cost
     nothing.

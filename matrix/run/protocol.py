@@ -1,10 +1,10 @@
 """What a run's pytest process tells the fold across the process boundary, in one place.
 
 The pytest process (`matrix/run/test_cases.py` and its plugins) and the fold
-(`matrix.results.ingest`, `matrix.resume`) meet only in pytest-reportlog's event stream: node
+(`matrix.results.ingest`, `matrix.run.resume`) meet only in pytest-reportlog's event stream: node
 ids, user properties, xdist's wording for a dead worker. Each of those strings is declared
 here, once; nothing else spells them. Standard library alone (the noxfile's process imports
-`matrix.resume`).
+`matrix.run.resume`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Runs one case on the Keras backend of this process: it executes the case's program.
 
 Imported only inside a run (by `matrix/run/test_cases.py`, the benchmark), where `KERAS_BACKEND`
-has fixed the backend. The program is the source `matrix.program.render` writes, the very text
+has fixed the backend. The program is the source `matrix.run.program.render` writes, the very text
 published as the case's repro: it is compiled and executed here as it stands, its printed
 lines captured, and its last line read as the observation. Between cases, the Keras state a
 program may change (dtype policy, floatx, `jax_enable_x64`) is put back to what a fresh
@@ -29,9 +29,9 @@ from cases.expect import AGREEMENT, Expected, expected
 from cases.model import Case
 from matrix import reference
 from matrix.agreement import fingerprint
-from matrix.program import Where, render_with_lines
 from matrix.records import Observation
 from matrix.run.messages import clean_message, damaged_compile_artifact
+from matrix.run.program import Where, render_with_lines
 
 #: Observation fields a program prints (its last line), besides `kind`.
 _FIELDS = ("error_type", "message", "shape", "dtype", "nan_count", "device", "weights_dtype",

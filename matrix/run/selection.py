@@ -1,7 +1,7 @@
 """The selection plugin of a run (`-p matrix.run.selection`): which cases run, in what order.
 
 The `--catalog` and `--shard` options; the environment check kept first in every run, even a
-slice; the result cache (`matrix/cache.py`: the controller writes the plan, the worker
+slice; the result cache (`matrix/run/cache.py`: the controller writes the plan, the worker
 deselects the cached cases); the cases an interrupted run recorded (`--resume`); the larger
 time limit of compiling modes (`KCM_COMPILE_TIMEOUT` marks `jit_compile` cases); the retry
 of timed-out cases (`KCM_RETRY_IDS`: only those run); the modes a timed run cuts
@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from matrix import cache, costs
 from matrix import variables as kcm
 from matrix.records import Shard
-from matrix.resume import deselect_done, done_for_worker
+from matrix.run import cache, costs
 from matrix.run.plugin_common import LIMITS, case_of, is_worker, run_dir
 from matrix.run.protocol import ENVIRONMENT_TEST, NOT_RUN_PROPERTY
+from matrix.run.resume import deselect_done, done_for_worker
 
 #: Modes whose first call compiles (XLA, torch.compile): they get `KCM_COMPILE_TIMEOUT`.
 COMPILING_MODES = frozenset({"jit_compile"})
@@ -103,7 +103,7 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
         environment = os.environ.get(kcm.ENVIRONMENT.name, "unknown")
         sys.stdout.write(
             f"[{environment}] the sample leaves out {len(planned['cut'])} of the catalog's "
-            f"costly cases (matrix/costs.py); each this run selects is not_run with the "
+            f"costly cases (matrix/run/costs.py); each this run selects is not_run with the "
             f"reason; `nox -s \"run({environment})\" -- --full` runs them\n")
     return cache.to_run(planned, total)
 
@@ -122,7 +122,7 @@ def _mark_compiling(items: list[pytest.Item]) -> None:
 
 
 #: A JSON object {mode: reason}: the cases of these modes are not run, each cell `not_run`
-#: with the reason (`python -m matrix.device_run` cuts what does not fit a timed GPU run).
+#: with the reason (`python -m matrix.run.device_run` cuts what does not fit a timed GPU run).
 NOT_RUN_MODES = kcm.NOT_RUN_MODES.name
 
 
@@ -166,7 +166,7 @@ def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest
 
 
 def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
-    """Skips the cases the cache plan cuts from a default run (`matrix.costs.cut`), each
+    """Skips the cases the cache plan cuts from a default run (`matrix.run.costs.cut`), each
     `not_run` with its reason; returns their ids."""
     data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
     cut = data.get("cut") if isinstance(data, dict) else None
@@ -182,7 +182,7 @@ def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
 
 
 def _costs(items: list[pytest.Item]) -> dict[str, float]:
-    """Case id -> its cost in this environment (`matrix.costs`: measured, else estimated)."""
+    """Case id -> its cost in this environment (`matrix.run.costs`: measured, else estimated)."""
     cases = [c for c in map(case_of, items) if c is not None]
     environment = os.environ.get(kcm.ENVIRONMENT.name, "unknown")
     return costs.estimate(cases, costs.measured(environment))
@@ -223,7 +223,7 @@ def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
     """After a `save_load` case saved its model: the file's SHA-256 under the case's key.
 
     The cache reuses that case's result only while the file is the one recorded
-    (`matrix.cache.stale_savers`).
+    (`matrix.run.cache.stale_savers`).
     """
     case, store_dir = case_of(item), os.environ.get(kcm.RUN_STORE.name)
     artifacts = os.environ.get(kcm.ARTIFACTS.name)
@@ -233,7 +233,7 @@ def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
     data = cache.read_json(workdir / cache.PLAN)
     key = (data.get("keys") or {}).get(case.id) if isinstance(data, dict) else None
     if isinstance(key, str):
-        from matrix.program import saved_model_path
+        from matrix.run.program import saved_model_path
 
         cache.record_saved(Path(store_dir), key, saved_model_path(case, Path(artifacts)))
 
@@ -271,7 +271,7 @@ class _KeepEnvironmentCheck:
             index, count = shard.index, shard.count
             cases = [i for i in items if i.name != ENVIRONMENT_TEST]
             # Split over the full catalog by measured cost, so shards of one catalog never
-            # overlap and take about the same time (`matrix.costs.balanced_shards`).
+            # overlap and take about the same time (`matrix.run.costs.balanced_shards`).
             split = costs.balanced_shards([i.nodeid for i in every],
                                           {i.nodeid: cost.get(getattr(case_of(i), "id", ""),
                                                               costs.DEFAULT_COST_S)

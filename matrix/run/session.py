@@ -3,10 +3,10 @@
 Runs in the process of nox, never in a run's virtualenv: it imports nox, filelock and the
 standard-library modules of the harness alone (no Keras, no NumPy, no pydantic; a test loads
 the noxfile with those blocked). Each environment's cases run in a pytest process of their
-own (`python -m matrix.supervise ... pytest matrix/run/test_cases.py`), and the fold in another
+own (`python -m matrix.run.supervise ... pytest matrix/run/test_cases.py`), and the fold in another
 (`python -m matrix.results fold`).
 
-Arguments after `--` of `nox -s run`: parsed by `matrix.runfiles.parse_run_options`
+Arguments after `--` of `nox -s run`: parsed by `matrix.run.runfiles.parse_run_options`
 (documented in docs/reruns-and-cache.md and the noxfile's docstring).
 """
 
@@ -24,15 +24,23 @@ import nox
 from filelock import FileLock, Timeout
 
 from matrix import variables as kcm
-from matrix.compile_cache import (
+from matrix.environments import Environment, gpu_visible, load_environments, run_pytest_args
+from matrix.run.compile_cache import (
     CACHED_BACKENDS,
     empty_folder,
     fresh_compile_folder,
     fresh_compile_variables,
 )
-from matrix.costs import SAMPLE_VARIABLE
-from matrix.environments import Environment, gpu_visible, load_environments, run_pytest_args
-from matrix.resume import (
+from matrix.run.costs import SAMPLE_VARIABLE
+from matrix.run.install import (
+    INSTALL_STAMP,
+    fold_args,
+    install_digest,
+    install_environment,
+    install_or_record,
+    installed,
+)
+from matrix.run.resume import (
     FOLDED,
     finish,
     mark_folded,
@@ -42,15 +50,7 @@ from matrix.resume import (
     timed_out_cases,
     unfolded,
 )
-from matrix.run.install import (
-    INSTALL_STAMP,
-    fold_args,
-    install_digest,
-    install_environment,
-    install_or_record,
-    installed,
-)
-from matrix.runfiles import (
+from matrix.run.runfiles import (
     LOCAL_RUNS_DIR,
     PUBLISHED_DIR,
     WORK_ROOT,
@@ -70,7 +70,7 @@ ENVIRONMENTS = load_environments()
 #: Work folders (report logs, resume state, locks); `KCM_WORK_DIR` moves them (the tests
 #: give a full run its own, so it never touches the checkout's).
 WORK_DIR = Path(os.environ.get(kcm.WORK_DIR.name) or WORK_ROOT)
-#: The result cache (`matrix/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
+#: The result cache (`matrix/run/cache.py`): ignored, outside the committed tree; `KCM_CACHE_DIR`
 #: moves it (the tests give each run their own).
 CACHE_DIR = Path(os.environ.get(kcm.CACHE_DIR.name) or WORK_ROOT / "cache")
 #: Seconds per case unless `--timeout` says otherwise.
@@ -241,10 +241,10 @@ def run_environment(session: nox.Session, environment: Environment, options: Run
                     f"{', compile caches off (--fresh-compile)' if fresh_compile else ''}")
         if fresh_compile:
             empty_folder(compile_folder)
-        # matrix.supervise runs pytest in its own process group and ends it if nox is killed,
+        # matrix.run.supervise runs pytest in its own process group and ends it if nox is killed,
         # even before the supervisor could ask for its parent (`--parent`, `supervised`).
         session.run(
-            "python", "-m", "matrix.supervise", *supervised(),
+            "python", "-m", "matrix.run.supervise", *supervised(),
             "python", "-m", "pytest", "matrix/run/test_cases.py", *run_pytest_args(options.jobs),
             f"--timeout={timeout}", f"--report-log={log}",
             f"--junitxml={out_dir.parent / 'junit' / (environment.id + suffix + '.xml')}",
@@ -307,9 +307,9 @@ def run_writing(session: nox.Session, run_file: Path, catalogs: list[str], *args
 
 
 def supervised() -> tuple[str, ...]:
-    """The arguments of `python -m matrix.supervise` before the command: the pid of nox, the
+    """The arguments of `python -m matrix.run.supervise` before the command: the pid of nox, the
     process that `session.run` starts it from, so a nox killed while the supervisor starts
-    is noticed there and no pytest is left behind (`matrix/supervise.py`)."""
+    is noticed there and no pytest is left behind (`matrix/run/supervise.py`)."""
     return ("--parent", str(os.getpid()), "--")
 
 
@@ -326,12 +326,12 @@ def _fresh_stamp(environment: Environment) -> Path:
 
 def _plan_summary(session: nox.Session, environment: Environment, catalogs: list[str],
                   env: dict[str, str]) -> dict[str, Any] | None:
-    """`python -m matrix.cache plan` in the run virtualenv: what a run would execute.
+    """`python -m matrix.run.cache plan` in the run virtualenv: what a run would execute.
 
     None when it cannot say (e.g. a catalog that does not load): the run goes on as
     usual, and pytest's collection reports the problem with its file name.
     """
-    out = session.run("python", "-m", "matrix.cache", "plan", "--environment",
+    out = session.run("python", "-m", "matrix.run.cache", "plan", "--environment",
                       environment.id, *fold_args(catalogs), env=env, silent=True,
                       success_codes=list(range(256)))
     lines = str(out or "").strip().splitlines()
@@ -349,12 +349,12 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
     True when the last run of this environment wrote `run_file` (its SHA-256 is the one
     recorded then, in `reports/.work/cache/<environment>.up-to-date.json`) and the cache
     would serve every case with exactly the keys and results it would have served then
-    (`matrix.cache.plan_digest`): same cases, programs, references, harness, installed
+    (`matrix.run.cache.plan_digest`): same cases, programs, references, harness, installed
     distributions, saved models. pytest is not started, so the environment check of the
     run file is the one of that run.
     """
-    from matrix.cache import read_json
-    from matrix.cache_key import file_digest
+    from matrix.run.cache import read_json
+    from matrix.run.cache_key import file_digest
 
     stamp = read_json(_fresh_stamp(environment))
     if not isinstance(stamp, dict) or stamp.get("run_file") != str(run_file) or \
@@ -373,8 +373,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
 def _stamp_up_to_date(session: nox.Session, environment: Environment, run_file: Path,
                       catalogs: list[str], env: dict[str, str]) -> None:
     """After a fold: records the plan that would now serve every cell, if one would."""
-    from matrix.cache import write_json
-    from matrix.cache_key import file_digest
+    from matrix.run.cache import write_json
+    from matrix.run.cache_key import file_digest
 
     stamp = _fresh_stamp(environment)
     summary = _plan_summary(session, environment, catalogs, env)
@@ -414,7 +414,7 @@ def _retry_timeouts(session: nox.Session, environment: Environment, log: Path, r
     ids.write_text(json.dumps(cases), encoding="utf-8")
     session.log(f"{environment.id}: {len(cases)} case(s) timed out; running them again alone")
     session.run(
-        "python", "-m", "matrix.supervise", *supervised(),
+        "python", "-m", "matrix.run.supervise", *supervised(),
         "python", "-m", "pytest", "matrix/run/test_cases.py", *run_pytest_args(1),
         f"--timeout={timeout}", f"--report-log={retry / 'report-log.jsonl'}",
         *fold_args(catalogs), *pytest_args,

@@ -1,4 +1,4 @@
-"""The ingredients of a result-cache key (`matrix/cache.py`): the harness modules found from
+"""The ingredients of a result-cache key (`matrix/run/cache.py`): the harness modules found from
 the import graph, the user catalogs loaded, and the environment (installed distributions,
 host CPU, the variables and config files that change an answer).
 
@@ -25,7 +25,7 @@ from typing import Any
 from matrix import variables as kcm
 from matrix.environments import RUN_PYTEST_ARGS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Raise when a change of the harness changes what a cell records without changing the
 #: source hashed below (a data file it reads, say).
@@ -445,7 +445,7 @@ def environment_key(variables: Mapping[str, str] | None = None) -> str:
 
 def key_contents() -> str:
     """What a cell's key holds, in Markdown, from the declarations the code uses (the
-    README's cache section quotes it; `python -m matrix.cache key` prints it)."""
+    README's cache section quotes it; `python -m matrix.run.cache key` prints it)."""
     harness, family_modules = split_modules()
     lines = ["- the case: its id, whole definition, rendered program and the reference's "
              "answer (values, dtype, tolerance, refusal); for a `save_load` cell that loads "

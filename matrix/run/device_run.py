@@ -21,7 +21,7 @@ Honest first time:
 `--device cpu` is the rehearsal: the same code path on `<backend>-cpu` (no GPU check), so the
 real call is a formality (`nox -s device-rehearsal`, tests/test_device_run_e2e.py).
 
-Usage: `python -m matrix.device_run --out /tmp/out --wheels /tmp/wheels [--backends jax torch]
+Usage: `python -m matrix.run.device_run --out /tmp/out --wheels /tmp/wheels [--backends jax torch]
 [--jobs 8] [--budget 540] [-- extra pytest args]`.
 """
 
@@ -50,7 +50,7 @@ from matrix.environments import (
     run_pytest_args,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Exit status when no GPU is visible: nothing was run and nothing was written.
 NO_GPU = 3
 #: The wheels folder must travel to a lent machine with the working tree (64 MiB in all).
@@ -100,7 +100,7 @@ def cuts(backend: str, full: bool, runs: Path = PUBLISHED_RUNS) -> dict[str, str
         took = measured(backend, mode, runs)
         seen = (f"; its {took[0]} cells took {took[1]:.0f} s on {backend}-cpu "
                 f"(reports/runs/{backend}-cpu.json)") if took else ""
-        found[mode] = (f"cut from the timed GPU run (python -m matrix.device_run): {why}"
+        found[mode] = (f"cut from the timed GPU run (python -m matrix.run.device_run): {why}"
                        f"{seen}; `--full` runs them")
     return found
 
@@ -230,7 +230,7 @@ def run_backend(environment: Environment, out: Path, *, python: str, jobs: int,
     selection = ["--selection", json.dumps({"pytest_args": list(extra), "catalogs": []})] \
         if extra else []
     if status is None:
-        selection += ["--stopped", f"the time box of python -m matrix.device_run "
+        selection += ["--stopped", f"the time box of python -m matrix.run.device_run "
                                    f"({budget_s:.0f} s for {environment.id}) ran out"]
     if _run([python, "-m", "matrix.results", "fold", "--environment", environment.id,
              "--log", str(report_log), "--output", str(run_file), *selection], log,
@@ -253,7 +253,7 @@ def _summary(run_file: Path) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m matrix.device_run", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.device_run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["jax", "torch"],
                         choices=["tensorflow", "jax", "torch"])

@@ -1,6 +1,6 @@
 """Run a command in its own process group, and end that group when nox ends.
 
-`python -m matrix.supervise --parent PID -- COMMAND...` starts COMMAND (the run's pytest) as
+`python -m matrix.run.supervise --parent PID -- COMMAND...` starts COMMAND (the run's pytest) as
 the leader of a new process group, so its xdist workers share that group, and then:
 
 - forwards SIGINT, SIGTERM and SIGHUP to the whole group (Ctrl-C reaches pytest, which
@@ -37,7 +37,7 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: The exit status when the parent named by `--parent` was gone before COMMAND could start
 #: (nobody waits for it: it only shows in a test or a shell).
 PARENT_GONE = 3
-USAGE = "usage: python -m matrix.supervise [--parent PID] -- COMMAND..."
+USAGE = "usage: python -m matrix.run.supervise [--parent PID] -- COMMAND..."
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -55,7 +55,7 @@ def end_group(process: subprocess.Popen[bytes], grace_s: float = GRACE_S) -> int
 
 
 def _parent_gone(parent: int) -> str:
-    return (f"matrix.supervise: the parent process {parent} ended (this process's parent is "
+    return (f"matrix.run.supervise: the parent process {parent} ended (this process's parent is "
             f"now {os.getppid()})")
 
 
@@ -103,7 +103,7 @@ def supervise(command: Sequence[str], grace_s: float = GRACE_S,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.supervise [--parent PID] -- COMMAND...`."""
+    """`python -m matrix.run.supervise [--parent PID] -- COMMAND...`."""
     args = list(sys.argv[1:] if argv is None else argv)
     parent = None
     if args[:1] == ["--parent"]:

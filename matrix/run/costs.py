@@ -29,7 +29,7 @@ its mode's measured costs, or 1 s where there is none.
    take appears in at least one sampled case: every subject, layer, input dtype, rank, value
    class, mask, dtype policy... is compiled at least once.
 
-Only the standard library is imported (the noxfile, `matrix.cache` and the pytest plugin use
+Only the standard library is imported (the noxfile, `matrix.run.cache` and the pytest plugin use
 it). A sample and an order change which cells run and when, never a cell's answer: nothing
 here is part of a cell's cache key (the module's source is, as every harness module's).
 """
@@ -45,7 +45,7 @@ from typing import Any, Protocol
 
 from matrix import variables as kcm
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: The folder of the published run files whose `duration_s` are the measured costs.
 MEASURED_DIR = ROOT / "reports" / "runs"
 #: Names another folder of run files to read costs from (tests, a fork's own figures).

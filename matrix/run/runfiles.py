@@ -39,7 +39,7 @@ from typing import Any, Literal, NoReturn
 from matrix import atomic
 from matrix.records import Shard
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: The committed, published results: changed only by `nox -s publish-local` or CI.
 PUBLISHED_DIR = ROOT / "reports"
 #: Where local runs write (ignored by git): runs/, artifacts/, junit/ and the report files.
@@ -92,7 +92,7 @@ def _refuse_unless_regular(path: Path, info: os.stat_result, limit: int) -> None
                           "regular files are read")
     if info.st_size > limit:
         raise RefusedFile(f"{path}: {info.st_size} bytes, more than the {limit} bytes read "
-                          "(matrix.runfiles.MAX_READ_BYTES); not a file this harness wrote")
+                          "(matrix.run.runfiles.MAX_READ_BYTES); not a file this harness wrote")
 
 
 def read_regular_file(path: Path, limit: int | None = None) -> bytes:
@@ -117,7 +117,7 @@ def read_regular_file(path: Path, limit: int | None = None) -> bytes:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise RefusedFile(f"{path}: more than the {limit} bytes read "
-                          "(matrix.runfiles.MAX_READ_BYTES); not a file this harness wrote")
+                          "(matrix.run.runfiles.MAX_READ_BYTES); not a file this harness wrote")
     return data
 
 
@@ -135,14 +135,14 @@ class RunOptions:
         jobs: xdist workers running cases side by side (`-n`), each isolated as one is.
         cache: whether cached cells are reused (`--no-cache` turns it off).
         full: every case of the catalog runs (`--full`); otherwise a backend whose modes
-            `matrix.costs.SAMPLED` names runs a sample of their cases.
+            `matrix.run.costs.SAMPLED` names runs a sample of their cases.
         sample: a selection (`-k`) keeps to the sample as a default run does (`--sample`);
             without it a case asked for by name runs.
-        resume: what becomes of an interrupted run's work (`matrix.resume.ResumeMode`):
+        resume: what becomes of an interrupted run's work (`matrix.run.resume.ResumeMode`):
             `--fresh` clears it, `--resume` keeps it, `auto` (neither) keeps it when its
             sources are the same.
         fresh_compile: `--fresh-compile`: the compiler's on-disk caches off
-            (`matrix.compile_cache`).
+            (`matrix.run.compile_cache`).
     """
 
     catalogs: tuple[Path, ...]
@@ -160,7 +160,7 @@ class RunOptions:
 
     @property
     def sampled(self) -> bool:
-        """Whether the run cuts to the sample (`matrix.costs`): not `--full`, and not a
+        """Whether the run cuts to the sample (`matrix.run.costs`): not `--full`, and not a
         `-k` or other pytest selection (a case asked for by name runs) unless `--sample`."""
         return not self.full and (self.sample or not self.pytest_args)
 

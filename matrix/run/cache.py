@@ -3,7 +3,7 @@
 A cell's key is the hash of (see `key_contents()`, which the README's cache section quotes):
 
 - the **case**: its id, its whole definition (`repr`), the program the run executes
-  (`matrix.program.render`) and the reference's answer (values, dtype, tolerance, refusal);
+  (`matrix.run.program.render`) and the reference's answer (values, dtype, tolerance, refusal);
 - the **harness**: `HARNESS_VERSION` and the source of every module of this repository that
   a run's pytest process imports, found by walking the import graph from `ENTRY_POINTS`
   (`harness_modules`), as syntax trees without comments and docstrings (an edited comment
@@ -35,7 +35,7 @@ Only cells whose answer depends on nothing but the key are stored: verdicts `mat
 `crashed` cell once it crashed two runs in a row (`CRASHES_TO_STORE`). Timeouts, harness
 errors, `not_run` cells and a first crash run again every time.
 
-A `save_load` cell depends on a `.keras` file too (`matrix.program.saved_model_path`):
+A `save_load` cell depends on a `.keras` file too (`matrix.run.program.saved_model_path`):
 
 - a **loading** cell (another backend saved the file) has the file's digest in its key, so
   a model saved again elsewhere with other content reruns every cell that loads it;
@@ -73,9 +73,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matrix import atomic, costs
+from matrix import atomic
 from matrix import variables as kcm
-from matrix.cache_key import (
+from matrix.run import costs
+from matrix.run.cache_key import (
     NOT_HASHED,
     catalogs_digest,
     digest,
@@ -86,7 +87,7 @@ from matrix.cache_key import (
     saved_model_digest,
     split_modules,
 )
-from matrix.runfiles import read_regular_file
+from matrix.run.runfiles import read_regular_file
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -112,7 +113,7 @@ MAX_STORE_BYTES = 256 * 1024 * 1024
 ENTRY_FORMAT = 1
 #: An entry larger than this is not read (the case runs): a result is 1 to 3 KB.
 MAX_ENTRY_BYTES = 4 * 1024 * 1024
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- the case's key ---------------------------------------------------------------------------
@@ -153,7 +154,7 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
     """
     from cases.expect import expected
     from cases.model import KERAS_RUNNER
-    from matrix.program import render, saved_model_path
+    from matrix.run.program import render, saved_model_path
 
     harness = harness_digest() if harness is None else harness
     keys = {}
@@ -209,7 +210,7 @@ def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | N
     Their stored result must not serve: the other backends would load a file that this
     run never wrote, or none at all.
     """
-    from matrix.program import saved_model_path
+    from matrix.run.program import saved_model_path
 
     stale = set()
     for case in cases:
@@ -356,7 +357,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
 
     Returns:
         (the plan, how many cases the catalog has). The plan's `cut` maps the cases a
-        default run leaves out to their `not_run` reason (`matrix.costs.cut`; `KCM_SAMPLE`).
+        default run leaves out to their `not_run` reason (`matrix.run.costs.cut`; `KCM_SAMPLE`).
 
     Raises:
         cases.CatalogError: a catalog that cannot be loaded (names the file).
@@ -375,7 +376,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     else:
         stale = stale_savers(catalog.cases, keys, backend, artifacts, store_dir)
         planned = plan(keys, store_dir, environment_id, stale)
-    # The cells a default run leaves out (`matrix.costs`), unless the cache serves them.
+    # The cells a default run leaves out (`matrix.run.costs`), unless the cache serves them.
     planned["cut"] = costs.cut(catalog.cases, environment_id, backend, variables,
                                keep=planned["hits"])
     return planned, len(catalog.cases)
@@ -383,7 +384,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
 
 def to_run(planned: Mapping[str, Any], total: int) -> int:
     """How many of the catalog's `total` cases a run executes: neither served by the cache
-    nor cut from a default run (`planned["cut"]`, `matrix.costs`)."""
+    nor cut from a default run (`planned["cut"]`, `matrix.run.costs`)."""
     return total - len(planned["hits"]) - len(planned.get("cut") or {})
 
 
@@ -566,8 +567,8 @@ def evict(cache_dir: Path, max_bytes: int = MAX_STORE_BYTES) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.cache plan --environment ID [--catalog PATH ...] [--no-cache]`, or
-    `python -m matrix.cache key`.
+    """`python -m matrix.run.cache plan --environment ID [--catalog PATH ...] [--no-cache]`, or
+    `python -m matrix.run.cache key`.
 
     `plan` prints one JSON line: `{"cases": N, "to_run": K, "digest": HEX}`, what a run of
     the catalog in this interpreter would execute (the `run` session asks before starting
@@ -581,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from cases import CatalogError
 
-    parser = argparse.ArgumentParser(prog="python -m matrix.cache")
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.cache")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("plan", help="what a run would execute, in one JSON line")
     cmd.add_argument("--environment", required=True)

@@ -16,12 +16,12 @@ fresh compile shows up. With the caches off, Inductor still writes each compile'
 new temporary folder under the cache folder and never deletes it
 (`torch._inductor.utils.fresh_cache`, `delete=False`); the run points the cache folder at a
 folder of its own under the work root (`fresh_compile_folder`), emptied before and after.
-`python -m matrix.compile_cache compare CACHED.json FRESH.json` lists the cells whose
+`python -m matrix.run.compile_cache compare CACHED.json FRESH.json` lists the cells whose
 observation differs between the two (the weekly `compile-drift` workflow runs it).
 
 Only the standard library is imported: the noxfile uses this module. The pytest process does
 not import it, so it is not part of the result cache's harness key; the variables it sets
-are (`TORCH*`, `matrix/cache_key.py`), so cells of a `--fresh-compile` run are keyed apart
+are (`TORCH*`, `matrix/run/cache_key.py`), so cells of a `--fresh-compile` run are keyed apart
 from the others. Both values are the same on every run of one environment and checkout.
 """
 
@@ -109,14 +109,14 @@ def drift(cached: dict[str, Any], fresh: dict[str, Any]) -> list[tuple[str, str,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.compile_cache compare CACHED.json FRESH.json`: the drift between a
+    """`python -m matrix.run.compile_cache compare CACHED.json FRESH.json`: the drift between a
     run with the compile caches and one with `--fresh-compile`, as Markdown on stdout.
 
     Returns:
         0 when every cell that ran in both observes the same; 1 when one differs; 2 when a
         file cannot be read as a run file (one line on stderr naming it).
     """
-    parser = argparse.ArgumentParser(prog="python -m matrix.compile_cache")
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.compile_cache")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("compare", help="cells whose observation a fresh compile changes")
     cmd.add_argument("cached", type=Path)
