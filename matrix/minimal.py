@@ -28,7 +28,7 @@ import ast
 import json
 import textwrap
 
-#: The helpers of `matrix.run.program.PRELUDE` a minimal repro never needs.
+#: The helpers of `matrix.run.prelude.PRELUDE` a minimal repro never needs.
 _HARNESS = frozenset({"HarnessError", "NotApplicable", "NotRun", "set_weights", "device_of",
                       "observe"})
 #: Helpers kept, without their docstrings, where the program calls them.

@@ -21,7 +21,7 @@ from matrix.records import Observation, Outcome, Result, Verdict
 from matrix.results.fold import fold_run
 from matrix.results.ingest import with_retries
 from matrix.results.io import RESULT_ADAPTER
-from matrix.run import cache, cache_key
+from matrix.run import cache, cache_key, store
 from matrix.run.resume import timed_out_cases
 from matrix.run.runfiles import OptionError, default_jobs, parse_run_options
 
@@ -93,7 +93,7 @@ def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: 
     saver = next(c for c in _save_load() if c.saved_on == "jax")
     artifacts, store_dir = tmp_path / "artifacts", tmp_path / "cache"
     keys = cache.case_keys([saver], "env", "h", backend="jax", artifacts=artifacts)
-    cache.update_store(store_dir, "jax-cpu", keys, [_dump(_result(saver.id))], {})
+    store.update_store(store_dir, "jax-cpu", keys, [_dump(_result(saver.id))], {})
 
     def hits() -> set[str]:
         stale = cache.stale_savers([saver], keys, "jax", artifacts, store_dir)
@@ -104,13 +104,13 @@ def test_a_saving_cell_serves_only_while_its_file_is_the_one_it_wrote(tmp_path: 
     path.parent.mkdir(parents=True)
     path.write_bytes(b"saved by the run")
     assert hits() == set()  # a file nobody recorded (e.g. seeded from the published ones)
-    assert cache.record_saved(store_dir, keys[saver.id], path) is not None
+    assert store.record_saved(store_dir, keys[saver.id], path) is not None
     assert hits() == {saver.id}
     path.write_bytes(b"saved again elsewhere")
     assert hits() == set()
     path.unlink()
-    assert cache.record_saved(store_dir, keys[saver.id], path) is None
-    assert not cache.saved_record(store_dir, keys[saver.id]).exists()
+    assert store.record_saved(store_dir, keys[saver.id], path) is None
+    assert not store.saved_record(store_dir, keys[saver.id]).exists()
     assert hits() == set()
 
 
@@ -139,26 +139,26 @@ def test_the_same_model_saved_again_has_the_same_digest(tmp_path: Path) -> None:
     again = _keras_zip(tmp_path / "b.keras", date="2026-12-01@12:48:48", ids=(1407, 1408),
                        weights=b"weights", stamp=(2026, 12, 1, 12, 48, 48))
     assert cache_key.file_digest(first) != cache_key.file_digest(again)
-    assert cache_key.saved_model_digest(first) == cache_key.saved_model_digest(again)
+    assert store.saved_model_digest(first) == store.saved_model_digest(again)
     # what the model is still counts: its weights, its version, which objects it shares
     other = {
         "weights": _keras_zip(tmp_path / "w.keras", date="x", ids=(1, 2), weights=b"other"),
         "sharing": _keras_zip(tmp_path / "s.keras", date="x", ids=(1, 1), weights=b"weights"),
     }
     for name, path in other.items():
-        assert cache_key.saved_model_digest(path) != cache_key.saved_model_digest(first), name
+        assert store.saved_model_digest(path) != store.saved_model_digest(first), name
     not_a_zip = tmp_path / "c.keras"
     not_a_zip.write_bytes(b"model one")
-    assert cache_key.saved_model_digest(not_a_zip) == cache_key.file_digest(not_a_zip)
+    assert store.saved_model_digest(not_a_zip) == cache_key.file_digest(not_a_zip)
     truncated = tmp_path / "t.keras"
     truncated.write_bytes(first.read_bytes()[:-40])  # its central directory cut
-    assert cache_key.saved_model_digest(truncated) == cache_key.file_digest(truncated)
+    assert store.saved_model_digest(truncated) == cache_key.file_digest(truncated)
     bad_member = tmp_path / "m.keras"  # a member whose bytes no longer match its CRC
     raw = bytearray(first.read_bytes())
     raw[raw.index(b"model.weights.h5weights") + len("model.weights.h5")] ^= 0xFF  # the data
     bad_member.write_bytes(bytes(raw))
-    assert cache_key.saved_model_digest(bad_member) == cache_key.file_digest(bad_member)
-    assert cache_key.saved_model_digest(tmp_path / "missing.keras") is None
+    assert store.saved_model_digest(bad_member) == cache_key.file_digest(bad_member)
+    assert store.saved_model_digest(tmp_path / "missing.keras") is None
 
 
 def test_a_loading_cell_keeps_its_key_when_the_model_is_saved_again(tmp_path: Path) -> None:
@@ -191,7 +191,7 @@ def test_the_plan_command_counts_what_a_run_would_execute(
     planned, _ = cache.compute_plan([], "jax-cpu", tmp_path)
     case = next(c for c in builtin_cases() if c.mode == "eager")
     key = planned["keys"][case.id]
-    cache.update_store(tmp_path, "jax-cpu", {case.id: key}, [_dump(_result(case.id))], {})
+    store.update_store(tmp_path, "jax-cpu", {case.id: key}, [_dump(_result(case.id))], {})
     assert cache.main(["plan", "--environment", "jax-cpu"]) == 0
     second = json.loads(capsys.readouterr().out)
     assert second["to_run"] == total - 1
@@ -273,7 +273,7 @@ def test_the_store_keeps_answers_that_depend_only_on_the_key(tmp_path: Path) -> 
     keys = {"a": "ka", "b": "kb", "c": "kc", "d": "kd"}
     results = [_dump(_result("a")), _dump(_result("b", "timeout")),
                _dump(_result("c", flaky=True)), _dump(_result("d", "mismatched"))]
-    report = cache.update_store(tmp_path, "jax-cpu", keys, results, {"d": "eager"})
+    report = store.update_store(tmp_path, "jax-cpu", keys, results, {"d": "eager"})
     assert (report.stored, report.error) == (2, None)
     assert _hits(keys, tmp_path) == {"a", "d"}
     # an edited case has a new key: nothing serves it; the old entry stays until evicted
@@ -284,10 +284,10 @@ def test_the_store_keeps_answers_that_depend_only_on_the_key(tmp_path: Path) -> 
 def test_a_damaged_or_edited_entry_runs_its_case_again(tmp_path: Path) -> None:
     """Issue 23: a damaged entry dropped its cell, an edited one was served as a result."""
     keys = {"a": "ka", "b": "kb", "c": "kc", "d": "kd", "e": "ke"}
-    cache.update_store(tmp_path, "jax-cpu", keys,
+    store.update_store(tmp_path, "jax-cpu", keys,
                        [_dump(_result(c, "mismatched")) for c in keys], {})
     assert _hits(keys, tmp_path) == set(keys)
-    path = {case: cache.entry_path(tmp_path, "jax-cpu", key) for case, key in keys.items()}
+    path = {case: store.entry_path(tmp_path, "jax-cpu", key) for case, key in keys.items()}
     path["a"].write_bytes(path["a"].read_bytes()[:-20])  # truncated
     edited = json.loads(path["b"].read_text())  # a verdict changed by hand
     edited["result"]["verdict"]["status"] = "matched"
@@ -297,15 +297,15 @@ def test_a_damaged_or_edited_entry_runs_its_case_again(tmp_path: Path) -> None:
     path["c"].write_text(json.dumps(swapped))
     bad = json.loads(path["d"].read_text())  # checksum recomputed, result not a Result
     bad["result"] = {"case": "d", "verdict": "yes"}
-    bad["sha256"] = cache._entry_checksum("kd", "d", 0, bad["result"])
+    bad["sha256"] = store._entry_checksum("kd", "d", 0, bad["result"])
     path["d"].write_text(json.dumps(bad))
     assert _hits(keys, tmp_path) == {"e"}
     # the fold of a run that took an unreadable result still has the cell
     work = tmp_path / "work"
     work.mkdir()
     case = _cases(1)[0].id
-    cache.write_json(work / cache.PLAN, {"keys": {case: "k"}, "hits": {case: {"no": 1}}})
-    cache.write_json(work / cache.USED, [case])
+    store.write_json(work / cache.PLAN, {"keys": {case: "k"}, "hits": {case: {"no": 1}}})
+    store.write_json(work / cache.USED, [case])
     log = work / "report-log.jsonl"
     log.write_text(json.dumps({"$report_type": "SessionFinish", "exitstatus": 0}) + "\n")
     (work / "collected.json").write_text("[]")
@@ -317,20 +317,20 @@ def test_a_damaged_or_edited_entry_runs_its_case_again(tmp_path: Path) -> None:
 def test_other_keys_stay_and_the_oldest_go_past_the_size_cap(tmp_path: Path) -> None:
     """Issue 23: a 12-case run with other XLA_FLAGS emptied the store of every other key."""
     full = {f"c{i}": f"full{i}" for i in range(6)}
-    cache.update_store(tmp_path, "jax-cpu", full, [_dump(_result(c)) for c in full], {})
+    store.update_store(tmp_path, "jax-cpu", full, [_dump(_result(c)) for c in full], {})
     other = {"c0": "xla0", "c1": "xla1"}  # a slice under other variables: other keys
-    cache.update_store(tmp_path, "jax-cpu", other, [_dump(_result(c)) for c in other], {})
+    store.update_store(tmp_path, "jax-cpu", other, [_dump(_result(c)) for c in other], {})
     assert _hits(full, tmp_path) == set(full)
     assert _hits(other, tmp_path) == set(other)
     # past the cap, the entries used longest ago go first; a served entry is renewed
     import os
 
     for age, key in enumerate(["full0", "full1", "full2", "full3", "full4", "full5"]):
-        entry = cache.entry_path(tmp_path, "jax-cpu", key)
+        entry = store.entry_path(tmp_path, "jax-cpu", key)
         os.utime(entry, (1_000_000 + age, 1_000_000 + age))
-    cache.update_store(tmp_path, "jax-cpu", full, [], {}, served=["c0"])
-    size = cache.entry_path(tmp_path, "jax-cpu", "full5").stat().st_size
-    report = cache.update_store(tmp_path, "jax-cpu", {}, [], {}, max_bytes=int(size * 4.5))
+    store.update_store(tmp_path, "jax-cpu", full, [], {}, served=["c0"])
+    size = store.entry_path(tmp_path, "jax-cpu", "full5").stat().st_size
+    report = store.update_store(tmp_path, "jax-cpu", {}, [], {}, max_bytes=int(size * 4.5))
     assert report.evicted == 4
     assert _hits(full, tmp_path) == {"c0", "c5"}
     assert _hits(other, tmp_path) == set(other)
@@ -339,7 +339,7 @@ def test_other_keys_stay_and_the_oldest_go_past_the_size_cap(tmp_path: Path) -> 
 def test_a_cache_that_cannot_be_written_costs_the_speed_up_not_the_run(tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the store's folder should be")
-    report = cache.update_store(blocked, "jax-cpu", {"a": "ka"}, [_dump(_result("a"))], {})
+    report = store.update_store(blocked, "jax-cpu", {"a": "ka"}, [_dump(_result("a"))], {})
     assert report.error is not None
     assert "NotADirectoryError" in report.error
     assert not list(tmp_path.rglob("*.tmp"))
@@ -365,16 +365,16 @@ def test_the_fold_adds_cached_cells_counts_them_and_stores_fresh_ones(tmp_path: 
     work.mkdir()
     ran, kept = cases[0].id, cases[1].id
     cached = _result(kept)
-    cache.write_json(work / cache.PLAN, {"keys": {ran: "k-ran", kept: "k-kept"},
+    store.write_json(work / cache.PLAN, {"keys": {ran: "k-ran", kept: "k-kept"},
                                          "hits": {kept: _dump(cached)}})
-    cache.write_json(work / cache.USED, [kept])
+    store.write_json(work / cache.USED, [kept])
     log = _one_matched_case_log(work, ran)
     run = fold_run("jax-cpu", log, [], cache_dir=tmp_path / "cache")
     assert [r.case for r in run.results] == [ran, kept]
     assert {c.id for c in run.cases} == {ran, kept}
     assert run.environment.provenance["cache"] == {"reused": 1, "executed": 1, "stored": 1}
-    assert cache.entry_path(tmp_path / "cache", "jax-cpu", "k-ran").is_file()
-    assert not cache.entry_path(tmp_path / "cache", "jax-cpu", "k-kept").exists()
+    assert store.entry_path(tmp_path / "cache", "jax-cpu", "k-ran").is_file()
+    assert not store.entry_path(tmp_path / "cache", "jax-cpu", "k-kept").exists()
     no_cache = fold_run("jax-cpu", log, [])
     assert [r.case for r in no_cache.results] == [ran]
     assert "cache" not in no_cache.environment.provenance
@@ -437,12 +437,12 @@ def test_a_crash_is_stored_once_it_repeats_and_forgotten_when_the_answer_changes
     crash = _dump(_result("a", "crashed"))
 
     def crashes(key: str) -> int:
-        entry = cache.read_entry(cache.entry_path(tmp_path, "openvino-cpu", key), key,
+        entry = store.read_entry(store.entry_path(tmp_path, "openvino-cpu", key), key,
                                  {"ka": "a", "kb": "b", "kb2": "b"}[key])
         return entry["crashes"] if entry else 0
 
     def update(keys: dict[str, str], results: list[dict[str, Any]]) -> None:
-        cache.update_store(tmp_path, "openvino-cpu", keys, results, {})
+        store.update_store(tmp_path, "openvino-cpu", keys, results, {})
 
     update(keys, [crash, _dump(_result("b", "crashed"))])
     assert _hits(keys, tmp_path, "openvino-cpu") == set()
@@ -563,16 +563,16 @@ def test_a_full_disk_under_the_cache_costs_the_speed_up_not_the_run_file(
     case = _cases(1)[0].id
     work = tmp_path / "work"
     work.mkdir()
-    cache.write_json(work / cache.PLAN, {"keys": {case: "k-case"}, "hits": {}})
+    store.write_json(work / cache.PLAN, {"keys": {case: "k-case"}, "hits": {}})
     log = _one_matched_case_log(work, case)
-    store = full_disk / "cache"
-    run = fold_run("jax-cpu", log, [], cache_dir=store)
+    store_dir = full_disk / "cache"
+    run = fold_run("jax-cpu", log, [], cache_dir=store_dir)
     assert [r.case for r in run.results] == [case]
     provenance = run.environment.provenance["cache"]
     assert provenance["stored"] == 0
     assert "No space left on device" in provenance["store_error"]
     assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]
-    assert cache.record_saved(store, "k", Path(__file__)) is None  # no traceback either
+    assert store.record_saved(store_dir, "k", Path(__file__)) is None  # no traceback either
 
 
 # --- the attacks of a hostile tester on the first version of this cache -----------------------
@@ -581,11 +581,11 @@ def test_an_entry_that_is_a_fifo_or_dev_zero_is_not_read(tmp_path: Path) -> None
     import os
 
     keys = {"a": "ka", "b": "kb", "c": "kc"}
-    cache.update_store(tmp_path, "jax-cpu", keys, [_dump(_result(c)) for c in keys], {})
-    fifo = cache.entry_path(tmp_path, "jax-cpu", "ka")
+    store.update_store(tmp_path, "jax-cpu", keys, [_dump(_result(c)) for c in keys], {})
+    fifo = store.entry_path(tmp_path, "jax-cpu", "ka")
     fifo.unlink()
     os.mkfifo(fifo)  # opening it to read would wait for a writer for ever
-    zero = cache.entry_path(tmp_path, "jax-cpu", "kb")
+    zero = store.entry_path(tmp_path, "jax-cpu", "kb")
     zero.unlink()
     zero.symlink_to("/dev/zero")  # reading it would never end
     assert _hits(keys, tmp_path) == {"c"}
@@ -596,19 +596,19 @@ def test_a_folder_where_an_entry_belongs_costs_that_entry_only(tmp_path: Path) -
     import time
 
     keys = {"a": "ka", "b": "kb"}
-    folder = cache.entry_path(tmp_path, "jax-cpu", "ka")
+    folder = store.entry_path(tmp_path, "jax-cpu", "ka")
     (folder / "inside").mkdir(parents=True)
-    report = cache.update_store(tmp_path, "jax-cpu", keys,
+    report = store.update_store(tmp_path, "jax-cpu", keys,
                                 [_dump(_result("a", "timeout")), _dump(_result("b"))], {})
     assert report.stored == 1
     assert report.error is not None
     assert "IsADirectoryError" in report.error
     assert _hits(keys, tmp_path) == {"b"}
     # a temporary file a killed writer left is removed once it is old
-    left = cache.entry_path(tmp_path, "jax-cpu", "kb").with_name(".kb.json.123.tmp")
+    left = store.entry_path(tmp_path, "jax-cpu", "kb").with_name(".kb.json.123.tmp")
     left.write_text("{")
-    os.utime(left, (time.time() - 2 * cache.STALE_TMP_S,) * 2)
-    cache.evict(tmp_path)
+    os.utime(left, (time.time() - 2 * store.STALE_TMP_S,) * 2)
+    store.evict(tmp_path)
     assert not left.exists()
 
 

@@ -389,7 +389,7 @@ def test_a_long_graph_error_keeps_its_cause() -> None:
     """A TensorFlow graph error raised deep in the harness's stack holds a traceback of every
     frame before its cause; cut at its first 4000 characters it read "Graph execution
     error:" in 75 tensorflow-cpu cells (a fresh reviewer's repro check found it)."""
-    from matrix.run.program import PRELUDE
+    from matrix.run.prelude import PRELUDE
 
     frames = "".join(f'  File "/x/frame{i}.py", line {i}, in f{i}\n' for i in range(200))
     message = (f"Graph execution error:\n\nDetected at node take defined at (most recent "

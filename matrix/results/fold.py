@@ -73,10 +73,10 @@ def _cached_results(work: Path, environment: str) -> tuple[dict[str, Result], se
     """The results the worker took from the cache (`matrix/run/cache.py`), by case, and every
     case it says it took (`cache-used.json`): a case whose result does not read back is
     still the run's, and gets a cell saying so (`fold_run`)."""
-    from matrix.run import cache
+    from matrix.run import cache, store
 
-    plan = cache.read_json(work / cache.PLAN)
-    used = cache.read_json(work / cache.USED)
+    plan = store.read_json(work / cache.PLAN)
+    used = store.read_json(work / cache.USED)
     hits = plan.get("hits") if isinstance(plan, dict) else None
     if not isinstance(used, list):
         return {}, set()
@@ -102,15 +102,15 @@ def _store(cache_dir: Path, environment: str, work: Path, results: Sequence[Resu
         `{"stored": N}` (and `"error"` when the store could not be written: the run file is
         written all the same), or None when the run had no cache plan.
     """
-    from matrix.run import cache
+    from matrix.run import cache, store
 
-    plan = cache.read_json(work / cache.PLAN)
+    plan = store.read_json(work / cache.PLAN)
     keys = plan.get("keys") if isinstance(plan, dict) else None
     if not isinstance(keys, dict):
         return None
     modes = {c.id: c.axes.get("mode") for c in infos}
     dumped = [RESULT_ADAPTER.dump_python(r, mode="json") for r in results]
-    done = cache.update_store(cache_dir, environment, keys, dumped, modes, served)
+    done = store.update_store(cache_dir, environment, keys, dumped, modes, served)
     report: dict[str, Any] = {"stored": done.stored}
     if done.error is not None:
         report["error"] = done.error

@@ -62,18 +62,13 @@ can reuse them.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from matrix import atomic
 from matrix import variables as kcm
 from matrix.run import costs
 from matrix.run.cache_key import (
@@ -84,35 +79,24 @@ from matrix.run.cache_key import (
     harness_digest,
     key_contents,
     loaded_elsewhere,
-    saved_model_digest,
     split_modules,
 )
-from matrix.run.runfiles import read_regular_file
+from matrix.run.store import (
+    UNCACHED_MODES,
+    entry_path,
+    read_entry,
+    saved_model_digest,
+    saved_record,
+    served_result,
+)
 
 if TYPE_CHECKING:
-    from pydantic import TypeAdapter
 
-    from matrix.records import Result
+    pass
 
 PLAN = "cache-plan.json"
 USED = "cache-used.json"
-CACHEABLE = frozenset({"matched", "mismatched", "not_applicable"})
-#: A `crashed` cell is stored once it crashed this many runs in a row with the same key: a
-#: crash that repeats is the backend's answer (OpenVINO's empty batch aborts every time);
-#: one seen once may have been the machine's (memory, a killed worker).
-CRASHES_TO_STORE = 2
-#: Modes whose cells are never stored (none since `save_load` cells key on their files).
-UNCACHED_MODES: frozenset[str] = frozenset()
 SAVE_LOAD = "save_load"
-#: Beside the stores: `<key>.sha256`, the file a saving `save_load` cell wrote.
-SAVED = "saved"
-#: The store's size cap, all environments together: past it, the entries used longest ago
-#: go. About 40 full catalogs of today's 2,037 cases (an entry is 1 to 3 KB).
-MAX_STORE_BYTES = 256 * 1024 * 1024
-#: The format of an entry; another one is not read (the case runs).
-ENTRY_FORMAT = 1
-#: An entry larger than this is not read (the case runs): a result is 1 to 3 KB.
-MAX_ENTRY_BYTES = 4 * 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -178,31 +162,6 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
     return keys
 
 
-def saved_record(cache_dir: Path, key: str) -> Path:
-    """Where the digest of the file written by the saving cell of `key` is kept."""
-    return cache_dir / SAVED / f"{key}.sha256"
-
-
-def record_saved(cache_dir: Path, key: str, path: Path) -> str | None:
-    """After a saving `save_load` cell ran: records the `saved_model_digest` of its file.
-
-    Returns:
-        The digest, or None when the file is not there or the record cannot be written
-        (nothing is recorded, a record of an earlier run is removed, and the cell runs
-        again next time).
-    """
-    record = saved_record(cache_dir, key)
-    digest = saved_model_digest(path)
-    try:
-        if digest is None:
-            record.unlink(missing_ok=True)
-            return None
-        atomic.write_text(record, digest + "\n")
-    except OSError:
-        return None
-    return digest
-
-
 def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | None,
                  artifacts: Path | None, cache_dir: Path) -> set[str]:
     """The saving `save_load` cases whose file is not the one their stored run wrote.
@@ -228,80 +187,6 @@ def stale_savers(cases: Iterable[Any], keys: Mapping[str, str], backend: str | N
 
 # --- the store: one checked file per entry ----------------------------------------------------
 
-def store_path(cache_dir: Path, environment_id: str) -> Path:
-    """The store of one environment: the folder `<cache_dir>/<environment>/`."""
-    return cache_dir / environment_id
-
-
-def entry_path(cache_dir: Path, environment_id: str, key: str) -> Path:
-    """Where the entry of `key` lives: `<store>/<key[:2]>/<key>.json`."""
-    return store_path(cache_dir, environment_id) / key[:2] / f"{key}.json"
-
-
-def _entry_checksum(key: str, case: str, crashes: int, result: Any) -> str:
-    return digest(str(ENTRY_FORMAT), key, case, str(crashes),
-                   json.dumps(result, sort_keys=True, separators=(",", ":")))
-
-
-@functools.cache
-def _result_adapter() -> TypeAdapter[Result]:
-    """pydantic's validator of a `Result`, built once, on first use (the noxfile's process,
-    which imports this module for its stamps, has no pydantic)."""
-    from pydantic import TypeAdapter
-
-    from matrix.records import Result
-
-    return TypeAdapter(Result)
-
-
-def _valid_result(result: Any, case: str) -> bool:
-    """Whether a stored result is one the run-file schema accepts, for `case`."""
-    from pydantic import ValidationError
-
-    try:
-        parsed = _result_adapter().validate_python(result)
-    except (ValidationError, ValueError, TypeError, RecursionError):
-        return False
-    return parsed.case == case
-
-
-def read_entry(path: Path, key: str, case: str) -> dict[str, Any] | None:
-    """The entry at `path` when it reads back whole as `key`'s entry for `case`.
-
-    Returns:
-        `{"key", "case", "crashes", "result", "sha256", "format"}`, or None: missing,
-        unreadable, not JSON, another format, a checksum that does not match its content
-        (damaged, or edited by hand), another key or case, or a result the run-file schema
-        refuses. None means "run the case".
-    """
-    try:  # a regular file of a bounded size: never a FIFO (it would block) or /dev/zero
-        data = json.loads(read_regular_file(path, MAX_ENTRY_BYTES))
-    except (OSError, ValueError, RecursionError):  # RefusedFile is a ValueError
-        return None
-    if not isinstance(data, dict) or data.get("format") != ENTRY_FORMAT or \
-            data.get("key") != key or data.get("case") != case:
-        return None
-    crashes = data.get("crashes")
-    if not isinstance(crashes, int) or isinstance(crashes, bool) or crashes < 0:
-        return None
-    if data.get("sha256") != _entry_checksum(key, case, crashes, data.get("result")):
-        return None
-    return data
-
-
-def _served(entry: Mapping[str, Any] | None, case: str) -> dict[str, Any] | None:
-    """The result an entry serves: a stored answer, not a crash seen fewer than
-    `CRASHES_TO_STORE` times in a row, that the run-file schema accepts."""
-    if entry is None:
-        return None
-    result = entry.get("result")
-    if not isinstance(result, dict) or not _valid_result(result, case):
-        return None
-    status = (result.get("verdict") or {}).get("status")
-    if status == "crashed" and entry.get("crashes", 0) < CRASHES_TO_STORE:
-        return None
-    return result
-
 
 def plan(keys: Mapping[str, str], cache_dir: Path, environment_id: str,
          stale: Iterable[str] = ()) -> dict[str, Any]:
@@ -317,7 +202,7 @@ def plan(keys: Mapping[str, str], cache_dir: Path, environment_id: str,
     for case, key in keys.items():
         if case in skip:
             continue
-        result = _served(read_entry(entry_path(cache_dir, environment_id, key), key, case),
+        result = served_result(read_entry(entry_path(cache_dir, environment_id, key), key, case),
                          case)
         if result is not None:
             hits[case] = result
@@ -391,179 +276,6 @@ def to_run(planned: Mapping[str, Any], total: int) -> int:
 def plan_digest(planned: Mapping[str, Any]) -> str:
     """A hash of a plan: its keys and the stored results it would reuse."""
     return digest(json.dumps(planned, sort_keys=True))
-
-
-def write_json(path: Path, data: object) -> None:
-    """Writes JSON atomically (`write_text`).
-
-    Raises:
-        OSError: the file cannot be written.
-    """
-    atomic.write_text(path, json.dumps(data))
-
-
-def read_json(path: Path) -> Any:
-    """The JSON in `path`, or None when missing or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
-def cacheable(result: Mapping[str, Any], mode: object) -> bool:
-    """Whether a folded result (as JSON) may be stored."""
-    verdict = result.get("verdict") or {}
-    return (verdict.get("status") in CACHEABLE and not result.get("flaky")
-            and mode not in UNCACHED_MODES)
-
-
-def _write_entry(path: Path, key: str, case: str, crashes: int, result: Any) -> None:
-    write_json(path, {"format": ENTRY_FORMAT, "key": key, "case": case, "crashes": crashes,
-                      "result": result,
-                      "sha256": _entry_checksum(key, case, crashes, result)})
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoreReport:
-    """What `update_store` did.
-
-    Attributes:
-        stored: entries written by this run (fresh answers and crash counts).
-        served: entries this run reused (their use time renewed).
-        evicted: entries removed to keep the store under `MAX_STORE_BYTES`.
-        error: why the store could not be written (`OSError` text), or None.
-    """
-
-    stored: int = 0
-    served: int = 0
-    evicted: int = 0
-    error: str | None = None
-
-
-def update_store(cache_dir: Path, environment_id: str, keys: Mapping[str, str],
-                 results: Sequence[Mapping[str, Any]], modes: Mapping[str, object],
-                 served: Iterable[str] = (), *, max_bytes: int = MAX_STORE_BYTES
-                 ) -> StoreReport:
-    """Stores a run's fresh results under their keys; renews the entries it served.
-
-    Entries of other keys are kept (another slice, other variables, an earlier pin set):
-    only the store's size (`max_bytes`) removes entries, the least recently used first. A
-    `crashed` result counts the runs in a row its key crashed, and serves once the count
-    reaches `CRASHES_TO_STORE`; any other verdict for the key replaces it. A store that
-    cannot be written is reported, never raised: the cache is a speed-up.
-
-    Args:
-        keys: case id -> key, as the run's plan had them.
-        results: the fresh results, as JSON.
-        modes: case id -> mode.
-        served: the case ids the run took from the cache.
-        max_bytes: the store's size cap, all environments together.
-    """
-    stored = renewed = evicted = 0
-    errors: list[str] = []
-    for result in results:  # one entry at a time: a bad path costs its own entry only
-        case = str(result.get("case"))
-        if case not in keys:
-            continue
-        try:
-            stored += _store_one(cache_dir, environment_id, keys[case], case, result,
-                                 modes.get(case))
-        except OSError as exc:
-            errors.append(f"{type(exc).__name__}: {exc}")
-    now = time.time()
-    for case in served:
-        if case in keys:
-            try:
-                os.utime(entry_path(cache_dir, environment_id, keys[case]), (now, now))
-                renewed += 1
-            except OSError:
-                pass  # gone or unwritable: it is simply not renewed
-    try:
-        evicted = evict(cache_dir, max_bytes)
-    except OSError as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
-    _drop_legacy_store(cache_dir, environment_id)
-    error = None if not errors else errors[0] + (
-        f" (and {len(errors) - 1} more)" if len(errors) > 1 else "")
-    return StoreReport(stored=stored, served=renewed, evicted=evicted, error=error)
-
-
-def _store_one(cache_dir: Path, environment_id: str, key: str, case: str,
-               result: Mapping[str, Any], mode: object) -> int:
-    """Stores one fresh result (`update_store`); returns 1 when an entry was written.
-
-    Raises:
-        OSError: the entry cannot be written (or a stale one removed).
-    """
-    path = entry_path(cache_dir, environment_id, key)
-    status = (result.get("verdict") or {}).get("status")
-    if status == "crashed" and not result.get("flaky") and mode not in UNCACHED_MODES:
-        before = read_entry(path, key, case)
-        count = before["crashes"] if before and (before.get("result") or {}).get(
-            "verdict", {}).get("status") == "crashed" else 0
-        _write_entry(path, key, case, count + 1, dict(result))
-        return 1
-    if cacheable(result, mode):
-        _write_entry(path, key, case, 0, dict(result))
-        return 1
-    if path.is_dir() and not path.is_symlink():
-        raise IsADirectoryError(f"{path}: a folder where a cache entry belongs")
-    path.unlink(missing_ok=True)  # a timeout, a harness error: nothing to serve
-    return 0
-
-
-def _drop_legacy_store(cache_dir: Path, environment_id: str) -> None:
-    """Removes the one-file store of earlier versions (`<cache>/<environment>.json`)."""
-    with contextlib.suppress(OSError):
-        (cache_dir / f"{environment_id}.json").unlink(missing_ok=True)
-
-
-#: A temporary file older than this (seconds) was left by a killed writer: `evict`
-#: removes it.
-STALE_TMP_S = 3600
-
-
-def _entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
-    """Every entry of every store under `cache_dir`: (last used, size, path). Temporary
-    files a killed writer left behind (`.<name>.<pid>.tmp`, older than `STALE_TMP_S`) are
-    removed on the way."""
-    found = []
-    now = time.time()
-    for store in cache_dir.iterdir() if cache_dir.is_dir() else ():
-        if not store.is_dir() or store.name == SAVED:
-            continue
-        for shard in store.iterdir():
-            if not shard.is_dir():
-                continue
-            for entry in shard.iterdir():
-                try:
-                    stat = entry.lstat()
-                except OSError:
-                    continue
-                if entry.name.endswith(".tmp"):
-                    if now - stat.st_mtime > STALE_TMP_S:
-                        entry.unlink(missing_ok=True)
-                    continue
-                found.append((stat.st_mtime, stat.st_size, entry))
-    return found
-
-
-def evict(cache_dir: Path, max_bytes: int = MAX_STORE_BYTES) -> int:
-    """Removes the least recently used entries until the stores fit in `max_bytes`.
-
-    Returns:
-        How many entries were removed.
-    """
-    entries = sorted(_entries(cache_dir))
-    total = sum(size for _, size, _ in entries)
-    removed = 0
-    for _, size, path in entries:
-        if total <= max_bytes:
-            break
-        path.unlink(missing_ok=True)
-        total -= size
-        removed += 1
-    return removed
 
 
 def main(argv: Sequence[str] | None = None) -> int:

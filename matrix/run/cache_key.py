@@ -16,8 +16,6 @@ import json
 import os
 import platform
 import sys
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -474,60 +472,3 @@ def key_contents() -> str:
     lines += [f"  - {reader}: " + ", ".join(f"`{p}`" for p in patterns)
               for reader, patterns in ANSWER_VARIABLES.items()]
     return "\n".join(lines)
-
-
-#: Fields of a `.keras` file's `metadata.json` that say when, not what, was saved.
-_WHEN_SAVED = ("date_saved",)
-
-
-def _renumber_shared(node: Any, seen: dict[Any, int]) -> Any:
-    """`config.json` with each `shared_object_id` (a Python `id()`, a memory address that
-    changes with every process) replaced by its order of first appearance: which objects
-    are shared is kept, where they lived is not."""
-    if isinstance(node, dict):
-        return {k: seen.setdefault(v, len(seen)) if k == "shared_object_id"
-                and isinstance(v, int | str) else _renumber_shared(v, seen)
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_renumber_shared(v, seen) for v in node]
-    return node
-
-
-def _member_content(name: str, body: bytes) -> bytes:
-    """What a member of a `.keras` zip says about the model, for `saved_model_digest`."""
-    if name not in ("metadata.json", "config.json"):
-        return body
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body
-    if name == "metadata.json" and isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k not in _WHEN_SAVED}
-    if name == "config.json":
-        data = _renumber_shared(data, {})
-    return json.dumps(data, sort_keys=True).encode("utf-8")
-
-
-def saved_model_digest(path: Path) -> str | None:
-    """The SHA-256 (hex) of what a `.keras` file holds, not of when or by which process it
-    was written.
-
-    A `.keras` file is a zip of `config.json`, `metadata.json` and `model.weights.h5`
-    (keras/src/saving/saving_lib.py). Saving the same model again, in another process,
-    changes the zip members' timestamps, `metadata.json`'s `date_saved` and the
-    `shared_object_id`s of `config.json` (Python `id()`s); the weights are the same bytes.
-    This digest covers each member's name and bytes, with those three left out. A file that
-    is not such a zip is digested whole (`file_digest`).
-
-    Returns:
-        The hex digest, or None when the file cannot be read.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            parts: list[str | bytes] = []
-            for name in sorted(archive.namelist()):
-                parts += [name, _member_content(name, archive.read(name))]
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
-            RuntimeError, ValueError):  # not a zip, truncated, a bad member, encrypted
-        return file_digest(path)
-    return digest("keras-zip", *parts)

@@ -21,7 +21,7 @@ import pytest
 
 from matrix import variables as kcm
 from matrix.records import Shard
-from matrix.run import cache, costs
+from matrix.run import cache, costs, store
 from matrix.run.plugin_common import LIMITS, case_of, is_worker, run_dir
 from matrix.run.protocol import ENVIRONMENT_TEST, NOT_RUN_PROPERTY
 from matrix.run.resume import deselect_done, done_for_worker
@@ -98,7 +98,7 @@ def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
             reuse=os.environ.get(kcm.NO_CACHE.name) != "1")
     except CatalogError:
         return None  # no plan: the collection reports the catalog, naming its file
-    cache.write_json(workdir / cache.PLAN, planned)
+    store.write_json(workdir / cache.PLAN, planned)
     if planned.get("cut"):
         environment = os.environ.get(kcm.ENVIRONMENT.name, "unknown")
         sys.stdout.write(
@@ -155,20 +155,20 @@ def _not_run(item: pytest.Item, reason: str) -> None:
 
 def _cached_items(items: list[pytest.Item], workdir: Path | None) -> list[pytest.Item]:
     """The selected cases the cache plan holds a result for; listed in `cache-used.json`."""
-    data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
+    data = store.read_json(workdir / cache.PLAN) if workdir is not None else None
     hits = data.get("hits") if isinstance(data, dict) else None
     if not hits or workdir is None:
         return []
     cached = [i for i in items if i.name != ENVIRONMENT_TEST
               and getattr(case_of(i), "id", None) in hits]
-    cache.write_json(workdir / cache.USED, sorted(case_of(i).id for i in cached))
+    store.write_json(workdir / cache.USED, sorted(case_of(i).id for i in cached))
     return cached
 
 
 def _mark_cut(items: list[pytest.Item], workdir: Path | None) -> set[str]:
     """Skips the cases the cache plan cuts from a default run (`matrix.run.costs.cut`), each
     `not_run` with its reason; returns their ids."""
-    data = cache.read_json(workdir / cache.PLAN) if workdir is not None else None
+    data = store.read_json(workdir / cache.PLAN) if workdir is not None else None
     cut = data.get("cut") if isinstance(data, dict) else None
     if not isinstance(cut, dict) or not cut:
         return set()
@@ -204,7 +204,7 @@ def _longest_first(items: list[pytest.Item], skipped: set[str],
 def _retry_only(items: list[pytest.Item]) -> list[pytest.Item]:
     """With `KCM_RETRY_IDS` (a JSON list of case ids): the cases not to run again."""
     raw = os.environ.get(kcm.RETRY_IDS.name)
-    wanted = cache.read_json(Path(raw)) if raw else None
+    wanted = store.read_json(Path(raw)) if raw else None
     if not isinstance(wanted, list):
         return []
     keep = set(map(str, wanted))
@@ -230,12 +230,12 @@ def _record_saved(item: pytest.Item, workdir: Path | None) -> None:
     if case is None or workdir is None or not store_dir or not artifacts or \
             not cache.saves(case, os.environ.get("KERAS_BACKEND")):
         return
-    data = cache.read_json(workdir / cache.PLAN)
+    data = store.read_json(workdir / cache.PLAN)
     key = (data.get("keys") or {}).get(case.id) if isinstance(data, dict) else None
     if isinstance(key, str):
         from matrix.run.program import saved_model_path
 
-        cache.record_saved(Path(store_dir), key, saved_model_path(case, Path(artifacts)))
+        store.record_saved(Path(store_dir), key, saved_model_path(case, Path(artifacts)))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -353,8 +353,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
     distributions, saved models. pytest is not started, so the environment check of the
     run file is the one of that run.
     """
-    from matrix.run.cache import read_json
     from matrix.run.cache_key import file_digest
+    from matrix.run.store import read_json
 
     stamp = read_json(_fresh_stamp(environment))
     if not isinstance(stamp, dict) or stamp.get("run_file") != str(run_file) or \
@@ -373,8 +373,8 @@ def _up_to_date(session: nox.Session, environment: Environment, run_file: Path,
 def _stamp_up_to_date(session: nox.Session, environment: Environment, run_file: Path,
                       catalogs: list[str], env: dict[str, str]) -> None:
     """After a fold: records the plan that would now serve every cell, if one would."""
-    from matrix.run.cache import write_json
     from matrix.run.cache_key import file_digest
+    from matrix.run.store import write_json
 
     stamp = _fresh_stamp(environment)
     summary = _plan_summary(session, environment, catalogs, env)
