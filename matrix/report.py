@@ -50,7 +50,6 @@ from cases.model import check_case_id
 from cases.subjects import SUBJECTS
 from matrix import atomic
 from matrix.minimal import minimal_header, minimal_repro
-from matrix.partial import fold_partials, future_date
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
@@ -70,6 +69,7 @@ from matrix.results import (
     shard_of,
     silent_divergences,
 )
+from matrix.results.partial import fold_partials, future_date
 from matrix.results.triage import (
     apply_limitations,
     catalog_limitations,
@@ -234,7 +234,7 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
             (`matrix.triage.catalog_limitations`; one that does not is a problem).
         user_catalogs: user case modules (`--catalog`) whose `LIMITATIONS` are joined too.
         clock: the current time, which no run file's date may pass by more than
-            `matrix.partial.CLOCK_SKEW_S` (`future_date`); by default this machine's clock.
+            `matrix.results.partial.CLOCK_SKEW_S` (`future_date`); by default this machine's clock.
 
     Returns:
         The matrix, problems included.

@@ -1,4 +1,4 @@
-"""Tests of `matrix.partial`: a slice's run file is merged over the full run in the report.
+"""Tests of `matrix.results.partial`: a slice's run file is merged over the full run in the report.
 
 No framework is imported: run files are built by hand and read back by `matrix.report`.
 """
@@ -148,7 +148,7 @@ def test_a_lone_run_file_dated_in_the_future_leaves_its_column_not_run(tmp_path:
 
 def test_a_date_within_the_clock_skew_is_kept_and_dates_compare_as_times(tmp_path: Path
                                                                          ) -> None:
-    from matrix.partial import CLOCK_SKEW_S
+    from matrix.results.partial import CLOCK_SKEW_S
 
     soon = CLOCK + timedelta(seconds=CLOCK_SKEW_S - 60)
     dump_run(_run(CASES[:3], Outcome.PASSED, soon.isoformat()), tmp_path / "jax-cpu.json")
@@ -164,7 +164,7 @@ def test_a_date_within_the_clock_skew_is_kept_and_dates_compare_as_times(tmp_pat
 
 
 def test_future_date_reads_odd_dates_without_raising() -> None:
-    from matrix.partial import future_date
+    from matrix.results.partial import future_date
 
     for date in ("", "yesterday", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-23:59"):
         run = _run(CASES[:1], Outcome.PASSED, date)

@@ -1,4 +1,4 @@
-"""Tests of `matrix.run.resume` (an interrupted run resumes) and `matrix.failures` (a failed
+"""Tests of `matrix.run.resume` (an interrupted run resumes) and `matrix.run.failures` (a failed
 install is recorded), on the recorded jax-cpu log of `tests/data/logs/`.
 
 No framework is imported. An interrupted run is simulated by cutting the recorded log at
@@ -17,19 +17,19 @@ from types import SimpleNamespace
 import pytest
 
 from matrix import variables as kcm
-from matrix.failures import (
-    INSTALL_ERROR,
-    install_failed_run,
-    installer_summary,
-    installer_tail,
-    minimal_install_failed_file,
-)
 from matrix.records import SCHEMA_VERSION, EnvironmentInfo, Outcome, Verdict
 from matrix.report import collect, render_markdown
 from matrix.results.fold import fold_run
 from matrix.results.ingest import fold_reports, read_report_log
 from matrix.results.io import dump_run, load_run
 from matrix.run import resume
+from matrix.run.failures import (
+    INSTALL_ERROR,
+    install_failed_run,
+    installer_summary,
+    installer_tail,
+    minimal_install_failed_file,
+)
 from matrix.run.protocol import case_of_nodeid
 
 DATA = Path(__file__).parent / "data"
@@ -244,7 +244,7 @@ def test_merge_collected_keeps_order_and_each_id_once() -> None:
 
 
 def test_resume_imports_only_the_standard_library() -> None:
-    code = ("import sys, matrix.run.resume, matrix.failures; "
+    code = ("import sys, matrix.run.resume, matrix.run.failures; "
             "print(sorted(m for m in ('pydantic', 'numpy', 'pytest', 'keras') "
             "if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -319,7 +319,7 @@ def test_install_failed_command_line(tmp_path: Path) -> None:
     log = tmp_path / "install.log"
     log.write_text(PIP_OUTPUT)
     out = tmp_path / "jax-cpu.json"
-    done = subprocess.run([sys.executable, "-m", "matrix.failures", "install-failed",
+    done = subprocess.run([sys.executable, "-m", "matrix.run.failures", "install-failed",
                            "--environment", "jax-cpu", "--log", str(log), "--output",
                            str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

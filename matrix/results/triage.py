@@ -37,7 +37,7 @@ def recorded_catalogs(runs: Iterable[Run]) -> list[str]:
 
     A `--catalog` run writes a partial run file whose `provenance.selection.catalogs` lists
     them (absolute paths, `matrix.run.runfiles.parse_catalog`); merged over a full run, its
-    selection is kept in `provenance.partials` (`matrix.partial.overlay`). Hand-edited
+    selection is kept in `provenance.partials` (`matrix.results.partial.overlay`). Hand-edited
     entries that are not strings are ignored.
     """
     found: dict[str, None] = {}

@@ -16,7 +16,7 @@ from typing import Any
 import nox
 
 from matrix.environments import Environment
-from matrix.failures import installer_tail, minimal_install_failed_file
+from matrix.run.failures import installer_tail, minimal_install_failed_file
 
 #: Written in a run virtualenv once its installs succeeded: the hash of what was installed.
 INSTALL_STAMP = "kcm-install.stamp"
@@ -94,7 +94,7 @@ def install_or_record(session: nox.Session, environment: Environment, run_file: 
         output = log.read_text(encoding="utf-8", errors="replace")
     session.warn(f"{environment.id}: the install failed:\n{installer_tail(output)}")
     try:
-        session.run("python", "-m", "matrix.failures", "install-failed", "--environment",
+        session.run("python", "-m", "matrix.run.failures", "install-failed", "--environment",
                     environment.id, "--log", str(log), "--output", str(run_file),
                     *fold_args(catalogs))
     except nox.command.CommandFailed:  # not even numpy and pydantic could be installed

@@ -8,7 +8,7 @@ the installer's last lines in `provenance["install"]`, and every case of the cat
 `error` cell (`error_type="InstallError"`). The other environments still run, and the report
 shows this one with its reason.
 
-`python -m matrix.failures install-failed --environment ID --log FILE --output PATH
+`python -m matrix.run.failures install-failed --environment ID --log FILE --output PATH
 [--catalog PATH ...]` writes that run file from the installer's captured output; it needs
 only NumPy and pydantic (the harness's own dependencies). Where even those could not be
 installed, `minimal_install_failed_file` writes a valid run file with the standard library
@@ -109,7 +109,7 @@ def minimal_install_failed_file(environment_id: str, backend: str, device: str, 
     """Writes a run file with no cases, using the standard library only.
 
     For the noxfile when not even the harness's dependencies installed, so
-    `python -m matrix.failures` cannot run in the environment's virtualenv. Written to a
+    `python -m matrix.run.failures` cannot run in the environment's virtualenv. Written to a
     temporary file, then renamed.
     """
     reason = install_reason(output)
@@ -124,8 +124,9 @@ def minimal_install_failed_file(environment_id: str, backend: str, device: str, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.failures install-failed --environment ID --log FILE --output PATH`."""
-    parser = argparse.ArgumentParser(prog="python -m matrix.failures", description=__doc__,
+    """`python -m matrix.run.failures install-failed --environment ID --log FILE
+    --output PATH`."""
+    parser = argparse.ArgumentParser(prog="python -m matrix.run.failures", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("install-failed", help="record an environment whose install failed")
