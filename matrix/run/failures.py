@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matrix import atomic
+from matrix.run.messages import ANSI
 
 if TYPE_CHECKING:
     from matrix.records import Run
@@ -33,13 +34,12 @@ INSTALL_ERROR = "InstallError"
 TAIL_LINES = 30
 TAIL_CHARS = 4000
 REASON_LIMIT = 300
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # pip's own error lines, most telling first.
 _ERROR_LINE = re.compile(r"^(ERROR:|error:|\s*×|E\s)")
 
 
 def _printable(line: str) -> str:
-    return "".join(ch for ch in _ANSI.sub("", line) if ch == "\t" or ch.isprintable()).strip()
+    return "".join(ch for ch in ANSI.sub("", line) if ch == "\t" or ch.isprintable()).strip()
 
 
 def installer_tail(output: str, lines: int = TAIL_LINES, chars: int = TAIL_CHARS) -> str:

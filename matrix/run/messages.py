@@ -12,7 +12,8 @@ from pathlib import Path
 
 from matrix.records import MESSAGE_LIMIT
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+#: A terminal escape sequence (colour, cursor), as pip and pytest print them.
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 # Lines that frame an error rather than state it: Keras's layer wrapper, TensorFlow's graph
 # execution banner and the traceback it appends, xdist's node markers.
 _NOISE = re.compile(
@@ -52,7 +53,7 @@ def clean_message(text: str, limit: int = MESSAGE_LIMIT) -> str:
     `[Op:...]` suffix are cut, so the cell shows the cause, e.g.
     "indices[0,1] = 10 is not in [0, 10)". Control characters other than tab are removed.
     """
-    text = _ANSI.sub("", text)
+    text = ANSI.sub("", text)
     lines = [line.strip() for line in text.splitlines()]
     useful = [_TF_OP.sub("", _TF_NODE.sub("", line)) for line in lines
               if line and not _NOISE.match(line)]
