@@ -1,6 +1,6 @@
 """The README's top findings, generated from the limitations and the published report.
 
-A finding is a limitation of `cases/limitations.py` (a known divergence with its upstream
+A finding is a limitation of `cases/limitations/` (a known divergence with its upstream
 link); the README lists those that cover the most cells of the published report
 (`reports/compatibility.json`), so what it says is what the matrix found, counted, and never
 written by hand. `python -m matrix.findings` prints the block; `tests/test_findings.py` checks

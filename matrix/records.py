@@ -262,7 +262,7 @@ class Run:
 
 @dataclass(frozen=True, kw_only=True)
 class LimitationInfo:
-    """A known divergence as the matrix lists it (`cases/limitations.py`).
+    """A known divergence as the matrix lists it (`cases/limitations/`).
 
     Attributes:
         cpu_flags: it holds only on a host CPU with one of these ISA flags (empty: any).

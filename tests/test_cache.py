@@ -483,7 +483,8 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
                  "cases/subjects.py", "matrix/run/cache.py", "matrix/run/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
-    for name in ("cases/limitations.py", "cases/embedding.py", "matrix/report.py",
+    for name in ("cases/limitations/__init__.py", "cases/limitations/base.py",
+                 "cases/limitations/torch.py", "cases/embedding.py", "matrix/report.py",
                  "matrix/check.py"):
         assert name not in modules, name
     root = _harness_tree(tmp_path)

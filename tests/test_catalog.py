@@ -15,7 +15,8 @@ import pytest
 from cases import builtin_cases, load_catalog
 from cases.expect import ExpectedError, describe, expected, judge, step_weights
 from cases.facts import program_facts
-from cases.limitations import BF16_CPU_FLAGS, LIMITATIONS, covering
+from cases.limitations import LIMITATIONS
+from cases.limitations.base import BF16_CPU_FLAGS
 from cases.load import validate_catalog
 from cases.model import (
     CALL_MODES,
@@ -30,6 +31,7 @@ from cases.model import (
 from cases.subjects import SUBJECTS, record_of
 from matrix.environments import inference_only_backends
 from matrix.records import Observation
+from matrix.results.matching import covering, covers, holds_for
 from matrix.run.program import render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,27 +140,34 @@ def test_a_limitation_of_some_versions_holds_for_those_only() -> None:
 
     latest, minimum, nightly = CHANNEL_VERSIONS
     new_keras = lim(keras=">=3.16.0.dev0")  # read from keras-nightly too
-    assert new_keras.holds_for(nightly)
-    assert new_keras.holds_for({"keras": "3.16.0"})
-    assert not new_keras.holds_for(latest)
-    assert not new_keras.holds_for(None)  # unknown versions: not covered
-    assert not new_keras.holds_for({"keras": "not a version"})
+    assert holds_for(new_keras, nightly)
+    assert holds_for(new_keras, {"keras": "3.16.0"})
+    assert not holds_for(new_keras, latest)
+    assert not holds_for(new_keras, None)  # unknown versions: not covered
+    assert not holds_for(new_keras, {"keras": "not a version"})
     old_tf = lim(tensorflow="<2.22.0rc0")  # read from tensorflow-cpu too
-    assert old_tf.holds_for(latest)
-    assert old_tf.holds_for(minimum)
-    assert not old_tf.holds_for(nightly)
-    assert not old_tf.holds_for({"keras": "3.15.1"})  # no TensorFlow recorded
-    assert lim(torch="==2.13.0").holds_for(latest)  # the local label +cpu is not the release
+    assert holds_for(old_tf, latest)
+    assert holds_for(old_tf, minimum)
+    assert not holds_for(old_tf, nightly)
+    assert not holds_for(old_tf, {"keras": "3.15.1"})  # no TensorFlow recorded
+    assert holds_for(lim(torch="==2.13.0"), latest)  # the local label +cpu is not the release
     both = lim(keras="<3.16", tensorflow=">=2.21")
-    assert both.holds_for(latest)
-    assert not both.holds_for(minimum)
-    assert both.covers({}, "tensorflow", "cpu", "", latest)
-    assert not both.covers({}, "tensorflow", "cpu", "", minimum)
+    assert holds_for(both, latest)
+    assert not holds_for(both, minimum)
+    assert covers(both, {}, "tensorflow", "cpu", "", latest)
+    assert not covers(both, {}, "tensorflow", "cpu", "", minimum)
     every = lim()
-    assert every.holds_for(None)
-    assert every.holds_for(latest)
+    assert holds_for(every, None)
+    assert holds_for(every, latest)
     with pytest.raises(ValueError, match="limitation x: field `versions`: keras"):
-        lim(keras="3.6 or so").holds_for(latest)
+        holds_for(lim(keras="3.6 or so"), latest)
+
+
+def test_the_limitations_keep_their_order() -> None:
+    """Issue 22: split by backend, the registry lists them in the order of the single file
+    they came from (a cell takes the first that covers it)."""
+    snapshot = (ROOT / "tests" / "data" / "limitation_ids.txt").read_text().split()
+    assert [lim.id for lim in LIMITATIONS] == snapshot
 
 
 def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
@@ -171,7 +180,7 @@ def test_every_limitation_covers_at_least_one_case_and_has_an_id() -> None:
         versions = (None,) if not limitation.versions else CHANNEL_VERSIONS
         devices = limitation.devices or ("cpu",)  # a GPU-only one is checked on the GPU
         # a limitation scoped to CPU flags is checked on a host that has them
-        assert any(limitation.covers(c.axes, b, d, want, v, facts, limitation.cpu_flags)
+        assert any(covers(limitation, c.axes, b, d, want, v, facts, limitation.cpu_flags)
                    for c, want, facts in cases for b in backends for d in devices
                    for v in versions), \
             f"limitation matches no case: {limitation.id}"

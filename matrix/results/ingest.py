@@ -2,7 +2,7 @@
 
 The fold reads the event stream that pytest-reportlog writes for one environment's run and
 turns every test report into a `Result`: the observation the case recorded as a user property,
-and the outcome pytest gave it (xfail marks come from `cases/limitations.py`). A worker that
+and the outcome pytest gave it (xfail marks come from `cases/limitations/`). A worker that
 died is `crashed`, or `timeout` when pytest-timeout ended it (the heartbeat in
 `matrix/run/crash.py` tells which).
 """

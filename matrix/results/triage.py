@@ -2,7 +2,7 @@
 
 A run records what happened and how it compares with the reference (`Verdict`); it knows
 nothing of limitations. Here, when run files are merged, each limitation of
-`cases/limitations.py` (and of any user catalog) is matched against every cell by backend,
+`cases/limitations/` (and of any user catalog) is matched against every cell by backend,
 device, installed versions (the run file's `versions`, e.g. Keras) and case axes: a
 mismatched cell it covers becomes `xfailed`, a matched one `xpassed` (or stays `passed`
 when the limitation is `intermittent`: it shows in some runs only).
@@ -28,6 +28,7 @@ from typing import Any
 
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.records import CaseInfo, EnvironmentInfo, LimitationInfo, Matrix, Result, Run
+from matrix.results.matching import covers, explains_cell, holds_for, holds_on
 from matrix.results.outcomes import TRIAGED, outcome_of
 from matrix.run.messages import clean_message
 
@@ -127,8 +128,9 @@ def facts_of(cases: Sequence[CaseInfo]) -> dict[str, dict[str, list[str]] | None
 class _Candidates:
     """The limitations that may cover a cell of one backend, device and subject, in order.
 
-    The same first match as `covering` over all of them (the others cannot cover such a
-    cell), found among a handful instead of every limitation for each of the matrix's cells.
+    The same first match as `matrix.results.matching.covering` over all of them (the others
+    cannot cover such a cell), found among a handful instead of every limitation for each of
+    the matrix's cells.
     """
 
     def __init__(self, limitations: Sequence[Limitation]) -> None:
@@ -146,7 +148,7 @@ class _Candidates:
                 and (not lim.devices or device in lim.devices)
                 and ("subject" not in lim.axes
                      or any(s in lim.axes["subject"] for s in subjects))
-                and lim.holds_for(installed) and lim.holds_on(host_flags)]
+                and holds_for(lim, installed) and holds_on(lim, host_flags)]
         return self.found[key]
 
 
@@ -169,8 +171,8 @@ def _selecting(matrix: Matrix, limitations: Sequence[Limitation],
         flags = flags_of.get(result.environment)
         selecting = [] if env is None else [
             lim for lim in candidates.of(env.backend, env.device, subjects, env.versions, flags)
-            if lim.covers(case_axes, env.backend, env.device, expected.get(result.case, ""),
-                          env.versions, case_facts, flags)]
+            if covers(lim, case_axes, env.backend, env.device, expected.get(result.case, ""),
+                      env.versions, case_facts, flags)]
         found.append((result, selecting))
     return found
 
@@ -198,8 +200,8 @@ def _explains(limitation: Limitation, result: Result) -> bool:
     if result.verdict.status != "mismatched":
         return True  # a matched cell shows nothing to explain: xpassed if selected
     observed = result.observed
-    return limitation.explains_cell(observed.kind, observed.error_type, observed.nan_count,
-                                    result.verdict.cause)
+    return explains_cell(limitation, observed.kind, observed.error_type, observed.nan_count,
+                         result.verdict.cause)
 
 
 def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:
@@ -331,7 +333,7 @@ def draft_limitations(matrix: Matrix) -> tuple[str, int]:
             f"    ),")
     head = ("# Draft limitations written by `nox -s report -- --draft-limitations FILE`: one per\n"
             "# cluster of failed cells that no limitation explains. Complete each description\n"
-            "# and link, check its selection, then move it to cases/limitations.py.\n"
+            "# and link, check its selection, then move it to cases/limitations/.\n"
             "from cases.limitations import Behaviour, Limitation\n\n"
             "DRAFTS = (\n")
     return head + "\n".join(drafts) + ("\n" if drafts else "") + ")\n", len(drafts)

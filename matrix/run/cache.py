@@ -72,13 +72,13 @@ from typing import TYPE_CHECKING, Any
 from matrix import variables as kcm
 from matrix.run import costs
 from matrix.run.cache_key import (
-    NOT_HASHED,
     catalogs_digest,
     digest,
     environment_key,
     harness_digest,
     key_contents,
     loaded_elsewhere,
+    not_hashed_modules,
     split_modules,
 )
 from matrix.run.store import (
@@ -218,7 +218,7 @@ def process_key(catalogs: Sequence[str | Path], variables: Mapping[str, str]) ->
     is in `sys.modules`.
     """
     harness, family_modules = split_modules()
-    ours: list[Path | str] = [*harness, *family_modules, *NOT_HASHED]
+    ours = [*harness, *family_modules, *not_hashed_modules()]
     known = {(ROOT / p).resolve() for p in ours}
     known |= {Path(c).resolve() for c in catalogs}
     parts = [environment_key(variables), *loaded_elsewhere(known)]

@@ -42,11 +42,12 @@ ENTRY_POINTS = ("matrix/run/test_cases.py",
 PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 #: The top-level packages of this repository (imports of anything else are not followed).
 PACKAGES = ("cases", "matrix")
-#: Modules of the import graph that cannot change a stored cell, and why.
+#: Modules (a folder: every module under it) of the import graph that cannot change a
+#: stored cell, and why.
 NOT_HASHED: Mapping[str, str] = {
-    "cases/limitations.py": "the known divergences are joined at merge "
-                            "(`matrix.results.triage`); a stored cell holds the raw verdict "
-                            "and the outcome with no limitation applied",
+    "cases/limitations/": "the known divergences are joined at merge "
+                          "(`matrix.results.triage`); a stored cell holds the raw verdict "
+                          "and the outcome with no limitation applied",
 }
 #: Variables that a framework (or Keras) reads to change an answer, as glob patterns per
 #: reader. Every variable of the process matching one is in the environment's key, with its
@@ -150,9 +151,20 @@ def split_modules(root: Path = ROOT) -> tuple[list[Path], list[Path]]:
         (harness modules, families), paths relative to `root`, sorted.
     """
     graph = _graph(root)
+    left_out = set(not_hashed_modules(root))
     harness = sorted(p.relative_to(root) for p, family in graph.items()
-                     if not family and p.relative_to(root).as_posix() not in NOT_HASHED)
+                     if not family and p.relative_to(root) not in left_out)
     return harness, sorted(p.relative_to(root) for p, family in graph.items() if family)
+
+
+def not_hashed_modules(root: Path = ROOT) -> list[Path]:
+    """The modules `NOT_HASHED` names (a folder: every `.py` file under it), relative to
+    `root`, sorted."""
+    found: set[Path] = set()
+    for name in NOT_HASHED:
+        path = root / name
+        found.update(path.rglob("*.py") if name.endswith("/") else [path])
+    return sorted(p.relative_to(root) for p in found)
 
 
 def harness_modules(root: Path = ROOT) -> list[Path]:

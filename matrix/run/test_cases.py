@@ -102,7 +102,7 @@ def _backend_facts(backend: str) -> dict[str, Any]:
         facts["devices"] = devices
         facts["gpus"] = [d for d in devices if not d.startswith("CPU")]
         facts["openvino_version"] = openvino.get_version()
-        # bf16 on CPUs with AMX or AVX512_BF16: it changes compiled results (limitations.py).
+        # bf16 on CPUs with AMX or AVX512_BF16: it changes compiled results (cases/limitations/).
         facts["inference_precision"] = str(
             openvino.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
     elif backend == "numpy":

@@ -1,0 +1,129 @@
+"""The record types of the known divergences, and the names their records share.
+
+`Behaviour` and `Limitation` are data: whether a limitation covers a cell is decided at
+merge (`matrix.results.matching`), never here. The records themselves are in the modules of
+this package, one per backend (`common` for those spanning several), and
+`cases.limitations` lists them in the order a cell takes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Behaviour:
+    """What a backend does where a limitation says it differs from the reference.
+
+    Attributes:
+        kind: `error` (it raises) or `values` (it returns values).
+        error_type: for `error`, the exception class name; None: any.
+        nan: for `values`, whether the output holds NaN; None: either.
+        cause: for `values`, how the values differ (a verdict cause:
+            `values_where_refused`, `values_differ`, `dtype`, `shape`); None: any.
+    """
+
+    kind: str
+    error_type: str | None = None
+    nan: bool | None = None
+    cause: str | None = None
+
+    def text(self) -> str:
+        """The behaviour in a few words: `raises IndexError`, `values with NaN`."""
+        if self.kind == "error":
+            return f"raises {self.error_type or 'an error'}"
+        nan = "" if self.nan is None else " with NaN" if self.nan else " without NaN"
+        return f"values{nan}" + (f" ({self.cause})" if self.cause else "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limitation:
+    """One known divergence.
+
+    Attributes:
+        id: a short stable name, e.g. `jax-take-fills-nan`.
+        description: one line: what the backend does instead of what the reference expects.
+        link: the upstream issue, doc or source line that explains it.
+        backends: the backends it holds on (`keras.backend.backend()` names); empty = all.
+        devices: `cpu` / `gpu`; empty = all.
+        axes: case axes and the values they must take, e.g. `{"values": ("negative",)}`;
+            a case lacking one of these axes is not covered.
+        expects: `values` or `error`: cover only cases whose reference expects that (a
+            backend that refuses valid input, or one that answers where it must refuse);
+            None for both.
+        versions: the package versions it holds for: a distribution name and a PEP 440
+            specifier set each, pre-releases included (`{"keras": ">=3.16.0.dev0"}`: the
+            keras-nightly builds; `{"tensorflow": "<2.22.0rc0"}`). `keras` also reads
+            `keras-nightly`, `tensorflow` also `tensorflow-cpu`, from the run file's
+            `versions`. Empty: every version. A cell whose run file lacks a named package
+            is not covered.
+        intermittent: the divergence shows in some runs only (heap corruption, a race): a
+            matched cell it covers stays `passed` (with the limitation's id), never
+            `xpassed`, and the limitation is never called stale.
+        explains: what the backend does instead (`Behaviour`s); a differing cell the
+            limitation selects is covered only when it shows one of them (a GPU cell that
+            returns zeros where the CPU raised is not explained by the CPU's limitation).
+            Empty: any behaviour. Where a record states none, the behaviours observed when
+            it was written (`limitation_behaviours.json`, by id) are used.
+        observed_on: the devices the behaviours were observed on (`cpu`), for the reader.
+        cpu_flags: ISA flags of the host CPU (as `/proc/cpuinfo` names them, e.g.
+            `amx_bf16`): the limitation holds only on a host whose CPU has at least one,
+            read from the run file's `provenance.host.flags`. A run file that records no
+            host is not covered. Empty: any host.
+    """
+
+    id: str
+    description: str
+    link: str
+    backends: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    axes: Mapping[str, tuple[str | int, ...]] = field(default_factory=dict)
+    expects: str | None = None
+    versions: Mapping[str, str] = field(default_factory=dict)
+    intermittent: bool = False
+    explains: tuple[Behaviour, ...] = ()
+    observed_on: tuple[str, ...] = ()
+    cpu_flags: tuple[str, ...] = ()
+
+
+KERAS_EMBEDDING_SRC = (
+    "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/core/embedding.py"
+)
+
+JAX_TAKE_DOC = "https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take.html"
+
+XLA_GATHER_DOC = "https://openxla.org/xla/operation_semantics#gather"
+
+#: OpenVINO's own words: Gather-8 fills the output for an index outside the bounds with zeros.
+OPENVINO_GATHER_DOC = (
+    "https://docs.openvino.ai/latest/classov_1_1pass_1_1ConvertNmsGatherPathToUnsigned.html"
+)
+KERAS_NUMPY_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/numpy"
+OPENVINO_CPU_DOC = ("https://docs.openvino.ai/2024/openvino-workflow/running-inference/"
+                    "inference-devices-and-modes/cpu-device.html")
+OPENVINO_BF16 = (
+    "OpenVINO's CPU plugin runs float32 models in bfloat16 where the CPU has AMX or "
+    "AVX512_BF16 (its default INFERENCE_PRECISION_HINT; this matrix's Xeon has both, and "
+    "the limitation holds only on such hosts): "
+    "compiled predict of RNNs, attention and Dense differs from float32 by up to about 1e-3; "
+    "with the hint set to f32 it matches")
+#: The ISA flags with which OpenVINO's CPU plugin defaults to bfloat16 inference precision
+#: (`OPENVINO_CPU_DOC`, section on floating-point precision: native bfloat16 support, that is
+#: AVX512_BF16 or AMX; the 2021.3 page "Bfloat16 Inference" asks for `avx512_bf16` in
+#: `/proc/cpuinfo`), as `/proc/cpuinfo` names them.
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
+#: Subjects whose out-of-range indices reach a gather (XLA's clamps, JAX's fill).
+GATHERS = ("layers.Embedding", "ops.take", "ops.take_along_axis")
+FLOATS = ("float16", "float32", "float64")
+#: Id dtypes that reach XLA's gather under jit_compile on TensorFlow (Embedding casts every
+#: dtype to int32 first; keras.ops.take passes int16/int32/int64 through, refuses the rest).
+XLA_INDICES = ("int16", "int32", "int64")
+#: Id dtypes that reach JAX's gather: every integer dtype (floats are refused by keras.ops,
+#: and by Embedding only after its cast, which is why the Embedding cells of float ids count).
+JAX_GATHERED = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+#: Index dtypes TensorFlow's gather and segment kernels refuse (they take int16/int32/int64).
+TF_REFUSED_INDICES = ("int8", "uint8", "uint16", "uint32", "uint64", "bool")
+KERAS_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
+NO_REPORT = "; found by this matrix, no public report known"

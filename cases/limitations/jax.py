@@ -1,0 +1,136 @@
+"""Known divergences of the JAX backend alone: records only.
+
+A cell takes the first limitation that covers it, in the order of
+`cases.limitations.ORDER`, not the order of this file.
+"""
+
+from __future__ import annotations
+
+from cases.limitations.base import (
+    JAX_GATHERED,
+    JAX_TAKE_DOC,
+    KERAS_SRC,
+    NO_REPORT,
+    PAST_INT32,
+    Limitation,
+)
+
+LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        id="jax-segment-drops-out-of-range-ids",
+        description="JAX's segment ops drop segment ids outside [0, num_segments) silently",
+        link="https://docs.jax.dev/en/latest/_autosummary/jax.ops.segment_sum.html",
+        backends=("jax",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative"), "mode": ("eager",),
+              "input_dtype": JAX_GATHERED},
+        expects="error",
+    ),
+    Limitation(
+        id="jax-bincount-not-compilable",
+        description="keras.ops.bincount cannot be traced by JAX (its output length depends on "
+                    "the data): predict and jit_compile raise" + NO_REPORT,
+        link="https://docs.jax.dev/en/latest/errors.html",
+        backends=("jax",),
+        axes={"subject": ("ops.bincount",), "mode": ("predict", "jit_compile"),
+              "input_dtype": JAX_GATHERED},
+    ),
+    Limitation(
+        id="jax-float64-computed-in-float32",
+        description="float64 inputs are computed in float32 by JAX without jax_enable_x64",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"subject": ("ops.top_k",), "input_dtype": ("float64",), "item": ("values",)},
+    ),
+    Limitation(
+        id="jax-bool-indices",
+        description="JAX refuses bool index tensors in keras.ops.one_hot ('iota does not accept "
+                    "dtype bool') and take_along_axis ('indices must be of integer type'), "
+                    "where TensorFlow and torch read them as 0 and 1",
+        link="https://docs.jax.dev/en/latest/_autosummary/jax.numpy.take_along_axis.html",
+        backends=("jax",),
+        axes={"subject": ("ops.one_hot", "ops.take_along_axis"), "input_dtype": ("bool",)},
+        expects="values",
+    ),
+    Limitation(
+        id="jax-sparse-crossentropy-out-of-range",
+        description="SparseCategoricalCrossentropy does not validate labels on JAX: a label "
+                    "outside [0, classes) gives a finite loss silently (TensorFlow raises "
+                    "InvalidArgumentError, torch IndexError 'Target out of bounds')",
+        link="https://github.com/keras-team/keras/issues/23664",
+        backends=("jax",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="jax-rnn-single-gru-cell-reset-before",
+        description="RNN(cell=[GRUCell(reset_after=False)]) cannot run on JAX, masked or not: "
+                    "'scan body function carry input and carry output must have the same pytree "
+                    "structure' (or 'Expected an instance of list' with a mask)" + NO_REPORT,
+        link=KERAS_SRC + "backend/jax/rnn.py",
+        backends=("jax",),
+        axes={"variant": ("gru_reset_before",)},
+    ),
+    Limitation(
+        id="jax-x64-still-wraps-int64",
+        description="even with jax_enable_x64 turned on (jax.config.update at run time), an "
+                    "int64 id of 2**32 + 7 reaches the gather as 7 and returns row 7 with no "
+                    "error; found by this matrix, no public report known",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"jax_x64": ("x64_on",), "bad_id": (PAST_INT32,)},
+    ),
+    Limitation(
+        id="jax-int32-wraps-past-2-32",
+        description="ids are cast to int32 (JAX without x64), so 2**32 + 7 wraps to the valid "
+                    "id 7 and returns that row with no error",
+        link="https://docs.jax.dev/en/latest/default_dtypes.html",
+        backends=("jax",),
+        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",),
+              "bad_id": (PAST_INT32,)},
+    ),
+    Limitation(
+        id="jax-take-fills-nan",
+        description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
+                    "raising: an id >= input_dim silently becomes a NaN row",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "values": ("out_of_range",),
+              "input_dtype": JAX_GATHERED},
+    ),
+    Limitation(
+        id="jax-take-fills-nan-embedding",
+        description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
+                    "raising: an id >= input_dim silently becomes a NaN row of the Embedding",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="jax-take-fills-nan-negative",
+        description="JAX's take fills rows for ids below -input_dim with NaN instead of raising",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("ops.take", "ops.take_along_axis"), "values": ("negative",),
+              "bad_id": ("-11", "-6"), "input_dtype": JAX_GATHERED},
+    ),
+    Limitation(
+        id="jax-take-fills-nan-negative-embedding",
+        description="JAX's take fills the Embedding rows of ids below -input_dim with NaN "
+                    "instead of raising",
+        link=JAX_TAKE_DOC,
+        backends=("jax",),
+        axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-11",)},
+    ),
+    Limitation(
+        id="jax-stacked-rnn-cells-mask-before-3-10",
+        description="Before Keras 3.10, RNN([cell, cell]) (stacked cells) with a mask fails "
+                    "on JAX: TypeError 'where requires ndarray or scalar arguments, got "
+                    "<class 'list'>' (the stacked state is a list); bisected on JAX: 3.9.2 "
+                    "raises, 3.10.0 matches the reference",
+        link="https://github.com/keras-team/keras/releases/tag/v3.10.0",
+        backends=("jax",),
+        axes={"subject": ("layers.RNN",), "mask": ("mask_zero", "explicit")},
+        versions={"keras": "<3.10"},
+    ),
+)

@@ -1,0 +1,253 @@
+"""Known divergences of the OpenVINO backend alone: records only.
+
+A cell takes the first limitation that covers it, in the order of
+`cases.limitations.ORDER`, not the order of this file.
+"""
+
+from __future__ import annotations
+
+from cases.limitations.base import (
+    BF16_CPU_FLAGS,
+    NO_REPORT,
+    OPENVINO_BF16,
+    OPENVINO_CPU_DOC,
+    OPENVINO_GATHER_DOC,
+    Limitation,
+)
+
+LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        id="openvino-segment-ops-functional",
+        description="A functional model around ops.segment_sum or ops.segment_max with integer "
+                    "segment ids cannot be built on the openvino backend: ValueError "
+                    f"'unsupported type of `x` to create ov.Output: KerasTensor'{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("in_range",),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64"),
+              "mode": ("predict", "jit_compile")},
+    ),
+    Limitation(
+        id="openvino-category-encoding-no-range-check",
+        description="CategoryEncoding returns values for an id >= num_tokens on the openvino "
+                    "backend (the id's column stays empty) instead of refusing it as the "
+                    f"reference does{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/"
+             "preprocessing/category_encoding.py",
+        backends=("openvino",),
+        axes={"subject": ("layers.CategoryEncoding",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-bincount-negative",
+        description="ops.bincount returns counts on the openvino backend for a negative value "
+                    f"instead of refusing it as the reference does{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.bincount",), "values": ("negative",),
+              "input_dtype": ("int8", "int16", "int32", "int64")},
+    ),
+    Limitation(
+        id="openvino-gather-fills-zeros",
+        description="OpenVINO's Gather fills the output for an out-of-bounds index with zeros: "
+                    "an id >= input_dim silently becomes a row of zeros (eager and predict)",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("layers.Embedding", "ops.take"), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-gather-fills-zeros-negative",
+        description="OpenVINO's Gather fills the output for an index below -input_dim with "
+                    "zeros: id -11 of a 10-row table silently becomes a row of zeros",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("layers.Embedding", "ops.take"), "values": ("negative",),
+              "bad_id": ("-11",)},
+    ),
+    Limitation(
+        id="openvino-take-along-axis-out-of-range",
+        description="ops.take_along_axis on the openvino backend fails for an index past the "
+                    "axis with RuntimeError '`convert_to_numpy` failed to convert the tensor' "
+                    f"instead of the reference's IndexError{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("out_of_range",)},
+    ),
+    Limitation(
+        id="openvino-take-along-axis-fills-zeros-negative",
+        description="ops.take_along_axis on the openvino backend returns values for an index "
+                    "below -size (-6 on an axis of 5) instead of refusing it (its Gather "
+                    "fills out-of-bounds indices with zeros)",
+        link=OPENVINO_GATHER_DOC,
+        backends=("openvino",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("negative",), "bad_id": ("-6",)},
+    ),
+    Limitation(
+        id="openvino-segment-ops-uint32",
+        description="ops.segment_sum and ops.segment_max refuse uint32 segment ids on the "
+                    "openvino backend: OpenVINO's type checks (Concat, SegmentMax) raise "
+                    f"RuntimeError{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": ("uint32",),
+              "mode": ("eager",)},
+    ),
+    Limitation(
+        id="openvino-8bit-indices",
+        description="ops.one_hot, ops.multi_hot and ops.bincount of int8 or uint8 indices fail "
+                    "on the openvino backend with RuntimeError (eagerly '`convert_to_numpy` "
+                    "failed to convert the tensor' or 'An OpenVINOKerasTensor is symbolic', "
+                    f"in predict an exception from OpenVINO's core.cpp){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "nn.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.one_hot", "ops.multi_hot", "ops.bincount"),
+              "input_dtype": ("int8", "uint8")},
+    ),
+    Limitation(
+        id="openvino-segment-ids-dtype",
+        description="ops.segment_sum and ops.segment_max on the openvino backend refuse segment "
+                    "ids of most dtypes with RuntimeError from OpenVINO's type checks: "
+                    "segment_max accepts int32 and int64 ids only ('segment_ids_element_type "
+                    "== element::i32 || ...'), segment_sum int32 only ('element::Type::merge' "
+                    f"of its inputs){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "values": ("in_range",),
+              "mode": ("eager",),
+              "input_dtype": ("int8", "int16", "uint8", "uint16", "uint64", "float16",
+                              "float32", "float64")},
+    ),
+    Limitation(
+        id="openvino-segment-sum-int64-ids",
+        description="ops.segment_sum on the openvino backend refuses int64 segment ids with "
+                    "RuntimeError ('element::Type::merge' of its inputs: the ids must have the "
+                    f"data's int32 type), where segment_max accepts them{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum",), "values": ("in_range",), "mode": ("eager",),
+              "input_dtype": ("int64",)},
+    ),
+    Limitation(
+        id="openvino-segment-ops-no-range-check",
+        description="ops.segment_sum and ops.segment_max return values on the openvino "
+                    "backend for a segment id >= num_segments or a negative one instead of "
+                    f"refusing it as the reference does{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative"), "mode": ("eager",)},
+    ),
+    Limitation(
+        id="openvino-index-ops-non-integer-indices",
+        description="Fed float or bool indices, the index ops on the openvino backend stop at "
+                    "OpenVINO's element-type checks (RuntimeError, e.g. Gather's "
+                    "'get_input_element_type(1).is_integral_number()', OneHot's "
+                    "'indices_et.is_integral()') or, for take_along_axis, return values, where "
+                    f"the reference expects values or names other errors{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.take", "ops.take_along_axis", "ops.one_hot", "ops.multi_hot",
+                          "ops.bincount"),
+              "input_dtype": ("float16", "float32", "float64", "bool")},
+    ),
+    Limitation(
+        id="openvino-multi-hot-functional",
+        description="A functional model around ops.multi_hot cannot run predict on the "
+                    "openvino backend: RuntimeError 'An OpenVINOKerasTensor is symbolic' for "
+                    f"every index dtype{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.multi_hot",), "mode": ("predict",)},
+    ),
+    Limitation(
+        id="openvino-scce-no-label-check",
+        description="SparseCategoricalCrossentropy returns a loss on the openvino backend for "
+                    "a label >= the number of classes or a negative one instead of refusing it "
+                    f"(the label's one-hot row is empty){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "nn.py",
+        backends=("openvino",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="openvino-top-k-accuracy-bad-labels",
+        description="SparseTopKCategoricalAccuracy on the openvino backend raises RuntimeError "
+                    "'An OpenVINOKerasTensor is symbolic' for a label >= the number of classes "
+                    f"and counts a negative label differently from the reference{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("metrics.SparseTopKCategoricalAccuracy",),
+              "values": ("out_of_range", "negative")},
+    ),
+    Limitation(
+        id="openvino-empty-batch-aborts",
+        description="An empty batch (0, 3) through masked LSTM or GlobalAveragePooling1D "
+                    "eagerly on the openvino backend corrupts the heap and usually aborts the "
+                    "process (glibc 'free(): invalid next size'); heap corruption is not "
+                    "deterministic: GlobalAveragePooling1D crashed in the run of 94b2189 and "
+                    "matched in the one of 779cac8 (same versions). A crash is never xfailed, "
+                    f"so a crashed cell stays `crashed` with this note{NO_REPORT}",
+        link="https://github.com/keras-team/keras/tree/v3.15.1/keras/src/backend/openvino",
+        backends=("openvino",),
+        axes={"batch": ("empty",), "mode": ("eager",),
+              "subject": ("layers.LSTM", "layers.GlobalAveragePooling1D")},
+        intermittent=True,
+    ),
+    Limitation(
+        id="openvino-multi-hot-predict-symbolic",
+        description="CategoryEncoding(output_mode='multi_hot') in predict on the openvino "
+                    "backend raises RuntimeError 'An OpenVINOKerasTensor is symbolic' (eager "
+                    f"works){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ("layers.CategoryEncoding",), "output_mode": ("multi_hot",),
+              "mode": ("predict",)},
+    ),
+    Limitation(
+        id="openvino-top-k-float64",
+        description="ops.top_k values of float64 input on the openvino backend are rounded "
+                    f"through float32 (2.4e-8 off, over the float64 tolerance){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "math.py",
+        backends=("openvino",),
+        axes={"subject": ("ops.top_k",), "item": ("values",), "input_dtype": ("float64",)},
+    ),
+    Limitation(
+        id="openvino-bfloat16-policy-predict",
+        description="Under a bfloat16 dtype policy (mixed_bfloat16, floatx bfloat16), predict "
+                    "on OpenVINO returns float16 values off by up to 1.4 from a table in "
+                    f"[-0.5, 0.5) (eager is right){NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "core.py",
+        backends=("openvino",),
+        axes={"dtype_policy": ("mixed_bfloat16", "floatx_bfloat16"),
+              "mode": ("predict", "save_load")},
+    ),
+    # OpenVINO's bfloat16 CPU precision: one cause, two selections of the cells it moves
+    # (matched on what the programs do, `cases.facts`: every predict of padded ids through a
+    # recurrent or attention layer under the float32 policy, whatever the case's labels).
+    *(Limitation(id=f"openvino-cpu-bfloat16-inference-precision{suffix}",
+                 description=OPENVINO_BF16, link=OPENVINO_CPU_DOC, backends=("openvino",),
+                 devices=("cpu",), axes=axes, cpu_flags=BF16_CPU_FLAGS)
+      for suffix, axes in (
+          ("", {"subject": ("layers.SimpleRNN", "layers.GRU", "layers.LSTM",
+                            "layers.Bidirectional", "layers.RNN", "layers.Attention",
+                            "layers.MultiHeadAttention"),
+                "mode": ("predict",), "values": ("padded",), "dtype_policy": ("float32",)}),
+          ("-saved", {"model": ("embedding_lstm", "embedding_bilstm_dense", "user_bilstm"),
+                      "mode": ("save_load",)}),
+      )),
+)

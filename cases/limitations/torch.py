@@ -1,0 +1,208 @@
+"""Known divergences of the PyTorch backend alone: records only.
+
+A cell takes the first limitation that covers it, in the order of
+`cases.limitations.ORDER`, not the order of this file.
+"""
+
+from __future__ import annotations
+
+from cases.limitations.base import (
+    FLOATS,
+    KERAS_EMBEDDING_SRC,
+    KERAS_SRC,
+    NO_REPORT,
+    PAST_INT32,
+    Behaviour,
+    Limitation,
+)
+
+LIMITATIONS: tuple[Limitation, ...] = (
+    Limitation(
+        id="torch-one-hot-uint64-in-a-graph",
+        description="keras.ops.one_hot of uint64 ids works eagerly on torch but a functional "
+                    "model refuses them ('Unsupported dtype for PyTorch: uint64')",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": ("ops.one_hot",), "input_dtype": ("uint64",),
+              "mode": ("predict", "jit_compile")},
+        expects="values",
+    ),
+    Limitation(
+        id="torch-take-accepts-float-indices",
+        description="keras.ops.take accepts float indices and truncates them on torch; "
+                    "TensorFlow and JAX refuse them as NumPy does",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
+        backends=("torch",),
+        axes={"subject": ("ops.take",), "input_dtype": FLOATS},
+        expects="error",
+    ),
+    Limitation(
+        id="segments-accept-float-ids-eagerly",
+        description="keras.ops.segment_sum and segment_max called directly accept float "
+                    "segment ids on torch (a functional model refuses them; so do TensorFlow "
+                    "and JAX)",
+        link="https://numpy.org/doc/stable/reference/generated/numpy.take.html",
+        backends=("torch",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"), "input_dtype": FLOATS,
+              "mode": ("eager",)},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-take-along-axis-no-bounds-check",
+        description="keras.ops.take_along_axis on torch returns values for an index outside "
+                    "[-n, n) instead of refusing it" + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ("ops.take_along_axis",), "values": ("out_of_range", "negative"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              *FLOATS)},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-one-hot-refuses-out-of-range",
+        description="torch.nn.functional.one_hot raises for a class >= num_classes ('Class "
+                    "values must be smaller than num_classes'), where TensorFlow and JAX give a "
+                    "row of zeros: keras.ops.one_hot, multi_hot and CategoryEncoding on torch",
+        link="https://pytorch.org/docs/stable/generated/torch.nn.functional.one_hot.html",
+        backends=("torch",),
+        axes={"subject": ("ops.one_hot", "ops.multi_hot"), "values": ("out_of_range",)},
+        expects="values",
+    ),
+    Limitation(
+        id="torch-segment-ignores-ids-past-num-segments",
+        description="keras.ops.segment_sum and segment_max on torch return values for a "
+                    "segment id outside [0, num_segments) instead of refusing it" + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/math.py",
+        backends=("torch",),
+        axes={"subject": ("ops.segment_sum", "ops.segment_max"),
+              "values": ("out_of_range", "negative"), "mode": ("eager",),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")},
+        expects="error",
+    ),
+    Limitation(
+        id="torch-bincount-floats",
+        description="torch's bincount takes integers only: float values raise "
+                    "NotImplementedError ('\"bincount_cpu\" not implemented for \'Float\'')",
+        link="https://pytorch.org/docs/stable/generated/torch.bincount.html",
+        backends=("torch",),
+        axes={"subject": ("ops.bincount",), "input_dtype": FLOATS},
+    ),
+    Limitation(
+        id="torch-unroll-go-backwards-mask",
+        description="LSTM, GRU and SimpleRNN with unroll=True, go_backwards=True and a mask "
+                    "raise AttributeError on torch ('tuple' object has no attribute 'shape')"
+                    + NO_REPORT,
+        link=KERAS_SRC + "backend/torch/rnn.py",
+        backends=("torch",),
+        axes={"unroll": ("true",), "go_backwards": ("true",), "mask": ("mask_zero",)},
+    ),
+    Limitation(
+        id="torch-embedding-casts-int64-to-int32",
+        description="Embedding.call casts int64 ids to int32 on torch (its dtype test compares "
+                    "a torch dtype with the string 'int64'), so 2**32 + 7 wraps to id 7",
+        link=KERAS_EMBEDDING_SRC,
+        backends=("torch",),
+        axes={"values": ("out_of_range",), "bad_id": (PAST_INT32,), "input_dtype": ("int64",)},
+    ),
+    Limitation(
+        id="torch-scce-negative-label-before-3-14",
+        description="Before Keras 3.14, SparseCategoricalCrossentropy on PyTorch one-hot "
+                    "encoded the labels (a negative label became a row of zeros) and returned "
+                    "a finite loss for a negative label where the reference refuses it; an "
+                    "out-of-range label was refused by one_hot ('Class values must be smaller "
+                    "than num_classes'). Keras 3.14 computes it with torch's nll_loss, which "
+                    "refuses both (IndexError 'Target -1 is out of bounds'); bisected on "
+                    "PyTorch: 3.13.2 returns values, 3.14.0 refuses",
+        link="https://github.com/keras-team/keras/pull/22169",
+        backends=("torch",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",), "values": ("negative",)},
+        versions={"keras": "<3.14"},
+    ),
+    Limitation(
+        id="torch-multi-hot-int64-before-3-14",
+        description="Before Keras 3.14, keras.ops.multi_hot on PyTorch returned int64 "
+                    "eagerly where the reference (and the other backends) give float32; the "
+                    "values are right. ops.multi_hot passed its default dtype=None on, and the "
+                    "torch one_hot kept torch's int64; bisected on PyTorch: 3.13.2 int64, "
+                    "3.14.0 float32",
+        link="https://github.com/keras-team/keras/blob/v3.13.2/keras/src/ops/nn.py",
+        backends=("torch",),
+        axes={"subject": ("ops.multi_hot",), "mode": ("eager",),
+              "values": ("in_range", "negative")},
+        versions={"keras": "<3.14"},
+    ),
+    Limitation(
+        id="torch-cuda-index-device-side-assert",
+        description="On a CUDA device PyTorch checks ids inside its kernels: an id past "
+                    "input_dim (or a negative one) fed to Embedding, ops.one_hot, "
+                    "ops.multi_hot or CategoryEncoding triggers a device-side "
+                    "assert, raised as torch.AcceleratorError 'CUDA error: device-side assert "
+                    "triggered' (on the CPU the same calls raise IndexError for Embedding, "
+                    "RuntimeError 'Class values must be smaller than num_classes' for the "
+                    "others), and leaves the process's CUDA context unusable: every later "
+                    "CUDA call fails until the process ends (the harness replaces the worker)",
+        link="https://github.com/pytorch/pytorch/issues/19120",
+        backends=("torch",),
+        devices=("gpu",),
+        # -1: ops.one_hot and ops.multi_hot give the reference's zeros, no kernel asserts.
+        axes={"subject": ("layers.Embedding", "ops.one_hot", "ops.multi_hot",
+                          "layers.CategoryEncoding"),
+              "values": ("out_of_range", "negative"),
+              "bad_id": ("-11", "5", "10", "100", "127", "255", "32767", "65535",
+                         "2147483651", "4294967303")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-cuda-take-device-side-assert",
+        description="keras.ops.take on a CUDA device with an id past the axis (or below "
+                    "minus its length) trips the same device-side assert in PyTorch's index "
+                    "kernel: torch.AcceleratorError instead of the CPU's IndexError 'index "
+                    "out of range', and the process's CUDA context is unusable afterwards",
+        link="https://github.com/pytorch/pytorch/issues/71572",
+        backends=("torch",),
+        devices=("gpu",),
+        # -1 is a valid id (it wraps) and uint64 is refused before any kernel
+        # (torch-no-uint64): neither reaches the assert, so neither is selected.
+        axes={"subject": ("ops.take",), "values": ("out_of_range", "negative"),
+              "bad_id": ("-11", "10"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "float16", "float32", "float64")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-cuda-sparse-crossentropy-device-side-assert",
+        description="On a CUDA device a SparseCategoricalCrossentropy target outside "
+                    "[0, classes) trips the assert 't >= 0 && t < n_classes' in PyTorch's "
+                    "nll_loss kernel: torch.AcceleratorError 'CUDA error: device-side assert "
+                    "triggered' instead of the CPU's IndexError 'Target 3 is out of bounds', "
+                    "and the process's CUDA context is unusable afterwards",
+        link="https://github.com/pytorch/pytorch/issues/89369",
+        backends=("torch",),
+        devices=("gpu",),
+        axes={"subject": ("losses.SparseCategoricalCrossentropy",),
+              "values": ("out_of_range", "negative")},
+        explains=(Behaviour(kind="error", error_type="AcceleratorError"),),
+        observed_on=("gpu",),
+    ),
+    Limitation(
+        id="torch-no-uint64",
+        description="Keras's torch backend has no uint64 (PyTorch's unsigned types past uint8 "
+                    "are limited): convert_to_tensor raises 'Unsupported dtype for PyTorch'",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": ("ops.take", "ops.take_along_axis", "ops.multi_hot", "ops.bincount",
+                          "ops.segment_sum", "ops.segment_max"),
+              "input_dtype": ("uint64",)},
+        expects="values",
+    ),
+    Limitation(
+        id="torch-no-uint64-embedding",
+        description="Keras's torch backend has no uint64: Embedding with uint64 ids raises "
+                    "'Unsupported dtype for PyTorch: uint64', in range or not",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": ("layers.Embedding",), "input_dtype": ("uint64",)},
+    ),
+)
