@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from harness import harness_env
 
-from cases import load_catalog
 from matrix import costs
+from matrix.oracle.catalog import load_catalog
 from matrix.records import Run
 from matrix.results.io import load_run
 
