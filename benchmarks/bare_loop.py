@@ -29,9 +29,9 @@ def main() -> int:
     args = parser.parse_args()
     start = time.perf_counter()
     warnings.simplefilter("ignore")  # as the harness runs pytest: -W ignore
-    from cases import load_catalog
-    from cases.expect import judge
     from cases.model import KERAS_RUNNER
+    from matrix.oracle.catalog import load_catalog
+    from matrix.oracle.judge import judge
     from matrix.run.runner import NotApplicable, NotRun, observe
 
     wanted = set(json.loads(args.ids.read_text())) if args.ids else None

@@ -120,7 +120,7 @@ def _worker(variant: str, ids: Sequence[str], out: Path) -> int:
 
         torch.compile = with_aot_eager
 
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
     from matrix.run.runner import NotApplicable, NotRun, observe
 
     by_id = {c.id: c for c in load_catalog().cases}

@@ -408,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({k: figures[k] for k in ("parallel_ratio", "rerun_ratio")}))
         print(f"wrote {target}")
         return 0
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
 
     modes = {c.id: str(c.axes.get("mode", c.mode)) for c in load_catalog().cases}
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 The layer is `Embedding(input_dim=10, output_dim=4)` with seeded weights; the reference is a
 NumPy row lookup that refuses ids outside [0, input_dim) and non-integer id dtypes
-(`matrix.reference.lookup`). Also here: the three examples of the article this project grew
+(`matrix.oracle.lookup.lookup`). Also here: the three examples of the article this project grew
 from (`../shared/seeds/`), written as they were typed there, so its claims are checked.
 """
 

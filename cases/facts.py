@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from cases.model import Case, Nested, Step
-from cases.subjects import record_of
+from cases.subjects import input_array, pad_sequences, record_of
 
 #: The facts derived from the program; for these keys a limitation never reads the labels.
 DERIVED = ("subject", "mode", "batch", "dtype_policy", "values")
@@ -85,23 +85,24 @@ def _batch(case: Case) -> tuple[str, ...]:
 def _fed_ids(case: Case) -> Iterator[tuple[Step, np.ndarray[Any, Any], str | None, bool]]:
     """Each `Embedding` step with the ids it is fed, the subject that made them, and whether
     a later step is given an explicit mask. Host utilities run in NumPy as the reference
-    runs them; a utility that refuses its input ends the walk."""
-    from cases.expect import _apply, _item, input_value
-
-    values = {name: input_value(tensor) for name, tensor in case.inputs.items()}
+    runs them (`utils.pad_sequences`, the only one with a reference); a utility without one,
+    or one that refuses its input, ends the walk."""
+    values = {name: input_array(tensor) for name, tensor in case.inputs.items()}
     made = {step.output: step.subject for step in case.steps}
     explicit = any("mask" in step.call for step in case.steps)
     for step in case.steps:
         record = record_of(step)
         if step.subject == "layers.Embedding" and step.inputs and step.inputs[0] in values:
-            yield step, np.asarray(values[step.inputs[0]].array), made.get(step.inputs[0]), \
+            yield step, np.asarray(values[step.inputs[0]]), made.get(step.inputs[0]), \
                 explicit
         if record.host:
+            if record.reference != "pad_sequences":
+                return
             try:
-                values[step.output] = _item(step, _apply(
-                    record, step, [values[n] for n in step.inputs], [], dict(step.call)))
+                out = pad_sequences(list(values[step.inputs[0]]), **step.args)
             except Exception:  # the reference refuses here; nothing later is fed
                 return
+            values[step.output] = out if step.item is None else np.asarray(out[step.item])
 
 
 def _classes(step: Step, ids: np.ndarray[Any, Any], made_by: str | None,

@@ -7,7 +7,7 @@ out-of-range and negative values (and, for `take`, every rank); `argmax`, `argmi
 Each runs eagerly, in `predict` and under `jit_compile`: the model's input is the index tensor,
 and the table it indexes is a constant of the program (`Tensor(constant=True)`), as a user's
 `Lambda` or custom layer would close over it. The references follow NumPy, whose API these
-ops mirror (`matrix.reference.take` and the functions after it).
+ops mirror (`matrix.oracle.index_ops`).
 """
 
 from __future__ import annotations

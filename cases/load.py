@@ -3,8 +3,9 @@
 Validation is driven by the subject records (`cases/subjects.py`): a step must name a known
 subject, give it only the constructor and call arguments its reference models (anything else
 is refused with `Received: name=value`, as Keras words its errors), and use values defined
-before it. The reference of every case is computed once here, so a case the oracle cannot
-model is refused at collection, naming its file and id, before anything runs.
+before it. The oracle (`matrix.oracle.catalog.load_catalog`) then computes the reference of
+every case once, so a case it cannot model is refused at collection, naming its file and id,
+before anything runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import keyword
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -335,22 +336,11 @@ def _load_module(path: Path) -> ModuleType:
     return module
 
 
-def _check_references(cases: Sequence[Case], sources: Mapping[str, str]) -> None:
-    from cases.expect import expected  # NumPy only
+def read_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
+    """Builds the catalog: built-in cases plus each extra case module, validated as data.
 
-    for case in cases:
-        if case.runner != KERAS_RUNNER:
-            continue
-        try:
-            expected(case)
-        except Exception as exc:
-            raise CatalogError(
-                f"{sources[case.id]}: case {case.id!r}: the reference cannot be computed: "
-                f"{type(exc).__name__}: {exc}") from exc
-
-
-def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
-    """Builds the catalog: built-in cases plus each extra case module.
+    The references are not computed here: `matrix.oracle.catalog.load_catalog` reads the
+    catalog with this function, then refuses a case the oracle cannot model.
 
     An extra module defines `CASES` (a list of `Case`) or `cases()` returning one; it may
     define `LIMITATIONS` and `RUNNERS` (runner name -> callable) too.
@@ -362,8 +352,8 @@ def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
         The validated catalog.
 
     Raises:
-        CatalogError: a module cannot be loaded, a case is malformed or duplicated, or its
-            reference cannot be computed; the message names the file and the case.
+        CatalogError: a module cannot be loaded, a case is malformed or duplicated; the
+            message names the file and the case.
     """
     cases = builtin_cases()
     sources = {case.id: "cases (built-in)" for case in cases}
@@ -393,6 +383,5 @@ def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
         if case.runner != KERAS_RUNNER and case.runner not in runners:
             raise CatalogError(f"{sources[case.id]}: case {case.id!r}: field `runner` names "
                                f"an unknown runner. Received: runner={case.runner!r}")
-    _check_references(cases, sources)
     return Catalog(cases=tuple(cases), limitations=tuple(limitations), runners=runners,
                    sources=sources)

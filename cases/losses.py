@@ -10,7 +10,7 @@ training step; the references are in `cases/path_subjects.py`.
 And a mask reaching a loss: `Embedding(mask_zero=True)` -> `LSTM(return_sequences=True)` ->
 `Dense(3)` trained one step in `fit` with a per-timestep `SparseCategoricalCrossentropy`, where
 the padded timesteps must not count (`masked_fit_cases`; reference
-`matrix.reference.masked_sparse_categorical_crossentropy`).
+`matrix.oracle.layers.masked_sparse_categorical_crossentropy`).
 """
 
 from __future__ import annotations

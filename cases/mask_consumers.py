@@ -2,7 +2,7 @@
 
 Each consumer (recurrent layers with and without `return_sequences` / `go_backwards`,
 `Bidirectional(LSTM)`, pooling, self-attention with `Attention` and `MultiHeadAttention`) is
-compared with a NumPy reference of the masked computation (`matrix.reference`): a masked step
+compared with a NumPy reference of the masked computation (`matrix.oracle`): a masked step
 leaves an RNN's state unchanged, a masked mean averages only valid steps, attention ignores
 padded keys. The same stack with `mask_zero=False` is the unmasked control, so a consumer that
 ignores the mask shows as a mismatch. Attention outputs go through a masked average, as a

@@ -2,7 +2,7 @@
 
 `fit`: `Embedding(10, 4)` alone, loss "mse" to a zero target, one SGD step over the whole
 batch; the observation is the embedding table afterwards, compared with a NumPy SGD step
-(`matrix.reference.sgd_step_mse`): looked-up rows move by the gradient, rows never looked up
+(`matrix.oracle.layers.sgd_step_mse`): looked-up rows move by the gradient, rows never looked up
 must not move (unless a regularizer moves them), and `NonNeg` must hold after the step.
 
 `save_load`: three models, each saved as `.keras` under every backend and loaded under every

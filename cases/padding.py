@@ -1,7 +1,7 @@
 """`keras.utils.pad_sequences` itself: padding and truncating, `maxlen`, `value`, `dtype`.
 
 The padded ids every masked case is fed come from this function, so it is checked on its own
-against a NumPy reference (`cases.expect.pad_sequences`): `padding` and `truncating` "pre" and
+against a NumPy reference (`cases.subjects.pad_sequences`): `padding` and `truncating` "pre" and
 "post", `maxlen` shorter and longer than the sequences, a `value` other than 0, its default
 dtype (int32) and an explicit one. It runs on the host (NumPy), the same on every backend.
 """

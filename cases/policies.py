@@ -7,8 +7,8 @@ table's dtype; the reference expects the policy's compute dtype for the output (
 "Mixed precision": variables stay float32, computations run in the compute dtype).
 
 Options: `enable_lora(2)` (LoRA B starts at zero, so the output equals the base lookup),
-`quantize("int8")` (close to float within `reference.TOLERANCES["quantized"]`), and the
-smallest tables, `input_dim=1` and `output_dim=1`.
+`quantize("int8")` (close to float within `matrix.oracle.tolerance.TOLERANCES["quantized"]`),
+and the smallest tables, `input_dim=1` and `output_dim=1`.
 """
 
 from __future__ import annotations

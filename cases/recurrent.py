@@ -4,7 +4,7 @@
 `GRU(reset_after=False)` has its own weights and gate order; `LSTM`, `GRU` and `SimpleRNN`
 with `unroll=True`, forwards and backwards. Each after `Embedding(mask_zero=True)` on
 pre- and post-padded ids, with and without the mask, in every inference mode, against the
-masked NumPy recurrences of `matrix.reference`.
+masked NumPy recurrences of `matrix.oracle.recurrent`.
 """
 
 from __future__ import annotations

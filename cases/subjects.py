@@ -8,17 +8,17 @@ everything the matrix knows about one Keras layer, op or utility:
 - how it is called (`call`: one tensor, a list, or query and value), which call arguments
   are modelled (`call_args`);
 - its weights: their shapes for a given input width, in the order of `layer.weights`; the run
-  gives them seeded values (`matrix.reference.seeded_weights`);
-- its NumPy reference (`reference`) and, for `compute_mask`, its mask (`mask`), each taking
-  and returning `Value`s (array plus Keras mask);
+  gives them seeded values (`matrix.oracle.arrays.seeded_weights`);
+- the key of its NumPy reference (`reference`) and, for `compute_mask`, of its mask (`mask`):
+  strings that the oracle resolves (`matrix.oracle.registry`), so the catalog stays data;
 - which exceptions a correct backend may raise where the reference refuses an input
   (`refusals`: reference exception -> accepted error type names);
 - how it renders as Python (`render` of `keras.<name>(...)`, and `source` for a custom
   layer's class).
 
-The oracle (`cases/expect.py`), the program renderer (`matrix/run/program.py`) and the run all
-read these records; adding a layer is one record here plus the loops of its family module.
-NumPy only: no framework is imported.
+The oracle (`matrix/oracle/`), the program renderer and the run all read these records;
+adding a layer is one record here, its reference in the oracle, plus the loops of its family
+module. NumPy only: no framework is imported, and nothing of `matrix`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cases.model import Nested, NoReference, NotModelled, Step
-from matrix import reference
+from cases.model import INPUT_DTYPES, Nested, Step, Tensor
 
 Array = np.ndarray[Any, Any]
 CallConvention = Literal["single", "list", "query_value", "function", "loss", "metric",
@@ -41,22 +40,6 @@ CallConvention = Literal["single", "list", "query_value", "function", "loss", "m
 Kind = Literal["layer", "op", "utility", "loss", "metric"]
 
 
-@dataclass(frozen=True)
-class Value:
-    """A value of the reference program: the array and the Keras mask that travels with it.
-
-    Attributes:
-        array: any shape; float64 for computed floats.
-        mask: bool, the array's shape without its last axis (Keras's `_keras_mask`), or None.
-    """
-
-    array: Array
-    mask: Array | None = None
-
-
-#: `reference(args, inputs, weights, call_args) -> Value`.
-Reference = Callable[[Mapping[str, Any], Sequence[Value], Sequence[Array], Mapping[str, Any]],
-                     Value]
 #: `weights(args, input_features) -> (weight shapes, output features)`.
 Shapes = Callable[[Mapping[str, Any], Sequence[int]], tuple[list[tuple[int, ...]], int]]
 
@@ -76,14 +59,16 @@ class Subject:
         call_args: call keyword arguments the reference models.
         weights: the weight shapes and output width; None for a subject without weights
             whose output is as wide as its first input.
-        reference: the NumPy computation.
-        mask: what `compute_mask` returns, for subjects where the catalog checks it.
+        reference: the key of the NumPy computation (`matrix.oracle.registry.REFERENCES`;
+            `op_table` for a table op, `no_reference` for an open record).
+        mask: the key of what `compute_mask` returns, for subjects where the catalog
+            checks it.
         refusals: reference exception class name -> error type names a correct backend may
             raise instead (e.g. `IndexError` -> `IndexError`, `InvalidArgumentError`).
         refusal_patterns: error type name -> a regular expression its message must match to
             count as the refusal (a `RuntimeError` only when it names the bad index).
         tolerance_kind: the kind of computation that picks the tolerance
-            (`matrix.reference.TOLERANCES`).
+            (`matrix.oracle.tolerance.TOLERANCES`).
         output_dtype: the Keras dtype its output must have: `policy` (the dtype policy's
             compute dtype), a dtype name, or None where the reference does not say (the
             observation still records it).
@@ -103,8 +88,8 @@ class Subject:
     call: CallConvention = "single"
     call_args: frozenset[str] = frozenset()
     weights: Shapes | None = None
-    reference: Reference
-    mask: Reference | None = None
+    reference: str
+    mask: str | None = None
     refusals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     refusal_patterns: Mapping[str, str] = field(default_factory=dict)
     tolerance_kind: str = "lookup"
@@ -157,34 +142,38 @@ def _embedding_weights(args: Mapping[str, Any], features: Sequence[int]
     return [(int(args["input_dim"]), int(args["output_dim"]))], int(args["output_dim"])
 
 
-def _embedding(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-               call: Mapping[str, Any]) -> Value:
-    ids = inputs[0].array
-    mask = reference.padding_mask(ids) if args.get("mask_zero") else None
-    return Value(reference.lookup(w[0], ids), mask)
+_GATES: dict[str, int] = {"SimpleRNN": 1, "GRU": 3, "LSTM": 4}
 
 
-def _embedding_mask(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                    call: Mapping[str, Any]) -> Value:
-    ids = inputs[0].array
-    reference.lookup(w[0], ids)  # the ids must be valid for the lookup too
-    if not args.get("mask_zero"):
-        raise NotModelled("compute_mask without mask_zero returns None; not modelled")
-    return Value(reference.padding_mask(ids))
+def rnn_weight_shapes(layer: str, features: int, units: int, *, reset_after: bool = True
+                      ) -> list[tuple[int, ...]]:
+    """Gives the shapes of a recurrent layer's weights, in the order Keras lists ``layer.weights``.
 
+    The order is ``kernel``, ``recurrent_kernel``, ``bias``, as each cell's `build` creates them
+    (keras/src/layers/rnn/simple_rnn.py, gru.py, lstm.py), with Keras 3 defaults: ``use_bias=True``
+    and, for GRU, ``reset_after=True`` (so its bias has shape ``(2, 3 * units)``).
 
-def _masking(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-             call: Mapping[str, Any]) -> Value:
-    # A step is masked when every feature equals mask_value; the output is the input times
-    # that mask (keras/src/layers/core/masking.py).
-    x = inputs[0].array.astype(np.float64)
-    valid = np.any(x != float(args.get("mask_value", 0.0)), axis=-1)
-    return Value(x * valid[..., np.newaxis], valid)
+    Args:
+        layer: ``"SimpleRNN"``, ``"GRU"`` or ``"LSTM"`` (the Keras class name).
+        features: The size of the last axis of the input.
+        units: The layer's ``units``.
 
+    Returns:
+        ``[(features, g * units), (units, g * units), bias_shape]`` with ``g`` 1, 3 or 4.
 
-#: The NumPy recurrence of each recurrent layer (and of its cell) by class name.
-RNN_FUNCTIONS: dict[str, Callable[..., Array]] = {
-    "SimpleRNN": reference.simple_rnn, "GRU": reference.gru, "LSTM": reference.lstm}
+    Raises:
+        ValueError: If `layer` is not one of the three, or `features` or `units` is not positive.
+    """
+    if layer not in _GATES:
+        raise ValueError(f"`layer` must be one of {sorted(_GATES)}. Received: layer={layer!r}")
+    if features < 1 or units < 1:
+        raise ValueError(
+            f"`features` and `units` must be positive. Received: features={features}, units={units}"
+        )
+    width = _GATES[layer] * units
+    bias: tuple[int, ...] = (2, width) if layer == "GRU" and reset_after else (width,)
+    return [(features, width), (units, width), bias]
+
 
 
 def rnn_weights(name: str) -> Shapes:
@@ -193,28 +182,8 @@ def rnn_weights(name: str) -> Shapes:
                ) -> tuple[list[tuple[int, ...]], int]:
         units = int(args["units"])
         extra = {"reset_after": bool(args.get("reset_after", True))} if name == "GRU" else {}
-        return reference.rnn_weight_shapes(name, features[0], units, **extra), units
+        return rnn_weight_shapes(name, features[0], units, **extra), units
     return shapes
-
-
-def _call_mask(inputs: Sequence[Value], call: Mapping[str, Any]) -> Array | None:
-    """An explicit `mask=` call argument replaces the mask that travels with the input."""
-    explicit = call.get("mask")
-    if isinstance(explicit, Value):
-        return np.asarray(explicit.array).astype(bool)
-    return inputs[0].mask
-
-
-def _rnn(name: str) -> Reference:
-    def run(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-            call: Mapping[str, Any]) -> Value:
-        mask = _call_mask(inputs, call)
-        sequences = bool(args.get("return_sequences", False))
-        extra = {"reset_after": bool(args.get("reset_after", True))} if name == "GRU" else {}
-        out = RNN_FUNCTIONS[name](inputs[0].array, mask, *w, return_sequences=sequences,
-                                   go_backwards=bool(args.get("go_backwards", False)), **extra)
-        return Value(out, mask if sequences else None)
-    return run
 
 
 def _bidirectional_weights(args: Mapping[str, Any], features: Sequence[int]
@@ -224,63 +193,15 @@ def _bidirectional_weights(args: Mapping[str, Any], features: Sequence[int]
     return shapes + shapes, 2 * units
 
 
-def _bidirectional(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                   call: Mapping[str, Any]) -> Value:
-    inner: Nested = args["layer"]
-    function = RNN_FUNCTIONS[SUBJECTS[inner.subject].class_name]
-    mask = _call_mask(inputs, call)
-    half = len(w) // 2
-    forward = function(inputs[0].array, mask, *w[:half])
-    backward = function(inputs[0].array, mask, *w[half:], go_backwards=True)
-    return Value(np.concatenate([forward, backward], axis=-1))
-
-
-def _pooling(function: Callable[[Array, Array | None], Array]) -> Reference:
-    def run(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-            call: Mapping[str, Any]) -> Value:
-        return Value(function(inputs[0].array, _call_mask(inputs, call)))
-    return run
-
-
 def _dense_weights(args: Mapping[str, Any], features: Sequence[int]
                    ) -> tuple[list[tuple[int, ...]], int]:
     units = int(args["units"])
     return [(features[0], units), (units,)], units
 
 
-def _dense(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-           call: Mapping[str, Any]) -> Value:
-    return Value(reference.dense(inputs[0].array, *w), inputs[0].mask)
-
-
-def _or_masks(inputs: Sequence[Value]) -> Array | None:
-    # Keras 3 merge layers pass on the OR of their inputs' masks
-    # (keras/src/layers/merging/base_merge.py, `compute_mask` uses `ops.any`).
-    masks = [v.mask for v in inputs if v.mask is not None]
-    return np.logical_or.reduce(masks) if masks else None
-
-
-def _add(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-         call: Mapping[str, Any]) -> Value:
-    return Value(sum((v.array for v in inputs[1:]), inputs[0].array), _or_masks(inputs))
-
-
-def _concatenate(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                 call: Mapping[str, Any]) -> Value:
-    return Value(np.concatenate([v.array for v in inputs], axis=-1), _or_masks(inputs))
-
-
 def _merge_weights(args: Mapping[str, Any], features: Sequence[int]
                    ) -> tuple[list[tuple[int, ...]], int]:
     return [], sum(features)
-
-
-def _mask_probe(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                call: Mapping[str, Any]) -> Value:
-    shape = inputs[0].array.shape[:-1]
-    columns = [np.zeros(shape) if v.mask is None else v.mask.astype(np.float64)
-               for v in inputs[:2]]
-    return Value(np.stack(columns, axis=-1))
 
 
 _MASK_PROBE_SOURCE = '''\
@@ -306,9 +227,19 @@ class MaskProbe(keras.layers.Layer):
 '''
 
 
-def _pad_sequences(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                   call: Mapping[str, Any]) -> Value:
-    return Value(pad_sequences(list(inputs[0].array), **args))
+def input_array(tensor: Tensor) -> Array:
+    """An input as NumPy holds it: an array of its Keras dtype, a ragged input's flat values,
+    or a `sequences` input as an object array of lists (`utils.pad_sequences` takes it as it
+    is)."""
+    if tensor.sequences:
+        return (np.asarray(list(map(list, tensor.values)), dtype=object)
+                if tensor.values else np.zeros((0,), dtype=object))
+    dtype = INPUT_DTYPES[tensor.dtype]
+    if tensor.ragged:
+        return np.array([i for row in tensor.values for i in row], dtype=dtype)
+    if tensor.shape is not None:
+        return np.array(tensor.values, dtype=dtype).reshape(tensor.shape)
+    return np.array(tensor.values, dtype=dtype)
 
 
 def pad_sequences(sequences: Sequence[Sequence[Any]], *, padding: str = "pre",
@@ -350,7 +281,7 @@ def _rnn_subject(name: str, extra: Mapping[str, tuple[Any, ...] | None] = {}) ->
     return Subject(
         name=f"layers.{name}", kind="layer", args={**_RNN_ARGS, **extra}, required=("units",),
         call_args=frozenset({"mask", "training"}), weights=rnn_weights(name),
-        reference=_rnn(name), tolerance_kind="recurrent",
+        reference=f"rnn.{name}", tolerance_kind="recurrent",
         doc=f"{KERAS}layers/rnn/{name.lower()}.py")
 
 
@@ -361,43 +292,43 @@ _RECORDS: tuple[Subject, ...] = (
               # Only the training step reads these (`sgd_step_mse`).
               "embeddings_regularizer": ("l2",), "embeddings_constraint": ("non_neg",)},
         required=("input_dim", "output_dim"), weights=_embedding_weights,
-        reference=_embedding, mask=_embedding_mask,
+        reference="embedding", mask="embedding_mask",
         refusals={"IndexError": INDEX_ERRORS,
                   # A fractional id is not an index; a backend may refuse its dtype instead.
                   "TypeError": ("TypeError", "ValueError", "InvalidArgumentError")},
         refusal_patterns=INDEX_PATTERNS,
         doc=f"{KERAS}layers/core/embedding.py"),
     Subject(name="layers.Masking", kind="layer", args={"mask_value": None},
-            reference=_masking, doc=f"{KERAS}layers/core/masking.py"),
+            reference="masking", doc=f"{KERAS}layers/core/masking.py"),
     _rnn_subject("SimpleRNN"),
     _rnn_subject("GRU", {"reset_after": (True, False)}),
     _rnn_subject("LSTM"),
     Subject(name="layers.Bidirectional", kind="layer", args={"layer": None},
             required=("layer",), call_args=frozenset({"mask", "training"}),
-            weights=_bidirectional_weights, reference=_bidirectional,
+            weights=_bidirectional_weights, reference="bidirectional",
             tolerance_kind="recurrent", doc=f"{KERAS}layers/rnn/bidirectional.py"),
     Subject(name="layers.GlobalAveragePooling1D", kind="layer",
             call_args=frozenset({"mask"}),
-            reference=_pooling(reference.global_average_pooling_1d), tolerance_kind="pooling",
+            reference="pooling.average", tolerance_kind="pooling",
             doc=f"{KERAS}layers/pooling/global_average_pooling1d.py"),
     Subject(name="layers.GlobalMaxPooling1D", kind="layer",
-            reference=_pooling(reference.global_max_pooling_1d), tolerance_kind="pooling",
+            reference="pooling.max", tolerance_kind="pooling",
             doc=f"{KERAS}layers/pooling/global_max_pooling1d.py"),
     Subject(name="layers.Dense", kind="layer", args={"units": None}, required=("units",),
-            weights=_dense_weights, reference=_dense, tolerance_kind="recurrent",
+            weights=_dense_weights, reference="dense", tolerance_kind="recurrent",
             doc=f"{KERAS}layers/core/dense.py"),
-    Subject(name="layers.Add", kind="layer", call="list", reference=_add,
+    Subject(name="layers.Add", kind="layer", call="list", reference="add",
             doc=f"{KERAS}layers/merging/add.py"),
     Subject(name="layers.Concatenate", kind="layer", call="list", weights=_merge_weights,
-            reference=_concatenate, doc=f"{KERAS}layers/merging/concatenate.py"),
+            reference="concatenate", doc=f"{KERAS}layers/merging/concatenate.py"),
     Subject(name="custom.MaskProbe", kind="layer", call="list",
-            weights=lambda args, features: ([], 2), reference=_mask_probe,
+            weights=lambda args, features: ([], 2), reference="mask_probe",
             source=_MASK_PROBE_SOURCE,
             doc="a custom layer that outputs the masks its call received"),
     Subject(name="utils.pad_sequences", kind="utility", call="function", host=True,
             args={"padding": ("pre", "post"), "truncating": ("pre", "post"), "maxlen": None,
                   "value": None, "dtype": None},
-            reference=_pad_sequences, tolerance_kind="mask",
+            reference="pad_sequences", tolerance_kind="mask",
             doc=f"{KERAS}utils/sequence_utils.py"),
 )
 
@@ -410,11 +341,6 @@ from cases.path_subjects import PATH_RECORDS  # noqa: E402 - it uses the types a
 OPEN_NAMESPACES = ("ops", "layers", "losses", "metrics", "activations", "utils")
 OPEN_NAME = re.compile(rf"(?:{'|'.join(OPEN_NAMESPACES)})\.[A-Za-z][A-Za-z0-9_]*")
 KERAS_API = "https://keras.io/api/"
-
-
-def _no_reference(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                  call: Mapping[str, Any]) -> Value:
-    raise NoReference("no record models this call")
 
 
 @functools.cache
@@ -443,7 +369,7 @@ def open_subject(name: str) -> Subject:
         kind, call = "loss", "single"
     elif is_class and namespace == "metrics":
         kind, call = "metric", "metric"
-    return Subject(name=name, kind=kind, call=call, reference=_no_reference, output_dtype=None,
+    return Subject(name=name, kind=kind, call=call, reference="no_reference", output_dtype=None,
                    host=namespace == "utils", open=True, tolerance_kind="recurrent",
                    doc=f"{KERAS_API}{namespace}/")
 
@@ -457,16 +383,8 @@ def table_subject(name: str) -> Subject | None:
     spec = op_table.entry(name)
     if spec is None:
         return None
-    compute = op_table.reference(name)
-
-    def _reference(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[Array],
-                   call: Mapping[str, Any]) -> Value:
-        if len(inputs) != spec["inputs"]:
-            raise NotModelled(f"{name} takes {spec['inputs']} tensor input(s) in the table")
-        return Value(compute(args, [np.asarray(v.array) for v in inputs]))
-
     return Subject(name=name, kind="op", call="function",
-                   args=dict.fromkeys(spec.get("args", ())), reference=_reference,
+                   args=dict.fromkeys(spec.get("args", ())), reference="op_table",
                    output_dtype=None, tolerance_kind="recurrent",
                    dtype_rule=functools.partial(op_table.output_dtype, name),
                    doc=op_table.table()["source"])

@@ -7,7 +7,7 @@ installed from the same pins file), which calls every layer of the model eagerly
 order, and records its output and mask. This module compares them across backends, with no
 NumPy reference: **backends agree within the dtype's tolerance**, absolute plus relative:
 `|a - b| <= atol + rtol * max(|a|, |b|)` at every position, with `atol` from
-`matrix.reference.TOLERANCES`, kind `recurrent` (float32 1e-5, float16 1e-2, ...) and `rtol`
+`matrix.oracle.tolerance.TOLERANCES`, kind `recurrent` (float32 1e-5, float16 1e-2, ...) and `rtol`
 from `RELATIVE_TOLERANCES` (float32 1e-5, float16 1e-2, bfloat16 3e-2, float64 1e-10);
 integer and bool outputs and masks exactly. A layer disagrees on `load` (the model loads on
 some backends only), `error` (raises on some, or with another error type), `shape`, `dtype`,
@@ -49,7 +49,7 @@ import numpy as np
 
 from matrix.bisect import BisectError, ensure_virtualenv, harness_requirements
 from matrix.environments import Environment, get_environment
-from matrix.reference import TOLERANCES
+from matrix.oracle.tolerance import TOLERANCES
 from matrix.run.messages import clean_message
 
 ROOT = Path(__file__).resolve().parent.parent

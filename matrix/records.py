@@ -58,6 +58,83 @@ class Shard:
         return f".shard-{self.index}-of-{self.count}"
 
 
+#: `error (T or U) at step N (API): reason`, the step part optional (`ExpectedAnswer`).
+_TYPED_ERROR = re.compile(r"error \(([^)]*)\)(?: at step (-?[0-9]+) \(([^)]*)\))?: (.*)",
+                          re.DOTALL)
+ExpectedKind = Literal["values", "agreement", "error", "text"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectedAnswer:
+    """The reference's answer as a run file writes it (`CaseInfo.expected`), typed.
+
+    The text forms, each read back exactly (`str(ExpectedAnswer.parse(text)) == text` for any
+    text):
+
+    - `values`: kind `values`;
+    - `no reference (judged by agreement across backends)`: kind `agreement` (an open case,
+      judged when the report merges the run files: `matrix.agreement`);
+    - `error (IndexError or InvalidArgumentError) at step 0 (layers.Embedding): IndexError:
+      ...`: kind `error`, the accepted `error_types`, the refusing `step` and its API
+      `step_name` (both optional), and the reference's own message `reason`;
+    - `error: IndexError: ...`, the form of older run files: kind `error`, `legacy`, the
+      type read from the message;
+    - anything else: kind `text`, kept whole in `reason`.
+
+    `matrix.oracle.expect.describe` writes it; `parse` is the only reader of the text.
+    """
+
+    kind: ExpectedKind
+    error_types: tuple[str, ...] = ()
+    reason: str = ""
+    step: int | None = None
+    step_name: str | None = None
+    legacy: bool = False
+
+    AGREEMENT_TEXT = "no reference (judged by agreement across backends)"
+
+    @classmethod
+    def parse(cls, text: str) -> ExpectedAnswer:
+        """The answer a run file's `expected` text stands for (any text: see the class)."""
+        if text == "values":
+            return cls(kind="values")
+        if text == cls.AGREEMENT_TEXT:
+            return cls(kind="agreement")
+        match = _TYPED_ERROR.fullmatch(text)
+        if match is not None:
+            types, step, step_name, reason = match.groups()
+            answer = cls(kind="error", error_types=tuple(types.split(" or ")) if types else (),
+                         reason=reason, step=None if step is None else int(step),
+                         step_name=step_name)
+            if str(answer) == text:
+                return answer
+        if text.startswith("error:"):
+            rest = text.removeprefix("error:")
+            kind = rest.strip().split(":", 1)[0]
+            return cls(kind="error", error_types=(kind,) if kind else (), reason=rest,
+                       legacy=True)
+        return cls(kind="text", reason=text)
+
+    def __str__(self) -> str:
+        if self.kind == "values":
+            return "values"
+        if self.kind == "agreement":
+            return self.AGREEMENT_TEXT
+        if self.kind == "text":
+            return self.reason
+        if self.legacy:
+            return f"error:{self.reason}"
+        at = "" if self.step is None else f" at step {self.step} ({self.step_name})"
+        return f"error ({' or '.join(self.error_types)}){at}: {self.reason}"
+
+    @property
+    def short(self) -> str:
+        """In a few words: `values`, `error (IndexError or ...)`, `error`, or the text."""
+        if self.kind != "error":
+            return str(self)
+        return f"error ({' or '.join(self.error_types)})" if self.error_types else "error"
+
+
 SCHEMA_VERSION = 2
 MESSAGE_LIMIT = 500
 ObservationKind = Literal["value", "error", "crash", "timeout", "not_run"]
@@ -203,7 +280,8 @@ class CaseInfo:
 
     Attributes:
         subject: the Keras API under test, as typed after `keras.` (`layers.Embedding`).
-        expected: the reference's answer in words: `values`, or `error (<types>): <why>`.
+        expected: the reference's answer in words: `values`, or `error (<types>): <why>`
+            (`ExpectedAnswer.parse` reads it).
         repro: the program the run executed, runnable as is with `KERAS_BACKEND` set; its
             last printed line is the observation as JSON (`matrix/run/program.py`). None for
             cases of test-only runners.
@@ -298,7 +376,8 @@ class Matrix:
 
 __all__ = [
     "MESSAGE_LIMIT", "SCHEMA_VERSION",
-    "Attempt", "CaseInfo", "EnvironmentInfo", "LimitationInfo", "Matrix", "MismatchCause",
+    "Attempt", "CaseInfo", "EnvironmentInfo", "ExpectedAnswer", "ExpectedKind",
+    "LimitationInfo", "Matrix", "MismatchCause",
     "Observation", "ObservationKind", "Outcome", "Result", "Run", "Shard", "Stage",
     "Verdict", "VerdictStatus",
 ]

@@ -50,6 +50,7 @@ from cases.model import check_case_id
 from cases.subjects import SUBJECTS
 from matrix import atomic
 from matrix.minimal import minimal_header, minimal_repro
+from matrix.records import ExpectedAnswer
 from matrix.results import (
     MATCHED,
     MATRIX_ADAPTER,
@@ -725,7 +726,7 @@ class Cluster:
 def error_clusters(matrix: Matrix) -> list[Cluster]:
     """Every cell that did not match (`failed`, `xfailed`, `error`, `crashed`, `timeout`),
     grouped by `error_signature`, largest cluster first."""
-    expects = {c.id: c.expected.startswith("error") for c in matrix.cases}
+    expects = {c.id: ExpectedAnswer.parse(c.expected).kind == "error" for c in matrix.cases}
     groups: dict[str, list[Result]] = {}
     for result in matrix.results:
         signature = error_signature(result, expects.get(result.case, False))
@@ -1632,7 +1633,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"Received: --runs={args.runs}", file=sys.stderr)
         return 2
     if args.catalog:
-        from cases import CatalogError, load_catalog
+        from cases import CatalogError
+        from matrix.oracle.catalog import load_catalog
 
         try:  # a bad --catalog is refused here; one a run file names is a problem listed
             load_catalog(args.catalog)

@@ -23,13 +23,12 @@ matrix exists to find. Every renderer (Markdown, HTML) reads these rows; none re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from matrix.agreement import answer
 from matrix.environments import inference_only_backends
-from matrix.records import EnvironmentInfo, Matrix, Outcome, Result
+from matrix.records import EnvironmentInfo, ExpectedAnswer, Matrix, Outcome, Result
 from matrix.results.analysis import divergent_cases
 from matrix.results.outcomes import MATCHED, RAN
 
@@ -219,14 +218,9 @@ def fold(cells: Sequence[tuple[str, Cell]]) -> Cell:
 
 
 def short_expected(expected: str) -> str:
-    """The reference's answer in a few words: `values`, or `error (IndexError)`."""
-    if not expected.startswith("error"):
-        return expected
-    match = re.match(r"^error \(([^)]*)\)", expected)
-    if match is not None:
-        return f"error ({match.group(1)})"
-    kind = expected.removeprefix("error:").strip().split(":", 1)[0]
-    return f"error ({kind})" if kind else "error"
+    """The reference's answer in a few words: `values`, or `error (IndexError)`
+    (`ExpectedAnswer.short`)."""
+    return ExpectedAnswer.parse(expected).short
 
 
 def _span_text(values: Sequence[str | int]) -> str:

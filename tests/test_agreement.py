@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cases.expect import judge
 from cases.load import validate_catalog
 from cases.model import Case, CatalogError, Step, Tensor
 from matrix.agreement import alike, fingerprint, judge_by_agreement
 from matrix.environments import get_environment
+from matrix.oracle.judge import judge
 from matrix.records import CaseInfo, EnvironmentInfo, Observation, Outcome, Result, Run, Verdict
 from matrix.results.merge import merge_runs
 from matrix.results.outcomes import outcome_of
@@ -102,7 +102,7 @@ def test_a_name_that_is_no_keras_callable_is_refused(name: str) -> None:
 
 
 def test_a_cell_with_no_reference_is_never_judged_passed_alone() -> None:
-    from cases.expect import expected
+    from matrix.oracle.expect import expected
 
     want = expected(_floor_divide())
     verdict = judge(want, Observation(kind="value", shape=[2], dtype="int32"))
@@ -188,8 +188,8 @@ def test_judge_by_agreement_leaves_cells_with_a_reference_alone() -> None:
 
 def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
     """The README's "Add a case, or a Keras API" example is a catalog as it stands."""
-    from cases import load_catalog
-    from cases.expect import expected
+    from matrix.oracle.catalog import load_catalog
+    from matrix.oracle.expect import expected
 
     readme = (Path(__file__).resolve().parents[1] / "docs" / "catalog.md").read_text(
         encoding="utf-8")
@@ -205,8 +205,8 @@ def test_the_readme_example_of_an_open_catalog_loads(tmp_path: Path) -> None:
 
 
 def test_the_op_table_gives_keras_dtypes_and_fixed_width_integer_values() -> None:
-    from cases.expect import expected
     from cases.op_table import result_type
+    from matrix.oracle.expect import expected
 
     assert [result_type(*p) for p in (("int8", "uint8"), ("int64", "int64"),
                                       ("int64", "uint64"), ("bfloat16", "float16"),

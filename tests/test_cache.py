@@ -474,12 +474,14 @@ def _harness_tree(tmp_path: Path) -> Path:
 
 def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
         tmp_path: Path) -> None:
-    """Issue 23: `matrix/reference.py` was not hashed, so a fix to `compare()` reran nothing."""
+    """Issue 23: the NumPy reference (then `matrix/reference.py`) was not hashed, so a fix
+    to `compare()` reran nothing."""
     modules = {p.as_posix() for p in cache_key.harness_modules()}
-    for name in ("matrix/reference.py", "matrix/run/protocol.py",
+    for name in ("matrix/oracle/tolerance.py", "matrix/run/protocol.py",
                  "matrix/run/messages.py", "matrix/run/program.py",
-                 "matrix/run/runner.py", "cases/expect.py", "matrix/run/crash.py",
+                 "matrix/run/runner.py", "matrix/oracle/expect.py", "matrix/run/crash.py",
                  "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
+                 "matrix/oracle/judge.py", "matrix/oracle/registry.py",
                  "cases/subjects.py", "matrix/run/cache.py", "matrix/run/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
@@ -489,7 +491,7 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
         assert name not in modules, name
     root = _harness_tree(tmp_path)
     before = cache_key.harness_digest(root)
-    reference = root / "matrix" / "reference.py"
+    reference = root / "matrix" / "oracle" / "tolerance.py"
     text = reference.read_text()
     reference.write_text(text + "\n# a comment changes nothing a cell records\n")
     assert cache_key.harness_digest(root) == before

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cases import builtin_cases, load_catalog
-from cases.expect import ExpectedError, describe, expected, judge, step_weights
+from cases import builtin_cases
 from cases.facts import program_facts
 from cases.limitations import LIMITATIONS
 from cases.limitations.base import BF16_CPU_FLAGS
@@ -30,6 +29,10 @@ from cases.model import (
 )
 from cases.subjects import SUBJECTS, record_of
 from matrix.environments import inference_only_backends
+from matrix.oracle.catalog import load_catalog
+from matrix.oracle.expect import ExpectedError, describe, expected, step_weights
+from matrix.oracle.judge import judge
+from matrix.oracle.registry import reference_of
 from matrix.records import Observation
 from matrix.results.matching import covering, covers, holds_for
 from matrix.run.program import render
@@ -515,7 +518,8 @@ ENDING = {
 #: status 0), then says whether `os._exit` is the real one again.
 LOAD_AND_REPORT = """
 import os, posix, sys
-from cases import CatalogError, load_catalog
+from cases import CatalogError
+from matrix.oracle.catalog import load_catalog
 try:
     load_catalog([sys.argv[1]])
 except CatalogError as exc:
@@ -556,7 +560,9 @@ def test_every_record_has_a_reference_and_a_doc() -> None:
     for name, record in SUBJECTS.items():
         assert name == record.name
         assert record.doc, name
-        assert callable(record.reference)
+        assert callable(reference_of(record))
+        if record.mask is not None:
+            assert callable(reference_of(record, "compute_mask"))
 
 
 def test_modes_of_every_family_exist() -> None:
@@ -567,7 +573,8 @@ def test_modes_of_every_family_exist() -> None:
 
 
 def test_importing_the_catalog_imports_no_framework() -> None:
-    code = ("import sys, cases, cases.expect, matrix.run.program, matrix.results, matrix.reference;"
+    code = ("import sys, cases, matrix.oracle.catalog, matrix.oracle.judge, matrix.run.program, "
+            "matrix.results;"
             " bad = [m for m in ('keras', 'tensorflow', 'jax', 'torch') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from harness import harness_env
 
-from cases import load_catalog
+from matrix.oracle.catalog import load_catalog
 from matrix.records import Run
 from matrix.results.io import load_run
 from matrix.run import costs

@@ -65,7 +65,7 @@ def _request() -> Any:
                                  {"nonsense": 1}, ["not", "a", "dict"], None])
 def test_a_runner_returning_no_observation_is_a_harness_error_of_its_cell(
         raw: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
 
     catalog = load_catalog([str(HOSTILE)])
     case = next(c for c in catalog.cases if c.runner == "unknown_kind")

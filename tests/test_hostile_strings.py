@@ -83,7 +83,7 @@ def _backend_run(env_id: str) -> Run:
                              ["printed_tail", HOSTILE[-4000:]]]},
     ]
     crashed, _ = fold_reports(crash_log, env_id)
-    # What `cases.expect.judge` says of it: the message is quoted in the verdict's detail.
+    # What `matrix.oracle.judge.judge` says of it: the message is quoted in the verdict's detail.
     mismatch = Verdict(status="mismatched", cause="error_where_values_expected",
                        detail=f"the reference expects values, the backend raised "
                               f"{raised.error_type}: {raised.message}")

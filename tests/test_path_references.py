@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from cases.model import Nested
-from cases.path_subjects import (
+from matrix.oracle import index_ops
+from matrix.oracle.arrays import Value
+from matrix.oracle.path_refs import (
     _accuracy,
     _category_encoding,
     _dot_attention,
@@ -26,8 +28,7 @@ from cases.path_subjects import (
     _top_k,
     _top_k_accuracy,
 )
-from cases.subjects import Value
-from matrix import reference as ref
+from matrix.oracle.recurrent import gru
 
 TABLE = np.array([[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]])
 
@@ -35,11 +36,12 @@ TABLE = np.array([[0.0, 0.5], [1.0, 1.5], [2.0, 2.5]])
 # --- index ops -------------------------------------------------------------------------------
 
 def test_take_rows_and_wraps_negative_indices_as_numpy_does() -> None:
-    assert ref.take(TABLE, np.array([2, 0]), axis=0).tolist() == [[2.0, 2.5], [0.0, 0.5]]
-    assert ref.take(TABLE, np.array([-1]), axis=0).tolist() == [[2.0, 2.5]]
-    assert ref.take(TABLE, np.array([[1], [0]]), axis=1).tolist() == [
+    assert index_ops.take(TABLE, np.array([2, 0]), axis=0).tolist() == [[2.0, 2.5], [0.0, 0.5]]
+    assert index_ops.take(TABLE, np.array([-1]), axis=0).tolist() == [[2.0, 2.5]]
+    assert index_ops.take(TABLE, np.array([[1], [0]]), axis=1).tolist() == [
         [[0.5], [0.0]], [[1.5], [1.0]], [[2.5], [2.0]]]
-    assert ref.take(TABLE, np.array([True, False]), axis=0).tolist() == [[1.0, 1.5], [0.0, 0.5]]
+    assert index_ops.take(TABLE, np.array([True, False]), axis=0).tolist() == [
+        [1.0, 1.5], [0.0, 0.5]]
 
 
 @pytest.mark.parametrize(("indices", "error"), [
@@ -48,42 +50,42 @@ def test_take_rows_and_wraps_negative_indices_as_numpy_does() -> None:
 def test_take_refuses_indices_out_of_range_and_float_indices(indices: np.ndarray,
                                                              error: type) -> None:
     with pytest.raises(error):
-        ref.take(TABLE, indices, axis=0)
+        index_ops.take(TABLE, indices, axis=0)
 
 
 def test_take_along_axis() -> None:
     x = np.array([[10.0, 20.0, 30.0], [40.0, 50.0, 60.0]])
-    assert ref.take_along_axis(x, np.array([[2, 0], [1, -1]]), axis=1).tolist() == [
+    assert index_ops.take_along_axis(x, np.array([[2, 0], [1, -1]]), axis=1).tolist() == [
         [30.0, 10.0], [50.0, 60.0]]
     with pytest.raises(IndexError):
-        ref.take_along_axis(x, np.array([[3, 0], [1, 1]]), axis=1)
+        index_ops.take_along_axis(x, np.array([[3, 0], [1, 1]]), axis=1)
 
 
 def test_one_hot_and_multi_hot_give_zeros_outside_the_classes() -> None:
-    assert ref.one_hot(np.array([0, 2, 3, -1]), 3).tolist() == [
+    assert index_ops.one_hot(np.array([0, 2, 3, -1]), 3).tolist() == [
         [1, 0, 0], [0, 0, 1], [0, 0, 0], [0, 0, 0]]
-    assert ref.multi_hot(np.array([[0, 2, 2], [5, 1, -1]]), 3).tolist() == [
+    assert index_ops.multi_hot(np.array([[0, 2, 2], [5, 1, -1]]), 3).tolist() == [
         [1, 0, 1], [0, 1, 0]]
     with pytest.raises(TypeError):
-        ref.one_hot(np.array([0.5]), 3)
+        index_ops.one_hot(np.array([0.5]), 3)
 
 
 def test_segments_sum_and_max_and_refuse_ids_outside_the_segments() -> None:
     data = np.array([[1.0], [2.0], [3.0], [4.0]])
-    assert ref.segment_sum(data, np.array([0, 0, 1, 2]), 3).tolist() == [[3.0], [3.0], [4.0]]
-    assert ref.segment_max(data, np.array([1, 0, 1, 2]), 3).tolist() == [[2.0], [3.0], [4.0]]
+    assert index_ops.segment_sum(data, np.array([0, 0, 1, 2]), 3).tolist() == [[3.0], [3.0], [4.0]]
+    assert index_ops.segment_max(data, np.array([1, 0, 1, 2]), 3).tolist() == [[2.0], [3.0], [4.0]]
     for bad in ([0, 0, 1, 3], [0, -1, 1, 2]):
         with pytest.raises(IndexError):
-            ref.segment_sum(data, np.array(bad), 3)
+            index_ops.segment_sum(data, np.array(bad), 3)
     with pytest.raises(ValueError, match="empty segments"):
-        ref.segment_max(data, np.array([0, 0, 0, 2]), 3)
+        index_ops.segment_max(data, np.array([0, 0, 0, 2]), 3)
 
 
 def test_bincount() -> None:
-    assert ref.bincount(np.array([1, 1, 3]), minlength=5).tolist() == [0, 2, 0, 1, 0]
-    assert ref.bincount(np.array([[0, 2], [2, 2]])).tolist() == [[1, 0, 1], [0, 0, 2]]
+    assert index_ops.bincount(np.array([1, 1, 3]), minlength=5).tolist() == [0, 2, 0, 1, 0]
+    assert index_ops.bincount(np.array([[0, 2], [2, 2]])).tolist() == [[1, 0, 1], [0, 0, 2]]
     with pytest.raises(ValueError, match="non-negative"):
-        ref.bincount(np.array([1, -1]))
+        index_ops.bincount(np.array([1, -1]))
 
 
 def test_top_k_returns_values_then_indices() -> None:
@@ -158,7 +160,7 @@ def test_gru_reset_after_false_by_hand() -> None:
     kernel = np.array([[0.5, -0.5, 1.0]])  # z, r, h
     recurrent = np.array([[0.3, 0.2, 0.4]])
     bias = np.array([0.1, 0.0, -0.2])
-    out = ref.gru(np.array([[[2.0]]]), None, kernel, recurrent, bias, reset_after=False)
+    out = gru(np.array([[[2.0]]]), None, kernel, recurrent, bias, reset_after=False)
     z = 1 / (1 + math.exp(-(1.0 + 0.1)))
     hh = math.tanh(2.0 - 0.2)
     assert float(out[0, 0]) == pytest.approx((1 - z) * hh)
@@ -222,7 +224,7 @@ def test_category_encoding_modes_and_refusal() -> None:
 # --- a mask reaching a loss in fit ---------------------------------------------------------
 
 def test_masked_sparse_loss_averages_over_unmasked_timesteps_only() -> None:
-    from matrix.reference import masked_sparse_categorical_crossentropy as loss
+    from matrix.oracle.layers import masked_sparse_categorical_crossentropy as loss
 
     # softmax([0, 0]) = [1/2, 1/2]; softmax([ln 3, 0]) = [3/4, 1/4].
     logits = np.array([[[0.0, 0.0], [np.log(3.0), 0.0]]])
@@ -239,8 +241,8 @@ def test_masked_sparse_loss_averages_over_unmasked_timesteps_only() -> None:
 
 
 def test_the_masked_fit_cases_expect_the_masked_mean() -> None:
-    from cases.expect import expected
-    from cases.load import load_catalog
+    from matrix.oracle.catalog import load_catalog
+    from matrix.oracle.expect import expected
 
     cases = {c.axes["mask"]: c for c in load_catalog().cases
              if c.axes.get("loss") == "scce_fit" and c.axes["input_dtype"] == "int32"}
@@ -268,7 +270,7 @@ def test_attention_concat_scores_are_the_weighted_sum_of_tanh() -> None:
 
 def test_hashing_with_two_bins_sends_the_mask_value_to_0_and_the_rest_to_1() -> None:
     from cases.model import NotModelled
-    from cases.path_subjects import _hashing
+    from matrix.oracle.path_refs import _hashing
 
     out = _hashing({"num_bins": 2, "mask_value": 0}, [Value(np.array([[7, 0], [0, 5]]))], [], {})
     assert out.array.tolist() == [[1, 0], [0, 1]]

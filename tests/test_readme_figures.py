@@ -135,7 +135,7 @@ def test_the_cold_main_job_is_the_recorded_one_and_says_how_often_it_met_10_min(
 
 
 def test_the_sample_the_readme_states_is_the_one_a_default_torch_run_takes() -> None:
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
     from matrix.run import costs
 
     catalog = load_catalog(())

@@ -1,4 +1,4 @@
-"""Tests of matrix.reference against values worked out by hand.
+"""Tests of the NumPy references of matrix/oracle/ against values worked out by hand.
 
 The expected numbers are written as the formulas of the Keras cells with 1 unit and 1 feature
 (``math.tanh``, a scalar sigmoid), so they do not reuse the reference's own NumPy code.
@@ -12,7 +12,9 @@ import warnings
 import numpy as np
 import pytest
 
-from matrix import reference as ref
+from cases.subjects import rnn_weight_shapes
+from matrix.oracle import arrays, layers, recurrent, tolerance
+from matrix.oracle import lookup as lookups
 
 
 def sigmoid(z: float) -> float:
@@ -36,20 +38,21 @@ WEIGHTS = np.array([[0.0, 0.5], [1.0, -1.5], [2.25, 3.0]], dtype=np.float32)
 
 
 def test_lookup_copies_rows() -> None:
-    out = ref.lookup(WEIGHTS, np.array([[2, 0], [1, 1]]))
+    out = lookups.lookup(WEIGHTS, np.array([[2, 0], [1, 1]]))
     assert out.shape == (2, 2, 2)
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, [[[2.25, 3.0], [0.0, 0.5]], [[1.0, -1.5], [1.0, -1.5]]])
 
 
 def test_lookup_rank_0_and_empty() -> None:
-    np.testing.assert_array_equal(ref.lookup(WEIGHTS, np.array(1)), [1.0, -1.5])
-    assert ref.lookup(WEIGHTS, np.zeros((0, 4), dtype=np.int32)).shape == (0, 4, 2)
+    np.testing.assert_array_equal(lookups.lookup(WEIGHTS, np.array(1)), [1.0, -1.5])
+    assert lookups.lookup(WEIGHTS, np.zeros((0, 4), dtype=np.int32)).shape == (0, 4, 2)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint64, np.int8, np.int16, np.int32, np.int64])
 def test_lookup_integer_dtypes(dtype: type[np.integer]) -> None:
-    np.testing.assert_array_equal(ref.lookup(WEIGHTS, np.array([2], dtype=dtype)), [[2.25, 3.0]])
+    np.testing.assert_array_equal(lookups.lookup(WEIGHTS, np.array([2], dtype=dtype)),
+                                  [[2.25, 3.0]])
 
 
 @pytest.mark.parametrize(
@@ -65,7 +68,7 @@ def test_lookup_integer_dtypes(dtype: type[np.integer]) -> None:
 )
 def test_lookup_out_of_range_raises_index_error(ids: np.ndarray) -> None:
     with pytest.raises(IndexError, match=r"\[0, input_dim\) with input_dim=3.*Received: ids="):
-        ref.lookup(WEIGHTS, ids)
+        lookups.lookup(WEIGHTS, ids)
 
 
 @pytest.mark.parametrize(
@@ -79,64 +82,64 @@ def test_lookup_out_of_range_raises_index_error(ids: np.ndarray) -> None:
 )
 def test_lookup_non_whole_ids_raise_type_error(ids: np.ndarray, message: str) -> None:
     with pytest.raises(TypeError, match=message):
-        ref.lookup(WEIGHTS, ids)
+        lookups.lookup(WEIGHTS, ids)
 
 
 def test_lookup_reads_whole_floats_and_bools_as_ids() -> None:
-    np.testing.assert_array_equal(ref.lookup(WEIGHTS, np.array([2.0, 0.0], dtype=np.float16)),
+    np.testing.assert_array_equal(lookups.lookup(WEIGHTS, np.array([2.0, 0.0], dtype=np.float16)),
                                   WEIGHTS[[2, 0]].astype(np.float64))
-    np.testing.assert_array_equal(ref.lookup(WEIGHTS, np.array([True, False])),
+    np.testing.assert_array_equal(lookups.lookup(WEIGHTS, np.array([True, False])),
                                   WEIGHTS[[1, 0]].astype(np.float64))
     with pytest.raises(IndexError):
-        ref.lookup(WEIGHTS, np.array([3.0]))
+        lookups.lookup(WEIGHTS, np.array([3.0]))
 
 
 def test_lookup_rejects_non_matrix_weights() -> None:
     with pytest.raises(ValueError, match=r"Received: weights.shape=\(3,\)"):
-        ref.lookup(np.zeros(3), np.array([0]))
+        lookups.lookup(np.zeros(3), np.array([0]))
 
 
 def test_padding_mask() -> None:
-    mask = ref.padding_mask(np.array([[3, 0, 1], [0, 0, 0]], dtype=np.uint16))
+    mask = lookups.padding_mask(np.array([[3, 0, 1], [0, 0, 0]], dtype=np.uint16))
     assert mask.dtype == np.bool_
     np.testing.assert_array_equal(mask, [[True, False, True], [False, False, False]])
-    assert ref.padding_mask(np.array(0)).shape == ()
+    assert lookups.padding_mask(np.array(0)).shape == ()
 
 
 # --- seeded weights -------------------------------------------------------------------------
 
 
 def test_seeded_weights_deterministic_in_range_and_in_order() -> None:
-    first = ref.seeded_weights([(2, 3), (4,)], seed=7, scale=0.25)
-    again = ref.seeded_weights([(2, 3), (4,)], seed=7, scale=0.25)
+    first = arrays.seeded_weights([(2, 3), (4,)], seed=7, scale=0.25)
+    again = arrays.seeded_weights([(2, 3), (4,)], seed=7, scale=0.25)
     assert [w.shape for w in first] == [(2, 3), (4,)]
     assert all(w.dtype == np.float32 for w in first)
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     assert all(np.all((w >= -0.25) & (w <= 0.25)) for w in first)
     # The stream is drawn in order: a prefix of the shapes gives the same first array.
-    np.testing.assert_array_equal(ref.seeded_weights([(2, 3)], seed=7, scale=0.25)[0], first[0])
-    assert not np.array_equal(ref.seeded_weights([(2, 3)], seed=8, scale=0.25)[0], first[0])
+    np.testing.assert_array_equal(arrays.seeded_weights([(2, 3)], seed=7, scale=0.25)[0], first[0])
+    assert not np.array_equal(arrays.seeded_weights([(2, 3)], seed=8, scale=0.25)[0], first[0])
 
 
 def test_seeded_weights_pinned_value() -> None:
     # The first draw of default_rng(0).uniform(-0.5, 0.5). NEP 19 lets Generator's methods change
     # their streams in a feature release; this golden value is how we would notice.
-    assert ref.seeded_weights([(1,)], seed=0)[0][0] == np.float32(0.13696168)
+    assert arrays.seeded_weights([(1,)], seed=0)[0][0] == np.float32(0.13696168)
 
 
 @pytest.mark.parametrize("scale", [0.0, -1.0, math.inf, math.nan])
 def test_seeded_weights_rejects_bad_scale(scale: float) -> None:
     with pytest.raises(ValueError, match="Received: scale="):
-        ref.seeded_weights([(1,)], seed=0, scale=scale)
+        arrays.seeded_weights([(1,)], seed=0, scale=scale)
 
 
 def test_rnn_weight_shapes() -> None:
-    assert ref.rnn_weight_shapes("SimpleRNN", 3, 2) == [(3, 2), (2, 2), (2,)]
-    assert ref.rnn_weight_shapes("GRU", 3, 2) == [(3, 6), (2, 6), (2, 6)]
-    assert ref.rnn_weight_shapes("LSTM", 3, 2) == [(3, 8), (2, 8), (8,)]
+    assert rnn_weight_shapes("SimpleRNN", 3, 2) == [(3, 2), (2, 2), (2,)]
+    assert rnn_weight_shapes("GRU", 3, 2) == [(3, 6), (2, 6), (2, 6)]
+    assert rnn_weight_shapes("LSTM", 3, 2) == [(3, 8), (2, 8), (8,)]
     with pytest.raises(ValueError, match="Received: layer='Conv1D'"):
-        ref.rnn_weight_shapes("Conv1D", 3, 2)
+        rnn_weight_shapes("Conv1D", 3, 2)
 
 
 # --- SimpleRNN: w = 1, u = 0.5, b = 0.1; x = 0.5, 0.25, -1.0 ----------------------------------
@@ -156,7 +159,7 @@ def run_rnn(
 ) -> list[float]:
     """SimpleRNN over one row, flattened to a list of floats."""
     return (
-        ref.simple_rnn(
+        recurrent.simple_rnn(
             x, mask, *RNN_WEIGHTS, return_sequences=return_sequences, go_backwards=go_backwards
         )
         .reshape(-1)
@@ -168,8 +171,8 @@ def test_simple_rnn_unmasked() -> None:
     x = sequence(0.5, 0.25, -1.0)
     assert run_rnn(x, None, return_sequences=True) == pytest.approx([H1, H2, H3], abs=1e-15)
     assert run_rnn(x, None) == pytest.approx([H3], abs=1e-15)
-    assert ref.simple_rnn(x, None, *RNN_WEIGHTS).shape == (1, 1)
-    assert ref.simple_rnn(x, None, *RNN_WEIGHTS, return_sequences=True).shape == (1, 3, 1)
+    assert recurrent.simple_rnn(x, None, *RNN_WEIGHTS).shape == (1, 1)
+    assert recurrent.simple_rnn(x, None, *RNN_WEIGHTS, return_sequences=True).shape == (1, 3, 1)
 
 
 def test_simple_rnn_post_padding_repeats_last_valid_output() -> None:
@@ -204,17 +207,17 @@ def test_simple_rnn_go_backwards_with_post_padding() -> None:
 def test_simple_rnn_all_masked_row_is_zero() -> None:
     x = np.concatenate([sequence(0.5, 0.25, -1.0), sequence(1.0, 1.0, 1.0)])
     mask = np.array([[True, True, True], [False, False, False]])
-    out = ref.simple_rnn(x, mask, *RNN_WEIGHTS)
+    out = recurrent.simple_rnn(x, mask, *RNN_WEIGHTS)
     assert out.reshape(-1).tolist() == pytest.approx([H3, 0.0], abs=1e-15)
 
 
 def test_simple_rnn_rejects_wrong_shapes() -> None:
     with pytest.raises(ValueError, match=r"Received: shapes=\[\(2, 1\), \(1, 1\), \(1,\)\]"):
-        ref.simple_rnn(sequence(1.0), None, np.ones((2, 1)), np.ones((1, 1)), np.ones(1))
+        recurrent.simple_rnn(sequence(1.0), None, np.ones((2, 1)), np.ones((1, 1)), np.ones(1))
     with pytest.raises(ValueError, match=r"Received: mask.shape=\(1, 2\)"):
-        ref.simple_rnn(sequence(1.0), steps([True, True]), *RNN_WEIGHTS)
+        recurrent.simple_rnn(sequence(1.0), steps([True, True]), *RNN_WEIGHTS)
     with pytest.raises(ValueError, match=r"Received: x.shape=\(1, 0, 1\)"):
-        ref.simple_rnn(np.zeros((1, 0, 1)), None, *RNN_WEIGHTS)
+        recurrent.simple_rnn(np.zeros((1, 0, 1)), None, *RNN_WEIGHTS)
 
 
 # --- GRU (reset_after=True): gates z, r, h; x = 1.0, -1.0 -------------------------------------
@@ -244,7 +247,7 @@ def run_gru(
     go_backwards: bool = False,
 ) -> list[float]:
     """GRU over one row, flattened to a list of floats."""
-    out = ref.gru(
+    out = recurrent.gru(
         x,
         mask,
         GRU_KERNEL,
@@ -305,7 +308,7 @@ def run_lstm(
     go_backwards: bool = False,
 ) -> list[float]:
     """LSTM over one row, flattened to a list of floats."""
-    out = ref.lstm(
+    out = recurrent.lstm(
         x,
         mask,
         LSTM_KERNEL,
@@ -354,23 +357,23 @@ POOL_MASK = np.array([[True, False, True], [False, False, False]])
 def test_global_average_pooling_masked_and_all_masked_row() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # 0/0 must not warn
-        out = ref.global_average_pooling_1d(POOL_X, POOL_MASK)
+        out = layers.global_average_pooling_1d(POOL_X, POOL_MASK)
     assert out.shape == (2, 2)
     np.testing.assert_array_equal(out[0], [2.0, -3.0])
     assert np.isnan(out[1]).all()
     np.testing.assert_array_equal(
-        ref.global_average_pooling_1d(POOL_X, None), [[104 / 3, 94 / 3], [7.0, 8.0]]
+        layers.global_average_pooling_1d(POOL_X, None), [[104 / 3, 94 / 3], [7.0, 8.0]]
     )
 
 
 def test_global_max_pooling_masked_and_all_masked_row() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        out = ref.global_max_pooling_1d(POOL_X, POOL_MASK)
+        out = layers.global_max_pooling_1d(POOL_X, POOL_MASK)
     np.testing.assert_array_equal(out, [[3.0, -2.0], [-np.inf, -np.inf]])
     # mask=None is what Keras's GlobalMaxPooling1D computes (it ignores the mask).
     np.testing.assert_array_equal(
-        ref.global_max_pooling_1d(POOL_X, None), [[100.0, 100.0], [9.0, 10.0]]
+        layers.global_max_pooling_1d(POOL_X, None), [[100.0, 100.0], [9.0, 10.0]]
     )
 
 
@@ -379,62 +382,63 @@ def test_global_max_pooling_masked_and_all_masked_row() -> None:
 
 def test_tolerances() -> None:
     for dtype in ("float32", "float64"):
-        assert ref.tolerance("lookup", dtype) == 0.0
+        assert tolerance.tolerance("lookup", dtype) == 0.0
     for dtype in ("float16", "bfloat16", "float32", "float64"):
-        assert ref.tolerance("mask", dtype) == 0.0
+        assert tolerance.tolerance("mask", dtype) == 0.0
     # A rounded float16 / bfloat16 lookup is within half an ulp of |v| < 0.5.
-    assert ref.tolerance("lookup", "float16") >= 2.0**-12
-    assert ref.tolerance("lookup", "bfloat16") >= 2.0**-9
-    assert ref.tolerance("recurrent", "float32") == 1e-5
-    assert ref.tolerance("pooling", "float32") == 1e-6
-    assert ref.tolerance("pooling", "float16") == 1e-2
-    assert ref.tolerance("recurrent", "bfloat16") == 3e-2
+    assert tolerance.tolerance("lookup", "float16") >= 2.0**-12
+    assert tolerance.tolerance("lookup", "bfloat16") >= 2.0**-9
+    assert tolerance.tolerance("recurrent", "float32") == 1e-5
+    assert tolerance.tolerance("pooling", "float32") == 1e-6
+    assert tolerance.tolerance("pooling", "float16") == 1e-2
+    assert tolerance.tolerance("recurrent", "bfloat16") == 3e-2
     with pytest.raises(KeyError, match="Received: kind='convolution'"):
-        ref.tolerance("convolution", "float32")
+        tolerance.tolerance("convolution", "float32")
     with pytest.raises(KeyError, match="Received: dtype='int8'"):
-        ref.tolerance("pooling", "int8")
+        tolerance.tolerance("pooling", "int8")
 
 
 def test_compare_nans_and_infinities() -> None:
     expected = np.array([1.0, np.nan, 2.0, np.inf, -1.0])
-    assert ref.compare(expected, np.array([1.5, np.nan, 2.0, np.inf, -1.0])) == (0.5, 1)
-    assert ref.compare(expected, np.array([1.0, 0.0, 2.0, np.inf, -1.0])) == (math.inf, 0)
-    assert ref.compare(expected, np.array([1.0, np.nan, np.nan, np.inf, -1.0])) == (math.inf, 2)
-    assert ref.compare(expected, np.array([1.0, np.nan, 2.0, -np.inf, -1.0])) == (math.inf, 1)
+    assert tolerance.compare(expected, np.array([1.5, np.nan, 2.0, np.inf, -1.0])) == (0.5, 1)
+    assert tolerance.compare(expected, np.array([1.0, 0.0, 2.0, np.inf, -1.0])) == (math.inf, 0)
+    observed = np.array([1.0, np.nan, np.nan, np.inf, -1.0])
+    assert tolerance.compare(expected, observed) == (math.inf, 2)
+    assert tolerance.compare(expected, np.array([1.0, np.nan, 2.0, -np.inf, -1.0])) == (math.inf, 1)
     observed = np.array([1.0, np.nan, 2.0, np.inf, -1.0], dtype=np.float16)
-    assert ref.compare(expected, observed) == (0.0, 1)
-    assert ref.compare(np.zeros((0, 3)), np.zeros((0, 3))) == (0.0, 0)
-    assert ref.compare(np.array([True, False]), np.array([True, True])) == (1.0, 0)
+    assert tolerance.compare(expected, observed) == (0.0, 1)
+    assert tolerance.compare(np.zeros((0, 3)), np.zeros((0, 3))) == (0.0, 0)
+    assert tolerance.compare(np.array([True, False]), np.array([True, True])) == (1.0, 0)
 
 
 def test_compare_shape_mismatch() -> None:
     with pytest.raises(ValueError, match=r"expected.shape=\(2, 3\), observed.shape=\(3, 2\)"):
-        ref.compare(np.zeros((2, 3)), np.zeros((3, 2)))
+        tolerance.compare(np.zeros((2, 3)), np.zeros((3, 2)))
 
 
 def test_dense_attention_and_training_by_hand() -> None:
     x = np.array([[[1.0, 0.0], [0.0, 2.0]]])  # (batch 1, steps 2, features 2)
-    np.testing.assert_allclose(ref.dense(x, np.eye(2) * 2, np.array([1.0, -1.0])),
+    np.testing.assert_allclose(layers.dense(x, np.eye(2) * 2, np.array([1.0, -1.0])),
                                [[[3.0, -1.0], [1.0, 3.0]]])
     # Self-attention with the second step masked: every query attends to step 0 only, and the
     # masked query's output is zeroed.
-    out = ref.dot_attention(x, np.array([[True, False]]))
+    out = layers.dot_attention(x, np.array([[True, False]]))
     np.testing.assert_allclose(out, [[[1.0, 0.0], [0.0, 0.0]]])
     # Unmasked: scores [[1, 0], [0, 4]] -> softmax rows [e/(e+1), 1/(e+1)], [1/(1+e^4), ...].
-    full = ref.dot_attention(x, None)
+    full = layers.dot_attention(x, None)
     e = np.e
     np.testing.assert_allclose(full[0, 0], [e / (e + 1), 2 / (e + 1)])
     # One SGD step: table rows 1 and 2, ids [[1, 1, 2]], lr 0.5; d/dE mean(E[ids]^2) over 6
     # elements is 2 * E / 6 per occurrence: row 1 twice, row 2 once, row 0 unchanged.
     table = np.array([[9.0, 9.0], [3.0, 6.0], [-3.0, 1.5]])
-    step = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5)
+    step = layers.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5)
     np.testing.assert_allclose(step, [[9.0, 9.0], [2.0, 4.0], [-2.5, 1.25]])
-    clipped = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, non_negative=True)
+    clipped = layers.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, non_negative=True)
     np.testing.assert_allclose(clipped, [[9.0, 9.0], [2.0, 4.0], [0.0, 1.25]])
-    regular = ref.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, l2=0.1)
+    regular = layers.sgd_step_mse(table, np.array([[1, 1, 2]]), 0.5, l2=0.1)
     np.testing.assert_allclose(regular[0], [9.0 - 0.5 * 0.2 * 9.0] * 2)
     with pytest.raises(IndexError):
-        ref.sgd_step_mse(table, np.array([[3]]), 0.5)
+        layers.sgd_step_mse(table, np.array([[3]]), 0.5)
 
 
 def test_multi_head_attention_with_identity_projections_is_scaled_dot_attention() -> None:
@@ -443,7 +447,7 @@ def test_multi_head_attention_with_identity_projections_is_scaled_dot_attention(
     zeros = np.zeros((1, 2))
     weights = [eye, zeros, eye, zeros, eye, zeros, np.eye(2).reshape(1, 2, 2), np.zeros(2)]
     mask = np.array([[True, True, False]])
-    out = ref.multi_head_attention(x, mask, weights)
+    out = layers.multi_head_attention(x, mask, weights)
     scores = np.array([[1.0, 0.0], [0.0, 4.0]]) / np.sqrt(2)
     w = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(out[0, :2], w @ x[0, :2])

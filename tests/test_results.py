@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from cells import verdict_for
 
-from cases.expect import Expected, ExpectedError, judge
 from cases.limitations import LIMITATIONS
+from matrix.oracle.expect import Expected, ExpectedError
+from matrix.oracle.judge import judge
 from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,

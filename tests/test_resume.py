@@ -365,5 +365,9 @@ def test_resume_key_covers_the_pins_file_and_the_whole_catalog(tmp_path: Path) -
     changed = key()
     (root / "matrix" / "axes.toml").write_text("[common]\nenv = 1\n")
     assert key() != changed
+    changed = key()
+    (root / "matrix" / "oracle").mkdir()
+    (root / "matrix" / "oracle" / "tolerance.py").write_text("TOLERANCES = {}\n")
+    assert key() != changed  # the NumPy oracle
     assert key() == key()
 

@@ -246,7 +246,7 @@ LIMITATIONS = [Limitation(id="user-gru-jax-nan", description="JAX fills NaN rows
 def _user_catalog_runs(folder: Path, catalog: Path, *, beside_a_full_run: bool) -> str:
     """A `--catalog` run of jax-cpu (a partial run file naming the catalog), the user case
     mismatched; with `beside_a_full_run`, merged over a full run of the built-in case."""
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
 
     (case,) = [c for c in load_catalog([catalog]).cases if c.group == "user-gru"]
     info = CaseInfo(id=case.id, group=case.group, description=case.description,
@@ -303,9 +303,9 @@ def _user_case(axes: dict[str, str | int], ids: list[list[int]] | None = None,
                mode: str = "eager") -> CaseInfo:
     """A user's `Embedding(10, 4) -> GRU(3)` program, labelled with `axes`, as the fold
     records it (`matrix.results.fold.catalog_infos`: facts from the typed case)."""
-    from cases.expect import describe, expected
     from cases.facts import program_facts
     from cases.model import Case, Step, Tensor
+    from matrix.oracle.expect import describe, expected
 
     data = [[1, 10, 2]] if ids is None else ids
     tensor = Tensor(dtype="int32", values=data) if data else Tensor(dtype="int32", values=[],

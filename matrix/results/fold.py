@@ -23,10 +23,10 @@ from matrix.run.protocol import case_of_nodeid
 
 def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
     """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
-    from cases import load_catalog
-    from cases.expect import describe, expected, is_open
     from cases.facts import program_facts
     from cases.model import KERAS_RUNNER
+    from matrix.oracle.catalog import load_catalog
+    from matrix.oracle.expect import describe, expected, is_open
     from matrix.run.program import render
 
     infos = []

@@ -68,7 +68,8 @@ def catalog_limitations(paths: Sequence[str | Path]) -> tuple[list[Limitation], 
         The limitations, in the order a cell takes the first that covers it, and one note
         per catalog whose limitations are not joined (for the report's problems).
     """
-    from cases import CatalogError, load_catalog
+    from cases import CatalogError
+    from matrix.oracle.catalog import load_catalog
 
     notes: list[str] = []
     existing: dict[Path, None] = {}

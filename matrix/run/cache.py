@@ -7,7 +7,7 @@ A cell's key is the hash of (see `key_contents()`, which the README's cache sect
 - the **harness**: `HARNESS_VERSION` and the source of every module of this repository that
   a run's pytest process imports, found by walking the import graph from `ENTRY_POINTS`
   (`harness_modules`), as syntax trees without comments and docstrings (an edited comment
-  reruns nothing; an edited `matrix/reference.py` reruns everything). Two kinds of module in
+  reruns nothing; an edited `matrix/oracle/` module reruns everything). Two kinds of module in
   that graph are left out, each for a stated reason (`NOT_HASHED`, `split_modules`);
 - the **process**: the source of every user catalog loaded (`--catalog`): a catalog's import
   runs code in the process that judges the built-in cases too (it may call
@@ -136,8 +136,8 @@ def case_keys(cases: Iterable[Any], environment: str, harness: str | None = None
             its file's `saved_model_digest` (`missing` when there is none); a saving
             cell's does not (`stale_savers` checks its file).
     """
-    from cases.expect import expected
     from cases.model import KERAS_RUNNER
+    from matrix.oracle.expect import expected
     from matrix.run.program import render, saved_model_path
 
     harness = harness_digest() if harness is None else harness
@@ -247,7 +247,7 @@ def compute_plan(catalogs: Sequence[str], environment_id: str, store_dir: Path |
     Raises:
         cases.CatalogError: a catalog that cannot be loaded (names the file).
     """
-    from cases import load_catalog
+    from matrix.oracle.catalog import load_catalog
 
     variables = os.environ if variables is None else variables
     catalog = load_catalog(tuple(catalogs))

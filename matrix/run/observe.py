@@ -3,8 +3,8 @@
 What `nox -s bisect` runs in each Keras release it tries (`matrix/bisect.py`), with
 `KERAS_BACKEND` and the environment's variables set: the case's program
 (`matrix.run.runner.observe`, the very source published as its repro) and the raw verdict
-against the NumPy reference (`cases.expect.judge`), as a `run` records them. The last line
-printed is one JSON object: `{"keras": "3.9.0", "observation": {...}, "verdict": {...}}`, or
+against the NumPy reference (`matrix.oracle.judge.judge`), as a `run` records them. The last
+line printed is one JSON object: `{"keras": "3.9.0", "observation": {...}, "verdict": {...}}`, or
 `{"not_run": "reason"}` when this release cannot run the case (Keras cannot be imported with
 the pinned backend, the case cannot run here, or the harness itself fails on this release).
 
@@ -37,8 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print({"not_run": f"import keras failed: {type(exc).__name__}: "
                            f"{str(exc).splitlines()[0] if str(exc) else ''}"})
         return 0
-    from cases import load_catalog
     from cases.model import KERAS_RUNNER
+    from matrix.oracle.catalog import load_catalog
 
     catalog = load_catalog(args.catalog)
     case = next((c for c in catalog.cases if c.id == args.case), None)
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if case.runner != KERAS_RUNNER:
         _print({"not_run": f"the case uses the test-only runner {case.runner!r}"})
         return 0
-    from cases.expect import judge
+    from matrix.oracle.judge import judge
     from matrix.run.runner import NotApplicable, NotRun, observe
 
     try:

@@ -8,7 +8,7 @@ and its last printed line is the observation as one JSON object (`kind`, `error_
 
 The script holds the whole program: the inputs, the host utilities (`pad_sequences`), each
 layer's constructor, a symbolic call that builds every layer, the seeded weights (drawn by a
-few lines of NumPy equal to `matrix.reference.seeded_weights`, so the script needs nothing of
+few lines of NumPy equal to `matrix.oracle.arrays.seeded_weights`, so the script needs nothing of
 this project), then the mode: layers called directly (`eager`), `Model.predict`,
 `compile(jit_compile=True)`, one `fit` step, or a `.keras` file saved and loaded. Dtype
 policies, `jax_enable_x64`, LoRA and quantization are lines of the program like any other.
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from cases.expect import describe, expected, is_open, step_weights
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
 from cases.subjects import Subject, catalog_functions, record_of, render_value
 from matrix import variables as kcm
+from matrix.oracle.expect import describe, expected, is_open, step_weights
 from matrix.records import Stage
 from matrix.run.prelude import PRELUDE
 

@@ -218,14 +218,15 @@ def run_sources(root: Path, pins: Path, catalogs: Iterable[str | Path] = ()) -> 
 
     The resume key (`source_fingerprint`) covers them all: every Python file of the catalog
     (`cases/`, subpackages included), the run's own modules (`matrix/run/`), the NumPy
-    reference, `matrix/axes.toml` (environment variables as well as requirements),
+    oracle (`matrix/oracle/`), `matrix/axes.toml` (environment variables as well as requirements),
     `pyproject.toml` (the run's pytest plugins), the environment's resolved pins file
     (`matrix/pins/<environment>.txt`, which `nox -s pins` rewrites; hashed as empty while
     missing) and the `--catalog` modules.
     """
     return [*sorted((root / "cases").rglob("*.py")),
-            *sorted((root / "matrix" / "run").glob("*.py")), root / "matrix" / "reference.py",
-            root / "matrix" / "axes.toml", root / "pyproject.toml", pins,
+            *sorted((root / "matrix" / "run").glob("*.py")),
+            *sorted((root / "matrix" / "oracle").glob("*.py")), root / "matrix" / "axes.toml",
+            root / "pyproject.toml", pins,
             *(Path(c) for c in catalogs)]
 
 

@@ -25,10 +25,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from cases.expect import AGREEMENT, Expected, expected
 from cases.model import Case
-from matrix import reference
 from matrix.agreement import fingerprint
+from matrix.oracle.expect import AGREEMENT, Expected, expected
+from matrix.oracle.tolerance import compare
 from matrix.records import Observation
 from matrix.run.messages import clean_message, damaged_compile_artifact
 from matrix.run.program import Where, render_with_lines
@@ -216,7 +216,7 @@ def max_abs_error(want: np.ndarray[Any, Any], got: np.ndarray[Any, Any]) -> floa
     if want.dtype.kind in "SUO":
         return 0.0 if want.shape == got.shape and bool(np.all(want == got)) else float("inf")
     try:
-        return reference.compare(want.astype(np.float64), got.astype(np.float64))[0]
+        return compare(want.astype(np.float64), got.astype(np.float64))[0]
     except (ValueError, TypeError):  # shapes differ: the judge reports the mismatch
         return None
 

@@ -23,10 +23,11 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from cases import Catalog, load_catalog
+from cases import Catalog
 from cases.load import resolve_open_names
 from cases.model import KERAS_RUNNER, Case
 from matrix import variables as kcm
+from matrix.oracle.catalog import load_catalog
 from matrix.records import Observation, Verdict
 from matrix.run.gpu import POISONED_PROPERTY, apply_settings, device_facts, poisons_context
 from matrix.run.protocol import NOT_RUN_PROPERTY
@@ -181,7 +182,7 @@ def _run(case: Case, request: pytest.FixtureRequest) -> tuple[Observation, Verdi
         matched = observation.kind == "value"
         return observation, Verdict(status="matched" if matched else "mismatched",
                                     cause=None if matched else "error_where_values_expected")
-    from cases.expect import judge
+    from matrix.oracle.judge import judge
     from matrix.run.runner import NotApplicable, NotRun, observe
 
     try:

@@ -1,16 +1,16 @@
-"""The oracle: what NumPy says a case's program computes, or which errors it must raise.
+"""The oracle's answer: what NumPy says a case's program computes, or which errors it must raise.
 
 `expected(case)` evaluates the program step by step with each subject's NumPy reference
-(`cases/subjects.py`), on the same seeded weights the run gives Keras (`step_weights`), and
-returns the `Expected` answer: values with a tolerance and dtype, or an `ExpectedError` naming
-the error types a correct backend may raise. Where a reference refuses an input, the record's
-`refusals` say which exception types count as the same refusal; any other exception means the
-reference itself cannot model the case, and the catalog refuses it at collection.
+(the key its record names, resolved by `matrix.oracle.registry`), on the same seeded weights
+the run gives Keras (`step_weights`), and returns the `Expected` answer: values with a
+tolerance and dtype, or an `ExpectedError` naming the error types a correct backend may raise.
+Where a reference refuses an input, the record's `refusals` say which exception types count as
+the same refusal; any other exception means the reference itself cannot model the case, and the
+catalog refuses it at collection.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +18,12 @@ from typing import Any
 import numpy as np
 
 from cases.model import INPUT_DTYPES, Case, NoReference, NotModelled, Step, Tensor
-from cases.subjects import Array, Subject, Value, record_of
-from matrix import reference
-from matrix.results import Observation, Verdict
+from cases.subjects import Array, Subject, input_array, record_of
+from matrix.oracle.arrays import Value, seeded_weights
+from matrix.oracle.layers import masked_sparse_categorical_crossentropy, sgd_step_mse
+from matrix.oracle.registry import reference_of
+from matrix.oracle.tolerance import tolerance as tolerance_of
+from matrix.records import ExpectedAnswer
 
 #: The output dtype each dtype policy promises (Keras docs, "Mixed precision").
 POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "float16",
@@ -80,19 +83,8 @@ class Expected:
 
 
 def input_value(tensor: Tensor) -> Value:
-    """An input as the reference sees it: a NumPy array of its dtype (ragged: flat values).
-
-    A `sequences` input stays a list of lists (`utils.pad_sequences` takes it as it is).
-    """
-    if tensor.sequences:
-        return Value(np.asarray(list(map(list, tensor.values)), dtype=object)
-                     if tensor.values else np.zeros((0,), dtype=object))
-    dtype = INPUT_DTYPES[tensor.dtype]
-    if tensor.ragged:
-        return Value(np.array([i for row in tensor.values for i in row], dtype=dtype))
-    if tensor.shape is not None:
-        return Value(np.array(tensor.values, dtype=dtype).reshape(tensor.shape))
-    return Value(np.array(tensor.values, dtype=dtype))
+    """An input as the reference sees it (`cases.subjects.input_array`), without a mask."""
+    return Value(input_array(tensor))
 
 
 def _features(value_shape: tuple[int, ...]) -> int:
@@ -141,7 +133,7 @@ def step_weights(case: Case) -> list[tuple[list[tuple[int, ...]], int] | None]:
 def seeded(shapes: Sequence[tuple[int, ...]], seed: int, zero_rows: Sequence[int] = ()
            ) -> list[Array]:
     """The seeded weights of one step, with `zero_rows` of the first weight set to 0."""
-    weights = reference.seeded_weights(shapes, seed)
+    weights = seeded_weights(shapes, seed)
     for row in zero_rows:
         weights[0][row, :] = 0.0
     return list(weights)
@@ -149,9 +141,7 @@ def seeded(shapes: Sequence[tuple[int, ...]], seed: int, zero_rows: Sequence[int
 
 def _apply(record: Subject, step: Step, inputs: Sequence[Value], weights: Sequence[Array],
            call: Mapping[str, Any]) -> Value:
-    function = record.mask if step.method == "compute_mask" else record.reference
-    if function is None:
-        raise NotModelled(f"{record.name}.{step.method} has no reference")
+    function = reference_of(record, step.method or "call")
     if step.wrap != "TimeDistributed":
         return function(step.args, inputs, weights, call)
     # TimeDistributed applies the layer to every step of axis 1: fold it into the batch.
@@ -187,7 +177,7 @@ def evaluate(case: Case) -> Value:
     """Runs the program in NumPy; returns the observed value.
 
     Raises:
-        Exception: the reference's refusal (as raised by `matrix.reference`), or
+        Exception: the reference's refusal (as raised by the `matrix.oracle` references), or
             `NotModelled`.
     """
     weights = step_weights(case)
@@ -214,7 +204,7 @@ def evaluate(case: Case) -> Value:
                 raise NotModelled(f"{record.name}.{method}() is not modelled")
     if case.fit is not None and case.mode == "fit" and case.fit.labels is not None:
         logits = values[case.observe]
-        return Value(reference.masked_sparse_categorical_crossentropy(
+        return Value(masked_sparse_categorical_crossentropy(
             logits.array, values[case.fit.labels].array, logits.mask))
     return values[case.observe]
 
@@ -224,8 +214,8 @@ def _fit(case: Case, step: Step, inputs: Sequence[Value], w: Sequence[Array]) ->
         raise NotModelled("the training reference models one Embedding alone (fit)")
     l2 = 0.01 if step.args.get("embeddings_regularizer") == "l2" else 0.0
     non_negative = step.args.get("embeddings_constraint") == "non_neg"
-    return Value(reference.sgd_step_mse(w[0], inputs[0].array, case.fit.learning_rate, l2=l2,
-                                        non_negative=non_negative))
+    return Value(sgd_step_mse(w[0], inputs[0].array, case.fit.learning_rate, l2=l2,
+                              non_negative=non_negative))
 
 
 def _kind(case: Case) -> str:
@@ -326,8 +316,8 @@ def compute_expected(case: Case) -> Expected:
             raise
         return Expected(values=None, error=refusal, kind=kind, tolerance=0.0)
     dtype = _dtype(case, kind)
-    tolerance = reference.tolerance(kind, dtype if dtype in ("float16", "bfloat16", "float64")
-                                    else "float32")
+    tolerance = tolerance_of(kind, dtype if dtype in ("float16", "bfloat16", "float64")
+                             else "float32")
     return Expected(values=value.array, error=None, kind=kind, tolerance=tolerance, dtype=dtype)
 
 
@@ -345,102 +335,19 @@ def expected(case: Case) -> Expected:
     return answer
 
 
-def describe(want: Expected) -> str:
-    """The reference's answer in words: `values`, `no reference (judged by agreement)`, or
-    `error (<types>) at step <i> (<API>): <reason>`."""
+def answer_of(want: Expected) -> ExpectedAnswer:
+    """The reference's answer as a run file records it: values, agreement, or the refusal."""
     if want.kind == AGREEMENT:
-        return "no reference (judged by agreement across backends)"
+        return ExpectedAnswer(kind="agreement")
     if want.error is None:
-        return "values"
+        return ExpectedAnswer(kind="values")
     error = want.error
-    at = "" if error.step is None else f" at step {error.step} ({error.step_name})"
-    return f"error ({' or '.join(error.types)}){at}: {error.reason}"
+    return ExpectedAnswer(kind="error", error_types=error.types, reason=error.reason,
+                          step=error.step, step_name=error.step_name)
 
 
-def judge(want: Expected, observation: Observation) -> Verdict:
-    """Compares an observation with the reference's answer: the raw verdict of a cell.
-
-    - A refusing reference matches only an error of one of its types (and pattern); another
-      error is `refused_other_reason`, values are `values_where_refused` (silent).
-    - An error of type `HarnessError` is the harness's, never the backend's answer.
-    - Values must be within the tolerance, of the expected shape and dtype.
-    """
-    if observation.kind == "error" and observation.error_type == "HarnessError":
-        return Verdict(status="harness_error", detail=observation.message)
-    if observation.kind in ("crash", "timeout"):
-        return Verdict(status="crashed" if observation.kind == "crash" else "timeout",
-                       detail=observation.message)
-    if want.kind == AGREEMENT:
-        return Verdict(status="no_reference",
-                       detail="no reference: judged by agreement across backends when the "
-                              "report merges the run files")
-    if want.error is not None:
-        return _judge_refusal(want.error, observation)
-    if observation.kind == "error":
-        return Verdict(status="mismatched", cause="error_where_values_expected",
-                       detail=f"the reference expects values, the backend raised "
-                              f"{observation.error_type}: {observation.message}")
-    expected_shape = None if want.values is None else list(np.shape(want.values))
-    if observation.shape != expected_shape:
-        return Verdict(status="mismatched", cause="shape",
-                       detail=f"the output has shape {observation.shape}, the reference "
-                              f"{expected_shape}")
-    if observation.max_abs_error is None:
-        return Verdict(status="harness_error",
-                       detail="the output could not be compared with the reference")
-    if observation.max_abs_error > want.tolerance:
-        return Verdict(status="mismatched", cause="values_differ",
-                       detail=f"values differ from the reference: max abs error "
-                              f"{observation.max_abs_error:.3g} > tolerance "
-                              f"{want.tolerance:g}, {observation.nan_count or 0} NaN")
-    if want.dtype is not None and observation.dtype != want.dtype:
-        return Verdict(status="mismatched", cause="dtype",
-                       detail=f"the output dtype is {observation.dtype}, the reference "
-                              f"expects {want.dtype}")
-    return Verdict(status="matched")
-
-
-def _where(observation: Observation) -> str:
-    if observation.stage == "step":
-        return f"at step {observation.step} ({observation.step_name})"
-    return f"in the {observation.stage or 'program'}"
-
-
-def at_refusing_step(error: ExpectedError, observation: Observation) -> bool:
-    """Whether an error was raised where the reference refuses.
-
-    At the same step; or, where the refusing step is a layer, by the model over the steps
-    (`predict`, `fit`, ...) or while its output was converted (a backend may run lazily).
-    An observation that does not say where (a test-only runner, an older run) is taken as
-    raised there.
-    """
-    if error.step is None or observation.stage is None:
-        return True
-    if observation.stage == "step":
-        return observation.step == error.step
-    return observation.stage in ("model", "output") and error.in_model
-
-
-def _judge_refusal(error: ExpectedError, observation: Observation) -> Verdict:
-    if observation.kind == "value":
-        nan = f", {observation.nan_count} NaN" if observation.nan_count else ""
-        return Verdict(status="mismatched", cause="values_where_refused",
-                       detail=f"silent divergence: the reference refuses this input "
-                              f"({error.reason}) but the backend returned values of shape "
-                              f"{observation.shape}{nan}")
-    message = observation.message or ""
-    own = error.patterns.get(observation.error_type or "")
-    if observation.error_type in error.types and (
-            error.pattern is None or re.search(error.pattern, message)) and (
-            own is None or re.search(own, message)):
-        if at_refusing_step(error, observation):
-            return Verdict(status="matched")
-        return Verdict(status="mismatched", cause="refused_other_reason",
-                       detail=f"refused at another step: the backend raised "
-                              f"{observation.error_type} {_where(observation)}: {message} "
-                              f"(the reference refuses at step {error.step} "
-                              f"({error.step_name}): {error.reason})")
-    return Verdict(status="mismatched", cause="refused_other_reason",
-                   detail=f"refused, but for another reason: the backend raised "
-                          f"{observation.error_type}: {message} (the reference expects "
-                          f"{' or '.join(error.types)}: {error.reason})")
+def describe(want: Expected) -> str:
+    """The reference's answer in words (`answer_of`, written by `ExpectedAnswer.__str__`):
+    `values`, `no reference (judged by agreement across backends)`, or
+    `error (<types>) at step <i> (<API>): <reason>`."""
+    return str(answer_of(want))
