@@ -304,6 +304,24 @@ class CaseInfo:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CaseFacts:
+    """What a run's pytest process knew of its catalog, for the fold: `case-facts.json` in
+    the run's work folder, written at collection beside the node ids (`matrix.run.facts`).
+
+    Attributes:
+        schema_version: `SCHEMA_VERSION` of the harness that wrote it.
+        catalogs: the user catalog modules it loaded (`--catalog`), as given, in order.
+        cases: every case of the catalog it loaded (built-in, then the user catalogs'), in
+            catalog order, as a run file records them; the fold keeps those the run
+            selected.
+    """
+
+    schema_version: int
+    catalogs: list[str]
+    cases: list[CaseInfo]
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentInfo:
     """One column: the contract's `environments` entries, plus the provenance of its run.
 

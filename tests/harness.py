@@ -9,10 +9,15 @@ execute (issue 23), or resume a work folder some earlier run left there.
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from matrix import variables as kcm
+from matrix.run import facts
+from matrix.run.protocol import CASE_FACTS
 from matrix.run.runfiles import RunOptions, work_dir_for
 
 
@@ -54,3 +59,17 @@ def work_dir(options: RunOptions, environment: str, root: Path) -> Path:
         `<root>/work/<environment>[.shard-I-of-N][.partial-<key>]`.
     """
     return work_dir_for(options, environment, work_root(root))
+
+
+@functools.cache
+def _case_facts(extra: tuple[str, ...]) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return facts.write_case_facts(Path(folder), extra).read_bytes()
+
+
+def write_case_facts(work: Path, extra: Sequence[str] = ()) -> None:
+    """Writes into `work` the `case-facts.json` a run's controller writes at collection
+    (`matrix.run.facts.write_case_facts`) for the catalog with the `extra` modules; built
+    once per catalog in a test process (a few seconds for the built-in catalog)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / CASE_FACTS).write_bytes(_case_facts(tuple(extra)))

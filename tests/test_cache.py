@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness import write_case_facts
 
 from cases import builtin_cases
 from matrix import variables as kcm
@@ -309,6 +310,7 @@ def test_a_damaged_or_edited_entry_runs_its_case_again(tmp_path: Path) -> None:
     log = work / "report-log.jsonl"
     log.write_text(json.dumps({"$report_type": "SessionFinish", "exitstatus": 0}) + "\n")
     (work / "collected.json").write_text("[]")
+    write_case_facts(work)
     run = fold_run("jax-cpu", log, [], cache_dir=tmp_path / "store")
     assert [c.id for c in run.cases] == [case]
     assert [(r.case, r.verdict.status) for r in run.results] == [(case, "harness_error")]
@@ -356,6 +358,7 @@ def _one_matched_case_log(work: Path, case: str) -> Path:
               {"$report_type": "SessionFinish", "exitstatus": 0}]
     log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
     (work / "collected.json").write_text(json.dumps([nodeid]))
+    write_case_facts(work)
     return log
 
 

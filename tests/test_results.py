@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from cells import verdict_for
+from harness import write_case_facts
 
 from cases.limitations import LIMITATIONS
 from matrix.oracle.expect import Expected, ExpectedError
@@ -45,6 +46,7 @@ def recorded(tmp_path: Path) -> Path:
     """The recorded jax-cpu log (a slice plus the hostile cases), laid out as a run leaves it."""
     shutil.copy(HOSTILE_LOG, tmp_path / "report-log.jsonl")
     shutil.copy(DATA / "logs" / "jax-cpu-hostile.collected.json", tmp_path / "collected.json")
+    write_case_facts(tmp_path, [HOSTILE_CATALOG])
     return tmp_path / "report-log.jsonl"
 
 
@@ -161,7 +163,12 @@ def test_fold_run_keeps_the_selected_slice_and_records_provenance(recorded: Path
 @pytest.mark.parametrize("command", ["fold", "not-run"])
 def test_a_catalog_ending_the_fold_at_import_fails_it_naming_the_file(
         recorded: Path, command: str) -> None:
-    """Issue 23: `os._exit(0)` at import made the fold exit 0 without writing the run file."""
+    """Issue 23: `os._exit(0)` at import made the fold exit 0 without writing the run file.
+
+    The fold loads the catalog only where pytest recorded nothing (it died before collecting:
+    no `collected.json`, no `case-facts.json`); otherwise it reads the recorded cases."""
+    for recorded_at_collection in ("collected.json", "case-facts.json"):
+        (recorded.parent / recorded_at_collection).unlink()
     catalog = recorded.parent / "my_cases.py"
     catalog.write_text("import os\nos._exit(0)\n", encoding="utf-8")
     output = recorded.parent / "runs" / "jax-cpu.json"
@@ -177,6 +184,49 @@ def test_a_catalog_ending_the_fold_at_import_fails_it_naming_the_file(
     assert line.startswith(f"error: --catalog {catalog}: importing it called os._exit(0)")
     assert f"{output} was not written" in line
     assert output.read_text(encoding="utf-8") == "the previous run file"
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "other catalogs"])
+def test_a_run_whose_case_facts_are_missing_or_damaged_is_not_folded(
+        recorded: Path, damage: str) -> None:
+    """Issue 22: the fold reads the cases the run recorded at collection; a work folder
+    without them (written before they were recorded) or with a damaged file is refused,
+    naming the file and saying to rerun, and the previous run file is left as it was."""
+    facts = recorded.parent / "case-facts.json"
+    catalogs = ["--catalog", HOSTILE_CATALOG]
+    if damage == "missing":
+        facts.unlink()
+    elif damage == "truncated":
+        facts.write_bytes(facts.read_bytes()[:1000])
+    else:
+        catalogs = []
+    output = recorded.parent / "runs" / "jax-cpu.json"
+    output.parent.mkdir()
+    output.write_text("the previous run file", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "matrix.results", "fold", "--environment",
+                           "jax-cpu", "--log", str(recorded), "--output", str(output),
+                           *catalogs], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {facts}: ")
+    assert {"missing": "rerun the environment", "truncated": "not valid JSON (truncated?)",
+            "other catalogs": "field `catalogs`"}[damage] in line
+    assert f"{output} was not written" in line
+    assert output.read_text(encoding="utf-8") == "the previous run file"
+
+
+def test_the_cases_of_a_run_are_those_it_recorded_at_collection(recorded: Path) -> None:
+    """Issue 22: the fold takes the cases' facts from `case-facts.json`, not from the
+    catalog: a description changed since the run (here, in the recorded file) is the run's."""
+    facts = recorded.parent / "case-facts.json"
+    data = json.loads(facts.read_text(encoding="utf-8"))
+    case = "embedding-values-rank2-int32-out_of_range-10-none-eager"  # one the run collected
+    (entry,) = [c for c in data["cases"] if c["id"] == case]
+    entry["description"] = "as the run recorded it"
+    facts.write_text(json.dumps(data), encoding="utf-8")
+    run = fold_run("jax-cpu", recorded, [HOSTILE_CATALOG])
+    assert [c.id for c in run.cases if c.description == "as the run recorded it"] == [case]
 
 
 def test_a_case_lost_by_an_interrupted_run_is_an_error_not_a_pass(recorded: Path) -> None:
@@ -465,3 +515,26 @@ def test_a_run_file_carries_its_channel_and_an_older_one_reads_the_declared(
     dump_run(replace(run, environment=replace(info, channel="minimum")), path)
     with pytest.raises(RunFileError, match=r"field `environment.channel` is 'minimum'"):
         load_run(path)
+
+
+def test_the_run_controller_writes_the_case_facts_before_the_workers_collect(
+        tmp_path: Path) -> None:
+    """Issue 22: `matrix.run.selection` writes `case-facts.json` on the controller (every
+    case of the catalog loaded, as the fold reads it); a catalog that does not load leaves
+    none, not a stale one from an earlier attempt."""
+    from types import SimpleNamespace
+
+    from matrix.results.fold import read_case_facts
+    from matrix.run import selection
+    from matrix.run.facts import catalog_infos
+
+    def config(catalogs: list[str]) -> Any:
+        return SimpleNamespace(getoption=lambda name, default=None: catalogs)
+
+    selection._write_case_facts(config([HOSTILE_CATALOG]), tmp_path)
+    facts = tmp_path / "case-facts.json"
+    assert read_case_facts(facts, [HOSTILE_CATALOG]) == catalog_infos([HOSTILE_CATALOG])
+    broken = tmp_path / "broken_cases.py"
+    broken.write_text("raise RuntimeError('no')\n", encoding="utf-8")
+    selection._write_case_facts(config([str(broken)]), tmp_path)
+    assert not facts.exists()

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from harness import write_case_facts
 
 from matrix import variables as kcm
 from matrix.records import SCHEMA_VERSION, EnvironmentInfo, Outcome, Verdict
@@ -30,7 +31,7 @@ from matrix.run.failures import (
     installer_tail,
     minimal_install_failed_file,
 )
-from matrix.run.protocol import case_of_nodeid
+from matrix.run.protocol import CASE_FACTS, case_of_nodeid
 
 DATA = Path(__file__).parent / "data"
 LOG = DATA / "logs" / "jax-cpu-hostile.jsonl"
@@ -52,6 +53,7 @@ def _interrupted_work(tmp_path: Path) -> Path:
     cut = next(i for i, ln in enumerate(lines) if CUT_AT in ln and '"setup"' in ln)
     (work / resume.LOG).write_text("\n".join(lines[: cut + 1]) + '\n{"nodeid": "cases/te')
     shutil.copy(COLLECTED, work / resume.COLLECTED)
+    write_case_facts(work, [HOSTILE_CATALOG])  # written at collection, before the kill
     (work / "heartbeat.json").write_text("{}")
     return work
 
@@ -65,6 +67,7 @@ def _rest_of_run(work: Path) -> None:
     ids = json.loads(COLLECTED.read_text())
     (work / resume.COLLECTED).write_text(json.dumps(
         [i for i in ids if case_of_nodeid(i) not in done]))
+    write_case_facts(work, [HOSTILE_CATALOG])
 
 
 def test_previous_results_are_the_decided_cases() -> None:
@@ -108,6 +111,7 @@ def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
     whole.mkdir()
     shutil.copy(LOG, whole / resume.LOG)
     shutil.copy(COLLECTED, whole / resume.COLLECTED)
+    write_case_facts(whole, [HOSTILE_CATALOG])
     expected = fold_run("jax-cpu", whole / resume.LOG, [HOSTILE_CATALOG])
 
     work = _interrupted_work(tmp_path)
@@ -120,8 +124,8 @@ def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
     _rest_of_run(work)
     kept = resume.finish(work)
     assert kept > 0
-    assert sorted(p.name for p in work.iterdir()) == [resume.COLLECTED, resume.LOG,
-                                                      resume.STATE]
+    assert sorted(p.name for p in work.iterdir()) == sorted([CASE_FACTS, resume.COLLECTED,
+                                                             resume.LOG, resume.STATE])
     resumed = fold_run("jax-cpu", work / resume.LOG, [HOSTILE_CATALOG])
     assert [(r.case, r.outcome, r.observed) for r in resumed.results] == \
         [(r.case, r.outcome, r.observed) for r in expected.results]
@@ -177,6 +181,7 @@ def _finished_work(tmp_path: Path, fingerprint: str) -> Path:
     (work / resume.STATE).write_text(json.dumps({"fingerprint": fingerprint}))
     shutil.copy(LOG, work / resume.LOG)
     shutil.copy(COLLECTED, work / resume.COLLECTED)
+    write_case_facts(work, [HOSTILE_CATALOG])
     return work
 
 

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from matrix.results.fold import fold_run, not_run, with_selection
+from matrix.results.fold import CaseFactsError, fold_run, not_run, with_selection
 from matrix.results.io import dump_run
 
 
@@ -28,7 +28,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         0 when the run file was written; 2 with one line on stderr naming the catalog when
-        a `--catalog` module cannot be loaded (the run file is then left as it was).
+        a `--catalog` module cannot be loaded, or naming the run's `case-facts.json` when
+        it is missing or damaged (the run file is then left as it was).
     """
     import argparse
 
@@ -65,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run = with_selection(run, args.selection)
         else:
             run = not_run(args.environment, args.reason, args.catalog)
-    except CatalogError as exc:  # e.g. a catalog that calls os._exit at import
+    except (CatalogError, CaseFactsError) as exc:  # e.g. a catalog that calls os._exit at
+        # import; a work folder written before the run recorded its case facts
         print(f"error: {exc} {args.output} was not written; what it held is unchanged.",
               file=sys.stderr)
         return 2

@@ -5,49 +5,54 @@ of an environment that did not run (`not_run`): every case of the catalog gets a
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from matrix.records import SCHEMA_VERSION, CaseInfo, EnvironmentInfo, Result, Run
+from matrix.records import SCHEMA_VERSION, CaseFacts, CaseInfo, EnvironmentInfo, Result, Run
 from matrix.results.ingest import fold_reports, read_report_log, with_retries
-from matrix.results.io import RESULT_ADAPTER
+from matrix.results.io import RESULT_ADAPTER, read_document
 from matrix.results.outcomes import missing_results
-from matrix.run.protocol import case_of_nodeid
+from matrix.run.facts import catalog_infos
+from matrix.run.protocol import CASE_FACTS, case_of_nodeid
 
 
-def catalog_infos(extra: Sequence[str]) -> list[CaseInfo]:
-    """The `CaseInfo` of every case of the catalog (built-in plus `extra` modules)."""
-    from cases.facts import program_facts
-    from cases.model import KERAS_RUNNER
-    from matrix.oracle.catalog import load_catalog
-    from matrix.oracle.expect import describe, expected, is_open
-    from matrix.run.program import render
+class CaseFactsError(ValueError):
+    """A run's case facts (`case-facts.json`) are missing, damaged or not those of the
+    catalog the fold was given; the message names the file and says to rerun."""
 
-    infos = []
-    catalog = load_catalog(extra).cases
-    opened = [case for case in catalog if is_open(case)]
-    if opened and importlib.util.find_spec("keras") is not None:
-        # in a backend's virtualenv: every open step must name a callable of its Keras (the
-        # report's virtualenv has none: the run it reads checked it)
-        from cases.load import resolve_open_names
 
-        resolve_open_names(opened)
-    for case in catalog:
-        want, repro = "values", None
-        if case.runner == KERAS_RUNNER:
-            want = describe(expected(case))
-            repro = render(case)
-        facts = {k: list(v) for k, v in program_facts(case).items()}
-        infos.append(CaseInfo(id=case.id, group=case.group, subject=case.subject,
-                              description=case.description, axes=dict(case.axes),
-                              expected=want, repro=repro, source=case.source, facts=facts))
-    return infos
+CASE_FACTS_ADAPTER: TypeAdapter[CaseFacts] = TypeAdapter(CaseFacts)
+
+
+def read_case_facts(path: Path, extra: Sequence[str]) -> list[CaseInfo]:
+    """The cases a run's pytest process recorded at collection (`matrix.run.facts`).
+
+    Args:
+        path: the run's `case-facts.json`.
+        extra: the user catalogs the fold was given: those the run loaded.
+
+    Raises:
+        CaseFactsError: the file is missing (a work folder written before the run recorded
+            them), unreadable, truncated, of another schema version, a field is invalid, or
+            it was written for other user catalogs; the message names the file and field.
+    """
+    rerun = ("rerun the environment from the start (`nox -s \"run(ENV)\" -- --fresh`) to "
+             "write it")
+    if not path.is_file():
+        raise CaseFactsError(f"{path}: missing: a run's pytest process writes its case facts "
+                             "at collection, beside collected.json; this work folder was "
+                             f"written without them (before the harness recorded them, or "
+                             f"the file was deleted): {rerun}")
+    facts = read_document(path, CASE_FACTS_ADAPTER, CaseFactsError)
+    if facts.catalogs != [str(c) for c in extra]:
+        raise CaseFactsError(f"{path}: field `catalogs`: written for the user catalogs "
+                             f"{facts.catalogs}, the fold was given {list(extra)}; {rerun}")
+    return facts.cases
 
 
 def _environment_info(environment: str, ran: bool, reason: str | None,
@@ -148,9 +153,13 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     """Folds one environment's report log into its `Run`.
 
     Every case of the catalog gets a cell: a case with no report (the run was interrupted
-    before it) is `error` with that reason, so nothing is silently missing.
+    before it) is `error` with that reason, so nothing is silently missing. The cases are
+    those the run recorded at collection (`case-facts.json` beside the log,
+    `read_case_facts`), kept to the node ids it collected (`collected.json`); only where
+    pytest wrote neither (it died before collecting) is the catalog loaded here.
 
     Args:
+        extra: the user catalogs the run loaded (`--catalog`).
         retry_log: the report log of the timed-out cases run again alone (`with_retries`).
         cache_dir: the result cache's folder: the cells the worker took from it
             (`cache-used.json` beside the log) are added, `provenance["cache"]` counts them,
@@ -158,6 +167,10 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
         stopped: why the runner itself stopped an unfinished run (a time box): its cases
             with no report are then `not_run` with this reason, not `error`. Ignored when
             the run finished.
+
+    Raises:
+        CaseFactsError: the run collected but its `case-facts.json` is missing or damaged.
+        CatalogError: pytest died before collection and the catalog does not load.
     """
     events = read_report_log(log) if log.exists() else []
     results, props = fold_reports(events, environment)
@@ -170,9 +183,13 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     cached = {case: r for case, r in found.items() if case not in executed}
     results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
-    infos = catalog_infos(extra)
+    collected_file, facts_file = log.parent / "collected.json", log.parent / CASE_FACTS
+    if collected_file.exists() or facts_file.exists():
+        infos = read_case_facts(facts_file, extra)
+    else:  # pytest died before collection: no process recorded the cases, so each one's
+        # cell (a harness error) is built from the catalog, loaded here
+        infos = catalog_infos(extra)
     catalog = catalog_fingerprint(infos)
-    collected_file = log.parent / "collected.json"
     if collected_file.exists():  # a `-k` slice: keep only the cases pytest selected
         collected = json.loads(collected_file.read_text(encoding="utf-8"))
         selected = {case_of_nodeid(n) for n in collected}

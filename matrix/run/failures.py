@@ -86,8 +86,9 @@ def install_failed_run(environment_id: str, message: str, extra_catalogs: Sequen
     """
     from matrix.environments import get_environment
     from matrix.records import SCHEMA_VERSION, EnvironmentInfo, Observation, Result, Run, Verdict
-    from matrix.results.fold import catalog_fingerprint, catalog_infos
+    from matrix.results.fold import catalog_fingerprint
     from matrix.results.outcomes import outcome_of
+    from matrix.run.facts import catalog_infos
 
     infos = catalog_infos(extra_catalogs)
     reason = install_reason(message)

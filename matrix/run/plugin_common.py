@@ -45,7 +45,8 @@ COLLECTED = "collected.json"
 COLLECTED_IDS = pytest.StashKey[list[str]]()
 
 
-#: On the controller: the cache plan and the list of served cases, as read at collection.
+#: On the controller: the cache plan, the list of served cases and the case facts
+#: (`matrix.run.facts`), as read at collection.
 CACHE_FILES = pytest.StashKey[dict[str, bytes]]()
 
 

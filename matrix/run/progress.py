@@ -23,7 +23,7 @@ from matrix.run.plugin_common import (
     is_worker,
     run_dir,
 )
-from matrix.run.protocol import case_of_nodeid
+from matrix.run.protocol import CASE_FACTS, case_of_nodeid
 
 
 class _Progress:
@@ -66,8 +66,8 @@ class _Progress:
             # Written by the worker before it sent its collection: kept, so that a case that
             # deletes the work folder cannot make the cached cells look lost.
             node.config.stash[CACHE_FILES] = {
-                name: (workdir / name).read_bytes() for name in (cache.PLAN, cache.USED)
-                if (workdir / name).exists()}
+                name: (workdir / name).read_bytes()
+                for name in (cache.PLAN, cache.USED, CASE_FACTS) if (workdir / name).exists()}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if case_of_nodeid(report.nodeid) is None:

@@ -28,6 +28,10 @@ TIMEOUT_MARK = "timeout"
 #: (`matrix/run/crash.py`): the case's own reports decide its cell, not xdist's crash report.
 REPLACED_MARK = "replaced"
 
+#: The file of the run's work folder where its pytest process writes, at collection, what
+#: the fold needs of every case of its catalog (`matrix.records.CaseFacts`).
+CASE_FACTS = "case-facts.json"
+
 _CASE = re.compile(r"::" + CASE_TEST + r"\[(.*)\]$")
 
 

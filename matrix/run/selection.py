@@ -22,8 +22,9 @@ import pytest
 from matrix import variables as kcm
 from matrix.records import Shard
 from matrix.run import cache, costs, store
+from matrix.run.facts import write_case_facts
 from matrix.run.plugin_common import LIMITS, case_of, is_worker, run_dir
-from matrix.run.protocol import ENVIRONMENT_TEST, NOT_RUN_PROPERTY
+from matrix.run.protocol import CASE_FACTS, ENVIRONMENT_TEST, NOT_RUN_PROPERTY
 from matrix.run.resume import deselect_done, done_for_worker
 
 #: Modes whose first call compiles (XLA, torch.compile): they get `KCM_COMPILE_TIMEOUT`.
@@ -71,6 +72,19 @@ def _one_worker_for_few(config: pytest.Config, to_run: int | None) -> None:
     if to_run is not None and to_run < FEW_CASES and isinstance(specs, list) and len(specs) > 1:
         config.option.tx = specs[:1]
         config.option.numprocesses = 1
+
+
+def _write_case_facts(config: pytest.Config, workdir: Path) -> None:
+    """On the controller, before the workers collect: what the fold needs of every case of
+    the catalog (`matrix.run.facts`, `case-facts.json`). A catalog that does not load writes
+    none: the collection reports it, naming its file."""
+    from cases import CatalogError
+
+    (workdir / CASE_FACTS).unlink(missing_ok=True)
+    try:
+        write_case_facts(workdir, tuple(config.getoption("catalog") or ()))
+    except CatalogError:
+        return
 
 
 def _write_cache_plan(config: pytest.Config, workdir: Path) -> int | None:
@@ -299,6 +313,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_KeepEnvironmentCheck(), "kcm-keep-environment-check")
     workdir = run_dir()
     if workdir is not None and not is_worker(config):
+        _write_case_facts(config, workdir)
         to_run = _write_cache_plan(config, workdir)
         _one_worker_for_few(config, to_run)
 
