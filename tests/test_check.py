@@ -297,7 +297,7 @@ def test_exit_status_and_terminal_text(tmp_path: Path, monkeypatch: pytest.Monke
     def worker(python: Path, environment: Any, *args: Any) -> dict[str, Any]:
         return outcome[environment.id]
 
-    monkeypatch.setattr(check, "run_worker", worker)
+    monkeypatch.setattr(check.workers, "run_worker", worker)
     args = [str(model), str(tmp_path / "x.npz"), "--output", str(tmp_path / "out"),
             "--environments", "jax-cpu", "torch-cpu",
             *[a for e in ("jax-cpu", "torch-cpu") for a in ("--python", f"{e}=python")]]
@@ -424,7 +424,7 @@ def test_strings_from_the_model_are_cleaned_in_every_format(
     def worker(python: Path, environment: Any, *args: Any) -> dict[str, Any]:
         return outcome[environment.id]
 
-    monkeypatch.setattr(check, "run_worker", worker)
+    monkeypatch.setattr(check.workers, "run_worker", worker)
     out = tmp_path / "out"
     status = check.main([str(model), str(tmp_path / "x.npz"), "--output", str(out),
                          "--environments", "jax-cpu", "torch-cpu",

@@ -1,6 +1,6 @@
 """Runs one case of the catalog in this process and prints its observation and verdict.
 
-What `nox -s bisect` runs in each Keras release it tries (`matrix/bisect.py`), with
+What `nox -s bisect` runs in each Keras release it tries (`matrix/bisect/`), with
 `KERAS_BACKEND` and the environment's variables set: the case's program
 (`matrix.run.runner.observe`, the very source published as its repro) and the raw verdict
 against the NumPy reference (`matrix.oracle.judge.judge`), as a `run` records them. The last

@@ -1,0 +1,343 @@
+"""`compatibility.html`: one offline page (inline CSS and vanilla JS, no CDN, no server),
+rendered by Jinja2 from `matrix/templates/compatibility.html.j2` with autoescape on: the grid
+with filters, the divergences and silent-divergences views, pivots linked to the filtered
+grid, and a detail panel per cell with the observation, the limitation and a repro snippet.
+The JSON embedded in the page escapes `<`, `>` and `&`, and the detail panel sets
+`textContent` only."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from matrix.minimal import minimal_header, minimal_repro
+from matrix.report.clusters import Pivot, error_clusters, pivots, share
+from matrix.report.repro import _doc_link, _interned, _split_prelude, repro_body, repro_header
+from matrix.report.views import (
+    GENERATOR,
+    MEANINGS,
+    PASS_NOTE,
+    REGENERATE,
+    _cells,
+    _counts,
+    _groups,
+    _plural,
+    _present_outcomes,
+    _short_commit,
+    attempts_text,
+    backend_version,
+    behaviour_counts,
+    flaky_cells,
+    harness_errors,
+    host_text,
+    inference_note,
+    inference_only_ids,
+    keras_version,
+    limitation_link,
+    ran_text,
+    short_observation,
+)
+from matrix.results import (
+    MATCHED,
+    EnvironmentInfo,
+    Matrix,
+    Outcome,
+    Result,
+    clean_message,
+    divergent_cases,
+    silent_divergences,
+)
+from matrix.table import CompatibilityTable, compatibility_table, short_expected
+
+HTML_ROWS = 300
+
+
+def _jinja() -> Environment:
+    env = Environment(loader=PackageLoader("matrix", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default=True),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True)
+    env.filters["short_expected"] = short_expected
+    return env
+
+
+def script_json(value: Any) -> Markup:
+    """JSON safe to place inside `<script type="application/json">`.
+
+    `<`, `>` and `&` become `\\u003c`, `\\u003e` and `\\u0026`, so a message holding
+    `</script>` or `<!--` cannot end the element; JSON.parse reads them back unchanged.
+    """
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)  # escaped above for this context
+
+
+def _observation_data(matrix: Matrix, result: Result) -> dict[str, Any]:
+    obs = result.observed
+    description, link = limitation_link(matrix, result.limitation)
+    raw: dict[str, Any] = {
+        "kind": obs.kind, "error_type": obs.error_type,
+        "message": clean_message(obs.message) if obs.message else None,
+        "shape": obs.shape, "dtype": obs.dtype, "max_abs_error": obs.max_abs_error,
+        "nan_count": obs.nan_count, "device": obs.device,
+        "limitation": description or None, "link": link,
+        "unexplained": f"{result.unexplained} selects this cell but does not explain what "
+                       "it did (see its `explains`)" if result.unexplained else None,
+        "short": short_observation(result),
+        "verdict": " ".join(filter(None, (result.verdict.status, result.verdict.cause))),
+        "warnings": obs.warnings or None,
+    }
+    error = obs.max_abs_error
+    if error is not None and not math.isfinite(error):
+        raw["max_abs_error"] = _nonfinite(error)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def _nonfinite(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _env_view(env: EnvironmentInfo, counts: Counter[Outcome]) -> dict[str, Any]:
+    prov = env.provenance
+    commit = str(prov.get("git_commit") or "—")
+    return {
+        "id": env.id, "backend": env.backend, "device": env.device, "ran": env.ran,
+        "ran_text": ran_text(env), "reason": env.reason or "not run",
+        "keras": keras_version(env),
+        "backend_version": backend_version(env), "python": env.versions.get("python", "—"),
+        "device_name": str(prov.get("device_name") or "—"),
+        "host": host_text(env),
+        "date": str(prov.get("date") or "—"),
+        "commit": _short_commit(commit), "commit_full": commit,
+        "provenance": json.dumps({"versions": env.versions, **prov}, indent=1,
+                                 ensure_ascii=False, default=str),
+        "counts": counts, "behaviour_counts": behaviour_counts(env, counts),
+    }
+
+
+def _idle_envs(envs: Sequence[EnvironmentInfo]) -> list[dict[str, Any]]:
+    """The environments that did not run, one entry per reason: `{"reason", "ids"}`."""
+    idle: dict[str, list[str]] = {}
+    for env in envs:
+        if not env.ran:
+            idle.setdefault(env.reason or "not run", []).append(env.id)
+    return [{"reason": reason, "ids": ids} for reason, ids in idle.items()]
+
+
+def _share_class(matched: int, ran: int) -> str:
+    if not ran:
+        return "p-none"
+    if matched == ran:
+        return "p-all"
+    return "p-most" if matched * 2 >= ran else "p-few"
+
+
+def _pivot_view(pivot: Pivot, envs: Sequence[EnvironmentInfo]) -> dict[str, Any]:
+    key = "group" if pivot.axis == "group" else f"ax.{pivot.axis}"
+    rows = []
+    for value in pivot.values:
+        row = []
+        for env in envs:
+            matched, ran = pivot.counts.get((value, env.id), (0, 0))
+            row.append({"text": share(matched, ran) if env.ran else "not run",
+                        "cls": _share_class(matched, ran) if env.ran else "p-none",
+                        "href": f"#f:{quote(key)}={quote(str(value))}&env={quote(env.id)}"})
+        rows.append({"value": value, "cells": row,
+                     "href": f"#f:{quote(key)}={quote(str(value))}"})
+    return {"axis": pivot.axis, "rows": rows}
+
+
+# A grid cell is one of a few fixed fragments (a few characters, the outcome as its colour
+# class and title, the silent mark): built once per distinct cell, joined once per row,
+# rather than rendered 60,000 times by the template.
+_NO_CELL_HTML = '<td class="o-none" title="no result">?</td>'
+
+
+def grid_text(result: Result) -> str:
+    """A grid cell in a few characters: `✓`, `NaN`, `≠`, the error type, `crash`, `timeout`."""
+    obs, outcome = result.observed, result.outcome
+    if outcome is Outcome.NOT_RUN:
+        return "–"  # noqa: RUF001 - a dash, the cell did not run
+    if outcome is Outcome.SKIPPED:
+        return "n/a"
+    if outcome is Outcome.ERROR:
+        return "harness"
+    if obs.kind == "crash" or outcome is Outcome.CRASHED:
+        return "crash"
+    if obs.kind == "timeout" or outcome is Outcome.TIMEOUT:
+        return "timeout"
+    if obs.kind == "error":
+        return clean_message(obs.error_type or "error", 40)
+    if obs.nan_count:
+        return "NaN"
+    return "✓" if outcome in MATCHED else "≠"
+
+
+def _cell_html(result: Result, silent: bool, cache: dict[tuple[str, str, bool], str]) -> str:
+    text = grid_text(result)
+    key = (result.outcome.value, text, silent)
+    html = cache.get(key)
+    if html is None:
+        word = result.outcome.value + (", silent" if silent else "")
+        html = cache[key] = (f'<td class="o-{result.outcome.value}{" sd" if silent else ""}" '
+                             f'title="{escape(word)}">{escape(text)}</td>')
+    return html
+
+
+def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for index, row in enumerate(table.rows):
+        why = []
+        for lim in row.limitations:
+            description, link = limitation_link(matrix, lim)
+            why.append({"id": lim, "description": description, "link": link})
+        rows.append({"index": index, "subject": row.subject,
+                     "vals": "" if row.values == "—" else row.values,
+                     "expected": row.expected, "cells": row.cells, "count": len(row.cases),
+                     "spans": row.spans, "why": why, "silent": row.silent,
+                     "unexplained": row.unexplained, "api_head": None})
+    # Grouped by Keras API, the APIs in the order of their first (most severe) row, so a user
+    # looking for their API finds all of its behaviours together under one heading.
+    first: dict[str, int] = {}
+    for position, view in enumerate(rows):
+        first.setdefault(view["subject"], position)
+    rows.sort(key=lambda view: first[view["subject"]])
+    for subject in first:
+        of_api = [view for view in rows if view["subject"] == subject]
+        of_api[0]["api_head"] = {"name": subject, "behaviours": len(of_api),
+                                 "cases": sum(view["count"] for view in of_api)}
+    return rows
+
+
+def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = None) -> str:
+    """`compatibility.html`: one static page that works offline (no CDN, no server).
+
+    The compatibility table (`matrix.table`) comes first; the grid below it is its
+    drill-down, rendered here a few characters per cell (`✓`, `NaN`, the error type) with
+    the outcome as its colour and its title, so it reads with JavaScript off. Filters,
+    views, links from the table and pivots, and the detail row (the case across every
+    environment, then the repro) run from JSON embedded in the page. Observations are
+    stored once per distinct value, so the page stays light at thousands of cases.
+
+    Args:
+        matrix: the merged matrix.
+        changes: case id -> lines "changed in Keras X.Y.Z (was: ...)" from the bisect files
+            (`matrix.bisections.changes_in`), shown in the case's detail.
+
+    Returns:
+        The HTML document.
+    """
+    cells = _cells(matrix)
+    counts = _counts(matrix)
+    divergent = divergent_cases(matrix)
+    silent = silent_divergences(matrix)
+    clusters = error_clusters(matrix)
+    divergent_set = set(divergent)
+    silent_set = {r.case for r in silent}
+    silent_cells = {(r.case, r.environment) for r in silent}
+    envs = matrix.environments
+    axis_keys = list(dict.fromkeys(k for c in matrix.cases for k in c.axes))
+    group_names = list(_groups(matrix.cases))
+    group_index = {g: i for i, g in enumerate(group_names)}
+    outcome_index = {o: i for i, o in enumerate(Outcome)}
+    cluster_of = {(r.case, r.environment): k for k, cl in enumerate(clusters)
+                  for r in cl.results}
+    observations: dict[tuple[Any, ...], int] = {}
+    obs_data: list[dict[str, Any]] = []
+    cell_cache: dict[tuple[str, str, bool], str] = {}
+    table = compatibility_table(matrix, divergent)
+    case_index = {c.id: i for i, c in enumerate(matrix.cases)}
+    cell_rows: list[list[Any]] = []
+    preludes: dict[str, int] = {}
+    lines: dict[str, int] = {}
+    grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
+    for c_index, case in enumerate(matrix.cases):
+        flat: list[Any] = []
+        words: list[str] = []
+        for env in envs:
+            result = cells.get((case.id, env.id))
+            if result is None:
+                flat += [-1, -1, 0, -1]
+                words.append(_NO_CELL_HTML)
+                continue
+            obs = result.observed
+            key = (obs.kind, obs.error_type, obs.message, tuple(obs.shape or ()), obs.dtype,
+                   obs.max_abs_error, obs.nan_count, obs.device, result.limitation,
+                   result.outcome in MATCHED)
+            slot = observations.get(key)
+            if slot is None:
+                slot = observations[key] = len(obs_data)
+                obs_data.append(_observation_data(matrix, result))
+            flat += [outcome_index[result.outcome], slot, result.duration_s,
+                     cluster_of.get((case.id, env.id), -1)]
+            words.append(_cell_html(result, (case.id, env.id) in silent_cells, cell_cache))
+        flags = (1 if case.id in divergent_set else 0) | (2 if case.id in silent_set else 0)
+        cell_rows.append(flat)
+        grid_rows[case.group].append({"index": c_index, "id": case.id, "flags": flags,
+                                      "cells": Markup("".join(words))})
+    data = {
+        "outcomes": [o.value for o in Outcome],
+        "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
+                          "channel": e.channel, "reason": e.reason,
+                          "head": repro_header(e), "mini": minimal_header(e.backend, e.device),
+                          "versions": dict(e.versions)} for e in envs],
+        "behaviours": [[case_index[c] for c in row.cases] for row in table.rows],
+        "axes": axis_keys,
+        "groups": group_names,
+        "cases": [[c.id, group_index[c.group], c.description,
+                   [c.axes.get(k) for k in axis_keys], c.expected,
+                   (1 if c.id in divergent_set else 0) | (2 if c.id in silent_set else 0),
+                   *_split_prelude(repro_body(c), preludes),
+                   _interned(minimal_repro(c.repro) if c.repro else None, lines),
+                   _doc_link(c)]
+                  for c in matrix.cases],
+        # The minimal repros' distinct lines, each stored once (modes of a case share most).
+        "lines": list(lines),
+        "preludes": list(preludes),
+        "observations": obs_data,
+        "cells": cell_rows,
+        "clusters": [cl.signature for cl in clusters],
+        "changes": {case: list(lines) for case, lines in (changes or {}).items()},
+    }
+    axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
+                   for k in axis_keys}
+    ran = [(i, e) for i, e in enumerate(envs) if e.ran]
+    cluster_views = [
+        {"signature": cl.signature, "count": len(cl.results), "example": cl.example,
+         "case": cl.results[0].case,
+         "environments": ", ".join(f"{e} {n}" for e, n in cl.environments.items()),
+         "outcomes": ", ".join(f"{o.value} {n}" for o, n in cl.outcomes.items())}
+        for cl in clusters
+    ]
+    template = _jinja().get_template("compatibility.html.j2")
+    return template.render(
+        matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
+        envs=[_env_view(e, counts[e.id]) for e in envs],
+        idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table)[:HTML_ROWS],
+        more_rows=max(0, len(table.rows) - HTML_ROWS),
+        divergent=len(divergent),
+        backends=list(dict.fromkeys(e.backend for e in envs)),
+        devices=list(dict.fromkeys(e.device for e in envs)),
+        outcomes=list(Outcome), present=_present_outcomes(matrix),
+        meanings=MEANINGS, pass_note=PASS_NOTE,
+        groups=[{"name": g, "index": group_index[g], "rows": grid_rows[g]}
+                for g in group_names],
+        axis_values=axis_values, ran=[e for _, e in ran],
+        silent=len(silent), silent_cases=len(silent_set), clusters=cluster_views,
+        failing=sum(len(cl.results) for cl in clusters),
+        pivots=[_pivot_view(p, [e for _, e in ran]) for p in pivots(matrix)],
+        short=short_observation, plural=_plural, data=script_json(data),
+        harness_errors=harness_errors(matrix), flaky=flaky_cells(matrix),
+        attempts_text=attempts_text,
+        inference_note=inference_note(envs), inference_ids=inference_only_ids(envs),
+    )
