@@ -461,16 +461,16 @@ def test_the_observed_behaviours_are_those_of_the_published_runs() -> None:
 
 
 def test_the_behaviours_file_is_what_the_published_cpu_runs_show(tmp_path: Path) -> None:
-    """`python -m matrix.results.triage behaviours` regenerates the file from the published runs,
+    """`python -m matrix.results.behaviours` regenerates the file from the published runs,
     reading CPU cells only: the GPU runs beside them (a device-side assert where the CPU
     raised IndexError) are GPU limitations of their own, never absorbed by a CPU record."""
     from cases.limitations import BEHAVIOURS_FILE
-    from matrix.results.triage import main
+    from matrix.results.behaviours import main
 
     out = tmp_path / "behaviours.json"
-    assert main(["behaviours", "--runs", str(ROOT / "reports" / "runs"), "--out", str(out)]) == 0
+    assert main(["--runs", str(ROOT / "reports" / "runs"), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == BEHAVIOURS_FILE.read_text(encoding="utf-8")
-    assert main(["behaviours", "--runs", str(ROOT / "reports" / "runs"), "--out", str(out),
+    assert main(["--runs", str(ROOT / "reports" / "runs"), "--out", str(out),
                  "--device", "cpu", "--device", "gpu"]) == 0
     both = json.loads(out.read_text(encoding="utf-8"))
     assert "gpu" in both["category-encoding-no-range-check"]["observed_on"]

@@ -161,7 +161,7 @@ def ordered(records: Sequence[Limitation], order: Sequence[str] = ORDER
 
 #: What each limitation was observed to explain when it was written, by id: the behaviours
 #: of the differing cells it covered on the published CPU columns (`python -m
-#: matrix.results.triage behaviours` writes it from run files; a person reviews the diff).
+#: matrix.results.behaviours` writes it from run files; a person reviews the diff).
 #: A record's own `explains` wins over it.
 BEHAVIOURS_FILE = Path(__file__).parent.parent / "limitation_behaviours.json"
 

@@ -6,12 +6,12 @@ releases and pre-releases), keeps those in the range, and binary-searches them: 
 it tries is installed into one cached virtualenv per environment (`.nox/bisect-<environment>`,
 ignored by git) with the environment's backend pinned as in `matrix/axes.toml`, and the case
 runs there through the matrix's own program and judge (`matrix/run/observe.py`, which calls
-`matrix.run.runner.observe` and `matrix.oracle.judge.judge`), so each observation is the
-one a `run` would record. A release that pip cannot install beside the pinned backend, in
-which Keras cannot be imported, in which the harness itself fails (a `HarnessError` observation, verdict
-`harness_error`: the harness broke, not Keras), whose result line is malformed, or where
-another Keras than the release asked for ran, is `not_run` with the reason, and the search
-goes around it. Only CPU environments are bisected (a GPU environment is refused: nothing
+`matrix.run.runner.observe` and `matrix.oracle.judge.judge`), so each observation is the one
+a `run` would record. A release that pip cannot install beside the pinned backend, in which
+Keras cannot be imported, in which the harness itself fails (a `HarnessError` observation,
+verdict `harness_error`: the harness broke, not Keras), whose result line is malformed, or
+where another Keras than the release asked for ran, is `not_run` with the reason, and the
+search goes around it. Only CPU environments are bisected (a GPU environment is refused: nothing
 here checks that its device is visible).
 
 What counts as a change is the cell's **signature** (`signature`): the verdict's status and

@@ -36,9 +36,14 @@ from matrix.report.files import render_json, write_reports
 from matrix.report.html import render_html, script_json
 from matrix.report.markdown import render_markdown
 from matrix.report.repro import repro_body, repro_header, repro_snippet
-from matrix.report.runs import collect, declared_environments, judged_beside_catalogs, unsafe_name
 from matrix.report.terminal import print_summary, recorded
 from matrix.report.views import behaviour_counts, limitation_link, short_observation
+from matrix.results.collect import (
+    collect,
+    declared_environments,
+    judged_beside_catalogs,
+    unsafe_name,
+)
 from matrix.table import short_expected
 
 __all__ = [

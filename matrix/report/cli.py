@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from matrix.report.files import write_reports
-from matrix.report.runs import collect
 from matrix.report.terminal import print_summary
+from matrix.results.collect import collect
 
 
 def _git_commit() -> str | None:

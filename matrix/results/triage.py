@@ -20,7 +20,6 @@ Loading a catalog imports it: it is the same Python file the run imported.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -338,45 +337,3 @@ def draft_limitations(matrix: Matrix) -> tuple[str, int]:
             "from cases.limitations import Behaviour, Limitation\n\n"
             "DRAFTS = (\n")
     return head + "\n".join(drafts) + ("\n" if drafts else "") + ")\n", len(drafts)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m matrix.results.triage behaviours [--runs DIR] [--out FILE]`: writes what each
-    limitation is seen to explain on the run files (`observed_behaviours`) to
-    `cases/limitation_behaviours.json`, for a person to review (records that state their
-    own `explains` are left out).
-
-    Returns:
-        0; 2 with one line when the runs folder cannot be read.
-    """
-    import argparse
-    import json
-
-    from cases.limitations import BEHAVIOURS_FILE, WRITTEN_LIMITATIONS
-    from matrix.report import collect
-
-    parser = argparse.ArgumentParser(prog="python -m matrix.results.triage")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("behaviours", help="write what each limitation is seen to explain")
-    cmd.add_argument("--runs", type=Path, default=Path("reports/runs"))
-    cmd.add_argument("--out", type=Path, default=BEHAVIOURS_FILE)
-    cmd.add_argument("--device", action="append", default=None,
-                     help="read the cells of this device only (default: cpu; repeatable)")
-    args = parser.parse_args(argv)
-    if not args.runs.is_dir():
-        print(f"error: --runs {args.runs}: no such folder", file=sys.stderr)
-        return 2
-    own = [lim for lim in WRITTEN_LIMITATIONS if not lim.explains]
-    found = observed_behaviours(collect(args.runs), own, args.device or ["cpu"])
-    compact = {lim: {"explains": [{k: v for k, v in b.items() if v is not None}
-                                  for b in entry["explains"]],
-                     "observed_on": entry["observed_on"]} for lim, entry in found.items()}
-    lines = [f" {json.dumps(lim)}: {json.dumps(entry, sort_keys=True)}"
-             for lim, entry in compact.items()]
-    args.out.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
-    print(f"{args.out}: the behaviours of {len(found)} limitations")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
