@@ -73,7 +73,7 @@ class ExpectedAnswer:
 
     - `values`: kind `values`;
     - `no reference (judged by agreement across backends)`: kind `agreement` (an open case,
-      judged when the report merges the run files: `matrix.agreement`);
+      judged when the report merges the run files: `matrix.oracle.agreement`);
     - `error (IndexError or InvalidArgumentError) at step 0 (layers.Embedding): IndexError:
       ...`: kind `error`, the accepted `error_types`, the refusing `step` and its API
       `step_name` (both optional), and the reference's own message `reason`;
@@ -197,7 +197,7 @@ class Observation:
         step: the index in the case's program of the step that raised (stage `step`).
         step_name: that step's Keras API as typed after `keras.` (`layers.GRU`).
         fingerprint: for a case with no reference, what the output was, to compare across
-            backends (`matrix.agreement`): `values` (each element as text, `%.9g` for
+            backends (`matrix.oracle.agreement`): `values` (each element as text, `%.9g` for
             floats) for at most 256 elements, else `digest` (SHA-256 of the elements rounded
             to 4 significant digits) and `size`. None otherwise.
     """

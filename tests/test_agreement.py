@@ -13,8 +13,8 @@ import pytest
 
 from cases.load import validate_catalog
 from cases.model import Case, CatalogError, Step, Tensor
-from matrix.agreement import alike, fingerprint, judge_by_agreement
 from matrix.environments import get_environment
+from matrix.oracle.agreement import alike, fingerprint, judge_by_agreement
 from matrix.oracle.judge import judge
 from matrix.records import CaseInfo, EnvironmentInfo, Observation, Outcome, Result, Run, Verdict
 from matrix.results.merge import merge_runs
@@ -240,7 +240,7 @@ def test_the_op_table_gives_keras_dtypes_and_fixed_width_integer_values() -> Non
 
 
 def test_a_cell_with_no_reference_reads_what_it_answered_never_differs() -> None:
-    from matrix.table import verdict_text
+    from matrix.report.table import verdict_text
 
     error = Observation(kind="error", error_type="InvalidArgumentError", message="div by 0")
     cells = _merged(_run("tensorflow-cpu", error), _run("jax-cpu", _value("int32", "-2")))

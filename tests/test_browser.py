@@ -22,7 +22,6 @@ from cells import verdict_for
 from cases import builtin_cases
 from cases.limitations import Limitation
 from matrix import variables as kcm
-from matrix.minimal import minimal_header, minimal_repro
 from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
@@ -33,6 +32,7 @@ from matrix.records import (
     Result,
 )
 from matrix.report import render_html, repro_body, repro_header
+from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.results.analysis import divergent_cases, silent_divergences
 from matrix.results.triage import apply_limitations
 from matrix.run.program import render

@@ -1,4 +1,4 @@
-"""The minimal repro (`matrix.minimal`) of every catalog case: valid Python, short, free of
+"""The minimal repro (`matrix.report.minimal`) of every catalog case: valid Python, short, free of
 the harness, and the same statements as the program that ran. Running them on real backends
 is `tests/test_minimal_e2e.py`."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cases import builtin_cases
-from matrix.minimal import minimal_header, minimal_repro
+from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.run.program import render
 
 CASES = builtin_cases()
@@ -35,7 +35,7 @@ def test_every_case_has_a_short_minimal_repro_without_the_harness() -> None:
     assert statistics.median(lengths.values()) <= 20
     # The figure docs/report.md quotes.
     readme = (Path(__file__).parents[1] / "docs" / "report.md").read_text(encoding="utf-8")
-    quoted = re.search(r"`matrix/minimal.py`: median (\d+) lines", readme)
+    quoted = re.search(r"`matrix/report/minimal.py`: median (\d+) lines", readme)
     assert quoted is not None
     assert int(quoted.group(1)) == statistics.median(lengths.values())
     # Under 25 lines but for the cases with more layers or a layer class of their own.

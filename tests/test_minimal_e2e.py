@@ -1,4 +1,4 @@
-"""End-to-end: minimal repros (`matrix.minimal`) run as they stand in a backend's virtualenv
+"""End-to-end: minimal repros (`matrix.report.minimal`) run as they stand in a backend's virtualenv
 and show what the full program that ran observed: the same Keras dtype and shape, the same
 values bit for bit, or the same error type.
 
@@ -20,7 +20,7 @@ import pytest
 from harness import harness_env
 
 from cases import builtin_cases
-from matrix.minimal import minimal_header, minimal_repro
+from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.run.program import render
 
 pytestmark = pytest.mark.e2e

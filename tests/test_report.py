@@ -54,11 +54,11 @@ from matrix.report import (
     unsafe_name,
     write_reports,
 )
+from matrix.report.table import Cell, compatibility_table, fold
 from matrix.results.analysis import divergent_cases
 from matrix.results.io import MATRIX_ADAPTER, dump_run, read_document
 from matrix.results.merge import merge_runs
 from matrix.results.triage import apply_limitations
-from matrix.table import Cell, compatibility_table, fold
 
 GOLDEN = Path(__file__).parent / "data" / "report"
 NOW = "2025-01-02T03:04:05+00:00"

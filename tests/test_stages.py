@@ -26,13 +26,12 @@ STAGES: dict[str, tuple[str, ...]] = {
     "records": ("matrix/__init__.py", "matrix/records.py", "matrix/atomic.py",
                 "matrix/variables.py", "matrix/environments.py"),
     "catalog": ("cases/",),
-    "oracle": ("matrix/oracle/", "matrix/reference.py", "matrix/agreement.py"),
+    "oracle": ("matrix/oracle/",),
     "run": ("matrix/run/",),
     "results": ("matrix/results/",),
-    "report": ("matrix/report/", "matrix/report.py", "matrix/table.py", "matrix/minimal.py",
-               "matrix/findings.py", "matrix/bisections.py"),
-    "tools": ("matrix/check/", "matrix/check.py", "matrix/bisect/", "matrix/bisect.py",
-              "matrix/diff.py", "matrix/publish.py", "matrix/ci.py"),
+    "report": ("matrix/report/", "matrix/bisections.py"),
+    "tools": ("matrix/check/", "matrix/bisect/", "matrix/diff.py", "matrix/publish.py",
+              "matrix/ci.py"),
 }
 ORDER = {name: rank for rank, name in enumerate(STAGES)}
 #: Called by the noxfile's process to start the stages: may import any of them.

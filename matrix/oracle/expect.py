@@ -31,7 +31,7 @@ POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "
 #: A shape check refused by any subject: the input does not have the rank it needs.
 DEFAULT_REFUSALS: Mapping[str, tuple[str, ...]] = {"ValueError": ("ValueError",)}
 #: `Expected.kind` of a case with no reference (an open step): judged by agreement across
-#: backends when the report merges the run files (`matrix.agreement`).
+#: backends when the report merges the run files (`matrix.oracle.agreement`).
 AGREEMENT = "agreement"
 _KIND_RANK = {"mask": 0, "lookup": 0, "quantized": 1, "recurrent": 2, "pooling": 2,
               "attention": 3}

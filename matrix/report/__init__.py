@@ -36,6 +36,7 @@ from matrix.report.files import render_json, write_reports
 from matrix.report.html import render_html, script_json
 from matrix.report.markdown import render_markdown
 from matrix.report.repro import repro_body, repro_header, repro_snippet
+from matrix.report.table import short_expected
 from matrix.report.terminal import print_summary, recorded
 from matrix.report.views import behaviour_counts, limitation_link, short_observation
 from matrix.results.collect import (
@@ -44,7 +45,6 @@ from matrix.results.collect import (
     judged_beside_catalogs,
     unsafe_name,
 )
-from matrix.table import short_expected
 
 __all__ = [
     "behaviour_counts",

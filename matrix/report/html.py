@@ -17,9 +17,10 @@ from urllib.parse import quote
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from matrix.minimal import minimal_header, minimal_repro
 from matrix.report.clusters import Pivot, error_clusters, pivots, share
+from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.report.repro import _doc_link, _interned, _split_prelude, repro_body, repro_header
+from matrix.report.table import CompatibilityTable, compatibility_table, short_expected
 from matrix.report.views import (
     GENERATOR,
     MEANINGS,
@@ -54,7 +55,6 @@ from matrix.results import (
     divergent_cases,
     silent_divergences,
 )
-from matrix.table import CompatibilityTable, compatibility_table, short_expected
 
 HTML_ROWS = 300
 
@@ -222,7 +222,7 @@ def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any
 def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = None) -> str:
     """`compatibility.html`: one static page that works offline (no CDN, no server).
 
-    The compatibility table (`matrix.table`) comes first; the grid below it is its
+    The compatibility table (`matrix.report.table`) comes first; the grid below it is its
     drill-down, rendered here a few characters per cell (`✓`, `NaN`, the error type) with
     the outcome as its colour and its title, so it reads with JavaScript off. Filters,
     views, links from the table and pivots, and the detail row (the case across every

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
+from matrix.report.table import Behaviour, CompatibilityTable, Header, compatibility_table
 from matrix.report.views import (
     MEANINGS,
     PASS_NOTE,
@@ -32,7 +33,6 @@ from matrix.report.views import (
     short_observation,
 )
 from matrix.results import Matrix, Outcome, clean_message, divergent_cases, silent_divergences
-from matrix.table import Behaviour, CompatibilityTable, Header, compatibility_table
 
 EXPECTED_WIDTH = 72  # the Markdown cluster table cuts messages; the HTML keeps them whole
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from matrix.report.table import compatibility_table
 from matrix.report.views import _counts, _plural, _present_outcomes, flaky_cells
 from matrix.results import (
     EnvironmentInfo,
@@ -18,7 +19,6 @@ from matrix.results import (
     divergent_cases,
     silent_divergences,
 )
-from matrix.table import compatibility_table
 
 # Terminal colours (rich styles); the HTML colours live in the template's CSS.
 STYLES: dict[Outcome, str] = {

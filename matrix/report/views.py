@@ -193,7 +193,7 @@ def limitation_link(matrix: Matrix, limitation_id: str | None) -> tuple[str, str
     return found.description, link
 
 
-#: Outcomes of a case with no reference, judged by agreement (`matrix.agreement`).
+#: Outcomes of a case with no reference, judged by agreement (`matrix.oracle.agreement`).
 NO_REFERENCE = frozenset({Outcome.AGREED, Outcome.DISAGREED, Outcome.UNJUDGED})
 PROBLEM = frozenset({Outcome.FAILED, Outcome.XFAILED, Outcome.ERROR, Outcome.CRASHED,
                      Outcome.TIMEOUT, Outcome.DISAGREED})

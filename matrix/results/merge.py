@@ -85,7 +85,7 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
 
     Returns:
         The matrix: every case of every run, and exactly one result per case × environment;
-        the cells of a case with no reference judged by agreement (`matrix.agreement`).
+        the cells of a case with no reference judged by agreement (`matrix.oracle.agreement`).
 
     Raises:
         ValueError: two runs for one environment.
@@ -127,7 +127,7 @@ def merge_runs(runs: Sequence[Run], environments: Sequence[EnvironmentInfo],
     order = {c.id: i for i, c in enumerate(case_list)}
     col = {e.id: i for i, e in enumerate(envs)}
     results.sort(key=lambda r: (order[r.case], col[r.environment]))
-    from matrix.agreement import judge_by_agreement  # it reads the records only
+    from matrix.oracle.agreement import judge_by_agreement  # it reads the records only
 
     results = judge_by_agreement(results, envs)
     return Matrix(schema_version=SCHEMA_VERSION, generated_at=generated_at, environments=envs,

@@ -15,7 +15,7 @@ _OUTCOMES: dict[str, tuple[Outcome, Outcome]] = {
     "timeout": (Outcome.TIMEOUT, Outcome.TIMEOUT),
     "not_run": (Outcome.NOT_RUN, Outcome.NOT_RUN),
     "not_applicable": (Outcome.SKIPPED, Outcome.SKIPPED),
-    # Judged at merge by agreement (`matrix.agreement`); a run file alone cannot tell.
+    # Judged at merge by agreement (`matrix.oracle.agreement`); a run file alone cannot tell.
     "no_reference": (Outcome.UNJUDGED, Outcome.UNJUDGED),
 }
 #: Verdicts a limitation can explain: the backend ran the case and answered.

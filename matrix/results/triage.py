@@ -233,7 +233,7 @@ def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITA
         # an intermittent divergence that did not show this time: the cell simply passed
         flagged = limited and not (found is not None and found.intermittent
                                    and result.verdict.status == "matched")
-        # a case with no reference keeps what the merge judged (`matrix.agreement`)
+        # a case with no reference keeps what the merge judged (`matrix.oracle.agreement`)
         outcome = result.outcome if result.verdict.status == "no_reference" \
             else outcome_of(result.verdict, flagged)
         results.append(replace(result, outcome=outcome,

@@ -5,7 +5,7 @@ to say how a cell ended (`HarnessError`, `NotApplicable`, `NotRun`), the seeded 
 weights (`seeded`, `set_weights`, `seed_floats`: the same draws as the oracle's NumPy), where
 a result lives (`device_of`: the device that really held the tensor) and `observe`, which
 runs the program and prints the observation as one JSON line. It needs nothing of this
-project, so a repro runs as it stands; `matrix.minimal` cuts it from a minimal repro.
+project, so a repro runs as it stands; `matrix.report.minimal` cuts it from a minimal repro.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from cases.model import Case
-from matrix.agreement import fingerprint
+from matrix.oracle.agreement import fingerprint
 from matrix.oracle.expect import AGREEMENT, Expected, expected
 from matrix.oracle.tolerance import compare
 from matrix.records import Observation

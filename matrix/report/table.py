@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from matrix.agreement import answer
 from matrix.environments import inference_only_backends
+from matrix.oracle.agreement import answer
 from matrix.records import EnvironmentInfo, ExpectedAnswer, Matrix, Outcome, Result
 from matrix.results.analysis import divergent_cases
 from matrix.results.outcomes import MATCHED, RAN

@@ -3,8 +3,8 @@
 A finding is a limitation of `cases/limitations/` (a known divergence with its upstream
 link); the README lists those that cover the most cells of the published report
 (`reports/compatibility.json`), so what it says is what the matrix found, counted, and never
-written by hand. `python -m matrix.findings` prints the block; `tests/test_findings.py` checks
-that the README holds it.
+written by hand. `python -m matrix.report.findings` prints the block;
+`tests/test_findings.py` checks that the README holds it.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 from cases.limitations import LIMITATIONS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "reports" / "compatibility.json"
 #: How many findings the README lists.
 TOP = 8
-START, END = "<!-- findings: python -m matrix.findings -->", "<!-- /findings -->"
+START, END = "<!-- findings: python -m matrix.report.findings -->", "<!-- /findings -->"
 
 
 def findings(published: Path = PUBLISHED, top: int = TOP) -> str:
