@@ -362,6 +362,8 @@ class LimitationInfo:
 
     Attributes:
         cpu_flags: it holds only on a host CPU with one of these ISA flags (empty: any).
+        effect: what the backend does instead, in a few words (`clamps`, `NaN rows`), for
+            the compatibility table; empty when the record says none.
         cells: how many cells it covers in this matrix.
         stale: it covers cells that ran, and every one of them matched the reference.
     """
@@ -373,6 +375,7 @@ class LimitationInfo:
     devices: list[str] = field(default_factory=list)
     axes: dict[str, list[str | int]] = field(default_factory=dict)
     cpu_flags: list[str] = field(default_factory=list)
+    effect: str = ""
     cells: int = 0
     stale: bool = False
 

@@ -34,6 +34,7 @@ from matrix.records import (
     Outcome,
     Result,
     Run,
+    Verdict,
 )
 from matrix.report import (
     collect,
@@ -193,7 +194,7 @@ def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
     assert data["limitations"] == [{
         "id": "jax-clamps", "description": LIMITATION.description, "link": LIMITATION.link,
         "backends": ["jax"], "devices": [], "axes": {"values": ["out_of_range"]},
-        "cpu_flags": [],
+        "cpu_flags": [], "effect": "",
         "cells": 1, "stale": False}]
     pairs = [(r["case"], r["environment"]) for r in data["results"]]
     assert len(pairs) == len(set(pairs)) == 3 * 4
@@ -556,6 +557,20 @@ def test_normalise_message_keeps_the_cause() -> None:
     assert a == b
     assert normalise_message("Invalid input for 'keras_tensor_192' int32") == \
         "Invalid input for <name> int32"
+
+
+def test_a_silent_cell_says_what_its_limitation_says_the_backend_does() -> None:
+    """Issue 22: a silent cell's words come from the limitation's `effect` field, never from
+    words found in its id (`jax-clamps` alone says nothing to the table)."""
+    from matrix.report.table import verdict_text
+
+    cell = Result(case="x", environment="jax-cpu", outcome=Outcome.XFAILED,
+                  observed=_values(error=3.0), verdict=Verdict(status="mismatched",
+                                                                cause="values_differ"),
+                  limitation="jax-clamps")
+    assert verdict_text(cell).text == "values differ (silent)"
+    assert verdict_text(cell, effects={"jax-clamps": "clamps"}).text == "clamps (silent)"
+    assert verdict_text(cell, effects={"other": "clamps"}).text == "values differ (silent)"
 
 
 def test_error_clusters(matrix: Matrix) -> None:

@@ -71,6 +71,9 @@ class Limitation:
             `amx_bf16`): the limitation holds only on a host whose CPU has at least one,
             read from the run file's `provenance.host.flags`. A run file that records no
             host is not covered. Empty: any host.
+        effect: what the backend does instead, in two or three words, for a silent cell of
+            the compatibility table (`NaN rows`, `clamps`, `wraps`); empty: the table says
+            what the verdict says (`values differ`, `dtype differs`).
     """
 
     id: str
@@ -85,6 +88,7 @@ class Limitation:
     explains: tuple[Behaviour, ...] = ()
     observed_on: tuple[str, ...] = ()
     cpu_flags: tuple[str, ...] = ()
+    effect: str = ""
 
 
 KERAS_EMBEDDING_SRC = (

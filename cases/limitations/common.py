@@ -64,7 +64,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="error",
     ),
     Limitation(
-        id="take-along-axis-wraps-float-indices",
+        id="take-along-axis-wraps-float-indices", effect="wraps",
         description="keras.ops.take_along_axis accepts a negative float index, truncates and "
                     "wraps it, where NumPy refuses float indices",
         link="https://numpy.org/doc/stable/reference/generated/numpy.take_along_axis.html",
@@ -95,7 +95,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="error",
     ),
     Limitation(
-        id="predict-casts-float64-to-float32",
+        id="predict-casts-float64-to-float32", effect="casts to float32",
         description="Model.predict on TensorFlow and torch computes a float64 input in float32 "
                     "(the model's input is cast to floatx)" + NO_REPORT,
         link=KERAS_SRC + "trainers/data_adapters/data_adapter_utils.py",
@@ -130,7 +130,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"batch": ("empty",), "mode": ("predict", "jit_compile")},
     ),
     Limitation(
-        id="embedding-casts-uint64-to-int32-inference",
+        id="embedding-casts-uint64-to-int32-inference", effect="casts ids",
         description="Embedding.call casts uint64 ids to int32 on the numpy and openvino "
                     "backends too, so 2**32 + 7 wraps to id 7 with no error",
         link=KERAS_EMBEDDING_SRC,
@@ -139,7 +139,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "input_dtype": ("uint64",)},
     ),
     Limitation(
-        id="take-wraps-negative-ids",
+        id="take-wraps-negative-ids", effect="wraps",
         description="keras.ops.take wraps a negative id like NumPy: Embedding returns the last "
                     "row for id -1 on every backend instead of refusing it (the Embedding "
                     "contract is ids in [0, input_dim), keras-team/keras#20145)",
@@ -147,7 +147,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ("layers.Embedding",), "values": ("negative",), "bad_id": ("-1",)},
     ),
     Limitation(
-        id="embedding-truncates-fractional-ids",
+        id="embedding-truncates-fractional-ids", effect="truncates",
         description="Embedding.call casts non-integer ids to int32, so a fractional id such as "
                     "1.5 is truncated to row 1 with no error (the article claims a TypeError)",
         link=KERAS_EMBEDDING_SRC,
@@ -223,7 +223,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         versions={"keras": ">=3.16.0.dev0"},
     ),
     Limitation(
-        id="time-distributed-drops-mask",
+        id="time-distributed-drops-mask", effect="drops the mask",
         description="TimeDistributed passes no mask to the layer it wraps: "
                     "TimeDistributed(LSTM) after TimeDistributed(Embedding(mask_zero=True)) "
                     "runs over the padded inner steps as if they were valid",
@@ -255,7 +255,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         observed_on=("gpu",),
     ),
     Limitation(
-        id="global-max-pooling-ignores-mask",
+        id="global-max-pooling-ignores-mask", effect="ignores the mask",
         description="GlobalMaxPooling1D takes no mask: padded steps (the embedding of id 0) "
                     "enter the maximum, and an all-padding row returns values instead of -inf",
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/pooling/"

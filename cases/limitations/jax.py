@@ -72,7 +72,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"variant": ("gru_reset_before",)},
     ),
     Limitation(
-        id="jax-x64-still-wraps-int64",
+        id="jax-x64-still-wraps-int64", effect="wraps",
         description="even with jax_enable_x64 turned on (jax.config.update at run time), an "
                     "int64 id of 2**32 + 7 reaches the gather as 7 and returns row 7 with no "
                     "error; found by this matrix, no public report known",
@@ -81,7 +81,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"jax_x64": ("x64_on",), "bad_id": (PAST_INT32,)},
     ),
     Limitation(
-        id="jax-int32-wraps-past-2-32",
+        id="jax-int32-wraps-past-2-32", effect="wraps",
         description="ids are cast to int32 (JAX without x64), so 2**32 + 7 wraps to the valid "
                     "id 7 and returns that row with no error",
         link="https://docs.jax.dev/en/latest/default_dtypes.html",
@@ -90,7 +90,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "bad_id": (PAST_INT32,)},
     ),
     Limitation(
-        id="jax-take-fills-nan",
+        id="jax-take-fills-nan", effect="NaN rows",
         description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
                     "raising: an id >= input_dim silently becomes a NaN row",
         link=JAX_TAKE_DOC,
@@ -99,7 +99,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "input_dtype": JAX_GATHERED},
     ),
     Limitation(
-        id="jax-take-fills-nan-embedding",
+        id="jax-take-fills-nan-embedding", effect="NaN rows",
         description="JAX's take fills out-of-bounds rows with NaN (mode='fill') instead of "
                     "raising: an id >= input_dim silently becomes a NaN row of the Embedding",
         link=JAX_TAKE_DOC,
@@ -107,7 +107,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ("layers.Embedding",), "values": ("out_of_range",)},
     ),
     Limitation(
-        id="jax-take-fills-nan-negative",
+        id="jax-take-fills-nan-negative", effect="NaN rows",
         description="JAX's take fills rows for ids below -input_dim with NaN instead of raising",
         link=JAX_TAKE_DOC,
         backends=("jax",),
@@ -115,7 +115,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "bad_id": ("-11", "-6"), "input_dtype": JAX_GATHERED},
     ),
     Limitation(
-        id="jax-take-fills-nan-negative-embedding",
+        id="jax-take-fills-nan-negative-embedding", effect="NaN rows",
         description="JAX's take fills the Embedding rows of ids below -input_dim with NaN "
                     "instead of raising",
         link=JAX_TAKE_DOC,

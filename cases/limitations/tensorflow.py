@@ -155,7 +155,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"variant": ("gru_reset_before",), "mask": ("mask_zero",)},
     ),
     Limitation(
-        id="xla-gather-clamps-jit",
+        id="xla-gather-clamps-jit", effect="clamps",
         description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
                     "TensorFlow returns a valid row for an id >= input_dim instead of raising "
                     "as it does eagerly",
@@ -165,7 +165,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "values": ("out_of_range",), "input_dtype": XLA_INDICES},
     ),
     Limitation(
-        id="xla-gather-clamps-jit-embedding",
+        id="xla-gather-clamps-jit-embedding", effect="clamps",
         description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
                     "TensorFlow's Embedding returns a valid row for an id >= input_dim instead "
                     "of raising as it does eagerly",
@@ -175,7 +175,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "values": ("out_of_range",)},
     ),
     Limitation(
-        id="xla-gather-clamps-negative-jit",
+        id="xla-gather-clamps-negative-jit", effect="clamps",
         description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
                     "TensorFlow returns a valid row for an id below -input_dim",
         link=XLA_GATHER_DOC,
@@ -184,7 +184,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "values": ("negative",), "bad_id": ("-11", "-6"), "input_dtype": XLA_INDICES},
     ),
     Limitation(
-        id="xla-gather-clamps-negative-jit-embedding",
+        id="xla-gather-clamps-negative-jit-embedding", effect="clamps",
         description="XLA's gather clamps out-of-bounds indices: with jit_compile=True, "
                     "TensorFlow's Embedding returns a valid row for an id below -input_dim",
         link=XLA_GATHER_DOC,
@@ -193,7 +193,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "values": ("negative",), "bad_id": ("-11",)},
     ),
     Limitation(
-        id="tf-embedding-casts-uint64-to-int32",
+        id="tf-embedding-casts-uint64-to-int32", effect="casts ids",
         description="Embedding.call casts uint64 ids to int32, so 2**32 + 7 wraps to id 7 "
                     "with no error",
         link=KERAS_EMBEDDING_SRC,

@@ -97,7 +97,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"unroll": ("true",), "go_backwards": ("true",), "mask": ("mask_zero",)},
     ),
     Limitation(
-        id="torch-embedding-casts-int64-to-int32",
+        id="torch-embedding-casts-int64-to-int32", effect="casts ids",
         description="Embedding.call casts int64 ids to int32 on torch (its dtype test compares "
                     "a torch dtype with the string 'int64'), so 2**32 + 7 wraps to id 7",
         link=KERAS_EMBEDDING_SRC,

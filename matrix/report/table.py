@@ -33,16 +33,6 @@ from matrix.results.analysis import divergent_cases
 from matrix.results.outcomes import MATCHED, RAN
 
 SILENT = "(silent)"
-# Words of a limitation id that say what a backend does instead, first match wins.
-LIMITATION_VERBS: tuple[tuple[str, str], ...] = (
-    ("fills-nan", "NaN rows"),
-    ("clamps", "clamps"),
-    ("wraps", "wraps"),
-    ("truncates", "truncates"),
-    ("casts", "casts ids"),
-    ("drops-mask", "drops the mask"),
-    ("ignores-mask", "ignores the mask"),
-)
 CAUSE_WORDS: dict[str, str] = {
     "values_where_refused": "returns values",
     "values_differ": "values differ",
@@ -163,17 +153,14 @@ def not_run_text(env: EnvironmentInfo) -> str:
     return "not run: " + (short if len(short) <= 28 else short[:27] + "…")
 
 
-def _limitation_verb(limitation: str | None) -> str | None:
-    if not limitation:
-        return None
-    for token, words in LIMITATION_VERBS:
-        if token in limitation:
-            return words
-    return None
+def verdict_text(result: Result | None, env: EnvironmentInfo | None = None,
+                 effects: Mapping[str, str] | None = None) -> Cell:
+    """The cell of one environment: a short verdict, its colouring outcome, whether silent.
 
-
-def verdict_text(result: Result | None, env: EnvironmentInfo | None = None) -> Cell:
-    """The cell of one environment: a short verdict, its colouring outcome, whether silent."""
+    Args:
+        effects: limitation id -> what the backend does instead (`Limitation.effect`), the
+            words of a silent cell that limitation covers.
+    """
     if result is None:
         return Cell(text="no result", outcome="none")
     outcome, obs = result.outcome, result.observed
@@ -202,7 +189,7 @@ def verdict_text(result: Result | None, env: EnvironmentInfo | None = None) -> C
     if obs.nan_count:
         words = "NaN rows"
     else:
-        words = (_limitation_verb(result.limitation)
+        words = ((effects or {}).get(result.limitation or "")
                  or CAUSE_WORDS.get(result.verdict.cause or "", "values differ"))
     return Cell(text=f"{words} {SILENT}", outcome=outcome.value, silent=True)
 
@@ -272,6 +259,7 @@ def compatibility_table(matrix: Matrix, divergent: Sequence[str] | None = None
                                                for r in matrix.results}
     diverging = set(divergent_cases(matrix) if divergent is None else divergent)
     channel = {e.id: e.channel for e in matrix.environments}
+    effects = {lim.id: lim.effect for lim in matrix.limitations if lim.effect}
     groups: dict[tuple[str, str, tuple[Cell, ...]], list[int]] = {}
     limits: dict[tuple[str, str, tuple[Cell, ...]], dict[str, None]] = {}
     agreeing = 0
@@ -282,7 +270,7 @@ def compatibility_table(matrix: Matrix, divergent: Sequence[str] | None = None
         if not off and case.id not in diverging:
             agreeing += 1
             continue
-        row = tuple(fold([(channel[e.id], verdict_text(by_cell.get((case.id, e.id)), e))
+        row = tuple(fold([(channel[e.id], verdict_text(by_cell.get((case.id, e.id)), e, effects))
                           for e in c.environments]) for c in ran_cols)
         key = (case.subject or str(case.axes.get("subject", "")),
                str(case.axes.get("values", "—")), (*row, *idle_cells))

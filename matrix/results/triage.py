@@ -101,7 +101,8 @@ def _info(limitation: Limitation, covered: Sequence[Result]) -> LimitationInfo:
         id=limitation.id, description=limitation.description, link=limitation.link,
         backends=list(limitation.backends), devices=list(limitation.devices),
         axes={k: list(v) for k, v in limitation.axes.items()},
-        cpu_flags=list(limitation.cpu_flags), cells=len(covered),
+        cpu_flags=list(limitation.cpu_flags), effect=limitation.effect,
+        cells=len(covered),
         stale=(not limitation.intermittent and bool(answered)
                and all(r.verdict.status == "matched" for r in answered)))
 
