@@ -182,6 +182,22 @@ def test_no_import_circle() -> None:
     assert circles(graph()) == []
 
 
+#: Modules that are data, not code, and may be longer (issue 22: "except data").
+DATA = ("cases/limitations/",)
+MAX_LINES = 500
+
+
+def test_no_module_of_code_is_over_500_lines() -> None:
+    long = {path.relative_to(ROOT).as_posix(): n for path in modules().values()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+            and not path.relative_to(ROOT).as_posix().startswith(DATA)}
+    assert long == {}
+
+
+def test_the_noxfile_declares_sessions_only() -> None:
+    assert len((ROOT / "noxfile.py").read_text(encoding="utf-8").splitlines()) < 300
+
+
 # --- the checks themselves can fail -----------------------------------------------------------
 
 def _tree(tmp_path: Path, files: Mapping[str, str]) -> Path:
