@@ -118,8 +118,6 @@ OPENVINO_BF16 = (
 #: `/proc/cpuinfo`), as `/proc/cpuinfo` names them.
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 PAST_INT32 = "4294967303"  # 2**32 + 7: int32 truncation makes it id 7
-#: Subjects whose out-of-range indices reach a gather (XLA's clamps, JAX's fill).
-GATHERS = ("layers.Embedding", "ops.take", "ops.take_along_axis")
 FLOATS = ("float16", "float32", "float64")
 #: Id dtypes that reach XLA's gather under jit_compile on TensorFlow (Embedding casts every
 #: dtype to int32 first; keras.ops.take passes int16/int32/int64 through, refuses the rest).

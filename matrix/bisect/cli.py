@@ -37,7 +37,6 @@ from matrix.results import SCHEMA_VERSION
 
 #: Where a local bisect writes (ignored by git), and where `publish-local` copies it.
 LOCAL_BISECT_DIR = ROOT / "reports" / "local" / "bisect"
-PUBLISHED_BISECT_DIR = ROOT / "reports" / "bisect"
 
 
 def verdict_text(trial: Trial) -> str:

@@ -122,18 +122,6 @@ def dot_attention(x: AnyArray, mask: AnyArray | None) -> FloatArray:
     return result
 
 
-def multi_head_attention_weight_shapes(features: int, num_heads: int, key_dim: int
-                                       ) -> list[tuple[int, ...]]:
-    """Shapes of `keras.layers.MultiHeadAttention` weights, in the order Keras lists them.
-
-    Query, key and value projections (kernel ``(features, heads, key_dim)``, bias
-    ``(heads, key_dim)``), then the output projection (kernel ``(heads, key_dim, features)``,
-    bias ``(features,)``), per keras/src/layers/attention/multi_head_attention.py.
-    """
-    proj = [(features, num_heads, key_dim), (num_heads, key_dim)]
-    return [*proj, *proj, *proj, (num_heads, key_dim, features), (features,)]
-
-
 def multi_head_attention(x: AnyArray, mask: AnyArray | None, weights: Sequence[AnyArray]
                          ) -> FloatArray:
     """`keras.layers.MultiHeadAttention(num_heads, key_dim)(x, x)`, no dropout.
@@ -144,7 +132,10 @@ def multi_head_attention(x: AnyArray, mask: AnyArray | None, weights: Sequence[A
     Args:
         x: Query = value = key, ``(batch, timesteps, features)``.
         mask: Valid steps ``(batch, timesteps)`` or None.
-        weights: In the order of :func:`multi_head_attention_weight_shapes`.
+        weights: In Keras's order: the query, key and value projections (kernel
+            ``(features, heads, key_dim)``, bias ``(heads, key_dim)``), then the output
+            projection (kernel ``(heads, key_dim, features)``, bias ``(features,)``), per
+            keras/src/layers/attention/multi_head_attention.py.
 
     Returns:
         float64, shape ``(batch, timesteps, features)``.

@@ -22,7 +22,7 @@ from matrix.oracle.layers import masked_softmax
 from matrix.oracle.subject_refs import RNN_FUNCTIONS, Reference
 
 
-def _op(function: Any, *positional: str) -> Any:
+def _op(function: Any) -> Any:
     """A reference calling `function(*inputs, **args)` on the inputs' arrays."""
 
     def run(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[AnyArray],
@@ -237,7 +237,7 @@ def _dot_attention(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence
     return Value(out, query.mask)
 
 
-def _lookup_table(args: Mapping[str, Any], oov_default: Any) -> tuple[dict[Any, int], int]:
+def _lookup_table(args: Mapping[str, Any]) -> tuple[dict[Any, int], int]:
     """`IntegerLookup`/`StringLookup` ids: mask token 0 (if any), then the OOV indices, then
     the vocabulary in order (keras/src/layers/preprocessing/index_lookup.py)."""
     mask = args.get("mask_token")
@@ -251,7 +251,7 @@ def _lookup_table(args: Mapping[str, Any], oov_default: Any) -> tuple[dict[Any, 
 
 def _lookup(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[AnyArray],
             call: Mapping[str, Any]) -> Value:
-    table, oov_index = _lookup_table(args, None)
+    table, oov_index = _lookup_table(args)
     if int(args.get("num_oov_indices", 1)) != 1:
         raise NotModelled("one OOV index is modelled")
     tokens = np.asarray(inputs[0].array)

@@ -47,8 +47,6 @@ LOCAL_DIR = PUBLISHED_DIR / "local"
 LOCAL_RUNS_DIR = LOCAL_DIR / "runs"
 #: The ignored work folders of runs (`work_dir_for`): report logs kept until folded.
 WORK_ROOT = PUBLISHED_DIR / ".work"
-#: The report files that `matrix.report` writes, published together.
-REPORT_FILES = ("compatibility.md", "compatibility.html", "compatibility.json")
 HARNESS_OPTIONS = ("--catalog", "--output", "--timeout", "--compile-timeout", "--shard",
                    "--jobs")
 #: Harness options that take no value.
