@@ -184,7 +184,13 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     collected_file, facts_file = log.parent / "collected.json", log.parent / CASE_FACTS
-    if collected_file.exists() or facts_file.exists():
+    if facts_file.exists():
+        infos = read_case_facts(facts_file, extra)
+    elif collected_file.exists():
+        # The controller writes no facts when a catalog does not load, and its workers'
+        # collection fails on it: load the catalogs here so that the fold says why (the
+        # CatalogError names the file). If they load, the facts were lost: refused.
+        catalog_infos(extra)
         infos = read_case_facts(facts_file, extra)
     else:  # pytest died before collection: no process recorded the cases, so each one's
         # cell (a harness error) is built from the catalog, loaded here
