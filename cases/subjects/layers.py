@@ -158,6 +158,9 @@ LAYERS: tuple[Subject, ...] = (
 )
 
 
+# --- recurrent cells stacked by keras.layers.RNN ----------------------------------------------
+
+
 def cells(args: Mapping[str, Any]) -> list[Nested]:
     """The cells an `RNN` step stacks: its `cell` argument, one or a list."""
     cell = args["cell"]
@@ -172,7 +175,6 @@ def _stacked_weights(args: Mapping[str, Any], features: Sequence[int]
         more, width = _weights_of(cell.subject)(cell.args, [width])
         shapes += more
     return shapes, width
-
 
 
 # --- attention with its call arguments --------------------------------------------------------
@@ -192,6 +194,8 @@ def _attention_weights(args: Mapping[str, Any], features: Sequence[int]
     (and `scale` with `use_scale=True`, not modelled); its output is as wide as the value."""
     return ([()] if args.get("score_mode") == "concat" else []), features[-1]
 
+
+# --- the integer and mask path: cells, attention, preprocessing lookups -----------------------
 
 LOOKUP = f"{KERAS}layers/preprocessing/"
 #: The layers of the integer and mask path beyond `Embedding`, in the registry's order.
