@@ -1,6 +1,6 @@
 """Loading and validating the catalog: built-in families plus user case modules.
 
-Validation is driven by the subject records (`cases/subjects.py`): a step must name a known
+Validation is driven by the subject records (`cases/subjects/`): a step must name a known
 subject, give it only the constructor and call arguments its reference models (anything else
 is refused with `Received: name=value`, as Keras words its errors), and use values defined
 before it. The oracle (`matrix.oracle.catalog.load_catalog`) then computes the reference of
@@ -90,7 +90,7 @@ def _check_subject(where: str, subject: str) -> None:
     try:
         open_subject(subject)
     except KeyError as exc:
-        raise CatalogError(f"{where}: field `subject` names no record in cases/subjects.py "
+        raise CatalogError(f"{where}: field `subject` names no record in cases/subjects/ "
                            f"and no Keras callable: {exc.args[0]}. "
                            f"Received: subject={subject!r}") from None
 

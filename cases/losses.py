@@ -5,7 +5,8 @@ every integer dtype and float, in range, out of range and negative, with labels 
 `(batch,)` and `(batch, 1)` and a rank that does not fit the predictions;
 `SparseCategoricalAccuracy` and `SparseTopKCategoricalAccuracy(k=2)` on the same labels.
 Losses and metrics are called directly (mode `eager`), as a user calls them in a custom
-training step; the references are in `cases/path_subjects.py`.
+training step; their records are in `cases/subjects/losses.py`, their references in
+`matrix/oracle/path_refs.py`.
 
 And a mask reaching a loss: `Embedding(mask_zero=True)` -> `LSTM(return_sequences=True)` ->
 `Dense(3)` trained one step in `fit` with a per-timestep `SparseCategoricalCrossentropy`, where

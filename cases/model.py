@@ -4,7 +4,7 @@ A `Case` names its inputs (`Tensor`: explicit dtype and values, or an explicit s
 empty batch) and a chain of `Step`s, each a call of one Keras API under test (a *subject*:
 `layers.Embedding`, `layers.LSTM`, `utils.pad_sequences`, `ops.take`, ...) on named values,
 binding its result to a name. What a subject accepts, how it is built, called, seeded and
-rendered, and what NumPy says it computes, is its record in `cases/subjects.py`: nothing here
+rendered, and what NumPy says it computes, is its record in `cases/subjects/`: nothing here
 or elsewhere special-cases a class name.
 
 Example, the article's third example (`ids` padded by Keras, then two layers)::

@@ -1,29 +1,25 @@
-"""References for `keras.ops` that mirror a NumPy function, from a table (`op_table.json`).
+"""The op table: `keras.ops` functions that mirror a NumPy function, as data (`op_table.json`).
 
-Most of `keras.ops` is NumPy's API; for those, the reference needs no hand-written record,
-only data: the NumPy function, how many tensor inputs it takes, the keyword arguments it
-passes on (`axis`), and the result-dtype rule Keras states in the op's `compute_output_spec`
-(`promote`: `keras.backend.result_type` of the inputs, the least upper bound on the type
-promotion lattice of `keras/src/backend/common/dtypes.py`, written out in the table; `same`;
-`same_bool_int32`). The reference computes in that dtype, so a fixed-width integer wraps on
-overflow as a backend's does (int8 `100 + 100` is `-56`); floats are computed in float64 and
-compared within the tolerance of the result dtype. Where the table says an integer result is
-undefined (`int_zero_division`), the case has no reference and is judged by agreement.
+Most of `keras.ops` is NumPy's API; for those, the catalog needs no hand-written record, only
+data: the NumPy function, how many tensor inputs it takes, the keyword arguments it passes on
+(`axis`), and the result-dtype rule Keras states in the op's `compute_output_spec` (`promote`:
+`keras.backend.result_type` of the inputs, the least upper bound on the type promotion
+lattice of `keras/src/backend/common/dtypes.py`, written out in the table; `same`;
+`same_bool_int32`). This module reads the table and gives what the catalog needs to build and
+validate a table op's case (`entry`, `output_dtype`, `result_type`; the record:
+`cases.subjects.table_subject`); the NumPy reference computed from it is the oracle's
+(`matrix/oracle/op_refs.py`).
 
-NumPy only: no framework is imported.
+NumPy only: no framework is imported, and nothing of `matrix`.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from cases.model import NoReference
 
 TABLE_PATH = Path(__file__).with_name("op_table.json")
 
@@ -82,32 +78,3 @@ def entry(name: str) -> Mapping[str, Any] | None:
     """The table's entry for an op (`ops.cumsum`), or None."""
     found: Mapping[str, Any] | None = table()["ops"].get(name)
     return found
-
-
-def reference(name: str) -> Callable[[Mapping[str, Any], Sequence[np.ndarray[Any, Any]]],
-                                      np.ndarray[Any, Any]]:
-    """The NumPy computation of a table op on arrays (their dtypes are the Keras dtypes).
-
-    Raises (from the returned function):
-        NoReference: the table calls the result undefined for these inputs.
-        ValueError: the inputs do not fit the op (the reference refuses).
-    """
-    spec = table()["ops"][name]
-    function = getattr(np, spec["numpy"])
-
-    def compute(args: Mapping[str, Any], arrays: Sequence[np.ndarray[Any, Any]]
-                ) -> np.ndarray[Any, Any]:
-        dtype = output_dtype(name, [str(a.dtype) for a in arrays])
-        integer = np.dtype(dtype).kind in "biu" if dtype != "bfloat16" else False
-        if integer and spec.get("int_zero_division") == "agreement" and \
-                any(np.any(a == 0) for a in arrays[1:]):
-            raise NoReference(f"{name}: integer division by zero is undefined")
-        work = np.dtype(dtype) if integer else np.float64
-        cast = [np.asarray(a).astype(work) for a in arrays]
-        extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
-        if spec["numpy"] in ("cumsum", "cumprod"):
-            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps them
-        with np.errstate(all="ignore"):
-            return np.asarray(function(*cast, **extra))
-
-    return compute

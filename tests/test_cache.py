@@ -485,7 +485,8 @@ def test_the_harness_is_every_module_the_run_imports_found_from_the_graph(
                  "matrix/run/runner.py", "matrix/oracle/expect.py", "matrix/run/crash.py",
                  "matrix/run/selection.py", "matrix/run/progress.py", "matrix/run/test_cases.py",
                  "matrix/oracle/judge.py", "matrix/oracle/registry.py",
-                 "cases/subjects.py", "matrix/run/cache.py", "matrix/run/cache_key.py"):
+                 "cases/subjects/__init__.py", "cases/subjects/layers.py",
+                 "matrix/run/cache.py", "matrix/run/cache_key.py"):
         assert name in modules, name
     # joined at merge or keyed per case: never hashed as harness
     for name in ("cases/limitations/__init__.py", "cases/limitations/base.py",

@@ -298,7 +298,7 @@ def test_an_argument_the_record_does_not_model_makes_the_step_open() -> None:
 
 
 def test_unknown_subject_dtype_and_undefined_input_are_refused_naming_the_field() -> None:
-    with pytest.raises(CatalogError, match=r"names no record in cases/subjects.py and no Keras "
+    with pytest.raises(CatalogError, match=r"names no record in cases/subjects/ and no Keras "
                                            r"callable.*Received: subject='foo.Bar'"):
         validate_catalog([_case((Step("foo.Bar"),))])
     with pytest.raises(CatalogError, match=r"`inputs.ids.dtype`.*Received: dtype='int128'"):

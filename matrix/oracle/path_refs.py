@@ -1,5 +1,6 @@
-"""The NumPy references of the records in `cases/path_subjects.py`, by key: index ops, sparse
-losses and metrics, cells stacked by `keras.layers.RNN`, attention, preprocessing lookups.
+"""The NumPy references of the integer and mask path's records (`cases/subjects/`: ops.py,
+losses.py, layers.py), by key: index ops, sparse losses and metrics, cells stacked by
+`keras.layers.RNN`, attention, preprocessing lookups.
 
 References follow NumPy where the Keras op mirrors a NumPy function, and the Keras docs
 elsewhere; each record's `doc` says which. `REFERENCES` maps a record's key to its function.
@@ -14,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from cases.model import NotModelled
-from cases.path_subjects import cells
-from cases.subjects import SUBJECTS
+from cases.subjects import SUBJECTS, cells
 from matrix.oracle import index_ops
 from matrix.oracle.arrays import AnyArray, Value
 from matrix.oracle.layers import masked_softmax

@@ -3,8 +3,8 @@
 A record of the catalog (`cases.subjects.Subject`) is data: it names its reference by a string
 (`Subject.reference`, `Subject.mask`), and this module resolves the string to the function that
 computes it. `op_table` names the op table's NumPy twin of a `keras.ops` function
-(`cases/op_table.json`, `cases.op_table.reference`); `no_reference` names none (an open record,
-judged by agreement across backends).
+(`cases/op_table.json`, computed by `matrix.oracle.op_refs`); `no_reference` names none (an
+open record, judged by agreement across backends).
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from cases import op_table
 from cases.model import NoReference, NotModelled
 from cases.subjects import Subject
-from matrix.oracle import path_refs, subject_refs
+from matrix.oracle import op_refs, path_refs, subject_refs
 from matrix.oracle.arrays import AnyArray, Value
 from matrix.oracle.subject_refs import Reference
 
@@ -37,21 +34,6 @@ REFERENCES: Mapping[str, Reference] = {
     **subject_refs.REFERENCES, **path_refs.REFERENCES, "no_reference": _no_reference}
 
 
-def _table_reference(name: str) -> Reference:
-    spec = op_table.entry(name)
-    if spec is None:
-        raise KeyError(f"{name!r} has no entry in the op table (cases/op_table.json)")
-    compute = op_table.reference(name)
-
-    def run(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[AnyArray],
-            call: Mapping[str, Any]) -> Value:
-        if len(inputs) != spec["inputs"]:
-            raise NotModelled(f"{name} takes {spec['inputs']} tensor input(s) in the table")
-        return Value(compute(args, [np.asarray(v.array) for v in inputs]))
-
-    return run
-
-
 def reference_of(record: Subject, method: str = "call") -> Reference:
     """The NumPy reference of a record: its `mask` for `compute_mask`, else its `reference`.
 
@@ -63,7 +45,7 @@ def reference_of(record: Subject, method: str = "call") -> Reference:
     if key is None:
         raise NotModelled(f"{record.name}.{method} has no reference")
     if key == OP_TABLE:
-        return _table_reference(record.name)
+        return op_refs.table_reference(record.name)
     if key not in REFERENCES:
         raise KeyError(f"{record.name}: no reference has the key {key!r}; known: "
                        f"{', '.join(sorted(REFERENCES))}")

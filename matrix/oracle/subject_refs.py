@@ -1,4 +1,4 @@
-"""The NumPy references of the records in `cases/subjects.py`, by key.
+"""The NumPy references of the core records in `cases/subjects/` (layers.py, utilities.py), by key.
 
 Each function takes `(args, inputs, weights, call_args)` and returns a `Value` (array and Keras
 mask); `REFERENCES` maps the key a record names (`Subject.reference`, `Subject.mask`) to it.

@@ -1,0 +1,82 @@
+"""The NumPy references of table ops: `keras.ops` functions with a NumPy twin.
+
+The op table (`cases/op_table.json`, read by `cases.op_table`) is data: the NumPy function,
+how many tensor inputs it takes, the keyword arguments it passes on (`axis`), and the
+result-dtype rule Keras states in the op's `compute_output_spec`. This module computes the
+reference from it: in the rule's output dtype (`cases.op_table.output_dtype`), so a
+fixed-width integer wraps on overflow as a backend's does (int8 `100 + 100` is `-56`); floats
+are computed in float64 and compared within the tolerance of the result dtype. Where the table
+says an integer result is undefined (`int_zero_division`), the case has no reference and is
+judged by agreement. The registry resolves the key `op_table` here
+(`matrix.oracle.registry.reference_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from cases import op_table
+from cases.model import NoReference, NotModelled
+from matrix.oracle.arrays import AnyArray, Value
+from matrix.oracle.subject_refs import Reference
+
+__all__ = ["compute", "table_reference"]
+
+
+def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyArray]:
+    """The NumPy computation of a table op (`ops.add`) on arrays of Keras dtypes.
+
+    The returned function takes the step's `args` and the input arrays (any shape the NumPy
+    function accepts) and returns an array of the op's output dtype (float64 for a float
+    result, widened before the comparison).
+
+    Raises (from the returned function):
+        NoReference: the table calls the result undefined for these inputs.
+        ValueError: the inputs do not fit the op (the reference refuses).
+    Raises:
+        KeyError: the op has no entry in the table.
+    """
+    spec = op_table.table()["ops"][name]
+    function = getattr(np, spec["numpy"])
+
+    def run(args: Mapping[str, Any], arrays: Sequence[AnyArray]) -> AnyArray:
+        dtype = op_table.output_dtype(name, [str(a.dtype) for a in arrays])
+        integer = np.dtype(dtype).kind in "biu" if dtype != "bfloat16" else False
+        if integer and spec.get("int_zero_division") == "agreement" and \
+                any(np.any(a == 0) for a in arrays[1:]):
+            raise NoReference(f"{name}: integer division by zero is undefined")
+        work = np.dtype(dtype) if integer else np.float64
+        cast = [np.asarray(a).astype(work) for a in arrays]
+        extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
+        if spec["numpy"] in ("cumsum", "cumprod"):
+            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps them
+        with np.errstate(all="ignore"):
+            return np.asarray(function(*cast, **extra))
+
+    return run
+
+
+def table_reference(name: str) -> Reference:
+    """The reference of a table op as the registry gives it: `(args, inputs, weights, call)`
+    -> `Value` (the computed array, no mask).
+
+    Raises:
+        KeyError: the op has no entry in the op table.
+        NotModelled (from the returned function): a step with another number of tensor
+            inputs than the table's.
+    """
+    spec = op_table.entry(name)
+    if spec is None:
+        raise KeyError(f"{name!r} has no entry in the op table (cases/op_table.json)")
+    run = compute(name)
+
+    def reference(args: Mapping[str, Any], inputs: Sequence[Value], w: Sequence[AnyArray],
+                  call: Mapping[str, Any]) -> Value:
+        if len(inputs) != spec["inputs"]:
+            raise NotModelled(f"{name} takes {spec['inputs']} tensor input(s) in the table")
+        return Value(run(args, [np.asarray(v.array) for v in inputs]))
+
+    return reference
