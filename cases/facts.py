@@ -4,7 +4,7 @@ A case's `axes` are labels its author wrote; two authors label the same program 
 (`subject: layers.GRU` or `layers.Embedding` for `Embedding -> GRU`), and a user catalog may
 leave an axis out (`batch: empty`). The facts here are derived from the program itself, so a
 limitation covers a cell because of what its program calls and on which inputs, whatever
-the labels say (`cases.limitations.Limitation.covers`):
+the labels say (`matrix.results.matching.covers`):
 
 - `subject`: every Keras API the program calls, in order: each step's subject, the layers
   nested in its arguments (`Bidirectional(layer=LSTM)`), its wrapper (`TimeDistributed`),

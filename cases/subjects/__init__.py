@@ -71,7 +71,8 @@ def open_subject(name: str) -> Subject:
     step has several); `losses.X` and `metrics.X` classes are constructed, then called or
     updated; every other name is a function called on the step's inputs with its `args` as
     keywords. `utils.*` runs on the host, before the model. Whether the name exists in the
-    installed Keras is checked where Keras is imported (`cases.conftest`, at collection).
+    installed Keras is checked where Keras is imported (`cases.load.resolve_open_names`,
+    at the run's collection).
 
     Raises:
         KeyError: the name is not `<namespace>.<identifier>` in `OPEN_NAMESPACES`.

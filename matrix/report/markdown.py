@@ -286,7 +286,7 @@ def _md_limitations(matrix: Matrix) -> list[str]:
              str(lim.cells), "stale: every covered cell matched" if lim.stale else ""]
             for lim in matrix.limitations]
     return ["## Limitations", "",
-            "Known divergences (`cases/limitations.py`), joined to the raw verdicts when the "
+            "Known divergences (`cases/limitations/`), joined to the raw verdicts when the "
             "run files were merged:", "",
             _table(rows, ["id", "description", "link", "cells", "stale"]), ""]
 

@@ -87,10 +87,10 @@ def collect(runs_dir: Path, environments: Sequence[EnvironmentInfo] | None = Non
         environments: the declared columns, in order; by default those of
             `matrix/axes.toml`. An environment with no usable run file is `not_run`.
         now: the `generated_at` time stamp; by default the current UTC time.
-        limitations: joined to the raw verdicts (`matrix.triage`), exactly these; by
-            default those of `cases/limitations.py`, then those of the user catalogs:
+        limitations: joined to the raw verdicts (`matrix.results.triage`), exactly these; by
+            default those of `cases/limitations/`, then those of the user catalogs:
             `user_catalogs` and each the run files recorded that still exists
-            (`matrix.triage.catalog_limitations`; one that does not is a problem).
+            (`matrix.results.triage.catalog_limitations`; one that does not is a problem).
         user_catalogs: user case modules (`--catalog`) whose `LIMITATIONS` are joined too.
         clock: the current time, which no run file's date may pass by more than
             `matrix.results.partial.CLOCK_SKEW_S` (`future_date`); by default this machine's clock.

@@ -131,7 +131,7 @@ def user_catalogs(extra: Sequence[str | Path]) -> list[dict[str, str]]:
 
 
 def _host() -> dict[str, Any]:
-    """The host CPU of the run (`matrix.run.cache.host_facts`): its model and the ISA flags that
+    """The host CPU of the run (`matrix.run.cache_key.host_facts`): its model and the ISA flags that
     change an answer (`ANSWER_CPU_FLAGS`); all flags are in the cache key."""
     from matrix.run.cache_key import host_facts
 

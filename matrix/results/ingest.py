@@ -87,7 +87,7 @@ def _device_unknown(verdict: Verdict, observed: Observation) -> Verdict:
 
     A matched value on a GPU run is failed when its output (or, for `predict`, the model's
     first weight) did not live on the GPU (`matrix/run/test_cases.py`). Where the program could
-    name no device (a model with no weights, before `matrix.run.program.device_of` fell back to
+    name no device (a model with no weights, before `device_of` of `matrix.run.prelude` fell back to
     Keras's default device), the backend is not at fault and nothing says it ran elsewhere:
     the cell is the harness's error, not a backend's failure nor a pass.
     """

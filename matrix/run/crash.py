@@ -17,7 +17,7 @@ A case whose error poisons the CUDA context (a device-side assert: every later C
 the process fails, pytorch/pytorch#19120; `matrix.run.gpu.poisons_context`) ends its worker once
 its reports are sent; xdist reports the case as crashed and starts a new worker for the
 rest. The heartbeat says the exit was deliberate, so the controller labels that report
-`replaced` and the fold keeps the case's own observation (`matrix.results.fold_reports`).
+`replaced` and the fold keeps the case's own observation (`matrix.results.ingest.fold_reports`).
 
 Also here: after each case, its forked children ended and fds 1 and 2 put back; on the
 controller, the report log written again if a case deleted it. Which cases run is

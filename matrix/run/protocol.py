@@ -39,7 +39,7 @@ def case_of_nodeid(nodeid: str) -> str | None:
     """The case id of a `<module>::test_case[<id>]` node id; None for any other test.
 
     The module path is not read: a report log written before the run's modules moved
-    (`cases/test_cases.py`) reads the same.
+    (node ids `cases/test_cases.py::...`) reads the same.
     """
     match = _CASE.search(nodeid)
     return match.group(1) if match else None

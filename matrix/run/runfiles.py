@@ -482,7 +482,7 @@ def publish_local(local: Path = LOCAL_DIR, published: Path = PUBLISHED_DIR) -> l
     if artifacts.is_dir():
         shutil.copytree(artifacts, published / "artifacts", dirs_exist_ok=True)
         lines.append(f"published {(published / 'artifacts').relative_to(published.parent)}/")
-    # `nox -s bisect` results (matrix/bisect.py): the report beside `published/runs` reads them.
+    # `nox -s bisect` results (matrix/bisect/): the report beside `published/runs` reads them.
     for path in sorted((local / "bisect").glob("*.json")):
         target = published / "bisect" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)

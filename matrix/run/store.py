@@ -7,7 +7,7 @@ what is on disk under the ignored `reports/.work/cache/` (`KCM_RUN_STORE`):
   result (a run file's `Result` as JSON), how many runs in a row it crashed and the SHA-256
   of all of them (`read_entry` serves it only when it reads back whole);
 - `<store>/saved/<key>.sha256`: the digest of the `.keras` file the saving `save_load` cell
-  of `key` wrote (`record_saved`, `matrix.run.cache_key.saved_model_digest`).
+  of `key` wrote (`record_saved`, `saved_model_digest` below).
 
 Writes are atomic (`matrix.atomic`); a store that cannot be written is reported
 (`StoreReport.error`), never raised: the cache is a speed-up, not a source of truth.

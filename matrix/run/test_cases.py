@@ -5,7 +5,7 @@ Run by the `run` nox session inside an environment's virtualenv with `KERAS_BACK
 `test_case` runs each case's program, records its observation and raw verdict as user
 properties (pytest-reportlog writes them; `matrix.results` folds them) and fails when the
 verdict is not `matched`. Limitations are not applied here: they are joined to the verdicts
-when the matrix is merged (`matrix.triage`), so re-triage needs no rerun.
+when the matrix is merged (`matrix.results.triage`), so re-triage needs no rerun.
 """
 
 from __future__ import annotations
