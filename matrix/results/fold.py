@@ -170,7 +170,8 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
 
     Raises:
         CaseFactsError: the run collected but its `case-facts.json` is missing or damaged.
-        CatalogError: pytest died before collection and the catalog does not load.
+        CatalogError: pytest died before collection, or a worker's collection failed, and
+            the catalog does not load here.
     """
     events = read_report_log(log) if log.exists() else []
     results, props = fold_reports(events, environment)
@@ -184,6 +185,13 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
     collected_file, facts_file = log.parent / "collected.json", log.parent / CASE_FACTS
+    if any(e.get("$report_type") == "CollectReport" and e.get("outcome") == "failed"
+           for e in events):
+        # A worker's collection failed: the catalog loads on the controller (which wrote
+        # the facts) but not where Keras is installed (an open step naming a callable this
+        # Keras lacks, `cases.load.resolve_open_names`). Load it here, where Keras is too,
+        # so that the fold refuses the run with the catalog's own error.
+        catalog_infos(extra)
     if facts_file.exists():
         infos = read_case_facts(facts_file, extra)
     elif collected_file.exists():
