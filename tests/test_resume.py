@@ -23,7 +23,7 @@ from matrix.report import collect, render_markdown
 from matrix.results.fold import fold_run
 from matrix.results.ingest import fold_reports, read_report_log
 from matrix.results.io import dump_run, load_run
-from matrix.run import resume
+from matrix.run import protocol, resume
 from matrix.run.failures import (
     INSTALL_ERROR,
     install_failed_run,
@@ -52,7 +52,7 @@ def _interrupted_work(tmp_path: Path) -> Path:
     lines = _lines()
     cut = next(i for i, ln in enumerate(lines) if CUT_AT in ln and '"setup"' in ln)
     (work / resume.LOG).write_text("\n".join(lines[: cut + 1]) + '\n{"nodeid": "cases/te')
-    shutil.copy(COLLECTED, work / resume.COLLECTED)
+    shutil.copy(COLLECTED, work / protocol.COLLECTED)
     write_case_facts(work, [HOSTILE_CATALOG])  # written at collection, before the kill
     (work / "heartbeat.json").write_text("{}")
     return work
@@ -65,7 +65,7 @@ def _rest_of_run(work: Path) -> None:
     new = [e for e in events if case_of_nodeid(str(e.get("nodeid", ""))) not in done]
     (work / resume.LOG).write_text("".join(json.dumps(e) + "\n" for e in new))
     ids = json.loads(COLLECTED.read_text())
-    (work / resume.COLLECTED).write_text(json.dumps(
+    (work / protocol.COLLECTED).write_text(json.dumps(
         [i for i in ids if case_of_nodeid(i) not in done]))
     write_case_facts(work, [HOSTILE_CATALOG])
 
@@ -110,7 +110,7 @@ def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
     whole = tmp_path / "whole"
     whole.mkdir()
     shutil.copy(LOG, whole / resume.LOG)
-    shutil.copy(COLLECTED, whole / resume.COLLECTED)
+    shutil.copy(COLLECTED, whole / protocol.COLLECTED)
     write_case_facts(whole, [HOSTILE_CATALOG])
     expected = fold_run("jax-cpu", whole / resume.LOG, [HOSTILE_CATALOG])
 
@@ -124,7 +124,7 @@ def test_resume_then_finish_folds_into_the_same_run(tmp_path: Path) -> None:
     _rest_of_run(work)
     kept = resume.finish(work)
     assert kept > 0
-    assert sorted(p.name for p in work.iterdir()) == sorted([CASE_FACTS, resume.COLLECTED,
+    assert sorted(p.name for p in work.iterdir()) == sorted([CASE_FACTS, protocol.COLLECTED,
                                                              resume.LOG, resume.STATE])
     resumed = fold_run("jax-cpu", work / resume.LOG, [HOSTILE_CATALOG])
     assert [(r.case, r.outcome, r.observed) for r in resumed.results] == \
@@ -180,7 +180,7 @@ def _finished_work(tmp_path: Path, fingerprint: str) -> Path:
     work.mkdir(parents=True)
     (work / resume.STATE).write_text(json.dumps({"fingerprint": fingerprint}))
     shutil.copy(LOG, work / resume.LOG)
-    shutil.copy(COLLECTED, work / resume.COLLECTED)
+    shutil.copy(COLLECTED, work / protocol.COLLECTED)
     write_case_facts(work, [HOSTILE_CATALOG])
     return work
 

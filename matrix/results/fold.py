@@ -18,7 +18,7 @@ from matrix.results.ingest import fold_reports, read_report_log, with_retries
 from matrix.results.io import RESULT_ADAPTER, read_document
 from matrix.results.outcomes import missing_results
 from matrix.run.facts import catalog_infos
-from matrix.run.protocol import CASE_FACTS, case_of_nodeid
+from matrix.run.protocol import CASE_FACTS, COLLECTED, case_of_nodeid
 
 
 class CaseFactsError(ValueError):
@@ -184,7 +184,7 @@ def fold_run(environment: str, log: Path, extra: Sequence[str], shard: str | Non
     cached = {case: r for case, r in found.items() if case not in executed}
     results += list(cached.values())
     finish = [e for e in events if e.get("$report_type") == "SessionFinish"]
-    collected_file, facts_file = log.parent / "collected.json", log.parent / CASE_FACTS
+    collected_file, facts_file = log.parent / COLLECTED, log.parent / CASE_FACTS
     if any(e.get("$report_type") == "CollectReport" and e.get("outcome") == "failed"
            for e in events):
         # A worker's collection failed: the catalog loads on the controller (which wrote

@@ -43,13 +43,13 @@ from matrix import variables as kcm
 from matrix.run.gpu import POISONED_PROPERTY
 from matrix.run.plugin_common import (
     CACHE_FILES,
-    COLLECTED,
     COLLECTED_IDS,
     LIMITS,
     REPLACED,
     is_worker,
     run_dir,
 )
+from matrix.run.protocol import COLLECTED
 
 _STDERR_LOG = "worker-stderr.log"
 

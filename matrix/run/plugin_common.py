@@ -34,8 +34,6 @@ def case_of(item: pytest.Item) -> Any:
     return callspec.params.get("case") if callspec is not None else None
 
 
-#: The node ids collected for the run, written by the controller beside the report log.
-COLLECTED = "collected.json"
 
 
 

@@ -17,13 +17,12 @@ from matrix import variables as kcm
 from matrix.run import cache, costs
 from matrix.run.plugin_common import (
     CACHE_FILES,
-    COLLECTED,
     COLLECTED_IDS,
     REPLACED,
     is_worker,
     run_dir,
 )
-from matrix.run.protocol import CASE_FACTS, case_of_nodeid
+from matrix.run.protocol import CASE_FACTS, COLLECTED, case_of_nodeid
 
 
 class _Progress:

@@ -28,6 +28,10 @@ TIMEOUT_MARK = "timeout"
 #: (`matrix/run/crash.py`): the case's own reports decide its cell, not xdist's crash report.
 REPLACED_MARK = "replaced"
 
+#: The node ids a run's pytest collected, as a JSON list, in its work folder beside the
+#: report log: written by the controller (`matrix/run/progress.py`), merged on resume
+#: (`matrix/run/resume.py`), read by the fold (a `-k` slice keeps only these cases).
+COLLECTED = "collected.json"
 #: The file of the run's work folder where its pytest process writes, at collection, what
 #: the fold needs of every case of its catalog (`matrix.records.CaseFacts`).
 CASE_FACTS = "case-facts.json"

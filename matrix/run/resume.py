@@ -33,10 +33,9 @@ from typing import Any, Literal
 
 from matrix import atomic
 from matrix import variables as kcm
-from matrix.run.protocol import case_of_nodeid
+from matrix.run.protocol import COLLECTED, case_of_nodeid
 
 LOG = "report-log.jsonl"
-COLLECTED = "collected.json"
 #: The old log and collection, kept while a resumed run writes new ones.
 PREVIOUS_LOG = "report-log.previous.jsonl"
 PREVIOUS_COLLECTED = "collected.previous.json"
