@@ -180,16 +180,6 @@ def rnn_weight_shapes(layer: str, features: int, units: int, *, reset_after: boo
     return [(features, width), (units, width), bias]
 
 
-def rnn_weights(name: str) -> Shapes:
-    """The weight shapes of a SimpleRNN, GRU or LSTM layer or cell, from its `units`."""
-    def shapes(args: Mapping[str, Any], features: Sequence[int]
-               ) -> tuple[list[tuple[int, ...]], int]:
-        units = int(args["units"])
-        extra = {"reset_after": bool(args.get("reset_after", True))} if name == "GRU" else {}
-        return rnn_weight_shapes(name, features[0], units, **extra), units
-    return shapes
-
-
 def input_array(tensor: Tensor) -> Array:
     """An input as NumPy holds it: an array of its Keras dtype, a ragged input's flat values,
     or a `sequences` input as an object array of lists (`utils.pad_sequences` takes it as it
