@@ -31,7 +31,7 @@ from matrix.records import (
     Outcome,
     Result,
 )
-from matrix.report import render_html, repro_body, repro_header
+from matrix.report import render_html, render_html_files, repro_body, repro_header
 from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.results.analysis import divergent_cases, silent_divergences
 from matrix.results.triage import apply_limitations
@@ -229,7 +229,11 @@ def test_a_silent_divergence_has_a_colour_of_its_own(page: Any) -> None:
 
 
 def test_pivot_and_cluster_links_filter_the_grid(page: Any) -> None:
-    page.click("table.pivot[data-axis=values] a[href*='out_of_range'][href*='env=jax-cpu']")
+    # A pivot cell: its row's value (out_of_range) in its column's environment (jax-cpu).
+    column = page.eval_on_selector_all("table.pivot[data-axis=values] thead th",
+                                       "ths => ths.map(th => th.textContent)").index("jax-cpu")
+    page.click(f"table.pivot[data-axis=values] tr:has(a[href*='out_of_range']) "
+               f"> :nth-child({column + 1})")
     assert _visible_rows(page) == ["emb-out_of_range"]
     assert _visible_columns(page) == ["jax-cpu"]
     page.click("#cluster-table a:text('show in grid') >> nth=0")
@@ -275,7 +279,8 @@ def test_hostile_message_renders_as_text(page: Any) -> None:
     assert page.evaluate("window.__xss") is None
     assert page.query_selector("#detail-body img") is None
     assert page.query_selector("#detail-body script") is None
-    assert page.evaluate("document.querySelectorAll('script').length") == 2
+    # The page's two scripts and one per family of its self-contained form: none more.
+    assert page.evaluate("document.querySelectorAll('script').length") == 2 + 2
 
 
 # --- the first screen, the page width, the detail row, badges (issue 11) -------------------
@@ -313,11 +318,16 @@ def test_page_never_scrolls_sideways_with_every_column_shown(narrow: Any) -> Non
 def test_detail_leaves_the_next_cell_clickable(narrow: Any) -> None:
     narrow.click("#grid tr[data-c='1'] td >> nth=1")  # emb-out_of_range on jax-cpu
     assert narrow.is_visible("#detail")
-    # The case across every environment that ran, side by side, then the repro.
+    # The case in every environment that ran, a row each (the selected one marked), those
+    # that did not run in one line, then the repro.
+    rows = narrow.eval_on_selector_all("#detail table.side tbody th",
+                                       "ths => ths.map(th => th.textContent)")
+    assert rows[:3] == ["tensorflow-cpu", "jax-cpu", "torch-cpu"]
+    assert rows[3].startswith("not run: jax-gpu")
+    assert narrow.text_content("#detail table.side tr.now th") == "jax-cpu"
     heads = narrow.eval_on_selector_all("#detail table.side thead th",
                                         "ths => ths.map(th => th.textContent)")
-    assert heads[1:4] == ["tensorflow-cpu", "jax-cpu", "torch-cpu"]
-    assert heads[4].startswith("not run: jax-gpu")
+    assert heads[:3] == ["environment", "outcome", "observed"]
     assert narrow.is_visible("#detail code.repro")
     assert narrow.is_visible("#detail button:text('copy snippet')")
     # The row stays in view, and the next cell takes the click (nothing covers it).
@@ -325,7 +335,7 @@ def test_detail_leaves_the_next_cell_clickable(narrow: Any) -> None:
     narrow.click("#grid tr[data-c='1'] td >> nth=2", timeout=2000)
     assert "torch" in narrow.text_content("#detail h4:has-text('Reproduce')")
     narrow.click("#grid tr[data-c='2'] td >> nth=0", timeout=2000)
-    assert narrow.text_content("#detail h3") == "emb-negative"
+    assert narrow.text_content("#detail h3") == "emb-negative on tensorflow-cpu"
 
 
 def _badges_match_cells(page: Any) -> None:
@@ -374,7 +384,7 @@ def test_a_cell_permalink_opens_the_same_cell_in_a_new_page(browser: Any, narrow
     tab.goto(narrow.url.split("#")[0] + "#f:view=silent")
     tab.goto(narrow.url.split("#")[0] + href)
     tab.wait_for_selector("#detail:not([hidden])")
-    assert tab.text_content("#detail h3") == "emb-out_of_range"
+    assert tab.text_content("#detail h3") == "emb-out_of_range on torch-cpu"
     assert "torch-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
     assert tab.is_visible("#grid tr[data-c='1'] td.selected")
     assert tab.eval_on_selector("#grid td.selected", "td => td.cellIndex") == 3
@@ -384,7 +394,7 @@ def test_a_cell_permalink_opens_the_same_cell_in_a_new_page(browser: Any, narrow
     assert tab.is_visible("#grid > thead th:has-text('jax-gpu')")
     # A case's link opens its row on the first environment that ran.
     tab.goto(narrow.url.split("#")[0] + "#case:emb-negative")
-    assert tab.text_content("#detail h3") == "emb-negative"
+    assert tab.text_content("#detail h3") == "emb-negative on tensorflow-cpu"
     assert "tensorflow-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
     # A link to what this report does not hold says so, and breaks nothing.
     tab.goto(narrow.url.split("#")[0] + "#cell:no-such-case@jax-cpu")
@@ -461,7 +471,7 @@ def test_a_tap_on_a_phone_opens_a_cells_detail(browser: Any, tmp_path: Path) -> 
     tab.locator("#grid tr[data-c='1'] td").nth(1).tap(timeout=3000)
     assert tab.is_visible("#detail")
     assert tab.text_content("#detail h3") == \
-        "embedding-values-rank2-int32-emb-out_of_range-10-none-jit_compile"
+        "embedding-values-rank2-int32-emb-out_of_range-10-none-jit_compile on jax-cpu"
     assert "jax-cpu" in tab.text_content("#detail h4:has-text('Reproduce')")
     assert tab.evaluate("document.scrollingElement.scrollWidth") <= 390
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -525,3 +535,87 @@ def test_the_table_groups_behaviours_by_api_with_why_in_view(browser: Any,
     assert why["right"] <= 1280
     assert tab.eval_on_selector("#compat-table tbody tr[data-b] td.why", "td => td.cellIndex") == 1
     context.close()
+
+
+# --- the published form: the page and its per-family data files (issue 27) -----------------
+
+def _write_split(matrix: Matrix, folder: Path) -> Path:
+    report = render_html_files(matrix)
+    (folder / "compatibility.html").write_text(report.page, encoding="utf-8")
+    for name, text in report.data.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder / "compatibility.html"
+
+
+@pytest.fixture
+def split(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """The published page at 1,280 × 800, its cases' data in files beside it."""
+    path = _write_split(_matrix(), tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(path.as_uri())
+    yield tab
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def _data_requests(page: Any) -> list[str]:
+    return page.evaluate(  # type: ignore[no-any-return]
+        "Array.from(document.querySelectorAll('script[src]'), s => s.src.split('/').pop())")
+
+
+def test_the_published_page_loads_a_familys_data_when_it_is_opened(split: Any) -> None:
+    assert _visible_rows(split) == []
+    assert _data_requests(split) == []
+    assert "open a family" in split.text_content("#shown")
+    split.click("#grid button.fam:text('mask')")
+    split.wait_for_selector("#grid tr[data-c='3']")
+    assert _visible_rows(split) == ["mask-lstm"]
+    assert _data_requests(split) == ["01-mask.js"]
+    split.click("#grid button.fam:text('mask')")  # closes it again
+    assert _visible_rows(split) == []
+
+
+def test_the_search_at_the_top_lists_the_rows_in_one_step(split: Any) -> None:
+    def search(text: str) -> list[str]:
+        split.fill("#top-q", text)
+        split.press("#top-q", "Enter")
+        split.wait_for_function("!document.getElementById('loading').textContent")
+        return _visible_rows(split)
+
+    assert search("IndexError: index out of range") == ["emb-out_of_range"]
+    assert search("jax mask TypeError") == ["mask-lstm"]
+    assert search("padded rank 3 torch") == ["mask-lstm"]
+    # the grid in view (this small page cannot scroll it to the top)
+    assert split.evaluate("document.getElementById('results').getBoundingClientRect().top") < 800
+
+
+def test_a_permalink_opens_its_cell_on_the_published_page(split: Any) -> None:
+    split.goto(split.url.split("#")[0] + "#cell:emb-out_of_range@torch-cpu")
+    split.wait_for_selector("#detail:not([hidden])")
+    assert split.text_content("#detail h3") == "emb-out_of_range on torch-cpu"
+    assert split.is_visible("#grid tr[data-c='1'] td.selected")
+
+
+def test_a_missing_or_foreign_data_file_is_reported(browser: Any, tmp_path: Path) -> None:
+    path = _write_split(_matrix(), tmp_path)
+    (tmp_path / "compatibility-data" / "00-embedding.js").unlink()
+    # Another report's data for the other family: same layout, another generation.
+    other = dataclasses.replace(_matrix(), generated_at="2026-01-01T00:00:00+00:00")
+    foreign = render_html_files(other).data["compatibility-data/01-mask.js"]
+    (tmp_path / "compatibility-data" / "01-mask.js").write_text(foreign, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(path.as_uri() + "#f:view=silent")
+    tab.wait_for_function("document.getElementById('loading').textContent.includes('another')")
+    note = tab.text_content("#loading")
+    assert "compatibility-data/00-embedding.js could not be loaded" in note
+    assert "compatibility-data/01-mask.js belongs to another report" in note
+    assert _visible_rows(tab) == []  # nothing from the foreign file was listed
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"

@@ -157,9 +157,11 @@ def test_markdown(matrix: Matrix) -> None:
 
 
 def _data_element(html: str) -> object:
+    """The page's JSON and its families' payloads (`KCM_FAMILY(<index>,"<token>",{...});`)."""
     match = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S)
     assert match is not None
-    return json.loads(match.group(1))
+    families = re.findall(r'<script>KCM_FAMILY\(\d+,"[0-9a-f]+",(.*?)\);</script>', html, re.S)
+    return [json.loads(match.group(1)), *(json.loads(text) for text in families)]
 
 
 def test_html(matrix: Matrix) -> None:
@@ -167,9 +169,10 @@ def test_html(matrix: Matrix) -> None:
     assert len(html) < SIZE_LIMIT
     assert "\x1b" not in html
     assert "<script>alert" not in html
-    # Only our two elements: the JSON data and the code; `</script>` in data cannot end one.
-    assert html.count("<script") == 2
-    assert html.count("</script>") == 2
+    # Only ours: the JSON data, the code and a family's data each; `</script>` in data
+    # cannot end one.
+    families = len({case.group for case in matrix.cases})
+    assert html.count("<script") == html.count("</script>") == 2 + families
     assert "\\u003c/script\\u003e\\u003c!--" in html
     data = json.dumps(_data_element(html), ensure_ascii=False)
     assert "</script><!--" in data  # JSON.parse gives the text back, shown as textContent
@@ -256,10 +259,11 @@ def test_hand_edited_verdicts_warnings_and_limitations_are_cleaned(tmp_path: Pat
 
 
 def test_html_from_a_hand_edited_run_file_is_escaped(tmp_path: Path) -> None:
-    html = render_html(_hand_edited_matrix(tmp_path))
+    matrix = _hand_edited_matrix(tmp_path)
+    html = render_html(matrix)
     assert "<script>alert" not in html
-    assert html.count("<script") == 2
-    assert html.count("</script>") == 2
+    families = len({case.group for case in matrix.cases})
+    assert html.count("<script") == html.count("</script>") == 2 + families
 
 
 def test_html_from_a_hand_edited_run_file_is_cut_and_stripped(tmp_path: Path) -> None:

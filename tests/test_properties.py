@@ -236,7 +236,8 @@ def test_renderers_never_raise_and_json_round_trips(
     assert markdown.endswith("\n")
     assert not raw_tag(markdown)  # `\\<script\\>` is escaped: shown, never parsed
     html = render_html(matrix)
-    assert html.count("<script") == 2  # ours: the data and the code, nothing from the runs
+    # ours: the data, the code and one per family (inline here), nothing from the runs
+    assert html.count("<script") == 2 + len({case.group for case in matrix.cases})
     text = render_json(matrix)
     assert json.loads(text)["schema_version"] == SCHEMA_VERSION
     assert MATRIX_ADAPTER.validate_json(text) == matrix

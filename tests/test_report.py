@@ -47,6 +47,7 @@ from matrix.report import (
     print_summary,
     recorded,
     render_html,
+    render_html_files,
     render_json,
     render_markdown,
     repro_body,
@@ -264,12 +265,36 @@ def test_the_page_stores_the_prelude_the_repros_share_once() -> None:
     env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=False)
     matrix = Matrix(schema_version=SCHEMA_VERSION, generated_at="2025-01-02T03:04:05+00:00",
                     environments=[env], cases=cases, results=[])
-    page = render_html(matrix)
-    assert page.count("class HarnessError(Exception)") == 1
-    data = json.loads(page.split('id="matrix-data">', 1)[1].split("</script>", 1)[0])
+    report = render_html_files(matrix)
+    assert report.page.count("class HarnessError(Exception)") == 1
+    assert not any("class HarnessError(Exception)" in text for text in report.data.values())
+    data = json.loads(report.page.split('id="matrix-data">', 1)[1].split("</script>", 1)[0])
     assert len(data["preludes"]) == 1
-    for case, row in zip(cases, data["cases"], strict=True):
-        assert row[6] + data["preludes"][row[7]] + row[8] == case.repro
+    rows = [row for text in report.data.values() for row in _family(text)["cases"]]
+    assert [row[1] for row in rows] == [case.id for case in cases]
+    for case, row in zip(cases, rows, strict=True):
+        assert row[7] + data["preludes"][row[8]] + row[9] == case.repro
+
+
+def _family(text: str) -> dict[str, Any]:
+    """The payload of a family data file: `KCM_FAMILY(<index>,"<token>",{...});`."""
+    head, _, rest = text.partition(",{")
+    assert head.startswith("KCM_FAMILY(")
+    assert text.endswith(");\n")
+    payload: dict[str, Any] = json.loads("{" + rest[:-len(");\n")])
+    return payload
+
+
+def test_the_published_page_stays_small_at_ten_thousand_cases() -> None:
+    """Issue 27: the first screen ships under 1 MB whatever the catalog's size; every case's
+    data is in its family's file, each file read by the page as a script."""
+    matrix = _bench().synthetic_matrix(10_000, 14)
+    report = render_html_files(matrix)
+    assert len(report.page.encode("utf-8")) < 1_000_000
+    ids = [row[1] for text in report.data.values() for row in _family(text)["cases"]]
+    assert sorted(ids) == sorted(case.id for case in matrix.cases)
+    assert all(name.startswith("compatibility-data/") and name.endswith(".js")
+               for name in report.data)
 
 
 def test_markdown_is_small_and_its_lines_short() -> None:
@@ -428,9 +453,19 @@ def test_html_escapes_messages(matrix: Matrix) -> None:
     # The message is in the embedded JSON, with <, > and & as JSON escapes.
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e \\u0026" in html
     assert "\x1b" not in html
-    # Exactly our two script elements: the data and the code.
-    assert html.count("<script") == 2
-    assert html.count("</script>") == 2
+    # Exactly our script elements: the data, the code and one per family.
+    families = len({case.group for case in matrix.cases})
+    assert html.count("<script") == html.count("</script>") == 2 + families
+    # The published form: the same escapes in the family files, which the page reads as
+    # scripts, and no script element of the page's own but the data and the code.
+    report = render_html_files(matrix)
+    assert report.page.count("<script") == 2
+    assert len(report.data) == families
+    for text in report.data.values():
+        assert "<script" not in text
+        assert "</script" not in text
+        assert "\x1b" not in text
+    assert any("\\u003cscript\\u003ealert(1)" in text for text in report.data.values())
 
 
 def test_html_escapes_text_from_the_runs() -> None:
@@ -516,7 +551,11 @@ def test_write_reports_and_summary(matrix: Matrix, tmp_path: Path,
     paths = write_reports(matrix, tmp_path / "out")
     assert [p.name for p in paths] == ["compatibility.md", "compatibility.html",
                                        "compatibility.json"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [*(p.name for p in paths), "compatibility-data"])
+    families = sorted(p.name for p in (tmp_path / "out" / "compatibility-data").iterdir())
+    assert families == [f"{i:02d}-{group}.js" for i, group in
+                        enumerate(dict.fromkeys(case.group for case in matrix.cases))]
     print_summary(matrix)
     out = capsys.readouterr().out
     assert "jax-gpu" in out

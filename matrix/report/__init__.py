@@ -33,7 +33,7 @@ from __future__ import annotations
 from matrix.report.cli import main
 from matrix.report.clusters import error_clusters, error_signature, normalise_message, pivots
 from matrix.report.files import render_json, write_reports
-from matrix.report.html import render_html, script_json
+from matrix.report.html import HtmlReport, render_html, render_html_files, script_json
 from matrix.report.markdown import render_markdown
 from matrix.report.repro import repro_body, repro_header, repro_snippet
 from matrix.report.table import short_expected
@@ -47,6 +47,7 @@ from matrix.results.collect import (
 )
 
 __all__ = [
+    "HtmlReport",
     "behaviour_counts",
     "collect",
     "declared_environments",
@@ -60,6 +61,7 @@ __all__ = [
     "print_summary",
     "recorded",
     "render_html",
+    "render_html_files",
     "render_json",
     "render_markdown",
     "repro_body",

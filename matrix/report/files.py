@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic_core
 
 from matrix import atomic
-from matrix.report.html import render_html
+from matrix.report.html import DATA_DIR, render_html_files
 from matrix.report.markdown import render_markdown
 from matrix.report.views import GENERATOR
 from matrix.results import MATRIX_ADAPTER, Matrix
@@ -40,7 +40,8 @@ def render_json(matrix: Matrix) -> str:
 
 def write_reports(matrix: Matrix, out_dir: Path,
                   changes: Mapping[str, Sequence[str]] | None = None) -> list[Path]:
-    """Writes `compatibility.md`, `.html` and `.json` atomically (temporary file, rename).
+    """Writes `compatibility.md`, `.html` (with its `compatibility-data/` files) and `.json`
+    all together (temporary files, then renames).
 
     Args:
         matrix: the merged matrix.
@@ -50,8 +51,17 @@ def write_reports(matrix: Matrix, out_dir: Path,
     Returns:
         The paths written, in the order md, html, json.
     """
-    texts = (render_markdown(matrix), render_html(matrix, changes), render_json(matrix))
-    return replace_together(out_dir, dict(zip(REPORT_NAMES, texts, strict=True)))
+    html = render_html_files(matrix, changes)
+    texts = dict(zip(REPORT_NAMES, (render_markdown(matrix), html.page, render_json(matrix)),
+                     strict=True))
+    written = replace_together(out_dir, {**texts, **html.data})
+    # A family data file of an earlier report that this one no longer has: removed once
+    # the new files are in place (the page refers to its own files only).
+    wanted = {out_dir / name for name in html.data}
+    for stale in sorted((out_dir / DATA_DIR).glob("*.js")):
+        if stale not in wanted:
+            stale.unlink()
+    return written[:len(REPORT_NAMES)]
 
 
 def replace_together(out_dir: Path, texts: Mapping[str, str]) -> list[Path]:

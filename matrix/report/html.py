@@ -7,17 +7,20 @@ The JSON embedded in the page escapes `<`, `>` and `&`, and the detail panel set
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from matrix.report.clusters import Pivot, error_clusters, pivots, share
+from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
 from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.report.repro import _doc_link, _interned, _split_prelude, repro_body, repro_header
 from matrix.report.table import CompatibilityTable, compatibility_table, short_expected
@@ -57,6 +60,8 @@ from matrix.results import (
 )
 
 HTML_ROWS = 300
+#: Error clusters listed on the page; the rest are in the grid's cause filter.
+CLUSTER_ROWS = 100
 
 
 def _jinja() -> Environment:
@@ -150,17 +155,10 @@ def _pivot_view(pivot: Pivot, envs: Sequence[EnvironmentInfo]) -> dict[str, Any]
         for env in envs:
             matched, ran = pivot.counts.get((value, env.id), (0, 0))
             row.append({"text": share(matched, ran) if env.ran else "not run",
-                        "cls": _share_class(matched, ran) if env.ran else "p-none",
-                        "href": f"#f:{quote(key)}={quote(str(value))}&env={quote(env.id)}"})
+                        "cls": _share_class(matched, ran) if env.ran else "p-none"})
         rows.append({"value": value, "cells": row,
                      "href": f"#f:{quote(key)}={quote(str(value))}"})
     return {"axis": pivot.axis, "rows": rows}
-
-
-# A grid cell is one of a few fixed fragments (a few characters, the outcome as its colour
-# class and title, the silent mark): built once per distinct cell, joined once per row,
-# rather than rendered 60,000 times by the template.
-_NO_CELL_HTML = '<td class="o-none" title="no result">?</td>'
 
 
 def grid_text(result: Result) -> str:
@@ -181,17 +179,6 @@ def grid_text(result: Result) -> str:
     if obs.nan_count:
         return "NaN"
     return "✓" if outcome in MATCHED else "≠"
-
-
-def _cell_html(result: Result, silent: bool, cache: dict[tuple[str, str, bool], str]) -> str:
-    text = grid_text(result)
-    key = (result.outcome.value, text, silent)
-    html = cache.get(key)
-    if html is None:
-        word = result.outcome.value + (", silent" if silent else "")
-        html = cache[key] = (f'<td class="o-{result.outcome.value}{" sd" if silent else ""}" '
-                             f'title="{escape(word)}">{escape(text)}</td>')
-    return html
 
 
 def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any]]:
@@ -219,56 +206,61 @@ def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any
     return rows
 
 
-def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = None) -> str:
-    """`compatibility.html`: one static page that works offline (no CDN, no server).
+#: The folder beside `compatibility.html` that holds its per-family data files.
+DATA_DIR = "compatibility-data"
 
-    The compatibility table (`matrix.report.table`) comes first; the grid below it is its
-    drill-down, rendered here a few characters per cell (`✓`, `NaN`, the error type) with
-    the outcome as its colour and its title, so it reads with JavaScript off. Filters,
-    views, links from the table and pivots, and the detail row (the case across every
-    environment, then the repro) run from JSON embedded in the page. Observations are
-    stored once per distinct value, so the page stays light at thousands of cases.
 
-    Args:
-        matrix: the merged matrix.
-        changes: case id -> lines "changed in Keras X.Y.Z (was: ...)" from the bisect files
-            (`matrix.bisections.changes_in`), shown in the case's detail.
+@dataclass(frozen=True)
+class HtmlReport:
+    """The HTML report as files: the page and its per-family data files.
 
-    Returns:
-        The HTML document.
+    Attributes:
+        page: `compatibility.html`: the first screen (compatibility table, environments,
+            clusters, pivots, the grid's filters and family headings) with no case's data.
+        data: relative path (`compatibility-data/<NN>-<family>.js`) -> text: one file per
+            family (case group) holding its cases, cells, observations and repros, loaded by
+            the page when the grid, a filter, the search or a permalink needs it.
+    """
+
+    page: str
+    data: dict[str, str]
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-")
+    return slug or "family"
+
+
+def _family_payloads(matrix: Matrix, group_names: Sequence[str], axis_keys: Sequence[str],
+                     clusters: Sequence[Cluster],
+                     divergent_set: set[str], silent_set: set[str],
+                     preludes: dict[str, int]) -> list[dict[str, Any]]:
+    """Per family (case group, in `group_names` order): its cases, cells and what they refer
+    to, every table local to the family (the page offsets the indices when it loads one).
+
+    A case row is `[case index, id, group index, description, axis values, expected, flags,
+    docstring, prelude index, rest of the program, minimal repro line indices, doc link]`;
+    a cell is 5 integers per environment: outcome index, observation index, duration (s),
+    cluster index (-1 for none), grid text index; -1 throughout for a missing cell.
     """
     cells = _cells(matrix)
-    counts = _counts(matrix)
-    divergent = divergent_cases(matrix)
-    silent = silent_divergences(matrix)
-    clusters = error_clusters(matrix)
-    divergent_set = set(divergent)
-    silent_set = {r.case for r in silent}
-    silent_cells = {(r.case, r.environment) for r in silent}
     envs = matrix.environments
-    axis_keys = list(dict.fromkeys(k for c in matrix.cases for k in c.axes))
-    group_names = list(_groups(matrix.cases))
     group_index = {g: i for i, g in enumerate(group_names)}
     outcome_index = {o: i for i, o in enumerate(Outcome)}
     cluster_of = {(r.case, r.environment): k for k, cl in enumerate(clusters)
                   for r in cl.results}
-    observations: dict[tuple[Any, ...], int] = {}
-    obs_data: list[dict[str, Any]] = []
-    cell_cache: dict[tuple[str, str, bool], str] = {}
-    table = compatibility_table(matrix, divergent)
-    case_index = {c.id: i for i, c in enumerate(matrix.cases)}
-    cell_rows: list[list[Any]] = []
-    preludes: dict[str, int] = {}
-    lines: dict[str, int] = {}
-    grid_rows: dict[str, list[dict[str, Any]]] = {g: [] for g in group_names}
+    families: list[dict[str, Any]] = [
+        {"cases": [], "cells": [], "observations": [], "lines": [], "texts": [],
+         "_obs": {}, "_lines": {}, "_texts": {}} for _ in group_names]
     for c_index, case in enumerate(matrix.cases):
+        family = families[group_index[case.group]]
+        observations: dict[tuple[Any, ...], int] = family["_obs"]
+        texts: dict[str, int] = family["_texts"]
         flat: list[Any] = []
-        words: list[str] = []
         for env in envs:
             result = cells.get((case.id, env.id))
             if result is None:
-                flat += [-1, -1, 0, -1]
-                words.append(_NO_CELL_HTML)
+                flat += [-1, -1, 0, -1, -1]
                 continue
             obs = result.observed
             key = (obs.kind, obs.error_type, obs.message, tuple(obs.shape or ()), obs.dtype,
@@ -276,16 +268,82 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
                    result.outcome in MATCHED)
             slot = observations.get(key)
             if slot is None:
-                slot = observations[key] = len(obs_data)
-                obs_data.append(_observation_data(matrix, result))
+                slot = observations[key] = len(family["observations"])
+                family["observations"].append(_observation_data(matrix, result))
+            text = texts.setdefault(grid_text(result), len(texts))
             flat += [outcome_index[result.outcome], slot, result.duration_s,
-                     cluster_of.get((case.id, env.id), -1)]
-            words.append(_cell_html(result, (case.id, env.id) in silent_cells, cell_cache))
+                     cluster_of.get((case.id, env.id), -1), text]
         flags = (1 if case.id in divergent_set else 0) | (2 if case.id in silent_set else 0)
-        cell_rows.append(flat)
-        grid_rows[case.group].append({"index": c_index, "id": case.id, "flags": flags,
-                                      "cells": Markup("".join(words))})
+        family["cells"].append(flat)
+        family["cases"].append(
+            [c_index, case.id, group_index[case.group], case.description,
+             [case.axes.get(k) for k in axis_keys], case.expected, flags,
+             *_split_prelude(repro_body(case), preludes),
+             _interned(minimal_repro(case.repro) if case.repro else None, family["_lines"]),
+             _doc_link(case)])
+    for family in families:
+        family["lines"] = list(family.pop("_lines"))
+        family["texts"] = list(family.pop("_texts"))
+        del family["_obs"]
+    return families
+
+
+def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = None) -> str:
+    """`compatibility.html` as one self-contained page: every family's data inline.
+
+    The same page as `render_html_files` writes, with each family's data in a `<script>`
+    element of the page instead of a file beside it: one file to mail or attach, heavier to
+    load (the whole catalog's data is parsed at once).
+    """
+    return _render(matrix, changes, split=False).page
+
+
+def render_html_files(matrix: Matrix,
+                      changes: Mapping[str, Sequence[str]] | None = None) -> HtmlReport:
+    """`compatibility.html` and its per-family data files (`compatibility-data/`).
+
+    The page holds the first screen only; the grid's rows, a cell's detail, the search and
+    the permalinks read the data files, loaded on demand with `<script>` elements (so the
+    page works offline, from `file://`, with no server). Its size does not grow with the
+    number of cases beyond the family headings and the behaviour list.
+    """
+    return _render(matrix, changes, split=True)
+
+
+def _render(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None,
+            split: bool) -> HtmlReport:
+    """The compatibility table (`matrix.report.table`) comes first; the grid below it is its
+    drill-down, built in the browser a few characters per cell (`✓`, `NaN`, the error type)
+    with the outcome as its colour and its title. Filters, views, links from the table and
+    pivots, and the detail row (the case across every environment, then the repro) run from
+    the JSON embedded in the page and the families' data. Observations are stored once per
+    distinct value in each family.
+
+    Args:
+        matrix: the merged matrix.
+        changes: case id -> lines "changed in Keras X.Y.Z (was: ...)" from the bisect files
+            (`matrix.bisections.changes_in`), shown in the case's detail.
+        split: the families' data in files beside the page (True) or inline (False).
+    """
+    counts = _counts(matrix)
+    divergent = divergent_cases(matrix)
+    silent = silent_divergences(matrix)
+    clusters = error_clusters(matrix)
+    divergent_set = set(divergent)
+    silent_set = {r.case for r in silent}
+    envs = matrix.environments
+    axis_keys = list(dict.fromkeys(k for c in matrix.cases for k in c.axes))
+    grouped = _groups(matrix.cases)
+    group_names = list(grouped)
+    table = compatibility_table(matrix, divergent)
+    case_index = {c.id: i for i, c in enumerate(matrix.cases)}
+    preludes: dict[str, int] = {}
+    families = _family_payloads(matrix, group_names, axis_keys, clusters, divergent_set,
+                                silent_set, preludes)
+    token = hashlib.sha256(script_json([matrix.generated_at, families]).encode()).hexdigest()[:16]
+    files = [f"{DATA_DIR}/{i:02d}-{_slug(name)}.js" for i, name in enumerate(group_names)]
     data = {
+        "token": token,
         "outcomes": [o.value for o in Outcome],
         "environments": [{"id": e.id, "backend": e.backend, "device": e.device, "ran": e.ran,
                           "channel": e.channel, "reason": e.reason,
@@ -293,34 +351,30 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
                           "versions": dict(e.versions)} for e in envs],
         "behaviours": [[case_index[c] for c in row.cases] for row in table.rows],
         "axes": axis_keys,
-        "groups": group_names,
-        "cases": [[c.id, group_index[c.group], c.description,
-                   [c.axes.get(k) for k in axis_keys], c.expected,
-                   (1 if c.id in divergent_set else 0) | (2 if c.id in silent_set else 0),
-                   *_split_prelude(repro_body(c), preludes),
-                   _interned(minimal_repro(c.repro) if c.repro else None, lines),
-                   _doc_link(c)]
-                  for c in matrix.cases],
-        # The minimal repros' distinct lines, each stored once (modes of a case share most).
-        "lines": list(lines),
+        "groups": [{"name": g, "count": len(grouped[g]), "file": f}
+                   for g, f in zip(group_names, files, strict=True)],
+        "total": len(matrix.cases),
         "preludes": list(preludes),
-        "observations": obs_data,
-        "cells": cell_rows,
         "clusters": [cl.signature for cl in clusters],
         "changes": {case: list(lines) for case, lines in (changes or {}).items()},
+        "limitations": {lim.id: limitation_link(matrix, lim.id)[0]
+                        for lim in matrix.limitations},
+        "inline": not split,
     }
+    texts = [Markup(f"KCM_FAMILY({i},{script_json(token)},{script_json(family)});")
+             for i, family in enumerate(families)]
     axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
                    for k in axis_keys}
-    ran = [(i, e) for i, e in enumerate(envs) if e.ran]
+    ran = [e for e in envs if e.ran]
     cluster_views = [
         {"signature": cl.signature, "count": len(cl.results), "example": cl.example,
          "case": cl.results[0].case,
          "environments": ", ".join(f"{e} {n}" for e, n in cl.environments.items()),
          "outcomes": ", ".join(f"{o.value} {n}" for o, n in cl.outcomes.items())}
-        for cl in clusters
+        for cl in clusters[:CLUSTER_ROWS]
     ]
     template = _jinja().get_template("compatibility.html.j2")
-    return template.render(
+    page = template.render(
         matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
         envs=[_env_view(e, counts[e.id]) for e in envs],
         idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table)[:HTML_ROWS],
@@ -330,14 +384,20 @@ def render_html(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None = No
         devices=list(dict.fromkeys(e.device for e in envs)),
         outcomes=list(Outcome), present=_present_outcomes(matrix),
         meanings=MEANINGS, pass_note=PASS_NOTE,
-        groups=[{"name": g, "index": group_index[g], "rows": grid_rows[g]}
-                for g in group_names],
-        axis_values=axis_values, ran=[e for _, e in ran],
+        groups=[{"name": g, "index": i, "count": len(grouped[g])}
+                for i, g in enumerate(group_names)],
+        axis_values=axis_values, ran=ran,
         silent=len(silent), silent_cases=len(silent_set), clusters=cluster_views,
+        more_clusters=max(0, len(clusters) - CLUSTER_ROWS),
+        cluster_options=[{"signature": cl.signature, "count": len(cl.results)}
+                         for cl in clusters],
         failing=sum(len(cl.results) for cl in clusters),
-        pivots=[_pivot_view(p, [e for _, e in ran]) for p in pivots(matrix)],
+        pivots=[_pivot_view(p, ran) for p in pivots(matrix)],
         short=short_observation, plural=_plural, data=script_json(data),
+        inline=None if split else texts,
         harness_errors=harness_errors(matrix), flaky=flaky_cells(matrix),
         attempts_text=attempts_text,
         inference_note=inference_note(envs), inference_ids=inference_only_ids(envs),
     )
+    return HtmlReport(page=page, data=dict(zip(files, (t + "\n" for t in texts), strict=True))
+                      if split else {})
