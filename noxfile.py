@@ -193,6 +193,14 @@ def bench_report(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_report.py", *session.posargs)
 
 
+@nox.session(name="bench-page", tags=["bench"])
+def bench_page(session: nox.Session) -> None:
+    """Benchmark the published page in headless Chromium (benchmarks/bench_page.py)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "report"), "playwright>=1.45")
+    session.chdir(ROOT)
+    session.run("python", "benchmarks/bench_page.py", *session.posargs)
+
+
 @nox.session(tags=["diff"])
 def diff(session: nox.Session) -> None:
     """Compare two compatibility.json files: regressions, fixes, changed cells (Markdown)."""

@@ -157,10 +157,10 @@ def test_markdown(matrix: Matrix) -> None:
 
 
 def _data_element(html: str) -> object:
-    """The page's JSON and its families' payloads (`KCM_FAMILY(<index>,"<token>",{...});`)."""
+    """The page's JSON and its families' payloads (`matrixFamily(<index>,"<token>",{...});`)."""
     match = re.search(r'<script type="application/json"[^>]*>(.*?)</script>', html, re.S)
     assert match is not None
-    families = re.findall(r'<script>KCM_FAMILY\(\d+,"[0-9a-f]+",(.*?)\);</script>', html, re.S)
+    families = re.findall(r'<script>matrixFamily\(\d+,"[0-9a-f]+",(.*?)\);</script>', html, re.S)
     return [json.loads(match.group(1)), *(json.loads(text) for text in families)]
 
 

@@ -277,9 +277,9 @@ def test_the_page_stores_the_prelude_the_repros_share_once() -> None:
 
 
 def _family(text: str) -> dict[str, Any]:
-    """The payload of a family data file: `KCM_FAMILY(<index>,"<token>",{...});`."""
+    """The payload of a family data file: `matrixFamily(<index>,"<token>",{...});`."""
     head, _, rest = text.partition(",{")
-    assert head.startswith("KCM_FAMILY(")
+    assert head.startswith("matrixFamily(")
     assert text.endswith(");\n")
     payload: dict[str, Any] = json.loads("{" + rest[:-len(");\n")])
     return payload

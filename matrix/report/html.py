@@ -361,7 +361,7 @@ def _render(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None,
                         for lim in matrix.limitations},
         "inline": not split,
     }
-    texts = [Markup(f"KCM_FAMILY({i},{script_json(token)},{script_json(family)});")
+    texts = [Markup(f"matrixFamily({i},{script_json(token)},{script_json(family)});")
              for i, family in enumerate(families)]
     axis_values = {k: list(dict.fromkeys(str(c.axes[k]) for c in matrix.cases if k in c.axes))
                    for k in axis_keys}
