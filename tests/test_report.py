@@ -57,7 +57,7 @@ from matrix.report import (
     unsafe_name,
     write_reports,
 )
-from matrix.report.table import Cell, compatibility_table, fold
+from matrix.report.table import Behaviour, Cell, compatibility_table, distinctions, fold
 from matrix.results.analysis import divergent_cases
 from matrix.results.io import MATRIX_ADAPTER, dump_run, read_document
 from matrix.results.merge import merge_runs
@@ -816,3 +816,22 @@ def test_cells_judged_beside_a_user_catalog_are_marked() -> None:
     assert [n.split(";")[0] for n in judged_beside_catalogs("jax-cpu", merged)] == [
         "jax-cpu: 2 cells were judged in a process that loaded the user catalog(s) "
         "/home/u/my_cases.py"]
+
+
+def test_rows_that_look_alike_say_what_tells_them_apart() -> None:
+    """Issue 27: rows with the same API, values class and expected answer (they differ in
+    their verdicts) each name the spans that differ between them; a row with no look-alike
+    names nothing."""
+    def row(mode: str, verdict: str, subject: str = "layers.Embedding") -> Behaviour:
+        return Behaviour(subject=subject, values="out_of_range", expected="error",
+                         cells=(Cell(text=verdict, outcome="passed"),), cases=("c",),
+                         limitations=(), spans=(("rank", "2"), ("mode", mode)))
+
+    rows = [row("eager", "raises IndexError"), row("jit_compile", "NaN rows"),
+            row("eager", "raises ValueError", subject="ops.take")]
+    assert distinctions(rows) == ["mode: eager", "mode: jit_compile", ""]
+    three = [*rows[:2], Behaviour(subject="layers.Embedding", values="out_of_range",
+                                  expected="error", cells=(), cases=(), limitations=(),
+                                  spans=(("rank", "3"),))]
+    assert distinctions(three) == ["rank: 2; mode: eager", "rank: 2; mode: jit_compile",
+                                   "rank: 3; mode: —"]

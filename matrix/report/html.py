@@ -23,7 +23,12 @@ from markupsafe import Markup
 from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
 from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.report.repro import _doc_link, _interned, _split_prelude, repro_body, repro_header
-from matrix.report.table import CompatibilityTable, compatibility_table, short_expected
+from matrix.report.table import (
+    CompatibilityTable,
+    compatibility_table,
+    distinctions,
+    short_expected,
+)
 from matrix.report.views import (
     GENERATOR,
     MEANINGS,
@@ -183,6 +188,7 @@ def grid_text(result: Result) -> str:
 
 def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    distinct = distinctions(table.rows)
     for index, row in enumerate(table.rows):
         why = []
         for lim in row.limitations:
@@ -192,7 +198,8 @@ def _table_view(matrix: Matrix, table: CompatibilityTable) -> list[dict[str, Any
                      "vals": "" if row.values == "—" else row.values,
                      "expected": row.expected, "cells": row.cells, "count": len(row.cases),
                      "spans": row.spans, "why": why, "silent": row.silent,
-                     "unexplained": row.unexplained, "api_head": None})
+                     "unexplained": row.unexplained, "api_head": None,
+                     "distinct": distinct[index]})
     # Grouped by Keras API, the APIs in the order of their first (most severe) row, so a user
     # looking for their API finds all of its behaviours together under one heading.
     first: dict[str, int] = {}

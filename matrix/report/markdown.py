@@ -9,7 +9,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
-from matrix.report.table import Behaviour, CompatibilityTable, Header, compatibility_table
+from matrix.report.table import (
+    Behaviour,
+    CompatibilityTable,
+    Header,
+    compatibility_table,
+    distinctions,
+)
 from matrix.report.views import (
     MEANINGS,
     PASS_NOTE,
@@ -154,8 +160,9 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
             f"{_plural(table.agreeing, 'other case')} matched the reference wherever "
             "they ran. Under each behaviour, the environments grouped by what they did; "
             "its cases link to the grid filtered to them.", ""]
+    distinct = distinctions(table.rows)
     for index, row in enumerate(table.rows[:MD_ROWS]):
-        out += _md_behaviour(index, row, table.headers)
+        out += _md_behaviour(index, row, table.headers, distinct[index])
     out.append("")
     if len(table.rows) > MD_ROWS:
         rest = table.rows[MD_ROWS:]
@@ -177,7 +184,8 @@ def _md_compatibility(matrix: Matrix, table: CompatibilityTable) -> list[str]:
     return out
 
 
-def _md_behaviour(index: int, row: Behaviour, headers: Sequence[Header]) -> list[str]:
+def _md_behaviour(index: int, row: Behaviour, headers: Sequence[Header],
+                  distinct: str = "") -> list[str]:
     """One behaviour as a list item: its title, what the reference expects, its cases (a
     link to the grid filtered to them) and the limitations that explain it, then one line
     per answer with the environments that gave it. Nothing is cut: GitHub wraps list
@@ -186,7 +194,8 @@ def _md_behaviour(index: int, row: Behaviour, headers: Sequence[Header]) -> list
     why = [_md_link_id(lim) for lim in row.limitations[:2]]
     if len(row.limitations) > 2:
         why.append(f"+{len(row.limitations) - 2}")
-    lines = [f"{index + 1}. **{_md(row.title)}** "
+    apart = f" ({_md(distinct)})" if distinct else ""  # what tells it from its look-alikes
+    lines = [f"{index + 1}. **{_md(row.title)}**{apart} "
              f"([{_plural(len(row.cases), 'case')}](compatibility.html#f:b={index})): "
              f"the reference expects {_md(row.expected)}; why: "
              f"{', '.join(why) or 'unexplained'}"]

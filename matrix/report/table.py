@@ -122,6 +122,29 @@ class Behaviour:
         return self.subject + (f", values {self.values}" if self.values != "—" else "")
 
 
+def distinctions(rows: Sequence[Behaviour]) -> list[str]:
+    """Per row, what tells it apart from the rows that look the same (same subject, values
+    class and expected answer, differing in their verdicts): the spans whose values differ
+    between them, `"mode: predict; variant: lstm_lstm"`; "" for a row with no look-alike.
+
+    Without it, eleven rows read `layers.Embedding out_of_range` alike on the first screen
+    (issue 27) and the inputs that tell them apart sit in the spans column.
+    """
+    alike: dict[tuple[str, str, str], list[int]] = {}
+    for index, row in enumerate(rows):
+        alike.setdefault((row.subject, row.values, row.expected), []).append(index)
+    found = [""] * len(rows)
+    for indices in alike.values():
+        if len(indices) < 2:
+            continue
+        spans_of = [dict(rows[i].spans) for i in indices]
+        axes = list(dict.fromkeys(k for one in spans_of for k in one))
+        differing = [k for k in axes if len({one.get(k) for one in spans_of}) > 1]
+        for i, one in zip(indices, spans_of, strict=True):
+            found[i] = "; ".join(f"{k}: {one.get(k, '—')}" for k in differing)
+    return found
+
+
 @dataclass(frozen=True, kw_only=True)
 class CompatibilityTable:
     """The rows and their columns, and how many cases matched everywhere they ran."""
