@@ -198,3 +198,20 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     commands = [line.strip() for line in script.splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
     assert commands[-1] == _readme_commands()[1]
+
+
+def test_the_published_history_stays_off_main() -> None:
+    """Issue 27: the history of published runs lives on the `gh-pages` branch, as one commit
+    with no parent that replaces the last (so that branch does not grow either); the
+    workflow pushes nothing else, and main's `reports/` holds the latest report only."""
+    text = MATRIX_WORKFLOW.read_text(encoding="utf-8")
+    assert re.findall(r"git push[^\n]*", text) == [
+        'git push --force origin "$commit:refs/heads/$PAGES_BRANCH"']
+    assert re.search(r"^\s*PAGES_BRANCH: gh-pages$", text, re.M)
+    commit_tree = re.findall(r"git commit-tree[^\n]*", text)
+    assert len(commit_tree) == 1
+    assert " -p " not in commit_tree[0]  # no parent: the branch is always one commit
+    tracked = subprocess.run(["git", "ls-files", "reports"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.splitlines()
+    assert "reports/compatibility.html" in tracked
+    assert not [path for path in tracked if "history" in path.split("/")], tracked
