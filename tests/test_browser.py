@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +34,14 @@ from matrix.records import (
 )
 from matrix.report import render_html, render_html_files, repro_body, repro_header
 from matrix.report.minimal import minimal_header, minimal_repro
+from matrix.report.views import short_observation
+from matrix.results import clean_message
 from matrix.results.analysis import divergent_cases, silent_divergences
+from matrix.results.collect import collect
 from matrix.results.triage import apply_limitations
 from matrix.run.program import render
 
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get(kcm.CHROMIUM.name, "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -617,5 +622,58 @@ def test_a_missing_or_foreign_data_file_is_reported(browser: Any, tmp_path: Path
     assert "compatibility-data/00-embedding.js could not be loaded" in note
     assert "compatibility-data/01-mask.js belongs to another report" in note
     assert _visible_rows(tab) == []  # nothing from the foreign file was listed
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+# --- the published report itself: what users type finds its rows in one step (issue 27) ----
+
+def _words(text: str) -> list[str]:
+    """The page's tokenizer, written again: lower case, runs of [a-z0-9_.] are words."""
+    return re.sub(r"[^a-z0-9_.]+", " ", text.lower()).split()
+
+
+def _expected_rows(matrix: Matrix, query: str) -> list[str]:
+    """The cases whose text holds every word of `query` (the page's search, in Python):
+    id, call, expected answer, family, `axis=value`s, and per cell the environment, the
+    outcome, the error type and message and the short observation."""
+    by_case: dict[str, list[Result]] = {}
+    for result in matrix.results:
+        by_case.setdefault(result.case, []).append(result)
+    found = []
+    for case in matrix.cases:
+        parts = [case.id, case.description, case.expected, case.group,
+                 *(f"{k}={v}" for k, v in case.axes.items())]
+        for result in by_case.get(case.id, []):
+            obs = result.observed
+            parts += [result.environment, result.outcome.value, obs.error_type or "",
+                      clean_message(obs.message) if obs.message else "",
+                      short_observation(result)]
+        hay = f" {' '.join(_words(' '.join(parts)))} "
+        if all(word in hay for word in _words(query)):
+            found.append(case.id)
+    return found
+
+
+def test_the_published_report_finds_what_users_type(browser: Any, tmp_path: Path) -> None:
+    matrix = collect(ROOT / "reports" / "runs")
+    path = _write_split(matrix, tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(path.as_uri())
+    for query in ("int64 padded lstm jax", "IndexError: index out of range in self"):
+        tab.fill("#top-q", query)
+        tab.press("#top-q", "Enter")
+        tab.wait_for_function("document.getElementById('loading').hidden && document."
+                              "querySelector('#grid tr[data-c]:not([hidden])') !== null")
+        shown = _visible_rows(tab)
+        assert shown == _expected_rows(matrix, query)
+        assert len(shown) >= 5, (query, shown)
+    # Every row found by the pasted message has a cell that raised it.
+    raised = {r.case for r in matrix.results if r.observed.error_type == "IndexError"
+              and "index out of range in self" in (r.observed.message or "")}
+    assert set(shown) <= raised
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
