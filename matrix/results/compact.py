@@ -22,6 +22,7 @@ cell. `load_matrix` reads this form and the older single file (schema_version 2,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from itertools import pairwise
@@ -63,6 +64,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 #: The record each row kind stands for: its fields are exactly the columns (a test checks).
 RECORDS = {"result": Result, "observed": Observation, "verdict": Verdict, "attempt": Attempt}
 _NESTED = {"O": "observed", "V": "verdict"}
+#: A results file's path as `result_path` makes it: one folder down, no `..`.
+_RESULT_FILE = re.compile(rf"{RESULTS_DIR}/(?:[a-z0-9][a-z0-9._+-]{{0,63}}|_[0-9]+)\.json")
 _RESULTS_ADAPTER: TypeAdapter[list[Result]] = TypeAdapter(list[Result])
 
 
@@ -415,8 +418,14 @@ def _check_version(doc: Mapping[str, Any], where: str, error: type[ValueError],
     """The document's `schema_version`, one of `known`; else `error` naming the file."""
     version = doc.get("schema_version")
     if version not in known or isinstance(version, bool):
+        older = isinstance(version, int) and not isinstance(version, bool) \
+            and version < SCHEMA_VERSION
+        advice = (" It was written before the v2 catalog (cases as programs, raw verdicts): "
+                  "rerun its environments and the report (`nox -s report`) to write a current "
+                  "one." if older else "")
         raise error(f"{where}: field `schema_version` is {version!r}; this harness reads a "
-                    f"compatibility.json of schema_version {' or '.join(map(str, known))}.")
+                    f"compatibility.json of schema_version {' or '.join(map(str, known))}."
+                    f"{advice}")
     return int(version)
 
 
@@ -447,3 +456,19 @@ def load_matrix(path: Path, error: type[ValueError] = MatrixFileError) -> Matrix
         return read_json_object(path.parent / name, error), str(path.parent / name)
 
     return _decode(index, read, str(path), error)
+
+
+def published_files(index: Path) -> list[str]:
+    """The files of a published matrix, relative to the index's folder: `compatibility.json`
+    and, in the compact form, the results files it lists (those a copy must take along).
+
+    An index that cannot be read, or a listed path that is not `results/<name>.json`, is
+    left to `load_matrix` to report: only the names that can be files of the form are given.
+    """
+    try:
+        listed = read_json_object(index, MatrixFileError).get("result_files")
+    except MatrixFileError:
+        return [index.name]
+    paths = [entry.get("path") for entry in listed or () if isinstance(entry, dict)] \
+        if isinstance(listed, list) else []
+    return [index.name, *(p for p in paths if isinstance(p, str) and _RESULT_FILE.fullmatch(p))]
