@@ -65,7 +65,8 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 RECORDS = {"result": Result, "observed": Observation, "verdict": Verdict, "attempt": Attempt}
 _NESTED = {"O": "observed", "V": "verdict"}
 #: A results file's path as `result_path` makes it: one folder down, no `..`.
-_RESULT_FILE = re.compile(rf"{RESULTS_DIR}/(?:[a-z0-9][a-z0-9._+-]{{0,63}}|_[0-9]+)\.json")
+RESULT_FILE_PATTERN = rf"{RESULTS_DIR}/(?:[a-z0-9][a-z0-9._+-]{{0,63}}|_[0-9]+)\.json"
+_RESULT_FILE = re.compile(RESULT_FILE_PATTERN)
 _RESULTS_ADAPTER: TypeAdapter[list[Result]] = TypeAdapter(list[Result])
 
 
