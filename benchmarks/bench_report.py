@@ -127,7 +127,8 @@ def main() -> int:
         t0 = time.perf_counter()
         text = render(matrix)
         timings[name] = round(time.perf_counter() - t0, 3)
-        sizes[name] = len(text.encode("utf-8"))
+        texts = text.values() if isinstance(text, dict) else [text]  # the JSON: several files
+        sizes[name] = sum(len(t.encode("utf-8")) for t in texts)
         del text
     total = round(time.perf_counter() - start, 3)
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

@@ -1,7 +1,9 @@
 """Run-to-run diffs: what changed between two `compatibility.json` files, as Markdown.
 
 `python -m matrix.diff OLD.json NEW.json [--fail-on-regression] [--output FILE.md]` (or
-`nox -s diff -- OLD.json NEW.json`) compares two matrices cell by cell and lists
+`nox -s diff -- OLD.json NEW.json`) compares two matrices cell by cell (each the published
+compact form, read with the `results/` folder beside it, or the single file of
+schema_version 2; `matrix.results.compact.load_matrix`) and lists
 
 - **regressions**: cells that matched the reference before (`passed`, `xpassed`) and ran but
   did not match now (`failed`, `xfailed`, `error`, `crashed`, `timeout`);
@@ -33,7 +35,8 @@ from tabulate import tabulate
 from matrix.records import Matrix, Observation, Outcome, Result
 from matrix.report import normalise_message, short_observation
 from matrix.results.clean import sanitize_environment, sanitize_result
-from matrix.results.io import MATRIX_ADAPTER, read_document
+from matrix.results.compact import MatrixFileError
+from matrix.results.compact import load_matrix as load_published
 from matrix.results.outcomes import MATCHED
 from matrix.run.messages import clean_message
 
@@ -44,18 +47,16 @@ ABS_TOLERANCE = 1e-6
 REL_TOLERANCE = 1e-3
 
 
-class MatrixFileError(ValueError):
-    """A compatibility.json cannot be used; the message names the file and the field."""
-
-
 def load_matrix(path: Path) -> Matrix:
-    """Reads and validates a `compatibility.json` (schema_version 1); cleans its free text.
+    """Reads and validates a published `compatibility.json` (the compact form of
+    schema_version 3 with its `results/*.json`, or the single file of schema_version 2,
+    `matrix.results.compact.load_matrix`); cleans its free text.
 
     Raises:
-        MatrixFileError: unreadable, not JSON, another schema version, or a field is
-            invalid; the message names the file and the field.
+        MatrixFileError: unreadable, not JSON, another schema version, a results file is
+            missing, or a field is invalid; the message names the file and the field.
     """
-    matrix = read_document(path, MATRIX_ADAPTER, MatrixFileError)
+    matrix = load_published(path, MatrixFileError)
     return replace(matrix,
                    environments=[sanitize_environment(e) for e in matrix.environments],
                    results=[sanitize_result(r) for r in matrix.results],

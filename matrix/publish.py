@@ -4,10 +4,12 @@ This module owns the fan-in's last step. From a folder of run files (every envir
 sharded, some missing) and the previously published site, `build_site` writes a static site
 that works offline:
 
-- `index.html` (the latest `compatibility.html` with a link bar), `compatibility.{md,html,json}`;
+- `index.html` (the latest `compatibility.html` with a link bar), `compatibility.{md,html,json}`
+  and `results/<environment>.json` (the published JSON, `matrix.results.compact`);
 - `diff.md`: the latest run against the previously published `compatibility.json`, written by
   `python -m matrix.diff` (its exit status tells whether anything regressed);
-- `history/<date>-<commit>/compatibility.json` (and `diff.md`) for the most recent runs, older
+- `history/<date>-<commit>/compatibility.json` with its `results/` (and `diff.md`) for the
+  most recent runs, older
   folders pruned to keep the site small, and `history/index.json`, one row per run ever
   published, with every environment's pass count;
 - `history.html`: those rows as a table, and per environment a line chart of its pass count
@@ -35,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +51,7 @@ from matrix.report import (
     write_reports,
 )
 from matrix.results import MATCHED, RAN, EnvironmentInfo, Matrix, Outcome
+from matrix.results.compact import published_files
 
 GENERATOR = "python -m matrix.publish (regenerate with `nox -s publish -- --runs DIR --site DIR`)"
 HISTORY_DIR = "history"
@@ -158,8 +161,7 @@ def run_diff(old: Path, new: Path, output: Path, *, old_name: str = "previous",
         for source, name in ((old, old_name), (new, new_name if new_name != old_name
                                                     else f"{new_name}-new")):
             target = Path(tmp) / HISTORY_DIR / name / "compatibility.json"
-            target.parent.mkdir(parents=True)
-            shutil.copyfile(source, target)
+            _copy_published(source, target.parent, shutil.copyfile)
             names.append(str(target.relative_to(tmp)))
         command = [sys.executable, "-m", "matrix.diff", *names, "--fail-on-regression",
                    "--output", str(output.resolve())]
@@ -330,6 +332,17 @@ def _summary(matrix: Matrix, entry: str, note: str, regressions: bool | None) ->
     return "\n".join(lines)
 
 
+def _copy_published(index: Path, folder: Path, copy: Callable[[Path, Path], object]) -> None:
+    """Copies a published `compatibility.json` into `folder` under that name, with the
+    `results/*.json` it lists (the compact form, `matrix.results.compact`); a missing
+    results file is not copied, and the diff that reads the copy names it."""
+    for name in published_files(index):
+        source = index.parent / name
+        if source.is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            copy(source, folder / "compatibility.json" if name == index.name else folder / name)
+
+
 def _copy_history(previous: Path | None, site: Path) -> list[dict[str, Any]]:
     history = site / HISTORY_DIR
     history.mkdir(parents=True, exist_ok=True)
@@ -400,7 +413,7 @@ def build_site(runs: Path, site: Path, *, previous: Path | None = None, commit: 
     folder = site / HISTORY_DIR / entry
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    shutil.copy2(site / "compatibility.json", folder / "compatibility.json")
+    _copy_published(site / "compatibility.json", folder, shutil.copy2)
     shutil.copy2(site / "diff.md", folder / "diff.md")
     row = {"id": entry, "date": date, "commit": commit, "run_url": run_url,
            "environments": environment_counts(matrix), "regressions": regressions,

@@ -382,7 +382,8 @@ class LimitationInfo:
 
 @dataclass(frozen=True, kw_only=True)
 class Matrix:
-    """Every run merged: `reports/compatibility.json` (contract, schema_version 2)."""
+    """Every run merged; published as `reports/compatibility.json` and `results/*.json`
+    (`matrix.results.compact`, which reads it back exactly)."""
 
     schema_version: int
     generated_at: str

@@ -40,6 +40,7 @@ from matrix.report import (
     render_markdown,
     write_reports,
 )
+from matrix.results.compact import decode
 from matrix.results.io import dump_run
 from matrix.run import runfiles
 
@@ -140,7 +141,7 @@ def _renders(tmp_path: Path, *needles: str) -> None:
     markdown = render_markdown(matrix)
     assert needles[0] in markdown.split("## Environments", 1)[0]
     render_html(matrix)
-    json.loads(render_json(matrix))
+    assert decode(render_json(matrix)) == matrix
     console = Console(file=io.StringIO(), width=200)
     print_summary(matrix, console)  # must not raise (rich markup, odd numbers)
     write_reports(matrix, tmp_path / "out")
@@ -200,15 +201,17 @@ def test_diff_exits_2_on_bad_input(tmp_path: Path, text: str,
 
 # --- issue 12, item 11: a full disk replaces the three reports together or not at all ------
 
-@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5, 6])
 def test_a_full_disk_keeps_the_old_reports_and_leaves_no_temporaries(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
     _write_good(tmp_path)
     out = tmp_path / "out"
     old = collect(tmp_path, ENVS, now=NOW, limitations=())
     write_reports(old, out)
+
     def files() -> dict[str, bytes]:
-        return {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+                if p.is_file()}
 
     before = files()
     dump_run(_run("jax-cpu"), tmp_path / "jax-cpu.json")
@@ -229,7 +232,8 @@ def test_a_full_disk_keeps_the_old_reports_and_leaves_no_temporaries(
     monkeypatch.undo()
     assert files() == before  # no .tmp, nothing new
     assert sorted(before) == ["compatibility-data/00-g.js", "compatibility.html",
-                              "compatibility.json", "compatibility.md"]
+                              "compatibility.json", "compatibility.md",
+                              *(f"results/{e}.json" for e in sorted(IDS))]
 
 
 # --- issue 23: only regular files are read; a FIFO or a link to /dev/zero is refused by name --

@@ -20,6 +20,17 @@ import pytest
 from matrix import check
 from matrix.check import CheckError, LayerCheck, compare
 from matrix.environments import get_environment
+from matrix.records import (
+    SCHEMA_VERSION,
+    CaseInfo,
+    EnvironmentInfo,
+    Matrix,
+    Observation,
+    Outcome,
+    Result,
+    Verdict,
+)
+from matrix.results.compact import encode
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "tests" / "data" / "check_models.py"
@@ -183,6 +194,31 @@ def test_the_rows_are_matched_on_what_the_programs_call(tmp_path: Path) -> None:
     assert check.explaining_rows(layer, compat) == [
         "emb-direct: jax-cpu xfailed (4 NaN)",  # about this very layer: first
         "user-gru: jax-cpu xfailed (3 NaN)"]
+
+
+def test_the_rows_come_from_the_published_compact_form(tmp_path: Path) -> None:
+    """The published `compatibility.json` (schema_version 3) keeps its results in
+    `results/<environment>.json`: the rows are read from there."""
+    cases = [CaseInfo(id=f"emb-{dtype}-oor", group="g", description="d",
+                      axes={"subject": "layers.Embedding", "input_dtype": dtype})
+             for dtype in ("int64", "int32")]
+    results = [Result(case=c.id, environment="jax-cpu", outcome=Outcome.XFAILED,
+                      observed=Observation(kind="value", nan_count=n),
+                      verdict=Verdict(status="mismatched", cause="values_differ"))
+               for c, n in zip(cases, (2, 4), strict=True)]
+    matrix = Matrix(schema_version=SCHEMA_VERSION, generated_at="now", environments=[
+        EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True)],
+        cases=cases, results=results)
+    for name, text in encode(matrix).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    layer = LayerCheck(name="embedding", class_name="Embedding", input_dtype="int32",
+                       mask_in=False, observed={})
+    compat = tmp_path / "compatibility.json"
+    assert check.explaining_rows(layer, compat) == ["emb-int32-oor: jax-cpu xfailed (4 NaN)",
+                                                    "emb-int64-oor: jax-cpu xfailed (2 NaN)"]
+    (tmp_path / "results" / "jax-cpu.json").unlink()  # a broken site: no rows, no crash
+    assert check.explaining_rows(layer, compat) == []
 
 
 def keras_file(path: Path, config: dict[str, Any]) -> Path:

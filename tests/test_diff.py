@@ -29,6 +29,7 @@ from matrix.records import (
     Result,
 )
 from matrix.report import render_json
+from matrix.report.files import replace_together
 from matrix.run import runfiles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,9 +136,9 @@ def test_markdown_golden() -> None:
 
 def _write(tmp_path: Path) -> tuple[Path, Path]:
     old, new = _pair()
-    (tmp_path / "old.json").write_text(render_json(old), encoding="utf-8")
-    (tmp_path / "new.json").write_text(render_json(new), encoding="utf-8")
-    return tmp_path / "old.json", tmp_path / "new.json"
+    replace_together(tmp_path / "old", render_json(old))
+    replace_together(tmp_path / "new", render_json(new))
+    return tmp_path / "old" / "compatibility.json", tmp_path / "new" / "compatibility.json"
 
 
 def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,9 +156,11 @@ def test_main_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 @pytest.mark.parametrize(("content", "expected"), [
     ("{", "not valid JSON"),
     ("[]", "JSON object"),
-    ('{"schema_version": 1}', "field `schema_version` is 1; this harness reads "
-                              "schema_version 2. It was written before the v2 catalog"),
-    ('{"schema_version": 3}', "field `schema_version` is 3"),
+    ('{"schema_version": 1}', "field `schema_version` is 1; this harness reads a "
+                              "compatibility.json of schema_version 3 or 2. It was written "
+                              "before the v2 catalog"),
+    ('{"schema_version": 4}', "field `schema_version` is 4"),
+    ('{"schema_version": 3}', "field `result_files` is NoneType; expected list"),
 ])
 def test_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
                   expected: str) -> None:
@@ -172,13 +175,15 @@ def test_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: s
 
 def test_bad_field_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old, new = _write(tmp_path)
-    data = json.loads(new.read_text(encoding="utf-8"))
-    data["results"][2]["outcome"] = "exploded"
-    new.write_text(json.dumps(data), encoding="utf-8")
+    (listed, *_) = json.loads(new.read_text(encoding="utf-8"))["result_files"]
+    results = new.parent / listed["path"]
+    data = json.loads(results.read_text(encoding="utf-8"))
+    data["strings"].append("exploded")
+    data["results"][2][1] = len(data["strings"]) - 1  # the outcome column
+    results.write_text(json.dumps(data), encoding="utf-8")
     assert main([str(old), str(new)]) == 2
     err = capsys.readouterr().err
-    assert str(new) in err
-    assert "field `results.2.outcome`" in err
+    assert f"{results}: field `results.2.outcome`" in err
 
 
 def test_a_version_1_matrix_is_refused_with_the_advice_to_rerun(
@@ -186,8 +191,6 @@ def test_a_version_1_matrix_is_refused_with_the_advice_to_rerun(
     old, new = _write(tmp_path)
     data = json.loads(old.read_text(encoding="utf-8"))
     data["schema_version"] = 1
-    for result in data["results"]:
-        del result["verdict"]
     old.write_text(json.dumps(data), encoding="utf-8")
     assert main([str(old), str(new)]) == 2
     err = capsys.readouterr().err

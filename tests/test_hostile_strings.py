@@ -38,9 +38,11 @@ from matrix.records import (
     Verdict,
 )
 from matrix.report import collect, render_html, render_json, render_markdown
+from matrix.report.files import replace_together
 from matrix.results.clean import error_observation
+from matrix.results.compact import decode
 from matrix.results.ingest import fold_reports
-from matrix.results.io import MATRIX_ADAPTER, RUN_ADAPTER, dump_run
+from matrix.results.io import RUN_ADAPTER, dump_run
 from matrix.results.merge import merge_runs
 
 NOW = "2025-01-02T03:04:05+00:00"
@@ -180,15 +182,19 @@ def test_html(matrix: Matrix) -> None:
 
 
 def test_json(matrix: Matrix) -> None:
-    text = render_json(matrix)
+    files = render_json(matrix)
+    text = "".join(files.values())
     assert len(text) < SIZE_LIMIT
     assert "\x1b" not in text
-    assert MATRIX_ADAPTER.validate_json(text) == matrix
-    data = json.loads(text)
-    messages = [r["observed"]["message"] for r in data["results"]
-                if r["observed"]["kind"] in ("error", "crash")]
+    assert decode(files) == matrix
+    messages = [r.observed.message or "" for r in decode(files).results
+                if r.observed.kind in ("error", "crash")]
     assert len(messages) == 4
     assert all(SCRIPT in m and len(m) <= MESSAGE_LIMIT for m in messages)
+    # Each message is in its environment's `strings` table, as JSON escapes it.
+    for env in ENVS:
+        strings = json.loads(files[f"results/{env}.json"])["strings"]
+        assert sum(SCRIPT in s for s in strings) >= 1
 
 
 def test_diff_markdown(matrix: Matrix) -> None:
@@ -274,11 +280,11 @@ def test_html_from_a_hand_edited_run_file_is_cut_and_stripped(tmp_path: Path) ->
 
 def test_json_from_a_hand_edited_run_file_round_trips(tmp_path: Path) -> None:
     matrix = _hand_edited_matrix(tmp_path)
-    assert MATRIX_ADAPTER.validate_json(render_json(matrix)) == matrix
+    assert decode(render_json(matrix)) == matrix
 
 
 def test_json_from_a_hand_edited_run_file_is_cut_and_stripped(tmp_path: Path) -> None:
-    text = render_json(_hand_edited_matrix(tmp_path))
+    text = "".join(render_json(_hand_edited_matrix(tmp_path)).values())
     assert len(text) < SIZE_LIMIT
     assert "\\u001b" not in text
 
@@ -286,9 +292,8 @@ def test_json_from_a_hand_edited_run_file_is_cut_and_stripped(tmp_path: Path) ->
 def test_diff_markdown_from_a_hand_edited_matrix_file(tmp_path: Path) -> None:
     raw = merge_runs([load_run_unchecked(p) for p in sorted(
         _hand_edited_runs(tmp_path).glob("*.json"))], [], NOW)
-    new = tmp_path / "new.json"
-    new.write_text(render_json(raw), encoding="utf-8")
-    after = load_matrix(new)
+    replace_together(tmp_path / "new", render_json(raw))
+    after = load_matrix(tmp_path / "new" / "compatibility.json")
     calm = Observation(kind="error", error_type="RuntimeError", message="calm")
     before = dataclasses.replace(after, results=[
         dataclasses.replace(r, outcome=Outcome.PASSED, observed=calm) for r in after.results])

@@ -7,8 +7,9 @@ with a `(path, line, message)` long representation, recorded verdicts, noise eve
 one result per case, its outcome that of its raw verdict; random runs merge and are triaged
 against random limitations into a matrix where every case meets every environment in exactly
 one result; random shards of one environment combine; the three report formats and
-the diff render any matrix, hostile strings from the backends included, the JSON round-trips
-through `MATRIX_ADAPTER`, and no `<script` from the data reaches the HTML.
+the diff render any matrix, hostile strings from the backends included, the published JSON
+round-trips through `matrix.results.compact.decode`, and no `<script` from the data reaches
+the HTML.
 
 No framework is imported. Kept fast: 40-60 examples per property, no deadline.
 """
@@ -41,8 +42,9 @@ from matrix.records import (
     Verdict,
 )
 from matrix.report import render_html, render_json, render_markdown
+from matrix.results.compact import decode
 from matrix.results.ingest import fold_reports
-from matrix.results.io import MATRIX_ADAPTER, RUN_ADAPTER, RunFileError, dump_run, load_run
+from matrix.results.io import RUN_ADAPTER, RunFileError, dump_run, load_run
 from matrix.results.merge import combine_shards, merge_runs
 from matrix.results.outcomes import outcome_of
 from matrix.results.triage import apply_limitations
@@ -238,9 +240,9 @@ def test_renderers_never_raise_and_json_round_trips(
     html = render_html(matrix)
     # ours: the data, the code and one per family (inline here), nothing from the runs
     assert html.count("<script") == 2 + len({case.group for case in matrix.cases})
-    text = render_json(matrix)
-    assert json.loads(text)["schema_version"] == SCHEMA_VERSION
-    assert MATRIX_ADAPTER.validate_json(text) == matrix
+    files = render_json(matrix)
+    assert json.loads(files["compatibility.json"])["record_schema_version"] == SCHEMA_VERSION
+    assert decode(files) == matrix
 
 
 # --- run files and shards -------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from matrix import publish
+from matrix.results.compact import load_matrix
 
 DATA = Path(__file__).resolve().parent / "data" / "publish"
 TODAY = "2026-11-29T03:00:00+00:00"
@@ -74,12 +75,16 @@ def test_dry_run_builds_the_site_with_history_and_diff(tmp_path: Path) -> None:
     assert "3/4 (75%)" in history
 
     # The published JSON names the missing environments as not_run, with the reason.
-    matrix = json.loads((site / "compatibility.json").read_text(encoding="utf-8"))
-    envs = {e["id"]: e for e in matrix["environments"]}
-    assert envs["jax-gpu"]["ran"] is False
-    assert envs["jax-gpu"]["reason"] == GPU_REASON
-    assert {r["outcome"] for r in matrix["results"] if r["environment"] == "jax-gpu"} == \
-        {"not_run"}
+    matrix = load_matrix(site / "compatibility.json")
+    envs = {e.id: e for e in matrix.environments}
+    assert envs["jax-gpu"].ran is False
+    assert envs["jax-gpu"].reason == GPU_REASON
+    assert {r.outcome for r in matrix.results if r.environment == "jax-gpu"} == {"not_run"}
+    # Today's history entry holds the same published files: the index and its results.
+    entry = site / "history" / published.entry
+    assert sorted(p.relative_to(entry).as_posix() for p in entry.rglob("*.json")) == sorted(
+        ["compatibility.json", *(f"results/{e.id}.json" for e in matrix.environments)])
+    assert load_matrix(entry / "compatibility.json") == matrix
 
 
 def test_dry_run_diffs_against_the_last_published_run(tmp_path: Path) -> None:
@@ -101,30 +106,52 @@ def test_dry_run_diffs_against_the_last_published_run(tmp_path: Path) -> None:
 
 def test_sharded_environment_is_merged(tmp_path: Path) -> None:
     site, _ = _build(tmp_path)
-    matrix = json.loads((site / "compatibility.json").read_text(encoding="utf-8"))
-    assert matrix["problems"] == []
-    torch = [r for r in matrix["results"] if r["environment"] == "torch-cpu"]
-    assert sorted(r["case"] for r in torch) == ["c1", "c2", "c3", "c4"]
-    assert {r["outcome"] for r in torch} == {"passed"}
+    matrix = load_matrix(site / "compatibility.json")
+    assert matrix.problems == []
+    torch = [r for r in matrix.results if r.environment == "torch-cpu"]
+    assert sorted(r.case for r in torch) == ["c1", "c2", "c3", "c4"]
+    assert {r.outcome for r in torch} == {"passed"}
     assert _index(site)[-1]["environments"]["torch-cpu"]["passed"] == 4
 
 
 def test_the_published_matrix_is_triaged_at_merge(tmp_path: Path) -> None:
     site, _ = _build(tmp_path)
-    matrix = json.loads((site / "compatibility.json").read_text(encoding="utf-8"))
-    cells = {(r["case"], r["environment"]): r for r in matrix["results"]}
+    matrix = load_matrix(site / "compatibility.json")
+    cells = {(r.case, r.environment): r for r in matrix.results}
     # The run file holds only c4's raw verdict; the catalog's limitation xfails it here.
     raw = json.loads((DATA / "runs" / "jax-cpu.json").read_text(encoding="utf-8"))
     assert {r["case"]: (r["outcome"], r["limitation"]) for r in raw["results"]}["c4"] == \
         ("failed", None)
     c4 = cells[("c4", "jax-cpu")]
-    assert (c4["outcome"], c4["limitation"], c4["verdict"]["status"]) == (
+    assert (c4.outcome, c4.limitation, c4.verdict.status) == (
         "xfailed", "jax-take-fills-nan-embedding", "mismatched")
-    assert (cells[("c3", "jax-cpu")]["outcome"], cells[("c3", "jax-cpu")]["limitation"]) == (
+    assert (cells[("c3", "jax-cpu")].outcome, cells[("c3", "jax-cpu")].limitation) == (
         "failed", None)
-    listed = {lim["id"]: lim for lim in matrix["limitations"]}
-    assert listed["jax-take-fills-nan-embedding"]["cells"] == 1
-    assert listed["jax-take-fills-nan-embedding"]["stale"] is False
+    listed = {lim.id: lim for lim in matrix.limitations}
+    assert listed["jax-take-fills-nan-embedding"].cells == 1
+    assert listed["jax-take-fills-nan-embedding"].stale is False
+
+
+def test_a_site_in_the_compact_form_is_the_previous_of_the_next(tmp_path: Path) -> None:
+    """The fixture's previous site is a single file of schema_version 2 (as published before
+    issue 27); the next publish diffs against a compact one, results files and all."""
+    first, _ = _build(tmp_path / "first")
+    assert json.loads((first / "compatibility.json").read_text())["schema_version"] == 3
+    second = tmp_path / "second"
+    published = publish.build_site(DATA / "runs", second, previous=first, commit="c" * 40,
+                                   date="2026-11-30T03:00:00+00:00")
+    if "not available" in published.diff_note:
+        pytest.skip("matrix.diff is not in this checkout")
+    assert published.regressions is False
+    assert published.diff_note == "no regression"
+    diff = (second / "diff.md").read_text(encoding="utf-8")
+    assert "history/2026-11-29-bbbbbbb/compatibility.json" in diff
+    # A previous site whose results file is gone: the diff says which.
+    (first / "results" / "jax-cpu.json").unlink()
+    broken = publish.build_site(DATA / "runs", tmp_path / "third", previous=first,
+                                commit="d" * 40, date="2026-12-01T03:00:00+00:00")
+    assert broken.regressions is None
+    assert "results/jax-cpu.json" in broken.diff_note
 
 
 def test_first_publish_has_one_run_and_no_diff(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import re
 import sys
@@ -59,7 +60,8 @@ from matrix.report import (
 )
 from matrix.report.table import Behaviour, Cell, compatibility_table, distinctions, fold
 from matrix.results.analysis import divergent_cases
-from matrix.results.io import MATRIX_ADAPTER, dump_run, read_document
+from matrix.results.compact import decode, load_matrix
+from matrix.results.io import dump_run
 from matrix.results.merge import merge_runs
 from matrix.results.triage import apply_limitations
 
@@ -171,26 +173,38 @@ def _golden(name: str, text: str) -> None:
 # --- JSON -----------------------------------------------------------------------------------
 
 def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
-    data = json.loads(render_json(matrix), parse_constant=pytest.fail)
-    assert set(data) == {"schema_version", "generator", "generated_at", "environments",
-                         "cases", "results", "limitations", "problems"}
-    assert data["schema_version"] == 2
+    files = render_json(matrix)
+    envs = [e.id for e in matrix.environments]
+    assert list(files) == ["compatibility.json", *(f"results/{e}.json" for e in envs)]
+    data = json.loads(files["compatibility.json"], parse_constant=pytest.fail)
+    assert set(data) == {"schema_version", "generator", "generated_at", "record_schema_version",
+                         "environments", "cases", "preludes", "result_files", "result_order",
+                         "limitations", "problems"}
+    assert data["schema_version"] == 3
+    assert data["record_schema_version"] == 2
     assert "nox -s report" in data["generator"]
     assert data["generated_at"] == NOW
+    assert data["result_order"] == "by_case"
+    assert data["result_files"] == [{"environment": e, "path": f"results/{e}.json",
+                                     "results": 3} for e in envs]
     for env in data["environments"]:
         assert {"id", "backend", "device", "ran", "versions"} <= set(env)
     for case in data["cases"]:
-        # Contract keys; fields the harness adds later (e.g. `repro`) are allowed.
-        assert {"id", "group", "description", "axes", "subject", "expected"} <= set(case)
-    observed = {"kind", "error_type", "message", "shape", "dtype", "max_abs_error",
-                "nan_count", "device", "warnings"}
-    for result in data["results"]:
-        assert set(result) >= {"case", "environment", "outcome", "observed", "verdict",
-                               "duration_s", "limitation"}
-        assert set(result["observed"]) >= observed
-        assert set(result["verdict"]) == {"status", "cause", "detail"}
-    xfailed = [r for r in data["results"] if r["outcome"] == "xfailed"]
-    assert [(r["case"], r["environment"], r["limitation"], r["verdict"]["status"])
+        assert {"id", "group", "description", "axes", "subject", "expected", "repro"} <= set(case)
+    for env in envs:
+        doc = json.loads(files[f"results/{env}.json"], parse_constant=pytest.fail)
+        assert set(doc) == {"schema_version", "environment", "columns", "strings", "results"}
+        assert doc["environment"] == env
+        assert doc["columns"]["result"][:6] == ["case", "outcome", "observed", "verdict",
+                                                "duration_s", "limitation"]
+        assert doc["columns"]["verdict"] == ["status", "cause", "detail"]
+        assert {"kind", "error_type", "message", "shape", "dtype", "max_abs_error",
+                "nan_count", "device", "warnings"} <= set(doc["columns"]["observed"])
+        assert all(len(row) == len(doc["columns"]["result"]) for row in doc["results"])
+        assert len(doc["strings"]) == len(set(doc["strings"]))  # each string once
+    results = decode(files).results
+    xfailed = [r for r in results if r.outcome == "xfailed"]
+    assert [(r.case, r.environment, r.limitation, r.verdict.status)
             for r in xfailed] == [("embedding-rank2-int32-out_of_range", "jax-cpu",
                                    "jax-clamps", "mismatched")]
     assert data["limitations"] == [{
@@ -198,14 +212,17 @@ def test_json_has_exactly_the_contract_keys(matrix: Matrix) -> None:
         "backends": ["jax"], "devices": [], "axes": {"values": ["out_of_range"]},
         "cpu_flags": [], "effect": "",
         "cells": 1, "stale": False}]
-    pairs = [(r["case"], r["environment"]) for r in data["results"]]
+    pairs = [(r.case, r.environment) for r in results]
     assert len(pairs) == len(set(pairs)) == 3 * 4
 
 
 def test_json_round_trips_and_writes_infinity_as_a_string(matrix: Matrix) -> None:
-    text = render_json(matrix)
-    assert '"max_abs_error": "Infinity"' in text
-    assert MATRIX_ADAPTER.validate_json(text) == matrix
+    files = render_json(matrix)
+    infinite = [r for r in matrix.results if r.observed.max_abs_error == math.inf]
+    assert infinite
+    for result in infinite:
+        assert '"Infinity"' in files[f"results/{result.environment}.json"]
+    assert decode(files) == matrix
 
 
 # --- divergences ----------------------------------------------------------------------------
@@ -548,14 +565,24 @@ def test_missing_environment_is_not_run_never_zero_percent(matrix: Matrix) -> No
 
 def test_write_reports_and_summary(matrix: Matrix, tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    paths = write_reports(matrix, tmp_path / "out")
-    assert [p.name for p in paths] == ["compatibility.md", "compatibility.html",
-                                       "compatibility.json"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        [*(p.name for p in paths), "compatibility-data"])
-    families = sorted(p.name for p in (tmp_path / "out" / "compatibility-data").iterdir())
-    assert families == [f"{i:02d}-{group}.js" for i, group in
-                        enumerate(dict.fromkeys(case.group for case in matrix.cases))]
+    folder = tmp_path / "out"
+    (folder / "results").mkdir(parents=True)
+    (folder / "results" / "gone-cpu.json").write_text("{}", encoding="utf-8")  # not run now
+    (folder / "results" / "notes.txt").write_text("kept", encoding="utf-8")
+    (folder / "compatibility-data").mkdir(parents=True)
+    (folder / "compatibility-data" / "07-gone.js").write_text("", encoding="utf-8")
+    paths = write_reports(matrix, folder)
+    envs = [e.id for e in matrix.environments]
+    families = [f"compatibility-data/{i:02d}-{group}.js" for i, group in
+                enumerate(dict.fromkeys(case.group for case in matrix.cases))]
+    assert [p.relative_to(folder).as_posix() for p in paths] == [
+        "compatibility.md", "compatibility.html", "compatibility.json",
+        *(f"results/{e}.json" for e in envs), *families]
+    assert sorted(p.name for p in (folder / "results").iterdir()) == sorted(
+        [f"{e}.json" for e in envs] + ["notes.txt"])
+    assert sorted(p.relative_to(folder).as_posix()
+                  for p in (folder / "compatibility-data").iterdir()) == families
+    assert load_matrix(folder / "compatibility.json") == matrix
     print_summary(matrix)
     out = capsys.readouterr().out
     assert "jax-gpu" in out
@@ -572,8 +599,8 @@ def test_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--runs", str(runs), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "broken.json" in out
-    data = json.loads((tmp_path / "out" / "compatibility.json").read_text(encoding="utf-8"))
-    assert any(e["id"] == "tensorflow-cpu" and e["ran"] for e in data["environments"])
+    written = load_matrix(tmp_path / "out" / "compatibility.json")
+    assert any(e.id == "tensorflow-cpu" and e.ran for e in written.environments)
 
 
 # --- views: limitations, clusters, pivots, repro snippets -----------------------------------
@@ -676,7 +703,7 @@ def test_every_real_case_has_a_python_repro() -> None:
     if not REAL.exists():
         pytest.fail(f"{REAL} is missing; regenerate it with `nox`")
     try:
-        real = read_document(REAL, MATRIX_ADAPTER, ValueError)
+        real = load_matrix(REAL, ValueError)
     except ValueError as exc:  # e.g. published before schema_version 2: regenerate it
         pytest.fail(str(exc))
     for case in real.cases:
@@ -744,10 +771,9 @@ def test_flaky_cells_and_cache_reuse_are_shown(matrix: Matrix) -> None:
     assert f"timeout, then {first.verdict.status}" in markdown
     assert 'id="flaky"' in render_html(shown)
     assert "## Flaky cells" not in render_markdown(matrix)
-    data = json.loads(render_json(shown), parse_constant=pytest.fail)
-    assert data["results"][0]["flaky"] is True
-    assert [a["verdict"]["status"] for a in data["results"][0]["attempts"]] == \
-        ["timeout", first.verdict.status]
+    back = decode(render_json(shown)).results[0]
+    assert back.flaky is True
+    assert [a.verdict.status for a in back.attempts] == ["timeout", first.verdict.status]
     console = Console(width=200, record=True)
     print_summary(shown, console)
     text = console.export_text()

@@ -14,6 +14,8 @@ import numpy as np
 
 from matrix.check.inputs import plain
 from matrix.oracle.tolerance import TOLERANCES
+from matrix.results.compact import COMPACT_VERSION, load_matrix
+from matrix.results.io import MATRIX_ADAPTER
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,13 +228,16 @@ def explaining_rows(layer: LayerCheck, compatibility: Path | None) -> list[str]:
 
     A case is matched on what its program calls (`facts.subject`, `cases/facts.py`), as
     triage matches limitations; a report written before facts were recorded is matched on
-    its `subject` axis.
+    its `subject` axis. The published compact form (schema_version 3, with its `results/`)
+    is read with `load_matrix`; an older single file is read as it is, field by field.
     """
     if layer.class_name == "load_model" or compatibility is None or not compatibility.exists():
         return []
     try:
         data = json.loads(compatibility.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        if isinstance(data, dict) and data.get("schema_version") == COMPACT_VERSION:
+            data = MATRIX_ADAPTER.dump_python(load_matrix(compatibility))
+    except (OSError, ValueError):  # not JSON, or a compact form that cannot be read
         return []
     subject = f"layers.{layer.class_name}"
 

@@ -4,7 +4,8 @@ This package owns the step after the runs: `collect` (`runs`) reads `reports/run
 file that cannot be used becomes a problem shown at the top of every format, never a crash),
 and the renderers turn the `Matrix` into
 
-- `compatibility.json` (`files`): the contract (schema_version 1) plus a `generator` line;
+- `compatibility.json` and `results/<environment>.json` (`files`): the published JSON
+  (schema_version 3, `matrix.results.compact`), with a `generator` line;
 - `compatibility.md` (`markdown`): environments, divergences, error clusters, pivots per axis
   and the grid, as tables a code host renders and that stay aligned in the raw text;
 - `compatibility.html` (`html`): one offline page (inline CSS and vanilla JS, no CDN, no

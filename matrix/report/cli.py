@@ -96,6 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                       markup=False, highlight=False)
     since = args.since.replace(tzinfo=args.since.tzinfo or UTC) if args.since else None
     print_summary(matrix, console, since=since, commit=_git_commit())
+    # The top-level files by name; the folders of per-environment and per-family files, each
+    # as one line with its count.
+    folders: dict[Path, int] = {}
     for path in paths:
-        console.print(f"wrote {path}", markup=False, highlight=False)
+        if path.parent == args.out:
+            console.print(f"wrote {path}", markup=False, highlight=False)
+        else:
+            folders[path.parent] = folders.get(path.parent, 0) + 1
+    for folder, count in folders.items():
+        console.print(f"wrote {folder}/ ({count} files)", markup=False, highlight=False)
     return 0

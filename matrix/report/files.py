@@ -1,47 +1,45 @@
-"""The report's files: the JSON contract `compatibility.json` (schema_version 1), and
-`compatibility.{md,html,json}` written all together or not at all."""
+"""The report's files: the published JSON (`compatibility.json` and `results/<environment>.json`,
+schema_version 3, `matrix.results.compact`) and `compatibility.{md,html}`, written all
+together or not at all."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import pydantic_core
-
 from matrix import atomic
 from matrix.report.html import DATA_DIR, render_html_files
 from matrix.report.markdown import render_markdown
 from matrix.report.views import GENERATOR
-from matrix.results import MATRIX_ADAPTER, Matrix
+from matrix.results import Matrix
+from matrix.results.compact import RESULTS_DIR, encode
 
-REPORT_NAMES = ("compatibility.md", "compatibility.html", "compatibility.json")
 
+def render_json(matrix: Matrix) -> dict[str, str]:
+    """The published JSON of `matrix` (schema_version 3, `matrix.results.compact.encode`).
 
-def render_json(matrix: Matrix) -> str:
-    """The contract file `compatibility.json` (schema_version 1).
-
-    Top level: `schema_version`, `generator`, `generated_at`, `environments`, `cases`,
-    `results` and `problems`. A non-finite `max_abs_error` (inf: exactly one side held NaN)
-    is written as the string `"Infinity"` (`"-Infinity"`, `"NaN"`), pydantic's
-    `ser_json_inf_nan="strings"` spelling, which `MATRIX_ADAPTER.validate_json` reads back
-    as a float; plain JSON has no literal for it and `null` already means "not compared".
+    `compatibility.json` is the index (environments, limitations, problems, the cases with
+    each repro's shared preamble stored once, the list of results files);
+    `results/<environment id>.json` holds one environment's results, one row a line, each
+    distinct string once. A non-finite `max_abs_error` (inf: exactly one side held NaN) is
+    the string `"Infinity"` (`"-Infinity"`, `"NaN"`). `docs/compatibility.schema.json`
+    describes both; `matrix.results.compact.load_matrix` reads them back as `matrix`.
 
     Args:
         matrix: the merged matrix.
 
     Returns:
-        Indented JSON text ending in a newline.
+        Path relative to the report folder -> JSON text ending in a newline,
+        `compatibility.json` first.
     """
-    data = MATRIX_ADAPTER.dump_python(matrix)  # floats stay floats, inf included
-    ordered = {"schema_version": data.pop("schema_version"), "generator": GENERATOR, **data}
-    text = pydantic_core.to_json(ordered, indent=1, inf_nan_mode="strings").decode("utf-8")
-    return text + "\n"
+    return encode(matrix, GENERATOR)
 
 
 def write_reports(matrix: Matrix, out_dir: Path,
                   changes: Mapping[str, Sequence[str]] | None = None) -> list[Path]:
-    """Writes `compatibility.md`, `.html` (with its `compatibility-data/` files) and `.json`
-    all together (temporary files, then renames).
+    """Writes `compatibility.md`, `.html` with its family data files (`compatibility-data/`)
+    and the published JSON all together (`replace_together`); a `results/*.json` of an
+    environment, or a family data file, no longer in the matrix is removed afterwards.
 
     Args:
         matrix: the merged matrix.
@@ -49,31 +47,36 @@ def write_reports(matrix: Matrix, out_dir: Path,
         changes: the bisect lines per case, for the HTML detail (`render_html`).
 
     Returns:
-        The paths written, in the order md, html, json.
+        The paths written: md, html, `compatibility.json`, the results files, then the
+        family data files.
     """
     html = render_html_files(matrix, changes)
-    texts = dict(zip(REPORT_NAMES, (render_markdown(matrix), html.page, render_json(matrix)),
-                     strict=True))
-    written = replace_together(out_dir, {**texts, **html.data})
-    # A family data file of an earlier report that this one no longer has: removed once
-    # the new files are in place (the page refers to its own files only).
-    wanted = {out_dir / name for name in html.data}
-    for stale in sorted((out_dir / DATA_DIR).glob("*.js")):
-        if stale not in wanted:
-            stale.unlink()
-    return written[:len(REPORT_NAMES)]
+    texts = {"compatibility.md": render_markdown(matrix), "compatibility.html": html.page,
+             **render_json(matrix), **html.data}
+    return replace_together(out_dir, texts, prune={RESULTS_DIR: "*.json", DATA_DIR: "*.js"})
 
 
-def replace_together(out_dir: Path, texts: Mapping[str, str]) -> list[Path]:
-    """Replaces the files `texts` names in `out_dir` all together, or none of them.
+def replace_together(out_dir: Path, texts: Mapping[str, str],
+                     prune: Mapping[str, str] | None = None) -> list[Path]:
+    """Replaces the files `texts` names (relative paths) in `out_dir` all together, or none.
 
     Every text is written to a temporary file first (a full disk fails here, before any
     report changed); only then is each renamed over its file, a step that needs no space.
-    On any failure the temporary files are removed and the exception goes on.
+    On any failure the temporary files are removed and the exception goes on. Once all are
+    in place, each file matching a pattern of `prune` (folder relative to `out_dir` ->
+    glob, `{"results": "*.json"}`) that `texts` does not name is removed: a stale file of an
+    environment or a family no longer in the matrix. Other files there are left alone.
 
     Returns:
         The paths written, in the order of `texts`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    return atomic.write_many({out_dir / name: text.encode("utf-8")
-                              for name, text in texts.items()})
+    written = atomic.write_many({out_dir / name: text.encode("utf-8")
+                                 for name, text in texts.items()})
+    for folder, pattern in (prune or {}).items():
+        if not (out_dir / folder).is_dir():
+            continue
+        for stale in sorted((out_dir / folder).glob(pattern)):
+            if stale not in written and stale.is_file():
+                stale.unlink()
+    return written

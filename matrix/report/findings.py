@@ -9,12 +9,12 @@ written by hand. `python -m matrix.report.findings` prints the block;
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from pathlib import Path
 
 from cases.limitations import LIMITATIONS
+from matrix.results.compact import load_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "reports" / "compatibility.json"
@@ -30,16 +30,15 @@ def findings(published: Path = PUBLISHED, top: int = TOP) -> str:
     reason, and its upstream link. Ties go to catalog order.
 
     Raises:
-        OSError, ValueError: the published report is missing or not JSON.
+        MatrixFileError: the published report (or one of its results files) is missing,
+            not JSON, or a field is invalid (`matrix.results.compact.load_matrix`).
     """
-    data = json.loads(published.read_text(encoding="utf-8"))
     cells: Counter[str] = Counter()
     environments: dict[str, set[str]] = {}
-    for result in data["results"]:
-        limitation = result.get("limitation")
-        if limitation:
-            cells[limitation] += 1
-            environments.setdefault(limitation, set()).add(result["environment"])
+    for result in load_matrix(published).results:
+        if result.limitation:
+            cells[result.limitation] += 1
+            environments.setdefault(result.limitation, set()).add(result.environment)
     order = {lim.id: i for i, lim in enumerate(LIMITATIONS)}
     ranked = sorted((lim for lim in LIMITATIONS if cells[lim.id]),
                     key=lambda lim: (-cells[lim.id], order[lim.id]))[:top]

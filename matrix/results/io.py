@@ -66,21 +66,19 @@ def _unsound_value(raw: object) -> tuple[str, str] | None:
     return None
 
 
-def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) -> T:
-    """Reads a JSON document of this schema version (a run file, a compatibility.json).
-
-    Args:
-        path: the file.
-        adapter: validates the decoded JSON into its type.
-        error: the exception class to raise.
+def read_json_object(path: Path, error: type[ValueError]) -> dict[str, Any]:
+    """Reads a JSON document this harness wrote, of any schema version, as a dict.
 
     Only a regular file of at most `matrix.run.runfiles.MAX_READ_BYTES` is read
     (`read_regular_file`): a FIFO or a link to `/dev/zero` named `*.json` is refused by name
-    instead of blocking the reader.
+    instead of blocking the reader. `NaN`, `Infinity` and overflowing literals, and nesting
+    deeper than `MAX_DEPTH`, are refused (the harness writes a non-finite number as the
+    string `"Infinity"`).
 
     Raises:
-        error: not a regular file, too large, unreadable, truncated, of another schema
-            version, or a field is invalid; the message names the file and the field.
+        error: not a regular file, too large, unreadable, truncated, not an object at the
+            top level, or holding a value the harness never writes; the message names the
+            file and the field.
     """
     try:
         raw = json.loads(read_regular_file(path).decode("utf-8"))
@@ -98,6 +96,24 @@ def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) 
     bad = _unsound_value(raw)
     if bad is not None:
         raise error(f"{path}: field `{bad[0]}`: {bad[1]}")
+    return raw
+
+
+def read_document(path: Path, adapter: TypeAdapter[T], error: type[ValueError]) -> T:
+    """Reads a JSON document of this schema version (a run file, a compatibility.json).
+
+    Args:
+        path: the file.
+        adapter: validates the decoded JSON into its type.
+        error: the exception class to raise.
+
+    The file is read by `read_json_object` (a regular file only, no non-finite literal).
+
+    Raises:
+        error: not a regular file, too large, unreadable, truncated, of another schema
+            version, or a field is invalid; the message names the file and the field.
+    """
+    raw = read_json_object(path, error)
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         older = isinstance(version, int) and not isinstance(version, bool) \

@@ -5,7 +5,9 @@ limitation `jax-take-fills-nan` covers on jax, so it is xfailed at merge, and `c
 `torch-cpu` in two shards (all passed), no file for `tensorflow-cpu` nor the GPU
 environments. `previous/`: the site as published the day before (jax-cpu's `c3` passed then,
 so today it regressed), with one run in its history. Regenerate with
-`python tests/data/publish/make_fixtures.py`.
+`python tests/data/publish/make_fixtures.py`. The previous site is in the form published
+before issue 27 (one `compatibility.json` of schema_version 2), so that reading it stays
+tested.
 """
 
 from __future__ import annotations
@@ -18,18 +20,22 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+import pydantic_core  # noqa: E402
+
 from matrix.records import (  # noqa: E402
     SCHEMA_VERSION,
     CaseInfo,
     EnvironmentInfo,
+    Matrix,
     Observation,
     Outcome,
     Result,
     Run,
     Verdict,
 )
-from matrix.report import declared_environments, render_json  # noqa: E402
-from matrix.results.io import dump_run  # noqa: E402
+from matrix.report import declared_environments  # noqa: E402
+from matrix.report.views import GENERATOR  # noqa: E402
+from matrix.results.io import MATRIX_ADAPTER, dump_run  # noqa: E402
 from matrix.results.merge import merge_runs  # noqa: E402
 from matrix.results.outcomes import outcome_of  # noqa: E402
 from matrix.results.triage import apply_limitations  # noqa: E402
@@ -91,7 +97,7 @@ def main() -> None:
     previous = HERE / "previous"
     entry = previous / "history" / "2026-11-28-aaaaaaa"
     entry.mkdir(parents=True)
-    (previous / "compatibility.json").write_text(render_json(matrix), encoding="utf-8")
+    (previous / "compatibility.json").write_text(_single_file(matrix), encoding="utf-8")
     shutil.copy2(previous / "compatibility.json", entry / "compatibility.json")
     counts = {e.id: {"passed": 0, "ran": 0, "total": 4, "ran_env": False,
                      "reason": "no run file"} for e in matrix.environments}
@@ -102,6 +108,14 @@ def main() -> None:
              "has_diff": False}]
     (previous / "history" / "index.json").write_text(json.dumps(rows, indent=1) + "\n",
                                                       encoding="utf-8")
+
+
+def _single_file(matrix: Matrix) -> str:
+    """The matrix as published before issue 27: one file of schema_version 2 (the record as
+    pydantic dumps it, `generator` second, indented), which a publish still diffs against."""
+    data = MATRIX_ADAPTER.dump_python(matrix)
+    ordered = {"schema_version": data.pop("schema_version"), "generator": GENERATOR, **data}
+    return pydantic_core.to_json(ordered, indent=1, inf_nan_mode="strings").decode() + "\n"
 
 
 if __name__ == "__main__":
