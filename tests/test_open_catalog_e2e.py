@@ -13,13 +13,14 @@ then this test says which.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from harness import harness_env
+
+from matrix.results.compact import load_matrix
 
 pytestmark = pytest.mark.e2e
 
@@ -43,42 +44,44 @@ def test_an_open_catalog_runs_and_is_judged_by_agreement(tmp_path: Path) -> None
     done = _nox(tmp_path, "-s", "report", "--", "--runs", str(runs), "--out",
                 str(tmp_path / "report"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    data = json.loads((tmp_path / "report" / "compatibility.json").read_text("utf-8"))
-    cells = {(r["case"], r["environment"]): r for r in data["results"]
-             if r["environment"] in ENVIRONMENTS}
+    matrix = load_matrix(tmp_path / "report" / "compatibility.json")
+    cells = {(r.case, r.environment): r for r in matrix.results
+             if r.environment in ENVIRONMENTS}
 
     def outcomes(case: str) -> set[str]:
-        return {cells[(case, env)]["outcome"] for env in ENVIRONMENTS}
+        return {cells[(case, env)].outcome.value for env in ENVIRONMENTS}
 
     def detail(case: str) -> str:
-        return str(cells[(case, "jax-cpu")]["verdict"]["detail"])
+        return str(cells[(case, "jax-cpu")].verdict.detail)
 
     # Integer division by zero: TensorFlow refuses, JAX and NumPy return different numbers.
     assert outcomes("open-floor_divide-int32-eager") == {"disagreed"}
     assert detail("open-floor_divide-int32-eager").startswith(
         "no reference; backends disagree: tensorflow-cpu raises InvalidArgumentError; ")
-    assert cells[("open-floor_divide-int32-eager", "numpy-cpu")]["observed"]["fingerprint"] \
+    assert cells[("open-floor_divide-int32-eager", "numpy-cpu")].observed.fingerprint \
         == {"values": ["0", "0", "0"]}
     # The op table's references: int8 cumsum wraps in int8 (Keras keeps the dtype), and
     # int8 + uint8 is int16 (Keras's type promotion); every backend follows both.
     assert outcomes("open-cumsum-int8-eager") == {"passed"}
-    assert cells[("open-cumsum-int8-eager", "jax-cpu")]["observed"]["dtype"] == "int8"
+    assert cells[("open-cumsum-int8-eager", "jax-cpu")].observed.dtype == "int8"
     assert outcomes("open-add-int8_uint8-eager") == {"passed"}
-    assert cells[("open-add-int8_uint8-eager", "numpy-cpu")]["observed"]["dtype"] == "int16"
+    assert cells[("open-add-int8_uint8-eager", "numpy-cpu")].observed.dtype == "int16"
     # dtype="float64": TensorFlow computes in float64, JAX (no x64) and NumPy in float32.
     assert outcomes("open-dense_float64-eager") == {"disagreed"}
-    assert cells[("open-dense_float64-eager", "tensorflow-cpu")]["observed"]["dtype"] == \
-        "float64"
+    assert cells[("open-dense_float64-eager", "tensorflow-cpu")].observed.dtype == "float64"
     assert outcomes("open-digitize-predict") == {"agreed"}
     # TextVectorization needs TensorFlow: the others raise ImportError.
     assert outcomes("open-text_vectorization-eager") == {"disagreed"}
     assert "raises ImportError" in detail("open-text_vectorization-eager")
-    repro = next(c["repro"] for c in data["cases"] if c["id"] == "open-text_vectorization-eager")
+    repro = next(c.repro for c in matrix.cases if c.id == "open-text_vectorization-eager")
+    assert repro is not None
     assert "def lower(text: object) -> object:" in repro
     assert "standardize=lower" in repro
+    # The page's compatibility table shows the disagreement; the grid's data is a file.
     html = (tmp_path / "report" / "compatibility.html").read_text("utf-8")
-    assert "o-disagreed" in html
-    assert "o-agreed" in html
+    table = html.split('id="compat-table"', 1)[1].split("</table>", 1)[0]
+    assert 'class="verdict o-disagreed' in table
+    assert list((tmp_path / "report" / "compatibility-data").glob("*.js"))
 
 
 def test_a_name_the_installed_keras_lacks_is_refused_with_the_closest(tmp_path: Path) -> None:
