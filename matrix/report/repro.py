@@ -7,6 +7,7 @@ import json
 
 from cases.subjects import SUBJECTS
 from matrix.results import CaseInfo, EnvironmentInfo
+from matrix.results.compact import split_repro
 
 
 def _one_line(text: str) -> str:
@@ -30,23 +31,16 @@ def repro_body(case: CaseInfo) -> str:
                       "# Rerun the environment (nox -s \"run(<environment>)\") to get one."]) + "\n"
 
 
-#: Where a rendered program's own code starts (`matrix.run.program.render`): what comes before
-#: it (imports and the harness's helpers, about 3.7 KB) is the same for most cases.
-_PROGRAM_START = "\ndef program():"
-
-
 def _split_prelude(body: str, preludes: dict[str, int]) -> tuple[str, int, str]:
     """A repro body as (its docstring, the index of its prelude in `preludes`, which it adds
     to, the rest), so a page stores each distinct prelude (the imports and helpers between
     a program's docstring and its `def program():`) once; -1 and an empty docstring when
-    the body has no such parts. The page joins them again (docstring + prelude + rest ==
-    `body`)."""
-    at = body.find(_PROGRAM_START)
-    doc_end = body.find('"""\n', 3) + 4 if body.startswith('"""') else 0
-    if at <= 0 or not 0 < doc_end <= at:
-        return "", -1, body
-    index = preludes.setdefault(body[doc_end:at], len(preludes))
-    return body[:doc_end], index, body[at:]
+    the body has no such parts. The split is the published JSON's
+    (`matrix.results.compact.split_repro`); the page joins them again."""
+    parts = split_repro(body, preludes)
+    if isinstance(parts, list):
+        return parts[0], parts[1], parts[2]
+    return "", -1, body
 
 
 def _interned(text: str | None, lines: dict[str, int]) -> list[int] | None:

@@ -112,7 +112,7 @@ def _encode_row(record: Mapping[str, Any], kind: str, strings: dict[str, int],
     return row
 
 
-def _split_repro(repro: str | None, preludes: dict[str, int]) -> str | list[Any] | None:
+def split_repro(repro: str | None, preludes: dict[str, int]) -> str | list[Any] | None:
     """A repro as `[docstring, prelude index, rest]` when it has a docstring and a prelude
     before `def program():` (docstring + prelude + rest == repro); else the text as is."""
     if repro is None:
@@ -147,7 +147,7 @@ def encode(matrix: Matrix, generator: str = "") -> dict[str, str]:
     """
     data = MATRIX_ADAPTER.dump_python(matrix)  # floats stay floats, inf included
     preludes: dict[str, int] = {}
-    cases = [{**case, "repro": _split_repro(case["repro"], preludes)} for case in data["cases"]]
+    cases = [{**case, "repro": split_repro(case["repro"], preludes)} for case in data["cases"]]
     case_index: dict[str, int] = {}
     for i, case in enumerate(data["cases"]):
         case_index.setdefault(case["id"], i)
