@@ -3,12 +3,14 @@
 The op table (`cases/op_table.json`, read by `cases.op_table`) is data: the NumPy function,
 how many tensor inputs it takes, the keyword arguments it passes on (`axis`), and the
 result-dtype rule Keras states in the op's `compute_output_spec`. This module computes the
-reference from it: in the rule's output dtype (`cases.op_table.output_dtype`), so a
-fixed-width integer wraps on overflow as a backend's does (int8 `100 + 100` is `-56`); floats
-are computed in float64 and compared within the tolerance of the result dtype. Where the table
-says an integer result is undefined (`int_zero_division`), the case has no reference and is
-judged by agreement. The registry resolves the key `op_table` here
-(`matrix.oracle.registry.reference_of`).
+reference from it: the inputs cast to the rule's output dtype (`cases.op_table.output_dtype`)
+and the NumPy function run in it, so a fixed-width integer wraps on overflow as a backend's
+does (int8 `100 + 100` is `-56`, uint8 `1 - 2` is `255`) and a float16 or float32 result is
+rounded as that float rounds (`exp` of int8 `127` is `inf` in float32); the comparison is
+within the tolerance of the result dtype. Where the table says an integer result is undefined
+(`int_zero_division`, `int_negative_exponent`), or NumPy has no loop for the dtype (`negative`
+of bool), the case has no reference and is judged by agreement. The registry resolves the
+key `op_table` here (`matrix.oracle.registry.reference_of`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
     """The NumPy computation of a table op (`ops.add`) on arrays of Keras dtypes.
 
     The returned function takes the step's `args` and the input arrays (any shape the NumPy
-    function accepts) and returns an array of the op's output dtype (float64 for a float
-    result, widened before the comparison).
+    function accepts) and returns an array of the op's output dtype (the rule's; widened to
+    float64 before the comparison).
 
     Raises (from the returned function):
-        NoReference: the table calls the result undefined for these inputs.
+        NoReference: the table calls the result undefined for these inputs, or NumPy has no
+            loop for the dtype (`TypeError`).
         ValueError: the inputs do not fit the op (the reference refuses).
     Raises:
         KeyError: the op has no entry in the table.
@@ -48,13 +51,19 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
         if integer and spec.get("int_zero_division") == "agreement" and \
                 any(np.any(a == 0) for a in arrays[1:]):
             raise NoReference(f"{name}: integer division by zero is undefined")
-        work = np.dtype(dtype) if integer else np.float64
-        cast = [np.asarray(a).astype(work) for a in arrays]
+        if integer and spec.get("int_negative_exponent") == "agreement" and \
+                any(np.any(a < 0) for a in arrays[1:]):
+            raise NoReference(f"{name}: an integer to a negative power has no integer answer")
+        work = np.dtype(dtype)
         extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
-        if spec["numpy"] in ("cumsum", "cumprod"):
-            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps them
-        with np.errstate(all="ignore"):
-            return np.asarray(function(*cast, **extra))
+        if spec.get("reduce") and spec["numpy"] not in ("max", "min", "any", "all"):
+            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps the rule's
+        with np.errstate(all="ignore"):  # float64's max cast to float32 is inf, as Keras's
+            cast = [np.asarray(a).astype(work) for a in arrays]
+            try:
+                return np.asarray(function(*cast, **extra))
+            except TypeError as exc:  # no NumPy loop for this dtype (negative of bool)
+                raise NoReference(f"{name}: NumPy has no answer for {dtype}: {exc}") from None
 
     return run
 
