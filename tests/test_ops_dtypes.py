@@ -133,3 +133,13 @@ def test_without_keras_the_family_says_why_it_has_no_cases() -> None:
     with pytest.raises(CatalogError, match="Keras is not importable"):
         ops_dtypes.cases()
     assert GROUP == "ops-dtypes"
+
+
+def test_a_comparison_reads_the_values_as_given() -> None:
+    # cast to bool first, 2 == True would hold; the values differ
+    assert _answer("ops.equal", Tensor(dtype="bool", values=[True, True]),
+                   Tensor(dtype="int8", values=[2, 1])) == ("bool", [False, True])
+    assert _answer("ops.less", Tensor(dtype="int8", values=[-1]),
+                   Tensor(dtype="uint8", values=[255])) == ("bool", [True])
+    assert _answer("ops.isnan", Tensor(dtype="float32", values=["nan", 1.0])) == \
+        ("bool", [True, False])

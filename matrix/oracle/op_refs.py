@@ -6,7 +6,9 @@ result-dtype rule Keras states in the op's `compute_output_spec`. This module co
 reference from it: the inputs cast to the rule's output dtype (`cases.op_table.output_dtype`)
 and the NumPy function run in it, so a fixed-width integer wraps on overflow as a backend's
 does (int8 `100 + 100` is `-56`, uint8 `1 - 2` is `255`) and a float16 or float32 result is
-rounded as that float rounds (`exp` of int8 `127` is `inf` in float32); the comparison is
+rounded as that float rounds (`exp` of int8 `127` is `inf` in float32); a comparison or
+predicate (rule `bool`) reads the input values as given, NumPy comparing mixed dtypes
+exactly (int8 `-1` is not uint8 `255`); the comparison with the backend's output is
 within the tolerance of the result dtype. Where the table says an integer result is undefined
 (`int_zero_division`, `int_negative_exponent`), or NumPy has no loop for the dtype (`negative`
 of bool), the case has no reference and is judged by agreement. The registry resolves the
@@ -59,7 +61,8 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
         if spec.get("reduce") and spec["numpy"] not in ("max", "min", "any", "all"):
             extra["dtype"] = work  # NumPy widens small integers here; Keras keeps the rule's
         with np.errstate(all="ignore"):  # float64's max cast to float32 is inf, as Keras's
-            cast = [np.asarray(a).astype(work) for a in arrays]
+            cast = [np.asarray(a) if spec["dtype"] == "bool" else np.asarray(a).astype(work)
+                    for a in arrays]  # a comparison or predicate reads the values as given
             try:
                 return np.asarray(function(*cast, **extra))
             except TypeError as exc:  # no NumPy loop for this dtype (negative of bool)
