@@ -143,3 +143,19 @@ def test_a_comparison_reads_the_values_as_given() -> None:
                    Tensor(dtype="uint8", values=[255])) == ("bool", [True])
     assert _answer("ops.isnan", Tensor(dtype="float32", values=["nan", 1.0])) == \
         ("bool", [True, False])
+
+
+def test_a_float_result_of_the_table_is_compared_relative_to_its_magnitude() -> None:
+    from matrix.oracle.op_refs import scaled_tolerance
+
+    assert scaled_tolerance(np.array([1e9, -2.0]), "float32", 1e-5) == pytest.approx(1e4)
+    assert scaled_tolerance(np.array([0.5, float("inf")]), "float32", 1e-5) == 1e-5
+    assert scaled_tolerance(np.array([2 ** 31]), "int64", 1e-5) == 1e-5  # integers: exact
+    want = compute_expected(_case("ops.hypot", Tensor(dtype="bool", values=[True]),
+                                  Tensor(dtype="uint8", values=[255])))
+    assert want.dtype == "float32"
+    assert want.tolerance == pytest.approx(255.00196 * 1e-5)
+    exact = compute_expected(_case("ops.add", Tensor(dtype="int32", values=[2 ** 30]),
+                                   Tensor(dtype="int32", values=[2 ** 30])))
+    assert exact.tolerance == 1e-5
+    assert np.asarray(exact.values).tolist() == [-(2 ** 31)]

@@ -27,7 +27,7 @@ from cases.model import NoReference, NotModelled
 from matrix.oracle.arrays import AnyArray, Value
 from matrix.oracle.subject_refs import Reference
 
-__all__ = ["compute", "table_reference"]
+__all__ = ["compute", "scaled_tolerance", "table_reference"]
 
 
 def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyArray]:
@@ -92,3 +92,20 @@ def table_reference(name: str) -> Reference:
         return Value(run(args, [np.asarray(v.array) for v in inputs]))
 
     return reference
+
+
+def scaled_tolerance(values: AnyArray, dtype: str | None, tolerance: float) -> float:
+    """The tolerance of a table op's result: for a float result, `tolerance` relative to the
+    largest finite magnitude of the reference `values` (any shape), at least 1, since an
+    elementwise op on the dtype's limits gives results far from O(1) and a backend may round
+    them a unit in the last place differently (hypot of uint8 `255` and `1`: float32's unit
+    there is 1.5e-5); an integer or bool result stays exact (`tolerance` below 1).
+
+    Example: `scaled_tolerance(np.array([1e9]), "float32", 1e-5)` is `1e4`.
+    """
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        return tolerance
+    with np.errstate(all="ignore"):
+        finite = np.abs(np.asarray(values, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    return tolerance * max(1.0, float(finite.max()) if finite.size else 1.0)
