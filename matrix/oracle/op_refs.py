@@ -9,7 +9,8 @@ does (int8 `100 + 100` is `-56`, uint8 `1 - 2` is `255`) and a float16 or float3
 rounded as that float rounds (`exp` of int8 `127` is `inf` in float32); a comparison or
 predicate (rule `bool`) reads the input values as given, NumPy comparing mixed dtypes
 exactly (int8 `-1` is not uint8 `255`); the comparison with the backend's output is
-within the tolerance of the result dtype. Where the table says an integer result is undefined
+within the tolerance of the result dtype, relative to the result's magnitude for a float
+(`scaled_tolerance`), exact for an integer. Where the table says an integer result is undefined
 (`int_zero_division`, `int_negative_exponent`), or NumPy has no loop for the dtype (`negative`
 of bool), the case has no reference and is judged by agreement. The registry resolves the
 key `op_table` here (`matrix.oracle.registry.reference_of`).
