@@ -5,10 +5,11 @@ data: the NumPy function, how many tensor inputs it takes, the keyword arguments
 (`axis`), and the result-dtype rule Keras states in the op's `compute_output_spec` (`promote`:
 `keras.backend.result_type` of the inputs, the least upper bound on the type promotion
 lattice of `keras/src/backend/common/dtypes.py`, written out in the table; `same`;
-`same_bool_int32`). This module reads the table and gives what the catalog needs to build and
-validate a table op's case (`entry`, `output_dtype`, `result_type`; the record:
-`cases.subjects.table_subject`); the NumPy reference computed from it is the oracle's
-(`matrix/oracle/op_refs.py`).
+`same_bool_int32`; `float_promote`, `float_keep`, `accumulate`, ...: the table's `about`
+lists every rule with the ops that state it). This module reads the table and gives what
+the catalog needs to build and validate a table op's case (`entry`, `output_dtype`,
+`result_type`; the record: `cases.subjects.table_subject`); the NumPy reference computed from
+it is the oracle's (`matrix/oracle/op_refs.py`).
 
 NumPy only: no framework is imported, and nothing of `matrix`.
 """
@@ -46,7 +47,10 @@ def result_type(*dtypes: str) -> str:
     """Keras's result dtype of an op on tensors of these dtypes (`keras.backend.result_type`:
     the least upper bound on the lattice; a weak type read as its default, `int32`/`float32`;
     a 64-bit result narrowed to 32 bits, as Keras 3.15.1 does whatever the inputs:
-    `BIT64_TO_BIT32_DTYPE` in keras/src/backend/common/dtypes.py).
+    `BIT64_TO_BIT32_DTYPE` in keras/src/backend/common/dtypes.py, on every backend but
+    TensorFlow, which keeps int64 and float64: the table holds the other backends' rule).
+    `float` (and `int`) may be given as a weak type, as Keras's `result_type(x, float)`:
+    `result_type("int8", "float")` is `float32`, `result_type("float16", "float")` `float16`.
 
     Raises:
         ValueError: a dtype the lattice does not hold (complex, string), or no unique bound.
@@ -65,13 +69,57 @@ def result_type(*dtypes: str) -> str:
     return narrow.get(found, found)
 
 
+#: bool, int8 and int16 accumulate in int32, uint8 and uint16 in uint32 (Sum and Prod's
+#: compute_output_spec, keras/src/ops/numpy.py).
+_ACCUMULATE = {"bool": "int32", "int8": "int32", "int16": "int32", "uint8": "uint32",
+               "uint16": "uint32"}
+
+
+def _integer(dtype: str) -> bool:
+    return dtype == "bool" or "int" in dtype
+
+
 def output_dtype(name: str, dtypes: Sequence[str]) -> str:
-    """The dtype the op's output must have for inputs of `dtypes` (the table's rule)."""
+    """The Keras dtype the op's output must have for inputs of `dtypes` (the table's rule,
+    as the op's `compute_output_spec` states it in keras/src/ops/numpy.py, Keras 3.15.1; the
+    rules are listed in the table's `about`).
+
+    Example: `output_dtype("ops.sqrt", ["int8"])` is `float32`, `output_dtype("ops.add",
+    ["int8", "uint8"])` is `int16`.
+
+    Raises:
+        KeyError: the op has no entry, or its entry names an unknown rule.
+        ValueError: a dtype the lattice does not hold.
+    """
     rule = table()["ops"][name]["dtype"]
+    dtype = dtypes[0]
     if rule == "promote":
         return result_type(*dtypes)
-    dtype = dtypes[0]
-    return "int32" if rule == "same_bool_int32" and dtype == "bool" else dtype
+    if rule == "promote_float":
+        return result_type(*dtypes, "float")
+    if rule == "promote_bool_int32":
+        found = result_type(*dtypes)
+        return "int32" if found == "bool" else found
+    if rule == "promote_int_floatx":
+        found = result_type(*dtypes)
+        return "float32" if found != "bool" and "int" in found else found
+    if rule == "float_promote":
+        return "float32" if dtype == "int64" else result_type(dtype, "float")
+    if rule == "float_keep":
+        return "float32" if _integer(dtype) else dtype
+    if rule == "floatx":
+        return "float32"
+    if rule == "bool":
+        return "bool"
+    if rule == "accumulate":
+        return _ACCUMULATE.get(dtype) or result_type(dtype)
+    if rule == "accumulate_wide":
+        return _ACCUMULATE.get(dtype, dtype)
+    if rule == "same_bool_int32":
+        return "int32" if dtype == "bool" else dtype
+    if rule == "same":
+        return dtype
+    raise KeyError(f"{name}: unknown result-dtype rule {rule!r} (cases/op_table.json)")
 
 
 def entry(name: str) -> Mapping[str, Any] | None:

@@ -21,7 +21,8 @@ from cases.model import INPUT_DTYPES, Case, NoReference, NotModelled, Step, Tens
 from cases.subjects import Array, Subject, input_array, record_of
 from matrix.oracle.arrays import Value, seeded_weights
 from matrix.oracle.layers import masked_sparse_categorical_crossentropy, sgd_step_mse
-from matrix.oracle.registry import reference_of
+from matrix.oracle.op_refs import scaled_tolerance
+from matrix.oracle.registry import OP_TABLE, reference_of
 from matrix.oracle.tolerance import tolerance as tolerance_of
 from matrix.records import ExpectedAnswer
 
@@ -318,6 +319,9 @@ def compute_expected(case: Case) -> Expected:
     dtype = _dtype(case, kind)
     tolerance = tolerance_of(kind, dtype if dtype in ("float16", "bfloat16", "float64")
                              else "float32")
+    last = next(s for s in case.steps if s.output == case.observe)
+    if record_of(last).reference == OP_TABLE:  # relative to the result's magnitude
+        tolerance = scaled_tolerance(value.array, dtype, tolerance)
     return Expected(values=value.array, error=None, kind=kind, tolerance=tolerance, dtype=dtype)
 
 

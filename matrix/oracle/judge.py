@@ -23,7 +23,9 @@ def judge(want: Expected, observation: Observation) -> Verdict:
     - A refusing reference matches only an error of one of its types (and pattern); another
       error is `refused_other_reason`, values are `values_where_refused` (silent).
     - An error of type `HarnessError` is the harness's, never the backend's answer.
-    - Values must be within the tolerance, of the expected shape and dtype.
+    - Values must be within the tolerance, of the expected shape and dtype. The dtype is
+      judged apart from the values: a dtype that differs where the values match is cause
+      `dtype`; where both differ, cause `values_differ` with the dtype named in the detail.
     """
     if observation.kind == "error" and observation.error_type == "HarnessError":
         return Verdict(status="harness_error", detail=observation.message)
@@ -52,12 +54,21 @@ def judge(want: Expected, observation: Observation) -> Verdict:
         return Verdict(status="mismatched", cause="values_differ",
                        detail=f"values differ from the reference: max abs error "
                               f"{observation.max_abs_error:.3g} > tolerance "
-                              f"{want.tolerance:g}, {observation.nan_count or 0} NaN")
+                              f"{want.tolerance:g}, {observation.nan_count or 0} NaN"
+                              f"{_dtype_too(want, observation)}")
     if want.dtype is not None and observation.dtype != want.dtype:
         return Verdict(status="mismatched", cause="dtype",
                        detail=f"the output dtype is {observation.dtype}, the reference "
                               f"expects {want.dtype}")
     return Verdict(status="matched")
+
+
+def _dtype_too(want: Expected, observation: Observation) -> str:
+    """The result dtype, judged apart from the values: where both differ, the verdict's cause
+    stays `values_differ` and its detail says the dtype differs too (issue 26)."""
+    if want.dtype is None or observation.dtype == want.dtype:
+        return ""
+    return f"; and the output dtype is {observation.dtype}, the reference expects {want.dtype}"
 
 
 def _where(observation: Observation) -> str:

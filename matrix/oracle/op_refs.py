@@ -3,12 +3,17 @@
 The op table (`cases/op_table.json`, read by `cases.op_table`) is data: the NumPy function,
 how many tensor inputs it takes, the keyword arguments it passes on (`axis`), and the
 result-dtype rule Keras states in the op's `compute_output_spec`. This module computes the
-reference from it: in the rule's output dtype (`cases.op_table.output_dtype`), so a
-fixed-width integer wraps on overflow as a backend's does (int8 `100 + 100` is `-56`); floats
-are computed in float64 and compared within the tolerance of the result dtype. Where the table
-says an integer result is undefined (`int_zero_division`), the case has no reference and is
-judged by agreement. The registry resolves the key `op_table` here
-(`matrix.oracle.registry.reference_of`).
+reference from it: the inputs cast to the rule's output dtype (`cases.op_table.output_dtype`)
+and the NumPy function run in it, so a fixed-width integer wraps on overflow as a backend's
+does (int8 `100 + 100` is `-56`, uint8 `1 - 2` is `255`) and a float16 or float32 result is
+rounded as that float rounds (`exp` of int8 `127` is `inf` in float32); a comparison or
+predicate (rule `bool`) reads the input values as given, NumPy comparing mixed dtypes
+exactly (int8 `-1` is not uint8 `255`); the comparison with the backend's output is
+within the tolerance of the result dtype, relative to the result's magnitude for a float
+(`scaled_tolerance`), exact for an integer. Where the table says an integer result is undefined
+(`int_zero_division`, `int_negative_exponent`), or NumPy has no loop for the dtype (`negative`
+of bool), the case has no reference and is judged by agreement. The registry resolves the
+key `op_table` here (`matrix.oracle.registry.reference_of`).
 """
 
 from __future__ import annotations
@@ -23,18 +28,19 @@ from cases.model import NoReference, NotModelled
 from matrix.oracle.arrays import AnyArray, Value
 from matrix.oracle.subject_refs import Reference
 
-__all__ = ["compute", "table_reference"]
+__all__ = ["compute", "scaled_tolerance", "table_reference"]
 
 
 def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyArray]:
     """The NumPy computation of a table op (`ops.add`) on arrays of Keras dtypes.
 
     The returned function takes the step's `args` and the input arrays (any shape the NumPy
-    function accepts) and returns an array of the op's output dtype (float64 for a float
-    result, widened before the comparison).
+    function accepts) and returns an array of the op's output dtype (the rule's; widened to
+    float64 before the comparison).
 
     Raises (from the returned function):
-        NoReference: the table calls the result undefined for these inputs.
+        NoReference: the table calls the result undefined for these inputs, or NumPy has no
+            loop for the dtype (`TypeError`).
         ValueError: the inputs do not fit the op (the reference refuses).
     Raises:
         KeyError: the op has no entry in the table.
@@ -48,13 +54,20 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
         if integer and spec.get("int_zero_division") == "agreement" and \
                 any(np.any(a == 0) for a in arrays[1:]):
             raise NoReference(f"{name}: integer division by zero is undefined")
-        work = np.dtype(dtype) if integer else np.float64
-        cast = [np.asarray(a).astype(work) for a in arrays]
+        if integer and spec.get("int_negative_exponent") == "agreement" and \
+                any(np.any(a < 0) for a in arrays[1:]):
+            raise NoReference(f"{name}: an integer to a negative power has no integer answer")
+        work = np.dtype(dtype)
         extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
-        if spec["numpy"] in ("cumsum", "cumprod"):
-            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps them
-        with np.errstate(all="ignore"):
-            return np.asarray(function(*cast, **extra))
+        if spec.get("reduce") and spec["numpy"] not in ("max", "min", "any", "all"):
+            extra["dtype"] = work  # NumPy widens small integers here; Keras keeps the rule's
+        with np.errstate(all="ignore"):  # float64's max cast to float32 is inf, as Keras's
+            cast = [np.asarray(a) if spec["dtype"] == "bool" else np.asarray(a).astype(work)
+                    for a in arrays]  # a comparison or predicate reads the values as given
+            try:
+                return np.asarray(function(*cast, **extra))
+            except TypeError as exc:  # no NumPy loop for this dtype (negative of bool)
+                raise NoReference(f"{name}: NumPy has no answer for {dtype}: {exc}") from None
 
     return run
 
@@ -80,3 +93,20 @@ def table_reference(name: str) -> Reference:
         return Value(run(args, [np.asarray(v.array) for v in inputs]))
 
     return reference
+
+
+def scaled_tolerance(values: AnyArray, dtype: str | None, tolerance: float) -> float:
+    """The tolerance of a table op's result: for a float result, `tolerance` relative to the
+    largest finite magnitude of the reference `values` (any shape), at least 1, since an
+    elementwise op on the dtype's limits gives results far from O(1) and a backend may round
+    them a unit in the last place differently (hypot of uint8 `255` and `1`: float32's unit
+    there is 1.5e-5); an integer or bool result stays exact (`tolerance` below 1).
+
+    Example: `scaled_tolerance(np.array([1e9]), "float32", 1e-5)` is `1e4`.
+    """
+    if dtype not in ("float16", "bfloat16", "float32", "float64"):
+        return tolerance
+    with np.errstate(all="ignore"):
+        finite = np.abs(np.asarray(values, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    return tolerance * max(1.0, float(finite.max()) if finite.size else 1.0)

@@ -1,0 +1,323 @@
+"""The dtype behaviour of `keras.ops` (issue 26): an opt-in family, not in the default catalog.
+
+Run it with `--catalog cases/ops_dtypes.py` (`nox -s "run(jax-cpu)" -- --catalog
+cases/ops_dtypes.py -k "ops-dtypes and add"`). `python -m cases.ops_dtypes` lists every public
+function of `keras.ops` with how this family treats it.
+
+The ops are enumerated from the installed Keras when the cases are built (`inventory`), so a
+new op appears with no edit here, each in one of three kinds:
+
+- `table`: the op has a NumPy twin in the op table (`cases/op_table.json`): its cases are
+  judged against NumPy computed in the result dtype Keras's rule gives (`cases.op_table.
+  output_dtype`, the dtype the op's `compute_output_spec` states in keras/src/ops/numpy.py),
+  and a result of another dtype is a mismatch of cause `dtype` even when the values match;
+- `record`: a function of one or two tensors with a hand-written record (`cases/subjects/`,
+  `argmax`, `bincount`, ...): its reference models the arguments and ranks of its own family
+  (`cases/index_ops.py`: `bincount` takes rank 1, `argmax` an `axis`), so no case here;
+- `open`: a function of one tensor (`x`) or two (`x1, x2` or `x, y`) with no NumPy twin here:
+  judged by agreement across backends (values and dtype, `matrix.oracle.agreement`);
+- `left out`: with the reason (`LEFT_OUT`, or the arguments it needs besides tensors).
+
+Axes: the input dtype (`DTYPES`: the 12 numeric dtypes the catalog's `Tensor` holds;
+`bfloat16` is not one of them yet, NumPy has none), dtype pairs for binary ops
+(`PAIR_DTYPES`, 64 pairs), values (`ordinary`; `limits`, the dtype's min and max, so overflow
+shows; `nonfinite`, NaN and infinities; `zero_divisor`; `negative_exponent`), rank 0 (a
+scalar, eager only: a model's input needs a batch axis) and 2 (shape `(2, 3)`: (batch,
+features)), mode `eager` and `jit_compile`, and JAX's `jax_enable_x64` (rank 2, eager; the
+cell is not applicable on the other backends).
+
+Keras is imported only by `cases()` and `inventory()`: the module itself loads where Keras is
+not installed, and asking it for cases there raises `CatalogError` naming the cause.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from typing import Any
+
+from cases import op_table
+from cases.model import INPUT_DTYPES, Case, CatalogError, Step, Tensor
+from cases.subjects import SUBJECTS
+
+GROUP = "ops-dtypes"
+#: Every numeric dtype an input of the catalog may have (`cases.model.INPUT_DTYPES`).
+DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
+#: The dtypes binary ops are paired over (issue 26: at least every pair of these).
+PAIR_DTYPES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
+#: Parameter names of the tensor inputs of a unary and of a binary `keras.ops` function.
+UNARY = (("x",),)
+BINARY = (("x1", "x2"), ("x", "y"))
+#: Ops whose only required arguments are tensors but which this family leaves out, and why.
+LEFT_OUT: dict[str, str] = {
+    **dict.fromkeys(("convert_to_numpy", "is_tensor", "dtype", "shape", "ndim", "size"),
+                    "returns a NumPy array, a Python value or a shape, not a tensor"),
+    **dict.fromkeys(("fft", "fft2", "ifft2", "rfft", "irfft", "view_as_complex",
+                     "view_as_real"),
+                    "takes or returns complex values (a (real, imag) pair): fft and complex "
+                    "views are left out (issue 26)"),
+    **dict.fromkeys(("cholesky", "cholesky_inverse", "det", "eig", "eigh", "inv", "logdet",
+                     "lu_factor", "pinv", "qr", "slogdet", "svd", "matrix_rank"),
+                    "linear algebra of a square matrix; the family's rank-2 input is (2, 3)"),
+    **dict.fromkeys(("unique", "nonzero", "unstack", "histogram"),
+                    "returns a tuple or list of tensors, or a shape that depends on the values"),
+    **dict.fromkeys(("bartlett", "blackman", "hamming", "hanning"),
+                    "a window function: takes a length (an int), not a tensor"),
+    "stack": "takes a sequence of tensors",
+    "empty_like": "its values are uninitialised memory: nothing to compare",
+    "glu": "needs an even last axis; the family's rank-2 input is (2, 3)",
+    "matmul": "(2, 3) @ (2, 3): the inner dimensions do not match",
+    "dot": "(2, 3) . (2, 3): the inner dimensions do not match",
+    "correlate": "takes 1-D tensors; the family's inputs are of rank 0 and 2",
+}
+#: Ops of the table whose integer division has zero divisors worth a value class.
+DIVIDING = ("ops.divide", "ops.true_divide", "ops.floor_divide", "ops.mod")
+#: Ops whose second input is a shift amount: ordinary (small) values only.
+SHIFTS = ("left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shift")
+
+
+def _kind(dtype: str) -> str:
+    if dtype == "bool":
+        return "bool"
+    return "float" if dtype.startswith("float") else "uint" if dtype.startswith("u") else "int"
+
+
+def _limits(dtype: str) -> tuple[Any, Any, Any]:
+    """(lowest, highest, smallest positive normal) of a numeric dtype, from NumPy-free facts:
+    two's-complement ranges, and IEEE 754 binary16/32/64."""
+    kind = _kind(dtype)
+    if kind in ("int", "uint"):
+        bits = int(dtype.removeprefix("u").removeprefix("int"))
+        if kind == "uint":
+            return 0, 2 ** bits - 1, 1
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 1
+    mantissa, exponent = {"float16": (10, 15), "float32": (23, 127), "float64": (52, 1023)}[dtype]
+    high = (2 - 2.0 ** -mantissa) * 2.0 ** exponent
+    return -high, high, 2.0 ** (1 - exponent)
+
+
+def values(dtype: str, cls: str, role: str = "x") -> list[list[Any]] | None:
+    """The (2, 3) values of an input of `dtype` in value class `cls`, or None where the class
+    does not apply to the dtype. `role` is `x` (first input), `y` (second input: never zero
+    where an integer division would make the result undefined) or `exponent`/`shift`
+    (second input of `power`/a shift: small and non-negative).
+
+    Nonfinite floats are written as strings (`"nan"`, `"inf"`), which `np.array(...,
+    dtype=...)` reads as the float they name, so the rendered program stays valid Python.
+    """
+    kind = _kind(dtype)
+    if cls == "ordinary":
+        if kind == "bool":
+            return [[True, False, True], [True, True, False]]
+        if role in ("exponent", "shift") or kind == "uint":
+            return [[0, 1, 2], [3, 2, 1]] if role != "y" else [[1, 1, 2], [3, 2, 1]]
+        if role == "y":
+            return [[-2, -1, 1], [1, 2, 3]] if kind == "int" else [[-2.0, -0.5, 1.0],
+                                                                 [0.5, 1.5, 3.0]]
+        return [[-2, -1, 0], [1, 2, 3]] if kind == "int" else [[-2.0, -0.5, 0.0], [0.5, 1.5, 3.0]]
+    if cls == "limits" and kind != "bool":
+        low, high, tiny = _limits(dtype)
+        if role == "y":  # no zero: an integer division by it would have no reference
+            low = low or 1
+            return [[high, low, tiny], [tiny, high, low]]
+        return [[low, high, 0], [low, high, tiny]] if kind != "float" else \
+            [[low, high, 0.0], [-tiny, tiny, 1.0]]
+    if cls == "nonfinite" and kind == "float":
+        return [["nan", "inf", "-inf"], [0.0, "-0.0", 1.0]] if role == "x" else \
+            [[1.0, "inf", "nan"], ["-inf", 2.0, 0.5]]
+    if cls == "zero_divisor" and role == "y":
+        return [[False, True, False], [True, False, True]] if kind == "bool" else \
+            [[0, 1, 0], [2, 0, 1]]
+    if cls == "negative_exponent" and role == "y" and kind in ("int", "float"):
+        return [[-1, -2, 0], [1, -1, 2]]
+    return None
+
+
+def _scalar(matrix: list[list[Any]], cls: str) -> Any:
+    """The rank-0 input of a value class: the ordinary class's 2 (or 1.5), a limit's highest
+    value, NaN, a zero divisor."""
+    return matrix[1][1] if cls == "ordinary" else matrix[0][1] if cls == "limits" \
+        else matrix[0][0]
+
+
+# --- the enumeration ---------------------------------------------------------------------------
+
+def _tensor_arity(function: Any) -> int:
+    """1 or 2 where the function's required arguments are one or two tensors by Keras's
+    parameter names (`x`; `x1, x2` or `x, y`), else 0."""
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return 0
+    required = tuple(p.name for p in parameters if p.default is p.empty
+                     and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return 1 if required in UNARY else 2 if required in BINARY else 0
+
+
+def _required(function: Any) -> str:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return "no signature"
+    return ", ".join(p.name for p in parameters if p.default is p.empty)
+
+
+def _keras_ops() -> Any:
+    try:
+        import keras
+    except ImportError as exc:
+        raise CatalogError(f"cases/ops_dtypes.py enumerates keras.ops from the installed Keras, "
+                           f"and Keras is not importable here ({exc}); run it in a backend's "
+                           "environment (`nox -s \"run(jax-cpu)\" -- --catalog "
+                           "cases/ops_dtypes.py`)") from exc
+    return keras.ops
+
+
+def inventory() -> list[tuple[str, str, str]]:
+    """Every public function of the installed `keras.ops`, with how this family treats it.
+
+    Returns:
+        `(name, kind, why)` rows sorted by name: `name` as typed after `keras.`
+        (`ops.add`), `kind` one of `table`, `record`, `open`, `left out`; `why` the rule or reason.
+
+    Raises:
+        CatalogError: Keras is not importable.
+    """
+    ops = _keras_ops()
+    rows = []
+    for attr in sorted(dir(ops)):
+        function = getattr(ops, attr)
+        if attr.startswith("_") or inspect.ismodule(function) or not callable(function):
+            continue
+        name = f"ops.{attr}"
+        spec = op_table.entry(name)
+        arity = _tensor_arity(function)
+        if spec is not None:
+            rows.append((name, "table", f"NumPy {spec['numpy']}, dtype rule {spec['dtype']}"))
+        elif arity and name in SUBJECTS:
+            rows.append((name, "record", "its record's reference (cases/subjects/) models "
+                                         "the arguments and ranks its own family runs "
+                                         "(cases/index_ops.py); no cases here"))
+        elif attr in LEFT_OUT:
+            rows.append((name, "left out", LEFT_OUT[attr]))
+        elif arity:
+            rows.append((name, "open", f"{'unary' if arity == 1 else 'binary'}: no NumPy twin "
+                                       "in the op table; judged by agreement"))
+        else:
+            rows.append((name, "left out", f"needs arguments besides tensors "
+                                           f"(required: {_required(function)})"))
+    return rows
+
+
+# --- the cases ---------------------------------------------------------------------------------
+
+#: (rank, mode, jax_x64) variants: rank 0 runs eagerly only (a model's input needs a batch
+#: axis); `jax_x64` only where it can change the answer cheaply (rank 2, eager).
+VARIANTS: tuple[tuple[int, str, bool], ...] = ((0, "eager", False), (2, "eager", False),
+                                               (2, "jit_compile", False), (2, "eager", True))
+
+
+def _case(name: str, dtypes: tuple[str, ...], cls: str, rank: int, mode: str, x64: bool,
+          inputs: list[Any], rule: str, args: dict[str, Any]) -> Case:
+    names = ("x", "y")[:len(dtypes)]
+    data = {n: Tensor(dtype=d, values=v if rank else _scalar(v, cls))
+            for n, d, v in zip(names, dtypes, inputs, strict=True)}
+    call = ", ".join(f"np.array({data[n].values!r}, dtype={d!r})"
+                     for n, d in zip(names, dtypes, strict=True))
+    extra = "".join(f", {k}={v!r}" for k, v in args.items())
+    axes: dict[str, str | int] = {"subject": name, "op": name.removeprefix("ops."),
+                                  "input_dtype": "_".join(dtypes), "rank": rank, "values": cls,
+                                  "mode": mode}
+    if x64:
+        axes["jax"] = "x64"
+    x64_text = " with jax_enable_x64" if x64 else ""
+    return Case(group=GROUP, description=f"keras.{name}({call}{extra}){x64_text}: {rule}",
+                axes=axes, inputs=data,
+                steps=(Step(name, inputs=names, output="out", args=args),),
+                mode="jit_compile" if mode == "jit_compile" else "eager", jax_x64=x64)
+
+
+def _rule(name: str, dtypes: tuple[str, ...]) -> str:
+    if op_table.entry(name) is None:
+        return "no reference, judged by agreement"
+    return f"Keras's rule gives {op_table.output_dtype(name, list(dtypes))}"
+
+
+def _classes(name: str, dtypes: tuple[str, ...]) -> Iterator[tuple[str, list[Any]]]:
+    """The value classes of an op on inputs of `dtypes`, with the (2, 3) values of each input:
+    `ordinary` always; for a table op, `limits` and `nonfinite` where an input's dtype has
+    them (the other input keeps its ordinary values), and `zero_divisor` (a division) or
+    `negative_exponent` (`power`) in the second input. A shift takes ordinary values only."""
+    attr = name.removeprefix("ops.")
+    second = "shift" if attr in SHIFTS else "exponent" if attr == "power" else "y"
+    roles = ("x", second)[:len(dtypes)]
+    ordinary = [values(d, "ordinary", r) for d, r in zip(dtypes, roles, strict=True)]
+    yield "ordinary", ordinary
+    if op_table.entry(name) is None or attr in SHIFTS:
+        return
+    for cls in ("limits", "nonfinite"):
+        found = [values(d, cls, "x" if r == "x" else "y") or o
+                 for d, r, o in zip(dtypes, roles, ordinary, strict=True)]
+        if found != ordinary:
+            yield cls, found
+    special = "zero_divisor" if name in DIVIDING else "negative_exponent" if attr == "power" \
+        else None
+    if len(dtypes) == 2 and special is not None:
+        given = values(dtypes[1], special, "y")
+        if given is not None:
+            yield special, [ordinary[0], given]
+
+
+def op_cases(name: str, arity: int) -> list[Case]:
+    """Every case of one op: over `DTYPES` (unary) or `PAIR_DTYPES` pairs (binary), its value
+    classes and `VARIANTS`; an open op runs ordinary values in eager and jit_compile at rank 2,
+    a reduction of the table (`axis` among its args) at rank 2 only, with `axis=-1`."""
+    spec = op_table.entry(name)
+    reduces = spec is not None and "axis" in spec.get("args", ())
+    args = {"axis": -1} if reduces else {}
+    grid = [(d,) for d in DTYPES] if arity == 1 else \
+        [(a, b) for a in PAIR_DTYPES for b in PAIR_DTYPES]
+    out = []
+    for dtypes in grid:
+        rule = _rule(name, dtypes)
+        for cls, inputs in _classes(name, dtypes):
+            for rank, mode, x64 in VARIANTS:
+                if (rank == 0 and reduces) or (spec is None and (rank == 0 or x64)):
+                    continue
+                if cls != "ordinary" and arity == 2 and (rank == 0 or x64):
+                    continue
+                out.append(_case(name, dtypes, cls, rank, mode, x64, inputs, rule, args))
+    return out
+
+
+def cases() -> list[Case]:
+    """Every case of the family, from the installed Keras's `keras.ops` (`inventory`).
+
+    Raises:
+        CatalogError: Keras is not importable.
+    """
+    out = []
+    ops = _keras_ops()
+    for name, kind, _ in inventory():
+        if kind in ("left out", "record"):
+            continue
+        spec = op_table.entry(name)
+        arity = spec["inputs"] if spec is not None else \
+            _tensor_arity(getattr(ops, name.removeprefix("ops.")))
+        out.extend(op_cases(name, arity))
+    return out
+
+
+def _main() -> None:
+    rows = inventory()
+    width = max(len(r[0]) for r in rows)
+    for name, kind, why in rows:
+        print(f"{name:<{width}}  {kind:<8}  {why}")
+    counts = {k: sum(1 for r in rows if r[1] == k)
+              for k in ("table", "record", "open", "left out")}
+    print(", ".join(f"{v} {k}" for k, v in counts.items()), f"of {len(rows)} functions;",
+          len(cases()), "cases")
+
+
+if __name__ == "__main__":
+    _main()

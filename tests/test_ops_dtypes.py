@@ -1,0 +1,161 @@
+"""The dtype family of `keras.ops` (issue 26) without Keras: the op table's rules, the NumPy
+references in the rule's dtype, the value classes, and the judge's dtype apart from values.
+
+The enumeration itself needs Keras: `tests/test_ops_dtypes_e2e.py` runs it in a backend's
+virtualenv.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from cases.model import Case, CatalogError, Step, Tensor
+from cases.op_table import output_dtype
+from cases.ops_dtypes import GROUP, values
+from matrix.oracle.expect import Expected, compute_expected
+from matrix.oracle.judge import judge
+from matrix.records import Observation
+
+
+def _case(op: str, *tensors: Tensor, **args: object) -> Case:
+    names = tuple(f"t{i}" for i in range(len(tensors)))
+    return Case(group="t", description="d", axes={"api": op, "mode": "eager"},
+                inputs=dict(zip(names, tensors, strict=True)),
+                steps=(Step(op, inputs=names, output="o", args=args),), mode="eager")
+
+
+def _answer(op: str, *tensors: Tensor, **args: object) -> tuple[str | None, list[object]]:
+    want = compute_expected(_case(op, *tensors, **args))
+    assert want.kind != "agreement", f"{op} has no reference here"
+    return want.dtype, np.asarray(want.values).tolist()
+
+
+def test_the_rules_give_the_dtypes_keras_states() -> None:
+    # keras/src/ops/numpy.py, Keras 3.15.1: Sqrt's result_type(x, float), narrowed on every
+    # backend but TensorFlow; Exp keeps a float; Sum widens int8 to int32 and narrows int64;
+    # Prod keeps int64; Reciprocal states no dtype (floatx); Mod reads bool as int32.
+    assert output_dtype("ops.sqrt", ["int8"]) == "float32"
+    assert output_dtype("ops.sqrt", ["float16"]) == "float16"
+    assert output_dtype("ops.sqrt", ["float64"]) == "float32"
+    assert output_dtype("ops.exp", ["float64"]) == "float64"
+    assert output_dtype("ops.exp", ["uint64"]) == "float32"
+    assert output_dtype("ops.sum", ["int8"]) == "int32"
+    assert output_dtype("ops.sum", ["uint16"]) == "uint32"
+    assert output_dtype("ops.sum", ["int64"]) == "int32"
+    assert output_dtype("ops.prod", ["int64"]) == "int64"
+    assert output_dtype("ops.reciprocal", ["float16"]) == "float32"
+    assert output_dtype("ops.mod", ["bool", "bool"]) == "int32"
+    assert output_dtype("ops.divide", ["int8", "uint8"]) == "float32"
+    assert output_dtype("ops.divide", ["int8", "float16"]) == "float16"
+    assert output_dtype("ops.hypot", ["bool", "bool"]) == "bool"
+    assert output_dtype("ops.hypot", ["int8", "int8"]) == "float32"
+    assert output_dtype("ops.equal", ["int8", "float64"]) == "bool"
+
+
+def test_integer_references_wrap_in_the_result_dtype() -> None:
+    assert _answer("ops.subtract", Tensor(dtype="uint8", values=[1, 0]),
+                   Tensor(dtype="uint8", values=[2, 255])) == ("uint8", [255, 1])
+    assert _answer("ops.multiply", Tensor(dtype="int8", values=[127, -128]),
+                   Tensor(dtype="int8", values=[2, -1])) == ("int8", [-2, -128])
+    assert _answer("ops.negative", Tensor(dtype="int8", values=[-128, 5])) == ("int8", [-128, -5])
+    # Sum accumulates int8 in int32: no wrap at 127
+    assert _answer("ops.sum", Tensor(dtype="int8", values=[[127, 127], [1, 2]]), axis=-1) == \
+        ("int32", [254, 3])
+    # int64 narrowed to int32 first: 2**31 wraps to -2**31
+    assert _answer("ops.sum", Tensor(dtype="int64", values=[[2 ** 31, 0]]), axis=-1) == \
+        ("int32", [-(2 ** 31)])
+
+
+def test_float_references_round_in_the_result_dtype() -> None:
+    # exp of int8 127 is computed in float32: inf, not float64's 1.4e55
+    assert _answer("ops.exp", Tensor(dtype="int8", values=[127, 0])) == \
+        ("float32", [float("inf"), 1.0])
+    dtype, got = _answer("ops.exp", Tensor(dtype="float16", values=[3.0]))
+    assert dtype == "float16"
+    assert got == [float(np.float16(20.078125))]  # e**3 = 20.0855... rounds to 20.078125
+    # float64 sqrt is float32 by the rule: sqrt(2) rounded to float32
+    assert _answer("ops.sqrt", Tensor(dtype="float64", values=[2.0])) == \
+        ("float32", [float(np.float32(np.sqrt(np.float32(2.0))))])
+    assert _answer("ops.divide", Tensor(dtype="int32", values=[7, 1]),
+                   Tensor(dtype="int32", values=[2, 0])) == ("float32", [3.5, float("inf")])
+
+
+@pytest.mark.parametrize(("op", "tensors"), [
+    ("ops.mod", (Tensor(dtype="int8", values=[7]), Tensor(dtype="int8", values=[0]))),
+    ("ops.power", (Tensor(dtype="int32", values=[2]), Tensor(dtype="int32", values=[-1]))),
+    ("ops.negative", (Tensor(dtype="bool", values=[True]),)),  # NumPy has no such loop
+])
+def test_undefined_integer_results_are_judged_by_agreement(op: str,
+                                                          tensors: tuple[Tensor, ...]) -> None:
+    assert compute_expected(_case(op, *tensors)).kind == "agreement"
+
+
+def test_the_value_classes_hold_the_dtype_limits() -> None:
+    assert values("int8", "limits") == [[-128, 127, 0], [-128, 127, 1]]
+    assert values("uint64", "limits") == [[0, 2 ** 64 - 1, 0], [0, 2 ** 64 - 1, 1]]
+    high = values("uint8", "limits", "y")
+    assert high is not None
+    assert 0 not in high[0] + high[1]
+    floats = values("float16", "limits")
+    assert floats is not None
+    assert floats[0][1] == 65504.0
+    assert floats[1][1] == 2.0 ** -14
+    assert values("float32", "limits") is not None
+    assert values("bool", "limits") is None
+    assert values("int8", "nonfinite") is None
+    assert np.array(values("float32", "nonfinite"), dtype="float32")[0].tolist()[1:] == \
+        [float("inf"), float("-inf")]
+
+
+def test_a_dtype_is_judged_apart_from_the_values() -> None:
+    want = Expected(values=np.array([1.0]), error=None, kind="recurrent", tolerance=1e-5,
+                    dtype="float32")
+    both = judge(want, Observation(kind="value", shape=[1], dtype="float64", max_abs_error=1.0))
+    assert (both.status, both.cause) == ("mismatched", "values_differ")
+    assert both.detail is not None
+    assert "dtype is float64, the reference expects float32" \
+        in both.detail
+    dtype = judge(want, Observation(kind="value", shape=[1], dtype="float64", max_abs_error=0.0))
+    assert (dtype.status, dtype.cause) == ("mismatched", "dtype")
+    values_only = judge(want, Observation(kind="value", shape=[1], dtype="float32",
+                                          max_abs_error=1.0))
+    assert values_only.detail is not None
+    assert "dtype" not in values_only.detail
+
+
+@pytest.mark.skipif(importlib.util.find_spec("keras") is not None, reason="Keras is installed")
+def test_without_keras_the_family_says_why_it_has_no_cases() -> None:
+    from cases import ops_dtypes
+
+    with pytest.raises(CatalogError, match="Keras is not importable"):
+        ops_dtypes.cases()
+    assert GROUP == "ops-dtypes"
+
+
+def test_a_comparison_reads_the_values_as_given() -> None:
+    # cast to bool first, 2 == True would hold; the values differ
+    assert _answer("ops.equal", Tensor(dtype="bool", values=[True, True]),
+                   Tensor(dtype="int8", values=[2, 1])) == ("bool", [False, True])
+    assert _answer("ops.less", Tensor(dtype="int8", values=[-1]),
+                   Tensor(dtype="uint8", values=[255])) == ("bool", [True])
+    assert _answer("ops.isnan", Tensor(dtype="float32", values=["nan", 1.0])) == \
+        ("bool", [True, False])
+
+
+def test_a_float_result_of_the_table_is_compared_relative_to_its_magnitude() -> None:
+    from matrix.oracle.op_refs import scaled_tolerance
+
+    assert scaled_tolerance(np.array([1e9, -2.0]), "float32", 1e-5) == pytest.approx(1e4)
+    assert scaled_tolerance(np.array([0.5, float("inf")]), "float32", 1e-5) == 1e-5
+    assert scaled_tolerance(np.array([2 ** 31]), "int64", 1e-5) == 1e-5  # integers: exact
+    want = compute_expected(_case("ops.hypot", Tensor(dtype="bool", values=[True]),
+                                  Tensor(dtype="uint8", values=[255])))
+    assert want.dtype == "float32"
+    assert want.tolerance == pytest.approx(255.00196 * 1e-5)
+    exact = compute_expected(_case("ops.add", Tensor(dtype="int32", values=[2 ** 30]),
+                                   Tensor(dtype="int32", values=[2 ** 30])))
+    assert exact.tolerance == 1e-5
+    assert np.asarray(exact.values).tolist() == [-(2 ** 31)]
