@@ -56,9 +56,8 @@ from matrix.results.compact import published_files
 GENERATOR = "python -m matrix.publish (regenerate with `nox -s publish -- --runs DIR --site DIR`)"
 HISTORY_DIR = "history"
 INDEX_NAME = "index.json"
-#: How many runs keep their full published JSON (about 8.6 MB each, 0.45 MB gzipped) in
-#: `history/`; every
-#: run keeps its row, with pass counts, in `history/index.json` forever.
+#: How many runs keep their published JSON (about 8.6 MB each) in `history/`; every run
+#: keeps its row, with pass counts, in `history/index.json` forever.
 DEFAULT_KEEP = 30
 ROOT = Path(__file__).resolve().parent.parent
 
