@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from matrix import atomic
+from matrix.report.dtypes import DTYPES_PAGE, dtype_view, render_dtypes
 from matrix.report.html import DATA_DIR, render_html_files
 from matrix.report.markdown import render_markdown
 from matrix.report.views import GENERATOR
@@ -37,9 +38,11 @@ def render_json(matrix: Matrix) -> dict[str, str]:
 
 def write_reports(matrix: Matrix, out_dir: Path,
                   changes: Mapping[str, Sequence[str]] | None = None) -> list[Path]:
-    """Writes `compatibility.md`, `.html` with its family data files (`compatibility-data/`)
-    and the published JSON all together (`replace_together`); a `results/*.json` of an
-    environment, or a family data file, no longer in the matrix is removed afterwards.
+    """Writes `compatibility.md`, `.html` with its family data files (`compatibility-data/`),
+    the dtype view (`compatibility-dtypes.html`, when the matrix has `keras.ops` dtype
+    cases: `matrix.report.dtypes`) and the published JSON all together
+    (`replace_together`); a `results/*.json` of an environment, a family data file or a
+    dtype view no longer in the matrix is removed afterwards.
 
     Args:
         matrix: the merged matrix.
@@ -53,7 +56,14 @@ def write_reports(matrix: Matrix, out_dir: Path,
     html = render_html_files(matrix, changes)
     texts = {"compatibility.md": render_markdown(matrix), "compatibility.html": html.page,
              **render_json(matrix), **html.data}
-    return replace_together(out_dir, texts, prune={RESULTS_DIR: "*.json", DATA_DIR: "*.js"})
+    view = dtype_view(matrix)
+    if view is not None:
+        texts[DTYPES_PAGE] = render_dtypes(view, matrix.generated_at)
+    written = replace_together(out_dir, texts,
+                               prune={RESULTS_DIR: "*.json", DATA_DIR: "*.js"})
+    if view is None and (out_dir / DTYPES_PAGE).is_file():  # an earlier report's view
+        (out_dir / DTYPES_PAGE).unlink()
+    return written
 
 
 def replace_together(out_dir: Path, texts: Mapping[str, str],

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
+from matrix.report.dtypes import DTYPES_PAGE, dtype_view
 from matrix.report.minimal import minimal_header, minimal_repro
 from matrix.report.repro import _doc_link, _interned, _split_prelude, repro_body, repro_header
 from matrix.report.table import (
@@ -380,8 +381,11 @@ def _render(matrix: Matrix, changes: Mapping[str, Sequence[str]] | None,
          "outcomes": ", ".join(f"{o.value} {n}" for o, n in cl.outcomes.items())}
         for cl in clusters[:CLUSTER_ROWS]
     ]
+    view = dtype_view(matrix)
     template = _jinja().get_template("compatibility.html.j2")
     page = template.render(
+        dtypes=None if view is None else {"page": DTYPES_PAGE, "ops": len(view.summary),
+                                          "differing": len(view.differing)},
         matrix=matrix, generator=GENERATOR, regenerate=REGENERATE,
         envs=[_env_view(e, counts[e.id]) for e in envs],
         idle=_idle_envs(envs), table=table, rows=_table_view(matrix, table)[:HTML_ROWS],

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from matrix.report.clusters import Cluster, Pivot, error_clusters, pivots, share
+from matrix.report.dtypes import DTYPES_PAGE, dtype_view
 from matrix.report.table import (
     Behaviour,
     CompatibilityTable,
@@ -129,9 +130,32 @@ def render_markdown(matrix: Matrix) -> str:
     out += _md_flaky(matrix)
     out += _md_clusters(clusters)
     out += _md_pivots(matrix, pivots(matrix))
+    out += _md_dtypes(matrix)
     legend = [[o.value, MEANINGS[o]] for o in Outcome]
     out += ["## Legend", "", _table(legend, ["outcome", "meaning"]), ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _md_dtypes(matrix: Matrix, limit: int = 15) -> list[str]:
+    """The dtype view in short (`matrix.report.dtypes`): the ops with the most dtype
+    combinations that differ, per environment, and a link to the page; nothing when the
+    matrix has no `keras.ops` dtype cases."""
+    view = dtype_view(matrix)
+    if view is None:
+        return []
+    ranked = sorted(view.summary.items(), key=lambda item: -max(item[1][1], default=0))
+    shown = [[_code(op), str(total), *(str(n) for n in counts)]
+             for op, (total, counts) in ranked[:limit] if max(counts, default=0) > 0]
+    out = ["## keras.ops result dtypes", "",
+           f"{_plural(len(view.summary), 'keras.ops function')}, "
+           f"{_plural(len(view.rows), 'dtype combination')}: "
+           f"{_plural(len(view.differing), 'row')} where a result dtype differs from the "
+           f"one Keras states, or the environments differ; every row in "
+           f"[{DTYPES_PAGE}]({DTYPES_PAGE}).", ""]
+    if shown:
+        out += [_table(shown, ["op", "combinations", *(_code(e) for e in view.environments)]),
+                ""]
+    return out
 
 
 MD_LINE_LIMIT = 400
