@@ -13,6 +13,7 @@ from rich.console import Console
 
 from matrix.report.files import write_reports
 from matrix.report.terminal import print_summary
+from matrix.report.views import _plural
 from matrix.results.collect import collect
 
 
@@ -105,5 +106,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             folders[path.parent] = folders.get(path.parent, 0) + 1
     for folder, count in folders.items():
-        console.print(f"wrote {folder}/ ({count} files)", markup=False, highlight=False)
+        console.print(f"wrote {folder}/ ({_plural(count, 'file')})", markup=False,
+                      highlight=False)
     return 0

@@ -35,7 +35,8 @@ STATUS_WORDS = {
     "rule": "the dtype Keras states",
     "differs": "another dtype than Keras states (a divergence, even when the values match)",
     "tf64": "TensorFlow's 64-bit form of the stated dtype (its result_type keeps 64-bit types)",
-    "error": "raised an error (its type shown)",
+    "error": "raised an error (its type shown) where the reference computes values",
+    "refused": "raised an error, as the reference does (a bitwise op of floats)",
     "agree": "no stated dtype: the same as every other environment",
     "disagree": "no stated dtype: environments differ",
     "none": "not run",
@@ -60,7 +61,8 @@ class DtypeRow:
         op: `ops.add`.
         input_dtype: `int8`, or `int8_uint8` for a pair.
         variant: `ordinary, rank 2, eager` (`, jax x64` when on).
-        expected: the dtype Keras states, or None where it states none (an open op).
+        expected: the dtype Keras states, `refuses` where the reference raises (a bitwise
+            op of floats), or None where Keras states none (an op with no table entry).
         case: the case id (a permalink of the main page opens it).
         cells: one per environment that ran, in the matrix's order.
     """
@@ -119,11 +121,16 @@ def _answer(result: Result | None) -> str | None:
     return obs.kind
 
 
-def _status(answer: str | None, expected: str | None, backend: str, common: str | None) -> str:
+def _status(answer: str | None, expected: str | None, backend: str, common: str | None,
+            refuses: bool) -> str:
     if answer is None:
         return "none"
-    if answer.startswith("error") or answer in ("crash", "timeout"):
+    if answer.startswith("error"):
+        return "refused" if refuses else "error"
+    if answer in ("crash", "timeout"):
         return "error"
+    if refuses:
+        return "differs"  # values where the reference refuses
     if expected is None:
         return "agree" if answer == common else "disagree"
     if answer == expected:
@@ -152,12 +159,14 @@ def dtype_view(matrix: Matrix) -> DtypeView | None:
     for case in chosen:
         op = case.subject or f"ops.{case.axes['op']}"
         input_dtype = str(case.axes["input_dtype"])
-        expected = _expected(op, input_dtype)
+        refuses = case.expected.startswith("error")
+        expected = "refuses" if refuses else _expected(op, input_dtype)
         answers = [_answer(cells.get((case.id, e.id))) for e in envs]
         values = [a for a in answers if a is not None and not a.startswith("error")]
         common = Counter(values).most_common(1)[0][0] if values else None
         row_cells = tuple(
-            DtypeCell(text=answer or "–", status=_status(answer, expected, env.backend, common))  # noqa: RUF001
+            DtypeCell(text=answer or "–",  # noqa: RUF001 - a dash, no result
+                      status=_status(answer, expected, env.backend, common, refuses))
             for answer, env in zip(answers, envs, strict=True))
         rows.append(DtypeRow(op=op, input_dtype=input_dtype, variant=_variant(case.axes),
                              expected=expected, case=case.id, cells=row_cells))
