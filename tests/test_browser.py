@@ -663,6 +663,15 @@ def test_the_published_report_finds_what_users_type(browser: Any, tmp_path: Path
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.goto(path.as_uri())
+    # No table wider than the page without a box of its own to scroll it (the page itself
+    # never scrolls sideways): every column can be reached.
+    clipped = tab.evaluate("""() => Array.from(document.querySelectorAll('table'))
+        .filter(t => t.getBoundingClientRect().width > innerWidth)
+        .filter(t => { for (let e = t.parentElement; e; e = e.parentElement) {
+            if (['auto', 'scroll'].includes(getComputedStyle(e).overflowX)) return false; }
+            return true; })
+        .map(t => t.id || t.className)""")
+    assert clipped == []
     for query in ("int64 padded lstm jax", "IndexError: index out of range in self"):
         tab.fill("#top-q", query)
         tab.press("#top-q", "Enter")
@@ -677,3 +686,24 @@ def test_the_published_report_finds_what_users_type(browser: Any, tmp_path: Path
     assert set(shown) <= raised
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_a_damaged_data_file_is_named_and_the_others_still_open(browser: Any,
+                                                                  tmp_path: Path) -> None:
+    """A family file cut short is named (it loads but defines nothing), and a permalink to a
+    case of another family still opens: one bad file does not stop the rest."""
+    path = _write_split(_matrix(), tmp_path)
+    mask = tmp_path / "compatibility-data" / "01-mask.js"
+    mask.write_text(mask.read_text(encoding="utf-8")[:200], encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.goto(path.as_uri() + "#cell:emb-negative@jax-cpu")
+    tab.wait_for_selector("#detail:not([hidden])")
+    assert tab.text_content("#detail h3") == "emb-negative on jax-cpu"
+    assert "compatibility-data/01-mask.js is damaged" in tab.text_content("#loading")
+    tab.fill("#top-q", "embedding")
+    tab.press("#top-q", "Enter")
+    tab.wait_for_function("document.querySelectorAll('#grid tr[data-c]:not([hidden])')"
+                          ".length === 3")
+    assert _visible_rows(tab) == ["emb-in_range", "emb-out_of_range", "emb-negative"]
+    context.close()

@@ -36,7 +36,6 @@ STATUS_WORDS = {
     "differs": "another dtype than Keras states (a divergence, even when the values match)",
     "tf64": "TensorFlow's 64-bit form of the stated dtype (its result_type keeps 64-bit types)",
     "error": "raised an error (its type shown) where the reference computes values",
-    "refused": "raised an error, as the reference does (a bitwise op of floats)",
     "agree": "no stated dtype: the same as every other environment",
     "disagree": "no stated dtype: environments differ",
     "none": "not run",
@@ -61,8 +60,8 @@ class DtypeRow:
         op: `ops.add`.
         input_dtype: `int8`, or `int8_uint8` for a pair.
         variant: `ordinary, rank 2, eager` (`, jax x64` when on).
-        expected: the dtype Keras states, `refuses` where the reference raises (a bitwise
-            op of floats), or None where Keras states none (an op with no table entry).
+        expected: the dtype Keras states, or None where it states none (an op with no table
+            entry).
         case: the case id (a permalink of the main page opens it).
         cells: one per environment that ran, in the matrix's order.
     """
@@ -121,16 +120,11 @@ def _answer(result: Result | None) -> str | None:
     return obs.kind
 
 
-def _status(answer: str | None, expected: str | None, backend: str, common: str | None,
-            refuses: bool) -> str:
+def _status(answer: str | None, expected: str | None, backend: str, common: str | None) -> str:
     if answer is None:
         return "none"
-    if answer.startswith("error"):
-        return "refused" if refuses else "error"
-    if answer in ("crash", "timeout"):
+    if answer.startswith("error") or answer in ("crash", "timeout"):
         return "error"
-    if refuses:
-        return "differs"  # values where the reference refuses
     if expected is None:
         return "agree" if answer == common else "disagree"
     if answer == expected:
@@ -149,8 +143,13 @@ def _variant(axes: dict[str, str | int]) -> str:
 
 
 def dtype_view(matrix: Matrix) -> DtypeView | None:
-    """The view of `matrix`, or None when no case has both an `op` and an `input_dtype` axis."""
-    chosen = [c for c in matrix.cases if "op" in c.axes and "input_dtype" in c.axes]
+    """The view of `matrix`, or None when no case has both an `op` and an `input_dtype` axis.
+
+    A case whose reference refuses (an id out of range, a bitwise op of floats) is left out:
+    what it tests is the refusal, which the compatibility table shows, not a result dtype.
+    """
+    chosen = [c for c in matrix.cases if "op" in c.axes and "input_dtype" in c.axes
+              and not c.expected.startswith("error")]
     if not chosen:
         return None
     envs = [e for e in matrix.environments if e.ran]
@@ -159,14 +158,13 @@ def dtype_view(matrix: Matrix) -> DtypeView | None:
     for case in chosen:
         op = case.subject or f"ops.{case.axes['op']}"
         input_dtype = str(case.axes["input_dtype"])
-        refuses = case.expected.startswith("error")
-        expected = "refuses" if refuses else _expected(op, input_dtype)
+        expected = _expected(op, input_dtype)
         answers = [_answer(cells.get((case.id, e.id))) for e in envs]
         values = [a for a in answers if a is not None and not a.startswith("error")]
         common = Counter(values).most_common(1)[0][0] if values else None
         row_cells = tuple(
             DtypeCell(text=answer or "–",  # noqa: RUF001 - a dash, no result
-                      status=_status(answer, expected, env.backend, common, refuses))
+                      status=_status(answer, expected, env.backend, common))
             for answer, env in zip(answers, envs, strict=True))
         rows.append(DtypeRow(op=op, input_dtype=input_dtype, variant=_variant(case.axes),
                              expected=expected, case=case.id, cells=row_cells))
