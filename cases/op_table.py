@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,29 @@ def _upper_bounds(node: str) -> set[str]:
     return seen
 
 
-def result_type(*dtypes: str) -> str:
+def running_backend() -> str | None:
+    """The Keras backend of this process where Keras is already imported (a run), else None
+    (the report's and the tests' processes, which import no framework): the rules below then
+    give the contract every backend but TensorFlow follows. Reads `sys.modules`; imports
+    nothing."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return None
+    try:
+        found: str = keras.backend.backend()
+    except AttributeError:  # a module named keras that is not Keras (a partial import)
+        return None
+    return found
+
+
+def result_type(*dtypes: str, backend: str | None = None) -> str:
     """Keras's result dtype of an op on tensors of these dtypes (`keras.backend.result_type`:
     the least upper bound on the lattice; a weak type read as its default, `int32`/`float32`;
     a 64-bit result narrowed to 32 bits, as Keras 3.15.1 does whatever the inputs:
     `BIT64_TO_BIT32_DTYPE` in keras/src/backend/common/dtypes.py, on every backend but
-    TensorFlow, which keeps int64 and float64: the table holds the other backends' rule).
+    TensorFlow, which keeps int64 and float64 and narrows uint64 only: `backend` picks the
+    contract, `None` or any backend but `tensorflow` the others', `narrow_by_backend` in the
+    table TensorFlow's).
     `float` (and `int`) may be given as a weak type, as Keras's `result_type(x, float)`:
     `result_type("int8", "float")` is `float32`, `result_type("float16", "float")` `float16`.
 
@@ -64,7 +82,7 @@ def result_type(*dtypes: str) -> str:
     if len(least) != 1:
         raise ValueError(f"no least upper bound for {dtypes}")
     weak: Mapping[str, str] = table()["weak"]
-    narrow: Mapping[str, str] = table()["narrow"]  # Keras forces 64-bit results to 32 bits
+    narrow: Mapping[str, str] = table()["narrow_by_backend"].get(backend or "", table()["narrow"])
     found = weak.get(least[0], least[0])
     return narrow.get(found, found)
 
@@ -79,13 +97,14 @@ def _integer(dtype: str) -> bool:
     return dtype == "bool" or "int" in dtype
 
 
-def output_dtype(name: str, dtypes: Sequence[str]) -> str:
+def output_dtype(name: str, dtypes: Sequence[str], backend: str | None = None) -> str:
     """The Keras dtype the op's output must have for inputs of `dtypes` (the table's rule,
     as the op's `compute_output_spec` states it in keras/src/ops/numpy.py, Keras 3.15.1; the
     rules are listed in the table's `about`).
 
     Example: `output_dtype("ops.sqrt", ["int8"])` is `float32`, `output_dtype("ops.add",
-    ["int8", "uint8"])` is `int16`.
+    ["int8", "uint8"])` is `int16`; `output_dtype("ops.add", ["int8", "int64"])` is `int32`,
+    and `int64` with `backend="tensorflow"` (`result_type`).
 
     Raises:
         KeyError: the op has no entry, or its entry names an unknown rule.
@@ -93,28 +112,29 @@ def output_dtype(name: str, dtypes: Sequence[str]) -> str:
     """
     rule = table()["ops"][name]["dtype"]
     dtype = dtypes[0]
+    promote = functools.partial(result_type, backend=backend)
     if rule == "promote":
-        return result_type(*dtypes)
+        return promote(*dtypes)
     if rule == "promote_float":
-        return result_type(*dtypes, "float")
+        return promote(*dtypes, "float")
     if rule == "promote_bool_int32":
-        found = result_type(*dtypes)
+        found = promote(*dtypes)
         return "int32" if found == "bool" else found
     if rule == "promote_int_floatx":
-        found = result_type(*dtypes)
-        return "float32" if found != "bool" and "int" in found else found
+        found = promote(*dtypes)
+        return "float64" if found == "int64" else \
+            "float32" if found != "bool" and "int" in found else found
     if rule == "float_promote":
-        return "float32" if dtype == "int64" else result_type(dtype, "float")
+        return "float32" if dtype == "int64" else promote(dtype, "float")
     if rule == "float_keep":
         return "float32" if _integer(dtype) else dtype
     if rule == "floatx":
         return "float32"
     if rule == "bool":
         return "bool"
-    if rule == "accumulate":
-        return _ACCUMULATE.get(dtype) or result_type(dtype)
-    if rule == "accumulate_wide":
-        return _ACCUMULATE.get(dtype, dtype)
+    if rule in ("accumulate", "accumulate_wide"):
+        found = _ACCUMULATE.get(dtype) or (promote(dtype) if rule == "accumulate" else dtype)
+        return table()["accumulate_by_backend"].get(backend or "", {}).get(found, found)
     if rule == "same_bool_int32":
         return "int32" if dtype == "bool" else dtype
     if rule == "same":

@@ -37,11 +37,11 @@ def _matrix() -> Matrix:
     envs = [EnvironmentInfo(id=e, backend=e.split("-")[0], device=e.split("-")[1],
                             ran=e != "torch-gpu", reason="no GPU" if e == "torch-gpu" else None)
             for e in ENVS]
-    # ops.add of int8 and uint8: Keras states int16. ops.sqrt of int64: float32 (TensorFlow's
-    # result_type keeps float64). ops.sinc (no table entry): compared with each other only.
+    # ops.add of int8 and uint8: Keras states int16. ops.sqrt of float64: float32, but float64
+    # on TensorFlow (its result_type keeps 64-bit types). ops.sinc (no table entry): compared with each other only.
     cells = [
         (_case("add", "int8_uint8"), [_value("int16"), _value("int16"), _value("int16")]),
-        (_case("sqrt", "int64"), [_value("float32"), _value("float16"), _value("float64")]),
+        (_case("sqrt", "float64"), [_value("float32"), _value("float16"), _value("float64")]),
         (_case("reciprocal", "int8"), [_value("int8"), _value("float32"),
                                        (Outcome.FAILED, Observation(
                                            kind="error", error_type="InvalidArgumentError",
@@ -76,9 +76,9 @@ def test_each_cell_is_judged_against_the_dtype_keras_states() -> None:
     assert not rows["ops.add"].differs
     sqrt = rows["ops.sqrt"]
     assert sqrt.expected == "float32"
-    # float16 on jax is another dtype than stated; float64 on TensorFlow is its 64-bit form.
+    # float16 on jax is another dtype than stated; float64 is what Keras states on TensorFlow.
     assert [(c.text, c.status) for c in sqrt.cells] == [
-        ("float32", "rule"), ("float16", "differs"), ("float64", "tf64")]
+        ("float32", "rule"), ("float16", "differs"), ("float64", "backend")]
     reciprocal = rows["ops.reciprocal"]
     assert reciprocal.expected == "float32"
     assert [(c.text, c.status) for c in reciprocal.cells] == [
@@ -114,9 +114,9 @@ def test_the_page_lists_the_rows_that_differ_and_links_them() -> None:
     page = render_dtypes(view, matrix.generated_at)
     body = page.split('id="dtype-rows"', 1)[1]
     assert body.count("<tr") == 1 + 3  # the heading and the three differing rows
-    assert 'href="compatibility.html#case:ops-dtypes-sqrt-int64-rank2-ordinary-eager"' in body
+    assert 'href="compatibility.html#case:ops-dtypes-sqrt-float64-rank2-ordinary-eager"' in body
     assert '<td class="differs">float16</td>' in body
-    assert '<td class="tf64">float64</td>' in body
+    assert '<td class="backend">float64</td>' in body
     assert "<script" not in page
     assert f'href="{DTYPES_PAGE}"' in render_html(matrix)  # one click from the first screen
     markdown = render_markdown(matrix)

@@ -55,6 +55,28 @@ def test_the_rules_give_the_dtypes_keras_states() -> None:
     assert output_dtype("ops.equal", ["int8", "float64"]) == "bool"
 
 
+def test_the_rules_follow_the_backend_where_keras_says_so() -> None:
+    # keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE: TensorFlow keeps int64 and
+    # float64 and narrows uint64 only; keras/src/ops/numpy.py, Sum and Prod: torch reads a
+    # uint32 result as int32; Hypot gives float64 for int64, which only TensorFlow reaches.
+    assert output_dtype("ops.add", ["int8", "int64"], "tensorflow") == "int64"
+    assert output_dtype("ops.add", ["int8", "int64"], "jax") == "int32"
+    assert output_dtype("ops.add", ["int8", "uint64"], "tensorflow") == "float32"
+    assert output_dtype("ops.add", ["uint32", "uint64"], "tensorflow") == "uint32"
+    assert output_dtype("ops.sqrt", ["float64"], "tensorflow") == "float64"
+    assert output_dtype("ops.sqrt", ["int64"], "tensorflow") == "float32"
+    assert output_dtype("ops.divide", ["int64", "int8"], "tensorflow") == "float32"  # weak float
+    assert output_dtype("ops.divide", ["int8", "float64"], "tensorflow") == "float64"
+    assert output_dtype("ops.hypot", ["int64", "int8"], "tensorflow") == "float64"
+    assert output_dtype("ops.hypot", ["int64", "int8"], "numpy") == "float32"
+    assert output_dtype("ops.sum", ["uint8"], "torch") == "int32"
+    assert output_dtype("ops.prod", ["uint32"], "torch") == "int32"
+    assert output_dtype("ops.sum", ["uint8"], "openvino") == "uint32"
+    # the reference follows the backend of the process; None (no Keras imported) is the rest's
+    from cases.op_table import running_backend
+    assert running_backend() is None
+
+
 def test_integer_references_wrap_in_the_result_dtype() -> None:
     assert _answer("ops.subtract", Tensor(dtype="uint8", values=[1, 0]),
                    Tensor(dtype="uint8", values=[2, 255])) == ("uint8", [255, 1])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cases import op_table
@@ -95,6 +95,12 @@ def open_subject(name: str) -> Subject:
                    doc=f"{KERAS_API}{namespace}/")
 
 
+def _running_rule(name: str, dtypes: Sequence[str]) -> str:
+    """The op's result dtype under the contract of this process's Keras backend (TensorFlow
+    keeps 64-bit results, torch sums uint32 as int32: `op_table.output_dtype`)."""
+    return op_table.output_dtype(name, dtypes, op_table.running_backend())
+
+
 @functools.cache
 def table_subject(name: str) -> Subject | None:
     """The record of a `keras.ops` function the op table gives a NumPy reference
@@ -105,7 +111,7 @@ def table_subject(name: str) -> Subject | None:
     return Subject(name=name, kind="op", call="function",
                    args=dict.fromkeys(spec.get("args", ())), reference="op_table",
                    output_dtype=None, tolerance_kind="recurrent",
-                   dtype_rule=functools.partial(op_table.output_dtype, name),
+                   dtype_rule=functools.partial(_running_rule, name),
                    doc=op_table.table()["source"])
 
 

@@ -49,7 +49,8 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
     function = getattr(np, spec["numpy"])
 
     def run(args: Mapping[str, Any], arrays: Sequence[AnyArray]) -> AnyArray:
-        dtype = op_table.output_dtype(name, [str(a.dtype) for a in arrays])
+        dtype = op_table.output_dtype(name, [str(a.dtype) for a in arrays],
+                                      op_table.running_backend())
         integer = np.dtype(dtype).kind in "biu" if dtype != "bfloat16" else False
         if integer and spec.get("int_zero_division") == "agreement" and \
                 any(np.any(a == 0) for a in arrays[1:]):

@@ -5,10 +5,12 @@ Built from the cases that carry an `op` and an `input_dtype` axis (the family
 `cases/ops_dtypes.py`: `input_dtype` is one dtype, `int8`, or a pair, `int8_uint8`). The dtype
 Keras states is the op table's rule (`cases.op_table.output_dtype`, from each op's
 `compute_output_spec` in keras/src/ops/numpy.py, Keras 3.15.1); an op with no table entry has
-none, and its environments are compared with each other only. Keras's `result_type` keeps
-int64, uint64 and float64 on TensorFlow where it narrows them to 32 bits elsewhere
-(`BIT64_TO_BIT32_DTYPE`, keras/src/backend/common/dtypes.py): a TensorFlow cell holding the
-64-bit form of the stated dtype is marked as that, not as a divergence.
+none, and its environments are compared with each other only. The statement depends on the
+backend in two places: Keras's `result_type` keeps int64 and float64 on TensorFlow where it
+narrows them to 32 bits elsewhere (`BIT64_TO_BIT32_DTYPE`, keras/src/backend/common/
+dtypes.py), and `sum` and `prod` give int32 for a uint32 result on torch: each cell is held to
+its own backend's statement, and a cell whose statement differs from the other backends' is
+marked `backend` (`op_table.output_dtype(..., backend)`).
 
 The view is written as its own page, `compatibility-dtypes.html`, linked from the first
 screen; it holds the summary (per op and environment, how many of its dtype combinations
@@ -34,13 +36,13 @@ ROW_LIMIT = 4000
 STATUS_WORDS = {
     "rule": "the dtype Keras states",
     "differs": "another dtype than Keras states (a divergence, even when the values match)",
-    "tf64": "TensorFlow's 64-bit form of the stated dtype (its result_type keeps 64-bit types)",
+    "backend": "the dtype Keras states for this backend, which differs from the other "
+               "backends' (TensorFlow keeps 64-bit results; torch sums uint32 as int32)",
     "error": "raised an error (its type shown) where the reference computes values",
     "agree": "no stated dtype: the same as every other environment",
     "disagree": "no stated dtype: environments differ",
     "none": "not run",
 }
-_WIDE = {narrow: wide for wide, narrow in op_table.table()["narrow"].items()}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,11 +101,11 @@ class DtypeView:
         return [row for row in self.rows if row.differs]
 
 
-def _expected(op: str, input_dtype: str) -> str | None:
+def _expected(op: str, input_dtype: str, backend: str | None = None) -> str | None:
     if op_table.entry(op) is None:
         return None
     try:
-        return op_table.output_dtype(op, input_dtype.split("_"))
+        return op_table.output_dtype(op, input_dtype.split("_"), backend)
     except (KeyError, ValueError):  # a dtype or rule the table does not hold: no statement
         return None
 
@@ -120,17 +122,17 @@ def _answer(result: Result | None) -> str | None:
     return obs.kind
 
 
-def _status(answer: str | None, expected: str | None, backend: str, common: str | None) -> str:
+def _status(answer: str | None, expected: str | None, own: str | None,
+            common: str | None) -> str:
+    """`own` is the dtype Keras states on the cell's backend, `expected` the other backends'."""
     if answer is None:
         return "none"
     if answer.startswith("error") or answer in ("crash", "timeout"):
         return "error"
     if expected is None:
         return "agree" if answer == common else "disagree"
-    if answer == expected:
-        return "rule"
-    if backend == "tensorflow" and _WIDE.get(expected) == answer:
-        return "tf64"
+    if answer == own:
+        return "rule" if own == expected else "backend"
     return "differs"
 
 
@@ -164,7 +166,8 @@ def dtype_view(matrix: Matrix) -> DtypeView | None:
         common = Counter(values).most_common(1)[0][0] if values else None
         row_cells = tuple(
             DtypeCell(text=answer or "–",  # noqa: RUF001 - a dash, no result
-                      status=_status(answer, expected, env.backend, common))
+                      status=_status(answer, expected,
+                                     _expected(op, input_dtype, env.backend), common))
             for answer, env in zip(answers, envs, strict=True))
         rows.append(DtypeRow(op=op, input_dtype=input_dtype, variant=_variant(case.axes),
                              expected=expected, case=case.id, cells=row_cells))
