@@ -134,7 +134,8 @@ def output_dtype(name: str, dtypes: Sequence[str], backend: str | None = None) -
         return "bool"
     if rule in ("accumulate", "accumulate_wide"):
         found = _ACCUMULATE.get(dtype) or (promote(dtype) if rule == "accumulate" else dtype)
-        return table()["accumulate_by_backend"].get(backend or "", {}).get(found, found)
+        torch_like: Mapping[str, str] = table()["accumulate_by_backend"].get(backend or "", {})
+        return torch_like.get(found, found)
     if rule == "same_bool_int32":
         return "int32" if dtype == "bool" else dtype
     if rule == "same":

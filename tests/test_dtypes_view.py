@@ -38,7 +38,8 @@ def _matrix() -> Matrix:
                             ran=e != "torch-gpu", reason="no GPU" if e == "torch-gpu" else None)
             for e in ENVS]
     # ops.add of int8 and uint8: Keras states int16. ops.sqrt of float64: float32, but float64
-    # on TensorFlow (its result_type keeps 64-bit types). ops.sinc (no table entry): compared with each other only.
+    # on TensorFlow (its result_type keeps 64-bit types). ops.sinc (no table entry): compared
+    # with each other only.
     cells = [
         (_case("add", "int8_uint8"), [_value("int16"), _value("int16"), _value("int16")]),
         (_case("sqrt", "float64"), [_value("float32"), _value("float16"), _value("float64")]),
