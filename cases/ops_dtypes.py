@@ -317,7 +317,7 @@ def default_cases() -> list[Case]:
     An op the installed Keras lacks (an older release) is still a case; its cell raises
     AttributeError where it runs.
     """
-    out = []
+    out: list[Case] = []
     for name, spec in sorted(op_table.table()["ops"].items()):
         out.extend(c for c in op_cases(name, spec["inputs"]) if in_default(c))
     return out
