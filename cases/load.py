@@ -71,6 +71,7 @@ def builtin_cases() -> list[Case]:
         losses,
         mask_consumers,
         modes,
+        ops_dtypes,
         padding,
         policies,
         preprocessing,
@@ -81,7 +82,7 @@ def builtin_cases() -> list[Case]:
     return (embedding.cases() + mask_consumers.cases() + modes.cases() + policies.cases()
             + padding.cases() + user_reports.cases() + index_ops.cases() + losses.cases()
             + recurrent.cases() + attention.cases() + edge_inputs.cases()
-            + preprocessing.cases())
+            + preprocessing.cases() + ops_dtypes.default_cases())
 
 
 def _check_subject(where: str, subject: str) -> None:

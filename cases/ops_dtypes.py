@@ -1,9 +1,10 @@
-"""The dtype behaviour of `keras.ops` (issue 26): an opt-in family, not in the default catalog
-yet (`default_cases()` is the part meant for it, once the cold run with it is measured).
+"""The dtype behaviour of `keras.ops` (issue 26): a family in two parts.
 
-Run it with `--catalog cases/ops_dtypes.py` (`nox -s "run(jax-cpu)" -- --catalog
-cases/ops_dtypes.py -k "ops-dtypes and add"`). `python -m cases.ops_dtypes` lists every
-public function of `keras.ops` with how this family treats it.
+The default catalog holds `default_cases()`: the op table's ops, eager, at rank 2 (`in_default`
+says why, with the measured cost). The rest is opt-in: run it with `--catalog
+cases/ops_dtypes.py` (`nox -s "run(jax-cpu)" -- --catalog cases/ops_dtypes.py -k
+"ops-dtypes and add"`). `python -m cases.ops_dtypes` lists every public function of
+`keras.ops` with how this family treats it.
 
 The ops are enumerated from the installed Keras when the cases are built (`inventory`), so a
 new op appears with no edit here, each in one of three kinds:
@@ -299,33 +300,35 @@ def op_cases(name: str, arity: int) -> list[Case]:
 
 
 def in_default(case: Case) -> bool:
-    """Whether a case of the family belongs to the part meant for the default catalog: an op
-    of the table (judged against NumPy), eager, at rank 2, without `jax_enable_x64` (5,676
-    cases with Keras 3.15.1). Measured one case after another in one process on this
-    project's 2-core machine, such a cell costs about 2 ms on NumPy, 3 ms on torch, 7 ms on
-    TensorFlow, 26 ms on OpenVINO and 40 ms on JAX (which compiles each op for each dtype),
-    where a jit_compile case on torch costs about 4 s."""
+    """Whether a case of the family is in the default catalog: an op of the table (judged
+    against NumPy), eager, at rank 2, without `jax_enable_x64`. The rest (rank 0, jit_compile,
+    x64, the ops judged by agreement) is opt-in (`cases()`): by the cost measured on this
+    project's 2-core machine, the default part adds about 4 min to a cold run on JAX (which
+    compiles each op for each dtype, about 40 ms a cell) and seconds elsewhere, where a
+    jit_compile case on torch costs about 4 s (docs/catalog.md, "The keras.ops dtype
+    family")."""
     return (case.axes.get("mode") == "eager" and case.axes.get("rank") == 2
             and "jax" not in case.axes and op_table.entry(str(case.axes["subject"])) is not None)
 
 
 def default_cases() -> list[Case]:
-    """The family's part meant for the default catalog (`in_default`): every op of the op table
+    """The family's part of the default catalog (`in_default`): every op of the op table
     (`cases/op_table.json`), from the table alone, so it is built where Keras is not
     installed (the report's and the tests' processes) as in a run.
 
     An op the installed Keras lacks (an older release) is still a case; its cell raises
     AttributeError where it runs.
     """
-    out: list[Case] = []
+    out = []
     for name, spec in sorted(op_table.table()["ops"].items()):
         out.extend(c for c in op_cases(name, spec["inputs"]) if in_default(c))
     return out
 
 
 def cases() -> list[Case]:
-    """Every case of the family (`--catalog cases/ops_dtypes.py`): every op of the installed
-    Keras's `keras.ops` (`inventory`), the part `default_cases()` holds included.
+    """The opt-in rest of the family (`--catalog cases/ops_dtypes.py`): every case of every
+    op of the installed Keras's `keras.ops` (`inventory`) that is not in the default catalog
+    (`in_default`).
 
     Raises:
         CatalogError: Keras is not importable.
@@ -338,7 +341,7 @@ def cases() -> list[Case]:
         spec = op_table.entry(name)
         arity = spec["inputs"] if spec is not None else \
             _tensor_arity(getattr(ops, name.removeprefix("ops.")))
-        out.extend(op_cases(name, arity))
+        out.extend(c for c in op_cases(name, arity) if not in_default(c))
     return out
 
 
@@ -350,7 +353,7 @@ def _main() -> None:
     counts = {k: sum(1 for r in rows if r[1] == k)
               for k in ("table", "record", "open", "left out")}
     print(", ".join(f"{v} {k}" for k, v in counts.items()), f"of {len(rows)} functions;",
-          len(cases()), "cases,", len(default_cases()), "of them meant for the default catalog")
+          len(default_cases()), "cases in the default catalog,", len(cases()), "opt-in")
 
 
 if __name__ == "__main__":
