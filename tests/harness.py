@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +37,36 @@ def harness_env(root: Path) -> dict[str, str]:
     env[kcm.CACHE_DIR.name] = str(cache_dir(root))
     env[kcm.WORK_DIR.name] = str(work_root(root))
     return env
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The backends whose virtualenv `backend_python` installed or found in this process.
+_INSTALLED: set[str] = set()
+
+
+def backend_python(backend: str, root: Path) -> Path:
+    """The Python of a CPU backend's run virtualenv (`.nox/run-<backend>-cpu`), installed by
+    its nox session (`--install-only`; nox reuses one that is there) the first time a process
+    asks: an end-to-end test needs it even on a fresh clone, where no run made it yet, and
+    must not skip for the want of it.
+
+    Args:
+        backend: `tensorflow`, `jax`, `torch`, `numpy` or `openvino`.
+        root: a folder of the test's, for the session's cache and work folders.
+
+    Raises:
+        AssertionError: the install failed (the message holds the end of nox's output).
+    """
+    python = ROOT / ".nox" / f"run-{backend}-cpu" / "bin" / "python"
+    if backend not in _INSTALLED:
+        done = subprocess.run([sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"),
+                               "-s", f"run({backend}-cpu)", "--install-only"], cwd=ROOT,
+                              env=harness_env(root), capture_output=True, text=True,
+                              timeout=1800, check=False)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        _INSTALLED.add(backend)
+    assert python.exists(), python
+    return python
 
 
 def cache_dir(root: Path) -> Path:

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness import ROOT, backend_python
 
 from matrix import variables as kcm
 from matrix.run.gpu import poisons_context, tf32_requested
@@ -40,30 +41,20 @@ def test_tf32_is_off_unless_asked() -> None:
     assert tf32_requested({kcm.TF32.name: " ON "}) == "on"
 
 
-TORCH_VENV = Path(__file__).resolve().parents[1] / ".nox" / "run-torch-cpu"
-TORCH_PYTHON = TORCH_VENV / "bin" / "python"
-
-
-def _has_torch() -> bool:
-    """Whether the torch environment has torch installed: a test of a refused option
-    (`tests/test_runfiles.py`) creates the virtualenv and stops before installing, so its
-    folder alone says nothing (with two workers, the order of the two tests varies)."""
-    return any(TORCH_VENV.glob("lib/python*/site-packages/torch/__init__.py"))
-
-
-@pytest.mark.skipif(not _has_torch(),
-                    reason="no torch in .nox/run-torch-cpu (nox -s 'run(torch-cpu)')")
+@pytest.mark.e2e
 @pytest.mark.parametrize("tf32", ["off", "on"])
-def test_torch_switches_read_back_without_a_mix_error(tf32: str) -> None:
+def test_torch_switches_read_back_without_a_mix_error(tf32: str, tmp_path: Path) -> None:
     """PyTorch 2.9+ raises on reading `torch.backends.cudnn.allow_tf32` once the new
     `fp32_precision` API set the cuDNN flags apart from the legacy one; the GPU settings must
-    leave both readings agreeing (the switches need no GPU; they are set on a CPU build)."""
+    leave both readings agreeing (the switches need no GPU; they are set on a CPU build). The
+    torch virtualenv is installed by its nox session where missing (a fresh clone)."""
+    python = backend_python("torch", tmp_path)
     script = ("import json, torch\nfrom matrix.run.gpu import apply_settings, device_facts\n"
               "apply_settings('torch', 'gpu')\n"
               "print(json.dumps([torch.backends.cuda.matmul.allow_tf32, "
               "torch.backends.cudnn.allow_tf32, device_facts('torch', 'gpu')['tf32']]))\n")
-    done = subprocess.run([str(TORCH_PYTHON), "-W", "error", "-c", script],
-                          cwd=TORCH_PYTHON.parents[3], capture_output=True, text=True,
+    done = subprocess.run([str(python), "-W", "error", "-c", script], cwd=ROOT,
+                          capture_output=True, text=True,
                           env={**os.environ, kcm.TF32.name: tf32}, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     want = tf32 == "on"

@@ -147,6 +147,13 @@ def record_of(step: Step) -> Subject:
     return open_subject(step.subject)
 
 
+def written(subject: str) -> bool:
+    """Whether a subject has a hand-written record (`_WRITTEN`): Keras has had it since the
+    oldest release this project runs (the `minimum` channel), where a table or open subject
+    (`ops.hypot`) may be newer than the installed Keras."""
+    return subject in _WRITTEN
+
+
 def catalog_functions(step: Step) -> Iterator[Callable[..., Any]]:
     """The functions a step passes as arguments (a `standardize=` callable), nested included."""
     for value in (*step.args.values(), *step.call.values()):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import cast
 
 from cases.model import INPUT_DTYPES, Case, Step, Tensor
-from cases.subjects import Subject, catalog_functions, record_of, render_value
+from cases.subjects import Subject, catalog_functions, record_of, render_value, written
 from matrix import variables as kcm
 from matrix.oracle.expect import describe, expected, is_open, step_weights
 from matrix.records import Stage
@@ -201,8 +201,27 @@ def _input_line(case: Case, name: str, first: bool) -> str:
     return f"k_{name} = keras.Input(shape={shape}, dtype={_keras_dtype(case, name)!r})"
 
 
+def _availability_lines(case: Case) -> list[str]:
+    """Lines that say a cell does not apply where the installed Keras lacks an API the case
+    calls: a table or open subject may be newer than the Keras of a channel (`keras.ops.hypot`
+    and `keras.ops.exp2` are not in Keras 3.6.0, the `minimum` channel). A missing API is no
+    backend's divergence: every backend of that Keras lacks it alike."""
+    lines: list[str] = []
+    seen = set()
+    for step in case.steps:
+        record = record_of(step)
+        if written(step.subject) or record.source is not None or record.name in seen:
+            continue
+        seen.add(record.name)
+        parent, _, attribute = f"keras.{record.name}".rpartition(".")
+        lines += [f"if not hasattr({parent}, {attribute!r}):",
+                  f'    raise NotApplicable(f"keras.{record.name} is not in Keras '
+                  '{keras.version()}")']
+    return lines
+
+
 def _setup_lines(case: Case) -> list[str]:
-    lines = []
+    lines = _availability_lines(case)
     if case.jax_x64:
         lines += [
             'if keras.backend.backend() != "jax":',
