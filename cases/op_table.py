@@ -44,18 +44,31 @@ def _upper_bounds(node: str) -> set[str]:
     return seen
 
 
+#: The backend a run's processes judge for (`assume_backend`), where Keras is not imported yet.
+_ASSUMED: list[str] = []
+
+
+def assume_backend(backend: str) -> None:
+    """Says which Keras backend this process computes references for before it imports Keras:
+    a run's pytest processes (`matrix.run.selection`) compute the reference's answer for
+    the case facts and the cache keys at configuration, before any case imports Keras, and
+    must hold the running backend's contract there too (a TensorFlow cell's reference keeps
+    int64)."""
+    _ASSUMED[:] = [backend]
+
+
 def running_backend() -> str | None:
-    """The Keras backend of this process where Keras is already imported (a run), else None
-    (the report's and the tests' processes, which import no framework): the rules below then
-    give the contract every backend but TensorFlow follows. Reads `sys.modules`; imports
-    nothing."""
+    """The Keras backend of this process: Keras's own where Keras is imported (a run), else
+    the one `assume_backend` named, else None (the report's and the tests' processes, which
+    import no framework): the rules below then give the contract every backend but
+    TensorFlow follows. Reads `sys.modules`; imports nothing."""
     keras = sys.modules.get("keras")
     if keras is None:
-        return None
+        return _ASSUMED[0] if _ASSUMED else None
     try:
         found: str = keras.backend.backend()
     except AttributeError:  # a module named keras that is not Keras (a partial import)
-        return None
+        return _ASSUMED[0] if _ASSUMED else None
     return found
 
 

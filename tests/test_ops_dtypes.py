@@ -77,6 +77,23 @@ def test_the_rules_follow_the_backend_where_keras_says_so() -> None:
     assert running_backend() is None
 
 
+def test_a_run_computes_its_references_for_its_backend_before_keras_is_imported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run's controller computes the reference's answer for the case facts and the cache
+    # keys with no Keras imported: without the backend it assumes, a TensorFlow cell of
+    # add(int8, int64) was held to int32 and counted as a dtype divergence.
+    from cases import op_table
+    monkeypatch.setattr(op_table, "_ASSUMED", [])
+    pair = (Tensor(shape=(2,), dtype="int8", values=[1, 2]),
+            Tensor(shape=(2,), dtype="int64", values=[3, 4]))
+    assert _answer("ops.add", *pair) == ("int32", [4, 6])
+    op_table.assume_backend("tensorflow")
+    assert op_table.running_backend() == "tensorflow"
+    assert _answer("ops.add", *pair) == ("int64", [4, 6])
+    op_table.assume_backend("torch")
+    assert _answer("ops.add", *pair) == ("int32", [4, 6])
+
+
 def test_integer_references_wrap_in_the_result_dtype() -> None:
     assert _answer("ops.subtract", Tensor(dtype="uint8", values=[1, 0]),
                    Tensor(dtype="uint8", values=[2, 255])) == ("uint8", [255, 1])

@@ -12,10 +12,13 @@ left-out op its reason.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from harness import backend_python, harness_env
+
+from matrix.results.io import load_run
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +80,24 @@ def test_the_enumeration_finds_each_kind_and_says_why_an_op_is_left_out(tmp_path
     # nonfinite (pairs with a float) in eager and jit_compile at rank 2
     assert int(add) == 64 * 4 + 63 * 2 + 39 * 2
     assert classes == "['limits', 'nonfinite', 'ordinary', 'zero_divisor']"
+
+
+def test_a_tensorflow_run_holds_its_cells_to_tensorflows_contract(tmp_path: Path) -> None:
+    # TensorFlow's result_type keeps int64 and float64: a run's controller computes the
+    # reference for the case facts and cache keys before Keras is imported, and once held
+    # these cells to the other backends' int32 and float32 (each counted as a divergence).
+    backend_python("tensorflow", tmp_path)
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "--noxfile", str(ROOT / "noxfile.py"), "-s",
+         "run(tensorflow-cpu)", "--", "--output", str(out), "--jobs", "1", "--no-cache", "-k",
+         "ops-dtypes-add-int8_int64-rank2-ordinary-eager or "
+         "ops-dtypes-sqrt-float64-rank2-ordinary-eager"],
+        cwd=ROOT, env=harness_env(tmp_path), capture_output=True, text=True, timeout=900,
+        check=False)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    run = load_run(next(out.glob("tensorflow-cpu*.json")))
+    cells = {r.case: (r.observed.dtype, r.verdict.status) for r in run.results
+             if r.case.startswith("ops-dtypes-")}
+    assert cells == {"ops-dtypes-add-int8_int64-rank2-ordinary-eager": ("int64", "matched"),
+                     "ops-dtypes-sqrt-float64-rank2-ordinary-eager": ("float64", "matched")}

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from cases import op_table
 from matrix import variables as kcm
 from matrix.records import Shard
 from matrix.run import cache, costs, store
@@ -310,6 +311,9 @@ class _KeepEnvironmentCheck:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    # The references computed below (case facts, cache keys) and in the workers before a
+    # case imports Keras hold the contract of the backend this run is for.
+    op_table.assume_backend(os.environ.get("KERAS_BACKEND") or "tensorflow")
     config.pluginmanager.register(_KeepEnvironmentCheck(), "kcm-keep-environment-check")
     workdir = run_dir()
     if workdir is not None and not is_worker(config):
