@@ -319,7 +319,7 @@ def default_cases() -> list[Case]:
     An op the installed Keras lacks (an older release) is still a case; its cell raises
     AttributeError where it runs.
     """
-    out = []
+    out: list[Case] = []
     for name, spec in sorted(op_table.table()["ops"].items()):
         out.extend(c for c in op_cases(name, spec["inputs"]) if in_default(c))
     return out
@@ -333,7 +333,7 @@ def cases() -> list[Case]:
     Raises:
         CatalogError: Keras is not importable.
     """
-    out = []
+    out: list[Case] = []
     ops = _keras_ops()
     for name, kind, _ in inventory():
         if kind in ("left out", "record"):
