@@ -129,3 +129,27 @@ JAX_GATHERED = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", 
 TF_REFUSED_INDICES = ("int8", "uint8", "uint16", "uint32", "uint64", "bool")
 KERAS_SRC = "https://github.com/keras-team/keras/blob/v3.15.1/keras/src/"
 NO_REPORT = "; found by this matrix, no public report known"
+
+
+#: The dtypes the keras.ops dtype family pairs in its binary cases (`cases.ops_dtypes`).
+OPS_PAIR_DTYPES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
+#: The JAX document on 64-bit types: with `jax_enable_x64` off (the default) JAX makes an
+#: int64, uint64 or float64 array 32-bit when it converts it.
+JAX_X64_DOC = ("https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html"
+               "#double-64bit-precision")
+#: Keras's narrowing of 64-bit result types to 32 bits (`BIT64_TO_BIT32_DTYPE`), reported.
+KERAS_64_TO_32_ISSUE = "https://github.com/keras-team/keras/issues/21677"
+#: The torch backend's binary ops that keep float64 where Keras states float32, reported.
+KERAS_TORCH_FLOAT64_ISSUE = "https://github.com/keras-team/keras/issues/23223"
+
+
+def ops(*names: str) -> tuple[str, ...]:
+    """`keras.ops` subjects by name: `ops("add")` is `("ops.add",)`."""
+    return tuple(f"ops.{name}" for name in names)
+
+
+def op_pairs(include: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The family's dtype pairs (`int8_int64`, either order) with `include` in them and none
+    of `exclude`."""
+    return tuple(f"{a}_{b}" for a in OPS_PAIR_DTYPES for b in OPS_PAIR_DTYPES
+                 if include in (a, b) and not {a, b} & set(exclude))

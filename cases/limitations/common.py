@@ -15,6 +15,7 @@ from cases.limitations.base import (
     PAST_INT32,
     Behaviour,
     Limitation,
+    ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -261,5 +262,18 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/layers/pooling/"
              "global_max_pooling1d.py",
         axes={"consumer": ("GlobalMaxPooling1D",), "mask": ("mask_zero",)},
+    ),
+    Limitation(
+        id="prod-cumsum-cumprod-narrow-64-bit",
+        description="ops.prod, ops.cumsum and ops.cumprod of an int64 or float64 tensor "
+                    "return int32 or float32 on torch and on the numpy backend, where the "
+                    "ops' compute_output_spec states the input's 64-bit dtype: those backends "
+                    "compute in dtypes.result_type(x.dtype), which narrows 64 bits to 32 "
+                    f"(values past 32 bits wrap too){NO_REPORT}",
+        link=KERAS_SRC + "backend/numpy/numpy.py",
+        backends=("torch", "numpy"),
+        axes={"subject": ops("prod", "cumsum", "cumprod"), "input_dtype": ("int64", "float64")},
+        expects="values",
+        effect="32-bit",
     ),
 )

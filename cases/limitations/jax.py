@@ -9,10 +9,12 @@ from __future__ import annotations
 from cases.limitations.base import (
     JAX_GATHERED,
     JAX_TAKE_DOC,
+    JAX_X64_DOC,
     KERAS_SRC,
     NO_REPORT,
     PAST_INT32,
     Limitation,
+    ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -132,5 +134,36 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("jax",),
         axes={"subject": ("layers.RNN",), "mask": ("mask_zero", "explicit")},
         versions={"keras": "<3.10"},
+    ),
+    Limitation(
+        id="jax-64-bit-inputs-made-32-bit",
+        description="With jax_enable_x64 off (JAX's default), JAX makes an int64 or uint64 "
+                    "tensor 32-bit when Keras converts it, so abs, negative, sign, round, "
+                    "trunc, square, bitwise_not, min, max, prod, cumsum and cumprod return "
+                    "int32 or uint32 (values past 32 bits wrapped) where Keras states the "
+                    "input's 64-bit dtype",
+        link=JAX_X64_DOC,
+        backends=("jax",),
+        axes={"subject": ops("abs", "absolute", "bitwise_invert", "bitwise_not", "cumprod",
+                             "cumsum", "max", "min", "negative", "prod", "round", "sign",
+                             "square", "trunc"),
+              "input_dtype": ("int64", "uint64")},
+        expects="values",
+        effect="32-bit",
+    ),
+    Limitation(
+        id="jax-float64-inputs-made-float32",
+        description="With jax_enable_x64 off (JAX's default), JAX makes a float64 tensor "
+                    "float32 when Keras converts it, so abs, negative, sign, round, trunc, "
+                    "square, exp, exp2, expm1, min, max, mean, std, prod, cumsum and cumprod "
+                    "return float32 (float32's precision and range) where Keras states float64",
+        link=JAX_X64_DOC,
+        backends=("jax",),
+        axes={"subject": ops("abs", "absolute", "cumprod", "cumsum", "exp", "exp2", "expm1",
+                             "max", "mean", "min", "negative", "prod", "round", "sign",
+                             "square", "std", "trunc"),
+              "input_dtype": ("float64",)},
+        expects="values",
+        effect="float32",
     ),
 )

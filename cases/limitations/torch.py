@@ -10,11 +10,30 @@ from cases.limitations.base import (
     FLOATS,
     KERAS_EMBEDDING_SRC,
     KERAS_SRC,
+    KERAS_TORCH_FLOAT64_ISSUE,
     NO_REPORT,
     PAST_INT32,
     Behaviour,
     Limitation,
+    op_pairs,
+    ops,
 )
+
+#: Table ops whose torch result is signed for uint16 and uint32 input (found by this matrix).
+_SIGNED_FOR_UINT = ops("abs", "absolute", "bitwise_invert", "bitwise_not", "cumprod",
+                       "cumsum", "max", "min", "negative", "prod", "round", "sign", "square",
+                       "sum", "trunc")
+#: Elementwise float ops whose torch result keeps float64 (Keras states float32).
+_FLOAT64_KEPT = ops("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cos",
+                    "cosh", "log", "log10", "log1p", "log2", "reciprocal", "sin", "sinh", "sqrt",
+                    "tan", "tanh", "sum")
+#: All the unary ops of the op table (`cases/op_table.json`) that the family runs.
+_UNARY_TABLE_OPS = ops(
+    "abs", "absolute", "all", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
+    "arctanh", "bitwise_invert", "bitwise_not", "ceil", "cos", "cosh", "cumprod", "cumsum",
+    "exp", "exp2", "expm1", "floor", "isfinite", "isinf", "isnan", "log", "log10", "log1p",
+    "log2", "logical_not", "max", "mean", "min", "negative", "prod", "reciprocal", "round",
+    "sign", "sin", "sinh", "sqrt", "square", "std", "sum", "tan", "tanh", "trunc", "var")
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -204,5 +223,81 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://github.com/pytorch/pytorch/issues/58734",
         backends=("torch",),
         axes={"subject": ("layers.Embedding",), "input_dtype": ("uint64",)},
+    ),
+    Limitation(
+        id="torch-no-uint64-ops",
+        description="keras.ops on a uint64 tensor raise 'Unsupported dtype for PyTorch: "
+                    "uint64' on torch (convert_to_tensor), for every op of the dtype family: "
+                    "PyTorch's unsigned types past uint8 are limited",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": _UNARY_TABLE_OPS, "input_dtype": ("uint64",)},
+        expects="values",
+    ),
+    Limitation(
+        id="torch-uint16-uint32-results-signed",
+        description="On torch, abs, negative, sign, round, trunc, square, bitwise_not, min, "
+                    "max, sum, prod, cumsum and cumprod of a uint16 or uint32 tensor return a "
+                    "signed int32 or int64 tensor (values past the signed range differ too) "
+                    "where Keras states the unsigned input dtype: PyTorch implements few ops "
+                    f"for uint16 and uint32, and Keras computes in a signed type{NO_REPORT}",
+        link="https://github.com/pytorch/pytorch/issues/58734",
+        backends=("torch",),
+        axes={"subject": _SIGNED_FOR_UINT, "input_dtype": ("uint16", "uint32")},
+        expects="values",
+        effect="signed dtype",
+    ),
+    Limitation(
+        id="torch-int64-arithmetic-not-narrowed",
+        description="On torch, add, subtract, multiply, mod, power and the bitwise ops with an "
+                    "int64 operand (and no float) return int64, where Keras's result_type "
+                    "states int32 (BIT64_TO_BIT32_DTYPE, as on JAX and NumPy): the torch "
+                    "backend calls torch.add and the like on the converted tensors without "
+                    "casting to the result type, so values past int32 are not wrapped either",
+        link=KERAS_TORCH_FLOAT64_ISSUE,
+        backends=("torch",),
+        axes={"subject": ops("add", "subtract", "multiply", "mod", "power", "bitwise_and",
+                             "bitwise_or", "bitwise_xor"),
+              "input_dtype": op_pairs("int64", exclude=("float16", "float32", "float64"))},
+        expects="values",
+        effect="keeps int64",
+    ),
+    Limitation(
+        id="torch-float64-arithmetic-not-narrowed",
+        description="On torch, add, subtract, multiply, divide, true_divide, mod and power with "
+                    "a float64 operand return float64, where Keras's result_type states "
+                    "float32: the torch backend calls torch's op without casting to the "
+                    "result type (keras-team/keras#23223 reports the float64 half: add keeps "
+                    "float64 while maximum narrows)",
+        link=KERAS_TORCH_FLOAT64_ISSUE,
+        backends=("torch",),
+        axes={"subject": ops("add", "subtract", "multiply", "divide", "true_divide", "mod",
+                             "power"),
+              "input_dtype": op_pairs("float64")},
+        expects="values",
+        effect="keeps float64",
+    ),
+    Limitation(
+        id="torch-float64-unary-not-narrowed",
+        description="On torch, sqrt, log, the trigonometric and hyperbolic ops, reciprocal and "
+                    "sum of a float64 tensor return float64, where Keras states float32 "
+                    "(result_type narrows 64 bits on every backend but TensorFlow): the torch "
+                    "backend calls torch's op on the float64 tensor without a cast"
+                    f"{NO_REPORT}",
+        link=KERAS_SRC + "backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": _FLOAT64_KEPT, "input_dtype": ("float64",)},
+        expects="values",
+        effect="keeps float64",
+    ),
+    Limitation(
+        id="torch-sum-keeps-int64",
+        description="On torch, ops.sum of an int64 tensor returns int64, where Keras states "
+                    f"int32 (Sum's compute_output_spec narrows through result_type){NO_REPORT}",
+        link=KERAS_SRC + "backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("sum"), "input_dtype": ("int64",)},
+        expects="values",
+        effect="keeps int64",
     ),
 )
