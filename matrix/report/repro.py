@@ -7,7 +7,7 @@ import json
 
 from cases.subjects import SUBJECTS
 from matrix.results import CaseInfo, EnvironmentInfo
-from matrix.results.compact import split_repro
+from matrix.results.io import split_repro
 
 
 def _one_line(text: str) -> str:
@@ -36,7 +36,7 @@ def _split_prelude(body: str, preludes: dict[str, int]) -> tuple[str, int, str]:
     to, the rest), so a page stores each distinct prelude (the imports and helpers between
     a program's docstring and its `def program():`) once; -1 and an empty docstring when
     the body has no such parts. The split is the published JSON's
-    (`matrix.results.compact.split_repro`); the page joins them again."""
+    (`matrix.results.io.split_repro`); the page joins them again."""
     parts = split_repro(body, preludes)
     if isinstance(parts, list):
         return parts[0], parts[1], parts[2]

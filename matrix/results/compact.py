@@ -33,7 +33,12 @@ import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 
 from matrix.records import SCHEMA_VERSION, Attempt, Matrix, Observation, Result, Verdict
-from matrix.results.io import ENVIRONMENT_ID, MATRIX_ADAPTER, read_json_object
+from matrix.results.io import (
+    ENVIRONMENT_ID,
+    MATRIX_ADAPTER,
+    read_json_object,
+    split_repro,
+)
 
 #: The version of the published form written by `encode`.
 COMPACT_VERSION = 3
@@ -43,8 +48,6 @@ RESULTS_DIR = "results"
 #: `result_order` when the results run case by case (in the order of `cases`), and within
 #: a case file by file (in the order of `result_files`): the order `merge_runs` writes.
 BY_CASE = "by_case"
-#: Where a rendered program's own code starts (`matrix.run.program.render`).
-PROGRAM_START = "\ndef program():"
 
 #: The columns of a row, by record: (field, codec). Codecs: `c` a case id as its index in
 #: the index document's `cases` (a string: an id the index does not list); `s` a string (or
@@ -110,19 +113,6 @@ def _encode_row(record: Mapping[str, Any], kind: str, strings: dict[str, int],
         else:
             row.append(value)
     return row
-
-
-def split_repro(repro: str | None, preludes: dict[str, int]) -> str | list[Any] | None:
-    """A repro as `[docstring, prelude index, rest]` when it has a docstring and a prelude
-    before `def program():` (docstring + prelude + rest == repro); else the text as is."""
-    if repro is None:
-        return None
-    at = repro.find(PROGRAM_START)
-    doc_end = repro.find('"""\n', 3) + 4 if repro.startswith('"""') else 0
-    if at <= 0 or not 0 < doc_end <= at:
-        return repro
-    return [repro[:doc_end], preludes.setdefault(repro[doc_end:at], len(preludes)),
-            repro[at:]]
 
 
 def result_path(environment: str, index: int) -> str:
