@@ -698,3 +698,19 @@ def test_a_module_a_catalog_imports_from_beside_it_is_in_the_key(tmp_path: Path)
         while str(folder) in sys.path:
             sys.path.remove(str(folder))
     assert not set(first["keys"].values()) & set(second["keys"].values())
+
+
+def test_a_cell_judged_by_agreement_is_stored_and_a_harness_error_is_not() -> None:
+    # The keras.ops family's cells without a reference (470 an environment) ran again on
+    # every no-change rerun, so no column was ever up to date.
+    from matrix.run.store import cacheable
+
+    def result(status: str, flaky: bool = False) -> dict[str, object]:
+        return {"verdict": {"status": status}, "flaky": flaky}
+
+    assert cacheable(result("no_reference"), "eager")
+    assert cacheable(result("matched"), "eager")
+    assert not cacheable(result("no_reference", flaky=True), "eager")
+    assert not cacheable(result("harness_error"), "eager")
+    assert not cacheable(result("timeout"), "eager")
+    assert not cacheable(result("not_run"), "eager")

@@ -31,7 +31,8 @@ the store is over `MAX_STORE_BYTES`. A store that cannot be written (a full disk
 read-only folder) costs the speed-up, not the run: the run file is written all the same.
 
 Only cells whose answer depends on nothing but the key are stored: verdicts `matched`,
-`mismatched` and `not_applicable` of cases run by the Keras runner, not flaky, and a
+`mismatched`, `not_applicable` and `no_reference` (judged by agreement at merge) of cases
+run by the Keras runner, not flaky, and a
 `crashed` cell once it crashed two runs in a row (`CRASHES_TO_STORE`). Timeouts, harness
 errors, `not_run` cells and a first crash run again every time.
 
