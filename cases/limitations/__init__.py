@@ -140,6 +140,7 @@ ORDER: tuple[str, ...] = (
     "torch-float64-unary-not-narrowed",
     "torch-sum-keeps-int64",
     "prod-cumsum-cumprod-narrow-64-bit",
+    "openvino-nan-second-operand-dropped",
     "jax-64-bit-inputs-made-32-bit",
     "jax-float64-inputs-made-float32",
     "openvino-cpu-bfloat16-inference-precision",

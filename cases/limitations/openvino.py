@@ -12,7 +12,9 @@ from cases.limitations.base import (
     OPENVINO_BF16,
     OPENVINO_CPU_DOC,
     OPENVINO_GATHER_DOC,
+    OPS_PAIR_DTYPES,
     Limitation,
+    ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -250,4 +252,19 @@ LIMITATIONS: tuple[Limitation, ...] = (
           ("-saved", {"model": ("embedding_lstm", "embedding_bilstm_dense", "user_bilstm"),
                       "mode": ("save_load",)}),
       )),
+    Limitation(
+        id="openvino-nan-second-operand-dropped",
+        description="On OpenVINO, maximum, minimum, hypot and mod with NaN and infinities in "
+                    "their second operand (a float tensor) do not give NumPy's IEEE answers: "
+                    "maximum(x, NaN) returns x where NumPy, JAX, torch and TensorFlow return "
+                    "NaN (keras-team/keras#22061 reports the same for arctan2(1.0, NaN))",
+        link="https://github.com/keras-team/keras/issues/22061",
+        backends=("openvino",),
+        axes={"subject": ops("maximum", "minimum", "hypot", "mod"),
+              "input_dtype": tuple(f"{a}_{b}" for a in OPS_PAIR_DTYPES
+                                   for b in ("float16", "float32", "float64")),
+              "values": ("nonfinite",)},
+        expects="values",
+        effect="drops NaN",
+    ),
 )
