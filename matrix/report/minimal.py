@@ -25,8 +25,13 @@ verification script: the minimal one does not print the observation JSON.
 from __future__ import annotations
 
 import ast
+import functools
+import inspect
 import json
+import re
 import textwrap
+
+from matrix.results.io import split_repro
 
 #: The helpers of `matrix.run.prelude.PRELUDE` a minimal repro never needs.
 _HARNESS = frozenset({"HarnessError", "NotApplicable", "NotRun", "set_weights", "device_of",
@@ -56,27 +61,31 @@ def minimal_repro(repro: str) -> str | None:
         prints of the output. None when `repro` is not a rendered program (no `program()`,
         or not Python): the report then shows the full program only.
     """
-    try:
-        tree = ast.parse(repro)
-    except SyntaxError:
+    parsed = _parse(repro)
+    if parsed is None:
         return None
-    program = next((n for n in tree.body
+    nodes, source_of = parsed
+    program = next((n for n in nodes
                     if isinstance(n, ast.FunctionDef) and n.name == "program"), None)
     if program is None:
         return None
-    doc = ast.get_docstring(tree) or ""
+    first = nodes[0] if nodes else None
+    doc = (first.value.value if isinstance(first, ast.Expr)
+           and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+           else "")
+    doc = inspect.cleandoc(doc) if doc else ""
     title = doc.splitlines()[0] if doc else ""
     reference = next((line[len("Reference: "):] for line in doc.splitlines()
                       if line.startswith("Reference: ")), "")
     reported = next((line[len("Reported in: "):] for line in doc.splitlines()
                      if line.startswith("Reported in: ")), "")
-    helpers = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-    extras = [n for n in tree.body
+    helpers = {n.name: n for n in nodes if isinstance(n, ast.FunctionDef)}
+    extras = [n for n in nodes
               if not isinstance(n, (ast.Import, ast.ImportFrom))
               and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
               and getattr(n, "name", None) not in {*_HARNESS, *_KEPT_HELPERS, "program"}
               and not _is_observe_call(n)]
-    body = _statements(program.body, repro)
+    body = _statements(program.body, source_of[id(program)])
     if body is None:
         return None
     ragged = any("ragged" in line for line in body)
@@ -88,8 +97,9 @@ def minimal_repro(repro: str) -> str | None:
     lines.append(f"print(\"the NumPy reference expects:\", {reference!r})")
     for name in _KEPT_HELPERS:
         if f"{name}(" in used and name in helpers:
-            lines.append(_helper(helpers[name], repro, zero_rows="zero_rows=" in used))
-    lines += [ast.get_source_segment(repro, n) or ast.unparse(n) for n in extras]
+            lines.append(_helper(helpers[name], source_of[id(helpers[name])],
+                                 zero_rows="zero_rows=" in used))
+    lines += [_segment(source_of[id(n)], n) or ast.unparse(n) for n in extras]
     lines += body
     if ragged:
         lines.append('out = getattr(out, "flat_values", out)  # a tf.RaggedTensor: its values')
@@ -97,6 +107,61 @@ def minimal_repro(repro: str) -> str | None:
               "(keras.backend.standardize_dtype(out.dtype), tuple(out.shape)))",
               "print(None if out is None else keras.ops.convert_to_numpy(out))"]
     return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_part(text: str) -> tuple[ast.stmt, ...]:
+    """The statements of one part of a program, parsed once per text (the prelude, about
+    5 KB, is the same for most cases: parsing it for each of 7,713 cases took 11 s)."""
+    return tuple(ast.parse(text).body)
+
+
+def _parse(repro: str) -> tuple[list[ast.stmt], dict[int, str]] | None:
+    """The top-level statements of a program and, by `id`, the text each was parsed from
+    (its docstring, its prelude, its own code; `matrix.results.io.split_repro`), so a
+    statement's source is read from its part; None when it is not Python."""
+    parts = split_repro(repro, {})
+    texts = [repro] if not isinstance(parts, list) else \
+        [parts[0], repro[len(parts[0]):len(repro) - len(parts[2])], parts[2]]
+    nodes: list[ast.stmt] = []
+    source_of: dict[int, str] = {}
+    try:
+        for text in texts:
+            for node in _parse_part(text):
+                nodes.append(node)
+                source_of[id(node)] = text
+    except SyntaxError:
+        return None
+    return nodes, source_of
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+@functools.lru_cache(maxsize=4)
+def _lines(source: str) -> tuple[str, ...]:
+    """`source` split into lines as the parser counts them (`\r\n`, `\r`, `\n`), ends kept."""
+    return tuple(m.group() for m in _LINE.finditer(source))
+
+
+def _segment(source: str, node: ast.stmt | ast.expr, padded: bool = False) -> str | None:
+    """`ast.get_source_segment(source, node, padded=padded)`, from lines split once per
+    source: the standard function splits the whole program again for every statement, which
+    made the report's minimal repros take about 45 s for the 7,713-case catalog."""
+    start, end = node.lineno - 1, node.end_lineno
+    col, end_col = node.col_offset, node.end_col_offset
+    if end is None or end_col is None:
+        return None
+    lines: tuple[str, ...] = _lines(source)
+    end -= 1
+    if not 0 <= start <= end < len(lines):
+        return None
+    if start == end:
+        return lines[start].encode()[col:end_col].decode()
+    head = lines[start].encode()
+    padding = "".join(c if c in "\f\t" else " " for c in head[:col].decode()) if padded else ""
+    return "".join([padding + head[col:].decode(), *lines[start + 1:end],
+                    lines[end].encode()[:end_col].decode()])
 
 
 def _is_observe_call(node: ast.stmt) -> bool:
@@ -107,7 +172,7 @@ def _is_observe_call(node: ast.stmt) -> bool:
 def _helper(node: ast.FunctionDef, source: str, zero_rows: bool) -> str:
     """A helper as the program defined it, without its docstring and, where no call passes
     `zero_rows`, without the loop over it (an empty tuple by default: it does nothing)."""
-    text = textwrap.dedent(ast.get_source_segment(source, node) or ast.unparse(node))
+    text = textwrap.dedent(_segment(source, node) or ast.unparse(node))
     copy = ast.parse(text).body[0]
     if not isinstance(copy, ast.FunctionDef):
         return text
@@ -170,7 +235,7 @@ def _statements(nodes: list[ast.stmt], source: str) -> list[str] | None:
                 and call.func.id == "set_weights" and len(call.args) == 2):
             out.append(f"{ast.unparse(call.args[0])}.set_weights({ast.unparse(call.args[1])})")
             continue
-        segment = ast.get_source_segment(source, node, padded=True)
+        segment = _segment(source, node, padded=True)
         out.append(textwrap.dedent(segment) if segment is not None else ast.unparse(node))
     return out
 
