@@ -52,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bisect", type=Path, default=None, metavar="DIR",
                         help="bisect files shown in the HTML detail (default: the folder "
                              "`bisect` beside --runs)")
+    parser.add_argument("--if-changed", action="store_true",
+                        help="render nothing when the run files, the report's code and every "
+                             "file the last rendering into --out wrote are unchanged "
+                             "(matrix/report/stamp.py); its summary is printed again")
     parser.add_argument("--draft-limitations", type=Path, default=None, metavar="FILE",
                         help="also write a draft Limitation per cluster of failed cells no "
                              "limitation explains, for a person to complete")
@@ -70,10 +74,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CatalogError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    from matrix.report import stamp
+
+    bisect_dir = args.bisect or args.runs.parent / "bisect"
+    shortcut = args.if_changed and args.draft_limitations is None
+    digest = stamp.inputs_digest(args.runs, bisect_dir, args.catalog) if shortcut else ""
+    last = stamp.unchanged(args.out, digest) if shortcut else None
+    if last is not None:
+        print(f"{args.out}: up to date: the run files, the report's code and the files it "
+              f"wrote are those of its rendering at {last.get('written', '?')}; nothing was "
+              "rendered (`nox -s report` without `--if-changed` renders again). Its summary:")
+        print(str(last.get("summary", "")), end="")
+        return 0
     matrix = collect(args.runs, user_catalogs=args.catalog)
     from matrix.bisections import changes_in  # beside the runs: local with local, published too
 
-    changes, bisect_problems = changes_in(args.bisect or args.runs.parent / "bisect")
+    changes, bisect_problems = changes_in(bisect_dir)
     for problem in bisect_problems:
         print(f"warning: {problem}; this bisect file was skipped.", file=sys.stderr)
     try:
@@ -82,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: could not write the reports to {args.out}: {exc}; the previous "
               "reports there are unchanged.", file=sys.stderr)
         return 1
-    console = Console()
+    console = Console(record=shortcut)
     if args.draft_limitations is not None:
         from matrix.results.triage import draft_limitations
 
@@ -108,4 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder, count in folders.items():
         console.print(f"wrote {folder}/ ({_plural(count, 'file')})", markup=False,
                       highlight=False)
+    if shortcut:
+        stamp.record(args.out, digest, paths, console.export_text(),
+                     datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"))
     return 0
