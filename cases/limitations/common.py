@@ -276,4 +276,28 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         effect="32-bit",
     ),
+    Limitation(
+        id="reciprocal-keeps-float16",
+        description="ops.reciprocal of a float16 tensor returns float16 on every backend, "
+                    "where Keras's symbolic call (Reciprocal's compute_output_spec, which "
+                    "names no dtype) states floatx, float32: a functional model declares "
+                    f"one dtype and computes another{NO_REPORT}",
+        link=KERAS_SRC + "ops/numpy.py",
+        axes={"subject": ops("reciprocal"), "input_dtype": ("float16",)},
+        backends=("tensorflow", "jax", "torch", "numpy", "openvino"),
+        expects="values",
+        effect="float16",
+    ),
+    Limitation(
+        id="reciprocal-keeps-float64",
+        description="ops.reciprocal of a float64 tensor returns float64 on TensorFlow, torch, "
+                    "NumPy and OpenVINO, where Keras's symbolic call states floatx, float32 "
+                    "(JAX, without jax_enable_x64, computes in float32 and agrees with it)"
+                    f"{NO_REPORT}",
+        link=KERAS_SRC + "ops/numpy.py",
+        axes={"subject": ops("reciprocal"), "input_dtype": ("float64",)},
+        backends=("tensorflow", "torch", "numpy", "openvino"),
+        expects="values",
+        effect="float64",
+    ),
 )

@@ -15,6 +15,7 @@ from cases.limitations.base import (
     XLA_GATHER_DOC,
     XLA_INDICES,
     Limitation,
+    ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -213,5 +214,29 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("tensorflow",),
         axes={"subject": ("ops.searchsorted",), "mode": ("jit_compile",), "rank": (2,)},
         versions={"keras": "<3.12"},
+    ),
+    Limitation(
+        id="tf-reciprocal-integer-refused",
+        description="ops.reciprocal of an integer tensor raises NotFoundError on TensorFlow "
+                    "('Could not find device for node: Reciprocal[T=DT_INT8]'): TensorFlow "
+                    "has no integer kernel for Reciprocal and Keras passes the integer tensor "
+                    f"through, where the other backends return floats{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/reciprocal",
+        backends=("tensorflow",),
+        axes={"subject": ops("reciprocal"),
+              "input_dtype": ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                              "uint64")},
+        expects="values",
+    ),
+    Limitation(
+        id="tf-negative-unsigned-refused",
+        description="ops.negative of an unsigned tensor (uint8 to uint64) raises "
+                    "InvalidArgumentError on TensorFlow: tf.math.negative has no unsigned "
+                    "kernel, where NumPy and the other backends wrap modulo 2**n"
+                    f"{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/negative",
+        backends=("tensorflow",),
+        axes={"subject": ops("negative"), "input_dtype": ("uint8", "uint16", "uint32", "uint64")},
+        expects="values",
     ),
 )
