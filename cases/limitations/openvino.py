@@ -267,4 +267,40 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         effect="drops NaN",
     ),
+    Limitation(
+        id="openvino-uint8-mod-by-zero-kills-the-process",
+        description="ops.mod of uint8 (or bool and uint8) tensors with a zero divisor kills the "
+                    "process on OpenVINO with SIGFPE ('Floating point exception', the CPU's "
+                    "trap for an integer division by zero), where NumPy, JAX and torch return "
+                    "a value and TensorFlow raises. A crash is never xfailed: the cell stays "
+                    f"`crashed` with this note{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("mod"), "input_dtype": ("bool_uint8", "uint8_uint8"),
+              "values": ("zero_divisor",)},
+    ),
+    Limitation(
+        id="openvino-uint8-mod-by-bool-kills-the-process",
+        description="ops.mod of a uint8 tensor by a bool tensor (False is a zero divisor) "
+                    "kills the process on OpenVINO with SIGFPE, whatever the other values (an "
+                    "integer division by zero). The cell stays `crashed` with this note"
+                    f"{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("mod"), "input_dtype": ("uint8_bool",)},
+    ),
+    Limitation(
+        id="openvino-floor-divide-int64-limits-kills-the-process",
+        description="ops.floor_divide of int32 by int64 holding int64's limits kills the "
+                    "process on OpenVINO with SIGFPE (an integer division by zero: -2**63 is 0 "
+                    "once cut to 32 bits, as Keras's result type int32 asks). The cell stays "
+                    f"`crashed` with this note{NO_REPORT}",
+        link="https://github.com/keras-team/keras/blob/v3.15.1/keras/src/backend/openvino/"
+             "numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide"), "input_dtype": ("int32_int64",),
+              "values": ("limits",)},
+    ),
 )
