@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from cells import verdict_for
 
+from matrix import variables as kcm
 from matrix.records import (
     SCHEMA_VERSION,
     CaseInfo,
@@ -88,5 +89,5 @@ def test_the_report_code_is_part_of_what_decides(tmp_path: Path,
     assert with_a != before
     (source / "matrix" / "a.py").write_text("x = 2\n", encoding="utf-8")
     assert stamp.inputs_digest(runs, tmp_path / "bisect", []) != with_a
-    monkeypatch.setenv("KCM_SOMETHING", "1")
+    monkeypatch.setenv(kcm.MEASURED_RUNS.name, str(tmp_path))
     assert stamp.inputs_digest(runs, tmp_path / "bisect", []) != with_a
