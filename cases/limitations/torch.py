@@ -20,9 +20,9 @@ from cases.limitations.base import (
 )
 
 #: Table ops whose torch result is signed for uint16 and uint32 input (found by this matrix).
+#: (sum and prod of uint16 and uint32 give int32, which Keras states for torch: not here.)
 _SIGNED_FOR_UINT = ops("abs", "absolute", "bitwise_invert", "bitwise_not", "cumprod",
-                       "cumsum", "max", "min", "negative", "prod", "round", "sign", "square",
-                       "sum", "trunc")
+                       "cumsum", "max", "min", "negative", "round", "sign", "square", "trunc")
 #: Elementwise float ops whose torch result keeps float64 (Keras states float32).
 _FLOAT64_KEPT = ops("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "cos",
                     "cosh", "log", "log10", "log1p", "log2", "reciprocal", "sin", "sinh", "sqrt",
@@ -237,7 +237,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="torch-uint16-uint32-results-signed",
         description="On torch, abs, negative, sign, round, trunc, square, bitwise_not, min, "
-                    "max, sum, prod, cumsum and cumprod of a uint16 or uint32 tensor return a "
+                    "max, cumsum and cumprod of a uint16 or uint32 tensor return a "
                     "signed int32 or int64 tensor (values past the signed range differ too) "
                     "where Keras states the unsigned input dtype: PyTorch implements few ops "
                     f"for uint16 and uint32, and Keras computes in a signed type{NO_REPORT}",
@@ -292,11 +292,12 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="torch-sum-keeps-int64",
-        description="On torch, ops.sum of an int64 tensor returns int64, where Keras states "
-                    f"int32 (Sum's compute_output_spec narrows through result_type){NO_REPORT}",
+        description="On torch, ops.sum of an int64 or a uint32 tensor returns int64, where "
+                    "Keras states int32 for torch (Sum's compute_output_spec: result_type "
+                    f"narrows int64, and torch reads a uint32 sum as int32){NO_REPORT}",
         link=KERAS_SRC + "backend/torch/numpy.py",
         backends=("torch",),
-        axes={"subject": ops("sum"), "input_dtype": ("int64",)},
+        axes={"subject": ops("sum"), "input_dtype": ("int64", "uint32")},
         expects="values",
         effect="keeps int64",
     ),
