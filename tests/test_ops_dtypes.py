@@ -8,6 +8,7 @@ virtualenv.
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,26 @@ def test_a_float_result_of_the_table_is_compared_relative_to_its_magnitude() -> 
                                    Tensor(dtype="int32", values=[2 ** 30])))
     assert exact.tolerance == 1e-5
     assert np.asarray(exact.values).tolist() == [-(2 ** 31)]
+
+
+def test_the_sessions_cache_plan_assumes_the_runs_backend() -> None:
+    # The run session asks `matrix.run.cache plan` whether a column is up to date, in a
+    # process without Keras: it must compute the references for the run's backend, or 928
+    # keras.ops cells of the TensorFlow column have other keys than the run stored, and the
+    # column is never up to date (a no-change rerun took 80 s instead of about 25 s).
+    import os
+    import subprocess
+    import sys
+
+    from matrix.run.session import _PLAN_CODE
+
+    prefix, rest = _PLAN_CODE.split("from matrix.run.cache import main")
+    assert "sys.exit(main(sys.argv[1:]))" in rest
+    probe = prefix + "print(op_table.running_backend())"
+    root = str(Path(__file__).resolve().parents[1])
+    for backend in ("tensorflow", "torch"):
+        done = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
+                              text=True, env={**os.environ, "KERAS_BACKEND": backend},
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == backend

@@ -324,14 +324,28 @@ def _fresh_stamp(environment: Environment) -> Path:
     return CACHE_DIR / f"{environment.id}{UP_TO_DATE}"
 
 
+#: `python -m matrix.run.cache plan`, for the backend `KERAS_BACKEND` names. The keys hold
+#: references that follow the running backend's contract (`cases.op_table`: TensorFlow keeps
+#: int64 and float64, torch reads a uint32 sum as int32); this process imports no Keras, so it
+#: names the backend first (`op_table.assume_backend`), as a run's pytest processes do
+#: (`matrix.run.selection`). Without it 928 keras.ops cells of the TensorFlow column had other
+#: keys than the run's, and the TensorFlow and PyTorch columns were never up to date. It is
+#: `-c` code, not a module of this repository: a module run as `__main__` from outside the
+#: harness counts as foreign code in the keys (`cache_key.loaded_elsewhere`).
+_PLAN_CODE = ("import os, sys; from cases import op_table; "
+              "op_table.assume_backend(os.environ.get('KERAS_BACKEND') or 'tensorflow'); "
+              "from matrix.run.cache import main; sys.exit(main(sys.argv[1:]))")
+
+
 def _plan_summary(session: nox.Session, environment: Environment, catalogs: list[str],
                   env: dict[str, str]) -> dict[str, Any] | None:
-    """`python -m matrix.run.cache plan` in the run virtualenv: what a run would execute.
+    """`python -m matrix.run.cache plan` in the run virtualenv, for the run's backend
+    (`_PLAN_CODE`): what a run would execute.
 
     None when it cannot say (e.g. a catalog that does not load): the run goes on as
     usual, and pytest's collection reports the problem with its file name.
     """
-    out = session.run("python", "-m", "matrix.run.cache", "plan", "--environment",
+    out = session.run("python", "-c", _PLAN_CODE, "plan", "--environment",
                       environment.id, *fold_args(catalogs), env=env, silent=True,
                       success_codes=list(range(256)))
     lines = str(out or "").strip().splitlines()
