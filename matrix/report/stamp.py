@@ -31,6 +31,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from matrix.run.cache_key import file_digest
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The stamp's name, in the report folder.
 STAMP_NAME = ".report-stamp.json"
@@ -38,17 +40,6 @@ STAMP_NAME = ".report-stamp.json"
 _SOURCE_SUFFIXES = frozenset({".py", ".json", ".toml", ".html", ".css", ".js", ".j2"})
 #: The distributions the report imports.
 _PACKAGES = ("pydantic", "pydantic-core", "jinja2", "rich", "tabulate", "numpy")
-
-
-def _file_sha(path: Path) -> str | None:
-    try:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def _tree(folder: Path, suffixes: Iterable[str] | None = None) -> dict[str, str | None]:
@@ -60,7 +51,7 @@ def _tree(folder: Path, suffixes: Iterable[str] | None = None) -> dict[str, str 
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts \
                 and (wanted is None or path.suffix in wanted):
-            found[path.relative_to(folder).as_posix()] = _file_sha(path)
+            found[path.relative_to(folder).as_posix()] = file_digest(path)
     return found
 
 
@@ -76,7 +67,7 @@ def inputs_digest(runs: Path, bisect: Path, catalogs: Sequence[Path]) -> str:
     state: dict[str, Any] = {
         "runs": [str(runs.resolve()), _tree(runs)],
         "bisect": [str(bisect.resolve()), _tree(bisect)],
-        "catalogs": [[str(p), _file_sha(p)] for p in catalogs],
+        "catalogs": [[str(p), file_digest(p)] for p in catalogs],
         "variables": sorted((k, v) for k, v in os.environ.items() if k.startswith("KCM_")),
         "source": {name: _tree(ROOT / name, _SOURCE_SUFFIXES) for name in ("matrix", "cases")},
         "python": sys.version,
@@ -87,7 +78,7 @@ def inputs_digest(runs: Path, bisect: Path, catalogs: Sequence[Path]) -> str:
 
 def _outputs(paths: Iterable[Path], out: Path) -> dict[str, str | None]:
     return {path.relative_to(out).as_posix() if path.is_relative_to(out) else str(path):
-            _file_sha(path) for path in paths}
+            file_digest(path) for path in paths}
 
 
 def unchanged(out: Path, digest: str) -> dict[str, Any] | None:
@@ -103,7 +94,7 @@ def unchanged(out: Path, digest: str) -> dict[str, Any] | None:
     if not isinstance(written, dict) or not written:
         return None
     for name, sha in written.items():
-        if _file_sha(out / name) != sha:
+        if file_digest(out / name) != sha:
             return None
     return stamp
 
