@@ -200,6 +200,10 @@ class Observation:
             backends (`matrix.oracle.agreement`): `values` (each element as text, `%.9g` for
             floats) for at most 256 elements, else `digest` (SHA-256 of the elements rounded
             to 4 significant digits) and `size`. None otherwise.
+        alternatives: for values of a case whose reference has alternatives that differ from
+            it (`matrix.oracle.expect.Expected.alternatives`, e.g. `inputs_cut_to_32_bits`),
+            each alternative's name -> whether the output matched it (values within its
+            tolerance and its dtype). None where none was computed.
     """
 
     kind: ObservationKind
@@ -217,6 +221,7 @@ class Observation:
     step: int | None = None
     step_name: str | None = None
     fingerprint: dict[str, Any] | None = None
+    alternatives: dict[str, bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -222,3 +222,58 @@ def test_the_sessions_cache_plan_assumes_the_runs_backend() -> None:
                               timeout=120, check=False)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip() == backend
+
+
+# --- the answer on inputs cut to 32 bits (`CUT_TO_32_BITS`) ---------------------------------
+
+def _family_case(op: str, dtypes: tuple[str, ...], cls: str, x64: bool = False) -> Case:
+    from cases import ops_dtypes
+
+    found = [c for c in ops_dtypes.op_cases(op, len(dtypes))
+             if c.axes["input_dtype"] == "_".join(dtypes) and c.axes["values"] == cls
+             and c.axes["rank"] == 2 and c.axes["mode"] == "eager" and c.jax_x64 == x64]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_64_bit_input_gives_the_answer_on_its_values_cut_to_32_bits() -> None:
+    from cases.limitations.base import CUT_TO_32_BITS as NAMED_IN_THE_RECORDS
+    from matrix.oracle.expect import CUT_TO_32_BITS
+
+    assert NAMED_IN_THE_RECORDS == CUT_TO_32_BITS
+    want = compute_expected(_family_case("ops.divide", ("int8", "int64"), "limits"))
+    cut = want.alternatives[CUT_TO_32_BITS]
+    # int64's limits wrap to 32 bits: -2**63 is 0, 2**63 - 1 is -1
+    x = np.array(values("int8", "limits"), dtype="int8")
+    y = np.array(values("int64", "limits", "y"), dtype="int64").astype("int32")
+    with np.errstate(all="ignore"):
+        assert np.array_equal(cut.values, (x.astype("float32") / y.astype("float32")))
+    assert np.isinf(cut.values).any()
+    assert np.isfinite(np.asarray(want.values)).all()
+    assert cut.dtype == want.dtype == "float32"
+    # the dtype too: square of int64 is int32 on the cut input, where Keras states int64
+    square = compute_expected(_family_case("ops.square", ("int64",), "ordinary"))
+    assert (square.dtype, square.alternatives[CUT_TO_32_BITS].dtype) == ("int64", "int32")
+
+
+def test_no_alternative_where_the_cut_changes_nothing_or_x64_is_asked_for() -> None:
+    assert not compute_expected(_family_case("ops.add", ("int8", "int8"), "limits")).alternatives
+    # float64's ordinary values survive float32 within the tolerance, but the dtype does not
+    # change under Keras's rule for add of int8 and float64 (float32 either way)
+    assert not compute_expected(
+        _family_case("ops.add", ("int8", "float64"), "ordinary")).alternatives
+    assert not compute_expected(
+        _family_case("ops.square", ("int64",), "limits", x64=True)).alternatives
+
+
+def test_the_run_records_whether_the_output_matched_each_alternative() -> None:
+    from matrix.oracle.expect import CUT_TO_32_BITS
+    from matrix.oracle.judge import matched_alternatives
+
+    want = compute_expected(_family_case("ops.divide", ("int8", "int64"), "limits"))
+    cut = np.asarray(want.alternatives[CUT_TO_32_BITS].values)
+    seen = Observation(kind="value", shape=[2, 3], dtype="float32")
+    assert matched_alternatives(want, seen, cut) == {CUT_TO_32_BITS: True}
+    assert matched_alternatives(want, seen, np.asarray(want.values)) == {CUT_TO_32_BITS: False}
+    other_dtype = Observation(kind="value", shape=[2, 3], dtype="float16")
+    assert matched_alternatives(want, other_dtype, cut) == {CUT_TO_32_BITS: False}

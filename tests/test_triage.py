@@ -475,3 +475,41 @@ def test_the_behaviours_file_is_what_the_published_cpu_runs_show(tmp_path: Path)
                  "--device", "cpu", "--device", "gpu"]) == 0
     both = json.loads(out.read_text(encoding="utf-8"))
     assert "gpu" in both["category-encoding-no-range-check"]["observed_on"]
+
+
+# --- limitations matched by an alternative reference (issue 26) -----------------------------
+
+def test_a_limitation_matched_by_an_alternative_selects_only_where_it_differs() -> None:
+    from matrix.results.merge import merge_runs
+
+    cut = "inputs_cut_to_32_bits"
+    lim = Limitation(id="cuts", description="d", link="l", backends=("jax",),
+                     axes={"subject": ("ops.divide",)},
+                     explains=(Behaviour(kind="values", matches=cut),))
+    info = CaseInfo(id="c", group="g", description="d",
+                    axes={"subject": "ops.divide", "mode": "eager"}, expected="values")
+    env = EnvironmentInfo(id="jax-cpu", backend="jax", device="cpu", ran=True,
+                          versions={"keras": "3.15.1"})
+
+    def triaged(status: str, alternatives: dict[str, bool] | None) -> Result:
+        observed = Observation(kind="value", shape=[1], dtype="float32",
+                               alternatives=alternatives)
+        verdict = Verdict(status="mismatched", cause="values_differ") \
+            if status == "mismatched" else verdict_for(Outcome.PASSED)
+        result = Result(case="c", environment="jax-cpu", outcome=Outcome.FAILED,
+                        observed=observed, verdict=verdict)
+        run = Run(schema_version=SCHEMA_VERSION, environment=env, cases=[info],
+                  results=[result])
+        return apply_limitations(merge_runs([run], [env], NOW, []), (lim,)).results[0]
+
+    shown = triaged("mismatched", {cut: True})
+    assert (shown.outcome, shown.limitation) == (Outcome.XFAILED, "cuts")
+    other = triaged("mismatched", {cut: False})  # differs, but not as the record says
+    assert (other.outcome, other.limitation, other.unexplained) == (Outcome.FAILED, None,
+                                                                    "cuts")
+    assert triaged("mismatched", None).outcome == Outcome.FAILED
+    # matched where the cut answer differs: the backend no longer cuts, the record is stale
+    assert triaged("matched", {cut: False}).outcome == Outcome.XPASSED
+    # matched where the cut changes nothing: not the record's business
+    plain = triaged("matched", None)
+    assert (plain.outcome, plain.limitation) == (Outcome.PASSED, None)

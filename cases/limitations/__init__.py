@@ -150,6 +150,8 @@ ORDER: tuple[str, ...] = (
     "openvino-floor-divide-int64-limits-kills-the-process",
     "jax-64-bit-inputs-made-32-bit",
     "jax-float64-inputs-made-float32",
+    "jax-64-bit-inputs-cut-to-32-bits",
+    "numpy-64-bit-inputs-cut-to-32-bits",
     "openvino-cpu-bfloat16-inference-precision",
     "openvino-cpu-bfloat16-inference-precision-saved",
 )

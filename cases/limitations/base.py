@@ -22,19 +22,28 @@ class Behaviour:
         nan: for `values`, whether the output holds NaN; None: either.
         cause: for `values`, how the values differ (a verdict cause:
             `values_where_refused`, `values_differ`, `dtype`, `shape`); None: any.
+        matches: for `values`, an alternative reference the output must match (values and
+            dtype), by name (`matrix.oracle.expect.ALTERNATIVES`: `inputs_cut_to_32_bits`,
+            what the reference computes on the inputs cut to 32 bits). A limitation whose
+            behaviours all name one selects only cells where that alternative differs from
+            the reference, so a cell that matches the reference there is `xpassed`, and one
+            where both answers are the same is simply `passed`. None: any values.
     """
 
     kind: str
     error_type: str | None = None
     nan: bool | None = None
     cause: str | None = None
+    matches: str | None = None
 
     def text(self) -> str:
         """The behaviour in a few words: `raises IndexError`, `values with NaN`."""
         if self.kind == "error":
             return f"raises {self.error_type or 'an error'}"
         nan = "" if self.nan is None else " with NaN" if self.nan else " without NaN"
-        return f"values{nan}" + (f" ({self.cause})" if self.cause else "")
+        matches = f", those of the reference on {self.matches.replace('_', ' ')}" \
+            .replace("on inputs", "on the inputs") if self.matches else ""
+        return f"values{nan}" + (f" ({self.cause})" if self.cause else "") + matches
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,9 +152,21 @@ KERAS_64_TO_32_ISSUE = "https://github.com/keras-team/keras/issues/21677"
 KERAS_TORCH_FLOAT64_ISSUE = "https://github.com/keras-team/keras/issues/23223"
 
 
+#: `matrix.oracle.expect.CUT_TO_32_BITS`, the name of the answer on inputs cut to 32 bits
+#: (a limitation's `Behaviour.matches`); the records do not import the oracle.
+CUT_TO_32_BITS = "inputs_cut_to_32_bits"
+
+
 def ops(*names: str) -> tuple[str, ...]:
     """`keras.ops` subjects by name: `ops("add")` is `("ops.add",)`."""
     return tuple(f"ops.{name}" for name in names)
+
+
+def table_ops() -> tuple[str, ...]:
+    """Every op of the op table (`cases/op_table.json`) as a subject, `ops.add` and so on."""
+    from cases import op_table
+
+    return tuple(sorted(op_table.table()["ops"]))
 
 
 def op_pairs(include: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -153,3 +174,9 @@ def op_pairs(include: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
     of `exclude`."""
     return tuple(f"{a}_{b}" for a in OPS_PAIR_DTYPES for b in OPS_PAIR_DTYPES
                  if include in (a, b) and not {a, b} & set(exclude))
+
+
+#: The family's input dtypes (one, or a pair: `int8_int64`) that hold a 64-bit dtype: where a
+#: backend that cuts 64-bit inputs to 32 bits may answer otherwise (`CUT_TO_32_BITS`).
+WITH_64_BIT = ("int64", "uint64", "float64",
+               *dict.fromkeys(op_pairs("int64") + op_pairs("float64")))

@@ -7,14 +7,18 @@ A cell takes the first limitation that covers it, in the order of
 from __future__ import annotations
 
 from cases.limitations.base import (
+    CUT_TO_32_BITS,
     JAX_GATHERED,
     JAX_TAKE_DOC,
     JAX_X64_DOC,
     KERAS_SRC,
     NO_REPORT,
     PAST_INT32,
+    WITH_64_BIT,
+    Behaviour,
     Limitation,
     ops,
+    table_ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -165,5 +169,21 @@ LIMITATIONS: tuple[Limitation, ...] = (
               "input_dtype": ("float64",)},
         expects="values",
         effect="float32",
+    ),
+    Limitation(
+        id="jax-64-bit-inputs-cut-to-32-bits",
+        description="With jax_enable_x64 off (JAX's default), JAX cuts an int64, uint64 or "
+                    "float64 tensor to 32 bits when Keras converts it, so every op computes on "
+                    "the cut values: int64's limits wrap (-2**63 becomes 0, 2**63 - 1 becomes "
+                    "-1, so dividing by them gives inf), float64's range and precision are "
+                    "float32's, and the result has the 32-bit dtype Keras's rule gives for "
+                    "the cut inputs; matched cell by cell against the reference computed on "
+                    "those cut inputs",
+        link=JAX_X64_DOC,
+        backends=("jax",),
+        axes={"subject": table_ops(), "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
+        effect="32-bit",
     ),
 )

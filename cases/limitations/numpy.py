@@ -6,7 +6,15 @@ A cell takes the first limitation that covers it, in the order of
 
 from __future__ import annotations
 
-from cases.limitations.base import KERAS_NUMPY_SRC, NO_REPORT, Limitation
+from cases.limitations.base import (
+    CUT_TO_32_BITS,
+    KERAS_NUMPY_SRC,
+    NO_REPORT,
+    WITH_64_BIT,
+    Behaviour,
+    Limitation,
+    table_ops,
+)
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -114,5 +122,21 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("numpy",),
         axes={"subject": ("ops.top_k",), "item": ("values",), "input_dtype": ("float64",),
               "mode": ("predict",)},
+    ),
+    Limitation(
+        id="numpy-64-bit-inputs-cut-to-32-bits",
+        description="The NumPy backend's convert_to_tensor gives an int64, uint64 or float64 "
+                    "array the dtype of Keras's result_type of it alone, which is 32-bit, so "
+                    "every op computes on the values cut to 32 bits: int64's limits wrap "
+                    "(-2**63 becomes 0, so dividing by it gives inf), float64's range and "
+                    "precision are float32's, and the result has the 32-bit dtype Keras's rule "
+                    "gives for the cut inputs; matched cell by cell against the reference "
+                    f"computed on those cut inputs{NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/core.py",
+        backends=("numpy",),
+        axes={"subject": table_ops(), "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
+        effect="32-bit",
     ),
 )

@@ -12,7 +12,7 @@ catalog refuses it at collection.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from matrix.oracle.arrays import Value, seeded_weights
 from matrix.oracle.layers import masked_sparse_categorical_crossentropy, sgd_step_mse
 from matrix.oracle.op_refs import scaled_tolerance
 from matrix.oracle.registry import OP_TABLE, reference_of
+from matrix.oracle.tolerance import compare
 from matrix.oracle.tolerance import tolerance as tolerance_of
 from matrix.records import ExpectedAnswer
 
@@ -34,6 +35,18 @@ DEFAULT_REFUSALS: Mapping[str, tuple[str, ...]] = {"ValueError": ("ValueError",)
 #: `Expected.kind` of a case with no reference (an open step): judged by agreement across
 #: backends when the report merges the run files (`matrix.oracle.agreement`).
 AGREEMENT = "agreement"
+#: The alternative reference of a table op whose inputs include a 64-bit dtype: the answer
+#: computed on those inputs cut to 32 bits (`CUT_TO_32_BITS`: int64 to int32 and uint64 to
+#: uint32, wrapping past 32 bits as NumPy's `astype` does; float64 to float32, with
+#: float32's range), the result dtype then Keras's rule for the cut dtypes. A backend
+#: without 64-bit types does this: JAX with `jax_enable_x64` off (its documented default,
+#: https://docs.jax.dev/en/latest/notebooks/Common_Gotchas_in_JAX.html), and Keras's
+#: NumPy backend, whose `convert_to_tensor` takes Keras's `result_type` of a lone int64,
+#: uint64 or float64 array, which is 32-bit (keras/src/backend/numpy/core.py, Keras 3.15.1).
+CUT_TO_32_BITS = "inputs_cut_to_32_bits"
+#: Every alternative reference's name (`Expected.alternatives`, `Behaviour.matches`).
+ALTERNATIVES = (CUT_TO_32_BITS,)
+_CUT = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
 _KIND_RANK = {"mask": 0, "lookup": 0, "quantized": 1, "recurrent": 2, "pooling": 2,
               "attention": 3}
 
@@ -64,6 +77,21 @@ class ExpectedError:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Alternative:
+    """Another answer a backend may give, named (`ALTERNATIVES`), with how it is judged.
+
+    Attributes:
+        values: the alternative output (the shape of the reference's values).
+        dtype: the Keras dtype name it has, or None when not checked.
+        tolerance: the largest absolute error that still matches it, in output units.
+    """
+
+    values: Array
+    dtype: str | None
+    tolerance: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class Expected:
     """The reference's answer for one case.
 
@@ -74,6 +102,9 @@ class Expected:
         kind: the computation kind that picks the tolerance.
         tolerance: the largest absolute error that still matches, in output units.
         dtype: the Keras dtype name the output must have, or None when not checked.
+        alternatives: name -> another answer (`Alternative`) that differs from this one,
+            which a limitation may say a backend gives (`Behaviour.matches`): the run records
+            whether the output matched each. Empty for most cases.
     """
 
     values: Array | None
@@ -81,6 +112,7 @@ class Expected:
     kind: str
     tolerance: float
     dtype: str | None = None
+    alternatives: Mapping[str, Alternative] = field(default_factory=dict)
 
 
 def input_value(tensor: Tensor) -> Value:
@@ -174,8 +206,11 @@ def _check_model_input(case: Case, values: Mapping[str, Value]) -> None:
             f"{case.model_input_shape}. Received: shape={first.shape}")
 
 
-def evaluate(case: Case) -> Value:
+def evaluate(case: Case, cut: bool = False) -> Value:
     """Runs the program in NumPy; returns the observed value.
+
+    Args:
+        cut: run it on the inputs cut to 32 bits (`CUT_TO_32_BITS`).
 
     Raises:
         Exception: the reference's refusal (as raised by the `matrix.oracle` references), or
@@ -183,6 +218,10 @@ def evaluate(case: Case) -> Value:
     """
     weights = step_weights(case)
     values = {name: input_value(t) for name, t in case.inputs.items()}
+    if cut:
+        with np.errstate(all="ignore"):  # float64 past float32's range is inf, as cast
+            values = {name: Value(np.asarray(v.array).astype(_CUT[str(v.array.dtype)]), v.mask)
+                      if str(v.array.dtype) in _CUT else v for name, v in values.items()}
     host_done = False
     for index, (step, drawn) in enumerate(zip(case.steps, weights, strict=True)):
         record = record_of(step)
@@ -237,7 +276,7 @@ def _kind(case: Case) -> str:
     return kind
 
 
-def _dtype(case: Case, kind: str) -> str | None:
+def _dtype(case: Case, kind: str, cut: bool = False) -> str | None:
     last = next(s for s in case.steps if s.output == case.observe)
     if last.method == "compute_mask":
         return "bool"
@@ -251,21 +290,22 @@ def _dtype(case: Case, kind: str) -> str | None:
         return "bfloat16" if case.dtype_policy == "floatx_bfloat16" else "float32"
     record = record_of(last)
     if record.dtype_rule is not None:  # a table op: from its inputs' dtypes
-        return _value_dtype(case, last.output)
+        return _value_dtype(case, last.output, cut)
     declared = record.output_dtype
     return POLICY_OUTPUT_DTYPE[case.dtype_policy] if declared == "policy" else declared
 
 
-def _value_dtype(case: Case, name: str) -> str | None:
-    """The Keras dtype of a program value: an input's, or what a table op makes of its
-    inputs' (None where the reference does not say)."""
+def _value_dtype(case: Case, name: str, cut: bool = False) -> str | None:
+    """The Keras dtype of a program value: an input's (cut to 32 bits with `cut`), or what a
+    table op makes of its inputs' (None where the reference does not say)."""
     if name in case.inputs:
-        return case.inputs[name].dtype
+        dtype = case.inputs[name].dtype
+        return _CUT.get(dtype, dtype) if cut else dtype
     step = next((s for s in case.steps if s.output == name), None)
     record = None if step is None else record_of(step)
     if step is None or record is None or record.dtype_rule is None:
         return None
-    dtypes = [_value_dtype(case, n) for n in step.inputs]
+    dtypes = [_value_dtype(case, n, cut) for n in step.inputs]
     known = [d for d in dtypes if d is not None]
     return record.dtype_rule(known) if len(known) == len(dtypes) else None
 
@@ -320,9 +360,36 @@ def compute_expected(case: Case) -> Expected:
     tolerance = tolerance_of(kind, dtype if dtype in ("float16", "bfloat16", "float64")
                              else "float32")
     last = next(s for s in case.steps if s.output == case.observe)
-    if record_of(last).reference == OP_TABLE:  # relative to the result's magnitude
+    table = record_of(last).reference == OP_TABLE
+    if table:  # relative to the result's magnitude
         tolerance = scaled_tolerance(value.array, dtype, tolerance)
-    return Expected(values=value.array, error=None, kind=kind, tolerance=tolerance, dtype=dtype)
+    answer = Expected(values=value.array, error=None, kind=kind, tolerance=tolerance,
+                      dtype=dtype)
+    cut = _cut_answer(case, answer) if table else None
+    return answer if cut is None else replace(answer, alternatives={CUT_TO_32_BITS: cut})
+
+
+def _cut_answer(case: Case, answer: Expected) -> Alternative | None:
+    """The answer on the inputs cut to 32 bits (`CUT_TO_32_BITS`), where it differs from
+    `answer`; None where no input is 64-bit, the case asks JAX for 64-bit types
+    (`jax_x64`: no backend should cut there), the reference has no answer on the cut
+    inputs, or that answer is the same (shape, dtype, and values within the tolerance)."""
+    if case.jax_x64 or not any(t.dtype in _CUT for t in case.inputs.values()):
+        return None
+    try:
+        value = evaluate(case, cut=True)
+    except (NoReference, NotModelled, TypeError, IndexError, ValueError):
+        return None
+    dtype = _dtype(case, _kind(case), cut=True)
+    tolerance = tolerance_of(answer.kind, dtype if dtype in ("float16", "bfloat16", "float64")
+                             else "float32")
+    tolerance = scaled_tolerance(value.array, dtype, tolerance)
+    values, reference = np.asarray(value.array), np.asarray(answer.values)
+    if dtype == answer.dtype and values.shape == reference.shape and \
+            compare(reference.astype(np.float64), values.astype(np.float64))[0] \
+            <= answer.tolerance:
+        return None
+    return Alternative(values=values, dtype=dtype, tolerance=tolerance)
 
 
 #: Answers already computed, by the identity of the case (cases hold dicts: not hashable).

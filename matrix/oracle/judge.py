@@ -8,13 +8,15 @@ the expected shape and dtype; or an error of an accepted type, at the refusing s
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 
 from matrix.oracle.expect import AGREEMENT, Expected, ExpectedError
+from matrix.oracle.tolerance import compare
 from matrix.records import Observation, Verdict
 
-__all__ = ["at_refusing_step", "judge"]
+__all__ = ["at_refusing_step", "judge", "matched_alternatives"]
 
 
 def judge(want: Expected, observation: Observation) -> Verdict:
@@ -61,6 +63,28 @@ def judge(want: Expected, observation: Observation) -> Verdict:
                        detail=f"the output dtype is {observation.dtype}, the reference "
                               f"expects {want.dtype}")
     return Verdict(status="matched")
+
+
+def matched_alternatives(want: Expected, observation: Observation,
+                         output: np.ndarray[Any, Any]) -> dict[str, bool] | None:
+    """Whether an output matched each of the reference's alternatives (`Expected.
+    alternatives`): of its shape, values within its tolerance, and of its dtype. None where
+    the reference has none.
+
+    Args:
+        observation: what the run observed (its `dtype`, a Keras dtype name).
+        output: the output as NumPy, any shape.
+    """
+    if not want.alternatives:
+        return None
+    found = {}
+    for name, alt in want.alternatives.items():
+        values = np.asarray(alt.values)
+        same_shape = values.shape == np.shape(output)
+        found[name] = same_shape and compare(
+            values.astype(np.float64), np.asarray(output).astype(np.float64))[0] \
+            <= alt.tolerance and (alt.dtype is None or observation.dtype == alt.dtype)
+    return found
 
 
 def _dtype_too(want: Expected, observation: Observation) -> str:

@@ -60,13 +60,17 @@ COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "observed": (("kind", "s"), ("error_type", "s"), ("message", "s"), ("shape", "v"),
                  ("dtype", "s"), ("max_abs_error", "v"), ("nan_count", "v"), ("device", "s"),
                  ("weights_dtype", "s"), ("warnings", "S"), ("timings", "v"), ("stage", "s"),
-                 ("step", "v"), ("step_name", "s"), ("fingerprint", "v")),
+                 ("step", "v"), ("step_name", "s"), ("fingerprint", "v"),
+                 ("alternatives", "v")),
     "verdict": (("status", "s"), ("cause", "s"), ("detail", "s")),
     "attempt": (("verdict", "V"), ("observed", "O"), ("duration_s", "v")),
 }
 #: The record each row kind stands for: its fields are exactly the columns (a test checks).
 RECORDS = {"result": Result, "observed": Observation, "verdict": Verdict, "attempt": Attempt}
 _NESTED = {"O": "observed", "V": "verdict"}
+#: Columns added at the end of a row after compact version 3: a row without them (written
+#: by an older harness) reads them as null.
+_ADDED: dict[str, tuple[str, ...]] = {"observed": ("alternatives",)}
 #: A results file's path as `result_path` makes it: one folder down, no `..`.
 RESULT_FILE_PATTERN = rf"{RESULTS_DIR}/(?:[a-z0-9][a-z0-9._+-]{{0,63}}|_[0-9]+)\.json"
 _RESULT_FILE = re.compile(RESULT_FILE_PATTERN)
@@ -216,6 +220,9 @@ def _decode_row(row: Any, kind: str, strings: Sequence[str], cases: Sequence[str
             no index into `strings`.
     """
     columns = COLUMNS[kind]
+    added = _ADDED.get(kind, ())
+    if isinstance(row, list) and added and len(row) == len(columns) - len(added):
+        row = [*row, *[None] * len(added)]
     if not isinstance(row, list) or len(row) != len(columns):
         raise _RowError(where, f"expected a row of {len(columns)} columns "
                                f"({', '.join(name for name, _ in columns)})")

@@ -17,15 +17,24 @@ VERSION_ALIASES = {"keras": ("keras", "keras-nightly"),
 
 
 def shown_by(behaviour: Behaviour, kind: str, error_type: str | None, nan_count: int | None,
-             cause: str | None) -> bool:
+             cause: str | None, alternatives: Mapping[str, bool] | None = None) -> bool:
     """Whether a cell that observed this shows the behaviour (`kind` as observed: `value`
-    reads as `values`)."""
+    reads as `values`; `alternatives` as `Observation.alternatives` records them)."""
     if ("values" if kind == "value" else kind) != behaviour.kind:
         return False
     if kind == "error":
         return behaviour.error_type is None or error_type == behaviour.error_type
     return (behaviour.nan is None or bool(nan_count) == behaviour.nan) and \
-        (behaviour.cause is None or cause == behaviour.cause)
+        (behaviour.cause is None or cause == behaviour.cause) and \
+        (behaviour.matches is None or bool((alternatives or {}).get(behaviour.matches)))
+
+
+def alternative_of(limitation: Limitation) -> str | None:
+    """The alternative reference a limitation's behaviours all name (`Behaviour.matches`),
+    or None: such a limitation selects only cells where that alternative was computed, that
+    is where it differs from the reference."""
+    names = {b.matches for b in limitation.explains}
+    return names.pop() if len(names) == 1 and None not in names else None
 
 
 def holds_on(limitation: Limitation, host_flags: Sequence[str] | None) -> bool:
@@ -37,11 +46,13 @@ def holds_on(limitation: Limitation, host_flags: Sequence[str] | None) -> bool:
 
 
 def explains_cell(limitation: Limitation, kind: str, error_type: str | None,
-                  nan_count: int | None, cause: str | None) -> bool:
+                  nan_count: int | None, cause: str | None,
+                  alternatives: Mapping[str, bool] | None = None) -> bool:
     """Whether a differing cell with this observation shows what the limitation says
     (always, when it says nothing: `explains` empty)."""
     return not limitation.explains or any(
-        shown_by(b, kind, error_type, nan_count, cause) for b in limitation.explains)
+        shown_by(b, kind, error_type, nan_count, cause, alternatives)
+        for b in limitation.explains)
 
 
 def holds_for(limitation: Limitation, installed: Mapping[str, str] | None) -> bool:

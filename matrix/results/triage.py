@@ -27,7 +27,13 @@ from typing import Any
 
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.records import CaseInfo, EnvironmentInfo, LimitationInfo, Matrix, Result, Run
-from matrix.results.matching import covers, explains_cell, holds_for, holds_on
+from matrix.results.matching import (
+    alternative_of,
+    covers,
+    explains_cell,
+    holds_for,
+    holds_on,
+)
 from matrix.results.outcomes import TRIAGED, outcome_of
 from matrix.run.messages import clean_message
 
@@ -198,11 +204,15 @@ def behaviour_of(result: Result) -> Behaviour:
 
 
 def _explains(limitation: Limitation, result: Result) -> bool:
-    if result.verdict.status != "mismatched":
-        return True  # a matched cell shows nothing to explain: xpassed if selected
     observed = result.observed
+    alternative = alternative_of(limitation)
+    if result.verdict.status != "mismatched":
+        # a matched cell shows nothing to explain: xpassed if selected; by a limitation
+        # matched by an alternative reference, only where that alternative differs
+        return alternative is None or result.verdict.status != "matched" or \
+            alternative in (observed.alternatives or {})
     return explains_cell(limitation, observed.kind, observed.error_type, observed.nan_count,
-                         result.verdict.cause)
+                         result.verdict.cause, observed.alternatives)
 
 
 def apply_limitations(matrix: Matrix, limitations: Sequence[Limitation] = LIMITATIONS) -> Matrix:

@@ -114,7 +114,11 @@ def _expected_digest(want: Any) -> str:
         array = np.asarray(values)
         body = repr(array.tolist()).encode() if array.dtype.kind == "O" else array.tobytes()
         raw = f"{array.dtype.str}{array.shape}".encode() + body
-    return digest(raw, repr(want.error), want.kind, repr(want.tolerance), str(want.dtype))
+    alternatives = [digest(name, np.asarray(alt.values).dtype.str, repr(alt.dtype),
+                           repr(alt.tolerance), np.asarray(alt.values).tobytes())
+                    for name, alt in sorted(getattr(want, "alternatives", {}).items())]
+    return digest(raw, repr(want.error), want.kind, repr(want.tolerance), str(want.dtype),
+                  *alternatives)
 
 
 def saves(case: Any, backend: str | None) -> bool:

@@ -28,6 +28,7 @@ import numpy as np
 from cases.model import Case
 from matrix.oracle.agreement import fingerprint
 from matrix.oracle.expect import AGREEMENT, Expected, expected
+from matrix.oracle.judge import matched_alternatives
 from matrix.oracle.tolerance import compare
 from matrix.records import Observation
 from matrix.run.messages import clean_message, damaged_compile_artifact
@@ -238,7 +239,9 @@ def observe(case: Case) -> tuple[Observation, Expected]:
     program_s = time.perf_counter() - start - reference_s
     if observation.kind == "value" and want.values is not None and output is not None:
         error = max_abs_error(np.asarray(want.values), np.asarray(output))
-        observation = dataclasses.replace(observation, max_abs_error=error)
+        observation = dataclasses.replace(observation, max_abs_error=error,
+                                          alternatives=matched_alternatives(
+                                              want, observation, np.asarray(output)))
     elif observation.kind == "value" and want.kind == AGREEMENT and output is not None:
         # no reference: what came out, for the merge to compare across backends
         observation = dataclasses.replace(observation, fingerprint=fingerprint(output))
