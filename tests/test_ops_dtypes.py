@@ -277,3 +277,19 @@ def test_the_run_records_whether_the_output_matched_each_alternative() -> None:
     assert matched_alternatives(want, seen, np.asarray(want.values)) == {CUT_TO_32_BITS: False}
     other_dtype = Observation(kind="value", shape=[2, 3], dtype="float16")
     assert matched_alternatives(want, other_dtype, cut) == {CUT_TO_32_BITS: False}
+
+
+def test_the_report_says_which_alternative_a_cell_matched() -> None:
+    from matrix.records import Outcome, Result, Verdict
+    from matrix.report.views import short_observation
+
+    def cell(alternatives: dict[str, bool] | None) -> str:
+        return short_observation(Result(
+            case="c", environment="jax-cpu", outcome=Outcome.XFAILED,
+            observed=Observation(kind="value", max_abs_error=float("inf"),
+                                 alternatives=alternatives),
+            verdict=Verdict(status="mismatched", cause="values_differ")))
+
+    assert cell({"inputs_cut_to_32_bits": True}) == \
+        "values, max abs error inf, those of the reference on inputs cut to 32 bits"
+    assert cell({"inputs_cut_to_32_bits": False}) == cell(None) == "values, max abs error inf"

@@ -14,9 +14,13 @@ from cases.limitations.base import (
     TF_REFUSED_INDICES,
     XLA_GATHER_DOC,
     XLA_INDICES,
+    Behaviour,
     Limitation,
     ops,
 )
+
+_FLOATS = ("float16", "float32", "float64")
+_NOT_FLOATS = ("bool", "int8", "int32", "int64", "uint8")
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -238,5 +242,67 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("tensorflow",),
         axes={"subject": ops("negative"), "input_dtype": ("uint8", "uint16", "uint32", "uint64")},
         expects="values",
+    ),
+    Limitation(
+        id="tf-bool-arithmetic-refused",
+        description="TensorFlow has no bool kernel for add, multiply, maximum, minimum, the "
+                    "comparisons, the bitwise ops, power, hypot, reciprocal and round: "
+                    "keras.ops on bool tensors raise InvalidArgumentError (\"Value for attr 'T' "
+                    "of bool is not in the list of allowed values\"), where NumPy and the other "
+                    "backends compute on bool or promote it as Keras's rule says",
+        link="https://github.com/tensorflow/tensorflow/issues/61808",
+        backends=("tensorflow",),
+        axes={"subject": ops("add", "bitwise_and", "bitwise_invert", "bitwise_not",
+                             "bitwise_or", "bitwise_xor", "greater", "greater_equal", "hypot",
+                             "less", "less_equal", "maximum", "minimum", "multiply", "power",
+                             "reciprocal", "round"),
+              "input_dtype": ("bool", "bool_bool")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="InvalidArgumentError"),),
+    ),
+    Limitation(
+        id="tf-hypot-infinity-gives-nan",
+        description="ops.hypot on TensorFlow computes max * sqrt(1 + (min / max)**2), so "
+                    "hypot(inf, inf) and hypot(inf, NaN) are NaN where IEEE 754 (and NumPy, "
+                    f"and the other backends) give inf{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/tensorflow/numpy.py",
+        backends=("tensorflow",),
+        axes={"subject": ops("hypot"), "values": ("nonfinite",),
+              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _FLOATS)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
+        effect="NaN",
+    ),
+    Limitation(
+        id="tf-floor-divide-floor-of-quotient",
+        description="ops.floor_divide of floats on TensorFlow is tf.math.floordiv, "
+                    "floor(x / y) in the result dtype, where NumPy's floor division follows "
+                    "Python's divmod: inf // 3 is inf where NumPy gives NaN, and 1 // -inf is "
+                    f"-0 where NumPy gives -1{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/floordiv",
+        backends=("tensorflow",),
+        axes={"subject": ops("floor_divide"), "values": ("nonfinite",),
+              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _NOT_FLOATS)
+              + tuple(f"{a}_{b}" for a in _NOT_FLOATS for b in _FLOATS)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="tf-floor-divide-subnormal-quotient-flushed",
+        description="ops.floor_divide on TensorFlow at a float's limits: a quotient below the "
+                    "float's smallest normal (127 / -3.4e38, 1 / -1.8e308) is flushed to zero "
+                    "on the CPU before tf.math.floordiv takes its floor, so the result is 0 "
+                    f"where NumPy gives -1{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/floordiv",
+        backends=("tensorflow",),
+        axes={"subject": ops("floor_divide"), "values": ("limits",),
+              # the pairs whose quotient at the limits is subnormal (observed, 2026-12-06)
+              "input_dtype": ("int8_float32", "int8_float64", "int32_float16",
+                              "int32_float32", "int32_float64", "int64_float16",
+                              "int64_float32", "int64_float64", "uint8_float32",
+                              "uint8_float64", "float16_int32", "float16_int64",
+                              "float32_float32", "float64_float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
     ),
 )

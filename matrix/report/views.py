@@ -95,7 +95,9 @@ def label(outcome: Outcome) -> str:
 
 
 def short_observation(result: Result) -> str:
-    """What a cell observed, in a few words: `values, 4 NaN`, `error: InvalidArgumentError`."""
+    """What a cell observed, in a few words: `values, 4 NaN`, `error: InvalidArgumentError`,
+    `values, max abs error inf, those of the reference on inputs cut to 32 bits` (an
+    alternative reference it matched: `Observation.alternatives`)."""
     obs = result.observed
     if obs.kind == "value":
         parts = ["values"]
@@ -103,6 +105,9 @@ def short_observation(result: Result) -> str:
             parts.append(f"{obs.nan_count} NaN")
         if result.outcome not in MATCHED and obs.max_abs_error is not None:
             parts.append(f"max abs error {obs.max_abs_error:.3g}")
+        parts.extend(f"those of the reference on the {name.removeprefix('inputs_')}"
+                     .replace("_", " ").replace("the cut", "inputs cut")
+                     for name, matched in (obs.alternatives or {}).items() if matched)
         return ", ".join(parts)
     if obs.kind == "error":
         return f"error: {obs.error_type or 'unknown'}"
