@@ -186,4 +186,71 @@ LIMITATIONS: tuple[Limitation, ...] = (
         explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
         effect="32-bit",
     ),
+    Limitation(
+        id="jax-floor-divide-by-cut-int64-limit",
+        description="ops.floor_divide of an integer by int64's limits on JAX (jax_enable_x64 "
+                    "off): the divisor -2**63 cut to 32 bits is 0, an integer division by zero "
+                    "whose answer the reference leaves undefined, so the result is off by 1 or "
+                    "2 from the 64-bit answer",
+        link=JAX_X64_DOC,
+        backends=("jax",),
+        axes={"subject": ops("floor_divide"), "values": ("limits",),
+              "input_dtype": ("bool_int64", "int8_int64", "int32_int64", "int64_int64",
+                              "uint8_int64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="jax-multiply-by-false-is-zero",
+        description="ops.multiply of a bool and a float on JAX gives 0 where the bool is "
+                    "False, whatever the float: False * inf and False * NaN are 0, where IEEE "
+                    f"754 (NumPy, the other backends) gives NaN{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/jax/numpy.py",
+        backends=("jax",),
+        axes={"subject": ops("multiply"), "values": ("nonfinite",),
+              "input_dtype": tuple(f"{a}_{b}" for a, b in (
+                  ("bool", "float16"), ("bool", "float32"), ("bool", "float64"),
+                  ("float16", "bool"), ("float32", "bool"), ("float64", "bool")))},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="jax-multiply-by-false-is-zero-at-float64-limits",
+        description="ops.multiply of a bool and float64's limits on JAX (jax_enable_x64 off): "
+                    "float64's largest values cut to float32 are inf, and False * inf is 0 on "
+                    f"JAX where IEEE 754 gives NaN{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/jax/numpy.py",
+        backends=("jax",),
+        axes={"subject": ops("multiply"), "values": ("limits",),
+              "input_dtype": ("bool_float64", "float64_bool")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="jax-bool-power-round-hypot",
+        description="JAX promotes or refuses bool where Keras's rule keeps it: ops.power of two "
+                    "bools returns int32 (Keras states bool), ops.round of a bool raises "
+                    "ValueError (\"not inexact\"), and ops.hypot of two bools is computed in "
+                    f"float16 (sqrt(2) off by 1.5e-4 in the float32 result){NO_REPORT}",
+        link=f"{KERAS_SRC}backend/jax/numpy.py",
+        backends=("jax",),
+        axes={"subject": ops("power", "round", "hypot"), "input_dtype": ("bool", "bool_bool")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ"),
+                  Behaviour(kind="error", error_type="ValueError")),
+    ),
+    Limitation(
+        id="jax-integer-power-exponent-past-63",
+        description="jnp.power of integers squares a fixed number of times (6), so an "
+                    "exponent of 64 or more overflows otherwise than the wrapped result: "
+                    "ops.power(int8 127, uint8 255) in int16 is -8321 on JAX where 127**255 "
+                    "modulo 2**16 is 16255 (NumPy, the other backends); JAX's maintainers call "
+                    "integer overflow implementation-defined",
+        link="https://github.com/jax-ml/jax/issues/10692",
+        backends=("jax",),
+        axes={"subject": ops("power"), "values": ("limits",), "input_dtype": ("int8_uint8",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
 )

@@ -13,8 +13,18 @@ from cases.limitations.base import (
     WITH_64_BIT,
     Behaviour,
     Limitation,
-    table_ops,
+    ops,
 )
+
+#: The table ops whose NumPy-backend implementation converts its inputs with
+#: `convert_to_tensor(x)` alone, so that a 64-bit input is cut to 32 bits first.
+_CUTTING = ("add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
+            "bitwise_invert", "bitwise_not", "ceil", "cos", "cosh", "cumprod", "cumsum",
+            "divide", "exp", "exp2", "expm1", "floor", "floor_divide", "hypot", "log",
+            "log10", "log1p", "log2", "logaddexp", "maximum", "mean", "minimum", "mod",
+            "multiply", "power", "prod", "sin", "sinh", "sqrt", "square", "std", "subtract",
+            "tan", "tanh", "true_divide", "trunc", "var")
+_SMALL = ("bool", "int8", "uint8")
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -134,9 +144,94 @@ LIMITATIONS: tuple[Limitation, ...] = (
                     f"computed on those cut inputs{NO_REPORT}",
         link=f"{KERAS_NUMPY_SRC}/core.py",
         backends=("numpy",),
-        axes={"subject": table_ops(), "input_dtype": WITH_64_BIT},
+        # the ops whose NumPy implementation converts its inputs without a dtype (observed
+        # 2026-12-06, Keras 3.15.1): the comparisons, the logical ops, abs, negative, sign,
+        # round, max and min convert to the result dtype first and keep 64 bits
+        axes={"subject": ops(*_CUTTING), "input_dtype": WITH_64_BIT},
         expects="values",
         explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
         effect="32-bit",
+    ),
+    Limitation(
+        id="numpy-sum-keeps-64-bit",
+        description="ops.sum on the NumPy backend narrows only bool, int8, int16, uint8 and "
+                    "uint16 (\"follow jax's rule\"): the sum of int64, uint64 or float64 keeps "
+                    "the 64-bit dtype where Keras's rule states int32, uint32 or float32"
+                    f"{NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("sum"), "input_dtype": ("int64", "uint64", "float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect="64-bit",
+    ),
+    Limitation(
+        id="numpy-reciprocal-integer-stays-integer",
+        description="ops.reciprocal on the NumPy backend is np.reciprocal of the input as "
+                    "given: for an integer tensor the result is an integer (1 // x, 0 for "
+                    "|x| > 1) of the input's dtype (int8 for bool), where Keras's rule states "
+                    "float32"
+                    f"{NO_REPORT}",
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("reciprocal"),
+              "input_dtype": ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                              "uint32", "uint64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="integer",
+    ),
+    Limitation(
+        id="numpy-hypot-small-integers-in-float16",
+        description="ops.hypot on the NumPy backend calls np.hypot on the inputs as given and "
+                    "casts the result after: for bool, int8 and uint8 inputs NumPy computes in "
+                    "float16, so the float32 result carries float16's error (4.5e-4 at 3, "
+                    "0.125 at 255), and hypot of two bools is cast to bool" + NO_REPORT,
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("hypot"), "values": ("ordinary",),
+              "input_dtype": tuple(f"{a}_{b}" for a in _SMALL for b in _SMALL)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="float16",
+    ),
+    Limitation(
+        id="numpy-hypot-small-integer-limits-in-float16",
+        description="ops.hypot on the NumPy backend at the limits of int8 and uint8: computed "
+                    "in float16 (NumPy's promotion of the inputs as given) and cast to float32 "
+                    "after, so hypot(127, 1) and hypot(255, 255) carry float16's rounding; "
+                    "bool with uint8 stays exact" + NO_REPORT,
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("hypot"), "values": ("limits",),
+              "input_dtype": ("bool_int8", "int8_bool", "int8_int8", "int8_uint8",
+                              "uint8_int8", "uint8_uint8")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="float16",
+    ),
+    Limitation(
+        id="numpy-mean-integer-in-float64",
+        description="ops.mean of an integer tensor on the NumPy backend is np.mean, computed "
+                    "in float64 and cast to float32 after: the mean of int32's limits "
+                    "(-2**31, 2**31 - 1, 0) is -1/3, where float32 arithmetic, the reference's "
+                    "and the other backends', rounds 2**31 - 1 to 2**31 and gives 0" + NO_REPORT,
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("mean"), "input_dtype": ("int32",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="numpy-bool-power-round-promoted",
+        description="ops.power of two bools and ops.round of a bool on the NumPy backend "
+                    "return NumPy's own promotion (int8, float16) where Keras's rule states "
+                    "bool" + NO_REPORT,
+        link=f"{KERAS_NUMPY_SRC}/numpy.py",
+        backends=("numpy",),
+        axes={"subject": ops("power", "round"), "input_dtype": ("bool", "bool_bool")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),),
     ),
 )
