@@ -1,10 +1,10 @@
 """The dtype behaviour of `keras.ops` (issue 26): a family in two parts.
 
-The default catalog holds `default_cases()`: the op table's ops, eager, at rank 2 (`in_default`
-says why, with the measured cost). The rest is opt-in: run it with `--catalog
-cases/ops_dtypes.py` (`nox -s "run(jax-cpu)" -- --catalog cases/ops_dtypes.py -k
-"ops-dtypes and add"`). `python -m cases.ops_dtypes` lists every public function of
-`keras.ops` with how this family treats it.
+The default catalog holds `default_cases()`: the op table's ops, eager, at rank 2, and a
+`predict` sample of each op once (`in_default` says why, with the measured cost). The rest
+is opt-in: run it with `--catalog cases/ops_dtypes.py` (`nox -s "run(jax-cpu)" -- --catalog
+cases/ops_dtypes.py -k "ops-dtypes and add"`). `python -m cases.ops_dtypes` lists every
+public function of `keras.ops` with how this family treats it.
 
 The ops are enumerated from the installed Keras when the cases are built (`inventory`), so a
 new op appears with no edit here, each in one of three kinds:
@@ -25,8 +25,8 @@ Axes: the input dtype (`DTYPES`: the 12 numeric dtypes the catalog's `Tensor` ho
 (`PAIR_DTYPES`, 64 pairs), values (`ordinary`; `limits`, the dtype's min and max, so overflow
 shows; `nonfinite`, NaN and infinities; `zero_divisor`; `negative_exponent`), rank 0 (a
 scalar, eager only: a model's input needs a batch axis) and 2 (shape `(2, 3)`: (batch,
-features)), mode `eager` and `jit_compile`, and JAX's `jax_enable_x64` (rank 2, eager; the
-cell is not applicable on the other backends).
+features)), mode `eager`, `jit_compile` and `predict` (a functional model), and JAX's
+`jax_enable_x64` (rank 2, eager; the cell is not applicable on the other backends).
 
 Keras is imported only by `cases()` and `inventory()`: the module itself loads where Keras is
 not installed, and asking it for cases there raises `CatalogError` naming the cause.
@@ -216,7 +216,13 @@ def inventory() -> list[tuple[str, str, str]]:
 #: (rank, mode, jax_x64) variants: rank 0 runs eagerly only (a model's input needs a batch
 #: axis); `jax_x64` only where it can change the answer cheaply (rank 2, eager).
 VARIANTS: tuple[tuple[int, str, bool], ...] = ((0, "eager", False), (2, "eager", False),
-                                               (2, "jit_compile", False), (2, "eager", True))
+                                               (2, "jit_compile", False), (2, "predict", False),
+                                               (2, "eager", True))
+#: The `predict` sample of the default catalog: each table op once, through a functional
+#: model (`predict`: a graph on TensorFlow, one jitted function on JAX, a compiled model on
+#: OpenVINO), on int64 (a unary op) or int8 with int64 (a binary one) at the limits, where
+#: overflow and 64-bit handling may differ from eager (`in_default`).
+PREDICT_SAMPLE = ("int64", "int8_int64")
 
 
 def _case(name: str, dtypes: tuple[str, ...], cls: str, rank: int, mode: str, x64: bool,
@@ -236,7 +242,8 @@ def _case(name: str, dtypes: tuple[str, ...], cls: str, rank: int, mode: str, x6
     return Case(group=GROUP, description=f"keras.{name}({call}{extra}){x64_text}: {rule}",
                 axes=axes, inputs=data,
                 steps=(Step(name, inputs=names, output="out", args=args),),
-                mode="jit_compile" if mode == "jit_compile" else "eager", jax_x64=x64)
+                mode=mode if mode in ("jit_compile", "predict") else "eager",  # type: ignore[arg-type]
+                jax_x64=x64)
 
 
 #: Backends whose statement of a result dtype may differ from the others' (`op_table`).
@@ -279,8 +286,9 @@ def _classes(name: str, dtypes: tuple[str, ...]) -> Iterator[tuple[str, list[Any
 
 def op_cases(name: str, arity: int) -> list[Case]:
     """Every case of one op: over `DTYPES` (unary) or `PAIR_DTYPES` pairs (binary), its value
-    classes and `VARIANTS`; an open op runs ordinary values in eager and jit_compile at rank 2,
-    a reduction of the table (`axis` among its args) at rank 2 only, with `axis=-1`."""
+    classes and `VARIANTS`; an open op runs ordinary values in eager, jit_compile and predict
+    at rank 2, a reduction of the table (`axis` among its args) at rank 2 only, with
+    `axis=-1`."""
     spec = op_table.entry(name)
     reduces = spec is not None and "axis" in spec.get("args", ())
     args = {"axis": -1} if reduces else {}
@@ -301,14 +309,22 @@ def op_cases(name: str, arity: int) -> list[Case]:
 
 def in_default(case: Case) -> bool:
     """Whether a case of the family is in the default catalog: an op of the table (judged
-    against NumPy), eager, at rank 2, without `jax_enable_x64`. The rest (rank 0, jit_compile,
+    against NumPy), at rank 2, without `jax_enable_x64`; eager, or the `predict` sample
+    (`PREDICT_SAMPLE`: each op once, at the limits of int64, or with ordinary values for a
+    shift, which takes no others). The rest (rank 0, jit_compile, the other predict cases,
     x64, the ops judged by agreement) is opt-in (`cases()`): by the cost measured on this
-    project's 2-core machine, the default part adds about 4 min to a cold run on JAX (which
-    compiles each op for each dtype, about 40 ms a cell) and seconds elsewhere, where a
-    jit_compile case on torch costs about 4 s (docs/catalog.md, "The keras.ops dtype
-    family")."""
-    return (case.axes.get("mode") == "eager" and case.axes.get("rank") == 2
-            and "jax" not in case.axes and op_table.entry(str(case.axes["subject"])) is not None)
+    project's 2-core machine, the eager part adds about 4 min to a cold run on JAX (which
+    compiles each op for each dtype, about 40 ms a cell) and seconds elsewhere, the predict
+    sample seconds, where a jit_compile case on torch costs about 4 s (docs/catalog.md, "The
+    keras.ops dtype family")."""
+    axes = case.axes
+    if axes.get("rank") != 2 or "jax" in axes or op_table.entry(str(axes["subject"])) is None:
+        return False
+    if axes.get("mode") == "eager":
+        return True
+    shift = str(axes["op"]) in SHIFTS
+    return axes.get("mode") == "predict" and axes.get("input_dtype") in PREDICT_SAMPLE \
+        and axes.get("values") == ("ordinary" if shift else "limits")
 
 
 def default_cases() -> list[Case]:

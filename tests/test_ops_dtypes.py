@@ -293,3 +293,20 @@ def test_the_report_says_which_alternative_a_cell_matched() -> None:
     assert cell({"inputs_cut_to_32_bits": True}) == \
         "values, max abs error inf, those of the reference on inputs cut to 32 bits"
     assert cell({"inputs_cut_to_32_bits": False}) == cell(None) == "values, max abs error inf"
+
+
+def test_the_default_catalog_holds_every_table_op_eagerly_and_once_through_predict() -> None:
+    from collections import Counter
+
+    from cases import op_table
+    from cases.ops_dtypes import PREDICT_SAMPLE, default_cases
+
+    found = default_cases()
+    ops = set(op_table.table()["ops"])
+    predict = Counter(c.axes["subject"] for c in found if c.mode == "predict")
+    assert set(predict) == ops
+    assert set(predict.values()) == {1}
+    assert {c.axes["input_dtype"] for c in found if c.mode == "predict"} == set(PREDICT_SAMPLE)
+    assert {c.mode for c in found} == {"eager", "predict"}
+    assert {c.axes["subject"] for c in found if c.mode == "eager"} == ops
+    assert all(c.axes["rank"] == 2 and not c.jax_x64 for c in found)
