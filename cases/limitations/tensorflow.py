@@ -305,4 +305,50 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
     ),
+    Limitation(
+        id="tf-sum-prod-uint64-dtype",
+        description="ops.sum and ops.prod of uint64 on TensorFlow return the other dtype than "
+                    "Keras's statement for TensorFlow: the sum keeps uint64 where it states "
+                    f"uint32, the product is uint32 where it states uint64{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/tensorflow/numpy.py",
+        backends=("tensorflow",),
+        axes={"subject": ops("sum", "prod"), "input_dtype": ("uint64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+    ),
+    Limitation(
+        id="tf-sign-uint64-refused",
+        description="ops.sign of a uint64 tensor raises InvalidArgumentError on TensorFlow "
+                    "(\"Value for attr 'T' of uint64 is not in the list of allowed values\"): "
+                    f"tf.math.sign has no uint64 kernel{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/sign",
+        backends=("tensorflow",),
+        axes={"subject": ops("sign"), "input_dtype": ("uint64",)},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="InvalidArgumentError"),),
+    ),
+    Limitation(
+        id="tf-sign-uint32-signed",
+        description="ops.sign of uint32 on TensorFlow reads a value of 2**31 or more as "
+                    "negative: sign(4294967295) is 4294967295 (-1 wrapped) where it is 1"
+                    f"{NO_REPORT}",
+        link="https://www.tensorflow.org/api_docs/python/tf/math/sign",
+        backends=("tensorflow",),
+        axes={"subject": ops("sign"), "input_dtype": ("uint32",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="tf-float16-prod-overflows-in-float16",
+        description="ops.prod of float16 on TensorFlow multiplies in float16, so -65504 * "
+                    "65504 * 0 overflows to -inf before the 0 and gives NaN, where NumPy and "
+                    "the other backends accumulate in float32 and give -0" + NO_REPORT,
+        link="https://www.tensorflow.org/api_docs/python/tf/math/reduce_prod",
+        backends=("tensorflow",),
+        axes={"subject": ops("prod"), "input_dtype": ("float16",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
+        effect="NaN",
+    ),
 )
