@@ -254,6 +254,20 @@ def test_a_64_bit_input_gives_the_answer_on_its_values_cut_to_32_bits() -> None:
     # the dtype too: square of int64 is int32 on the cut input, where Keras states int64
     square = compute_expected(_family_case("ops.square", ("int64",), "ordinary"))
     assert (square.dtype, square.alternatives[CUT_TO_32_BITS].dtype) == ("int64", "int32")
+    assert set(square.alternatives) == {CUT_TO_32_BITS}  # the same values: nothing computed
+
+
+def test_a_64_bit_op_computed_in_32_bits_and_widened_is_an_alternative_of_its_own() -> None:
+    from cases.limitations.base import COMPUTED_IN_32_BITS as NAMED_IN_THE_RECORDS
+    from matrix.oracle.expect import COMPUTED_IN_32_BITS, CUT_TO_32_BITS
+
+    assert NAMED_IN_THE_RECORDS == COMPUTED_IN_32_BITS
+    want = compute_expected(_family_case("ops.exp", ("float64",), "ordinary"))
+    cut, widened = want.alternatives[CUT_TO_32_BITS], want.alternatives[COMPUTED_IN_32_BITS]
+    assert (want.dtype, cut.dtype, widened.dtype) == ("float64", "float32", "float64")
+    x = np.array(values("float64", "ordinary"), dtype="float64")
+    assert np.array_equal(widened.values, np.exp(x.astype("float32")))
+    assert not np.array_equal(np.asarray(want.values), widened.values)
 
 
 def test_no_alternative_where_the_cut_changes_nothing_or_x64_is_asked_for() -> None:

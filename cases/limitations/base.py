@@ -24,7 +24,8 @@ class Behaviour:
             `values_where_refused`, `values_differ`, `dtype`, `shape`); None: any.
         matches: for `values`, an alternative reference the output must match (values and
             dtype), by name (`matrix.oracle.expect.ALTERNATIVES`: `inputs_cut_to_32_bits`,
-            what the reference computes on the inputs cut to 32 bits). A limitation whose
+            what the reference computes on the inputs cut to 32 bits; `computed_in_32_bits`,
+            those values of the dtype Keras states). A limitation whose
             behaviours all name one selects only cells where that alternative differs from
             the reference, so a cell that matches the reference there is `xpassed`, and one
             where both answers are the same is simply `passed`. None: any values.
@@ -41,8 +42,9 @@ class Behaviour:
         if self.kind == "error":
             return f"raises {self.error_type or 'an error'}"
         nan = "" if self.nan is None else " with NaN" if self.nan else " without NaN"
-        matches = f", those of the reference on {self.matches.replace('_', ' ')}" \
-            .replace("on inputs", "on the inputs") if self.matches else ""
+        matches = ", those of the reference " + (
+            "on the inputs cut to 32 bits" if self.matches == CUT_TO_32_BITS
+            else self.matches.replace("_", " ")) if self.matches else ""
         return f"values{nan}" + (f" ({self.cause})" if self.cause else "") + matches
 
 
@@ -155,6 +157,8 @@ KERAS_TORCH_FLOAT64_ISSUE = "https://github.com/keras-team/keras/issues/23223"
 #: `matrix.oracle.expect.CUT_TO_32_BITS`, the name of the answer on inputs cut to 32 bits
 #: (a limitation's `Behaviour.matches`); the records do not import the oracle.
 CUT_TO_32_BITS = "inputs_cut_to_32_bits"
+#: `matrix.oracle.expect.COMPUTED_IN_32_BITS`: those values, of the dtype Keras states.
+COMPUTED_IN_32_BITS = "computed_in_32_bits"
 
 
 def ops(*names: str) -> tuple[str, ...]:

@@ -94,6 +94,12 @@ def label(outcome: Outcome) -> str:
     return f"{SYMBOLS[outcome]} {outcome.value}"
 
 
+#: An alternative reference (`Observation.alternatives`) in words, after "those of the
+#: reference".
+ALTERNATIVE_TEXT = {"inputs_cut_to_32_bits": "on inputs cut to 32 bits",
+                    "computed_in_32_bits": "computed in 32 bits"}
+
+
 def short_observation(result: Result) -> str:
     """What a cell observed, in a few words: `values, 4 NaN`, `error: InvalidArgumentError`,
     `values, max abs error inf, those of the reference on inputs cut to 32 bits` (an
@@ -105,8 +111,7 @@ def short_observation(result: Result) -> str:
             parts.append(f"{obs.nan_count} NaN")
         if result.outcome not in MATCHED and obs.max_abs_error is not None:
             parts.append(f"max abs error {obs.max_abs_error:.3g}")
-        parts.extend(f"those of the reference on the {name.removeprefix('inputs_')}"
-                     .replace("_", " ").replace("the cut", "inputs cut")
+        parts.extend("those of the reference " + ALTERNATIVE_TEXT.get(name, name)
                      for name, matched in (obs.alternatives or {}).items() if matched)
         return ", ".join(parts)
     if obs.kind == "error":
