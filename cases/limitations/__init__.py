@@ -141,6 +141,8 @@ ORDER: tuple[str, ...] = (
     "torch-sum-keeps-int64",
     "prod-cumsum-cumprod-narrow-64-bit",
     "openvino-nan-second-operand-dropped",
+    "openvino-float64-unary-not-narrowed",
+    "openvino-sum-keeps-64-bit",
     "reciprocal-keeps-float16",
     "reciprocal-keeps-float64",
     "tf-reciprocal-integer-refused",
@@ -171,6 +173,7 @@ ORDER: tuple[str, ...] = (
     "numpy-hypot-small-integer-limits-in-float16",
     "numpy-mean-integer-in-float64",
     "numpy-bool-power-round-promoted",
+    "openvino-64-bit-computed-in-32-bits",
     "openvino-cpu-bfloat16-inference-precision",
     "openvino-cpu-bfloat16-inference-precision-saved",
 )

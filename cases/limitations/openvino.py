@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from cases.limitations.base import (
     BF16_CPU_FLAGS,
+    COMPUTED_IN_32_BITS,
+    CUT_TO_32_BITS,
+    KERAS_SRC,
     NO_REPORT,
     OPENVINO_BF16,
     OPENVINO_CPU_DOC,
     OPENVINO_GATHER_DOC,
     OPS_PAIR_DTYPES,
+    WITH_64_BIT,
+    Behaviour,
     Limitation,
     ops,
+    table_ops,
 )
 
 LIMITATIONS: tuple[Limitation, ...] = (
@@ -302,5 +308,49 @@ LIMITATIONS: tuple[Limitation, ...] = (
         backends=("openvino",),
         axes={"subject": ops("floor_divide"), "input_dtype": ("int32_int64",),
               "values": ("limits",)},
+    ),
+    Limitation(
+        id="openvino-64-bit-computed-in-32-bits",
+        description="OpenVINO's CPU plugin runs i64 and f64 as i32 and f32: a keras.ops op on "
+                    "int64, uint64 or float64 computes on the values cut to 32 bits (int64's "
+                    "limits wrap, -2**63 becomes 0; float64 has float32's range and "
+                    "precision), and returns them in the 32-bit dtype or widened back to the "
+                    "dtype Keras states; matched cell by cell against the reference computed "
+                    "on the cut inputs",
+        link=OPENVINO_CPU_DOC,
+        backends=("openvino",),
+        axes={"subject": table_ops(), "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),
+                  Behaviour(kind="values", matches=COMPUTED_IN_32_BITS)),
+        effect="32-bit",
+    ),
+    Limitation(
+        id="openvino-float64-unary-not-narrowed",
+        description="OpenVINO keeps float64 for the trigonometric, hyperbolic, logarithmic, "
+                    "rounding and square-root ops and var of a float64 tensor, where Keras's "
+                    f"rule narrows the result to float32{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh",
+                             "ceil", "cos", "cosh", "floor", "log", "log10", "log1p", "log2",
+                             "sin", "sinh", "sqrt", "tan", "tanh", "var"),
+              "input_dtype": ("float64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect="float64",
+    ),
+    Limitation(
+        id="openvino-sum-keeps-64-bit",
+        description="ops.sum on OpenVINO keeps int64, uint64 and float64 where Keras's rule "
+                    f"states int32, uint32 and float32{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("sum"), "input_dtype": ("int64", "uint64", "float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect="64-bit",
     ),
 )

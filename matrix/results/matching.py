@@ -29,12 +29,12 @@ def shown_by(behaviour: Behaviour, kind: str, error_type: str | None, nan_count:
         (behaviour.matches is None or bool((alternatives or {}).get(behaviour.matches)))
 
 
-def alternative_of(limitation: Limitation) -> str | None:
-    """The alternative reference a limitation's behaviours all name (`Behaviour.matches`),
-    or None: such a limitation selects only cells where that alternative was computed, that
-    is where it differs from the reference."""
+def alternatives_of(limitation: Limitation) -> frozenset[str]:
+    """The alternative references a limitation's behaviours name (`Behaviour.matches`) when
+    every behaviour names one, else empty: such a limitation selects only cells where one of
+    them was computed, that is where it differs from the reference."""
     names = {b.matches for b in limitation.explains}
-    return names.pop() if len(names) == 1 and None not in names else None
+    return frozenset() if not names or None in names else frozenset(n for n in names if n)
 
 
 def holds_on(limitation: Limitation, host_flags: Sequence[str] | None) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 from cases.limitations import LIMITATIONS, Behaviour, Limitation
 from matrix.records import CaseInfo, EnvironmentInfo, LimitationInfo, Matrix, Result, Run
 from matrix.results.matching import (
-    alternative_of,
+    alternatives_of,
     covers,
     explains_cell,
     holds_for,
@@ -205,12 +205,12 @@ def behaviour_of(result: Result) -> Behaviour:
 
 def _explains(limitation: Limitation, result: Result) -> bool:
     observed = result.observed
-    alternative = alternative_of(limitation)
+    alternatives = alternatives_of(limitation)
     if result.verdict.status != "mismatched":
         # a matched cell shows nothing to explain: xpassed if selected; by a limitation
-        # matched by an alternative reference, only where that alternative differs
-        return alternative is None or result.verdict.status != "matched" or \
-            alternative in (observed.alternatives or {})
+        # matched by alternative references, only where one of them differs
+        return not alternatives or result.verdict.status != "matched" or \
+            bool(alternatives & set(observed.alternatives or {}))
     return explains_cell(limitation, observed.kind, observed.error_type, observed.nan_count,
                          result.verdict.cause, observed.alternatives)
 
