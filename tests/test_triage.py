@@ -492,6 +492,7 @@ def test_a_limitation_matched_by_an_alternative_selects_only_where_it_differs() 
                           versions={"keras": "3.15.1"})
 
     def triaged(status: str, alternatives: dict[str, bool] | None) -> Result:
+        nonlocal lim
         observed = Observation(kind="value", shape=[1], dtype="float32",
                                alternatives=alternatives)
         verdict = Verdict(status="mismatched", cause="values_differ") \
@@ -513,3 +514,8 @@ def test_a_limitation_matched_by_an_alternative_selects_only_where_it_differs() 
     # matched where the cut changes nothing: not the record's business
     plain = triaged("matched", None)
     assert (plain.outcome, plain.limitation) == (Outcome.PASSED, None)
+    # a record that holds only where it shows: a matched cell simply passed
+    lim = replace(lim, only_where_shown=True)
+    assert triaged("matched", {cut: False}).outcome == Outcome.PASSED
+    assert triaged("mismatched", {cut: True}).outcome == Outcome.XFAILED
+    assert triaged("mismatched", {cut: False}).outcome == Outcome.FAILED

@@ -72,6 +72,11 @@ class Limitation:
         intermittent: the divergence shows in some runs only (heap corruption, a race): a
             matched cell it covers stays `passed` (with the limitation's id), never
             `xpassed`, and the limitation is never called stale.
+        only_where_shown: the backend answers so for some of the cells the axes select only,
+            and the axes cannot tell which (OpenVINO's CPU plugin picks an op's precision
+            itself): the limitation covers a differing cell that shows one of `explains`,
+            and a cell it selects that matches the reference is simply `passed`, never
+            `xpassed`; it is never called stale (a run where it covers 0 cells says so).
         explains: what the backend does instead (`Behaviour`s); a differing cell the
             limitation selects is covered only when it shows one of them (a GPU cell that
             returns zeros where the CPU raised is not explained by the CPU's limitation).
@@ -96,6 +101,7 @@ class Limitation:
     expects: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
     intermittent: bool = False
+    only_where_shown: bool = False
     explains: tuple[Behaviour, ...] = ()
     observed_on: tuple[str, ...] = ()
     cpu_flags: tuple[str, ...] = ()

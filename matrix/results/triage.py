@@ -208,7 +208,10 @@ def _explains(limitation: Limitation, result: Result) -> bool:
     alternatives = alternatives_of(limitation)
     if result.verdict.status != "mismatched":
         # a matched cell shows nothing to explain: xpassed if selected; by a limitation
-        # matched by alternative references, only where one of them differs
+        # matched by alternative references, only where one of them differs; never by one
+        # that holds only where it shows
+        if limitation.only_where_shown and result.verdict.status == "matched":
+            return False
         return not alternatives or result.verdict.status != "matched" or \
             bool(alternatives & set(observed.alternatives or {}))
     return explains_cell(limitation, observed.kind, observed.error_type, observed.nan_count,
