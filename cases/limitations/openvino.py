@@ -23,6 +23,9 @@ from cases.limitations.base import (
     table_ops,
 )
 
+_FLOATS = ("float16", "float32", "float64")
+_NOT_FLOATS = ("bool", "int8", "int32", "int64", "uint8")
+
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="openvino-segment-ops-functional",
@@ -355,5 +358,136 @@ LIMITATIONS: tuple[Limitation, ...] = (
         explains=(Behaviour(kind="values", cause="dtype"),
                   Behaviour(kind="values", cause="values_differ")),
         effect="64-bit",
+    ),
+    Limitation(
+        id="openvino-int32-past-float16-range-is-zero",
+        description="OpenVINO converts an int32 value past float16's range (int32's limits, "
+                    "+-2**31) to float16 as 0, where NumPy's cast gives +-inf: an op of int32 "
+                    "and float16 at int32's limits computes on 0 (add gives 0 where it gives "
+                    "inf); a comparison shows it only where the answer changes" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("add", "arctan2", "divide", "equal", "floor_divide", "greater",
+                             "hypot", "less_equal", "logaddexp", "maximum", "minimum", "mod",
+                             "multiply", "not_equal", "power", "subtract", "true_divide"),
+              "input_dtype": ("int32_float16", "float16_int32"), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        only_where_shown=True,
+    ),
+    Limitation(
+        id="openvino-arctan2-logaddexp-infinities-nan",
+        description="ops.arctan2 and ops.logaddexp of two infinities are NaN on OpenVINO: "
+                    "arctan2(inf, inf) is NaN where IEEE 754 (NumPy, the other backends) gives "
+                    f"pi/4, logaddexp(inf, inf) NaN where it gives inf{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("arctan2", "logaddexp"), "values": ("nonfinite",),
+              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _FLOATS)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
+        effect="NaN",
+    ),
+    Limitation(
+        id="openvino-floor-divide-floor-of-quotient",
+        description="ops.floor_divide of an integer and a float on OpenVINO is floor(x / y), "
+                    "where NumPy's floor division follows Python's divmod: -1 // inf is -0 "
+                    f"where NumPy gives -1, inf // 3 is inf where it gives NaN{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide"), "values": ("nonfinite",),
+              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _NOT_FLOATS)
+              + tuple(f"{a}_{b}" for a in _NOT_FLOATS for b in _FLOATS)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-integer-floor-divide-truncates",
+        description="ops.floor_divide of int8 on OpenVINO rounds a negative quotient toward "
+                    "zero: -128 // 127 is -1 and 1 // -128 is 0, where floor division (NumPy, "
+                    f"the other backends) gives -2 and -1{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide"), "values": ("limits",),
+              "input_dtype": ("int8_int8",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-uint32-saturated-to-int32",
+        description="OpenVINO reads a uint32 value past 2**31 - 1 as 2**31 - 1: abs, "
+                    "bitwise_not, cumsum and max of uint32's largest value (4294967295) give "
+                    f"2147483647 where NumPy gives 4294967295, 0 and wrapped sums{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("abs", "absolute", "bitwise_invert", "bitwise_not", "cumsum",
+                             "max"),
+              "input_dtype": ("uint32",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="saturates",
+    ),
+    Limitation(
+        id="openvino-small-integer-overflow-saturates",
+        description="OpenVINO saturates int8 and uint8 overflow where NumPy and the other "
+                    "backends wrap modulo 2**8: abs and negative of -128 are 127 (not -128), "
+                    f"-128 * -128 and 127 * 127 are 127, 255 * 255 is 255{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("abs", "absolute", "negative", "multiply"),
+              "input_dtype": ("int8", "int8_int8", "uint8_uint8"), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="saturates",
+    ),
+    Limitation(
+        id="openvino-integer-cumprod-through-float32",
+        description="ops.cumprod of int16 and int32 on OpenVINO loses the wrapped product: "
+                    "-32768 * 32767 in int16 is -31808 where NumPy's wrap gives -32768, and "
+                    "int32's products are off by hundreds, as if computed in float32"
+                    + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("cumprod"), "input_dtype": ("int16", "int32"),
+              "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-bool-arithmetic-refused",
+        description="OpenVINO's elementwise arithmetic refuses bool: ops.maximum, minimum and "
+                    "power of two bools and ops.reciprocal of a bool raise RuntimeError "
+                    "(\"Check 'args_et.is_dynamic() || is_supported_et' failed\"), where Keras's "
+                    f"rule keeps bool or promotes it{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("maximum", "minimum", "power", "reciprocal"),
+              "input_dtype": ("bool", "bool_bool")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="RuntimeError"),),
+    ),
+    Limitation(
+        id="openvino-unconvertible-integer-results",
+        description="ops.reciprocal of int16, int32, int64, uint16, uint32 and uint64 gives a "
+                    "tensor OpenVINO cannot return: RuntimeError \"`convert_to_numpy` failed to "
+                    "convert the tensor\" (int8 and uint8 give an integer result instead)"
+                    + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/core.py",
+        backends=("openvino",),
+        axes={"subject": ops("reciprocal"),
+              "input_dtype": ("int16", "int32", "int64", "uint16", "uint32", "uint64")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="RuntimeError"),),
+    ),
+    Limitation(
+        id="openvino-negative-unsigned-unconvertible",
+        description="ops.negative of an unsigned tensor (uint8 to uint64) gives a tensor "
+                    "OpenVINO cannot return: RuntimeError \"`convert_to_numpy` failed to "
+                    "convert the tensor\", where NumPy wraps modulo 2**n" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/core.py",
+        backends=("openvino",),
+        axes={"subject": ops("negative"), "input_dtype": ("uint8", "uint16", "uint32", "uint64")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="RuntimeError"),),
     ),
 )
