@@ -7,6 +7,7 @@ A cell takes the first limitation that covers it, in the order of
 from __future__ import annotations
 
 from cases.limitations.base import (
+    COMPUTED_IN_32_BITS,
     FLOATS,
     KERAS_EMBEDDING_SRC,
     KERAS_SRC,
@@ -300,5 +301,85 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ops("sum"), "input_dtype": ("int64", "uint32")},
         expects="values",
         effect="keeps int64",
+    ),
+    Limitation(
+        id="torch-bool-power-round-hypot-refused",
+        description="torch has no bool kernel for pow, round and hypot: ops.power of two bools, "
+                    "ops.round of a bool and ops.hypot of two bools raise NotImplementedError "
+                    "(\"'pow' not implemented for 'Bool'\"), where Keras's rule keeps bool or "
+                    f"promotes it{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("power", "round", "hypot"), "input_dtype": ("bool", "bool_bool")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="NotImplementedError"),),
+    ),
+    Limitation(
+        id="torch-sign-of-nan-is-zero",
+        description="ops.sign of NaN is 0 on torch, where NumPy and the other backends give "
+                    f"NaN{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("sign"), "input_dtype": FLOATS, "values": ("nonfinite",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    Limitation(
+        id="torch-round-integer-through-float32",
+        description="ops.round of int32 and int64 on torch goes through float32: 2**31 - 1 "
+                    "rounds to 2**31 and wraps to -2**31, int64's limits likewise, where "
+                    f"rounding an integer leaves it as it is{NO_REPORT}",
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("round"), "input_dtype": ("int32", "int64"), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="torch-float64-mean-in-float32",
+        description="ops.mean of float64 on torch is computed in float32 and returned as "
+                    "float64: float32's rounding (3e-8 off at ordinary values) and range "
+                    "(float64's largest values are inf) in a float64 result; matched cell by "
+                    "cell against the reference computed in 32 bits" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("mean"), "input_dtype": ("float64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=COMPUTED_IN_32_BITS),),
+        effect="float32",
+    ),
+    Limitation(
+        id="torch-std-of-float-limits-finite",
+        description="ops.std of float16, float32 and float64 at their limits is finite on "
+                    "torch (the std of 3.4e38, -3.4e38 and 1e-38 is 2.8e38), where NumPy's "
+                    "two-pass formula in the same dtype overflows to inf, as the other "
+                    f"backends do: torch is the more accurate here{NO_REPORT}",
+        link="https://docs.pytorch.org/docs/stable/generated/torch.std.html",
+        backends=("torch",),
+        axes={"subject": ops("std"), "input_dtype": FLOATS, "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="torch-cumprod-inf-times-zero",
+        description="ops.cumprod on torch gives -0 for -inf * 0 at float16's and float32's "
+                    "limits, where IEEE 754 (NumPy, the other backends) gives NaN" + NO_REPORT,
+        link="https://docs.pytorch.org/docs/stable/generated/torch.cumprod.html",
+        backends=("torch",),
+        axes={"subject": ops("cumprod"), "input_dtype": ("float16", "float32"),
+              "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    Limitation(
+        id="torch-ceil-float64-before-narrowing",
+        description="ops.ceil of float64 on torch takes the ceiling in float64 and narrows the "
+                    "result to float32 after: ceil(2.2e-308) is 1, where narrowing first (the "
+                    "reference, the other backends) makes it 0" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("ceil"), "input_dtype": ("float64",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
     ),
 )
