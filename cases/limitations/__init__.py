@@ -146,6 +146,8 @@ ORDER: tuple[str, ...] = (
     "torch-std-of-float-limits-finite",
     "torch-cumprod-inf-times-zero",
     "torch-ceil-float64-before-narrowing",
+    "torch-nightly-hypot-int64-cut-to-32-bits",
+    "torch-nightly-int64-limit-divisor-zero",
     "prod-cumsum-cumprod-narrow-64-bit",
     "openvino-nan-second-operand-dropped",
     "openvino-float64-unary-not-narrowed",

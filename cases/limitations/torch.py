@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from cases.limitations.base import (
     COMPUTED_IN_32_BITS,
+    CUT_TO_32_BITS,
     FLOATS,
     KERAS_EMBEDDING_SRC,
     KERAS_SRC,
     KERAS_TORCH_FLOAT64_ISSUE,
     NO_REPORT,
     PAST_INT32,
+    WITH_64_BIT,
     Behaviour,
     Limitation,
     op_pairs,
@@ -381,5 +383,35 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ops("ceil"), "input_dtype": ("float64",), "values": ("limits",)},
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="torch-nightly-hypot-int64-cut-to-32-bits",
+        description="With keras-nightly (3.16.0.dev) on torch, ops.hypot of an int64 tensor "
+                    "computes on its values cut to 32 bits (int64's limits wrap: -2**63 "
+                    "becomes 0), where Keras 3.15.1 computed in float64; matched cell by cell "
+                    "against the reference computed on the cut inputs" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        versions={"keras": ">=3.16.0.dev0"},
+        axes={"subject": ops("hypot"), "input_dtype": WITH_64_BIT, "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
+        effect="32-bit",
+    ),
+    Limitation(
+        id="torch-nightly-int64-limit-divisor-zero",
+        description="With keras-nightly (3.16.0.dev) on torch, ops.floor_divide and ops.mod "
+                    "of an integer by int64's limits raise RuntimeError (ZeroDivisionError): "
+                    "the divisor -2**63 narrowed to int32 is 0, where Keras 3.15.1 divided in "
+                    "int64" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        versions={"keras": ">=3.16.0.dev0"},
+        axes={"subject": ops("floor_divide", "mod"), "values": ("limits",),
+              "input_dtype": ("bool_int64", "int8_int64", "int32_int64", "int64_int64",
+                              "uint8_int64")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="RuntimeError"),),
+        only_where_shown=True,
     ),
 )
