@@ -273,6 +273,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=KERAS_SRC + "backend/numpy/numpy.py",
         backends=("torch", "numpy"),
         axes={"subject": ops("prod", "cumsum", "cumprod"), "input_dtype": ("int64", "float64")},
+        versions={"keras": ">3.6.0"},  # Keras 3.6.0 (the minimum channel) matches (2026-12-06)
         expects="values",
         effect="32-bit",
     ),

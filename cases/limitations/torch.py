@@ -262,6 +262,19 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ops("add", "subtract", "multiply", "mod", "power", "bitwise_and",
                              "bitwise_or", "bitwise_xor"),
               "input_dtype": op_pairs("int64", exclude=("float16", "float32", "float64"))},
+        versions={"keras": "<3.16.0.dev0"},  # keras-nightly 3.16.0.dev matches (2026-12-06)
+        expects="values",
+        effect="keeps int64",
+    ),
+    Limitation(
+        id="torch-int64-bitwise-not-narrowed",
+        description="On torch, bitwise_and, bitwise_or and bitwise_xor with an int64 operand "
+                    "return int64 where Keras's result_type states int32, keras-nightly "
+                    "(3.16.0.dev) included, which narrows the arithmetic ops",
+        link=KERAS_TORCH_FLOAT64_ISSUE,
+        backends=("torch",),
+        axes={"subject": ops("bitwise_and", "bitwise_or", "bitwise_xor"),
+              "input_dtype": op_pairs("int64", exclude=("float16", "float32", "float64"))},
         expects="values",
         effect="keeps int64",
     ),
@@ -277,6 +290,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ops("add", "subtract", "multiply", "divide", "true_divide", "mod",
                              "power"),
               "input_dtype": op_pairs("float64")},
+        versions={"keras": "<3.16.0.dev0"},  # keras-nightly 3.16.0.dev matches (2026-12-06)
         expects="values",
         effect="keeps float64",
     ),
@@ -346,6 +360,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=f"{KERAS_SRC}backend/torch/numpy.py",
         backends=("torch",),
         axes={"subject": ops("mean"), "input_dtype": ("float64",)},
+        versions={"keras": ">3.6.0"},  # Keras 3.6.0 (the minimum channel) matches (2026-12-06)
         expects="values",
         explains=(Behaviour(kind="values", matches=COMPUTED_IN_32_BITS),),
         effect="float32",
@@ -396,6 +411,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         axes={"subject": ops("hypot"), "input_dtype": WITH_64_BIT, "values": ("limits",)},
         expects="values",
         explains=(Behaviour(kind="values", matches=CUT_TO_32_BITS),),
+        only_where_shown=True,
         effect="32-bit",
     ),
     Limitation(
@@ -412,6 +428,23 @@ LIMITATIONS: tuple[Limitation, ...] = (
                               "uint8_int64")},
         expects="values",
         explains=(Behaviour(kind="error", error_type="RuntimeError"),),
+        only_where_shown=True,
+    ),
+    Limitation(
+        id="torch-floor-divide-64-bit-before-narrowing",
+        description="ops.floor_divide with an int64 or float64 operand on torch divides in 64 "
+                    "bits and narrows the quotient to the int32 or float32 Keras states, where "
+                    "narrowing the operands first (the reference, JAX, NumPy) changes them at "
+                    "the 64-bit limits: -128 // -2**63 is 0 on torch, a division by 0 once "
+                    "-2**63 is narrowed to int32, and float64's largest value is finite on "
+                    "torch, inf once narrowed; it shows only where narrowing first changes the "
+                    "answer" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("floor_divide"), "values": ("limits",),
+              "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
         only_where_shown=True,
     ),
 )
