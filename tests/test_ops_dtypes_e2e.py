@@ -76,9 +76,10 @@ def test_the_enumeration_finds_each_kind_and_says_why_an_op_is_left_out(tmp_path
                          "(required: shape)') | left out")
     total, add, classes = lines[-1].split(" ", 2)
     assert int(total) > 20000
-    # 64 dtype pairs: ordinary in 4 variants, limits (every pair but bool-bool) and
-    # nonfinite (pairs with a float) in eager and jit_compile at rank 2
-    assert int(add) == 64 * 4 + 63 * 2 + 39 * 2
+    # 64 dtype pairs: ordinary in 5 variants (rank 0, eager, jit_compile, predict, x64),
+    # limits (every pair but bool-bool) and nonfinite (pairs with a float) in eager,
+    # jit_compile and predict at rank 2
+    assert int(add) == 64 * 5 + 63 * 3 + 39 * 3
     assert classes == "['limits', 'nonfinite', 'ordinary', 'zero_divisor']"
 
 
