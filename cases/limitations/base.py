@@ -190,3 +190,9 @@ def op_pairs(include: str, exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
 #: backend that cuts 64-bit inputs to 32 bits may answer otherwise (`CUT_TO_32_BITS`).
 WITH_64_BIT = ("int64", "uint64", "float64",
                *dict.fromkeys(op_pairs("int64") + op_pairs("float64")))
+#: The family's dtype pairs of two floats (`float16_float32`).
+FLOAT_PAIRS = tuple(f"{a}_{b}" for a in FLOATS for b in FLOATS)
+#: The family's dtype pairs of one float and one bool or integer, in either order.
+_NOT_FLOATS = tuple(d for d in OPS_PAIR_DTYPES if d not in FLOATS)
+MIXED_PAIRS = tuple(f"{a}_{b}" for a in FLOATS for b in _NOT_FLOATS) \
+    + tuple(f"{a}_{b}" for a in _NOT_FLOATS for b in FLOATS)

@@ -10,7 +10,9 @@ from cases.limitations.base import (
     BF16_CPU_FLAGS,
     COMPUTED_IN_32_BITS,
     CUT_TO_32_BITS,
+    FLOAT_PAIRS,
     KERAS_SRC,
+    MIXED_PAIRS,
     NO_REPORT,
     OPENVINO_BF16,
     OPENVINO_CPU_DOC,
@@ -22,9 +24,6 @@ from cases.limitations.base import (
     ops,
     table_ops,
 )
-
-_FLOATS = ("float16", "float32", "float64")
-_NOT_FLOATS = ("bool", "int8", "int32", "int64", "uint8")
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -383,7 +382,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=f"{KERAS_SRC}backend/openvino/numpy.py",
         backends=("openvino",),
         axes={"subject": ops("arctan2", "logaddexp"), "values": ("nonfinite",),
-              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _FLOATS)},
+              "input_dtype": FLOAT_PAIRS},
         expects="values",
         explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
         effect="NaN",
@@ -396,8 +395,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=f"{KERAS_SRC}backend/openvino/numpy.py",
         backends=("openvino",),
         axes={"subject": ops("floor_divide"), "values": ("nonfinite",),
-              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _NOT_FLOATS)
-              + tuple(f"{a}_{b}" for a in _NOT_FLOATS for b in _FLOATS)},
+              "input_dtype": MIXED_PAIRS},
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
     ),

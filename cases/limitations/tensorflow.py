@@ -7,8 +7,10 @@ A cell takes the first limitation that covers it, in the order of
 from __future__ import annotations
 
 from cases.limitations.base import (
+    FLOAT_PAIRS,
     KERAS_EMBEDDING_SRC,
     KERAS_SRC,
+    MIXED_PAIRS,
     NO_REPORT,
     PAST_INT32,
     TF_REFUSED_INDICES,
@@ -18,9 +20,6 @@ from cases.limitations.base import (
     Limitation,
     ops,
 )
-
-_FLOATS = ("float16", "float32", "float64")
-_NOT_FLOATS = ("bool", "int8", "int32", "int64", "uint8")
 
 LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
@@ -268,7 +267,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link=f"{KERAS_SRC}backend/tensorflow/numpy.py",
         backends=("tensorflow",),
         axes={"subject": ops("hypot"), "values": ("nonfinite",),
-              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _FLOATS)},
+              "input_dtype": FLOAT_PAIRS},
         versions={"keras": "<3.16.0.dev0"},  # keras-nightly 3.16.0.dev matches (2026-12-06)
         expects="values",
         explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
@@ -283,8 +282,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
         link="https://www.tensorflow.org/api_docs/python/tf/math/floordiv",
         backends=("tensorflow",),
         axes={"subject": ops("floor_divide"), "values": ("nonfinite",),
-              "input_dtype": tuple(f"{a}_{b}" for a in _FLOATS for b in _NOT_FLOATS)
-              + tuple(f"{a}_{b}" for a in _NOT_FLOATS for b in _FLOATS)},
+              "input_dtype": MIXED_PAIRS},
         versions={"keras": "<3.16.0.dev0"},  # keras-nightly 3.16.0.dev matches (2026-12-06)
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
