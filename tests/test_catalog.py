@@ -726,3 +726,29 @@ def test_each_line_of_a_program_says_which_step_it_runs() -> None:
     for n in where:  # only lines of program(), never the prelude or a comment
         assert lines[n - 1].startswith("    ")
         assert not lines[n - 1].strip().startswith("#")
+
+
+def test_the_minimum_channels_records_hold_for_their_versions_only() -> None:
+    """Keras 3.6.0's result_type kept 64-bit results (3.12.0 narrowed them), and JAX 0.4.34's
+    float floor_divide by zero is NaN (jax-ml/jax#37752): each record covers the minimum
+    channel's cell and not the same cell of the latest channel."""
+    by_id = _by_id()
+    latest, minimum, _ = CHANNEL_VERSIONS
+
+    def first(case_id: str, backend: str, installed: dict[str, str]) -> str | None:
+        case = by_id[case_id]
+        found = covering(LIMITATIONS, case.axes, backend, "cpu", describe(expected(case)),
+                         installed, facts=program_facts(case))
+        return None if found is None else found.id
+
+    maximum = "ops-dtypes-maximum-int8_int64-rank2-ordinary-eager"
+    assert first(maximum, "torch", minimum) == "torch-int64-results-before-keras-3-12"
+    assert first(maximum, "torch", latest) is None
+    # arctan2 of integers is a float32 in both rules: not selected
+    assert first("ops-dtypes-arctan2-int8_int64-rank2-ordinary-eager", "torch", minimum) is None
+    by_zero = "ops-dtypes-floor_divide-float32_float32-rank2-zero_divisor-eager"
+    assert first(by_zero, "jax", minimum) == "jax-float-floor-divide-by-zero-nan"
+    assert first(by_zero, "jax", latest) is None
+    assert first("ops-dtypes-prod-float32-rank2-limits-eager", "jax",
+                 minimum) == "jax-prod-of-float-limits-not-nan"
+    assert first("ops-dtypes-prod-float16-rank2-limits-eager", "jax", minimum) is None

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from cases.limitations.base import (
     CUT_TO_32_BITS,
+    FLOAT_PAIRS,
     JAX_GATHERED,
     JAX_TAKE_DOC,
     JAX_X64_DOC,
     KERAS_SRC,
+    MIXED_PAIRS,
     NO_REPORT,
     PAST_INT32,
     WITH_64_BIT,
@@ -238,7 +240,9 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="values", cause="dtype"),
                   Behaviour(kind="values", cause="values_differ"),
-                  Behaviour(kind="error", error_type="ValueError")),
+                  Behaviour(kind="error", error_type="ValueError"),
+                  # JAX 0.4.34: "round does not accept dtype bool"
+                  Behaviour(kind="error", error_type="TypeError")),
     ),
     Limitation(
         id="jax-integer-power-exponent-past-63",
@@ -253,4 +257,46 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
     ),
+    Limitation(
+        id="jax-float-floor-divide-by-zero-nan",
+        description="jnp.floor_divide of a float by zero is NaN on JAX before the fix of "
+                    "jax-ml/jax#37752 (its remainder is NaN and poisons the quotient), where "
+                    "NumPy and IEEE 754 give +-inf: ops.floor_divide by a float 0, a False, or "
+                    "a 64-bit limit cut to 0; seen here on JAX 0.4.34, reported on 0.7.1 "
+                    "(jax-ml/jax#31698), fixed by jax-ml/jax#38017; JAX 0.10.2 gives inf",
+        link="https://github.com/jax-ml/jax/issues/37752",
+        backends=("jax",),
+        versions={"jax": "<=0.7.1"},
+        axes={"subject": ops("floor_divide"), "input_dtype": MIXED_PAIRS + FLOAT_PAIRS},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
+        only_where_shown=True,
+        effect="NaN",
+    ),
+    Limitation(
+        id="jax-int32-mean-through-float32",
+        description="jnp.mean of an int32 tensor on JAX 0.4.34 converts it to float32 before "
+                    "summing: ops.mean of [-2**31, 2**31 - 1, 0] is 0 (2**31 - 1 rounds to "
+                    "2**31), where the exact mean -1/3 (the reference, JAX 0.10.2) is "
+                    "representable" + NO_REPORT,
+        link="https://docs.jax.dev/en/latest/_autosummary/jax.numpy.mean.html",
+        backends=("jax",),
+        versions={"jax": "<=0.4.34"},
+        axes={"subject": ops("mean"), "input_dtype": ("int32",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    *(Limitation(
+        id=f"jax-{op}-of-float-limits-not-nan",
+        description=f"ops.{op} on JAX 0.4.34 of a row holding a float's most negative and "
+                    "largest finite values and a 0 is -0, where multiplying left to right (the "
+                    "reference, JAX 0.10.2) overflows to -inf and then gives NaN" + NO_REPORT,
+        link=f"https://docs.jax.dev/en/latest/_autosummary/jax.numpy.{op}.html",
+        backends=("jax",),
+        versions={"jax": "<=0.4.34"},
+        axes={"subject": ops(op), "input_dtype": dtypes, "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ) for op, dtypes in (("cumprod", ("float16", "float32")), ("prod", ("float32",)))),
 )
+

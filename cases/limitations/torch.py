@@ -22,6 +22,14 @@ from cases.limitations.base import (
     ops,
 )
 
+#: Keras 3.12.0's `result_type`, the first to narrow a 64-bit result to 32 bits
+#: (`BIT64_TO_BIT32_DTYPE`) on every backend but TensorFlow.
+_KERAS_3_12_RESULT_TYPE = ("https://github.com/keras-team/keras/blob/v3.12.0/keras/src/"
+                           "backend/common/dtypes.py")
+_BEFORE_3_12 = ("Before Keras 3.12.0, keras.backend.result_type kept a 64-bit result type (3.12.0 "
+                "made it narrow int64 to int32 and float64 to float32 on every backend but "
+                "TensorFlow, as the reference states); the torch backend casts to it, so ")
+
 #: Table ops whose torch result is signed for uint16 and uint32 input (found by this matrix).
 #: (sum and prod of uint16 and uint32 give int32, which Keras states for torch: not here.)
 _SIGNED_FOR_UINT = ops("abs", "absolute", "bitwise_invert", "bitwise_not", "cumprod",
@@ -447,4 +455,51 @@ LIMITATIONS: tuple[Limitation, ...] = (
         explains=(Behaviour(kind="values", cause="values_differ"),),
         only_where_shown=True,
     ),
+    Limitation(
+        id="torch-float64-results-before-keras-3-12",
+        description=_BEFORE_3_12 + "arctan2, floor_divide, logaddexp, maximum and minimum "
+                    "with a float64 operand return float64 where the reference states float32 "
+                    "(Keras 3.6.0's own rule states float64: a change of the contract, not of "
+                    "torch); at the limits the values differ too",
+        link=_KERAS_3_12_RESULT_TYPE,
+        backends=("torch",),
+        versions={"keras": "<3.12.0"},
+        axes={"subject": ops("arctan2", "floor_divide", "logaddexp", "maximum", "minimum"),
+              "input_dtype": op_pairs("float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect="keeps float64",
+    ),
+    Limitation(
+        id="torch-int64-results-before-keras-3-12",
+        description=_BEFORE_3_12 + "floor_divide, maximum and minimum of int64 and an integer "
+                    "or bool return int64 where the reference states int32 (Keras 3.6.0's own "
+                    "rule states int64); at int64's limits the values are not wrapped either",
+        link=_KERAS_3_12_RESULT_TYPE,
+        backends=("torch",),
+        versions={"keras": "<3.12.0"},
+        axes={"subject": ops("floor_divide", "maximum", "minimum"),
+              "input_dtype": op_pairs("int64", exclude=FLOATS)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect="keeps int64",
+    ),
+    *(Limitation(
+        id=f"torch-{name}-before-keras-3-12",
+        description=_BEFORE_3_12 + text + " (Keras 3.6.0's own rule states the 64-bit type)",
+        link=_KERAS_3_12_RESULT_TYPE,
+        backends=("torch",),
+        versions={"keras": "<3.12.0"},
+        axes={"subject": subjects, "input_dtype": (dtype,)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        effect=effect,
+    ) for name, text, subjects, dtype, effect in (
+        ("float64-unary-results", "ceil, floor and var of float64 return float64 where the "
+         "reference states float32", ops("ceil", "floor", "var"), "float64", "keeps float64"),
+        ("uint32-prod-int64", "prod of uint32 returns int64 where the reference states int32",
+         ops("prod"), "uint32", "int64"))),
 )
