@@ -33,7 +33,9 @@ LATEST = "latest"
 RUN_PYTEST_ARGS: tuple[str, ...] = (
     "-p", "matrix.run.crash", "-p", "matrix.run.selection", "-p", "matrix.run.progress",
     "-p", "no:cacheprovider", "-p", "no:logging", "-p", "no:warnings",
-    "-n", "1", "--max-worker-restart=1000", "--timeout-method=thread",
+    # worksteal: a worker whose queue runs dry takes half of another's (xdist's default
+    # `load` left one of two workers idle for the last ~900 cases of a torch `--full` run)
+    "-n", "1", "--dist", "worksteal", "--max-worker-restart=1000", "--timeout-method=thread",
     "-q", "-s", "-rN", "--tb=no", "--no-header",
 )
 #: The five backends of Keras 3, as `keras.backend.backend()` names them.
