@@ -15,7 +15,7 @@ from cases.model import CALL_MODES, INPUT_DTYPES, Case, Mode, Step, Tensor, chai
 INPUT_DIM = 10
 OUTPUT_DIM = 4
 #: The numeric dtypes an index tensor may have in this family (no strings).
-ID_DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
+ID_DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes", "bfloat16"))
 
 #: In-range ids by rank: a scalar, (seq,), (batch, seq) and (batch, seq, ids_per_step).
 IDS_BY_RANK: dict[int, Any] = {

@@ -52,7 +52,7 @@ def _nested(value: Any) -> Iterator[str]:
 def subjects(case: Case) -> tuple[str, ...]:
     """Every Keras API the program calls, as typed after `keras.`, once each, in order."""
     found: list[str] = []
-    if case.dtype_policy == "floatx_bfloat16":
+    if case.dtype_policy is not None and case.dtype_policy.startswith("floatx_"):
         found.append("config.set_floatx")
     elif case.dtype_policy is not None:
         found.append("config.set_dtype_policy")

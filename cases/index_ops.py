@@ -16,7 +16,7 @@ from typing import Any
 
 from cases.model import CALL_MODES, INPUT_DTYPES, Case, Mode, Step, Tensor
 
-ID_DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
+ID_DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes", "bfloat16"))
 SIGNED = ("int8", "int16", "int32", "int64", "float16", "float32", "float64")
 #: A 10 x 4 table whose values are exact in float32: row r is r + [0, .25, .5, .75].
 TABLE = [[r + c / 4 for c in range(4)] for r in range(10)]

@@ -39,17 +39,37 @@ MODES: tuple[Mode, ...] = ("eager", "predict", "jit_compile", "fit", "save_load"
 #: The inference modes most families run in.
 CALL_MODES: tuple[Mode, ...] = ("eager", "predict", "jit_compile")
 #: Keras dtype policies a case may run under (`keras.config.set_dtype_policy`), plus
-#: `floatx_bfloat16` for `keras.config.set_floatx("bfloat16")`.
+#: `floatx_<dtype>` for `keras.config.set_floatx(<dtype>)` (`bfloat16` for layers;
+#: `float16` and `float64` for the `keras.ops` family, whose result dtypes read floatx).
 DTYPE_POLICIES: tuple[str, ...] = ("float32", "mixed_float16", "mixed_bfloat16",
-                                   "floatx_bfloat16")
+                                   "floatx_bfloat16", "floatx_float16", "floatx_float64")
 #: Keras dtype names an input tensor may have, with the NumPy dtype that holds them, plus
-#: `string` (Python strings, NumPy `str_`) and `bytes` (NumPy `bytes_`).
+#: `string` (Python strings, NumPy `str_`) and `bytes` (NumPy `bytes_`). `bfloat16` is
+#: ml_dtypes' (NumPy has none, `numpy_dtype`); a program makes a bfloat16 input with
+#: `keras.ops.cast` of float32 values bfloat16 holds exactly, since torch takes no ml_dtypes
+#: array.
 INPUT_DTYPES: Mapping[str, str] = {
     "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
     "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
-    "float16": "float16", "float32": "float32", "float64": "float64", "bool": "bool",
-    "string": "str", "bytes": "bytes",
+    "bfloat16": "bfloat16", "float16": "float16", "float32": "float32", "float64": "float64",
+    "bool": "bool", "string": "str", "bytes": "bytes",
 }
+
+
+def numpy_dtype(name: str) -> Any:
+    """The NumPy dtype of a Keras dtype name (`INPUT_DTYPES`): ml_dtypes' for `bfloat16`
+    (imported here only: importing it registers the name with NumPy).
+
+    Raises:
+        TypeError: a name NumPy does not know.
+    """
+    import numpy as np  # the model itself stays NumPy-free: only this helper needs it
+
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(INPUT_DTYPES.get(name, name))
 #: The runner that executes ordinary cases; test-only catalogs may register others.
 KERAS_RUNNER = "keras"
 #: Axes keys left out of the derived id: `subject` repeats what the group says.

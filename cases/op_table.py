@@ -16,10 +16,12 @@ NumPy only: no framework is imported, and nothing of `matrix`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,26 @@ def _upper_bounds(node: str) -> set[str]:
                 seen.add(above)
                 todo.append(above)
     return seen
+
+
+#: The floatx the rules read (`floatx_of`): `keras.config.floatx()` of the case being judged.
+_FLOATX: contextvars.ContextVar[str] = contextvars.ContextVar("floatx", default="float32")
+
+
+def floatx() -> str:
+    """The floatx the rules read: `float32` (Keras's default) unless `floatx_of` says."""
+    return _FLOATX.get()
+
+
+@contextlib.contextmanager
+def floatx_of(name: str) -> Iterator[None]:
+    """The rules read `name` as `keras.config.floatx()` inside this block (a case whose
+    program calls `keras.config.set_floatx(name)`: `float16`, `float64`, `bfloat16`)."""
+    token = _FLOATX.set(name)
+    try:
+        yield
+    finally:
+        _FLOATX.reset(token)
 
 
 #: The backend a run's processes judge for (`assume_backend`), where Keras is not imported yet.
@@ -82,6 +104,9 @@ def result_type(*dtypes: str, backend: str | None = None) -> str:
     table TensorFlow's).
     `float` (and `int`) may be given as a weak type, as Keras's `result_type(x, float)`:
     `result_type("int8", "float")` is `float32`, `result_type("float16", "float")` `float16`.
+    A weak result takes the precision of `floatx()` (`_resolve_weak_type`): under floatx
+    `float16` `result_type("int8", "float")` is `float16`; under `float64` it is `float64`,
+    then narrowed to `float32` (but on TensorFlow); under `bfloat16` `float16`.
 
     Raises:
         ValueError: a dtype the lattice does not hold (complex, string), or no unique bound.
@@ -97,6 +122,8 @@ def result_type(*dtypes: str, backend: str | None = None) -> str:
     weak: Mapping[str, str] = table()["weak"]
     narrow: Mapping[str, str] = table()["narrow_by_backend"].get(backend or "", table()["narrow"])
     found = weak.get(least[0], least[0])
+    if least[0] in weak:  # Keras resolves a weak type by floatx's precision
+        found = found.rstrip("0123456789") + floatx()[-2:]
     return narrow.get(found, found)
 
 
@@ -136,12 +163,14 @@ def output_dtype(name: str, dtypes: Sequence[str], backend: str | None = None) -
     if rule == "promote_int_floatx":
         found = promote(*dtypes)
         return "float64" if found == "int64" else \
-            "float32" if found != "bool" and "int" in found else found
+            floatx() if found != "bool" and "int" in found else found
     if rule == "float_promote":
-        return "float32" if dtype == "int64" else promote(dtype, "float")
+        return floatx() if dtype == "int64" else promote(dtype, "float")
     if rule == "float_keep":
+        return floatx() if _integer(dtype) else dtype
+    if rule == "float32_keep":
         return "float32" if _integer(dtype) else dtype
-    if rule == "floatx":
+    if rule == "float32":
         return "float32"
     if rule == "bool":
         return "bool"

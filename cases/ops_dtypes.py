@@ -20,9 +20,11 @@ new op appears with no edit here, each in one of three kinds:
   judged by agreement across backends (values and dtype, `matrix.oracle.agreement`);
 - `left out`: with the reason (`LEFT_OUT`, or the arguments it needs besides tensors).
 
-Axes: the input dtype (`DTYPES`: the 12 numeric dtypes the catalog's `Tensor` holds;
-`bfloat16` is not one of them yet, NumPy has none), dtype pairs for binary ops
-(`PAIR_DTYPES`, 64 pairs), values (`ordinary`; `limits`, the dtype's min and max, so overflow
+Axes: the input dtype (`DTYPES`: the 13 numeric dtypes the catalog's `Tensor` holds,
+`bfloat16` among them: ml_dtypes' in the reference, made with `keras.ops.cast` in the
+program, eager at rank 2 only), dtype pairs for binary ops (`PAIR_DTYPES`, 64 pairs, and
+`BFLOAT16_PAIRS`), floatx (`FLOATX`: float16 and float64 for the ops whose rule reads it,
+`floatx_cases`), values (`ordinary`; `limits`, the dtype's min and max, so overflow
 shows; `nonfinite`, NaN and infinities; `zero_divisor`; `negative_exponent`), rank 0 (a
 scalar, eager only: a model's input needs a batch axis) and 2 (shape `(2, 3)`: (batch,
 features)), mode `eager`, `jit_compile` and `predict` (a functional model), and JAX's
@@ -47,6 +49,13 @@ GROUP = "ops-dtypes"
 DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
 #: The dtypes binary ops are paired over (issue 26: at least every pair of these).
 PAIR_DTYPES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
+#: The pairs of bfloat16 a binary op runs besides `PAIR_DTYPES`': with itself, and with bool,
+#: int8, float16, float32 and float64 in either order (bfloat16 with float16 is float32 on
+#: Keras's lattice). A bfloat16 input runs eagerly at rank 2 only (`in_default`: ordinary
+#: values in the default catalog).
+BFLOAT16_PAIRS = (("bfloat16", "bfloat16"),
+                  *((a, b) for d in ("bool", "int8", "float16", "float32", "float64")
+                    for a, b in (("bfloat16", d), (d, "bfloat16"))))
 #: Parameter names of the tensor inputs of a unary and of a binary `keras.ops` function.
 UNARY = (("x",),)
 BINARY = (("x1", "x2"), ("x", "y"))
@@ -81,7 +90,7 @@ SHIFTS = ("left_shift", "right_shift", "bitwise_left_shift", "bitwise_right_shif
 def _kind(dtype: str) -> str:
     if dtype == "bool":
         return "bool"
-    return "float" if dtype.startswith("float") else "uint" if dtype.startswith("u") else "int"
+    return "float" if "float" in dtype else "uint" if dtype.startswith("u") else "int"
 
 
 def _limits(dtype: str) -> tuple[Any, Any, Any]:
@@ -93,7 +102,8 @@ def _limits(dtype: str) -> tuple[Any, Any, Any]:
         if kind == "uint":
             return 0, 2 ** bits - 1, 1
         return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, 1
-    mantissa, exponent = {"float16": (10, 15), "float32": (23, 127), "float64": (52, 1023)}[dtype]
+    mantissa, exponent = {"float16": (10, 15), "bfloat16": (7, 127), "float32": (23, 127),
+                          "float64": (52, 1023)}[dtype]
     high = (2 - 2.0 ** -mantissa) * 2.0 ** exponent
     return -high, high, 2.0 ** (1 - exponent)
 
@@ -225,8 +235,28 @@ VARIANTS: tuple[tuple[int, str, bool], ...] = ((0, "eager", False), (2, "eager",
 PREDICT_SAMPLE = ("int64", "int8_int64")
 
 
+#: The floatx values of the floatx axis (`keras.config.set_floatx`; Keras's default is
+#: float32): the result dtype of an integer input to an op whose rule reads floatx depends
+#: on it (`FLOATX_RULES`). bfloat16 is left out: NumPy has no bfloat16 for the reference.
+FLOATX = ("float16", "float64")
+#: The op table's result-dtype rules that read floatx, directly (`float_keep`,
+#: `promote_int_floatx`, `float_promote` for int64) or through a weak float's precision
+#: (`promote_float`, `float_promote`); `float32_keep` (mean) and `float32` (reciprocal) state
+#: float32 whatever floatx, which the axis checks too.
+FLOATX_RULES = ("float32", "float_keep", "float32_keep", "promote_int_floatx",
+                "float_promote", "promote_float")
+#: The input dtypes of the floatx axis: the integers and bool, whose float result floatx
+#: decides (a float input keeps its own precision); pairs of them for a binary op.
+FLOATX_DTYPES = ("bool", "int8", "int32", "int64", "uint8")
+#: The floatx sample of the default catalog: each op whose rule reads floatx, on int8 and
+#: int64 (a unary op) or int8 with int8 and int64 with int64 (a binary one), ordinary values,
+#: eager, under both floatx values (`in_default`).
+FLOATX_SAMPLE = ("int8", "int64", "int8_int8", "int64_int64")
+
+
 def _case(name: str, dtypes: tuple[str, ...], cls: str, rank: int, mode: str, x64: bool,
-          inputs: list[Any], rule: str, args: dict[str, Any]) -> Case:
+          inputs: list[Any], rule: str, args: dict[str, Any], floatx: str | None = None
+          ) -> Case:
     names = ("x", "y")[:len(dtypes)]
     data = {n: Tensor(dtype=d, values=v if rank else _scalar(v, cls))
             for n, d, v in zip(names, dtypes, inputs, strict=True)}
@@ -238,24 +268,28 @@ def _case(name: str, dtypes: tuple[str, ...], cls: str, rank: int, mode: str, x6
                                   "mode": mode}
     if x64:
         axes["jax"] = "x64"
-    x64_text = " with jax_enable_x64" if x64 else ""
+    if floatx is not None:
+        axes["dtype_policy"] = f"floatx_{floatx}"
+    x64_text = " with jax_enable_x64" if x64 else \
+        f" under keras.config.set_floatx({floatx!r})" if floatx else ""
     return Case(group=GROUP, description=f"keras.{name}({call}{extra}){x64_text}: {rule}",
                 axes=axes, inputs=data,
                 steps=(Step(name, inputs=names, output="out", args=args),),
                 mode=mode if mode in ("jit_compile", "predict") else "eager",  # type: ignore[arg-type]
-                jax_x64=x64)
+                jax_x64=x64, dtype_policy=f"floatx_{floatx}" if floatx else None)
 
 
 #: Backends whose statement of a result dtype may differ from the others' (`op_table`).
 RULE_BACKENDS = {"tensorflow": "TensorFlow", "torch": "torch"}
 
 
-def _rule(name: str, dtypes: tuple[str, ...]) -> str:
+def _rule(name: str, dtypes: tuple[str, ...], floatx: str = "float32") -> str:
     if op_table.entry(name) is None:
         return "no reference, judged by agreement"
-    common = op_table.output_dtype(name, list(dtypes))
-    own = [f"{label} {found}" for backend, label in RULE_BACKENDS.items()
-           if (found := op_table.output_dtype(name, list(dtypes), backend)) != common]
+    with op_table.floatx_of(floatx):
+        common = op_table.output_dtype(name, list(dtypes))
+        own = [f"{label} {found}" for backend, label in RULE_BACKENDS.items()
+               if (found := op_table.output_dtype(name, list(dtypes), backend)) != common]
     return f"Keras's rule gives {common}" + (f" ({', '.join(own)})" if own else "")
 
 
@@ -293,7 +327,7 @@ def op_cases(name: str, arity: int) -> list[Case]:
     reduces = spec is not None and "axis" in spec.get("args", ())
     args = {"axis": -1} if reduces else {}
     grid = [(d,) for d in DTYPES] if arity == 1 else \
-        [(a, b) for a in PAIR_DTYPES for b in PAIR_DTYPES]
+        [(a, b) for a in PAIR_DTYPES for b in PAIR_DTYPES] + list(BFLOAT16_PAIRS)
     out = []
     for dtypes in grid:
         rule = _rule(name, dtypes)
@@ -301,9 +335,32 @@ def op_cases(name: str, arity: int) -> list[Case]:
             for rank, mode, x64 in VARIANTS:
                 if (rank == 0 and reduces) or (spec is None and (rank == 0 or x64)):
                     continue
+                if "bfloat16" in dtypes and (rank, mode, x64) != (2, "eager", False):
+                    continue  # made with keras.ops.cast: eager at rank 2 only
                 if cls != "ordinary" and arity == 2 and (rank == 0 or x64):
                     continue
                 out.append(_case(name, dtypes, cls, rank, mode, x64, inputs, rule, args))
+    return out + floatx_cases(name, arity)
+
+
+def floatx_cases(name: str, arity: int) -> list[Case]:
+    """The floatx axis of one op (none unless its rule reads floatx, `FLOATX_RULES`): under
+    each of `FLOATX`, on `FLOATX_DTYPES` (pairs of them for a binary op), ordinary values and
+    the limits, eager at rank 2."""
+    spec = op_table.entry(name)
+    if spec is None or spec["dtype"] not in FLOATX_RULES:
+        return []
+    args = {"axis": -1} if "axis" in spec.get("args", ()) else {}
+    grid = [(d,) for d in FLOATX_DTYPES] if arity == 1 else \
+        [(a, b) for a in FLOATX_DTYPES for b in FLOATX_DTYPES]
+    out = []
+    for floatx in FLOATX:
+        for dtypes in grid:
+            rule = _rule(name, dtypes, floatx)
+            for cls, inputs in _classes(name, dtypes):
+                if cls in ("ordinary", "limits"):
+                    out.append(_case(name, dtypes, cls, 2, "eager", False, inputs, rule, args,
+                                     floatx))
     return out
 
 
@@ -312,7 +369,8 @@ def in_default(case: Case) -> bool:
     against NumPy), at rank 2, without `jax_enable_x64`; eager, or the `predict` sample
     (`PREDICT_SAMPLE`: each op once, at the limits of int64, or with ordinary values for a
     shift, which takes no others). The rest (rank 0, jit_compile, the other predict cases,
-    x64, the ops judged by agreement) is opt-in (`cases()`): by the cost measured on this
+    x64, the ops judged by agreement, the floatx axis but its sample `FLOATX_SAMPLE`) is
+    opt-in (`cases()`): by the cost measured on this
     project's 2-core machine, the eager part adds about 4 min to a cold run on JAX (which
     compiles each op for each dtype, about 40 ms a cell) and seconds elsewhere, the predict
     sample seconds, where a jit_compile case on torch costs about 4 s (docs/catalog.md, "The
@@ -320,6 +378,11 @@ def in_default(case: Case) -> bool:
     axes = case.axes
     if axes.get("rank") != 2 or "jax" in axes or op_table.entry(str(axes["subject"])) is None:
         return False
+    if "dtype_policy" in axes:
+        return axes.get("input_dtype") in FLOATX_SAMPLE and axes.get("values") == "ordinary"
+    if "bfloat16" in str(axes.get("input_dtype")):
+        return axes.get("input_dtype") in ("bfloat16", "bfloat16_bfloat16") \
+            and axes.get("values") == "ordinary"
     if axes.get("mode") == "eager":
         return True
     shift = str(axes["op"]) in SHIFTS

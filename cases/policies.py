@@ -16,8 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from cases.embedding import call_text, embedding, ids_input, layer, padded, render_step
-from cases.model import CALL_MODES, DTYPE_POLICIES, Case, Mode, Step, Tensor, chain
+from cases.model import CALL_MODES, Case, Mode, Step, Tensor, chain
 
+#: The policies this family runs an Embedding under (`cases.model.DTYPE_POLICIES` also
+#: holds floatx float16 and float64, which the `keras.ops` family runs).
+LAYER_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "floatx_bfloat16")
 _IDS = [[1, 2, 3], [4, 5, 6]]
 _SEQS = ((1, 2, 3, 4), (5, 6), (7,))
 #: stack -> (the layer steps, padded or not)
@@ -30,8 +33,8 @@ _STACKS: dict[str, tuple[tuple[Step, ...], bool]] = {
 
 
 def _policy_text(policy: str) -> str:
-    if policy == "floatx_bfloat16":
-        return "keras.config.set_floatx('bfloat16')"
+    if policy.startswith("floatx_"):
+        return f"keras.config.set_floatx({policy.removeprefix('floatx_')!r})"
     return f"keras.config.set_dtype_policy({policy!r})"
 
 
@@ -45,7 +48,7 @@ def _program(steps: tuple[Step, ...], pad: bool) -> tuple[dict[str, Tensor], tup
 def policy_cases() -> list[Case]:
     """Every policy × stack × inference mode."""
     out = []
-    for policy in DTYPE_POLICIES:
+    for policy in LAYER_POLICIES:
         for stack, (steps, pad) in _STACKS.items():
             for mode in CALL_MODES:
                 arg = "ids" if pad else f"np.array({_IDS!r}, dtype='int32')"

@@ -429,6 +429,8 @@ def test_every_case_renders_to_a_program_that_compiles() -> None:
     ("dtype-policy-mixed_float16-embedding-int32-eager",
      ["keras.config.set_dtype_policy('mixed_float16')"]),
     ("dtype-policy-floatx_bfloat16-embedding-int32-eager", ['keras.config.set_floatx("bfloat16")']),
+    ("ops-dtypes-sqrt-int8-rank2-ordinary-eager-floatx_float16",
+     ['keras.config.set_floatx("float16")', "keras.ops.sqrt(x)"]),
     ("embedding-values-rank2-int64-out_of_range-4294967303-none-x64_on-eager",
      ['jax.config.update("jax_enable_x64", True)']),
     ("embedding-options-enable_lora-int32-eager", ["embedding.enable_lora(2)"]),

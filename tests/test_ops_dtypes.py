@@ -231,7 +231,8 @@ def _family_case(op: str, dtypes: tuple[str, ...], cls: str, x64: bool = False) 
 
     found = [c for c in ops_dtypes.op_cases(op, len(dtypes))
              if c.axes["input_dtype"] == "_".join(dtypes) and c.axes["values"] == cls
-             and c.axes["rank"] == 2 and c.axes["mode"] == "eager" and c.jax_x64 == x64]
+             and c.axes["rank"] == 2 and c.axes["mode"] == "eager" and c.jax_x64 == x64
+             and c.dtype_policy is None]
     assert len(found) == 1, found
     return found[0]
 
@@ -268,6 +269,31 @@ def test_a_64_bit_op_computed_in_32_bits_and_widened_is_an_alternative_of_its_ow
     x = np.array(values("float64", "ordinary"), dtype="float64")
     assert np.array_equal(widened.values, np.exp(x.astype("float32")))
     assert not np.array_equal(np.asarray(want.values), widened.values)
+
+
+def test_a_64_bit_input_saturated_to_32_bits_is_an_alternative_of_its_own() -> None:
+    """OpenVINO's eager abs of int64's limits is [-2**31, 2**31 - 1] in int64, of float64's
+    inf 3.4e38: the values clamped to 32 bits, not wrapped (-2**63 would be 0)."""
+    from cases.limitations.base import SATURATED_TO_32_BITS as NAMED_IN_THE_RECORDS
+    from matrix.oracle.expect import CUT_TO_32_BITS, SATURATED_TO_32_BITS
+
+    assert NAMED_IN_THE_RECORDS == SATURATED_TO_32_BITS
+    want = compute_expected(_family_case("ops.abs", ("int64",), "limits"))
+    saturated = want.alternatives[SATURATED_TO_32_BITS]
+    assert saturated.dtype == want.dtype == "int64"
+    x = np.array(values("int64", "limits"), dtype="int64")
+    clamped = np.clip(x, -2**31, 2**31 - 1).astype("int32")
+    assert np.array_equal(saturated.values, np.abs(clamped))  # abs(-2**31) wraps in int32
+    assert int(np.asarray(saturated.values).min()) == -2**31
+    assert not np.array_equal(saturated.values, want.alternatives[CUT_TO_32_BITS].values)
+    infinite = compute_expected(_family_case("ops.abs", ("float64",), "nonfinite"))
+    found = np.asarray(infinite.alternatives[SATURATED_TO_32_BITS].values)
+    assert np.nanmax(found) == float(np.finfo("float32").max)  # inf clamped, NaN kept
+    assert np.isnan(found).sum() == np.isnan(np.asarray(infinite.values)).sum()
+    # uint64's largest value is clamped to int32's largest, as OpenVINO reads it
+    unsigned = compute_expected(_family_case("ops.abs", ("uint64",), "limits"))
+    assert int(np.asarray(unsigned.alternatives[SATURATED_TO_32_BITS].values).max()) == \
+        2**31 - 1
 
 
 def test_no_alternative_where_the_cut_changes_nothing_or_x64_is_asked_for() -> None:
@@ -324,3 +350,54 @@ def test_the_default_catalog_holds_every_table_op_eagerly_and_once_through_predi
     assert {c.mode for c in found} == {"eager", "predict"}
     assert {c.axes["subject"] for c in found if c.mode == "eager"} == ops
     assert all(c.axes["rank"] == 2 and not c.jax_x64 for c in found)
+
+
+# --- the floatx axis ----------------------------------------------------------------------------
+
+def test_floatx_decides_the_float_result_of_an_integer_input() -> None:
+    """Keras resolves a weak float by floatx's precision and reads floatx in the rules of
+    sqrt, exp, hypot and the like; mean and reciprocal state float32 whatever floatx
+    (keras/src/ops/numpy.py, 3.15.1: the e2e test holds every rule to compute_output_spec)."""
+    from cases import op_table
+
+    with op_table.floatx_of("float16"):
+        assert op_table.output_dtype("ops.sqrt", ["int8"]) == "float16"
+        assert op_table.output_dtype("ops.exp", ["bool"]) == "float16"
+        assert op_table.output_dtype("ops.divide", ["int8", "int32"]) == "float16"
+        assert op_table.output_dtype("ops.hypot", ["int8", "uint8"]) == "float16"
+        assert op_table.output_dtype("ops.mean", ["int8"]) == "float32"
+        assert op_table.output_dtype("ops.reciprocal", ["int8"]) == "float32"
+        assert op_table.output_dtype("ops.add", ["int8", "int32"]) == "int32"
+        assert op_table.output_dtype("ops.sqrt", ["float32"]) == "float32"
+    with op_table.floatx_of("float64"):
+        assert op_table.output_dtype("ops.sqrt", ["int64"]) == "float64"  # floatx itself
+        assert op_table.output_dtype("ops.sqrt", ["int8"]) == "float32"  # float64, narrowed
+        assert op_table.output_dtype("ops.sqrt", ["int8"], "tensorflow") == "float64"
+        assert op_table.output_dtype("ops.var", ["int64"]) == "float32"
+    assert op_table.floatx() == "float32"  # the block restores Keras's default
+
+
+def test_a_floatx_case_is_judged_in_its_floatx() -> None:
+    from cases.ops_dtypes import FLOATX, FLOATX_SAMPLE, default_cases, floatx_cases
+
+    case = next(c for c in default_cases()
+                if c.id == "ops-dtypes-sqrt-int8-rank2-ordinary-eager-floatx_float16")
+    assert case.dtype_policy == "floatx_float16"
+    want = compute_expected(case)
+    assert want.dtype == "float16"
+    x = np.array(values("int8", "ordinary"), dtype="int8")
+    with np.errstate(invalid="ignore"):
+        assert np.array_equal(np.asarray(want.values), np.sqrt(x.astype("float16")),
+                              equal_nan=True)
+    plain = compute_expected(_family_case("ops.sqrt", ("int8",), "ordinary"))
+    assert plain.dtype == "float32"
+    # the axis: each op whose rule reads floatx, under both floatx values; the default
+    # catalog holds its sample, ordinary values
+    sqrt = floatx_cases("ops.sqrt", 1)
+    assert {c.axes["dtype_policy"] for c in sqrt} == {f"floatx_{f}" for f in FLOATX}
+    assert {c.axes["values"] for c in sqrt} == {"ordinary", "limits"}
+    assert not floatx_cases("ops.add", 2)  # promote: floatx changes nothing
+    sample = [c for c in default_cases() if "dtype_policy" in c.axes]
+    assert {c.axes["input_dtype"] for c in sample} == set(FLOATX_SAMPLE)
+    assert {c.axes["values"] for c in sample} == {"ordinary"}
+    assert len(sample) == (26 * 2 + 5 * 2) * len(FLOATX)

@@ -4,7 +4,8 @@ In each CPU backend's virtualenv (`.nox/run-<backend>-cpu`, installed by its nox
 where missing): the op table's result-dtype rules, with that backend's own exceptions
 (`narrow_by_backend`, `accumulate_by_backend`), must be the dtype Keras's own
 `compute_output_spec` gives a symbolic call (`keras.KerasTensor` inputs), for every table op
-and every dtype, or dtype pair, of the 12 numeric input dtypes, on all five backends. In the
+and every dtype, or dtype pair, of the 13 numeric input dtypes, under floatx float32,
+float16, float64 and bfloat16, on all five backends. In the
 numpy backend's: the enumeration of `keras.ops` must find a known op of each kind and give a
 left-out op its reason.
 """
@@ -27,18 +28,21 @@ BACKENDS = ("numpy", "tensorflow", "jax", "torch", "openvino")
 
 RULES = """
 import itertools, keras
-from cases.op_table import output_dtype, running_backend, table
+from cases.op_table import floatx_of, output_dtype, running_backend, table
 from cases.ops_dtypes import DTYPES
 bad, n = [], 0
-for name, spec in table()["ops"].items():
-    function = getattr(keras.ops, name.split(".")[1])
-    args = {"axis": -1} if "axis" in spec.get("args", ()) else {}
-    for dtypes in itertools.product(DTYPES, repeat=spec["inputs"]):
-        out = function(*[keras.KerasTensor((2, 3), dtype=d) for d in dtypes], **args)
-        n += 1
-        want = output_dtype(name, list(dtypes), running_backend())
-        if keras.backend.standardize_dtype(out.dtype) != want:
-            bad.append((name, dtypes, out.dtype, want))
+for floatx in ("float32", "float16", "float64", "bfloat16"):
+    keras.config.set_floatx(floatx)
+    with floatx_of(floatx):
+        for name, spec in table()["ops"].items():
+            function = getattr(keras.ops, name.split(".")[1])
+            args = {"axis": -1} if "axis" in spec.get("args", ()) else {}
+            for dtypes in itertools.product(DTYPES, repeat=spec["inputs"]):
+                out = function(*[keras.KerasTensor((2, 3), dtype=d) for d in dtypes], **args)
+                n += 1
+                want = output_dtype(name, list(dtypes), running_backend())
+                if keras.backend.standardize_dtype(out.dtype) != want:
+                    bad.append((floatx, name, dtypes, out.dtype, want))
 print(keras.backend.backend(), n, len(bad), bad[:5])
 """
 
@@ -64,10 +68,11 @@ def _run(script: str, backend: str, root: Path) -> str:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_table_rules_are_kerass_compute_output_spec(backend: str, tmp_path: Path) -> None:
-    # 47 unary ops x 12 dtypes + 25 binary ops x 144 dtype pairs: every combination, with
+    # 47 unary ops x 13 dtypes + 25 binary ops x 169 dtype pairs: every combination, with
     # the backend's own rule (before the rules followed the backend, TensorFlow differed in
-    # 642 of them and torch in 7)
-    assert _run(RULES, backend, tmp_path) == f"{backend} 4164 0 []"
+    # 642 of them and torch in 7), under each floatx (the floatx axis: before the rules read
+    # it, reciprocal's read floatx where Keras states float32)
+    assert _run(RULES, backend, tmp_path) == f"{backend} {4 * 4836} 0 []"
 
 
 def test_the_enumeration_finds_each_kind_and_says_why_an_op_is_left_out(tmp_path: Path) -> None:
@@ -78,8 +83,8 @@ def test_the_enumeration_finds_each_kind_and_says_why_an_op_is_left_out(tmp_path
     assert int(total) > 20000
     # 64 dtype pairs: ordinary in 5 variants (rank 0, eager, jit_compile, predict, x64),
     # limits (every pair but bool-bool) and nonfinite (pairs with a float) in eager,
-    # jit_compile and predict at rank 2
-    assert int(add) == 64 * 5 + 63 * 3 + 39 * 3
+    # jit_compile and predict at rank 2; 11 pairs with bfloat16 in the three classes, eager
+    assert int(add) == 64 * 5 + 63 * 3 + 39 * 3 + 11 * 3
     assert classes == "['limits', 'nonfinite', 'ordinary', 'zero_divisor']"
 
 

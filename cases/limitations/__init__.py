@@ -204,6 +204,7 @@ ORDER: tuple[str, ...] = (
     "numpy-mean-integer-in-float64",
     "numpy-bool-power-round-promoted",
     "openvino-64-bit-computed-in-32-bits",
+    "openvino-64-bit-saturated-to-32-bits",
     "openvino-cpu-bfloat16-inference-precision",
     "openvino-cpu-bfloat16-inference-precision-saved",
 )

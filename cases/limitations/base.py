@@ -25,7 +25,9 @@ class Behaviour:
         matches: for `values`, an alternative reference the output must match (values and
             dtype), by name (`matrix.oracle.expect.ALTERNATIVES`: `inputs_cut_to_32_bits`,
             what the reference computes on the inputs cut to 32 bits; `computed_in_32_bits`,
-            those values of the dtype Keras states). A limitation whose
+            those values of the dtype Keras states; `inputs_saturated_to_32_bits`, the
+            answer on the inputs clamped to 32 bits, of the dtype Keras states). A
+            limitation whose
             behaviours all name one selects only cells where that alternative differs from
             the reference, so a cell that matches the reference there is `xpassed`, and one
             where both answers are the same is simply `passed`. None: any values.
@@ -44,6 +46,7 @@ class Behaviour:
         nan = "" if self.nan is None else " with NaN" if self.nan else " without NaN"
         matches = ", those of the reference " + (
             "on the inputs cut to 32 bits" if self.matches == CUT_TO_32_BITS
+            else "on the inputs saturated to 32 bits" if self.matches == SATURATED_TO_32_BITS
             else self.matches.replace("_", " ")) if self.matches else ""
         return f"values{nan}" + (f" ({self.cause})" if self.cause else "") + matches
 
@@ -165,6 +168,9 @@ KERAS_TORCH_FLOAT64_ISSUE = "https://github.com/keras-team/keras/issues/23223"
 CUT_TO_32_BITS = "inputs_cut_to_32_bits"
 #: `matrix.oracle.expect.COMPUTED_IN_32_BITS`: those values, of the dtype Keras states.
 COMPUTED_IN_32_BITS = "computed_in_32_bits"
+#: `matrix.oracle.expect.SATURATED_TO_32_BITS`: the answer on the inputs saturated to 32
+#: bits (clamped to int32's range and float32's finite range), of the dtype Keras states.
+SATURATED_TO_32_BITS = "inputs_saturated_to_32_bits"
 
 
 def ops(*names: str) -> tuple[str, ...]:

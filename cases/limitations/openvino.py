@@ -18,6 +18,7 @@ from cases.limitations.base import (
     OPENVINO_CPU_DOC,
     OPENVINO_GATHER_DOC,
     OPS_PAIR_DTYPES,
+    SATURATED_TO_32_BITS,
     WITH_64_BIT,
     Behaviour,
     Limitation,
@@ -329,6 +330,26 @@ LIMITATIONS: tuple[Limitation, ...] = (
         # (eager or a compiled model): 294 cells it selects matched the reference (2026-12-06)
         only_where_shown=True,
         effect="32-bit",
+    ),
+    Limitation(
+        id="openvino-64-bit-saturated-to-32-bits",
+        description="OpenVINO's eager keras.ops calls on int64, uint64 or float64 saturate "
+                    "the values to 32 bits before computing in 32 bits (int64 and uint64 "
+                    "clamped to int32's range, float64 to float32's finite range: an infinity "
+                    "becomes 3.4e38) and return the dtype Keras states: ops.abs of int64's "
+                    "limits is [-2**31, 2**31 - 1], of float64's inf 3.4e38; matched "
+                    "cell by cell against the reference computed on the saturated inputs"
+                    + NO_REPORT,
+        link="https://docs.openvino.ai/latest/classngraph_1_1snippets_1_1op_1_1"
+             "ConvertSaturation.html",
+        backends=("openvino",),
+        axes={"subject": table_ops(), "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", matches=SATURATED_TO_32_BITS),),
+        # as for openvino-64-bit-computed-in-32-bits: which ops saturate depends on the op,
+        # the dtypes and the mode
+        only_where_shown=True,
+        effect="saturated",
     ),
     Limitation(
         id="openvino-float64-unary-not-narrowed",

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cases.model import INPUT_DTYPES, Nested, Tensor
+from cases.model import INPUT_DTYPES, Nested, Tensor, numpy_dtype
 
 Array = np.ndarray[Any, Any]
 CallConvention = Literal["single", "list", "query_value", "function", "loss", "metric",
@@ -187,6 +187,10 @@ def input_array(tensor: Tensor) -> Array:
     if tensor.sequences:
         return (np.asarray(list(map(list, tensor.values)), dtype=object)
                 if tensor.values else np.zeros((0,), dtype=object))
+    if tensor.dtype == "bfloat16":  # ml_dtypes reads no "nan" text: through float32
+        values = np.array(tensor.values, dtype="float32")
+        shaped = values.reshape(tensor.shape) if tensor.shape is not None else values
+        return shaped.astype(numpy_dtype("bfloat16"))
     dtype = INPUT_DTYPES[tensor.dtype]
     if tensor.ragged:
         return np.array([i for row in tensor.values for i in row], dtype=dtype)

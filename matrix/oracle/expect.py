@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cases import op_table
 from cases.model import INPUT_DTYPES, Case, NoReference, NotModelled, Step, Tensor
 from cases.subjects import Array, Subject, input_array, record_of
 from matrix.oracle.arrays import Value, seeded_weights
@@ -29,7 +30,8 @@ from matrix.records import ExpectedAnswer
 
 #: The output dtype each dtype policy promises (Keras docs, "Mixed precision").
 POLICY_OUTPUT_DTYPE = {None: "float32", "float32": "float32", "mixed_float16": "float16",
-                       "mixed_bfloat16": "bfloat16", "floatx_bfloat16": "bfloat16"}
+                       "mixed_bfloat16": "bfloat16", "floatx_bfloat16": "bfloat16",
+                       "floatx_float16": "float16", "floatx_float64": "float64"}
 #: A shape check refused by any subject: the input does not have the rank it needs.
 DEFAULT_REFUSALS: Mapping[str, tuple[str, ...]] = {"ValueError": ("ValueError",)}
 #: `Expected.kind` of a case with no reference (an open step): judged by agreement across
@@ -49,8 +51,15 @@ CUT_TO_32_BITS = "inputs_cut_to_32_bits"
 #: CPU plugin runs f64 and i64 as f32 and i32 (its documented supported precisions:
 #: https://docs.openvino.ai/2024/openvino-workflow/running-inference/inference-devices-and-modes/cpu-device.html).
 COMPUTED_IN_32_BITS = "computed_in_32_bits"
+#: The answer computed on the 64-bit inputs saturated to 32 bits, of the dtype Keras states
+#: for the 64-bit inputs: int64 and uint64 clamped to int32's range, float64 to float32's
+#: finite range (an infinity becomes float32's largest value, NaN stays NaN), then computed
+#: as `CUT_TO_32_BITS` is. OpenVINO's eager ops do this (its saturating Convert:
+#: https://docs.openvino.ai/latest/classngraph_1_1snippets_1_1op_1_1ConvertSaturation.html;
+#: `abs` of int64's limits is [2**31 - 1, 2**31 - 1], of float64's infinity 3.4e38).
+SATURATED_TO_32_BITS = "inputs_saturated_to_32_bits"
 #: Every alternative reference's name (`Expected.alternatives`, `Behaviour.matches`).
-ALTERNATIVES = (CUT_TO_32_BITS, COMPUTED_IN_32_BITS)
+ALTERNATIVES = (CUT_TO_32_BITS, COMPUTED_IN_32_BITS, SATURATED_TO_32_BITS)
 _CUT = {"int64": "int32", "uint64": "uint32", "float64": "float32"}
 _KIND_RANK = {"mask": 0, "lookup": 0, "quantized": 1, "recurrent": 2, "pooling": 2,
               "attention": 3}
@@ -211,11 +220,24 @@ def _check_model_input(case: Case, values: Mapping[str, Value]) -> None:
             f"{case.model_input_shape}. Received: shape={first.shape}")
 
 
-def evaluate(case: Case, cut: bool = False) -> Value:
+def _saturated(array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A 64-bit array saturated to 32 bits (`SATURATED_TO_32_BITS`): of int32 for int64 and
+    uint64 (clamped to int32's range), of float32 for float64 (clamped to its finite range)."""
+    if array.dtype.kind == "f":
+        finite = float(np.finfo(np.float32).max)
+        clamped: np.ndarray[Any, Any] = np.clip(array, -finite, finite).astype(np.float32)
+        return clamped
+    info = np.iinfo(np.int32)
+    wide = np.clip(array.astype(object), info.min, info.max)
+    return np.asarray(wide.astype(np.int64)).astype(np.int32)
+
+
+def evaluate(case: Case, cut: bool = False, saturate: bool = False) -> Value:
     """Runs the program in NumPy; returns the observed value.
 
     Args:
         cut: run it on the inputs cut to 32 bits (`CUT_TO_32_BITS`).
+        saturate: with `cut`, saturate them instead (`SATURATED_TO_32_BITS`).
 
     Raises:
         Exception: the reference's refusal (as raised by the `matrix.oracle` references), or
@@ -225,7 +247,8 @@ def evaluate(case: Case, cut: bool = False) -> Value:
     values = {name: input_value(t) for name, t in case.inputs.items()}
     if cut:
         with np.errstate(all="ignore"):  # float64 past float32's range is inf, as cast
-            values = {name: Value(np.asarray(v.array).astype(_CUT[str(v.array.dtype)]), v.mask)
+            values = {name: Value(_saturated(np.asarray(v.array)) if saturate else
+                                  np.asarray(v.array).astype(_CUT[str(v.array.dtype)]), v.mask)
                       if str(v.array.dtype) in _CUT else v for name, v in values.items()}
     host_done = False
     for index, (step, drawn) in enumerate(zip(case.steps, weights, strict=True)):
@@ -338,7 +361,8 @@ def _refusal(case: Case, exc: Exception) -> ExpectedError | None:
 
 
 def compute_expected(case: Case) -> Expected:
-    """Computes the reference's answer for a case.
+    """Computes the reference's answer for a case, under the floatx its program sets (a
+    `floatx_*` dtype policy: the op table's rules read it, `cases.op_table.floatx_of`).
 
     Returns:
         `Expected` with values, or with `error` when the reference refuses the input.
@@ -347,6 +371,18 @@ def compute_expected(case: Case) -> Expected:
         Exception: the reference cannot compute the case (`NotModelled`, or an exception that
             no record names as a refusal); the catalog refuses the case and names it.
     """
+    with op_table.floatx_of(floatx_of(case)):
+        return _compute_expected(case)
+
+
+def floatx_of(case: Case) -> str:
+    """The floatx the case's program runs under: `float16` for the dtype policy
+    `floatx_float16`, Keras's default `float32` for any other."""
+    policy = case.dtype_policy or ""
+    return policy.removeprefix("floatx_") if policy.startswith("floatx_") else "float32"
+
+
+def _compute_expected(case: Case) -> Expected:
     if is_open(case):
         return Expected(values=None, error=None, kind=AGREEMENT, tolerance=0.0)
     kind = _kind(case)
@@ -378,9 +414,10 @@ def _cut_answers(case: Case, answer: Expected) -> dict[str, Alternative]:
     """The answers of 64-bit inputs computed in 32 bits, each where it differs from `answer`
     (shape, dtype, or values beyond the tolerance): `CUT_TO_32_BITS` (of the cut inputs'
     dtype) and, where that dtype is not the one Keras states, `COMPUTED_IN_32_BITS` (the
-    same values of the stated dtype). None where no input is 64-bit, the case asks JAX for
-    64-bit types (`jax_x64`: no backend should cut there), or the reference has no answer on
-    the cut inputs."""
+    same values of the stated dtype), and `SATURATED_TO_32_BITS` (the answer on the inputs
+    saturated to 32 bits, of the stated dtype). None where no input is 64-bit, the case asks
+    JAX for 64-bit types (`jax_x64`: no backend should cut there), or the reference has no
+    answer on the cut inputs."""
     if case.jax_x64 or not any(t.dtype in _CUT for t in case.inputs.values()):
         return {}
     try:
@@ -400,6 +437,17 @@ def _cut_answers(case: Case, answer: Expected) -> dict[str, Alternative]:
     if dtype != answer.dtype and not same_values:
         found[COMPUTED_IN_32_BITS] = Alternative(values=values, dtype=answer.dtype,
                                                  tolerance=tolerance)
+    try:
+        saturated = np.asarray(evaluate(case, cut=True, saturate=True).array)
+    except (NoReference, NotModelled, TypeError, IndexError, ValueError):
+        return found
+    if saturated.shape != reference.shape or compare(
+            reference.astype(np.float64), saturated.astype(np.float64))[0] > answer.tolerance:
+        found[SATURATED_TO_32_BITS] = Alternative(
+            values=saturated, dtype=answer.dtype,
+            tolerance=scaled_tolerance(saturated, dtype, tolerance_of(
+                answer.kind, dtype if dtype in ("float16", "bfloat16", "float64")
+                else "float32")))
     return found
 
 

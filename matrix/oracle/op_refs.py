@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from cases import op_table
-from cases.model import NoReference, NotModelled
+from cases.model import NoReference, NotModelled, numpy_dtype
 from matrix.oracle.arrays import AnyArray, Value
 from matrix.oracle.subject_refs import Reference
 
@@ -58,7 +58,7 @@ def compute(name: str) -> Callable[[Mapping[str, Any], Sequence[AnyArray]], AnyA
         if integer and spec.get("int_negative_exponent") == "agreement" and \
                 any(np.any(a < 0) for a in arrays[1:]):
             raise NoReference(f"{name}: an integer to a negative power has no integer answer")
-        work = np.dtype(dtype)
+        work = numpy_dtype(dtype)  # ml_dtypes' bfloat16 where the rule gives it
         extra = {k: v for k, v in args.items() if k in spec.get("args", ())}
         if spec.get("reduce") and spec["numpy"] not in ("max", "min", "any", "all"):
             extra["dtype"] = work  # NumPy widens small integers here; Keras keeps the rule's

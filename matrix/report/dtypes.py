@@ -57,12 +57,13 @@ class DtypeCell:
 
 @dataclass(frozen=True, kw_only=True)
 class DtypeRow:
-    """One op on one dtype combination in one variant (values class, rank, mode, x64).
+    """One op on one dtype combination in one variant (values class, rank, mode, x64, floatx).
 
     Attributes:
         op: `ops.add`.
         input_dtype: `int8`, or `int8_uint8` for a pair.
-        variant: `ordinary, rank 2, eager` (`, jax x64` when on).
+        variant: `ordinary, rank 2, eager` (`, jax x64` when on, `, floatx float16` where the
+            case sets floatx).
         expected: the dtype Keras states, or None where it states none (an op with no table
             entry).
         case: the case id (a permalink of the main page opens it).
@@ -103,13 +104,16 @@ class DtypeView:
 
 
 @functools.lru_cache(maxsize=65536)
-def _expected(op: str, input_dtype: str, backend: str | None = None) -> str | None:
-    """Keras's stated result dtype (`op_table.output_dtype`), once per op, dtypes and backend:
-    the view asks it for every cell (about 250,000 calls for the 7,713-case catalog)."""
+def _expected(op: str, input_dtype: str, backend: str | None = None,
+              floatx: str = "float32") -> str | None:
+    """Keras's stated result dtype (`op_table.output_dtype`) under `floatx`, once per op,
+    dtypes, backend and floatx: the view asks it for every cell (about 250,000 calls for the
+    7,713-case catalog)."""
     if op_table.entry(op) is None:
         return None
     try:
-        return op_table.output_dtype(op, input_dtype.split("_"), backend)
+        with op_table.floatx_of(floatx):
+            return op_table.output_dtype(op, input_dtype.split("_"), backend)
     except (KeyError, ValueError):  # a dtype or rule the table does not hold: no statement
         return None
 
@@ -145,6 +149,8 @@ def _variant(axes: dict[str, str | int]) -> str:
              str(axes.get("mode", ""))]
     if axes.get("jax") == "x64":
         parts.append("jax x64")
+    if str(axes.get("dtype_policy", "")).startswith("floatx_"):
+        parts.append(f"floatx {str(axes['dtype_policy']).removeprefix('floatx_')}")
     return ", ".join(p for p in parts if p)
 
 
@@ -164,14 +170,17 @@ def dtype_view(matrix: Matrix) -> DtypeView | None:
     for case in chosen:
         op = case.subject or f"ops.{case.axes['op']}"
         input_dtype = str(case.axes["input_dtype"])
-        expected = _expected(op, input_dtype)
+        policy = str(case.axes.get("dtype_policy", ""))
+        floatx = policy.removeprefix("floatx_") if policy.startswith("floatx_") else "float32"
+        expected = _expected(op, input_dtype, None, floatx)
         answers = [_answer(cells.get((case.id, e.id))) for e in envs]
         values = [a for a in answers if a is not None and not a.startswith("error")]
         common = Counter(values).most_common(1)[0][0] if values else None
         row_cells = tuple(
             DtypeCell(text=answer or "–",  # noqa: RUF001 - a dash, no result
                       status=_status(answer, expected,
-                                     _expected(op, input_dtype, env.backend), common))
+                                     _expected(op, input_dtype, env.backend, floatx),
+                                     common))
             for answer, env in zip(answers, envs, strict=True))
         rows.append(DtypeRow(op=op, input_dtype=input_dtype, variant=_variant(case.axes),
                              expected=expected, case=case.id, cells=row_cells))

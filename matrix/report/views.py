@@ -97,7 +97,8 @@ def label(outcome: Outcome) -> str:
 #: An alternative reference (`Observation.alternatives`) in words, after "those of the
 #: reference".
 ALTERNATIVE_TEXT = {"inputs_cut_to_32_bits": "on inputs cut to 32 bits",
-                    "computed_in_32_bits": "computed in 32 bits"}
+                    "computed_in_32_bits": "computed in 32 bits",
+                    "inputs_saturated_to_32_bits": "on inputs saturated to 32 bits"}
 
 
 def short_observation(result: Result) -> str:

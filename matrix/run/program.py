@@ -123,9 +123,12 @@ def _tensor_line(name: str, tensor: Tensor) -> list[str]:
             f"{name} = tf.ragged.constant({tensor.values!r}, dtype={tensor.dtype!r})",
         ]
     dtype = INPUT_DTYPES[tensor.dtype]
-    array = f"np.array({tensor.values!r}, dtype={dtype!r})"
+    bfloat16 = dtype == "bfloat16"  # NumPy has none, torch takes no ml_dtypes array
+    array = f"np.array({tensor.values!r}, dtype={'float32' if bfloat16 else dtype!r})"
     if tensor.shape is not None:
         array += f".reshape({tuple(tensor.shape)!r})"
+    if bfloat16:
+        return [f"{name} = keras.ops.cast({array}, 'bfloat16')  # values bfloat16 holds"]
     return [f"{name} = {array}"]
 
 
@@ -231,8 +234,8 @@ def _setup_lines(case: Case) -> list[str]:
             "",
             'jax.config.update("jax_enable_x64", True)',
         ]
-    if case.dtype_policy == "floatx_bfloat16":
-        lines.append('keras.config.set_floatx("bfloat16")')
+    if case.dtype_policy is not None and case.dtype_policy.startswith("floatx_"):
+        lines.append(f'keras.config.set_floatx("{case.dtype_policy.removeprefix("floatx_")}")')
     elif case.dtype_policy is not None:
         lines.append(f"keras.config.set_dtype_policy({case.dtype_policy!r})")
     return lines
