@@ -441,6 +441,9 @@ def _cut_answers(case: Case, answer: Expected) -> dict[str, Alternative]:
         saturated = np.asarray(evaluate(case, cut=True, saturate=True).array)
     except (NoReference, NotModelled, TypeError, IndexError, ValueError):
         return found
+    if answer.dtype in ("int64", "uint64") and saturated.dtype.kind in "iu":
+        # computed in int32 and widened as a cast widens: -2**31 is 2**64 - 2**31 in uint64
+        saturated = saturated.astype(answer.dtype)
     if saturated.shape != reference.shape or compare(
             reference.astype(np.float64), saturated.astype(np.float64))[0] > answer.tolerance:
         found[SATURATED_TO_32_BITS] = Alternative(
