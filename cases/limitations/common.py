@@ -279,12 +279,13 @@ LIMITATIONS: tuple[Limitation, ...] = (
     ),
     Limitation(
         id="reciprocal-keeps-float16",
-        description="ops.reciprocal of a float16 tensor returns float16 on every backend, "
-                    "where Keras's symbolic call (Reciprocal's compute_output_spec, which "
-                    "names no dtype) states floatx, float32: a functional model declares "
-                    f"one dtype and computes another{NO_REPORT}",
+        description="ops.reciprocal of a float16 or bfloat16 tensor returns its own dtype on "
+                    "every backend, where Keras's symbolic call (Reciprocal's "
+                    "compute_output_spec, which names no dtype) states float32, KerasTensor's "
+                    "default, whatever floatx: a functional model declares one dtype and "
+                    f"computes another{NO_REPORT}",
         link=KERAS_SRC + "ops/numpy.py",
-        axes={"subject": ops("reciprocal"), "input_dtype": ("float16",)},
+        axes={"subject": ops("reciprocal"), "input_dtype": ("float16", "bfloat16")},
         backends=("tensorflow", "jax", "torch", "numpy", "openvino"),
         expects="values",
         effect="float16",
@@ -292,7 +293,7 @@ LIMITATIONS: tuple[Limitation, ...] = (
     Limitation(
         id="reciprocal-keeps-float64",
         description="ops.reciprocal of a float64 tensor returns float64 on TensorFlow, torch, "
-                    "NumPy and OpenVINO, where Keras's symbolic call states floatx, float32 "
+                    "NumPy and OpenVINO, where Keras's symbolic call states float32 "
                     "(JAX, without jax_enable_x64, computes in float32 and agrees with it)"
                     f"{NO_REPORT}",
         link=KERAS_SRC + "ops/numpy.py",

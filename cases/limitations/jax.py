@@ -298,5 +298,25 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
     ) for op, dtypes in (("cumprod", ("float16", "float32")), ("prod", ("float32",)))),
+    Limitation(
+        id="jax-integer-to-float-ignores-floatx",
+        description="Under floatx float16 or float64, JAX returns float32 for an integer "
+                    "input where Keras's symbolic call states floatx: jnp.sqrt, jnp.log and "
+                    "jnp.divide of integers give JAX's own default float, float32 (the "
+                    "backend casts to floatx only for int64, which without jax_enable_x64 is "
+                    "already int32), and without jax_enable_x64 JAX has no float64 (exp, "
+                    "exp2, expm1, hypot, std cast to float64 and get float32); it shows where "
+                    "Keras states a dtype other than float32" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/jax/numpy.py",
+        backends=("jax",),
+        axes={"subject": ops("divide", "true_divide", "hypot", "log", "log10", "log1p",
+                             "log2", "sqrt", "std", "exp", "exp2", "expm1"),
+              "dtype_policy": ("floatx_float16", "floatx_float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        only_where_shown=True,
+        effect="float32",
+    ),
 )
 

@@ -186,12 +186,15 @@ LIMITATIONS: tuple[Limitation, ...] = (
         id="numpy-hypot-small-integers-in-float16",
         description="ops.hypot on the NumPy backend calls np.hypot on the inputs as given and "
                     "casts the result after: for bool, int8 and uint8 inputs NumPy computes in "
-                    "float16, so the float32 result carries float16's error (4.5e-4 at 3, "
-                    "0.125 at 255), and hypot of two bools is cast to bool" + NO_REPORT,
+                    "float16, so the float32 (or float64, under floatx float64) result "
+                    "carries float16's error (4.5e-4 at 3, 0.125 at 255), and hypot of two "
+                    "bools is cast to bool; under floatx float16 that is Keras's dtype"
+                    + NO_REPORT,
         link=f"{KERAS_NUMPY_SRC}/numpy.py",
         backends=("numpy",),
         axes={"subject": ops("hypot"), "values": ("ordinary",),
-              "input_dtype": tuple(f"{a}_{b}" for a in _SMALL for b in _SMALL)},
+              "input_dtype": tuple(f"{a}_{b}" for a in _SMALL for b in _SMALL),
+              "dtype_policy": ("float32", "floatx_float64")},
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
         effect="float16",

@@ -509,4 +509,205 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="error", error_type="RuntimeError"),),
     ),
+    Limitation(
+        id="openvino-reduce-max-min-skip-nan",
+        description="ops.max and ops.min of a float tensor holding NaN on OpenVINO skip the "
+                    "NaN (ReduceMax, ReduceMin): max of [NaN, inf, -inf] is inf where NumPy "
+                    "and the other backends give NaN" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("max", "min"), "input_dtype": ("float16", "float32", "float64"),
+              "values": ("nonfinite",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+        effect="skips NaN",
+    ),
+    Limitation(
+        id="openvino-small-integer-reciprocal-integer-division",
+        description="ops.reciprocal of int8 and uint8 on OpenVINO is 1 / x in the integer "
+                    "dtype (1 / 2 is 0, 1 / 0 is -128 in int8), where Keras states float32; a "
+                    "compiled model (predict) does so for int64 too" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("reciprocal"), "input_dtype": ("int8", "uint8", "int64")},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+        effect="integer result",
+    ),
+    Limitation(
+        id="openvino-integer-round-through-float32",
+        description="ops.round of int32, uint32, int64 and uint64 on OpenVINO goes through "
+                    "float32: 2**31 - 1 rounds to 2**31 and comes back as -2**31, 2**32 - 1 as "
+                    "0, where rounding an integer leaves it as it is" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("round"), "input_dtype": ("int32", "uint32", "int64", "uint64"),
+              "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-integer-square-through-float32",
+        description="ops.square of an integer tensor at its limits on OpenVINO goes through "
+                    "float32 and converts back: int8 saturates (127 * 127 is 127), uint16 and "
+                    "uint32 give 0, int32 and int64 -2**31, where NumPy wraps the product "
+                    "modulo 2**n" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("square"),
+              "input_dtype": ("int8", "int32", "int64", "uint8", "uint16", "uint32", "uint64"),
+              "values": ("limits",), "mode": ("eager",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-integer-power-overflow-not-wrapped",
+        description="ops.power of integers that overflows on OpenVINO is not the wrapped "
+                    "product: uint8 255 ** 255 is 0 where 255 ** 255 modulo 2**8 is 255, int8 "
+                    "127 ** 255 in int16 is 0" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("power"), "values": ("limits",),
+              "input_dtype": ("int8_uint8", "int32_uint8", "uint8_uint8")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-floor-divide-bool-by-small-integer-int32",
+        description="ops.floor_divide of a bool by an int8 or uint8 tensor on OpenVINO "
+                    "returns int32 where Keras's rule states the integer's dtype (int8, "
+                    "uint8)" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide"), "input_dtype": ("bool_int8", "bool_uint8")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),),
+        effect="int32",
+    ),
+    Limitation(
+        id="openvino-floor-divide-int64-limits-unconvertible",
+        description="ops.floor_divide by int64's limits on OpenVINO gives a tensor it cannot "
+                    "return: RuntimeError \"`convert_to_numpy` failed to convert the "
+                    "tensor\"" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/core.py",
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide"), "values": ("limits",), "mode": ("eager",),
+              "input_dtype": ("bool_int64", "int8_int64", "int64_int64", "uint8_int64")},
+        expects="values",
+        explains=(Behaviour(kind="error", error_type="RuntimeError"),),
+    ),
+    Limitation(
+        id="openvino-64-bit-floor-divide-mod-at-limits",
+        description="ops.floor_divide and ops.mod with an int64 or float64 operand at its "
+                    "limits on OpenVINO: the 64-bit values are cut to 32 bits (an int64 "
+                    "divisor -2**63 becomes 0, float64's largest values infinities) and then "
+                    "divided as OpenVINO divides (floor(x / y); a mod by 0 gives -2**31, by "
+                    "an infinity NaN), which neither the reference nor the reference on the "
+                    "cut inputs does; it shows where cutting changes the divisor" + NO_REPORT,
+        link=OPENVINO_CPU_DOC,
+        backends=("openvino",),
+        axes={"subject": ops("floor_divide", "mod"), "values": ("limits",),
+              "input_dtype": WITH_64_BIT},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        only_where_shown=True,
+    ),
+    Limitation(
+        id="openvino-float-mod-of-large-values",
+        description="ops.mod of float32's largest values on OpenVINO is 0 (x - y * floor(x / y) "
+                    "in float32 loses every digit), where NumPy's fmod-based mod gives the "
+                    "exact remainder (-3.4e38 mod 127 is 60)" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("mod"), "values": ("limits",),
+              "input_dtype": ("float32_int8", "float32_float16")},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-bool-hypot-float32",
+        description="ops.hypot of two bools on OpenVINO returns float32 (sqrt(2) in float32), "
+                    "where Keras's rule keeps bool and NumPy computes it in float16" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("hypot"), "input_dtype": ("bool_bool",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-float64-limits-infinities-nan",
+        description="ops.hypot and ops.arctan2 of float64's limits on OpenVINO: cut to float32 "
+                    "they are infinities, and OpenVINO's hypot and arctan2 of two infinities "
+                    "are NaN, where NumPy gives inf and +-pi/4 (as "
+                    "openvino-arctan2-logaddexp-infinities-nan)" + NO_REPORT,
+        link=OPENVINO_CPU_DOC,
+        backends=("openvino",),
+        axes={"subject": ops("hypot", "arctan2"), "input_dtype": ("float64_float64",),
+              "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
+        effect="NaN",
+    ),
+    Limitation(
+        id="openvino-cumprod-of-float-limits",
+        description="ops.cumprod of a row holding a float's largest magnitudes or smallest "
+                    "normal value on OpenVINO (on this matrix's CPU, which has AVX512_BF16) "
+                    "differs from multiplying left to right in the dtype: float32's -3.4e38 "
+                    "comes back as -inf and -1.2e-38 as -0 (float64's are first cut to "
+                    "float32)" + NO_REPORT,
+        link=OPENVINO_CPU_DOC,
+        backends=("openvino",),
+        axes={"subject": ops("cumprod"), "input_dtype": ("float16", "float32", "float64"),
+              "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        cpu_flags=BF16_CPU_FLAGS,
+    ),
+    Limitation(
+        id="openvino-std-float16-limits-finite",
+        description="ops.std of float16's limits on OpenVINO is finite (5.35e4), where "
+                    "NumPy's two-pass formula in float16 (the reference) overflows to inf: "
+                    "OpenVINO computes in a wider float, the more accurate answer" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("std"), "input_dtype": ("float16",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    Limitation(
+        id="openvino-var-std-uint64-limits-inf",
+        description="ops.var and ops.std of uint64's largest value on OpenVINO are inf: the "
+                    "value in float32 is 1.8e19 and its square overflows, where the two-pass "
+                    "formula of the reference stays finite (7.6e37)" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("var", "std"), "input_dtype": ("uint64",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+        effect="inf",
+    ),
+    Limitation(
+        id="openvino-uint32-sum-limits",
+        description="ops.sum of uint32's largest value on OpenVINO is 2147483647 (read as "
+                    "2**31 - 1), and 0 once 1 is added, where NumPy wraps the sum modulo "
+                    "2**32" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("sum"), "input_dtype": ("uint32",), "values": ("limits",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+        effect="saturates",
+    ),
+    Limitation(
+        id="openvino-int64-negative-limits",
+        description="ops.negative of int64's limits on OpenVINO is -2**31 for both -2**63 and "
+                    "2**63 - 1 (saturated to int32, then -(2**31 - 1) comes back as -2**31), "
+                    "where NumPy gives -2**63 and -(2**63 - 1)" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("negative"), "input_dtype": ("int64",), "values": ("limits",),
+              "mode": ("eager",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="values_differ"),),
+    ),
 )

@@ -363,4 +363,32 @@ LIMITATIONS: tuple[Limitation, ...] = (
         explains=(Behaviour(kind="values", nan=True, cause="values_differ"),),
         effect="NaN",
     ),
+    Limitation(
+        id="tf-var-in-float32-under-floatx-float64",
+        description="ops.var of an integer tensor under floatx float64 on TensorFlow is "
+                    "computed in float32 (result_type(x, \"float32\")) and cast to the float64 "
+                    "Keras states (result_type(x, float)): its values are float32's, 2e-8 off "
+                    "the float64 variance" + NO_REPORT,
+        link=KERAS_SRC + "backend/tensorflow/numpy.py",
+        backends=("tensorflow",),
+        axes={"subject": ops("var"), "dtype_policy": ("floatx_float64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+    ),
+    Limitation(
+        id="tf-nightly-mean-follows-floatx",
+        description="With keras-nightly (3.16.0.dev) on TensorFlow, ops.mean of an integer "
+                    "tensor returns floatx (float16, float64) where Keras's symbolic call "
+                    "states float32 whatever floatx (Mean's compute_output_spec: result_type "
+                    "of the input and a strong float32); Keras 3.15.1 returns float32"
+                    + NO_REPORT,
+        link=KERAS_SRC + "backend/tensorflow/numpy.py",
+        backends=("tensorflow",),
+        versions={"keras": ">=3.16.0.dev0"},
+        axes={"subject": ops("mean"), "dtype_policy": ("floatx_float16", "floatx_float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),),
+        effect="floatx",
+    ),
 )
+

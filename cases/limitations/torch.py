@@ -502,4 +502,40 @@ LIMITATIONS: tuple[Limitation, ...] = (
          "reference states float32", ops("ceil", "floor", "var"), "float64", "keeps float64"),
         ("uint32-prod-int64", "prod of uint32 returns int64 where the reference states int32",
          ops("prod"), "uint32", "int64"))),
+    Limitation(
+        id="torch-integer-to-float-ignores-floatx",
+        description="Under floatx float16 or float64, torch returns float32 for an integer "
+                    "input where Keras's symbolic call states floatx: the torch backend calls "
+                    "torch.sqrt, torch.log, torch.sin and the like on the integer tensor, "
+                    "which gives torch's default float, float32 (and std casts to float32); "
+                    "it shows where Keras states a dtype other than float32" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/torch/numpy.py",
+        backends=("torch",),
+        axes={"subject": ops("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh",
+                             "cos", "cosh", "sin", "sinh", "tan", "tanh", "log", "log10",
+                             "log1p", "log2", "sqrt", "std", "divide", "true_divide"),
+              "dtype_policy": ("floatx_float16", "floatx_float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),
+                  Behaviour(kind="values", cause="values_differ")),
+        only_where_shown=True,
+        effect="float32",
+    ),
+    Limitation(
+        id="torch-floatx-float64-results-before-keras-3-12",
+        description=_BEFORE_3_12 + "under floatx float64 arctan2, logaddexp, ceil, floor and "
+                    "var of integers return float64 where the reference states float32 (a "
+                    "weak float64, narrowed from 3.12.0 on; Keras 3.6.0's own rule states "
+                    "float64)",
+        link=_KERAS_3_12_RESULT_TYPE,
+        backends=("torch",),
+        versions={"keras": "<3.12.0"},
+        axes={"subject": ops("arctan2", "logaddexp", "ceil", "floor", "var"),
+              "dtype_policy": ("floatx_float64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),),
+        only_where_shown=True,
+        effect="keeps float64",
+    ),
 )
+
