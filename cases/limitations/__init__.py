@@ -185,6 +185,8 @@ ORDER: tuple[str, ...] = (
     "openvino-var-std-uint64-limits-inf",
     "openvino-uint32-sum-limits",
     "openvino-int64-negative-limits",
+    "openvino-integer-to-float-in-floatx",
+    "openvino-floatx-float64-computed-in-float32",
     "reciprocal-keeps-float16",
     "reciprocal-keeps-float64",
     "tf-reciprocal-integer-refused",

@@ -710,4 +710,37 @@ LIMITATIONS: tuple[Limitation, ...] = (
         expects="values",
         explains=(Behaviour(kind="values", cause="values_differ"),),
     ),
+    Limitation(
+        id="openvino-integer-to-float-in-floatx",
+        description="OpenVINO computes an integer input's float result in floatx itself: "
+                    "under floatx float64 sqrt, log, the trigonometric ops, ceil, floor, "
+                    "logaddexp and var of int8 return float64 where Keras's symbolic call "
+                    "states float32 (a weak float64, narrowed by result_type), and mean of "
+                    "an integer returns floatx (float16, float64) where Keras states float32 "
+                    "whatever floatx; it shows where Keras states float32" + NO_REPORT,
+        link=f"{KERAS_SRC}backend/openvino/numpy.py",
+        backends=("openvino",),
+        axes={"subject": ops("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh",
+                             "ceil", "cos", "cosh", "floor", "log", "log10", "log1p", "log2",
+                             "logaddexp", "mean", "sin", "sinh", "sqrt", "tan", "tanh", "var"),
+              "dtype_policy": ("floatx_float16", "floatx_float64")},
+        expects="values",
+        explains=(Behaviour(kind="values", cause="dtype"),),
+        only_where_shown=True,
+        effect="floatx",
+    ),
+    Limitation(
+        id="openvino-floatx-float64-computed-in-float32",
+        description="Under floatx float64, OpenVINO's exp, expm1, std and hypot of integers "
+                    "return the float64 Keras states with float32's values (about 1e-7 off "
+                    "the float64 answer): computed in float32 and widened" + NO_REPORT,
+        link=OPENVINO_CPU_DOC,
+        backends=("openvino",),
+        axes={"subject": ops("exp", "expm1", "std", "hypot"),
+              "dtype_policy": ("floatx_float64",)},
+        expects="values",
+        explains=(Behaviour(kind="values", nan=False, cause="values_differ"),),
+        only_where_shown=True,
+    ),
 )
+
