@@ -298,7 +298,8 @@ def test_a_64_bit_input_saturated_to_32_bits_is_an_alternative_of_its_own() -> N
     # is [0, 2**31 - 1, -2**31] in int32, 2**64 - 2**31 in uint64 (OpenVINO's answer)
     summed = compute_expected(_family_case("ops.cumsum", ("uint64",), "limits"))
     widened = np.asarray(summed.alternatives[SATURATED_TO_32_BITS].values)
-    assert widened.dtype == np.uint64 and int(widened[1, 2]) == 2**64 - 2**31
+    assert widened.dtype == np.uint64
+    assert int(widened[1, 2]) == 2**64 - 2**31
 
 
 def test_no_alternative_where_the_cut_changes_nothing_or_x64_is_asked_for() -> None:
