@@ -49,7 +49,7 @@ GROUP = "ops-dtypes"
 DTYPES = tuple(d for d in INPUT_DTYPES if d not in ("string", "bytes"))
 #: The dtypes binary ops are paired over (issue 26: at least every pair of these).
 PAIR_DTYPES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
-#: The pairs of bfloat16 a binary op runs besides `PAIR_DTYPES`': with itself, and with bool,
+#: The pairs with bfloat16 a binary op runs besides `PAIR_DTYPES`'s: with itself, and with bool,
 #: int8, float16, float32 and float64 in either order (bfloat16 with float16 is float32 on
 #: Keras's lattice). A bfloat16 input runs eagerly at rank 2 only (`in_default`: ordinary
 #: values in the default catalog).

@@ -56,7 +56,7 @@ COMPUTED_IN_32_BITS = "computed_in_32_bits"
 #: finite range (an infinity becomes float32's largest value, NaN stays NaN), then computed
 #: as `CUT_TO_32_BITS` is. OpenVINO's eager ops do this (its saturating Convert:
 #: https://docs.openvino.ai/latest/classngraph_1_1snippets_1_1op_1_1ConvertSaturation.html;
-#: `abs` of int64's limits is [2**31 - 1, 2**31 - 1], of float64's infinity 3.4e38).
+#: `abs` of int64's limits is [-2**31, 2**31 - 1], of float64's infinity 3.4e38).
 SATURATED_TO_32_BITS = "inputs_saturated_to_32_bits"
 #: Every alternative reference's name (`Expected.alternatives`, `Behaviour.matches`).
 ALTERNATIVES = (CUT_TO_32_BITS, COMPUTED_IN_32_BITS, SATURATED_TO_32_BITS)
