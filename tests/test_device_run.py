@@ -61,7 +61,8 @@ def test_cuts_say_what_they_cut_with_the_measured_time(tmp_path: Path) -> None:
     assert cut["jit_compile"].startswith("cut from the timed GPU run")
     assert "its 2 cells took 10 s on torch-cpu" in cut["jit_compile"]
     assert device_run.cuts("torch", full=True, runs=tmp_path) == {}
-    assert device_run.cuts("jax", full=False, runs=tmp_path) == {}
+    assert list(device_run.cuts("jax", full=False, runs=tmp_path)) == ["jit_compile"]
+    assert device_run.cuts("tensorflow", full=False, runs=tmp_path) == {}
     assert device_run.estimate_s("torch", cut, 1, runs=tmp_path) == 0.25
     assert device_run.estimate_s("torch", {}, 2, runs=tmp_path) == 5.375
     assert device_run.estimate_s("jax", {}, 2, runs=tmp_path) is None
